@@ -1,1 +1,70 @@
-fn main() {}
+//! `xcompose`: a daemonless, drop-in replacement for `docker compose`.
+
+mod commands;
+mod yaml_out;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Global options, as `docker compose` takes them before the command.
+#[derive(Debug, Parser)]
+#[command(name = "xcompose", version, about = "Define and run multi-container applications, without a daemon")]
+pub struct Cli {
+    /// Compose configuration files.
+    #[arg(short = 'f', long = "file", global = true)]
+    pub files: Vec<PathBuf>,
+    /// Project name.
+    #[arg(short = 'p', long = "project-name", global = true)]
+    pub project_name: Option<String>,
+    /// Specify a profile to enable.
+    #[arg(long = "profile", global = true)]
+    pub profiles: Vec<String>,
+    /// Specify an alternate environment file.
+    #[arg(long = "env-file", global = true)]
+    pub env_files: Vec<PathBuf>,
+    /// Specify an alternate working directory (default: the path of the first compose file).
+    #[arg(long = "project-directory", global = true)]
+    pub project_directory: Option<PathBuf>,
+    /// Where xcompose keeps its state (images, containers, networks).
+    #[arg(long = "root", env = "XCOMPOSE_ROOT", default_value = "/var/lib/xcompose", global = true)]
+    pub root: PathBuf,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse, resolve and render the compose file in canonical format.
+    Config(commands::config::ConfigArgs),
+}
+
+impl Cli {
+    /// Loader options from the global flags and the process environment.
+    pub fn project_options(&self) -> xcompose_loader::ProjectOptions {
+        let mut opts = xcompose_loader::ProjectOptions::from_process();
+        opts.files = self.files.clone();
+        opts.project_name = self.project_name.clone();
+        opts.profiles = self.profiles.clone();
+        opts.env_files = self.env_files.clone();
+        opts.project_directory = self.project_directory.clone();
+        opts
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Config(args) => commands::config::run(&cli, args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("{err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

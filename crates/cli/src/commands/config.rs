@@ -1,0 +1,158 @@
+//! `xcompose config`: the loaded project, in compose's canonical form.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use xcompose_loader::{service_hash, Project};
+
+use crate::Cli;
+
+/// Output formats of `config`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    /// YAML (the default).
+    Yaml,
+    /// JSON, identical to `docker compose config --format json`.
+    Json,
+}
+
+/// Flags of `config`.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// Services to render (default: all).
+    pub services: Vec<String>,
+    /// Format the output.
+    #[arg(long, value_enum, default_value = "yaml")]
+    pub format: Format,
+    /// Only validate the configuration, don't print anything.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Print the service names, one per line.
+    #[arg(long = "services")]
+    pub list_services: bool,
+    /// Print the volume names, one per line.
+    #[arg(long = "volumes")]
+    pub list_volumes: bool,
+    /// Print the profile names, one per line.
+    #[arg(long = "profiles")]
+    pub list_profiles: bool,
+    /// Print the image names, one per line.
+    #[arg(long = "images")]
+    pub list_images: bool,
+    /// Print the service config hash, one per line (`*` for all services, or a comma-separated list).
+    #[arg(long)]
+    pub hash: Option<String>,
+    /// Don't interpolate environment variables.
+    #[arg(long)]
+    pub no_interpolate: bool,
+    /// Save to file (default: stdout).
+    #[arg(short, long)]
+    pub output: Option<std::path::PathBuf>,
+}
+
+/// Runs `config`.
+pub fn run(cli: &Cli, args: &ConfigArgs) -> Result<ExitCode> {
+    let mut opts = cli.project_options();
+    opts.interpolate = !args.no_interpolate;
+    opts.services = args.services.clone();
+    opts.prune_unused = true;
+    // Compose hashes services with their env files unread (the hash names the files, not their content).
+    opts.resolve_env_files = !args.no_interpolate && args.hash.is_none();
+    if args.list_profiles {
+        // Every profile defined, whether active or not.
+        opts.profiles = vec!["*".into()];
+    }
+    let mut project = xcompose_loader::load(&opts)?;
+    if !args.services.is_empty() {
+        let keep: BTreeSet<String> = dependencies_of(&project, &args.services)?;
+        project.services.retain(|name, _| keep.contains(name));
+        xcompose_loader::project::prune_unused(&mut project);
+    }
+    if args.quiet {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let text = render(&project, args)?;
+    match &args.output {
+        Some(path) => std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?,
+        None => std::io::stdout().write_all(text.as_bytes())?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The named services and everything they depend on.
+fn dependencies_of(project: &Project, names: &[String]) -> Result<BTreeSet<String>> {
+    let mut keep = BTreeSet::new();
+    let mut queue: Vec<String> = names.to_vec();
+    while let Some(name) = queue.pop() {
+        let Some(service) = project.services.get(&name) else {
+            bail!("no such service: {name}");
+        };
+        if keep.insert(name.clone()) {
+            queue.extend(service.depends_on.keys().cloned());
+        }
+    }
+    Ok(keep)
+}
+
+fn lines<I: IntoIterator<Item = String>>(items: I) -> String {
+    items.into_iter().map(|l| l + "\n").collect()
+}
+
+fn render(project: &Project, args: &ConfigArgs) -> Result<String> {
+    if args.list_services {
+        return Ok(lines(project.services_in_dependency_order()));
+    }
+    if args.list_volumes {
+        return Ok(lines(project.volumes.keys().cloned()));
+    }
+    if args.list_profiles {
+        let profiles: BTreeSet<String> = project.services.values().flat_map(|s| s.profiles.clone()).collect();
+        return Ok(lines(profiles));
+    }
+    if args.list_images {
+        return Ok(lines(project.services.iter().map(|(name, s)| {
+            if s.image.is_empty() {
+                format!("{}-{name}", project.name)
+            } else {
+                s.image.clone()
+            }
+        })));
+    }
+    if let Some(which) = &args.hash {
+        let names: Vec<String> = if which == "*" {
+            project.services_in_dependency_order()
+        } else {
+            which.split(',').map(str::to_string).collect()
+        };
+        let mut out = String::new();
+        for name in names {
+            let service = project.services.get(&name).with_context(|| format!("no such service: {name}"))?;
+            out.push_str(&format!("{name} {}\n", service_hash(service)));
+        }
+        return Ok(out);
+    }
+    let mut value = serde_json::to_value(project)?;
+    if !args.no_interpolate {
+        // Printed output must load again to the same project, so literal `$` are escaped as compose does.
+        value = escape_dollars(value);
+    }
+    Ok(match args.format {
+        Format::Json => serde_json::to_string_pretty(&value)?,
+        Format::Yaml => crate::yaml_out::to_yaml(&value),
+    })
+}
+
+/// Doubles every `$` in keys and strings.
+fn escape_dollars(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    let esc = |s: String| if s.contains('$') { s.replace('$', "$$") } else { s };
+    match value {
+        Value::String(s) => Value::String(esc(s)),
+        Value::Array(items) => Value::Array(items.into_iter().map(escape_dollars).collect()),
+        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (esc(k), escape_dollars(v))).collect()),
+        other => other,
+    }
+}

@@ -1,0 +1,3 @@
+//! One module per `xcompose` command.
+
+pub mod config;
