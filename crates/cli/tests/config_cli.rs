@@ -102,3 +102,19 @@ fn quiet_prints_nothing_and_lists_print_names() {
     let images = xcompose(dir.path(), &["--profile", "db", "config", "--images"]);
     assert_eq!(String::from_utf8_lossy(&images.stdout), "postgres\nnginx\n");
 }
+
+#[test]
+fn no_interpolate_keeps_the_templates() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("compose.yaml"),
+        "services:\n  web:\n    image: app:${TAG:-1}\n    read_only: ${RO}\n    ports: [{target: '${PORT}'}]\n",
+    )
+    .unwrap();
+    let out = xcompose(dir.path(), &["config", "--no-interpolate", "--format", "json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["services"]["web"]["image"], "app:${TAG:-1}");
+    assert_eq!(v["services"]["web"]["read_only"], "${RO}");
+    assert_eq!(v["services"]["web"]["ports"][0]["target"], "${PORT}");
+}

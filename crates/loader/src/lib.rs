@@ -41,14 +41,7 @@ pub use options::ProjectOptions;
 
 /// Loads the project described by `opts`.
 pub fn load(opts: &ProjectOptions) -> Result<Project, LoadError> {
-    let resolved = options::resolve(opts)?;
-    let ctx = pipeline::Context { environment: &resolved.environment, interpolate: opts.interpolate };
-    let mut model = pipeline::load_model(&resolved.files, &resolved.working_dir, &ctx, &[])?;
-    if model.as_object().is_none_or(|m| m.is_empty()) {
-        return Err(LoadError::Invalid("empty compose file".into()));
-    }
-    let name = project_name(opts, &resolved, &model)?;
-    normalize::normalize(&mut model, &name);
+    let (model, resolved) = merged_model(opts)?;
     let mut project = decode(model)?;
     project::apply_profiles(&mut project, &active_profiles(opts, &resolved), &opts.services)?;
     project::check_consistency(&project)?;
@@ -59,6 +52,26 @@ pub fn load(opts: &ProjectOptions) -> Result<Project, LoadError> {
         project::resolve_env_files(&mut project, &resolved.environment)?;
     }
     Ok(project)
+}
+
+/// The merged, normalised model as a JSON value, before typing: what `config --no-interpolate`
+/// prints, since values like `${PORT}` cannot be typed yet. Like compose, every service is kept
+/// whatever its profiles; unlike compose, short syntaxes are already in their long forms.
+pub fn load_untyped(opts: &ProjectOptions) -> Result<Value, LoadError> {
+    merged_model(opts).map(|(model, _)| model)
+}
+
+/// All files loaded, merged and normalised.
+fn merged_model(opts: &ProjectOptions) -> Result<(Value, options::Resolved), LoadError> {
+    let resolved = options::resolve(opts)?;
+    let ctx = pipeline::Context { environment: &resolved.environment, interpolate: opts.interpolate };
+    let mut model = pipeline::load_model(&resolved.files, &resolved.working_dir, &ctx, &[])?;
+    if model.as_object().is_none_or(|m| m.is_empty()) {
+        return Err(LoadError::Invalid("empty compose file".into()));
+    }
+    let name = project_name(opts, &resolved, &model)?;
+    normalize::normalize(&mut model, &name);
+    Ok((model, resolved))
 }
 
 /// Decodes the merged model into the typed project, naming the key path of a bad value.

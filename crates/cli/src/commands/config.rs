@@ -65,6 +65,18 @@ pub fn run(cli: &Cli, args: &ConfigArgs) -> Result<ExitCode> {
         // Every profile defined, whether active or not.
         opts.profiles = vec!["*".into()];
     }
+    if args.no_interpolate && !(args.list_services || args.list_volumes || args.list_profiles || args.list_images || args.hash.is_some()) {
+        // Values such as `${PORT}` cannot be typed before interpolation: print the merged model.
+        let model = xcompose_loader::load_untyped(&opts)?;
+        if !args.quiet {
+            let text = match args.format {
+                Format::Json => serde_json::to_string_pretty(&model)?,
+                Format::Yaml => crate::yaml_out::to_yaml(&model),
+            };
+            write_output(args, &text)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut project = xcompose_loader::load(&opts)?;
     if !args.services.is_empty() {
         let keep: BTreeSet<String> = dependencies_of(&project, &args.services)?;
@@ -75,11 +87,16 @@ pub fn run(cli: &Cli, args: &ConfigArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let text = render(&project, args)?;
-    match &args.output {
-        Some(path) => std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?,
-        None => std::io::stdout().write_all(text.as_bytes())?,
-    }
+    write_output(args, &text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes to `--output` or stdout.
+fn write_output(args: &ConfigArgs, text: &str) -> Result<()> {
+    match &args.output {
+        Some(path) => std::fs::write(path, text).with_context(|| format!("writing {}", path.display())),
+        None => std::io::stdout().write_all(text.as_bytes()).context("writing to stdout"),
+    }
 }
 
 /// The named services and everything they depend on.
