@@ -19,7 +19,7 @@ usage() { echo "usage: $0 OUT.tar" >&2; exit 2; }
 out=$1
 [ -n "$out" ] || usage
 
-busybox=/bin/busybox
+busybox=${BUSYBOX:-/bin/busybox}  # overridable for the harness's own tests
 if [ ! -x "$busybox" ] || ! "$busybox" true 2>/dev/null; then
   echo "error: $busybox not found: run 'apt-get install busybox-static' (tests/install-deps.sh does it)" >&2
   exit 1
