@@ -23,12 +23,14 @@
 //! `mount`) and iproute2 (`ip`); [`require_root`] says what is missing.
 
 mod exec;
+mod forked;
 mod image;
 mod names;
 mod procs;
 mod sandbox;
 mod watchdog;
 
+pub use forked::{busybox_overlay, in_forked_sandbox, BusyboxOverlay};
 pub use image::{build_busybox_rootfs, busybox_image_tar, busybox_rootfs_script};
 pub use sandbox::Sandbox;
 
