@@ -1,0 +1,134 @@
+//! What the container's PID 1 does between "go" and `execve`. Runs in a forked child: on error it
+//! returns a message, which the caller sends back to the parent before exiting.
+
+use std::ffi::CString;
+use std::os::fd::{BorrowedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+use caps::{CapSet, Capability};
+use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+use nix::sched::{unshare, CloneFlags};
+use nix::sys::resource::setrlimit;
+use nix::unistd::{chdir, execve, sethostname, setgid, setgroups, setuid, Gid, Uid};
+
+use crate::rootfs;
+use crate::spec::ContainerSpec;
+
+type Result<T> = std::result::Result<T, String>;
+
+/// Sets the container up and execs its command; returns only on failure.
+pub fn run(spec: &ContainerSpec) -> String {
+    match setup_and_exec(spec) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    }
+}
+
+fn setup_and_exec(spec: &ContainerSpec) -> Result<std::convert::Infallible> {
+    // Joined after the caller moved us into our cgroup, so that cgroup is our cgroup root.
+    unshare(CloneFlags::CLONE_NEWCGROUP).map_err(|e| format!("new cgroup namespace: {e}"))?;
+    rootfs::enter(spec)?;
+    if !spec.hostname.is_empty() {
+        sethostname(&spec.hostname).map_err(|e| format!("setting hostname: {e}"))?;
+    }
+    if !spec.domainname.is_empty() {
+        std::fs::write("/proc/sys/kernel/domainname", &spec.domainname).map_err(|e| format!("setting domainname: {e}"))?;
+    }
+    for (key, value) in &spec.sysctls {
+        let path = Path::new("/proc/sys").join(key.replace('.', "/"));
+        std::fs::write(&path, value).map_err(|e| format!("sysctl {key}={value}: {e}"))?;
+    }
+    rootfs::lock_down(spec)?;
+    for (resource, soft, hard) in &spec.rlimits {
+        setrlimit(*resource, *soft, *hard).map_err(|e| format!("setting {resource:?}: {e}"))?;
+    }
+    let cwd = &spec.cwd;
+    if !cwd.exists() {
+        std::fs::create_dir_all(cwd).map_err(|e| format!("creating working directory {}: {e}", cwd.display()))?;
+    }
+    chdir(cwd).map_err(|e| format!("chdir to {}: {e}", cwd.display()))?;
+    exec_as_user(spec)
+}
+
+/// For a process already inside the container (exec): working directory, user, capabilities, exec.
+pub fn exec_in_place(spec: &ContainerSpec) -> String {
+    let result = chdir(&spec.cwd).map_err(|e| format!("chdir to {}: {e}", spec.cwd.display())).and_then(|()| exec_as_user(spec));
+    match result {
+        Ok(never) => match never {},
+        Err(e) => e,
+    }
+}
+
+fn exec_as_user(spec: &ContainerSpec) -> Result<std::convert::Infallible> {
+    let program = find_program(spec)?;
+    let args = cstrings(&spec.args)?;
+    let env = cstrings(&spec.env)?;
+    drop_privileges(spec)?;
+    mark_fds_close_on_exec()?;
+    execve(&program, &args, &env).map_err(|e| format!("exec {}: {e}", program.to_string_lossy()))?;
+    unreachable!("execve returned without an error")
+}
+
+fn cstrings(items: &[String]) -> Result<Vec<CString>> {
+    items.iter().map(|s| CString::new(s.as_str()).map_err(|_| format!("NUL byte in {s:?}"))).collect()
+}
+
+/// The command's path: as given if it has a `/`, else searched in the container's `PATH`.
+fn find_program(spec: &ContainerSpec) -> Result<CString> {
+    let name = spec.args.first().ok_or("no command given")?;
+    if name.contains('/') {
+        return CString::new(name.as_str()).map_err(|_| "NUL in command".to_string());
+    }
+    let path = spec.env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for dir in path.split(':') {
+        let candidate = PathBuf::from(dir).join(name);
+        if candidate.is_file() {
+            return CString::new(candidate.to_string_lossy().into_owned()).map_err(|_| "NUL in PATH".to_string());
+        }
+    }
+    Err(format!("exec: {name:?}: executable file not found in $PATH"))
+}
+
+/// Bounding set first (needs CAP_SETPCAP), then the ids (need CAP_SETUID/SETGID), then the
+/// capabilities root keeps; a non-root user loses its effective set on `setuid`, as with Docker.
+fn drop_privileges(spec: &ContainerSpec) -> Result<()> {
+    let keep = &spec.capabilities;
+    for cap in caps::all() {
+        if !keep.contains(&cap) {
+            // A capability the kernel does not know cannot be dropped, nor held.
+            let _ = caps::drop(None, CapSet::Bounding, cap);
+        }
+    }
+    let groups: Vec<Gid> = spec.additional_gids.iter().map(|g| Gid::from_raw(*g)).collect();
+    setgroups(&groups).map_err(|e| format!("setgroups: {e}"))?;
+    setgid(Gid::from_raw(spec.gid)).map_err(|e| format!("setgid {}: {e}", spec.gid))?;
+    setuid(Uid::from_raw(spec.uid)).map_err(|e| format!("setuid {}: {e}", spec.uid))?;
+    let set: caps::CapsHashSet = keep.iter().copied().collect::<std::collections::HashSet<Capability>>().into_iter().collect();
+    if spec.uid == 0 {
+        caps::set(None, CapSet::Effective, &set).map_err(|e| format!("setting capabilities: {e}"))?;
+        caps::set(None, CapSet::Permitted, &set).map_err(|e| format!("setting capabilities: {e}"))?;
+        caps::set(None, CapSet::Inheritable, &set).map_err(|e| format!("setting capabilities: {e}"))?;
+    }
+    caps::clear(None, CapSet::Ambient).map_err(|e| format!("clearing ambient capabilities: {e}"))?;
+    if spec.no_new_privileges {
+        nix::sys::prctl::set_no_new_privs().map_err(|e| format!("no_new_privs: {e}"))?;
+    }
+    Ok(())
+}
+
+/// No descriptor of the supervisor leaks into the container beyond stdio.
+fn mark_fds_close_on_exec() -> Result<()> {
+    let fds: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")
+        .map_err(|e| format!("listing descriptors: {e}"))?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd > 2)
+        .collect();
+    for fd in fds {
+        // SAFETY: the descriptor number comes from /proc/self/fd and is only used for this call;
+        // one closed meanwhile (the directory's own) just makes fcntl fail, which is ignored.
+        let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+        let _ = fcntl(borrowed, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
+    }
+    Ok(())
+}

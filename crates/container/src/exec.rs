@@ -1,0 +1,158 @@
+//! Running another process inside a running container (`exec`, healthchecks): it joins every
+//! namespace of the container's PID 1 and its cgroup, then drops to the requested user with the
+//! container's capabilities.
+
+use std::io::Read;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+
+use caps::Capability;
+use nix::fcntl::OFlag;
+use nix::sched::{setns, CloneFlags};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{fork, pipe2, ForkResult, Pid};
+
+use crate::spawn::Stdio;
+use crate::{ContainerError, Result};
+
+/// What to run in a container, and as whom.
+#[derive(Debug, Clone)]
+pub struct ExecSpec {
+    /// Host pid of the container's PID 1.
+    pub container_pid: u32,
+    /// Command and arguments.
+    pub args: Vec<String>,
+    /// `KEY=value` environment.
+    pub env: Vec<String>,
+    /// Working directory inside the container.
+    pub cwd: PathBuf,
+    /// User id.
+    pub uid: u32,
+    /// Group id.
+    pub gid: u32,
+    /// Supplementary groups.
+    pub additional_gids: Vec<u32>,
+    /// Capabilities kept (those of the container).
+    pub capabilities: Vec<Capability>,
+    /// Cgroup `cgroup.procs` files to join (one per hierarchy), so limits apply to it too.
+    pub cgroup_procs: Vec<PathBuf>,
+}
+
+/// A process started in a container.
+#[derive(Debug)]
+pub struct ExecProcess {
+    pid: Pid,
+}
+
+/// Namespaces joined, in an order that works: user-visible ones first, mount last but one, pid last.
+const NAMESPACES: [(&str, CloneFlags); 6] = [
+    ("cgroup", CloneFlags::CLONE_NEWCGROUP),
+    ("ipc", CloneFlags::CLONE_NEWIPC),
+    ("uts", CloneFlags::CLONE_NEWUTS),
+    ("net", CloneFlags::CLONE_NEWNET),
+    ("pid", CloneFlags::CLONE_NEWPID),
+    ("mnt", CloneFlags::CLONE_NEWNS),
+];
+
+/// Starts `spec` in the container; the process is a child of the caller.
+pub fn exec(spec: &ExecSpec, stdio: Stdio) -> Result<ExecProcess> {
+    // Open every namespace before moving: after joining the mount namespace, /proc is the container's.
+    let mut files = Vec::new();
+    for (name, flag) in NAMESPACES {
+        let path = format!("/proc/{}/ns/{name}", spec.container_pid);
+        let file = std::fs::File::open(&path).map_err(|e| ContainerError::Setup(format!("opening {path}: {e} (is the container running?)")))?;
+        files.push((file, flag));
+    }
+    let (report_read, report_write) = pipe2(OFlag::O_CLOEXEC).map_err(|source| ContainerError::Sys { what: "pipe".into(), source })?;
+    // SAFETY: as in `spawn`: the children only run this thread's code and end in exec or _exit.
+    match unsafe { fork() } {
+        Err(source) => Err(ContainerError::Sys { what: "fork".into(), source }),
+        Ok(ForkResult::Parent { child }) => {
+            drop(report_write);
+            drop(stdio);
+            let mut message = String::new();
+            let _ = std::fs::File::from(report_read).read_to_string(&mut message);
+            if !message.is_empty() {
+                let _ = waitpid(child, None);
+                return Err(ContainerError::Setup(message));
+            }
+            Ok(ExecProcess { pid: child })
+        }
+        Ok(ForkResult::Child) => {
+            drop(report_read);
+            let message = join_and_exec(spec, files, stdio);
+            let _ = std::io::Write::write_all(&mut std::fs::File::from(report_write), message.as_bytes());
+            // SAFETY: leaving the forked child.
+            unsafe { nix::libc::_exit(126) }
+        }
+    }
+}
+
+fn join_and_exec(spec: &ExecSpec, files: Vec<(std::fs::File, CloneFlags)>, stdio: Stdio) -> String {
+    for procs in &spec.cgroup_procs {
+        if let Err(e) = std::fs::write(procs, std::process::id().to_string()) {
+            return format!("joining cgroup {}: {e}", procs.display());
+        }
+    }
+    for (file, flag) in files {
+        if let Err(e) = setns(file.as_fd(), flag) {
+            return format!("joining the container's {flag:?} namespace: {e}");
+        }
+    }
+    // Joining a PID namespace only applies to children: fork once more, then relay the exit.
+    // SAFETY: as above.
+    match unsafe { fork() } {
+        Err(e) => format!("fork: {e}"),
+        Ok(ForkResult::Child) => {
+            let container = crate::spec::ContainerSpec {
+                args: spec.args.clone(),
+                env: spec.env.clone(),
+                cwd: spec.cwd.clone(),
+                uid: spec.uid,
+                gid: spec.gid,
+                additional_gids: spec.additional_gids.clone(),
+                capabilities: spec.capabilities.clone(),
+                ..crate::spec::ContainerSpec::new(crate::spec::RootFs::Directory("/".into()), Vec::new())
+            };
+            if let Some(e) = crate::spawn::wire_stdio(stdio) {
+                return e;
+            }
+            crate::child::exec_in_place(&container)
+        }
+        Ok(ForkResult::Parent { child }) => {
+            drop(stdio);
+            let code = match waitpid(child, None) {
+                Ok(WaitStatus::Exited(_, code)) => code,
+                Ok(WaitStatus::Signaled(_, sig, _)) => 128 + sig as i32,
+                _ => 126,
+            };
+            // SAFETY: leaving the forked relay with the exec'd process's status.
+            unsafe { nix::libc::_exit(code) }
+        }
+    }
+}
+
+impl ExecProcess {
+    /// Host pid of the relay process (its exit code is the command's).
+    pub fn pid(&self) -> u32 {
+        self.pid.as_raw() as u32
+    }
+
+    /// Waits for the command; its exit code, or 128 + signal.
+    pub fn wait(&self) -> Result<i32> {
+        loop {
+            match waitpid(self.pid, None).map_err(|source| ContainerError::Sys { what: "waiting for exec".into(), source })? {
+                WaitStatus::Exited(_, code) => return Ok(code),
+                WaitStatus::Signaled(_, sig, _) => return Ok(128 + sig as i32),
+                _ => continue,
+            }
+        }
+    }
+}
+
+/// Pipes for capturing an exec's output: (read end, stdio to pass).
+pub fn capture_output() -> Result<(OwnedFd, Stdio)> {
+    let (read, write) = pipe2(OFlag::O_CLOEXEC).map_err(|source| ContainerError::Sys { what: "pipe".into(), source })?;
+    let err = write.try_clone().map_err(|e| ContainerError::Setup(format!("dup: {e}")))?;
+    Ok((read, Stdio { stdin: None, stdout: Some(write), stderr: Some(err) }))
+}

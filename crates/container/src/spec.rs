@@ -1,0 +1,156 @@
+//! What to run and how to isolate it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use caps::Capability;
+
+/// The container's root filesystem.
+#[derive(Debug, Clone)]
+pub enum RootFs {
+    /// An overlay of read-only image layers (bottom first) under a per-container writable dir.
+    Overlay {
+        /// Image layer directories, bottom layer first.
+        lower: Vec<PathBuf>,
+        /// The container's writable layer.
+        upper: PathBuf,
+        /// overlayfs's work directory (same filesystem as `upper`).
+        work: PathBuf,
+        /// Where the overlay is mounted (inside the container's mount namespace only).
+        merged: PathBuf,
+    },
+    /// A plain directory used as it is (tests, `docker export`-style rootfs).
+    Directory(PathBuf),
+}
+
+/// The kind of an extra mount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountKind {
+    /// A bind mount of a host path (a file or a directory).
+    Bind {
+        /// Host path.
+        source: PathBuf,
+    },
+    /// A fresh tmpfs.
+    Tmpfs {
+        /// Size limit in bytes (none: half of RAM, the kernel default).
+        size: Option<u64>,
+        /// Mode of its root directory.
+        mode: Option<u32>,
+    },
+}
+
+/// An extra mount inside the container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    /// Absolute path inside the container.
+    pub target: PathBuf,
+    /// What to mount there.
+    pub kind: MountKind,
+    /// Read-only.
+    pub read_only: bool,
+}
+
+/// The container's network namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetworkNamespace {
+    /// A new, empty one (the caller wires it after [`crate::spawn`] returns).
+    New,
+    /// Join an existing one (`network_mode: service:x`, `host` with `/proc/1/ns/net`).
+    Join(PathBuf),
+}
+
+/// Everything needed to start one container process.
+#[derive(Debug, Clone)]
+pub struct ContainerSpec {
+    /// The root filesystem.
+    pub rootfs: RootFs,
+    /// Command and arguments (`args[0]` is looked up in the container's `PATH` when relative).
+    pub args: Vec<String>,
+    /// `KEY=value` environment.
+    pub env: Vec<String>,
+    /// Working directory (created if missing).
+    pub cwd: PathBuf,
+    /// User id.
+    pub uid: u32,
+    /// Group id.
+    pub gid: u32,
+    /// Supplementary groups.
+    pub additional_gids: Vec<u32>,
+    /// Hostname (UTS namespace).
+    pub hostname: String,
+    /// NIS domain name.
+    pub domainname: String,
+    /// Capabilities kept (bounding set; also effective for root).
+    pub capabilities: Vec<Capability>,
+    /// Set `no_new_privs` (`security_opt: no-new-privileges`).
+    pub no_new_privileges: bool,
+    /// Mount the root filesystem read-only.
+    pub read_only_rootfs: bool,
+    /// Extra mounts, in order.
+    pub mounts: Vec<Mount>,
+    /// Files bind-mounted over `/etc/hosts`, `/etc/hostname`, `/etc/resolv.conf` (target → source).
+    pub etc_files: BTreeMap<PathBuf, PathBuf>,
+    /// Paths hidden from the container.
+    pub masked_paths: Vec<PathBuf>,
+    /// Paths made read-only.
+    pub readonly_paths: Vec<PathBuf>,
+    /// Size of `/dev/shm` in bytes.
+    pub shm_size: u64,
+    /// Namespaced sysctls (`net.core.somaxconn` → `1024`).
+    pub sysctls: BTreeMap<String, String>,
+    /// Resource limits: (resource, soft, hard), e.g. (`RLIMIT_NOFILE`, 1024, 4096).
+    pub rlimits: Vec<(nix::sys::resource::Resource, u64, u64)>,
+    /// The network namespace.
+    pub network: NetworkNamespace,
+    /// Privileged: all capabilities, no masked or read-only paths, host devices visible.
+    pub privileged: bool,
+}
+
+/// Paths Docker hides in every unprivileged container.
+pub const DEFAULT_MASKED_PATHS: [&str; 11] = [
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// Paths Docker makes read-only in every unprivileged container.
+pub const DEFAULT_READONLY_PATHS: [&str; 5] = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+
+impl ContainerSpec {
+    /// A spec running `args` as root in `rootfs` with Docker's defaults (capabilities, masked and
+    /// read-only paths, 64 MiB /dev/shm, a new network namespace).
+    pub fn new(rootfs: RootFs, args: Vec<String>) -> Self {
+        Self {
+            rootfs,
+            args,
+            env: vec!["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()],
+            cwd: PathBuf::from("/"),
+            uid: 0,
+            gid: 0,
+            additional_gids: Vec::new(),
+            hostname: String::new(),
+            domainname: String::new(),
+            capabilities: crate::DEFAULT_CAPABILITIES.to_vec(),
+            no_new_privileges: false,
+            read_only_rootfs: false,
+            mounts: Vec::new(),
+            etc_files: BTreeMap::new(),
+            masked_paths: DEFAULT_MASKED_PATHS.iter().map(PathBuf::from).collect(),
+            readonly_paths: DEFAULT_READONLY_PATHS.iter().map(PathBuf::from).collect(),
+            shm_size: 64 << 20,
+            sysctls: BTreeMap::new(),
+            rlimits: Vec::new(),
+            network: NetworkNamespace::New,
+            privileged: false,
+        }
+    }
+}
