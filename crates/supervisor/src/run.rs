@@ -1,0 +1,271 @@
+//! The supervision loop: start the container, copy its output into the log, run its healthcheck,
+//! record its state, and restart it by its policy until it is stopped for good.
+
+use std::io::{BufRead, BufReader};
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use xcompose_cgroups::Cgroup;
+use xcompose_container::{capture_output, exec, spawn, ContainerSpec, ExecSpec, Stdio};
+
+use crate::health::{Health, HealthConfig, HealthStatus};
+use crate::log::{LogWriter, Stream};
+use crate::restart::{Backoff, RestartPolicy};
+use crate::state::{ContainerState, Status};
+
+/// How to supervise one container.
+#[derive(Debug, Clone)]
+pub struct SupervisorConfig {
+    /// The container to run.
+    pub spec: ContainerSpec,
+    /// Its restart policy.
+    pub restart: RestartPolicy,
+    /// Its healthcheck: the probe command (already in exec form) and its timing.
+    pub healthcheck: Option<(Vec<String>, HealthConfig)>,
+    /// The JSON log file.
+    pub log_path: PathBuf,
+    /// Rotate the log past this size.
+    pub log_max_size: Option<u64>,
+    /// Log files kept, the current one included.
+    pub log_max_files: u32,
+    /// Where the state is recorded.
+    pub state_path: PathBuf,
+    /// The cgroup its processes run in, if any.
+    pub cgroup: Option<Cgroup>,
+}
+
+/// A supervisor, shared between the loop and whoever asks it to stop.
+#[derive(Debug)]
+pub struct Supervisor {
+    config: SupervisorConfig,
+    state: Mutex<ContainerState>,
+    stopping: AtomicBool,
+    current_pid: Mutex<Option<u32>>,
+}
+
+type Result<T> = std::result::Result<T, String>;
+
+impl Supervisor {
+    /// A supervisor for `config`, its container recorded as created.
+    pub fn new(config: SupervisorConfig) -> Result<Arc<Self>> {
+        let state = ContainerState::created();
+        state.save(&config.state_path).map_err(|e| format!("writing {}: {e}", config.state_path.display()))?;
+        Ok(Arc::new(Self { config, state: Mutex::new(state), stopping: AtomicBool::new(false), current_pid: Mutex::new(None) }))
+    }
+
+    /// The recorded state.
+    pub fn state(&self) -> ContainerState {
+        self.state.lock().expect("state lock").clone()
+    }
+
+    fn update(&self, f: impl FnOnce(&mut ContainerState)) {
+        let mut state = self.state.lock().expect("state lock");
+        f(&mut state);
+        // A failed state write is retried on the next change; the loop must go on regardless.
+        let _ = state.save(&self.config.state_path);
+    }
+
+    /// Runs the container until it exits and its policy says not to restart, or it is stopped.
+    /// Returns the last exit code.
+    pub fn run(self: &Arc<Self>) -> Result<i32> {
+        let log = Arc::new(Mutex::new(
+            LogWriter::open(&self.config.log_path, self.config.log_max_size, self.config.log_max_files)
+                .map_err(|e| format!("opening log {}: {e}", self.config.log_path.display()))?,
+        ));
+        let mut backoff = Backoff::default();
+        loop {
+            let started = Instant::now();
+            let exit_code = self.run_once(&log)?;
+            let state = self.state();
+            if self.stopping.load(Ordering::SeqCst) || !self.config.restart.should_restart(exit_code, state.restart_count, state.stopped_by_user) {
+                return Ok(exit_code);
+            }
+            self.update(|s| {
+                let _ = s.transition(Status::Restarting);
+                s.restart_count += 1;
+            });
+            let delay = backoff.next_delay(started.elapsed());
+            let deadline = Instant::now() + delay;
+            while Instant::now() < deadline {
+                if self.stopping.load(Ordering::SeqCst) {
+                    self.update(|s| {
+                        let _ = s.transition(Status::Exited);
+                    });
+                    return Ok(exit_code);
+                }
+                thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+
+    /// One run of the container: start, pump output, probe health, wait, record the exit.
+    fn run_once(self: &Arc<Self>, log: &Arc<Mutex<LogWriter>>) -> Result<i32> {
+        let (out_read, stdio_out) = pipe_pair()?;
+        let (err_read, stdio_err) = pipe_pair()?;
+        let pending = spawn(&self.config.spec, Stdio { stdin: None, stdout: Some(stdio_out), stderr: Some(stdio_err) }).map_err(|e| e.to_string())?;
+        if let Some(cg) = &self.config.cgroup {
+            cg.add_process(pending.pid()).map_err(|e| e.to_string())?;
+        }
+        let oom_before = self.oom_kills();
+        let running = pending.start().map_err(|e| e.to_string())?;
+        *self.current_pid.lock().expect("pid lock") = Some(running.pid);
+        let started_at = Instant::now();
+        self.update(|s| {
+            let _ = s.transition(Status::Running);
+            s.pid = Some(running.pid);
+            s.started_at = Some(Utc::now());
+            s.exit_code = None;
+            s.oom_killed = false;
+            s.health = self.config.healthcheck.as_ref().map(|_| Health::default());
+        });
+        let pumps = [pump(out_read, Stream::Stdout, log.clone()), pump(err_read, Stream::Stderr, log.clone())];
+        let done = Arc::new(AtomicBool::new(false));
+        let prober = self.config.healthcheck.clone().map(|(cmd, cfg)| {
+            let me = self.clone();
+            let done = done.clone();
+            thread::spawn(move || me.probe_loop(running.pid, &cmd, &cfg, started_at, &done))
+        });
+        let exit_code = running.wait().map_err(|e| e.to_string())?;
+        done.store(true, Ordering::SeqCst);
+        *self.current_pid.lock().expect("pid lock") = None;
+        for p in pumps {
+            let _ = p.join();
+        }
+        if let Some(p) = prober {
+            let _ = p.join();
+        }
+        let oom = self.oom_kills() > oom_before;
+        self.update(|s| {
+            let _ = s.transition(Status::Exited);
+            s.pid = None;
+            s.exit_code = Some(exit_code);
+            s.oom_killed = oom;
+            s.finished_at = Some(Utc::now());
+        });
+        Ok(exit_code)
+    }
+
+    fn oom_kills(&self) -> u64 {
+        self.config.cgroup.as_ref().and_then(|c| c.stats().ok()).map(|s| s.oom_kills).unwrap_or(0)
+    }
+
+    fn probe_loop(&self, pid: u32, cmd: &[String], cfg: &HealthConfig, started: Instant, done: &AtomicBool) {
+        let mut next = started + self.state().health.unwrap_or_default().next_probe_in(cfg, Duration::ZERO);
+        while !done.load(Ordering::SeqCst) {
+            if Instant::now() < next {
+                thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+            let (code, output) = self.probe(pid, cmd, cfg.timeout);
+            if done.load(Ordering::SeqCst) {
+                return;
+            }
+            let since = started.elapsed();
+            let mut wait = cfg.interval;
+            self.update(|s| {
+                if let Some(h) = s.health.as_mut() {
+                    h.record(cfg, code, &output, since);
+                    wait = h.next_probe_in(cfg, since);
+                }
+            });
+            next = Instant::now() + wait;
+        }
+    }
+
+    /// Runs the probe command in the container, killing it past `timeout` (exit code -1).
+    fn probe(&self, pid: u32, cmd: &[String], timeout: Duration) -> (i32, String) {
+        let spec = &self.config.spec;
+        let Ok((read, stdio)) = capture_output() else { return (-1, "cannot create a pipe".into()) };
+        let exec_spec = ExecSpec {
+            container_pid: pid,
+            args: cmd.to_vec(),
+            env: spec.env.clone(),
+            cwd: spec.cwd.clone(),
+            uid: spec.uid,
+            gid: spec.gid,
+            additional_gids: spec.additional_gids.clone(),
+            capabilities: spec.capabilities.clone(),
+            cgroup_procs: self.config.cgroup.as_ref().map(|c| c.paths().iter().map(|p| p.join("cgroup.procs")).collect()).unwrap_or_default(),
+        };
+        let process = match exec(&exec_spec, stdio) {
+            Ok(p) => p,
+            Err(e) => return (-1, e.to_string()),
+        };
+        let reader = thread::spawn(move || {
+            let mut out = String::new();
+            let _ = std::io::Read::read_to_string(&mut std::fs::File::from(read), &mut out);
+            out
+        });
+        let relay = process.pid();
+        let watchdog_done = Arc::new(AtomicBool::new(false));
+        let flag = watchdog_done.clone();
+        let watchdog = thread::spawn(move || {
+            let deadline = Instant::now() + timeout;
+            while !flag.load(Ordering::SeqCst) {
+                if Instant::now() >= deadline {
+                    let _ = kill(Pid::from_raw(relay as i32), Signal::SIGKILL);
+                    return true;
+                }
+                thread::sleep(Duration::from_millis(10));
+            }
+            false
+        });
+        let code = process.wait().unwrap_or(-1);
+        watchdog_done.store(true, Ordering::SeqCst);
+        let timed_out = watchdog.join().unwrap_or(false);
+        let output = reader.join().unwrap_or_default();
+        if timed_out {
+            (-1, format!("Health check exceeded timeout ({timeout:?})"))
+        } else {
+            (code, output)
+        }
+    }
+
+    /// Stops the container: `signal`, then SIGKILL after `grace`; no restart follows.
+    pub fn stop(&self, signal: Signal, grace: Duration) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.update(|s| s.stopped_by_user = true);
+        let Some(pid) = *self.current_pid.lock().expect("pid lock") else { return };
+        let pid = Pid::from_raw(pid as i32);
+        let _ = kill(pid, signal);
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if self.current_pid.lock().expect("pid lock").is_none() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        let _ = kill(pid, Signal::SIGKILL);
+    }
+
+    /// The current health status, if the container has a healthcheck.
+    pub fn health(&self) -> Option<HealthStatus> {
+        self.state().health.map(|h| h.status)
+    }
+}
+
+fn pipe_pair() -> Result<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))
+}
+
+/// Copies a stream into the log, line by line, until the container closes it.
+fn pump(read: OwnedFd, stream: Stream, log: Arc<Mutex<LogWriter>>) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        let mut reader = BufReader::new(std::fs::File::from(read));
+        let mut line = Vec::new();
+        while reader.read_until(b'\n', &mut line).map(|n| n > 0).unwrap_or(false) {
+            let text = String::from_utf8_lossy(&line).into_owned();
+            if let Ok(mut w) = log.lock() {
+                let _ = w.write(stream, &text, Utc::now());
+            }
+            line.clear();
+        }
+    })
+}
