@@ -65,6 +65,9 @@ fn exec_as_user(spec: &ContainerSpec) -> Result<std::convert::Infallible> {
     let env = cstrings(&spec.env)?;
     drop_privileges(spec)?;
     mark_fds_close_on_exec()?;
+    if spec.init {
+        return crate::init::run(&program, &args, &env);
+    }
     execve(&program, &args, &env).map_err(|e| format!("exec {}: {e}", program.to_string_lossy()))?;
     unreachable!("execve returned without an error")
 }

@@ -16,6 +16,7 @@
 mod capabilities;
 mod child;
 mod exec;
+mod init;
 mod rootfs;
 mod spawn;
 mod spec;

@@ -105,6 +105,8 @@ pub struct ContainerSpec {
     pub network: NetworkNamespace,
     /// Privileged: all capabilities, no masked or read-only paths, host devices visible.
     pub privileged: bool,
+    /// Run a reaping, signal-forwarding init as PID 1 (compose's `init: true`).
+    pub init: bool,
 }
 
 /// Paths Docker hides in every unprivileged container.
@@ -151,6 +153,7 @@ impl ContainerSpec {
             rlimits: Vec::new(),
             network: NetworkNamespace::New,
             privileged: false,
+            init: false,
         }
     }
 }

@@ -178,3 +178,32 @@ fn exec_joins_the_running_container() {
         Ok(())
     });
 }
+
+#[test]
+fn init_forwards_sigterm_and_reaps_orphans() {
+    let (rootfs, _scratch) = busybox_overlay();
+    in_forked_sandbox(move || {
+        // Without init, busybox sh as PID 1 ignores SIGTERM; with init, the shell gets it and dies.
+        let mut spec = ContainerSpec::new(rootfs.clone(), vec!["/bin/sh".into(), "-c".into(), "(sleep 0.1 &); while true; do sleep 0.05; done".into()]);
+        spec.init = true;
+        let running = spawn(&spec, Stdio::default()).map_err(|e| e.to_string())?.start().map_err(|e| e.to_string())?;
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        // The orphaned `sleep 0.1` has exited by now and must have been reaped: no zombie in the container.
+        let zombies = std::fs::read_dir("/proc")
+            .map_err(|e| e.to_string())?
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.path().join("status")).ok())
+            .filter(|st| st.contains("State:\tZ"))
+            .filter(|st| st.lines().any(|l| l == format!("PPid:\t{}", running.pid)))
+            .count();
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(running.pid as i32), nix::sys::signal::Signal::SIGTERM).map_err(|e| e.to_string())?;
+        let code = running.wait().map_err(|e| e.to_string())?;
+        expect(zombies == 0, "orphans are reaped", &format!("{zombies} zombies"))?;
+        expect(code == 143, &format!("SIGTERM reached the command (exit {code})"), "")?;
+        let mut bad = ContainerSpec::new(rootfs, vec!["no-such-command".into()]);
+        bad.init = true;
+        let err = spawn(&bad, Stdio::default()).map_err(|e| e.to_string())?.start().expect_err("must fail").to_string();
+        expect(err.contains("executable file not found"), "setup errors still come back with init", &err)?;
+        Ok(())
+    });
+}
