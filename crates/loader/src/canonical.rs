@@ -30,16 +30,14 @@ pub fn canonicalize(doc: &mut Value) -> Result<(), LoadError> {
             }
         }
     }
-    if let Some(include) = root.get_mut("include") {
-        if let Value::Array(items) = include {
-            for item in items.iter_mut() {
-                if let Value::String(path) = item {
-                    *item = json!({"path": [path.clone()]});
-                }
-                if let Some(obj) = item.as_object_mut() {
-                    for key in ["path", "env_file"] {
-                        string_to_list(obj, key);
-                    }
+    if let Some(Value::Array(items)) = root.get_mut("include") {
+        for item in items.iter_mut() {
+            if let Value::String(path) = item {
+                *item = json!({"path": [path.clone()]});
+            }
+            if let Some(obj) = item.as_object_mut() {
+                for key in ["path", "env_file"] {
+                    string_to_list(obj, key);
                 }
             }
         }
@@ -93,11 +91,8 @@ fn canonical_service(name: &str, s: &mut Map<String, Value>) -> Result<(), LoadE
         }
     }
     if let Some(Value::Object(hc)) = s.get_mut("healthcheck") {
-        match hc.get("test").cloned() {
-            Some(Value::String(cmd)) => {
-                hc.insert("test".into(), json!(["CMD-SHELL", cmd]));
-            }
-            Some(Value::Array(_)) | None | Some(_) => {}
+        if let Some(Value::String(cmd)) = hc.get("test").cloned() {
+            hc.insert("test".into(), json!(["CMD-SHELL", cmd]));
         }
     }
     if let Some(Value::Array(deps)) = s.get("depends_on").cloned() {
