@@ -1,7 +1,7 @@
 //! Limits to apply and figures to read, independent of the cgroup version.
 
 /// Resource limits of a container (compose's `mem_limit`, `cpus`, `pids_limit`...).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Resources {
     /// Hard memory limit in bytes.
     pub memory_limit: Option<i64>,

@@ -40,6 +40,12 @@ pub struct Cli {
 pub enum Command {
     /// Parse, resolve and render the compose file in canonical format.
     Config(commands::config::ConfigArgs),
+    /// Internal: supervise one container, detached from the command that started it.
+    #[command(name = "__supervise", hide = true)]
+    Supervise {
+        /// The supervisor's JSON config.
+        config: PathBuf,
+    },
 }
 
 impl Cli {
@@ -59,6 +65,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Config(args) => commands::config::run(&cli, args),
+        Command::Supervise { config } => xcompose_supervisor::daemon::main(config)
+            .map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1)))
+            .map_err(anyhow::Error::msg),
     };
     match result {
         Ok(code) => code,

@@ -39,8 +39,8 @@ fn setup_and_exec(spec: &ContainerSpec) -> Result<std::convert::Infallible> {
         std::fs::write(&path, value).map_err(|e| format!("sysctl {key}={value}: {e}"))?;
     }
     rootfs::lock_down(spec)?;
-    for (resource, soft, hard) in &spec.rlimits {
-        setrlimit(*resource, *soft, *hard).map_err(|e| format!("setting {resource:?}: {e}"))?;
+    for limit in &spec.rlimits {
+        setrlimit(limit.resource()?, limit.soft, limit.hard).map_err(|e| format!("setting ulimit {}: {e}", limit.name))?;
     }
     let cwd = &spec.cwd;
     if !cwd.exists() {

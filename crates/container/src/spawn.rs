@@ -121,6 +121,10 @@ fn intermediate(spec: &ContainerSpec, flags: CloneFlags, go: OwnedFd, report: Ow
 
 /// PID 1 before exec: waits for "go" (EOF means the caller is gone), wires stdio, sets up, execs.
 fn container_init(spec: &ContainerSpec, go: OwnedFd, stdio: Stdio) -> String {
+    // The caller may block signals (a supervisor waiting for them); the container starts with none blocked.
+    if let Err(e) = nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&nix::sys::signal::SigSet::empty()), None) {
+        return format!("resetting the signal mask: {e}");
+    }
     let mut go = std::fs::File::from(go);
     let mut byte = [0u8; 1];
     if go.read(&mut byte).map(|n| n != 1).unwrap_or(true) {

@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use caps::Capability;
+use serde::{Deserialize, Serialize};
 
 /// The container's root filesystem.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum RootFs {
     /// An overlay of read-only image layers (bottom first) under a per-container writable dir.
     Overlay {
@@ -23,8 +24,45 @@ pub enum RootFs {
     Directory(PathBuf),
 }
 
+/// One resource limit, named as compose's `ulimits` names it (`nofile`, `nproc`...).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rlimit {
+    /// The limit's name.
+    pub name: String,
+    /// Soft limit.
+    pub soft: u64,
+    /// Hard limit.
+    pub hard: u64,
+}
+
+impl Rlimit {
+    /// The kernel resource this limit sets.
+    pub fn resource(&self) -> Result<nix::sys::resource::Resource, String> {
+        use nix::sys::resource::Resource::*;
+        Ok(match self.name.as_str() {
+            "as" => RLIMIT_AS,
+            "core" => RLIMIT_CORE,
+            "cpu" => RLIMIT_CPU,
+            "data" => RLIMIT_DATA,
+            "fsize" => RLIMIT_FSIZE,
+            "locks" => RLIMIT_LOCKS,
+            "memlock" => RLIMIT_MEMLOCK,
+            "msgqueue" => RLIMIT_MSGQUEUE,
+            "nice" => RLIMIT_NICE,
+            "nofile" => RLIMIT_NOFILE,
+            "nproc" => RLIMIT_NPROC,
+            "rss" => RLIMIT_RSS,
+            "rtprio" => RLIMIT_RTPRIO,
+            "rttime" => RLIMIT_RTTIME,
+            "sigpending" => RLIMIT_SIGPENDING,
+            "stack" => RLIMIT_STACK,
+            other => return Err(format!("unknown ulimit {other:?}")),
+        })
+    }
+}
+
 /// The kind of an extra mount.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MountKind {
     /// A bind mount of a host path (a file or a directory).
     Bind {
@@ -41,7 +79,7 @@ pub enum MountKind {
 }
 
 /// An extra mount inside the container.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mount {
     /// Absolute path inside the container.
     pub target: PathBuf,
@@ -52,7 +90,7 @@ pub struct Mount {
 }
 
 /// The container's network namespace.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum NetworkNamespace {
     /// A new, empty one (the caller wires it after [`crate::spawn`] returns).
     New,
@@ -61,7 +99,7 @@ pub enum NetworkNamespace {
 }
 
 /// Everything needed to start one container process.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ContainerSpec {
     /// The root filesystem.
     pub rootfs: RootFs,
@@ -99,8 +137,8 @@ pub struct ContainerSpec {
     pub shm_size: u64,
     /// Namespaced sysctls (`net.core.somaxconn` → `1024`).
     pub sysctls: BTreeMap<String, String>,
-    /// Resource limits: (resource, soft, hard), e.g. (`RLIMIT_NOFILE`, 1024, 4096).
-    pub rlimits: Vec<(nix::sys::resource::Resource, u64, u64)>,
+    /// Resource limits (compose's `ulimits`).
+    pub rlimits: Vec<Rlimit>,
     /// The network namespace.
     pub network: NetworkNamespace,
     /// Privileged: all capabilities, no masked or read-only paths, host devices visible.

@@ -92,14 +92,15 @@ fn user_switching_read_only_root_and_tmpfs() {
         spec.gid = 1000;
         spec.read_only_rootfs = true;
         spec.mounts.push(Mount { target: PathBuf::from("/scratch"), kind: MountKind::Tmpfs { size: Some(1 << 20), mode: None }, read_only: false });
+        spec.rlimits.push(xcompose_container::Rlimit { name: "nofile".into(), soft: 100, hard: 200 });
         let (code, out) = run_script(
             spec,
-            "echo uid=$(id -u) gid=$(id -g); grep CapEff /proc/self/status; (touch /x) 2>/dev/null && echo root=writable || echo root=readonly; \
+            "echo uid=$(id -u) gid=$(id -g) nofile=$(ulimit -n); grep CapEff /proc/self/status; (touch /x) 2>/dev/null && echo root=writable || echo root=readonly; \
              touch /scratch/ok && echo tmpfs=writable",
             None,
         )?;
         expect(code == 0, "exit code 0", &out)?;
-        expect(out.contains("uid=1000 gid=1000"), "runs as 1000:1000", &out)?;
+        expect(out.contains("uid=1000 gid=1000 nofile=100"), "runs as 1000:1000 with its ulimit", &out)?;
         expect(out.contains("CapEff:\t0000000000000000"), "a non-root user has no effective capabilities", &out)?;
         expect(out.contains("root=readonly"), "the root filesystem is read-only", &out)?;
         expect(out.contains("tmpfs=writable"), "the tmpfs is writable", &out)?;

@@ -5,8 +5,10 @@
 //! This crate holds the supervisor's decisions and records, each testable on its own:
 //! [`log`] writes Docker's `json-file` log format with size rotation, [`restart`] decides whether
 //! and when to restart, [`health`] tracks healthcheck results into a health status, and [`state`]
-//! is the container's recorded state, written atomically.
+//! is the container's recorded state, written atomically. [`run`] ties them to a real container,
+//! and [`daemon`] runs that loop as the detached `xcompose __supervise` process.
 
+pub mod daemon;
 pub mod health;
 pub mod log;
 pub mod restart;

@@ -1,0 +1,93 @@
+//! The supervisor as its own process (`xcompose __supervise CONFIG`): started by the CLI, it
+//! leaves the CLI's session so it outlives it, and supervises one container until told to stop
+//! (SIGTERM or SIGINT: the container gets its stop signal, then SIGKILL after the grace period).
+//!
+//! Files next to the config: `supervisor.pid` while it runs; the state and log files are where the
+//! config says.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use xcompose_cgroups::{Cgroup, Resources};
+use xcompose_container::ContainerSpec;
+
+use crate::health::HealthConfig;
+use crate::restart::RestartPolicy;
+use crate::run::{Supervisor, SupervisorConfig};
+
+/// Everything the supervisor process needs, as written by the CLI.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct DaemonConfig {
+    /// The container.
+    pub spec: ContainerSpec,
+    /// Its restart policy.
+    pub restart: RestartPolicy,
+    /// Probe command and timing.
+    pub healthcheck: Option<(Vec<String>, HealthConfig)>,
+    /// JSON log file.
+    pub log_path: PathBuf,
+    /// Rotate past this size.
+    pub log_max_size: Option<u64>,
+    /// Log files kept.
+    pub log_max_files: u32,
+    /// State file.
+    pub state_path: PathBuf,
+    /// Cgroup to create (name below `xcompose/`) and its limits.
+    pub cgroup: Option<(String, Resources)>,
+    /// Signal that asks the container to stop (`stop_signal`, default SIGTERM).
+    pub stop_signal: i32,
+    /// Time between the stop signal and SIGKILL (`stop_grace_period`, default 10s).
+    pub stop_grace: Duration,
+}
+
+/// The pid file of the supervisor of `config_path`.
+pub fn pid_file(config_path: &Path) -> PathBuf {
+    config_path.with_file_name("supervisor.pid")
+}
+
+/// Entry point of `xcompose __supervise CONFIG`; returns the container's last exit code.
+pub fn main(config_path: &Path) -> Result<i32, String> {
+    // Outlive the CLI: a session of our own, so its terminal's hang-up does not reach us.
+    let _ = nix::unistd::setsid();
+    let config: DaemonConfig = serde_json::from_slice(
+        &std::fs::read(config_path).map_err(|e| format!("reading {}: {e}", config_path.display()))?,
+    )
+    .map_err(|e| format!("parsing {}: {e}", config_path.display()))?;
+    // Stop requests are taken by one thread; block them everywhere first (containers unblock).
+    let stop_signals: SigSet = [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP].into_iter().collect();
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&stop_signals), None).map_err(|e| format!("blocking signals: {e}"))?;
+    let cgroup = match &config.cgroup {
+        Some((name, resources)) => Some(Cgroup::create(name, resources).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let pid_path = pid_file(config_path);
+    std::fs::write(&pid_path, std::process::id().to_string()).map_err(|e| format!("writing {}: {e}", pid_path.display()))?;
+    let supervisor = Supervisor::new(SupervisorConfig {
+        spec: config.spec,
+        restart: config.restart,
+        healthcheck: config.healthcheck,
+        log_path: config.log_path,
+        log_max_size: config.log_max_size,
+        log_max_files: config.log_max_files,
+        state_path: config.state_path,
+        cgroup: cgroup.clone(),
+    })?;
+    let stop_signal = Signal::try_from(config.stop_signal).unwrap_or(Signal::SIGTERM);
+    let grace = config.stop_grace;
+    {
+        let sup = Arc::clone(&supervisor);
+        std::thread::spawn(move || {
+            if stop_signals.wait().is_ok() {
+                sup.stop(stop_signal, grace);
+            }
+        });
+    }
+    let result = supervisor.run();
+    if let Some(cg) = cgroup {
+        let _ = cg.destroy();
+    }
+    let _ = std::fs::remove_file(&pid_path);
+    result
+}
