@@ -1,0 +1,11 @@
+//! Turning a compose project into actions: the dependency [`graph`] of services, networks and
+//! volumes, compose's container [`naming`] and [`labels`], and the [`plan`] that takes what is
+//! running to what the project wants, level by level so independent steps can run in parallel.
+//!
+//! Everything here is pure: the runtime reports what exists as [`plan::Actual`], and executes the
+//! [`plan::Plan`] it gets back.
+
+pub mod graph;
+pub mod labels;
+pub mod naming;
+pub mod plan;
