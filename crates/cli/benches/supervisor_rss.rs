@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use xcompose_container::{ContainerSpec, RootFs};
 use xcompose_supervisor::daemon::{pid_file, DaemonConfig};
 use xcompose_supervisor::restart::RestartPolicy;
+use xcompose_supervisor::run::SupervisorConfig;
 use xcompose_supervisor::state::{ContainerState, Status};
 
 const CONTAINERS: usize = 5;
@@ -36,13 +37,15 @@ fn main() {
         );
         spec.init = true;
         let config = DaemonConfig {
-            spec,
-            restart: RestartPolicy::Always,
-            healthcheck: None,
-            log_path: dir.join("container.log"),
-            log_max_size: Some(1 << 20),
-            log_max_files: 2,
-            state_path: dir.join("state.json"),
+            supervisor: SupervisorConfig {
+                spec,
+                restart: RestartPolicy::Always,
+                healthcheck: None,
+                log_path: dir.join("container.log"),
+                log_max_size: Some(1 << 20),
+                log_max_files: 2,
+                state_path: dir.join("state.json"),
+            },
             cgroup: None,
             stop_signal: nix::sys::signal::Signal::SIGTERM as i32,
             stop_grace: Duration::from_secs(2),
@@ -50,7 +53,7 @@ fn main() {
         let path = dir.join("supervisor.json");
         std::fs::write(&path, serde_json::to_vec(&config).unwrap()).unwrap();
         sb.run_ok("sh", &["-c", &format!("{xcompose} __supervise {} >/dev/null 2>&1 & exit 0", path.display())]).unwrap();
-        configs.push((path, config.state_path));
+        configs.push((path, config.supervisor.state_path));
     }
     let deadline = Instant::now() + Duration::from_secs(20);
     for (_, state) in &configs {

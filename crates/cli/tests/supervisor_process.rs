@@ -9,6 +9,7 @@ use xcompose_cgroups::Resources;
 use xcompose_container::{ContainerSpec, RootFs};
 use xcompose_supervisor::daemon::{pid_file, DaemonConfig};
 use xcompose_supervisor::restart::RestartPolicy;
+use xcompose_supervisor::run::SupervisorConfig;
 use xcompose_supervisor::state::{ContainerState, Status};
 
 fn wait_until(what: &str, within: Duration, mut cond: impl FnMut() -> bool) {
@@ -37,13 +38,15 @@ fn the_supervisor_outlives_its_caller_and_stops_cleanly() {
     spec.hostname = "c1".into();
     let cgroup_name = format!("daemon-test-{}", std::process::id());
     let config = DaemonConfig {
-        spec,
-        restart: RestartPolicy::Always,
-        healthcheck: None,
-        log_path: dir.join("container.log"),
-        log_max_size: None,
-        log_max_files: 1,
-        state_path: dir.join("state.json"),
+        supervisor: SupervisorConfig {
+            spec,
+            restart: RestartPolicy::Always,
+            healthcheck: None,
+            log_path: dir.join("container.log"),
+            log_max_size: None,
+            log_max_files: 1,
+            state_path: dir.join("state.json"),
+        },
         cgroup: Some((cgroup_name.clone(), Resources { memory_limit: Some(64 << 20), pids_limit: Some(32), ..Default::default() })),
         stop_signal: nix::sys::signal::Signal::SIGTERM as i32,
         stop_grace: Duration::from_millis(500),
@@ -55,12 +58,12 @@ fn the_supervisor_outlives_its_caller_and_stops_cleanly() {
     let xcompose = env!("CARGO_BIN_EXE_xcompose");
     sb.run_ok("sh", &["-c", &format!("{xcompose} __supervise {} >/dev/null 2>&1 & exit 0", config_path.display())]).unwrap();
 
-    wait_until("the container to run", Duration::from_secs(10), || state(&config.state_path).is_some_and(|s| s.status == Status::Running));
+    wait_until("the container to run", Duration::from_secs(10), || state(&config.supervisor.state_path).is_some_and(|s| s.status == Status::Running));
     wait_until("the log line", Duration::from_secs(5), || {
-        std::fs::read_to_string(&config.log_path).is_ok_and(|l| l.contains("hello from the container"))
+        std::fs::read_to_string(&config.supervisor.log_path).is_ok_and(|l| l.contains("hello from the container"))
     });
     let supervisor_pid: i32 = std::fs::read_to_string(pid_file(&config_path)).unwrap().trim().parse().unwrap();
-    let container_pid = state(&config.state_path).unwrap().pid.unwrap();
+    let container_pid = state(&config.supervisor.state_path).unwrap().pid.unwrap();
     let cgroups = std::fs::read_to_string(format!("/proc/{container_pid}/cgroup")).unwrap();
     assert!(cgroups.contains(&cgroup_name), "the container is in its cgroup: {cgroups}");
 
@@ -69,7 +72,7 @@ fn the_supervisor_outlives_its_caller_and_stops_cleanly() {
     wait_until("the supervisor to exit", Duration::from_secs(10), || !Path::new(&format!("/proc/{supervisor_pid}")).exists() || std::fs::read_to_string(format!("/proc/{supervisor_pid}/stat")).is_ok_and(|s| s.contains(") Z ")));
     // busybox sh as PID 1 ignores SIGTERM: only the SIGKILL after the grace period ends it.
     assert!(asked.elapsed() >= Duration::from_millis(500), "the grace period was honoured");
-    let last = state(&config.state_path).unwrap();
+    let last = state(&config.supervisor.state_path).unwrap();
     assert_eq!(last.status, Status::Exited);
     assert_eq!(last.exit_code, Some(137));
     assert_eq!(last.restart_count, 0, "a stop is not followed by a restart");

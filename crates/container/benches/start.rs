@@ -46,15 +46,19 @@ fn bench(c: &mut Criterion) {
     group.sample_size(50);
 
     let mut n = 0u64;
+    // A fresh writable layer over the image for each run.
+    let mut fresh_spec = || {
+        n += 1;
+        let run = scratch.join(n.to_string());
+        for d in ["upper", "work", "merged"] {
+            std::fs::create_dir_all(run.join(d)).unwrap();
+        }
+        let fs = RootFs::Overlay { lower: vec![rootfs.clone()], upper: run.join("upper"), work: run.join("work"), merged: run.join("merged") };
+        (n, ContainerSpec::new(fs, vec!["/bin/true".into()]))
+    };
     group.bench_function("xcompose-container (overlay)", |b| {
         b.iter(|| {
-            n += 1;
-            let run = scratch.join(n.to_string());
-            for d in ["upper", "work", "merged"] {
-                std::fs::create_dir_all(run.join(d)).unwrap();
-            }
-            let fs = RootFs::Overlay { lower: vec![rootfs.clone()], upper: run.join("upper"), work: run.join("work"), merged: run.join("merged") };
-            let spec = ContainerSpec::new(fs, vec!["/bin/true".into()]);
+            let (_, spec) = fresh_spec();
             let code = spawn(&spec, Stdio::default()).unwrap().start().unwrap().wait().unwrap();
             assert_eq!(code, 0);
         })
@@ -63,13 +67,7 @@ fn bench(c: &mut Criterion) {
     let limits = Resources { memory_limit: Some(64 << 20), pids_limit: Some(64), ..Default::default() };
     group.bench_function("xcompose-container (overlay + cgroup)", |b| {
         b.iter(|| {
-            n += 1;
-            let run = scratch.join(n.to_string());
-            for d in ["upper", "work", "merged"] {
-                std::fs::create_dir_all(run.join(d)).unwrap();
-            }
-            let fs = RootFs::Overlay { lower: vec![rootfs.clone()], upper: run.join("upper"), work: run.join("work"), merged: run.join("merged") };
-            let spec = ContainerSpec::new(fs, vec!["/bin/true".into()]);
+            let (n, spec) = fresh_spec();
             let cgroup = Cgroup::create(&format!("bench-{}-{n}", std::process::id()), &limits).unwrap();
             let pending = spawn(&spec, Stdio::default()).unwrap();
             cgroup.add_process(pending.pid()).unwrap();

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use caps::Capability;
 use nix::fcntl::OFlag;
 use nix::sched::{setns, CloneFlags};
-use nix::sys::wait::{waitpid, WaitStatus};
+use nix::sys::wait::waitpid;
 use nix::unistd::{fork, pipe2, ForkResult, Pid};
 
 use crate::spawn::Stdio;
@@ -36,6 +36,24 @@ pub struct ExecSpec {
     pub capabilities: Vec<Capability>,
     /// Cgroup `cgroup.procs` files to join (one per hierarchy), so limits apply to it too.
     pub cgroup_procs: Vec<PathBuf>,
+}
+
+impl ExecSpec {
+    /// `args` run in the container started from `spec` (host pid `container_pid`) with the
+    /// container's environment, working directory, user and capabilities.
+    pub fn in_container(spec: &crate::ContainerSpec, container_pid: u32, args: Vec<String>) -> Self {
+        Self {
+            container_pid,
+            args,
+            env: spec.env.clone(),
+            cwd: spec.cwd.clone(),
+            uid: spec.uid,
+            gid: spec.gid,
+            additional_gids: spec.additional_gids.clone(),
+            capabilities: spec.capabilities.clone(),
+            cgroup_procs: Vec::new(),
+        }
+    }
 }
 
 /// A process started in a container.
@@ -121,11 +139,7 @@ fn join_and_exec(spec: &ExecSpec, files: Vec<(std::fs::File, CloneFlags)>, stdio
         }
         Ok(ForkResult::Parent { child }) => {
             drop(stdio);
-            let code = match waitpid(child, None) {
-                Ok(WaitStatus::Exited(_, code)) => code,
-                Ok(WaitStatus::Signaled(_, sig, _)) => 128 + sig as i32,
-                _ => 126,
-            };
+            let code = crate::spawn::wait_exit_code(child, "waiting for exec").unwrap_or(126);
             // SAFETY: leaving the forked relay with the exec'd process's status.
             unsafe { nix::libc::_exit(code) }
         }
@@ -140,13 +154,7 @@ impl ExecProcess {
 
     /// Waits for the command; its exit code, or 128 + signal.
     pub fn wait(&self) -> Result<i32> {
-        loop {
-            match waitpid(self.pid, None).map_err(|source| ContainerError::Sys { what: "waiting for exec".into(), source })? {
-                WaitStatus::Exited(_, code) => return Ok(code),
-                WaitStatus::Signaled(_, sig, _) => return Ok(128 + sig as i32),
-                _ => continue,
-            }
-        }
+        crate::spawn::wait_exit_code(self.pid, "waiting for exec")
     }
 }
 

@@ -57,9 +57,12 @@ fn supervise(child: Pid, signals: &SigSet) -> i32 {
         }
         loop {
             match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(pid, code)) if pid == child => return code,
-                Ok(WaitStatus::Signaled(pid, sig, _)) if pid == child => return 128 + sig as i32,
                 Ok(WaitStatus::StillAlive) | Err(_) => break,
+                Ok(status) if status.pid() == Some(child) => {
+                    if let Some(code) = crate::spawn::exit_code(status) {
+                        return code;
+                    }
+                }
                 Ok(_) => continue,
             }
         }

@@ -170,12 +170,24 @@ impl Pending {
 impl Running {
     /// Waits for the container's PID 1 to exit; its exit code, or 128 + the signal that killed it.
     pub fn wait(&self) -> Result<i32> {
-        loop {
-            match sys("waiting for the container", waitpid(Pid::from_raw(self.pid as i32), None))? {
-                WaitStatus::Exited(_, code) => return Ok(code),
-                WaitStatus::Signaled(_, signal, _) => return Ok(128 + signal as i32),
-                _ => continue,
-            }
+        wait_exit_code(Pid::from_raw(self.pid as i32), "waiting for the container")
+    }
+}
+
+/// The exit code a shell would report for a finished process: its code, or 128 + its signal.
+pub(crate) fn exit_code(status: WaitStatus) -> Option<i32> {
+    match status {
+        WaitStatus::Exited(_, code) => Some(code),
+        WaitStatus::Signaled(_, signal, _) => Some(128 + signal as i32),
+        _ => None,
+    }
+}
+
+/// Waits until `pid` ends; its [`exit_code`].
+pub(crate) fn wait_exit_code(pid: Pid, what: &str) -> Result<i32> {
+    loop {
+        if let Some(code) = exit_code(sys(what, waitpid(pid, None))?) {
+            return Ok(code);
         }
     }
 }

@@ -152,16 +152,12 @@ fn exec_joins_the_running_container() {
         spec.hostname = "box".into();
         let running = spawn(&spec, Stdio::default()).map_err(|e| e.to_string())?.start().map_err(|e| e.to_string())?;
         let (read, stdio) = xcompose_container::capture_output().map_err(|e| e.to_string())?;
+        let script = "echo host=$(hostname) uid=$(id -u); cat /proc/1/cmdline | tr '\\0' ' '; echo; grep CapEff /proc/self/status; exit 3";
         let exec_spec = xcompose_container::ExecSpec {
-            container_pid: running.pid,
-            args: vec!["sh".into(), "-c".into(), "echo host=$(hostname) uid=$(id -u); cat /proc/1/cmdline | tr '\\0' ' '; echo; grep CapEff /proc/self/status; exit 3".into()],
-            env: spec.env.clone(),
             cwd: PathBuf::from("/tmp"),
             uid: 1000,
             gid: 1000,
-            additional_gids: vec![],
-            capabilities: spec.capabilities.clone(),
-            cgroup_procs: vec![],
+            ..xcompose_container::ExecSpec::in_container(&spec, running.pid, vec!["sh".into(), "-c".into(), script.into()])
         };
         let process = xcompose_container::exec(&exec_spec, stdio).map_err(|e| e.to_string())?;
         let mut out = String::new();

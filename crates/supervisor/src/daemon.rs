@@ -11,29 +11,15 @@ use std::time::Duration;
 
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use xcompose_cgroups::{Cgroup, Resources};
-use xcompose_container::ContainerSpec;
 
-use crate::health::HealthConfig;
-use crate::restart::RestartPolicy;
 use crate::run::{Supervisor, SupervisorConfig};
 
 /// Everything the supervisor process needs, as written by the CLI.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct DaemonConfig {
-    /// The container.
-    pub spec: ContainerSpec,
-    /// Its restart policy.
-    pub restart: RestartPolicy,
-    /// Probe command and timing.
-    pub healthcheck: Option<(Vec<String>, HealthConfig)>,
-    /// JSON log file.
-    pub log_path: PathBuf,
-    /// Rotate past this size.
-    pub log_max_size: Option<u64>,
-    /// Log files kept.
-    pub log_max_files: u32,
-    /// State file.
-    pub state_path: PathBuf,
+    /// The container and how to supervise it.
+    #[serde(flatten)]
+    pub supervisor: SupervisorConfig,
     /// Cgroup to create (name below `xcompose/`) and its limits.
     pub cgroup: Option<(String, Resources)>,
     /// Signal that asks the container to stop (`stop_signal`, default SIGTERM).
@@ -64,16 +50,7 @@ pub fn main(config_path: &Path) -> Result<i32, String> {
     };
     let pid_path = pid_file(config_path);
     std::fs::write(&pid_path, std::process::id().to_string()).map_err(|e| format!("writing {}: {e}", pid_path.display()))?;
-    let supervisor = Supervisor::new(SupervisorConfig {
-        spec: config.spec,
-        restart: config.restart,
-        healthcheck: config.healthcheck,
-        log_path: config.log_path,
-        log_max_size: config.log_max_size,
-        log_max_files: config.log_max_files,
-        state_path: config.state_path,
-        cgroup: cgroup.clone(),
-    })?;
+    let supervisor = Supervisor::new(config.supervisor, cgroup.clone())?;
     let stop_signal = Signal::try_from(config.stop_signal).unwrap_or(Signal::SIGTERM);
     let grace = config.stop_grace;
     {

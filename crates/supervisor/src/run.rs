@@ -21,7 +21,7 @@ use crate::restart::{Backoff, RestartPolicy};
 use crate::state::{ContainerState, Status};
 
 /// How to supervise one container.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SupervisorConfig {
     /// The container to run.
     pub spec: ContainerSpec,
@@ -37,14 +37,13 @@ pub struct SupervisorConfig {
     pub log_max_files: u32,
     /// Where the state is recorded.
     pub state_path: PathBuf,
-    /// The cgroup its processes run in, if any.
-    pub cgroup: Option<Cgroup>,
 }
 
 /// A supervisor, shared between the loop and whoever asks it to stop.
 #[derive(Debug)]
 pub struct Supervisor {
     config: SupervisorConfig,
+    cgroup: Option<Cgroup>,
     state: Mutex<ContainerState>,
     stopping: AtomicBool,
     current_pid: Mutex<Option<u32>>,
@@ -53,11 +52,11 @@ pub struct Supervisor {
 type Result<T> = std::result::Result<T, String>;
 
 impl Supervisor {
-    /// A supervisor for `config`, its container recorded as created.
-    pub fn new(config: SupervisorConfig) -> Result<Arc<Self>> {
+    /// A supervisor for `config` whose container runs in `cgroup`, recorded as created.
+    pub fn new(config: SupervisorConfig, cgroup: Option<Cgroup>) -> Result<Arc<Self>> {
         let state = ContainerState::created();
         state.save(&config.state_path).map_err(|e| format!("writing {}: {e}", config.state_path.display()))?;
-        Ok(Arc::new(Self { config, state: Mutex::new(state), stopping: AtomicBool::new(false), current_pid: Mutex::new(None) }))
+        Ok(Arc::new(Self { config, cgroup, state: Mutex::new(state), stopping: AtomicBool::new(false), current_pid: Mutex::new(None) }))
     }
 
     /// The recorded state.
@@ -110,7 +109,7 @@ impl Supervisor {
         let (out_read, stdio_out) = pipe_pair()?;
         let (err_read, stdio_err) = pipe_pair()?;
         let pending = spawn(&self.config.spec, Stdio { stdin: None, stdout: Some(stdio_out), stderr: Some(stdio_err) }).map_err(|e| e.to_string())?;
-        if let Some(cg) = &self.config.cgroup {
+        if let Some(cg) = &self.cgroup {
             cg.add_process(pending.pid()).map_err(|e| e.to_string())?;
         }
         let oom_before = self.oom_kills();
@@ -153,7 +152,7 @@ impl Supervisor {
     }
 
     fn oom_kills(&self) -> u64 {
-        self.config.cgroup.as_ref().and_then(|c| c.stats().ok()).map(|s| s.oom_kills).unwrap_or(0)
+        self.cgroup.as_ref().and_then(|c| c.stats().ok()).map(|s| s.oom_kills).unwrap_or(0)
     }
 
     fn probe_loop(&self, pid: u32, cmd: &[String], cfg: &HealthConfig, started: Instant, done: &AtomicBool) {
@@ -184,15 +183,8 @@ impl Supervisor {
         let spec = &self.config.spec;
         let Ok((read, stdio)) = capture_output() else { return (-1, "cannot create a pipe".into()) };
         let exec_spec = ExecSpec {
-            container_pid: pid,
-            args: cmd.to_vec(),
-            env: spec.env.clone(),
-            cwd: spec.cwd.clone(),
-            uid: spec.uid,
-            gid: spec.gid,
-            additional_gids: spec.additional_gids.clone(),
-            capabilities: spec.capabilities.clone(),
-            cgroup_procs: self.config.cgroup.as_ref().map(|c| c.paths().iter().map(|p| p.join("cgroup.procs")).collect()).unwrap_or_default(),
+            cgroup_procs: self.cgroup.as_ref().map(|c| c.paths().iter().map(|p| p.join("cgroup.procs")).collect()).unwrap_or_default(),
+            ..ExecSpec::in_container(spec, pid, cmd.to_vec())
         };
         let process = match exec(&exec_spec, stdio) {
             Ok(p) => p,

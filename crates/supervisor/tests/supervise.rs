@@ -26,7 +26,6 @@ fn config(dir: &std::path::Path, script: &str) -> SupervisorConfig {
         log_max_size: None,
         log_max_files: 1,
         state_path: dir.join("state.json"),
-        cgroup: None,
     }
 }
 
@@ -39,7 +38,7 @@ fn output_is_logged_with_its_stream_and_the_exit_recorded() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), "echo to-out; echo to-err >&2; exit 4");
     in_forked_sandbox(move || {
-        let sup = Supervisor::new(cfg.clone())?;
+        let sup = Supervisor::new(cfg.clone(), None)?;
         let code = sup.run()?;
         check(code == 4, "exit code 4")?;
         let entries = read_all(&cfg.log_path).map_err(|e| e.to_string())?;
@@ -57,7 +56,7 @@ fn on_failure_restarts_up_to_its_limit_after_a_crash() {
     let mut cfg = config(dir.path(), "echo attempt; exit 1");
     cfg.restart = RestartPolicy::OnFailure { max_retries: Some(2) };
     in_forked_sandbox(move || {
-        let sup = Supervisor::new(cfg.clone())?;
+        let sup = Supervisor::new(cfg.clone(), None)?;
         let code = sup.run()?;
         check(code == 1, "the last exit code is returned")?;
         let attempts = read_all(&cfg.log_path).map_err(|e| e.to_string())?.iter().filter(|e| e.log == "attempt\n").count();
@@ -74,7 +73,7 @@ fn healthcheck_turns_healthy_then_unhealthy() {
     let timing = HealthConfig { interval: Duration::from_millis(100), timeout: Duration::from_secs(2), retries: 2, start_period: Duration::ZERO, start_interval: Duration::from_millis(100) };
     cfg.healthcheck = Some((vec!["test".into(), "-f".into(), "/tmp/ok".into()], timing));
     in_forked_sandbox(move || {
-        let sup = Supervisor::new(cfg)?;
+        let sup = Supervisor::new(cfg, None)?;
         let runner = { let s = Arc::clone(&sup); std::thread::spawn(move || s.run()) };
         let wait_for = |want: HealthStatus, within: Duration| -> Result<(), String> {
             let deadline = Instant::now() + within;
@@ -102,7 +101,7 @@ fn stop_waits_the_grace_period_then_kills() {
     let mut cfg = config(dir.path(), "echo started; while true; do sleep 1; done");
     cfg.restart = RestartPolicy::Always;
     in_forked_sandbox(move || {
-        let sup = Supervisor::new(cfg)?;
+        let sup = Supervisor::new(cfg, None)?;
         let runner = { let s = Arc::clone(&sup); std::thread::spawn(move || s.run()) };
         let deadline = Instant::now() + Duration::from_secs(5);
         while sup.state().status != Status::Running && Instant::now() < deadline {
