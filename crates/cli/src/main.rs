@@ -13,22 +13,22 @@ use clap::{Parser, Subcommand};
 #[command(name = "xcompose", version, about = "Define and run multi-container applications, without a daemon")]
 pub struct Cli {
     /// Compose configuration files.
-    #[arg(short = 'f', long = "file", global = true)]
+    #[arg(short = 'f', long = "file")]
     pub files: Vec<PathBuf>,
     /// Project name.
-    #[arg(short = 'p', long = "project-name", global = true)]
+    #[arg(short = 'p', long = "project-name")]
     pub project_name: Option<String>,
     /// Specify a profile to enable.
-    #[arg(long = "profile", global = true)]
+    #[arg(long = "profile")]
     pub profiles: Vec<String>,
     /// Specify an alternate environment file.
-    #[arg(long = "env-file", global = true)]
+    #[arg(long = "env-file")]
     pub env_files: Vec<PathBuf>,
     /// Specify an alternate working directory (default: the path of the first compose file).
-    #[arg(long = "project-directory", global = true)]
+    #[arg(long = "project-directory")]
     pub project_directory: Option<PathBuf>,
     /// Where xcompose keeps its state (images, containers, networks).
-    #[arg(long = "root", env = "XCOMPOSE_ROOT", default_value = "/var/lib/xcompose", global = true)]
+    #[arg(long = "root", env = "XCOMPOSE_ROOT", default_value = "/var/lib/xcompose")]
     pub root: PathBuf,
     /// The command.
     #[command(subcommand)]
@@ -40,6 +40,9 @@ pub struct Cli {
 pub enum Command {
     /// Parse, resolve and render the compose file in canonical format.
     Config(commands::config::ConfigArgs),
+    /// Manage images.
+    #[command(subcommand)]
+    Image(commands::image::ImageCommand),
     /// Internal: supervise one container, detached from the command that started it.
     #[command(name = "__supervise", hide = true)]
     Supervise {
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Config(args) => commands::config::run(&cli, args),
+        Command::Image(cmd) => commands::image::run(&cli, cmd),
         Command::Supervise { config } => xcompose_supervisor::daemon::main(config)
             .map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1)))
             .map_err(anyhow::Error::msg),

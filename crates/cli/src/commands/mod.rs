@@ -1,3 +1,4 @@
 //! One module per `xcompose` command.
 
 pub mod config;
+pub mod image;
