@@ -68,7 +68,7 @@ pub fn run(cli: &Cli, command: &ImageCommand) -> Result<ExitCode> {
         ImageCommand::Ls { quiet } => {
             let images = store.list()?;
             if !quiet {
-                println!("{:<40} {:<10} {:<14} {:<22} {}", "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
+                println!("{:<40} {:<10} {:<14} {:<22} SIZE", "REPOSITORY", "TAG", "IMAGE ID", "CREATED");
             }
             for image in images {
                 let short_id: String = image.id.trim_start_matches("sha256:").chars().take(12).collect();
