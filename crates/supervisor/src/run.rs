@@ -227,6 +227,10 @@ impl Supervisor {
         let Some(pid) = *self.current_pid.lock().expect("pid lock") else { return };
         let pid = Pid::from_raw(pid as i32);
         let _ = kill(pid, signal);
+        // A frozen container cannot act on any signal: thaw it, as Docker does on stop.
+        if self.state().status == Status::Paused {
+            let _ = self.set_paused(false);
+        }
         let deadline = Instant::now() + grace;
         while Instant::now() < deadline {
             if self.current_pid.lock().expect("pid lock").is_none() {
@@ -235,6 +239,22 @@ impl Supervisor {
             thread::sleep(Duration::from_millis(10));
         }
         let _ = kill(pid, Signal::SIGKILL);
+    }
+
+    /// Freezes (`true`) or thaws (`false`) every process of the container through its cgroup's
+    /// freezer, recording `paused` / `running`.
+    pub fn set_paused(&self, paused: bool) -> Result<()> {
+        let cgroup = self.cgroup.as_ref().ok_or("pausing needs the container to have a cgroup")?;
+        let (from, to) = if paused { (Status::Running, Status::Paused) } else { (Status::Paused, Status::Running) };
+        let status = self.state().status;
+        if status != from {
+            return Err(format!("container is {status:?}, not {from:?}"));
+        }
+        cgroup.set_frozen(paused).map_err(|e| e.to_string())?;
+        self.update(|s| {
+            let _ = s.transition(to);
+        });
+        Ok(())
     }
 
     /// The current health status, if the container has a healthcheck.

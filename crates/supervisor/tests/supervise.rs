@@ -118,3 +118,36 @@ fn stop_waits_the_grace_period_then_kills() {
         Ok(())
     });
 }
+
+#[test]
+fn pause_freezes_the_container_and_unpause_resumes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "while true; do echo tick; sleep 0.05; done");
+    in_forked_sandbox(move || {
+        let name = format!("pause-test-{}", std::process::id());
+        let cgroup = xcompose_cgroups::Cgroup::create(&name, &Default::default()).map_err(|e| e.to_string())?;
+        let sup = Supervisor::new(cfg.clone(), Some(cgroup.clone()))?;
+        let runner = { let s = Arc::clone(&sup); std::thread::spawn(move || s.run()) };
+        let ticks = || read_all(&cfg.log_path).map(|e| e.len()).unwrap_or(0);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while ticks() < 3 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        check(sup.set_paused(false).is_err(), "unpause of a running container is refused")?;
+        sup.set_paused(true)?;
+        check(sup.state().status == Status::Paused, "state is paused")?;
+        std::thread::sleep(Duration::from_millis(100));
+        let frozen = ticks();
+        std::thread::sleep(Duration::from_millis(400));
+        check(ticks() == frozen, "no output while paused")?;
+        sup.set_paused(false)?;
+        std::thread::sleep(Duration::from_millis(400));
+        check(ticks() > frozen, "output resumes after unpause")?;
+        // Stopping a paused container thaws it so the signal can act.
+        sup.set_paused(true)?;
+        sup.stop(Signal::SIGTERM, Duration::from_millis(300));
+        runner.join().map_err(|_| "the supervisor thread panicked".to_string())??;
+        cgroup.destroy().map_err(|e| e.to_string())?;
+        Ok(())
+    });
+}
