@@ -1,0 +1,17 @@
+//! Container networking for xcompose.
+//!
+//! - [`ipam`]: picks subnets for compose networks and addresses for containers, with its state in
+//!   one JSON file per network, safe against concurrent xcompose processes.
+//! - [`link`]: Linux bridges (one per network) and veth pairs (one per container attachment),
+//!   made over rtnetlink.
+//! - [`routes`]: the IPv4 routes of the current network namespace, which IPAM avoids.
+//!
+//! Everything is synchronous: functions that talk to the kernel start a small single-threaded
+//! tokio runtime of their own. Everything acts on the network namespace of the calling thread.
+
+pub mod ipam;
+pub mod link;
+mod netlink;
+pub mod routes;
+
+pub use netlink::NetlinkError;

@@ -1,0 +1,467 @@
+//! Bridges and veth pairs, made over rtnetlink in the calling thread's network namespace.
+//!
+//! One bridge per network, `xc-<first 12 hex digits of the network id>`, holding the gateway
+//! address; one veth pair per container attachment: the host end `xv<first 13 hex digits of the
+//! endpoint id>` is a port of the bridge, the other end goes into the container's network
+//! namespace as the lowest free `ethN`, with the container's address and a default route via the
+//! gateway. All names fit IFNAMSIZ (15 characters).
+
+use std::fs::File;
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+
+use futures_util::TryStreamExt;
+use ipnet::Ipv4Net;
+use nix::sched::CloneFlags;
+use rtnetlink::packet_route::link::{InfoKind, LinkAttribute, LinkInfo, LinkMessage};
+use rtnetlink::{Handle, LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder};
+
+use crate::netlink::{errno, with_handle, NetlinkError};
+
+/// Why a link operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// The kernel refused a request, or netlink could not be used.
+    #[error(transparent)]
+    Netlink(#[from] NetlinkError),
+    /// An id is too short or not hexadecimal, so no interface name can be made from it.
+    #[error(
+        "{what} id {id:?} must start with at least {digits} hexadecimal digits: pass the full id"
+    )]
+    InvalidId {
+        /// "network" or "endpoint".
+        what: &'static str,
+        /// The id given.
+        id: String,
+        /// How many hex digits the name needs.
+        digits: usize,
+    },
+    /// A link with the bridge's name exists but is not a bridge.
+    #[error(
+        "interface {0} exists but is not a bridge: delete it (`ip link del {0}`) and try again"
+    )]
+    NotABridge(String),
+    /// The bridge to attach to does not exist.
+    #[error("bridge {0} does not exist: create the network's bridge before attaching containers")]
+    NoBridge(String),
+    /// The container's network namespace could not be opened or entered.
+    #[error("cannot use network namespace {path}: {source}; is the container still running?")]
+    Namespace {
+        /// The namespace file.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The veth end vanished between steps (its namespace died meanwhile).
+    #[error("interface {0} disappeared while being set up: the container probably exited; start it again")]
+    Vanished(String),
+}
+
+/// A network namespace to put a container's end of a veth pair in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Netns {
+    /// The namespace of a process: `/proc/<pid>/ns/net`.
+    Pid(u32),
+    /// A namespace file, e.g. a bind mount under /run/netns.
+    Path(PathBuf),
+}
+
+impl Netns {
+    /// The namespace's file.
+    pub fn path(&self) -> PathBuf {
+        match self {
+            Netns::Pid(pid) => PathBuf::from(format!("/proc/{pid}/ns/net")),
+            Netns::Path(path) => path.clone(),
+        }
+    }
+}
+
+/// One container's attachment to a network.
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    /// Id of the network (its bridge is [`bridge_name`] of it).
+    pub network_id: String,
+    /// Id of the endpoint, unique per container and network (its veth is [`host_veth_name`]).
+    pub endpoint_id: String,
+    /// The container's network namespace.
+    pub netns: Netns,
+    /// The container's address with the subnet's prefix length.
+    pub address: Ipv4Net,
+    /// The default route's gateway; `None` for internal networks (no default route).
+    pub gateway: Option<Ipv4Addr>,
+    /// MTU of both veth ends; the kernel's default (1500) if `None`.
+    pub mtu: Option<u32>,
+}
+
+/// What [`attach`] made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attached {
+    /// The host end of the veth pair, a port of the bridge.
+    pub host_ifname: String,
+    /// The container's interface, `ethN`.
+    pub container_ifname: String,
+}
+
+/// The bridge of network `network_id`: `xc-` and the id's first 12 hex digits (lowercased).
+pub fn bridge_name(network_id: &str) -> Result<String, LinkError> {
+    Ok(format!("xc-{}", hex_prefix("network", network_id, 12)?))
+}
+
+/// The host end of endpoint `endpoint_id`'s veth pair: `xv` and the id's first 13 hex digits.
+pub fn host_veth_name(endpoint_id: &str) -> Result<String, LinkError> {
+    Ok(format!("xv{}", hex_prefix("endpoint", endpoint_id, 13)?))
+}
+
+/// The container end's name until it is renamed inside the container: `xt` and 13 hex digits.
+fn temp_veth_name(endpoint_id: &str) -> Result<String, LinkError> {
+    Ok(format!("xt{}", hex_prefix("endpoint", endpoint_id, 13)?))
+}
+
+fn hex_prefix(what: &'static str, id: &str, digits: usize) -> Result<String, LinkError> {
+    match id.get(..digits) {
+        Some(prefix) if prefix.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Ok(prefix.to_ascii_lowercase())
+        }
+        _ => Err(LinkError::InvalidId {
+            what,
+            id: id.to_string(),
+            digits,
+        }),
+    }
+}
+
+/// Makes sure network `network_id`'s bridge exists (an existing one is reused), with MTU `mtu`
+/// (if given) and address `gateway` (the gateway with the subnet's prefix length), and is up.
+/// Returns its name.
+pub fn ensure_bridge(
+    network_id: &str,
+    gateway: Ipv4Net,
+    mtu: Option<u32>,
+) -> Result<String, LinkError> {
+    let name = bridge_name(network_id)?;
+    with_handle(|handle| async move {
+        let index = match find_link(&handle, &name).await? {
+            Some(link) if is_bridge(&link) => link.header.index,
+            Some(_) => return Err(LinkError::NotABridge(name.clone())),
+            None => {
+                handle
+                    .link()
+                    .add(LinkBridge::new(&name).build())
+                    .execute()
+                    .await
+                    .map_err(|e| NetlinkError::request(format!("creating bridge {name}"), e))?;
+                find_link(&handle, &name)
+                    .await?
+                    .ok_or_else(|| LinkError::Vanished(name.clone()))?
+                    .header
+                    .index
+            }
+        };
+        let mut settings = LinkUnspec::new_with_index(index).up();
+        if let Some(mtu) = mtu {
+            settings = settings.mtu(mtu);
+        }
+        handle
+            .link()
+            .set(settings.build())
+            .execute()
+            .await
+            .map_err(|e| {
+                NetlinkError::request(format!("setting MTU and bringing up bridge {name}"), e)
+            })?;
+        handle
+            .address()
+            .add(index, IpAddr::V4(gateway.addr()), gateway.prefix_len())
+            .replace()
+            .execute()
+            .await
+            .map_err(|e| {
+                NetlinkError::request(format!("adding address {gateway} to bridge {name}"), e)
+            })?;
+        Ok(name)
+    })
+}
+
+/// Deletes network `network_id`'s bridge (its ports are detached, not deleted); nothing to do if
+/// it does not exist.
+pub fn delete_bridge(network_id: &str) -> Result<(), LinkError> {
+    delete_link(&bridge_name(network_id)?)
+}
+
+/// Connects a container to a network: a veth pair whose host end joins the network's bridge and
+/// is up, and whose other end becomes the lowest free `ethN` of the container's namespace, with
+/// the address, up, with loopback up and (unless `gateway` is `None`) a default route via the
+/// gateway if the container has none yet. On failure, the veth pair is removed again.
+pub fn attach(attachment: &Attachment) -> Result<Attached, LinkError> {
+    let bridge = bridge_name(&attachment.network_id)?;
+    let host = host_veth_name(&attachment.endpoint_id)?;
+    let temp = temp_veth_name(&attachment.endpoint_id)?;
+    let path = attachment.netns.path();
+    let netns = File::open(&path).map_err(|source| LinkError::Namespace {
+        path: path.clone(),
+        source,
+    })?;
+    create_veth(&bridge, &host, &temp, attachment.mtu, &netns)?;
+    match configure_container_end(&netns, &path, &temp, attachment) {
+        Ok(container_ifname) => Ok(Attached {
+            host_ifname: host,
+            container_ifname,
+        }),
+        Err(e) => {
+            // Deleting the host end deletes the pair, wherever the other end is.
+            let _ = delete_link(&host);
+            Err(e)
+        }
+    }
+}
+
+/// Disconnects endpoint `endpoint_id`: deletes its veth pair (both ends); nothing to do if it is
+/// already gone (as it is once the container's namespace has died).
+pub fn detach(endpoint_id: &str) -> Result<(), LinkError> {
+    delete_link(&host_veth_name(endpoint_id)?)
+}
+
+/// In the calling thread's namespace: the veth pair `host`/`temp`, `host` a port of `bridge` and
+/// up, `temp` moved into `netns`. Removes the pair again on failure.
+fn create_veth(
+    bridge: &str,
+    host: &str,
+    temp: &str,
+    mtu: Option<u32>,
+    netns: &File,
+) -> Result<(), LinkError> {
+    with_handle(|handle| async move {
+        let bridge_index = find_link(&handle, bridge)
+            .await?
+            .ok_or_else(|| LinkError::NoBridge(bridge.to_string()))?
+            .header
+            .index;
+        handle
+            .link()
+            .add(LinkVeth::new(host, temp).build())
+            .execute()
+            .await
+            .map_err(|e| NetlinkError::request(format!("creating veth pair {host}/{temp}"), e))?;
+        let result = async {
+            let mut host_settings = LinkUnspec::new_with_name(host)
+                .controller(bridge_index)
+                .up();
+            let mut temp_settings = LinkUnspec::new_with_name(temp).setns_by_fd(netns.as_raw_fd());
+            if let Some(mtu) = mtu {
+                host_settings = host_settings.mtu(mtu);
+                temp_settings = temp_settings.mtu(mtu);
+            }
+            handle
+                .link()
+                .set(host_settings.build())
+                .execute()
+                .await
+                .map_err(|e| {
+                    NetlinkError::request(format!("attaching {host} to bridge {bridge}"), e)
+                })?;
+            handle
+                .link()
+                .set(temp_settings.build())
+                .execute()
+                .await
+                .map_err(|e| {
+                    NetlinkError::request(
+                        format!("moving {temp} into the container's namespace"),
+                        e,
+                    )
+                })?;
+            Ok::<(), LinkError>(())
+        }
+        .await;
+        if result.is_err() {
+            if let Ok(Some(link)) = find_link(&handle, host).await {
+                let _ = handle.link().del(link.header.index).execute().await;
+            }
+        }
+        result
+    })
+}
+
+/// Inside `netns` (on a thread of its own): renames `temp` to the lowest free `ethN`, adds the
+/// address, brings it and loopback up and adds the default route. Returns the `ethN` name.
+fn configure_container_end(
+    netns: &File,
+    path: &std::path::Path,
+    temp: &str,
+    attachment: &Attachment,
+) -> Result<String, LinkError> {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                nix::sched::setns(netns, CloneFlags::CLONE_NEWNET).map_err(|errno| {
+                    LinkError::Namespace {
+                        path: path.to_path_buf(),
+                        source: errno.into(),
+                    }
+                })?;
+                with_handle(|handle| configure_in_namespace(handle, temp, attachment))
+            })
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+async fn configure_in_namespace(
+    handle: Handle,
+    temp: &str,
+    attachment: &Attachment,
+) -> Result<String, LinkError> {
+    let index = find_link(&handle, temp)
+        .await?
+        .ok_or_else(|| LinkError::Vanished(temp.to_string()))?
+        .header
+        .index;
+    let name = free_eth_name(&handle).await?;
+    handle
+        .link()
+        .set(LinkUnspec::new_with_index(index).name(name.clone()).build())
+        .execute()
+        .await
+        .map_err(|e| {
+            NetlinkError::request(format!("renaming {temp} to {name} in the container"), e)
+        })?;
+    let address = attachment.address;
+    handle
+        .address()
+        .add(index, IpAddr::V4(address.addr()), address.prefix_len())
+        .execute()
+        .await
+        .map_err(|e| {
+            NetlinkError::request(
+                format!("adding address {address} to {name} in the container"),
+                e,
+            )
+        })?;
+    handle
+        .link()
+        .set(LinkUnspec::new_with_index(index).up().build())
+        .execute()
+        .await
+        .map_err(|e| NetlinkError::request(format!("bringing up {name} in the container"), e))?;
+    handle
+        .link()
+        .set(LinkUnspec::new_with_name("lo").up().build())
+        .execute()
+        .await
+        .map_err(|e| NetlinkError::request("bringing up loopback in the container", e))?;
+    if let Some(gateway) = attachment.gateway {
+        let route = RouteMessageBuilder::<Ipv4Addr>::new()
+            .gateway(gateway)
+            .output_interface(index)
+            .build();
+        match handle.route().add(route).execute().await {
+            Ok(()) => {}
+            // The container already has a default route, via a network attached earlier.
+            Err(e) if errno(&e) == Some(nix::libc::EEXIST) => {}
+            Err(e) => {
+                return Err(NetlinkError::request(
+                    format!("adding the default route via {gateway} in the container"),
+                    e,
+                )
+                .into())
+            }
+        }
+    }
+    Ok(name)
+}
+
+/// The lowest `ethN` not taken in the handle's namespace.
+async fn free_eth_name(handle: &Handle) -> Result<String, LinkError> {
+    let mut links = handle.link().get().execute();
+    let mut taken = Vec::new();
+    while let Some(link) = links
+        .try_next()
+        .await
+        .map_err(|e| NetlinkError::request("listing the container's interfaces", e))?
+    {
+        taken.extend(link_name(&link));
+    }
+    let name = (0..)
+        .map(|n| format!("eth{n}"))
+        .find(|name| !taken.contains(name))
+        .expect("some ethN is free");
+    Ok(name)
+}
+
+/// Deletes link `name` in the calling thread's namespace; nothing to do if there is none.
+fn delete_link(name: &str) -> Result<(), LinkError> {
+    with_handle(|handle| async move {
+        if let Some(link) = find_link(&handle, name).await? {
+            match handle.link().del(link.header.index).execute().await {
+                Ok(()) => {}
+                // Gone meanwhile, e.g. with the other end of its veth pair.
+                Err(e) if errno(&e) == Some(nix::libc::ENODEV) => {}
+                Err(e) => {
+                    return Err(
+                        NetlinkError::request(format!("deleting interface {name}"), e).into(),
+                    )
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// The link called `name`, if there is one.
+async fn find_link(handle: &Handle, name: &str) -> Result<Option<LinkMessage>, LinkError> {
+    let mut links = handle.link().get().match_name(name.to_string()).execute();
+    match links.try_next().await {
+        Ok(link) => Ok(link),
+        Err(e) if errno(&e) == Some(nix::libc::ENODEV) => Ok(None),
+        Err(e) => Err(NetlinkError::request(format!("looking up interface {name}"), e).into()),
+    }
+}
+
+fn link_name(link: &LinkMessage) -> Option<String> {
+    link.attributes
+        .iter()
+        .find_map(|attribute| match attribute {
+            LinkAttribute::IfName(name) => Some(name.clone()),
+            _ => None,
+        })
+}
+
+fn is_bridge(link: &LinkMessage) -> bool {
+    link.attributes.iter().any(|attribute| match attribute {
+        LinkAttribute::LinkInfo(infos) => infos
+            .iter()
+            .any(|info| matches!(info, LinkInfo::Kind(InfoKind::Bridge))),
+        _ => false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_fit_ifnamsiz() {
+        let id = "0123456789ABCDEF0123456789abcdef";
+        assert_eq!(bridge_name(id).unwrap(), "xc-0123456789ab");
+        assert_eq!(host_veth_name(id).unwrap(), "xv0123456789abc");
+        assert_eq!(temp_veth_name(id).unwrap(), "xt0123456789abc");
+        for name in [bridge_name(id), host_veth_name(id), temp_veth_name(id)] {
+            assert!(name.unwrap().len() <= 15);
+        }
+    }
+
+    #[test]
+    fn ids_must_be_long_hex() {
+        assert!(matches!(
+            bridge_name("0123"),
+            Err(LinkError::InvalidId { digits: 12, .. })
+        ));
+        assert!(matches!(
+            host_veth_name("web-1-0123456789abcdef"),
+            Err(LinkError::InvalidId { .. })
+        ));
+        assert!(bridge_name("é123456789abcdef").is_err());
+    }
+}

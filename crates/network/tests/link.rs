@@ -1,0 +1,193 @@
+//! Bridges and veth pairs inside a sandbox: two "containers" (processes in network namespaces of
+//! their own) on one bridge reach each other and the gateway; detach and delete clean up.
+
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use xcompose_network::ipam::{Ipam, SubnetRequest};
+use xcompose_network::link::{self, Attachment, Netns};
+use xcompose_testkit::Sandbox;
+
+const NETWORK: &str = "0123456789abcdef0123456789abcdef";
+const ENDPOINTS: [&str; 2] = ["aaaaaaaaaaaaaaaa1111", "bbbbbbbbbbbbbbbb2222"];
+
+/// A process in a network namespace of its own inside the sandbox, once it has unshared.
+fn container(sb: &Sandbox) -> anyhow::Result<Child> {
+    let child = sb
+        .command("unshare")
+        .args(["--net", "sleep", "60"])
+        .spawn()?;
+    let sandbox_ns = std::fs::read_link(format!("/proc/{}/ns/net", sb.pid()))?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let ns = std::fs::read_link(format!("/proc/{}/ns/net", child.id()))?;
+        let comm = std::fs::read_to_string(format!("/proc/{}/comm", child.id()))?;
+        if ns != sandbox_ns && comm.trim() == "sleep" {
+            return Ok(child);
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the container process never unshared"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn in_container(sb: &Sandbox, pid: u32, args: &[&str]) -> anyhow::Result<String> {
+    let pid = pid.to_string();
+    let mut full = vec!["-t", pid.as_str(), "-n"];
+    full.extend_from_slice(args);
+    sb.run_ok("nsenter", &full)
+}
+
+#[test]
+fn containers_on_a_bridge_reach_each_other_and_cleanup_is_complete() -> anyhow::Result<()> {
+    let sb = Sandbox::new()?;
+    let links_before = sb.run_ok("ip", &["-o", "link"])?;
+    let ipam = Ipam::open(sb.root().join("ipam"))?;
+    let subnet = sb.in_net(|| ipam.create_network(NETWORK, &SubnetRequest::default()))??;
+    let bridge = sb.in_net(|| link::ensure_bridge(NETWORK, subnet.gateway_net(), Some(1400)))??;
+    assert_eq!(bridge, "xc-0123456789ab");
+    // Idempotent: a second call reuses the bridge.
+    assert_eq!(
+        sb.in_net(|| link::ensure_bridge(NETWORK, subnet.gateway_net(), Some(1400)))??,
+        bridge
+    );
+    let shown = sb.run_ok("ip", &["-o", "addr", "show", "dev", &bridge])?;
+    assert!(
+        shown.contains(&format!("inet {}", subnet.gateway_net())),
+        "{shown}"
+    );
+    let shown = sb.run_ok("ip", &["-o", "link", "show", "dev", &bridge])?;
+    assert!(
+        shown.contains("mtu 1400") && shown.contains(",UP"),
+        "{shown}"
+    );
+
+    let containers = [container(&sb)?, container(&sb)?];
+    let mut addresses = Vec::new();
+    for (container, endpoint) in containers.iter().zip(ENDPOINTS) {
+        let address = ipam.allocate(NETWORK, endpoint, None)?;
+        let attached = sb.in_net(|| {
+            link::attach(&Attachment {
+                network_id: NETWORK.to_string(),
+                endpoint_id: endpoint.to_string(),
+                netns: Netns::Pid(container.id()),
+                address,
+                gateway: Some(subnet.gateway),
+                mtu: Some(1400),
+            })
+        })??;
+        assert_eq!(attached.container_ifname, "eth0");
+        assert_eq!(attached.host_ifname, link::host_veth_name(endpoint)?);
+        let host_end = sb.run_ok("ip", &["-o", "link", "show", "dev", &attached.host_ifname])?;
+        assert!(
+            host_end.contains(&format!("master {bridge}")) && host_end.contains(",UP"),
+            "{host_end}"
+        );
+        let inside = in_container(
+            &sb,
+            container.id(),
+            &["ip", "-o", "addr", "show", "dev", "eth0"],
+        )?;
+        assert!(inside.contains(&format!("inet {address}")), "{inside}");
+        let route = in_container(&sb, container.id(), &["ip", "route", "show", "default"])?;
+        assert!(
+            route.contains(&format!("default via {}", subnet.gateway)),
+            "{route}"
+        );
+        let lo = in_container(
+            &sb,
+            container.id(),
+            &["ip", "-o", "link", "show", "dev", "lo"],
+        )?;
+        assert!(lo.contains(",UP"), "{lo}");
+        addresses.push(address.addr().to_string());
+    }
+    let gateway = subnet.gateway.to_string();
+    for (from, to) in [(0, 1), (1, 0)] {
+        in_container(
+            &sb,
+            containers[from].id(),
+            &["busybox", "ping", "-c1", "-W2", &addresses[to]],
+        )?;
+    }
+    in_container(
+        &sb,
+        containers[0].id(),
+        &["busybox", "ping", "-c1", "-W2", &gateway],
+    )?;
+
+    // Detach removes both veth ends.
+    sb.in_net(|| link::detach(ENDPOINTS[0]))??;
+    sb.in_net(|| link::detach(ENDPOINTS[0]))??;
+    let links = sb.run_ok("ip", &["-o", "link"])?;
+    assert!(
+        !links.contains(&link::host_veth_name(ENDPOINTS[0])?),
+        "{links}"
+    );
+    let inside = in_container(&sb, containers[0].id(), &["ip", "-o", "link"])?;
+    assert!(!inside.contains("eth0"), "{inside}");
+    ipam.release(NETWORK, addresses[0].parse()?)?;
+
+    sb.in_net(|| link::detach(ENDPOINTS[1]))??;
+    sb.in_net(|| link::delete_bridge(NETWORK))??;
+    sb.in_net(|| link::delete_bridge(NETWORK))??;
+    ipam.release(NETWORK, addresses[1].parse()?)?;
+    ipam.remove_network(NETWORK)?;
+    assert_eq!(sb.run_ok("ip", &["-o", "link"])?, links_before);
+    Ok(())
+}
+
+#[test]
+fn internal_network_has_no_default_route_and_second_attachment_is_eth1() -> anyhow::Result<()> {
+    let sb = Sandbox::new()?;
+    let ipam = Ipam::open(sb.root().join("ipam"))?;
+    let networks = ["1111111111111111aaaa", "2222222222222222bbbb"];
+    let container = container(&sb)?;
+    let mut names = Vec::new();
+    for (i, network) in networks.iter().enumerate() {
+        let request = SubnetRequest {
+            subnet: Some(format!("10.9{i}.0.0/24").parse()?),
+            ..Default::default()
+        };
+        let subnet = ipam.create_network(network, &request)?;
+        sb.in_net(|| link::ensure_bridge(network, subnet.gateway_net(), None))??;
+        let address = ipam.allocate(network, "c", Some(format!("10.9{i}.0.50").parse()?))?;
+        let attached = sb.in_net(|| {
+            link::attach(&Attachment {
+                network_id: network.to_string(),
+                endpoint_id: format!("{i}cccccccccccccccc"),
+                netns: Netns::Pid(container.id()),
+                address,
+                gateway: None,
+                mtu: None,
+            })
+        })??;
+        names.push(attached.container_ifname);
+    }
+    assert_eq!(names, ["eth0", "eth1"]);
+    let routes = in_container(&sb, container.id(), &["ip", "route"])?;
+    assert!(!routes.contains("default"), "{routes}");
+    assert!(routes.contains("10.91.0.0/24 dev eth1"), "{routes}");
+    // Attaching to a bridge that does not exist fails and leaves no veth behind.
+    let error = sb
+        .in_net(|| {
+            link::attach(&Attachment {
+                network_id: "ffffffffffff0000".to_string(),
+                endpoint_id: "dddddddddddddddd".to_string(),
+                netns: Netns::Pid(container.id()),
+                address: "10.99.0.2/24".parse().unwrap(),
+                gateway: None,
+                mtu: None,
+            })
+        })?
+        .unwrap_err();
+    assert!(error.to_string().contains("does not exist"), "{error}");
+    let links = sb.run_ok("ip", &["-o", "link"])?;
+    assert!(
+        !links.contains("xvddd") && !links.contains("xtddd"),
+        "{links}"
+    );
+    Ok(())
+}
