@@ -12,7 +12,7 @@ use nix::sys::resource::setrlimit;
 use nix::unistd::{chdir, execve, sethostname, setgid, setgroups, setuid, Gid, Uid};
 
 use crate::rootfs;
-use crate::spec::ContainerSpec;
+use crate::spec::{ContainerSpec, Process};
 
 type Result<T> = std::result::Result<T, String>;
 
@@ -42,30 +42,32 @@ fn setup_and_exec(spec: &ContainerSpec) -> Result<std::convert::Infallible> {
     for limit in &spec.rlimits {
         setrlimit(limit.resource()?, limit.soft, limit.hard).map_err(|e| format!("setting ulimit {}: {e}", limit.name))?;
     }
-    let cwd = &spec.cwd;
+    let cwd = &spec.process.cwd;
     if !cwd.exists() {
         std::fs::create_dir_all(cwd).map_err(|e| format!("creating working directory {}: {e}", cwd.display()))?;
     }
     chdir(cwd).map_err(|e| format!("chdir to {}: {e}", cwd.display()))?;
-    exec_as_user(spec)
+    exec_as_user(&spec.process, spec.init)
 }
 
 /// For a process already inside the container (exec): working directory, user, capabilities, exec.
-pub fn exec_in_place(spec: &ContainerSpec) -> String {
-    let result = chdir(&spec.cwd).map_err(|e| format!("chdir to {}: {e}", spec.cwd.display())).and_then(|()| exec_as_user(spec));
+pub fn exec_in_place(process: &Process) -> String {
+    let result = chdir(&process.cwd)
+        .map_err(|e| format!("chdir to {}: {e}", process.cwd.display()))
+        .and_then(|()| exec_as_user(process, false));
     match result {
         Ok(never) => match never {},
         Err(e) => e,
     }
 }
 
-fn exec_as_user(spec: &ContainerSpec) -> Result<std::convert::Infallible> {
-    let program = find_program(spec)?;
-    let args = cstrings(&spec.args)?;
-    let env = cstrings(&spec.env)?;
-    drop_privileges(spec)?;
+fn exec_as_user(process: &Process, init: bool) -> Result<std::convert::Infallible> {
+    let program = find_program(process)?;
+    let args = cstrings(&process.args)?;
+    let env = cstrings(&process.env)?;
+    drop_privileges(process)?;
     mark_fds_close_on_exec()?;
-    if spec.init {
+    if init {
         return crate::init::run(&program, &args, &env);
     }
     execve(&program, &args, &env).map_err(|e| format!("exec {}: {e}", program.to_string_lossy()))?;
@@ -77,12 +79,12 @@ fn cstrings(items: &[String]) -> Result<Vec<CString>> {
 }
 
 /// The command's path: as given if it has a `/`, else searched in the container's `PATH`.
-fn find_program(spec: &ContainerSpec) -> Result<CString> {
-    let name = spec.args.first().ok_or("no command given")?;
+fn find_program(process: &Process) -> Result<CString> {
+    let name = process.args.first().ok_or("no command given")?;
     if name.contains('/') {
         return CString::new(name.as_str()).map_err(|_| "NUL in command".to_string());
     }
-    let path = spec.env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    let path = process.env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
     for dir in path.split(':') {
         let candidate = PathBuf::from(dir).join(name);
         if candidate.is_file() {
@@ -94,26 +96,26 @@ fn find_program(spec: &ContainerSpec) -> Result<CString> {
 
 /// Bounding set first (needs CAP_SETPCAP), then the ids (need CAP_SETUID/SETGID), then the
 /// capabilities root keeps; a non-root user loses its effective set on `setuid`, as with Docker.
-fn drop_privileges(spec: &ContainerSpec) -> Result<()> {
-    let keep = &spec.capabilities;
+fn drop_privileges(process: &Process) -> Result<()> {
+    let keep = &process.capabilities;
     for cap in caps::all() {
         if !keep.contains(&cap) {
             // A capability the kernel does not know cannot be dropped, nor held.
             let _ = caps::drop(None, CapSet::Bounding, cap);
         }
     }
-    let groups: Vec<Gid> = spec.additional_gids.iter().map(|g| Gid::from_raw(*g)).collect();
+    let groups: Vec<Gid> = process.additional_gids.iter().map(|g| Gid::from_raw(*g)).collect();
     setgroups(&groups).map_err(|e| format!("setgroups: {e}"))?;
-    setgid(Gid::from_raw(spec.gid)).map_err(|e| format!("setgid {}: {e}", spec.gid))?;
-    setuid(Uid::from_raw(spec.uid)).map_err(|e| format!("setuid {}: {e}", spec.uid))?;
+    setgid(Gid::from_raw(process.gid)).map_err(|e| format!("setgid {}: {e}", process.gid))?;
+    setuid(Uid::from_raw(process.uid)).map_err(|e| format!("setuid {}: {e}", process.uid))?;
     let set: caps::CapsHashSet = keep.iter().copied().collect::<std::collections::HashSet<Capability>>().into_iter().collect();
-    if spec.uid == 0 {
+    if process.uid == 0 {
         caps::set(None, CapSet::Effective, &set).map_err(|e| format!("setting capabilities: {e}"))?;
         caps::set(None, CapSet::Permitted, &set).map_err(|e| format!("setting capabilities: {e}"))?;
         caps::set(None, CapSet::Inheritable, &set).map_err(|e| format!("setting capabilities: {e}"))?;
     }
     caps::clear(None, CapSet::Ambient).map_err(|e| format!("clearing ambient capabilities: {e}"))?;
-    if spec.no_new_privileges {
+    if process.no_new_privileges {
         nix::sys::prctl::set_no_new_privs().map_err(|e| format!("no_new_privs: {e}"))?;
     }
     Ok(())

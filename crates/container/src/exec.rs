@@ -6,13 +6,13 @@ use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 
-use caps::Capability;
 use nix::fcntl::OFlag;
 use nix::sched::{setns, CloneFlags};
 use nix::sys::wait::waitpid;
 use nix::unistd::{fork, pipe2, ForkResult, Pid};
 
 use crate::spawn::Stdio;
+use crate::spec::Process;
 use crate::{ContainerError, Result};
 
 /// What to run in a container, and as whom.
@@ -20,20 +20,8 @@ use crate::{ContainerError, Result};
 pub struct ExecSpec {
     /// Host pid of the container's PID 1.
     pub container_pid: u32,
-    /// Command and arguments.
-    pub args: Vec<String>,
-    /// `KEY=value` environment.
-    pub env: Vec<String>,
-    /// Working directory inside the container.
-    pub cwd: PathBuf,
-    /// User id.
-    pub uid: u32,
-    /// Group id.
-    pub gid: u32,
-    /// Supplementary groups.
-    pub additional_gids: Vec<u32>,
-    /// Capabilities kept (those of the container).
-    pub capabilities: Vec<Capability>,
+    /// The command and who runs it.
+    pub process: Process,
     /// Cgroup `cgroup.procs` files to join (one per hierarchy), so limits apply to it too.
     pub cgroup_procs: Vec<PathBuf>,
 }
@@ -42,17 +30,7 @@ impl ExecSpec {
     /// `args` run in the container started from `spec` (host pid `container_pid`) with the
     /// container's environment, working directory, user and capabilities.
     pub fn in_container(spec: &crate::ContainerSpec, container_pid: u32, args: Vec<String>) -> Self {
-        Self {
-            container_pid,
-            args,
-            env: spec.env.clone(),
-            cwd: spec.cwd.clone(),
-            uid: spec.uid,
-            gid: spec.gid,
-            additional_gids: spec.additional_gids.clone(),
-            capabilities: spec.capabilities.clone(),
-            cgroup_procs: Vec::new(),
-        }
+        Self { container_pid, process: Process { args, ..spec.process.clone() }, cgroup_procs: Vec::new() }
     }
 }
 
@@ -122,20 +100,10 @@ fn join_and_exec(spec: &ExecSpec, files: Vec<(std::fs::File, CloneFlags)>, stdio
     match unsafe { fork() } {
         Err(e) => format!("fork: {e}"),
         Ok(ForkResult::Child) => {
-            let container = crate::spec::ContainerSpec {
-                args: spec.args.clone(),
-                env: spec.env.clone(),
-                cwd: spec.cwd.clone(),
-                uid: spec.uid,
-                gid: spec.gid,
-                additional_gids: spec.additional_gids.clone(),
-                capabilities: spec.capabilities.clone(),
-                ..crate::spec::ContainerSpec::new(crate::spec::RootFs::Directory("/".into()), Vec::new())
-            };
             if let Some(e) = crate::spawn::wire_stdio(stdio) {
                 return e;
             }
-            crate::child::exec_in_place(&container)
+            crate::child::exec_in_place(&spec.process)
         }
         Ok(ForkResult::Parent { child }) => {
             drop(stdio);

@@ -46,7 +46,7 @@ fn sys<T>(what: &str, r: nix::Result<T>) -> Result<T> {
 /// Creates the container's PID 1 in its namespaces, stopped before setup. The caller becomes the
 /// child subreaper, so it can wait for the container after the intermediate process exits.
 pub fn spawn(spec: &ContainerSpec, stdio: Stdio) -> Result<Pending> {
-    if spec.args.is_empty() {
+    if spec.process.args.is_empty() {
         return Err(ContainerError::Spec("no command to run".into()));
     }
     sys("becoming child subreaper", prctl::set_child_subreaper(true))?;

@@ -98,16 +98,14 @@ pub enum NetworkNamespace {
     Join(PathBuf),
 }
 
-/// Everything needed to start one container process.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ContainerSpec {
-    /// The root filesystem.
-    pub rootfs: RootFs,
+/// A process to run in a container (its PID 1, or one started by `exec`) and who runs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Process {
     /// Command and arguments (`args[0]` is looked up in the container's `PATH` when relative).
     pub args: Vec<String>,
     /// `KEY=value` environment.
     pub env: Vec<String>,
-    /// Working directory (created if missing).
+    /// Working directory (created if missing for PID 1).
     pub cwd: PathBuf,
     /// User id.
     pub uid: u32,
@@ -115,14 +113,23 @@ pub struct ContainerSpec {
     pub gid: u32,
     /// Supplementary groups.
     pub additional_gids: Vec<u32>,
-    /// Hostname (UTS namespace).
-    pub hostname: String,
-    /// NIS domain name.
-    pub domainname: String,
     /// Capabilities kept (bounding set; also effective for root).
     pub capabilities: Vec<Capability>,
     /// Set `no_new_privs` (`security_opt: no-new-privileges`).
     pub no_new_privileges: bool,
+}
+
+/// Everything needed to start one container process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerSpec {
+    /// The root filesystem.
+    pub rootfs: RootFs,
+    /// The command, its environment and who runs it.
+    pub process: Process,
+    /// Hostname (UTS namespace).
+    pub hostname: String,
+    /// NIS domain name.
+    pub domainname: String,
     /// Mount the root filesystem read-only.
     pub read_only_rootfs: bool,
     /// Extra mounts, in order.
@@ -171,16 +178,18 @@ impl ContainerSpec {
     pub fn new(rootfs: RootFs, args: Vec<String>) -> Self {
         Self {
             rootfs,
-            args,
-            env: vec!["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()],
-            cwd: PathBuf::from("/"),
-            uid: 0,
-            gid: 0,
-            additional_gids: Vec::new(),
+            process: Process {
+                args,
+                env: vec!["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()],
+                cwd: PathBuf::from("/"),
+                uid: 0,
+                gid: 0,
+                additional_gids: Vec::new(),
+                capabilities: crate::DEFAULT_CAPABILITIES.to_vec(),
+                no_new_privileges: false,
+            },
             hostname: String::new(),
             domainname: String::new(),
-            capabilities: crate::DEFAULT_CAPABILITIES.to_vec(),
-            no_new_privileges: false,
             read_only_rootfs: false,
             mounts: Vec::new(),
             etc_files: BTreeMap::new(),

@@ -20,7 +20,7 @@ fn busybox_overlay() -> (RootFs, tempfile::TempDir) {
 
 /// Runs a shell script in a container built from `spec`, returning (exit code, stdout+stderr).
 fn run_script(mut spec: ContainerSpec, script: &str, cgroup: Option<&Cgroup>) -> Result<(i32, String), String> {
-    spec.args = vec!["/bin/sh".into(), "-c".into(), script.into()];
+    spec.process.args = vec!["/bin/sh".into(), "-c".into(), script.into()];
     let (read, write): (OwnedFd, OwnedFd) = pipe().map_err(|e| e.to_string())?;
     let err = write.try_clone().map_err(|e| e.to_string())?;
     let pending = spawn(&spec, Stdio { stdin: None, stdout: Some(write), stderr: Some(err) }).map_err(|e| e.to_string())?;
@@ -88,8 +88,8 @@ fn user_switching_read_only_root_and_tmpfs() {
     let (rootfs, _scratch) = busybox_overlay();
     in_forked_sandbox(move || {
         let mut spec = ContainerSpec::new(rootfs, vec![]);
-        spec.uid = 1000;
-        spec.gid = 1000;
+        spec.process.uid = 1000;
+        spec.process.gid = 1000;
         spec.read_only_rootfs = true;
         spec.mounts.push(Mount { target: PathBuf::from("/scratch"), kind: MountKind::Tmpfs { size: Some(1 << 20), mode: None }, read_only: false });
         spec.rlimits.push(xcompose_container::Rlimit { name: "nofile".into(), soft: 100, hard: 200 });
@@ -153,12 +153,10 @@ fn exec_joins_the_running_container() {
         let running = spawn(&spec, Stdio::default()).map_err(|e| e.to_string())?.start().map_err(|e| e.to_string())?;
         let (read, stdio) = xcompose_container::capture_output().map_err(|e| e.to_string())?;
         let script = "echo host=$(hostname) uid=$(id -u); cat /proc/1/cmdline | tr '\\0' ' '; echo; grep CapEff /proc/self/status; exit 3";
-        let exec_spec = xcompose_container::ExecSpec {
-            cwd: PathBuf::from("/tmp"),
-            uid: 1000,
-            gid: 1000,
-            ..xcompose_container::ExecSpec::in_container(&spec, running.pid, vec!["sh".into(), "-c".into(), script.into()])
-        };
+        let mut exec_spec = xcompose_container::ExecSpec::in_container(&spec, running.pid, vec!["sh".into(), "-c".into(), script.into()]);
+        exec_spec.process.cwd = PathBuf::from("/tmp");
+        exec_spec.process.uid = 1000;
+        exec_spec.process.gid = 1000;
         let process = xcompose_container::exec(&exec_spec, stdio).map_err(|e| e.to_string())?;
         let mut out = String::new();
         std::fs::File::from(read).read_to_string(&mut out).map_err(|e| e.to_string())?;
@@ -169,7 +167,8 @@ fn exec_joins_the_running_container() {
         expect(out.contains("host=box uid=1000"), "it runs in the container's UTS namespace as the user", &out)?;
         expect(out.contains("sleep 30"), "it sees the container's PID 1", &out)?;
         expect(out.contains("CapEff:\t0000000000000000"), "a non-root exec has no effective capabilities", &out)?;
-        let bad = xcompose_container::ExecSpec { args: vec!["nope".into()], ..exec_spec };
+        let mut bad = exec_spec;
+        bad.process.args = vec!["nope".into()];
         let err = xcompose_container::exec(&bad, Stdio::default());
         expect(err.is_err(), "exec into a stopped container fails", "")?;
         Ok(())
