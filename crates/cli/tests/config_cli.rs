@@ -118,3 +118,23 @@ fn no_interpolate_keeps_the_templates() {
     assert_eq!(v["services"]["web"]["read_only"], "${RO}");
     assert_eq!(v["services"]["web"]["ports"][0]["target"], "${PORT}");
 }
+
+#[test]
+fn the_compose_file_can_come_from_stdin() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xcompose"))
+        .args(["-f", "-", "config", "--format", "json"])
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"services:\n  web:\n    image: nginx\n    volumes: ['./html:/html']\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let dir_name = dir.path().file_name().unwrap().to_string_lossy().to_lowercase();
+    assert_eq!(v["name"], xcompose_loader::options::normalize_project_name(&dir_name));
+    assert_eq!(v["services"]["web"]["volumes"][0]["source"], dir.path().join("html").display().to_string());
+}

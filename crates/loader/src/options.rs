@@ -118,7 +118,13 @@ pub fn resolve(opts: &ProjectOptions) -> Result<Resolved, LoadError> {
     }
     let working_dir = match project_dir {
         Some(d) => d,
-        None => files.first().and_then(|f| f.parent()).map(Path::to_path_buf).unwrap_or_else(|| cwd.clone()),
+        // Standard input has no directory: the current one stands in (as with compose).
+        None => files
+            .first()
+            .filter(|f| f.as_os_str() != "-")
+            .and_then(|f| f.parent())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| cwd.clone()),
     };
     if working_dir != env_dir && opts.env_files.is_empty() {
         environment = read_environment(opts, &working_dir)?;

@@ -86,8 +86,14 @@ pub fn interpolate_document(value: &mut Value, file: &Path, ctx: &Context) -> Re
 }
 
 /// Reads and parses a YAML file, with errors naming the file and position.
+/// `-` reads standard input, as `docker compose -f -` does.
 pub fn parse_file(file: &Path) -> Result<Document, LoadError> {
-    let text = std::fs::read_to_string(file).map_err(|source| LoadError::Read { path: file.to_path_buf(), source })?;
+    let read = if file.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(file)
+    };
+    let text = read.map_err(|source| LoadError::Read { path: file.to_path_buf(), source })?;
     yaml::parse(&text).map_err(|e| LoadError::Yaml { file: file.to_path_buf(), position: e.position, message: e.message })
 }
 
