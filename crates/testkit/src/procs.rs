@@ -156,7 +156,12 @@ mod tests {
             .env("XTK_SANDBOX", "unit-test-mark")
             .spawn()
             .unwrap();
-        assert!(carries(child.id(), "XTK_SANDBOX=unit-test-mark"));
+        // Until the child has exec'd, its environment is still ours.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !carries(child.id(), "XTK_SANDBOX=unit-test-mark") {
+            assert!(std::time::Instant::now() < deadline, "the child's environment never showed the mark");
+            std::thread::sleep(Duration::from_millis(5));
+        }
         assert!(!carries(child.id(), "XTK_SANDBOX=unit-test"));
         assert!(!carries(std::process::id(), "XTK_SANDBOX=unit-test-mark"));
         child.kill().unwrap();
