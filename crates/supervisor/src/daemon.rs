@@ -28,6 +28,17 @@ pub struct DaemonConfig {
     pub stop_grace: Duration,
 }
 
+/// The container's cgroup, emptied first: processes left in it by a supervisor that was killed
+/// (kill -9) belong to the old run and must not survive into the new one.
+fn fresh_cgroup(name: &str, resources: &Resources) -> Result<Cgroup, String> {
+    let cgroup = Cgroup::create(name, resources).map_err(|e| e.to_string())?;
+    if cgroup.processes().map_err(|e| e.to_string())?.is_empty() {
+        return Ok(cgroup);
+    }
+    cgroup.destroy().map_err(|e| e.to_string())?;
+    Cgroup::create(name, resources).map_err(|e| e.to_string())
+}
+
 /// The pid file of the supervisor of `config_path`.
 pub fn pid_file(config_path: &Path) -> PathBuf {
     config_path.with_file_name("supervisor.pid")
@@ -45,7 +56,7 @@ pub fn main(config_path: &Path) -> Result<i32, String> {
     let stop_signals: SigSet = [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP].into_iter().collect();
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&stop_signals), None).map_err(|e| format!("blocking signals: {e}"))?;
     let cgroup = match &config.cgroup {
-        Some((name, resources)) => Some(Cgroup::create(name, resources).map_err(|e| e.to_string())?),
+        Some((name, resources)) => Some(fresh_cgroup(name, resources)?),
         None => None,
     };
     let pid_path = pid_file(config_path);
