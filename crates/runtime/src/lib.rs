@@ -1,0 +1,21 @@
+//! Containers as records on disk, under `<root>/containers/<id>/`:
+//!
+//! ```text
+//! container.json   what was asked (name, image, labels, the supervisor config)
+//! supervisor.json  the config the supervisor process reads
+//! supervisor.pid   while its supervisor runs
+//! supervisor.err   the supervisor's own error output
+//! state.json       the container's state (see xcompose_supervisor::state)
+//! container.log    its output (json-file)
+//! upper/ work/ merged/   its writable layer
+//! ```
+//!
+//! A container is created in `.creating-<id>` and renamed into place when complete, so a crash
+//! during create leaves only a hidden directory that listing ignores and the next create removes.
+//! Starting spawns `xcompose __supervise`, which outlives the command that started it.
+
+mod record;
+mod runtime;
+
+pub use record::{ContainerRecord, CreateRequest};
+pub use runtime::{ContainerSummary, Runtime, RuntimeError};

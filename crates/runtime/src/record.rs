@@ -1,0 +1,70 @@
+//! What a container is, as stored.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use xcompose_cgroups::Resources;
+use xcompose_container::{Mount, Process, Rlimit};
+use xcompose_supervisor::health::HealthConfig;
+use xcompose_supervisor::restart::RestartPolicy;
+use xcompose_supervisor::run::SupervisorConfig;
+
+/// What to create.
+#[derive(Debug, Clone)]
+pub struct CreateRequest {
+    /// Unique name.
+    pub name: String,
+    /// Image reference or ID.
+    pub image: String,
+    /// The process (its `uid`/`gid` are filled from `user`).
+    pub process: Process,
+    /// `user:` as written (name or uid, optional group), resolved in the image.
+    pub user: String,
+    /// Hostname (default: the first 12 characters of the ID, as Docker).
+    pub hostname: Option<String>,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Restart policy.
+    pub restart: RestartPolicy,
+    /// Healthcheck probe and timing.
+    pub healthcheck: Option<(Vec<String>, HealthConfig)>,
+    /// Extra mounts.
+    pub mounts: Vec<Mount>,
+    /// Resource limits.
+    pub resources: Resources,
+    /// Read-only root filesystem.
+    pub read_only: bool,
+    /// Run an init as PID 1.
+    pub init: bool,
+    /// Resource limits by ulimit name.
+    pub rlimits: Vec<Rlimit>,
+    /// Stop signal number.
+    pub stop_signal: i32,
+    /// Grace period before SIGKILL.
+    pub stop_grace: Duration,
+}
+
+/// A stored container.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ContainerRecord {
+    /// 64 hex characters.
+    pub id: String,
+    /// Unique name.
+    pub name: String,
+    /// The image's ID (config digest): an image in use cannot be removed.
+    pub image_id: String,
+    /// The image as asked for.
+    pub image: String,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// When it was created.
+    pub created: String,
+    /// How to run and supervise it.
+    pub supervisor: SupervisorConfig,
+    /// Its cgroup name and limits.
+    pub cgroup: (String, Resources),
+    /// Stop signal number.
+    pub stop_signal: i32,
+    /// Grace period before SIGKILL.
+    pub stop_grace: Duration,
+}

@@ -1,0 +1,327 @@
+//! Creating, starting, stopping, listing and removing containers.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use xcompose_container::{user, ContainerSpec, RootFs};
+use xcompose_images::{ImageStore, StoreError};
+use xcompose_supervisor::daemon::{pid_file, DaemonConfig};
+use xcompose_supervisor::run::SupervisorConfig;
+use xcompose_supervisor::state::{ContainerState, Status};
+
+use crate::record::{ContainerRecord, CreateRequest};
+
+/// Why a container operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// State on disk could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// Where.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The image store failed.
+    #[error(transparent)]
+    Image(#[from] StoreError),
+    /// The name is taken.
+    #[error("Conflict. The container name \"/{name}\" is already in use by container \"{id}\". You have to remove (or rename) that container to be able to reuse that name.")]
+    NameInUse {
+        /// The name.
+        name: String,
+        /// The container holding it.
+        id: String,
+    },
+    /// No container has this name or ID.
+    #[error("No such container: {0}")]
+    NotFound(String),
+    /// The container runs and may not be removed without force.
+    #[error("cannot remove container \"/{0}\": container is running: stop the container before removing or force remove")]
+    Running(String),
+    /// The container could not be started; the supervisor's error follows.
+    #[error("failed to start container {name}: {message}")]
+    Start {
+        /// The container.
+        name: String,
+        /// Why.
+        message: String,
+    },
+    /// The user is not in the image.
+    #[error("{0}")]
+    User(String),
+}
+
+type Result<T> = std::result::Result<T, RuntimeError>;
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RuntimeError + '_ {
+    move |source| RuntimeError::Io { path: path.to_path_buf(), source }
+}
+
+/// A container as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerSummary {
+    /// Its ID.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its image as asked for.
+    pub image: String,
+    /// Its labels.
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// Its state.
+    pub state: ContainerState,
+}
+
+/// The containers and images of one state root.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    dir: PathBuf,
+    images: ImageStore,
+    supervisor_exe: PathBuf,
+}
+
+impl Runtime {
+    /// The runtime of `root`; `supervisor_exe` is the `xcompose` binary (run as `__supervise`).
+    pub fn open(root: &Path, supervisor_exe: &Path) -> Result<Self> {
+        let dir = root.join("containers");
+        fs::create_dir_all(&dir).map_err(io(&dir))?;
+        Ok(Self { dir, images: ImageStore::open(root)?, supervisor_exe: supervisor_exe.to_path_buf() })
+    }
+
+    /// The image store.
+    pub fn images(&self) -> &ImageStore {
+        &self.images
+    }
+
+    fn record(&self, id: &str) -> Result<ContainerRecord> {
+        let path = self.dir.join(id).join("container.json");
+        let bytes = fs::read(&path).map_err(io(&path))?;
+        serde_json::from_slice(&bytes).map_err(|e| RuntimeError::Io { path, source: std::io::Error::other(e) })
+    }
+
+    fn records(&self) -> Result<Vec<ContainerRecord>> {
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&self.dir).map_err(io(&self.dir))?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            out.push(self.record(&name)?);
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// Finds a container by name, ID or unique ID prefix.
+    pub fn find(&self, wanted: &str) -> Result<ContainerRecord> {
+        let records = self.records()?;
+        records
+            .iter()
+            .find(|r| r.name == wanted || r.id == wanted)
+            .or_else(|| {
+                let matches: Vec<&ContainerRecord> = records.iter().filter(|r| wanted.len() >= 4 && r.id.starts_with(wanted)).collect();
+                (matches.len() == 1).then(|| matches[0])
+            })
+            .cloned()
+            .ok_or_else(|| RuntimeError::NotFound(wanted.to_string()))
+    }
+
+    /// Creates a container (not started).
+    pub fn create(&self, req: CreateRequest) -> Result<String> {
+        self.remove_interrupted_creates()?;
+        if let Some(existing) = self.records()?.into_iter().find(|r| r.name == req.name) {
+            return Err(RuntimeError::NameInUse { name: req.name, id: existing.id });
+        }
+        let image = self.images.resolve(&req.image)?;
+        let seed = format!("{}{}{:?}", req.name, std::process::id(), Instant::now());
+        let id = hex::encode(Sha256::digest(format!("{seed}{}", chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default())));
+        let staging = self.dir.join(format!(".creating-{id}"));
+        let final_dir = self.dir.join(&id);
+        for d in ["upper", "work", "merged"] {
+            let p = staging.join(d);
+            fs::create_dir_all(&p).map_err(io(&p))?;
+        }
+        // The user is looked up in the image's own /etc/passwd and /etc/group (topmost layer wins).
+        let etc_layer = image.layer_dirs.iter().rev().find(|d| d.join("etc/passwd").exists()).cloned().unwrap_or_default();
+        let resolved = user::resolve(&req.user, &etc_layer).map_err(RuntimeError::User)?;
+        let mut process = req.process;
+        process.uid = resolved.uid;
+        process.gid = resolved.gid;
+        process.additional_gids = resolved.additional_gids;
+        if !process.env.iter().any(|e| e.starts_with("HOME=")) {
+            process.env.push(format!("HOME={}", resolved.home));
+        }
+        let rootfs = RootFs::Overlay {
+            lower: image.layer_dirs.clone(),
+            upper: final_dir.join("upper"),
+            work: final_dir.join("work"),
+            merged: final_dir.join("merged"),
+        };
+        let mut spec = ContainerSpec::new(rootfs, Vec::new());
+        spec.process = process;
+        spec.hostname = req.hostname.unwrap_or_else(|| id[..12].to_string());
+        spec.read_only_rootfs = req.read_only;
+        spec.init = req.init;
+        spec.mounts = req.mounts;
+        spec.rlimits = req.rlimits;
+        let record = ContainerRecord {
+            id: id.clone(),
+            name: req.name,
+            image_id: image.id,
+            image: req.image,
+            labels: req.labels,
+            created: chrono::Utc::now().to_rfc3339(),
+            supervisor: SupervisorConfig {
+                spec,
+                restart: req.restart,
+                healthcheck: req.healthcheck,
+                log_path: final_dir.join("container.log"),
+                log_max_size: None,
+                log_max_files: 1,
+                state_path: final_dir.join("state.json"),
+            },
+            cgroup: (id.clone(), req.resources),
+            stop_signal: req.stop_signal,
+            stop_grace: req.stop_grace,
+        };
+        let json = serde_json::to_vec_pretty(&record).expect("records serialise");
+        xcompose_images::store::atomic_write(&staging.join("container.json"), &json)?;
+        let state = ContainerState::created();
+        state.save(&staging.join("state.json")).map_err(io(&staging))?;
+        fs::rename(&staging, &final_dir).map_err(io(&final_dir))?;
+        Ok(id)
+    }
+
+    /// Leftovers of creates interrupted by a crash.
+    fn remove_interrupted_creates(&self) -> Result<()> {
+        for entry in fs::read_dir(&self.dir).map_err(io(&self.dir))?.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(".creating-") {
+                fs::remove_dir_all(entry.path()).map_err(io(&entry.path()))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The state of a container: as its supervisor recorded it, except that a container whose
+    /// supervisor died (kill -9, reboot) is exited, whatever the record says.
+    pub fn state(&self, record: &ContainerRecord) -> ContainerState {
+        let mut state = ContainerState::load(&record.supervisor.state_path).unwrap_or_else(|_| ContainerState::created());
+        let live = matches!(state.status, Status::Running | Status::Paused | Status::Restarting);
+        if live && self.supervisor_running(record).is_none() {
+            state.status = Status::Exited;
+            state.pid = None;
+            state.health = None;
+            state.exit_code = state.exit_code.or(Some(255));
+            state.finished_at = state.finished_at.or_else(|| Some(chrono::Utc::now()));
+        }
+        state
+    }
+
+    fn supervisor_running(&self, record: &ContainerRecord) -> Option<i32> {
+        let pid: i32 = fs::read_to_string(pid_file(&self.dir.join(&record.id).join("supervisor.json"))).ok()?.trim().parse().ok()?;
+        // A zombie (killed, not yet reaped) is not running.
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next());
+        (state != Some("Z")).then_some(pid)
+    }
+
+    /// Starts a created or exited container under a new supervisor; returns once it runs.
+    pub fn start(&self, wanted: &str) -> Result<()> {
+        let record = self.find(wanted)?;
+        if self.supervisor_running(&record).is_some() {
+            return Ok(());
+        }
+        let dir = self.dir.join(&record.id);
+        // What a dead supervisor left says "running": record it as exited, so that waiting for
+        // the new supervisor below does not mistake the old record for the new run.
+        self.state(&record).save(&record.supervisor.state_path).map_err(io(&record.supervisor.state_path))?;
+        let config = DaemonConfig {
+            supervisor: record.supervisor.clone(),
+            cgroup: Some(record.cgroup.clone()),
+            stop_signal: record.stop_signal,
+            stop_grace: record.stop_grace,
+        };
+        let config_path = dir.join("supervisor.json");
+        xcompose_images::store::atomic_write(&config_path, &serde_json::to_vec_pretty(&config).expect("configs serialise"))?;
+        let err_path = dir.join("supervisor.err");
+        let err = fs::File::create(&err_path).map_err(io(&err_path))?;
+        let spawned_at = chrono::Utc::now();
+        let mut child = Command::new(&self.supervisor_exe)
+            .arg("__supervise")
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(err)
+            .spawn()
+            .map_err(io(&self.supervisor_exe))?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let state = self.state(&record);
+            let this_run = state.started_at.is_some_and(|t| t >= spawned_at);
+            if this_run && matches!(state.status, Status::Running | Status::Exited) {
+                // The supervisor outlives us or not; either way it must not stay a zombie of ours.
+                std::thread::spawn(move || child.wait());
+                return Ok(());
+            }
+            if let Ok(Some(_)) = child.try_wait() {
+                let message = fs::read_to_string(&err_path).unwrap_or_default().trim().to_string();
+                return Err(RuntimeError::Start { name: record.name, message });
+            }
+            if Instant::now() > deadline {
+                return Err(RuntimeError::Start { name: record.name, message: "the container did not start within 10s".into() });
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Stops a running container (stop signal, then SIGKILL after its grace period or `grace`).
+    pub fn stop(&self, wanted: &str, grace: Option<Duration>) -> Result<()> {
+        let record = self.find(wanted)?;
+        let Some(pid) = self.supervisor_running(&record) else { return Ok(()) };
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
+        let limit = grace.unwrap_or(record.stop_grace) + Duration::from_secs(5);
+        let deadline = Instant::now() + limit;
+        while self.supervisor_running(&record).is_some() && pid_file(&self.dir.join(&record.id).join("supervisor.json")).exists() {
+            if Instant::now() > deadline {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(())
+    }
+
+    /// Removes a container and its writable layer; a running one only with `force` (then stopped first).
+    pub fn remove(&self, wanted: &str, force: bool) -> Result<()> {
+        let record = self.find(wanted)?;
+        if self.supervisor_running(&record).is_some() {
+            if !force {
+                return Err(RuntimeError::Running(record.name));
+            }
+            self.stop(&record.id, Some(Duration::ZERO))?;
+        }
+        let dir = self.dir.join(&record.id);
+        fs::remove_dir_all(&dir).map_err(io(&dir))
+    }
+
+    /// Every container with its state.
+    pub fn list(&self) -> Result<Vec<ContainerSummary>> {
+        Ok(self
+            .records()?
+            .into_iter()
+            .map(|r| {
+                let state = self.state(&r);
+                ContainerSummary { id: r.id.clone(), name: r.name.clone(), image: r.image.clone(), labels: r.labels.clone(), state }
+            })
+            .collect())
+    }
+
+    /// A container using image `image_id`, if any (for `image rm`).
+    pub fn container_using(&self, image_id: &str) -> Result<Option<String>> {
+        Ok(self.records()?.into_iter().find(|r| r.image_id == image_id).map(|r| r.id))
+    }
+}
