@@ -1,43 +1,66 @@
 //! Validates compose documents against xcompose's own JSON Schema (`schemas/compose.schema.json`),
-//! reporting a violation the way Docker Compose words it (`services.web.ports must be a array`).
+//! reporting a violation in the words Docker Compose v2 uses (`services.web.ports must be a array`).
 //!
-//! The schema describes a document after interpolation: values that interpolation may turn into
-//! numbers or booleans (`"${PORT}"`) are accepted as strings too, as compose accepts them.
+//! The schema describes a document the way compose validates it: after YAML parsing and
+//! interpolation, before short syntaxes are expanded and defaults applied. Values that
+//! interpolation may leave as strings (`read_only: "${RO}"`) are accepted as strings wherever
+//! compose accepts them.
+//!
+//! Compose checks a file in three steps, and this crate offers one function for each:
+//!
+//! 1. [`check_before_schema`]: what compose verifies while it reads and folds a file
+//!    (`extends` needs a `service`, list entries have the right shape, ...);
+//! 2. [`validate`]: the schema itself; compose prints these as `validating <file>: <message>`;
+//! 3. [`check_after_schema`]: consistency rules the schema cannot express (a secret needs a
+//!    `file` or an `environment`, ...).
+//!
+//! Compose prints the messages of steps 1 and 3 on their own, without the `validating <file>: `
+//! prefix it puts before schema violations.
+
+mod checks;
+mod describe;
+mod gofmt;
 
 use std::sync::LazyLock;
 
-use jsonschema::error::{TypeKind, ValidationErrorKind};
-use jsonschema::paths::LocationSegment;
-use jsonschema::{ValidationError, Validator};
+use jsonschema::Validator;
 use serde_json::Value;
 
-/// The schema, compiled once.
+pub use checks::{check_after_schema, check_before_schema};
+
+/// The schema text, as embedded in the binary.
+pub const SCHEMA: &str = include_str!("../../../schemas/compose.schema.json");
+
+/// The schema, compiled on first use and then shared: validation runs on every command.
 static VALIDATOR: LazyLock<Validator> = LazyLock::new(|| {
-    let schema: Value =
-        serde_json::from_str(include_str!("../../../schemas/compose.schema.json")).expect("the compose schema is valid JSON");
+    let schema: Value = serde_json::from_str(SCHEMA).expect("the compose schema is valid JSON");
     jsonschema::draft7::new(&schema).expect("the compose schema is a valid draft-07 schema")
 });
 
-/// One step of a key path.
+/// One step of a path into a document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PathSegment {
-    /// A mapping key.
+    /// A key of a mapping.
     Key(String),
-    /// A sequence index.
+    /// A position in a sequence, from 0.
     Index(usize),
 }
 
-/// A schema violation: where (key path from the document root) and what, in compose's words.
+/// One violation: where it is (the key path from the document root) and what is wrong, worded as
+/// Docker Compose words it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
-    /// Path of the offending value.
+    /// Path of the offending value; for an unknown key, the mapping that holds it.
     pub path: Vec<PathSegment>,
-    /// The message, starting with the dotted path (`services.web additional properties 'x' not allowed`).
+    /// The message, which for schema violations starts with the dotted path
+    /// (`services.web additional properties 'foo' not allowed`).
     pub message: String,
 }
 
 impl Violation {
-    /// The path as compose prints it: keys and indexes joined by dots (`services.web.ports.0`).
+    /// The path the way compose prints it in schema messages: keys and indexes joined by dots
+    /// (`services.web.ports.0`); empty for the document root.
+    #[must_use]
     pub fn dotted_path(&self) -> String {
         dotted(&self.path)
     }
@@ -49,79 +72,39 @@ impl std::fmt::Display for Violation {
     }
 }
 
-fn dotted(path: &[PathSegment]) -> String {
-    path.iter()
-        .map(|s| match s {
-            PathSegment::Key(k) => k.clone(),
-            PathSegment::Index(i) => i.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join(".")
-}
+impl std::error::Error for Violation {}
 
-/// Validates a whole compose document; returns the first violation.
-pub fn validate(doc: &Value) -> Result<(), Violation> {
-    match VALIDATOR.iter_errors(doc).next() {
-        None => Ok(()),
-        Some(error) => Err(describe(&error)),
+/// Keys and indexes joined by dots.
+pub(crate) fn dotted(path: &[PathSegment]) -> String {
+    let mut out = String::new();
+    for (i, segment) in path.iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        match segment {
+            PathSegment::Key(k) => out.push_str(k),
+            PathSegment::Index(n) => out.push_str(&n.to_string()),
+        }
     }
+    out
 }
 
-/// The violation to report for an error: for `oneOf`, the most telling error of its alternatives.
-fn describe(error: &ValidationError<'_>) -> Violation {
-    let path: Vec<PathSegment> = error
-        .instance_path()
-        .iter()
-        .map(|seg| match seg {
-            LocationSegment::Property(k) => PathSegment::Key(k.to_string()),
-            LocationSegment::Index(i) => PathSegment::Index(i),
-        })
-        .collect();
-    let at = dotted(&path);
-    let message = match error.kind() {
-        ValidationErrorKind::OneOfNotValid { context } | ValidationErrorKind::AnyOf { context } => {
-            if let Some(best) = best_alternative(context) {
-                return describe(best);
-            }
-            format!("{at} does not match any of the allowed forms")
-        }
-        ValidationErrorKind::AdditionalProperties { unexpected } => {
-            format!("{at} additional properties '{}' not allowed", unexpected.join("', '"))
-        }
-        ValidationErrorKind::Type { kind } => format!("{at} must be a {}", type_names(kind)),
-        ValidationErrorKind::Enum { options } => {
-            let options: Vec<String> = options.as_array().into_iter().flatten().map(|o| format!("'{}'", o.as_str().unwrap_or_default())).collect();
-            format!("{at} value must be one of {}", options.join(", "))
-        }
-        ValidationErrorKind::Required { property } => {
-            format!("{at} missing property '{}'", property.as_str().unwrap_or_default())
-        }
-        ValidationErrorKind::Minimum { limit } => format!("{at} must be >= {limit}"),
-        ValidationErrorKind::Maximum { limit } => format!("{at} must be <= {limit}"),
-        ValidationErrorKind::UniqueItems => format!("{at} must contain unique items"),
-        _ => format!("{at} {error}"),
-    };
-    Violation { path, message }
-}
-
-/// In `oneOf` alternatives, the first error that is more than "wrong type here" (the value had the
-/// right shape for that alternative but something inside is wrong); else the first alternative's.
-fn best_alternative<'a>(context: &'a [Vec<ValidationError<'static>>]) -> Option<&'a ValidationError<'static>> {
-    let is_shape_error = |e: &ValidationError<'_>| matches!(e.kind(), ValidationErrorKind::Type { .. });
-    context
-        .iter()
-        .filter_map(|errors| errors.first())
-        .find(|e| !is_shape_error(e))
-        .or_else(|| context.first().and_then(|errors| errors.first()))
-}
-
-fn type_names(kind: &TypeKind) -> String {
-    let name = |t: jsonschema::JsonType| match t.to_string().as_str() {
-        "object" => "mapping".to_string(),
-        other => other.to_string(),
-    };
-    match kind {
-        TypeKind::Single(t) => name(*t),
-        TypeKind::Multiple(set) => set.iter().map(name).collect::<Vec<_>>().join(" or "),
+/// Validates a whole compose document (after YAML parsing and interpolation) against the schema.
+///
+/// When the document breaks several rules, the violation returned is the one compose reports: the
+/// deepest one, an unknown key counting as one level deeper than the mapping that holds it, and
+/// among alternatives (`oneOf`) the first alternative's on a tie.
+///
+/// # Errors
+///
+/// The violation compose reports, when the document breaks the schema.
+pub fn validate(doc: &Value) -> Result<(), Violation> {
+    if VALIDATOR.is_valid(doc) {
+        return Ok(());
+    }
+    let errors: Vec<_> = VALIDATOR.iter_errors(doc).collect();
+    match describe::most_relevant(&errors) {
+        Some(violation) => Err(violation),
+        None => Ok(()),
     }
 }
