@@ -4,6 +4,7 @@
 //!   one JSON file per network, safe against concurrent xcompose processes.
 //! - [`link`]: Linux bridges (one per network) and veth pairs (one per container attachment),
 //!   made over rtnetlink.
+//! - [`netns`]: network namespaces pinned to a file, made before their container starts.
 //! - [`routes`]: the IPv4 routes of the current network namespace, which IPAM avoids.
 //!
 //! Everything is synchronous: functions that talk to the kernel start a small single-threaded
@@ -12,6 +13,7 @@
 pub mod ipam;
 pub mod link;
 mod netlink;
+pub mod netns;
 pub mod routes;
 
 pub use netlink::NetlinkError;

@@ -345,12 +345,7 @@ async fn configure_in_namespace(
         .execute()
         .await
         .map_err(|e| NetlinkError::request(format!("bringing up {name} in the container"), e))?;
-    handle
-        .link()
-        .set(LinkUnspec::new_with_name("lo").up().build())
-        .execute()
-        .await
-        .map_err(|e| NetlinkError::request("bringing up loopback in the container", e))?;
+    set_loopback_up(&handle).await?;
     if let Some(gateway) = attachment.gateway {
         let route = RouteMessageBuilder::<Ipv4Addr>::new()
             .gateway(gateway)
@@ -373,6 +368,20 @@ async fn configure_in_namespace(
 }
 
 /// The lowest `ethN` not taken in the handle's namespace.
+/// Brings up the loopback interface of the calling thread's network namespace.
+pub fn loopback_up() -> Result<(), NetlinkError> {
+    with_handle(|handle| async move { set_loopback_up(&handle).await })
+}
+
+async fn set_loopback_up(handle: &Handle) -> Result<(), NetlinkError> {
+    handle
+        .link()
+        .set(LinkUnspec::new_with_name("lo").up().build())
+        .execute()
+        .await
+        .map_err(|e| NetlinkError::request("bringing up loopback in the container", e))
+}
+
 async fn free_eth_name(handle: &Handle) -> Result<String, LinkError> {
     let mut links = handle.link().get().execute();
     let mut taken = Vec::new();
