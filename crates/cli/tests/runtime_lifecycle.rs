@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use xcompose_cgroups::Resources;
-use xcompose_container::{ContainerSpec, RootFs};
+use xcompose_container::{ContainerSpec, NetworkNamespace, RootFs};
 use xcompose_runtime::{CreateRequest, Runtime, RuntimeError};
 use xcompose_supervisor::restart::RestartPolicy;
 use xcompose_supervisor::state::Status;
@@ -21,6 +21,11 @@ fn request(name: &str, script: &str) -> CreateRequest {
         process,
         user: String::new(),
         hostname: None,
+        domainname: String::new(),
+        network: NetworkNamespace::New,
+        sysctls: Default::default(),
+        shm_size: 0,
+        privileged: false,
         labels: [("com.docker.compose.service".to_string(), name.to_string())].into(),
         restart: RestartPolicy::No,
         healthcheck: None,

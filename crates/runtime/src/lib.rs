@@ -7,6 +7,8 @@
 //! supervisor.err   the supervisor's own error output
 //! state.json       the container's state (see xcompose_supervisor::state)
 //! container.log    its output (json-file)
+//! hostname hosts resolv.conf   bind-mounted on /etc in the container
+//! netns            its network namespace, pinned (unless it shares another's)
 //! upper/ work/ merged/   its writable layer
 //! ```
 //!
@@ -18,4 +20,4 @@ mod record;
 mod runtime;
 
 pub use record::{ContainerRecord, CreateRequest};
-pub use runtime::{ContainerSummary, Runtime, RuntimeError};
+pub use runtime::{ContainerSummary, ExecRequest, Runtime, RuntimeError};

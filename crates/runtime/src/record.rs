@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use xcompose_cgroups::Resources;
-use xcompose_container::{Mount, Process, Rlimit};
+use xcompose_container::{Mount, NetworkNamespace, Process, Rlimit};
 use xcompose_supervisor::health::HealthConfig;
 use xcompose_supervisor::restart::RestartPolicy;
 use xcompose_supervisor::run::SupervisorConfig;
@@ -22,6 +22,17 @@ pub struct CreateRequest {
     pub user: String,
     /// Hostname (default: the first 12 characters of the ID, as Docker).
     pub hostname: Option<String>,
+    /// Domain name.
+    pub domainname: String,
+    /// Its network namespace: `New` makes one pinned in the container's directory (networks are
+    /// attached to it before start, see [`crate::Runtime::netns_path`]); `Join` shares another.
+    pub network: NetworkNamespace,
+    /// Kernel parameters (`sysctls`).
+    pub sysctls: BTreeMap<String, String>,
+    /// Size of /dev/shm in bytes (0: Docker's 64 MiB).
+    pub shm_size: u64,
+    /// Full privileges (`privileged: true`).
+    pub privileged: bool,
     /// Labels.
     pub labels: BTreeMap<String, String>,
     /// Restart policy.

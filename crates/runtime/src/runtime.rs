@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use xcompose_container::{user, ContainerSpec, RootFs};
+use xcompose_container::{user, ContainerSpec, NetworkNamespace, RootFs};
 use xcompose_images::{ImageStore, StoreError};
 use xcompose_supervisor::daemon::{pid_file, DaemonConfig};
 use xcompose_supervisor::run::SupervisorConfig;
@@ -53,12 +53,55 @@ pub enum RuntimeError {
     /// The user is not in the image.
     #[error("{0}")]
     User(String),
+    /// The container's network namespace could not be made or removed.
+    #[error(transparent)]
+    Netns(#[from] xcompose_network::netns::NetnsError),
+    /// The container does not run (for `exec`).
+    #[error("container {0} is not running")]
+    NotRunning(String),
+    /// A process could not be run in the container.
+    #[error("{0}")]
+    Exec(#[from] xcompose_container::ContainerError),
 }
 
 type Result<T> = std::result::Result<T, RuntimeError>;
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RuntimeError + '_ {
     move |source| RuntimeError::Io { path: path.to_path_buf(), source }
+}
+
+/// The file in a container's directory that pins its own network namespace.
+const NETNS_FILE: &str = "netns";
+
+/// Files of the container's directory bind-mounted on the same names under /etc.
+const ETC_FILES: [&str; 3] = ["hostname", "hosts", "resolv.conf"];
+
+/// Docker's defaults: the hostname, localhost in /etc/hosts, and the host's resolvers.
+fn write_etc_files(dir: &Path, hostname: &str) -> Result<()> {
+    let hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+    let resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    for (name, content) in [("hostname", format!("{hostname}\n")), ("hosts", hosts.to_string()), ("resolv.conf", resolv)] {
+        xcompose_images::store::atomic_write(&dir.join(name), content.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// The image layer users are looked up in: the topmost with an /etc/passwd (with /etc/group).
+fn etc_layer(image: &xcompose_images::Image) -> PathBuf {
+    image.layer_dirs.iter().rev().find(|d| d.join("etc/passwd").exists()).cloned().unwrap_or_default()
+}
+
+/// A command to run in a running container (`exec`).
+#[derive(Debug, Clone, Default)]
+pub struct ExecRequest {
+    /// The command.
+    pub args: Vec<String>,
+    /// `-u`: user (name or uid, optional group), resolved in the image.
+    pub user: Option<String>,
+    /// `-e`: `KEY=VALUE` assignments added to the container's environment.
+    pub env: Vec<String>,
+    /// `-w`: working directory.
+    pub workdir: Option<PathBuf>,
 }
 
 /// A container as listed.
@@ -145,9 +188,7 @@ impl Runtime {
             let p = staging.join(d);
             fs::create_dir_all(&p).map_err(io(&p))?;
         }
-        // The user is looked up in the image's own /etc/passwd and /etc/group (topmost layer wins).
-        let etc_layer = image.layer_dirs.iter().rev().find(|d| d.join("etc/passwd").exists()).cloned().unwrap_or_default();
-        let resolved = user::resolve(&req.user, &etc_layer).map_err(RuntimeError::User)?;
+        let resolved = user::resolve(&req.user, &etc_layer(&image)).map_err(RuntimeError::User)?;
         let mut process = req.process;
         process.uid = resolved.uid;
         process.gid = resolved.gid;
@@ -164,6 +205,19 @@ impl Runtime {
         let mut spec = ContainerSpec::new(rootfs, Vec::new());
         spec.process = process;
         spec.hostname = req.hostname.unwrap_or_else(|| id[..12].to_string());
+        spec.domainname = req.domainname;
+        spec.network = match req.network {
+            NetworkNamespace::New => NetworkNamespace::Join(final_dir.join(NETNS_FILE)),
+            join => join,
+        };
+        spec.sysctls = req.sysctls;
+        if req.shm_size > 0 {
+            spec.shm_size = req.shm_size;
+        }
+        spec.privileged = req.privileged;
+        for file in ETC_FILES {
+            spec.etc_files.insert(Path::new("/etc").join(file), final_dir.join(file));
+        }
         spec.read_only_rootfs = req.read_only;
         spec.init = req.init;
         spec.mounts = req.mounts;
@@ -192,8 +246,28 @@ impl Runtime {
         xcompose_images::store::atomic_write(&staging.join("container.json"), &json)?;
         let state = ContainerState::created();
         state.save(&staging.join("state.json")).map_err(io(&staging))?;
+        write_etc_files(&staging, &record.supervisor.spec.hostname)?;
+        let own_netns = matches!(&record.supervisor.spec.network, NetworkNamespace::Join(p) if *p == final_dir.join(NETNS_FILE));
         fs::rename(&staging, &final_dir).map_err(io(&final_dir))?;
+        if own_netns {
+            if let Err(e) = xcompose_network::netns::create(&final_dir.join(NETNS_FILE)) {
+                let _ = fs::remove_dir_all(&final_dir);
+                return Err(e.into());
+            }
+        }
         Ok(id)
+    }
+
+    /// The file pinning the network namespace a container made for itself (see
+    /// [`CreateRequest::network`]); attach its networks to this before starting it.
+    pub fn netns_path(&self, id: &str) -> PathBuf {
+        self.dir.join(id).join(NETNS_FILE)
+    }
+
+    /// The file bind-mounted on `/etc/<name>` in the container (`hosts`, `hostname`,
+    /// `resolv.conf`); rewrite it (atomically) to change what the container sees from its next start.
+    pub fn etc_file(&self, id: &str, name: &str) -> PathBuf {
+        self.dir.join(id).join(name)
     }
 
     /// Leftovers of creates interrupted by a crash.
@@ -305,7 +379,43 @@ impl Runtime {
             self.stop(&record.id, Some(Duration::ZERO))?;
         }
         let dir = self.dir.join(&record.id);
+        xcompose_network::netns::remove(&dir.join(NETNS_FILE))?;
         fs::remove_dir_all(&dir).map_err(io(&dir))
+    }
+
+    /// Starts `request` in the running container `wanted`, in its namespaces and cgroup, with
+    /// `stdio`: as the container's user, in its working directory, with its environment, unless
+    /// the request says otherwise.
+    pub fn exec(&self, wanted: &str, request: &ExecRequest, stdio: xcompose_container::Stdio) -> Result<xcompose_container::ExecProcess> {
+        let record = self.find(wanted)?;
+        let state = self.state(&record);
+        let pid = match (state.status, state.pid) {
+            (Status::Running, Some(pid)) => pid,
+            _ => return Err(RuntimeError::NotRunning(record.name)),
+        };
+        let mut process = record.supervisor.spec.process.clone();
+        process.args = request.args.clone();
+        for assignment in &request.env {
+            let key = assignment.split_once('=').map_or(assignment.as_str(), |(k, _)| k);
+            process.env.retain(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) != key);
+            process.env.push(assignment.clone());
+        }
+        if let Some(dir) = &request.workdir {
+            process.cwd = dir.clone();
+        }
+        if let Some(user) = &request.user {
+            let image = self.images.resolve(&record.image_id)?;
+            let resolved = user::resolve(user, &etc_layer(&image)).map_err(RuntimeError::User)?;
+            process.uid = resolved.uid;
+            process.gid = resolved.gid;
+            process.additional_gids = resolved.additional_gids;
+        }
+        let (name, resources) = &record.cgroup;
+        let cgroup_procs = xcompose_cgroups::Cgroup::create(name, resources)
+            .map(|c| c.paths().iter().map(|p| p.join("cgroup.procs")).collect())
+            .unwrap_or_default();
+        let spec = xcompose_container::ExecSpec { container_pid: pid, process, cgroup_procs };
+        Ok(xcompose_container::exec(&spec, stdio)?)
     }
 
     /// Every container with its state.

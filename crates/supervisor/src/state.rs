@@ -25,6 +25,18 @@ pub enum Status {
 }
 
 impl Status {
+    /// Docker's word for the state (`running`, `exited`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Restarting => "restarting",
+            Status::Exited => "exited",
+            Status::Dead => "dead",
+        }
+    }
+
     /// Whether the state machine allows going from `self` to `to`.
     pub fn can_become(self, to: Status) -> bool {
         use Status::*;
