@@ -27,6 +27,9 @@ pub struct Cli {
     /// Specify an alternate working directory (default: the path of the first compose file).
     #[arg(long = "project-directory")]
     pub project_directory: Option<PathBuf>,
+    /// Execute command in dry run mode: print what would change, change nothing.
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
     /// Where xcompose keeps its state (images, containers, networks).
     #[arg(long = "root", env = "XCOMPOSE_ROOT", default_value = "/var/lib/xcompose")]
     pub root: PathBuf,
@@ -43,6 +46,24 @@ pub enum Command {
     /// Manage images.
     #[command(subcommand)]
     Image(commands::image::ImageCommand),
+    /// Create and start containers.
+    Up(commands::up::UpArgs),
+    /// Stop and remove containers, networks.
+    Down(commands::down::DownArgs),
+    /// List containers.
+    Ps(commands::ps::PsArgs),
+    /// View output from containers.
+    Logs(commands::logs::LogsArgs),
+    /// Execute a command in a running container.
+    Exec(commands::exec::ExecArgs),
+    /// Start services.
+    Start(commands::lifecycle::StartArgs),
+    /// Stop services.
+    Stop(commands::lifecycle::StopArgs),
+    /// Restart service containers.
+    Restart(commands::lifecycle::StopArgs),
+    /// Removes stopped service containers.
+    Rm(commands::lifecycle::RmArgs),
     /// Internal: supervise one container, detached from the command that started it.
     #[command(name = "__supervise", hide = true)]
     Supervise {
@@ -69,6 +90,15 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Config(args) => commands::config::run(&cli, args),
         Command::Image(cmd) => commands::image::run(&cli, cmd),
+        Command::Up(args) => commands::up::run(&cli, args),
+        Command::Down(args) => commands::down::run(&cli, args),
+        Command::Ps(args) => commands::ps::run(&cli, args),
+        Command::Logs(args) => commands::logs::run(&cli, args),
+        Command::Exec(args) => commands::exec::run(&cli, args),
+        Command::Start(args) => commands::lifecycle::start(&cli, args),
+        Command::Stop(args) => commands::lifecycle::stop(&cli, args),
+        Command::Restart(args) => commands::lifecycle::restart(&cli, args),
+        Command::Rm(args) => commands::lifecycle::rm(&cli, args),
         Command::Supervise { config } => xcompose_supervisor::daemon::main(config)
             .map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1)))
             .map_err(anyhow::Error::msg),

@@ -54,6 +54,13 @@ pub fn load(opts: &ProjectOptions) -> Result<Project, LoadError> {
     Ok(project)
 }
 
+/// The project directory and the compose files `opts` designate (absolute, in merge order), as
+/// recorded in containers' `com.docker.compose.project.*` labels.
+pub fn project_files(opts: &ProjectOptions) -> Result<(std::path::PathBuf, Vec<std::path::PathBuf>), LoadError> {
+    let resolved = options::resolve(opts)?;
+    Ok((resolved.working_dir, resolved.files))
+}
+
 /// The merged, normalised model as a JSON value, before typing: what `config --no-interpolate`
 /// prints, since values like `${PORT}` cannot be typed yet. Like compose, every service is kept
 /// whatever its profiles; unlike compose, short syntaxes are already in their long forms.

@@ -1,4 +1,11 @@
 //! One module per `xcompose` command.
 
 pub mod config;
+pub mod down;
+pub mod exec;
 pub mod image;
+pub mod lifecycle;
+pub mod logs;
+pub mod project;
+pub mod ps;
+pub mod up;

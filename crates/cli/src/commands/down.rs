@@ -1,0 +1,37 @@
+//! `xcompose down`: stop and remove the project's containers and networks.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use clap::Args;
+use xcompose_stack::DownOptions;
+
+use crate::Cli;
+
+/// `down`'s flags.
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Remove named volumes declared in the "volumes" section of the Compose file and anonymous volumes attached to containers.
+    #[arg(short = 'v', long)]
+    pub volumes: bool,
+    /// Remove containers for services not defined in the Compose file.
+    #[arg(long)]
+    pub remove_orphans: bool,
+    /// Specify a shutdown timeout in seconds.
+    #[arg(short = 't', long)]
+    pub timeout: Option<u64>,
+    /// Remove images used by services ("local" or "all").
+    #[arg(long)]
+    pub rmi: Option<String>,
+}
+
+/// Runs `down`.
+pub fn run(cli: &Cli, args: &DownArgs) -> Result<ExitCode> {
+    if args.rmi.is_some() {
+        bail!("--rmi is not supported yet: remove images with `xcompose image rm`");
+    }
+    let stack = super::project::open(cli, &[])?;
+    stack.down(&DownOptions { volumes: args.volumes, remove_orphans: args.remove_orphans, timeout: args.timeout.map(Duration::from_secs) })?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,209 @@
+//! `xcompose ps`: the project's containers, as compose lists them.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use clap::{Args, ValueEnum};
+use xcompose_stack::ContainerInfo;
+use xcompose_supervisor::health::HealthStatus;
+use xcompose_supervisor::state::{ContainerState, Status};
+
+use crate::Cli;
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PsFormat {
+    /// Aligned columns.
+    Table,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `ps`'s flags.
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Show all stopped containers (including those created by the run command).
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Only display IDs.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Display services.
+    #[arg(long)]
+    pub services: bool,
+    /// Filter services by status: paused, restarting, removing, running, dead, created, exited.
+    #[arg(long)]
+    pub status: Vec<String>,
+    /// Format the output.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: PsFormat,
+    /// Services to list (default: all).
+    #[arg(value_name = "SERVICE")]
+    pub service_names: Vec<String>,
+}
+
+/// Runs `ps`.
+pub fn run(cli: &Cli, args: &PsArgs) -> Result<ExitCode> {
+    let stack = super::project::open(cli, &[])?;
+    let now = Utc::now();
+    let shown: Vec<ContainerInfo> = stack
+        .containers()?
+        .into_iter()
+        .filter(|c| args.service_names.is_empty() || args.service_names.contains(&c.service))
+        .filter(|c| args.all || (!c.oneoff && matches!(c.state.status, Status::Running | Status::Paused | Status::Restarting)) || !args.status.is_empty())
+        .filter(|c| args.status.is_empty() || args.status.iter().any(|s| s == c.state.status.as_str()))
+        .collect();
+    if args.quiet {
+        shown.iter().for_each(|c| println!("{}", c.id));
+    } else if args.services {
+        let mut names: Vec<&str> = shown.iter().map(|c| c.service.as_str()).collect();
+        names.dedup();
+        names.iter().for_each(|n| println!("{n}"));
+    } else {
+        match args.format {
+            PsFormat::Json => {
+                for c in &shown {
+                    println!("{}", json_line(c, now));
+                }
+            }
+            PsFormat::Table => print_table(&shown, now),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn command_text(c: &ContainerInfo) -> String {
+    let joined = c.command.join(" ");
+    let short: String = if joined.chars().count() > 20 { joined.chars().take(19).chain(['…']).collect() } else { joined };
+    format!("\"{short}\"")
+}
+
+fn print_table(shown: &[ContainerInfo], now: DateTime<Utc>) {
+    let rows: Vec<[String; 6]> = shown
+        .iter()
+        .map(|c| [c.name.clone(), c.image.clone(), command_text(c), c.service.clone(), created_text(&c.created, now), status_text(&c.state, now)])
+        .collect();
+    let header = ["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS"];
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut out = String::new();
+        for (cell, w) in cells.iter().zip(&widths) {
+            out.push_str(&format!("{cell:<w$}   "));
+        }
+        out.push_str("PORTS");
+        out
+    };
+    println!("{}", line(header.to_vec()));
+    for row in &rows {
+        let l = line(row.iter().map(String::as_str).collect());
+        println!("{}", l.trim_end_matches("PORTS").trim_end());
+    }
+}
+
+fn json_line(c: &ContainerInfo, now: DateTime<Utc>) -> serde_json::Value {
+    let label_text: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    serde_json::json!({
+        "Command": command_text(c),
+        "CreatedAt": c.created,
+        "ExitCode": c.state.exit_code.unwrap_or(0),
+        "Health": c.state.health.as_ref().map(|h| health_word(h.status)).unwrap_or(""),
+        "ID": c.id,
+        "Image": c.image,
+        "Labels": label_text.join(","),
+        "Name": c.name,
+        "Names": c.name,
+        "Project": c.labels.get("com.docker.compose.project").cloned().unwrap_or_default(),
+        "Publishers": [],
+        "RunningFor": created_text(&c.created, now),
+        "Service": c.service,
+        "State": c.state.status.as_str(),
+        "Status": status_text(&c.state, now),
+    })
+}
+
+fn health_word(h: HealthStatus) -> &'static str {
+    match h {
+        HealthStatus::Starting => "starting",
+        HealthStatus::Healthy => "healthy",
+        HealthStatus::Unhealthy => "unhealthy",
+    }
+}
+
+fn created_text(created: &str, now: DateTime<Utc>) -> String {
+    match DateTime::parse_from_rfc3339(created) {
+        Ok(t) => format!("{} ago", human_duration(now - t.with_timezone(&Utc))),
+        Err(_) => String::new(),
+    }
+}
+
+/// Docker's `Status` column: `Up 5 seconds (healthy)`, `Exited (1) 2 minutes ago`, `Created`.
+fn status_text(state: &ContainerState, now: DateTime<Utc>) -> String {
+    let since = |t: Option<DateTime<Utc>>| human_duration(now - t.unwrap_or(now));
+    let health = state.health.as_ref().map(|h| format!(" ({})", health_word(h.status))).unwrap_or_default();
+    match state.status {
+        Status::Created => "Created".into(),
+        Status::Running => format!("Up {}{health}", since(state.started_at)),
+        Status::Paused => format!("Up {} (Paused)", since(state.started_at)),
+        Status::Restarting => format!("Restarting ({}) {} ago", state.exit_code.unwrap_or(0), since(state.finished_at)),
+        Status::Exited => format!("Exited ({}) {} ago", state.exit_code.unwrap_or(0), since(state.finished_at)),
+        Status::Dead => "Dead".into(),
+    }
+}
+
+/// Docker's human durations (`Less than a second`, `5 seconds`, `About a minute`, `3 hours`).
+fn human_duration(d: chrono::Duration) -> String {
+    let seconds = d.num_seconds();
+    let minutes = d.num_minutes();
+    let hours = d.num_hours();
+    match () {
+        _ if seconds < 1 => "Less than a second".into(),
+        _ if seconds == 1 => "1 second".into(),
+        _ if seconds < 60 => format!("{seconds} seconds"),
+        _ if minutes == 1 => "About a minute".into(),
+        _ if minutes < 60 => format!("{minutes} minutes"),
+        _ if hours == 1 => "About an hour".into(),
+        _ if hours < 48 => format!("{hours} hours"),
+        _ if hours < 24 * 7 * 2 => format!("{} days", hours / 24),
+        _ if hours < 24 * 30 * 2 => format!("{} weeks", hours / 24 / 7),
+        _ if hours < 24 * 365 * 2 => format!("{} months", hours / 24 / 30),
+        _ => format!("{} years", hours / 24 / 365),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_durations_as_docker() {
+        let s = chrono::Duration::seconds;
+        assert_eq!(human_duration(s(0)), "Less than a second");
+        assert_eq!(human_duration(s(1)), "1 second");
+        assert_eq!(human_duration(s(59)), "59 seconds");
+        assert_eq!(human_duration(s(60)), "About a minute");
+        assert_eq!(human_duration(s(150)), "2 minutes");
+        assert_eq!(human_duration(s(3600)), "About an hour");
+        assert_eq!(human_duration(s(3 * 3600)), "3 hours");
+        assert_eq!(human_duration(s(3 * 86400)), "3 days");
+    }
+
+    #[test]
+    fn statuses_as_docker() {
+        let now = Utc::now();
+        let mut state = ContainerState::created();
+        assert_eq!(status_text(&state, now), "Created");
+        state.status = Status::Exited;
+        state.exit_code = Some(3);
+        state.finished_at = Some(now - chrono::Duration::seconds(5));
+        assert_eq!(status_text(&state, now), "Exited (3) 5 seconds ago");
+        state.status = Status::Running;
+        state.started_at = Some(now - chrono::Duration::seconds(2));
+        assert_eq!(status_text(&state, now), "Up 2 seconds");
+    }
+}

@@ -1,0 +1,193 @@
+//! The project's containers: finding them by label, creating one for a service replica (its
+//! process from the image, its mounts, its network namespace and attachments, its /etc files),
+//! and removing one with everything it held.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use xcompose_container::{Mount, MountKind, NetworkNamespace};
+use xcompose_loader::model::Service;
+use xcompose_orchestrator::labels::{self, container_labels, ProjectInfo};
+use xcompose_orchestrator::plan::ActualContainer;
+use xcompose_orchestrator::process::process_for;
+use xcompose_runtime::ContainerSummary;
+use xcompose_supervisor::state::Status;
+
+use crate::request::{bind_source, create_request};
+use crate::{Stack, StackError};
+
+impl Stack {
+    /// The project's containers, one-off ones included.
+    pub(crate) fn project_containers(&self) -> Result<Vec<ContainerSummary>, StackError> {
+        Ok(self
+            .runtime
+            .list()?
+            .into_iter()
+            .filter(|c| c.labels.get(labels::PROJECT) == Some(&self.project.name))
+            .collect())
+    }
+
+    /// What the planner needs to know of each container.
+    pub(crate) fn actual_containers(&self) -> Result<Vec<ActualContainer>, StackError> {
+        Ok(self
+            .project_containers()?
+            .into_iter()
+            .map(|c| {
+                let label = |k: &str| c.labels.get(k).cloned().unwrap_or_default();
+                ActualContainer {
+                    service: label(labels::SERVICE),
+                    number: label(labels::CONTAINER_NUMBER).parse().unwrap_or(0),
+                    oneoff: label(labels::ONEOFF) == "True",
+                    config_hash: label(labels::CONFIG_HASH),
+                    image_digest: label(labels::IMAGE),
+                    running: matches!(c.state.status, Status::Running | Status::Paused | Status::Restarting),
+                    id: c.id,
+                    name: c.name,
+                }
+            })
+            .collect())
+    }
+
+    /// The network namespace a service's containers use, from `network_mode`.
+    fn network_namespace(&self, service_name: &str, service: &Service) -> Result<NetworkNamespace, StackError> {
+        let mode = service.network_mode.as_str();
+        let invalid = |message: String| StackError::Service { service: service_name.to_string(), message };
+        if mode == "host" {
+            return Ok(NetworkNamespace::Join("/proc/1/ns/net".into()));
+        }
+        let target = if let Some(other) = mode.strip_prefix("service:") {
+            self.project_containers()?
+                .into_iter()
+                .filter(|c| c.labels.get(labels::SERVICE).map(String::as_str) == Some(other))
+                .min_by_key(|c| c.labels.get(labels::CONTAINER_NUMBER).and_then(|n| n.parse::<u32>().ok()))
+                .ok_or_else(|| invalid(format!("network_mode service:{other}: service {other} has no container; start it first")))?
+                .id
+        } else if let Some(other) = mode.strip_prefix("container:") {
+            self.runtime.find(other).map_err(|_| invalid(format!("network_mode container:{other}: no such container")))?.id
+        } else {
+            return Ok(NetworkNamespace::New);
+        };
+        // Share the namespace the other container uses, whether its own or one it joined.
+        let record = self.runtime.find(&target)?;
+        Ok(record.supervisor.spec.network.clone())
+    }
+
+    /// The service's networks (keys), in the order they are attached: higher `priority` first,
+    /// then by name; `default` when the service names none and has no `network_mode`.
+    fn service_networks<'s>(&self, service: &'s Service) -> Vec<(String, Option<&'s xcompose_loader::model::ServiceNetwork>)> {
+        if !service.network_mode.is_empty() && service.network_mode != "bridge" {
+            return Vec::new();
+        }
+        if service.networks.is_empty() {
+            return vec![("default".to_string(), None)];
+        }
+        let mut keyed: Vec<_> = service.networks.iter().map(|(k, v)| (k.clone(), v.as_ref())).collect();
+        keyed.sort_by_key(|(k, v)| (std::cmp::Reverse(v.map(|n| n.priority).unwrap_or(0)), k.clone()));
+        keyed
+    }
+
+    /// Mounts for `volumes:` (bind mounts and named volumes); volumes are created if missing.
+    fn volume_mounts(&self, service: &Service) -> Result<Vec<Mount>, StackError> {
+        let mut mounts = Vec::new();
+        for v in &service.volumes {
+            let source = match v.kind.as_str() {
+                "bind" => {
+                    let path = bind_source(&self.working_dir, &v.source);
+                    if !path.exists() && v.bind.as_ref().is_none_or(|b| b.create_host_path) {
+                        std::fs::create_dir_all(&path).map_err(StackError::io(&path))?;
+                    }
+                    path
+                }
+                "volume" => self.volume_dir(&v.source)?,
+                "tmpfs" => {
+                    let size = v.tmpfs.as_ref().and_then(|t| t.size.as_ref()).map(|s| s.0.max(0) as u64);
+                    let mode = v.tmpfs.as_ref().and_then(|t| t.mode);
+                    mounts.push(Mount { target: v.target.clone().into(), kind: MountKind::Tmpfs { size, mode }, read_only: v.read_only });
+                    continue;
+                }
+                other => return Err(StackError::Invalid(format!("volume type {other:?} is not supported"))),
+            };
+            mounts.push(Mount { target: v.target.clone().into(), kind: MountKind::Bind { source }, read_only: v.read_only });
+        }
+        Ok(mounts)
+    }
+
+    /// The data directory of volume `key` of the project (an anonymous volume if `key` is empty).
+    pub(crate) fn volume_dir(&self, key: &str) -> Result<PathBuf, StackError> {
+        let name = self.project.volumes.get(key).map(|v| v.name.clone()).unwrap_or_else(|| key.to_string());
+        let dir = self.root.join("volumes").join(name).join("_data");
+        std::fs::create_dir_all(&dir).map_err(StackError::io(&dir))?;
+        Ok(dir)
+    }
+
+    /// Creates replica `number` of `service_name` as container `name`, attached to its networks
+    /// (not started); returns its id.
+    pub(crate) fn create_container(&self, service_name: &str, number: u32, name: &str) -> Result<String, StackError> {
+        let service = &self.project.services[service_name];
+        let image = self.runtime.images().resolve(&service.image)?;
+        let (process, user) = process_for(service_name, service, image.config.config().as_ref())
+            .map_err(|e| StackError::Service { service: service_name.to_string(), message: e.to_string() })?;
+        let mut request = create_request(service_name, service, name)?;
+        request.process = process;
+        request.user = user;
+        request.network = self.network_namespace(service_name, service)?;
+        request.mounts.extend(self.volume_mounts(service)?);
+        let info = ProjectInfo { name: &self.project.name, working_dir: &self.working_dir.display().to_string(), config_files: &self.config_files };
+        request.labels = container_labels(&info, service_name, service, number, false, &xcompose_loader::service_hash(service), &image.id);
+        let own_netns = request.network == NetworkNamespace::New;
+        let id = self.runtime.create(request)?;
+        if own_netns {
+            if let Err(e) = self.connect(&id, service_name, service) {
+                let _ = self.remove_container(&id, Duration::ZERO);
+                return Err(e);
+            }
+        }
+        Ok(id)
+    }
+
+    /// Attaches a new container to its service's networks and writes its /etc/hosts.
+    fn connect(&self, id: &str, service_name: &str, service: &Service) -> Result<(), StackError> {
+        let netns = self.runtime.netns_path(id);
+        let mut addresses = Vec::new();
+        for (key, options) in self.service_networks(service) {
+            let network = self.project.networks.get(&key).ok_or_else(|| StackError::Service {
+                service: service_name.to_string(),
+                message: format!("service refers to undefined network {key}"),
+            })?;
+            let record = self.networks.get(&network.name)?.ok_or_else(|| StackError::Network(format!("network {} not found: run `xcompose up` to create it", network.name)))?;
+            let requested = match options.map(|o| o.ipv4_address.as_str()).filter(|a| !a.is_empty()) {
+                Some(a) => Some(a.parse::<Ipv4Addr>().map_err(|_| StackError::Service { service: service_name.into(), message: format!("invalid ipv4_address {a:?}") })?),
+                None => None,
+            };
+            addresses.push(self.networks.attach(id, &netns, &record, requested)?.address.addr());
+        }
+        let record = self.runtime.find(id)?;
+        let mut hosts = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+        for entry in &service.extra_hosts {
+            if let Some((host, ip)) = entry.split_once([':', '=']) {
+                let _ = writeln!(hosts, "{}\t{host}", ip.trim_matches(['[', ']']));
+            }
+        }
+        if let Some(first) = addresses.first() {
+            let _ = writeln!(hosts, "{first}\t{}", record.supervisor.spec.hostname);
+        }
+        xcompose_images::store::atomic_write(&self.runtime.etc_file(id, "hosts"), hosts.as_bytes())?;
+        Ok(())
+    }
+
+    /// Stops (within `grace`) and removes container `id`, detaching it from its networks first.
+    pub(crate) fn remove_container(&self, id: &str, grace: Duration) -> Result<(), StackError> {
+        self.runtime.stop(id, Some(grace))?;
+        self.networks.detach_all(id)?;
+        self.runtime.remove(id, true)?;
+        Ok(())
+    }
+
+    /// Labels of a project network or volume.
+    pub(crate) fn resource_labels(&self, kind_label: &str, key: &str, own: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        labels::resource_labels(&self.project.name, kind_label, key, own)
+    }
+}

@@ -1,0 +1,84 @@
+//! A compose project on this machine: `up`, `down`, `ps`, `logs`, `exec`, `start`, `stop`,
+//! `restart`, `kill`, `rm`. The orchestrator plans from what exists; this crate reads what
+//! exists (containers by their `com.docker.compose.*` labels, networks, volumes) and carries the
+//! plan out with the runtime and the network crate, the independent actions of each step in
+//! parallel.
+//!
+//! Every command holds the project's lock (`<root>/projects/<name>.lock`) for its duration, so
+//! two commands on one project never interleave; every state file is written atomically, and each
+//! step records what it made as soon as it made it, so a command killed at any point is
+//! completed by running it again.
+
+mod containers;
+mod error;
+mod lifecycle;
+mod lock;
+mod networks;
+mod query;
+mod request;
+mod down;
+mod up;
+
+use std::path::{Path, PathBuf};
+
+pub use error::StackError;
+pub use networks::{Endpoint, NetworkRecord};
+pub use query::{ContainerInfo, LogLine};
+pub use down::DownOptions;
+pub use up::UpOptions;
+use xcompose_loader::Project;
+use xcompose_runtime::Runtime;
+
+/// What a command reports as it goes: compose's progress lines (`Container p-web-1  Started`).
+pub type Progress = dyn Fn(&str, &str, &str) + Send + Sync;
+
+/// One project and the state root it lives in.
+pub struct Stack {
+    project: Project,
+    working_dir: PathBuf,
+    config_files: Vec<String>,
+    root: PathBuf,
+    runtime: Runtime,
+    networks: networks::Networks,
+    progress: Box<Progress>,
+}
+
+impl Stack {
+    /// The project `project`, loaded from `config_files` in `working_dir`, in state root `root`;
+    /// `xcompose_exe` is the binary that supervises containers (`xcompose __supervise`).
+    pub fn new(project: Project, working_dir: &Path, config_files: &[PathBuf], root: &Path, xcompose_exe: &Path) -> Result<Self, StackError> {
+        Ok(Self {
+            project,
+            working_dir: working_dir.to_path_buf(),
+            config_files: config_files.iter().map(|f| f.display().to_string()).collect(),
+            root: root.to_path_buf(),
+            runtime: Runtime::open(root, xcompose_exe)?,
+            networks: networks::Networks::open(root)?,
+            progress: Box::new(|_, _, _| {}),
+        })
+    }
+
+    /// Reports progress through `progress(kind, name, status)`.
+    pub fn with_progress(mut self, progress: Box<Progress>) -> Self {
+        self.progress = progress;
+        self
+    }
+
+    /// The project.
+    pub fn project(&self) -> &Project {
+        &self.project
+    }
+
+    /// The runtime of the state root.
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    fn report(&self, kind: &str, name: &str, status: &str) {
+        (self.progress)(kind, name, status);
+    }
+
+    fn lock(&self) -> Result<lock::ProjectLock, StackError> {
+        lock::ProjectLock::acquire(&self.root, &self.project.name)
+    }
+}

@@ -1,0 +1,106 @@
+//! `start`, `stop`, `restart` and `rm` on the project's existing containers.
+
+use std::time::Duration;
+
+use xcompose_orchestrator::graph::ServiceGraph;
+use xcompose_orchestrator::labels;
+use xcompose_runtime::ContainerSummary;
+use xcompose_supervisor::state::Status;
+
+use crate::{Stack, StackError};
+
+impl Stack {
+    /// The project's service containers (not one-off ones) of `services` (all if empty).
+    fn service_containers(&self, services: &[String]) -> Result<Vec<ContainerSummary>, StackError> {
+        for s in services {
+            if !self.project.services.contains_key(s) {
+                return Err(StackError::Invalid(format!("no such service: {s}")));
+            }
+        }
+        Ok(self
+            .project_containers()?
+            .into_iter()
+            .filter(|c| c.labels.get(labels::ONEOFF).map(String::as_str) != Some("True"))
+            .filter(|c| services.is_empty() || c.labels.get(labels::SERVICE).is_some_and(|s| services.contains(s)))
+            .collect())
+    }
+
+    /// Runs `job` on each of `containers` in parallel; the first error, after all finished.
+    fn each(&self, containers: &[ContainerSummary], job: impl Fn(&ContainerSummary) -> Result<(), StackError> + Sync) -> Result<(), StackError> {
+        let job = &job;
+        let results: Vec<Result<(), StackError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = containers.iter().map(|c| scope.spawn(move || job(c))).collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+        });
+        results.into_iter().collect::<Result<Vec<()>, StackError>>().map(|_| ())
+    }
+
+    /// Stops the containers of `services` (all if empty) within `timeout` (each one's own grace
+    /// period if `None`).
+    pub fn stop(&self, services: &[String], timeout: Option<Duration>) -> Result<(), StackError> {
+        let _lock = self.lock()?;
+        self.stop_unlocked(services, timeout)
+    }
+
+    fn stop_unlocked(&self, services: &[String], timeout: Option<Duration>) -> Result<(), StackError> {
+        let containers = self.service_containers(services)?;
+        self.each(&containers, |c| {
+            self.report("Container", &c.name, "Stopping");
+            self.runtime.stop(&c.id, timeout)?;
+            self.report("Container", &c.name, "Stopped");
+            Ok(())
+        })
+    }
+
+    /// Starts the stopped containers of `services` (all if empty), dependencies first.
+    pub fn start(&self, services: &[String]) -> Result<(), StackError> {
+        let _lock = self.lock()?;
+        self.start_unlocked(services)
+    }
+
+    fn start_unlocked(&self, services: &[String]) -> Result<(), StackError> {
+        let containers = self.service_containers(services)?;
+        let graph = ServiceGraph::new(&self.project).map_err(|e| StackError::Invalid(e.to_string()))?;
+        for level in graph.levels() {
+            let batch: Vec<ContainerSummary> = containers
+                .iter()
+                .filter(|c| c.labels.get(labels::SERVICE).is_some_and(|s| level.contains(&s.as_str())))
+                .filter(|c| !matches!(c.state.status, Status::Running | Status::Paused | Status::Restarting))
+                .cloned()
+                .collect();
+            self.each(&batch, |c| {
+                let service = c.labels.get(labels::SERVICE).cloned().unwrap_or_default();
+                self.start_service_container(&service, &c.id, &c.name)
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Restarts the containers of `services` (all if empty).
+    pub fn restart(&self, services: &[String], timeout: Option<Duration>) -> Result<(), StackError> {
+        let _lock = self.lock()?;
+        self.stop_unlocked(services, timeout)?;
+        self.start_unlocked(services)
+    }
+
+    /// Removes the stopped containers of `services` (all if empty); with `stop`, running ones
+    /// are stopped first. Returns the names of the containers removed.
+    pub fn remove(&self, services: &[String], stop: bool) -> Result<Vec<String>, StackError> {
+        let _lock = self.lock()?;
+        if stop {
+            self.stop_unlocked(services, None)?;
+        }
+        let stopped: Vec<ContainerSummary> = self
+            .service_containers(services)?
+            .into_iter()
+            .filter(|c| !matches!(c.state.status, Status::Running | Status::Paused | Status::Restarting))
+            .collect();
+        self.each(&stopped, |c| {
+            self.report("Container", &c.name, "Removing");
+            self.remove_container(&c.id, Duration::ZERO)?;
+            self.report("Container", &c.name, "Removed");
+            Ok(())
+        })?;
+        Ok(stopped.into_iter().map(|c| c.name).collect())
+    }
+}

@@ -1,0 +1,82 @@
+//! What `ps` and `logs` show: the project's containers with their state, and their log lines.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+
+use xcompose_orchestrator::labels;
+use xcompose_supervisor::state::ContainerState;
+
+use crate::{Stack, StackError};
+
+/// A container of the project, for `ps`.
+#[derive(Debug, Clone)]
+pub struct ContainerInfo {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its service.
+    pub service: String,
+    /// Its image as the service names it.
+    pub image: String,
+    /// The command it runs.
+    pub command: Vec<String>,
+    /// Created at (RFC 3339).
+    pub created: String,
+    /// Its state.
+    pub state: ContainerState,
+    /// A one-off (`run`) container.
+    pub oneoff: bool,
+    /// Its labels.
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// Its log file.
+    pub log_path: PathBuf,
+}
+
+/// One line of a container's log.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct LogLine {
+    /// The text, with its line ending.
+    pub log: String,
+    /// `stdout` or `stderr`.
+    pub stream: String,
+    /// When it was written (RFC 3339 with nanoseconds).
+    pub time: String,
+}
+
+impl Stack {
+    /// The project's containers, sorted by service and number.
+    pub fn containers(&self) -> Result<Vec<ContainerInfo>, StackError> {
+        let mut out = Vec::new();
+        for c in self.project_containers()? {
+            let record = self.runtime.find(&c.id)?;
+            out.push(ContainerInfo {
+                service: c.labels.get(labels::SERVICE).cloned().unwrap_or_default(),
+                oneoff: c.labels.get(labels::ONEOFF).map(String::as_str) == Some("True"),
+                image: record.image.clone(),
+                command: record.supervisor.spec.process.args.clone(),
+                created: record.created.clone(),
+                log_path: record.supervisor.log_path.clone(),
+                state: c.state,
+                labels: c.labels,
+                id: c.id,
+                name: c.name,
+            });
+        }
+        out.sort_by(|a, b| (&a.service, &a.name).cmp(&(&b.service, &b.name)));
+        Ok(out)
+    }
+
+    /// The log lines of `container` in its current log file, oldest first.
+    pub fn log_lines(&self, container: &ContainerInfo) -> Result<Vec<LogLine>, StackError> {
+        let mut lines = Vec::new();
+        let Ok(file) = std::fs::File::open(&container.log_path) else { return Ok(lines) };
+        for line in std::io::BufReader::new(file).lines() {
+            let line = line.map_err(StackError::io(&container.log_path))?;
+            if let Ok(parsed) = serde_json::from_str::<LogLine>(&line) {
+                lines.push(parsed);
+            }
+        }
+        Ok(lines)
+    }
+}

@@ -1,0 +1,241 @@
+//! `up`: plan from what exists, then carry the plan out step by step, the actions of a step in
+//! parallel; a container starts once its dependencies meet their `depends_on` conditions.
+
+use std::time::{Duration, Instant};
+
+use xcompose_loader::model::Service;
+use xcompose_orchestrator::labels;
+use xcompose_orchestrator::plan::{plan_up, Action, Actual, Plan};
+use xcompose_supervisor::health::HealthStatus;
+use xcompose_supervisor::state::Status;
+
+use crate::{Stack, StackError};
+
+/// `up`'s options.
+#[derive(Debug, Clone, Default)]
+pub struct UpOptions {
+    /// What changes the plan (`--force-recreate`, `--no-recreate`, `--scale`, services, ...);
+    /// its image digests are filled in by [`Stack::plan`].
+    pub plan: xcompose_orchestrator::plan::UpOptions,
+    /// `--no-start`: create only.
+    pub no_start: bool,
+    /// `--wait`: return once every container runs (and is healthy, if it has a healthcheck).
+    pub wait: bool,
+    /// `--wait-timeout`.
+    pub wait_timeout: Option<Duration>,
+    /// `-t`: grace period when stopping containers to recreate them.
+    pub timeout: Option<Duration>,
+}
+
+/// How often states are polled while waiting.
+const POLL: Duration = Duration::from_millis(20);
+
+impl Stack {
+    /// The plan `up` would carry out (for `--dry-run`, and by `up` itself).
+    pub fn plan(&self, opts: &UpOptions) -> Result<Plan, StackError> {
+        let mut plan_opts = opts.plan.clone();
+        // Every image is resolved first: an unknown image fails `up` before anything changes.
+        for (name, service) in &self.project.services {
+            let image = self.runtime.images().resolve(&service.image).map_err(|e| StackError::Service { service: name.clone(), message: e.to_string() })?;
+            plan_opts.image_digests.insert(name.clone(), image.id);
+        }
+        let mut actual = Actual { containers: self.actual_containers()?, ..Default::default() };
+        for (key, network) in &self.project.networks {
+            if self.networks.get(&network.name)?.is_some() {
+                actual.networks.insert(key.clone());
+            }
+        }
+        for (key, volume) in &self.project.volumes {
+            if self.root.join("volumes").join(&volume.name).exists() {
+                actual.volumes.insert(key.clone());
+            }
+        }
+        plan_up(&self.project, &actual, &plan_opts).map_err(|e| StackError::Invalid(e.to_string()))
+    }
+
+    /// Brings the project to what its files say.
+    pub fn up(&self, opts: &UpOptions) -> Result<(), StackError> {
+        let _lock = self.lock()?;
+        let plan = self.plan(opts)?;
+        for orphan in &plan.orphans {
+            eprintln!("Found orphan containers ([{orphan}]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.");
+        }
+        for step in &plan.steps {
+            let results: Vec<Result<(), StackError>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = step.iter().map(|action| scope.spawn(move || self.carry_out(action, opts))).collect();
+                handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+            });
+            results.into_iter().collect::<Result<Vec<()>, StackError>>()?;
+        }
+        if opts.wait {
+            self.wait_running(opts.wait_timeout)?;
+        }
+        Ok(())
+    }
+
+    fn carry_out(&self, action: &Action, opts: &UpOptions) -> Result<(), StackError> {
+        let grace = opts.timeout;
+        match action {
+            Action::CreateNetwork(key) => {
+                let network = &self.project.networks[key];
+                self.report("Network", &network.name, "Creating");
+                let labels = self.resource_labels(labels::NETWORK, key, &network.labels);
+                self.networks.create(&network.name, network, labels)?;
+                self.report("Network", &network.name, "Created");
+            }
+            Action::CreateVolume(key) => {
+                let volume = &self.project.volumes[key];
+                self.report("Volume", &volume.name, "Creating");
+                self.volume_dir(key)?;
+                self.report("Volume", &volume.name, "Created");
+            }
+            Action::RemoveOrphan { id, name } | Action::Remove { id, name } => {
+                self.report("Container", name, "Stopping");
+                self.remove_container(id, self.grace(grace, id)?)?;
+                self.report("Container", name, "Removed");
+            }
+            Action::Create { service, number, name } => {
+                self.report("Container", name, "Creating");
+                let id = self.create_container(service, *number, name)?;
+                self.report("Container", name, "Created");
+                if !opts.no_start {
+                    self.start_service_container(service, &id, name)?;
+                }
+            }
+            Action::Recreate { service, number, old_id, name } => {
+                self.report("Container", name, "Recreate");
+                self.remove_container(old_id, self.grace(grace, old_id)?)?;
+                let id = self.create_container(service, *number, name)?;
+                self.report("Container", name, "Recreated");
+                if !opts.no_start {
+                    self.start_service_container(service, &id, name)?;
+                }
+            }
+            Action::Start { id } => {
+                let record = self.runtime.find(id)?;
+                let service = record.labels.get(labels::SERVICE).cloned().unwrap_or_default();
+                if !opts.no_start {
+                    self.start_service_container(&service, id, &record.name)?;
+                }
+            }
+            Action::Restart { id } => {
+                let record = self.runtime.find(id)?;
+                self.report("Container", &record.name, "Restarting");
+                self.runtime.stop(id, grace)?;
+                self.runtime.start(id)?;
+                self.report("Container", &record.name, "Started");
+            }
+        }
+        Ok(())
+    }
+
+    /// The grace period to stop container `id` with: `-t`, else its own.
+    fn grace(&self, timeout: Option<Duration>, id: &str) -> Result<Duration, StackError> {
+        Ok(match timeout {
+            Some(t) => t,
+            None => self.runtime.find(id)?.stop_grace,
+        })
+    }
+
+    /// Starts a container of `service` once its dependencies are ready.
+    pub(crate) fn start_service_container(&self, service: &str, id: &str, name: &str) -> Result<(), StackError> {
+        if let Some(definition) = self.project.services.get(service) {
+            self.wait_dependencies(definition)?;
+        }
+        self.report("Container", name, "Starting");
+        self.runtime.start(id)?;
+        self.report("Container", name, "Started");
+        Ok(())
+    }
+
+    /// Waits until every dependency of `service` meets its condition; compose's messages when one cannot.
+    fn wait_dependencies(&self, service: &Service) -> Result<(), StackError> {
+        for (dependency, d) in &service.depends_on {
+            if !self.project.services.contains_key(dependency) {
+                if d.required {
+                    return Err(StackError::Dependency(format!("service {dependency:?} is required but not enabled")));
+                }
+                continue;
+            }
+            let containers: Vec<String> = self
+                .project_containers()?
+                .into_iter()
+                .filter(|c| c.labels.get(labels::SERVICE) == Some(dependency) && c.labels.get(labels::ONEOFF).map(String::as_str) != Some("True"))
+                .map(|c| c.id)
+                .collect();
+            for id in containers {
+                match d.condition.as_str() {
+                    "service_healthy" => self.wait_healthy(&id, None)?,
+                    "service_completed_successfully" => self.wait_completed(dependency, &id)?,
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for container `id` to be healthy.
+    fn wait_healthy(&self, id: &str, deadline: Option<Instant>) -> Result<(), StackError> {
+        let record = self.runtime.find(id)?;
+        if record.supervisor.healthcheck.is_none() {
+            return Err(StackError::Dependency(format!("dependency failed to start: container {} has no healthcheck configured", record.name)));
+        }
+        self.report("Container", &record.name, "Waiting");
+        loop {
+            let state = self.runtime.state(&record);
+            match (state.status, state.health.map(|h| h.status)) {
+                (_, Some(HealthStatus::Healthy)) => break,
+                (_, Some(HealthStatus::Unhealthy)) => {
+                    return Err(StackError::Dependency(format!("dependency failed to start: container {} is unhealthy", record.name)))
+                }
+                (Status::Exited | Status::Dead, _) => {
+                    return Err(StackError::Dependency(format!("dependency failed to start: container {} exited ({})", record.name, state.exit_code.unwrap_or(0))))
+                }
+                _ => {}
+            }
+            if deadline.is_some_and(|d| Instant::now() > d) {
+                return Err(StackError::Dependency(format!("timeout waiting for container {} to be healthy", record.name)));
+            }
+            std::thread::sleep(POLL);
+        }
+        self.report("Container", &record.name, "Healthy");
+        Ok(())
+    }
+
+    /// Waits for container `id` of `service` to exit, successfully.
+    fn wait_completed(&self, service: &str, id: &str) -> Result<(), StackError> {
+        let record = self.runtime.find(id)?;
+        self.report("Container", &record.name, "Waiting");
+        loop {
+            let state = self.runtime.state(&record);
+            if matches!(state.status, Status::Exited | Status::Dead) && state.started_at.is_some() {
+                return match state.exit_code.unwrap_or(0) {
+                    0 => {
+                        self.report("Container", &record.name, "Exited");
+                        Ok(())
+                    }
+                    code => Err(StackError::Dependency(format!("service {service:?} didn't complete successfully: exit {code}"))),
+                };
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// `--wait`: every container of the project runs (healthy if it has a healthcheck), or
+    /// exited 0 (a one-shot service).
+    fn wait_running(&self, timeout: Option<Duration>) -> Result<(), StackError> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        for c in self.project_containers()?.into_iter().filter(|c| c.labels.get(labels::ONEOFF).map(String::as_str) != Some("True")) {
+            let record = self.runtime.find(&c.id)?;
+            if record.supervisor.healthcheck.is_some() {
+                self.wait_healthy(&c.id, deadline)?;
+                continue;
+            }
+            let state = self.runtime.state(&record);
+            if matches!(state.status, Status::Exited | Status::Dead) && state.exit_code.unwrap_or(0) != 0 {
+                return Err(StackError::Dependency(format!("container {} exited ({})", record.name, state.exit_code.unwrap_or(0))));
+            }
+        }
+        Ok(())
+    }
+}
