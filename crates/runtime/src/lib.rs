@@ -12,7 +12,7 @@
 //! upper/ work/ merged/   its writable layer
 //! ```
 //!
-//! A container is created in `.creating-<id>` and renamed into place when complete, so a crash
+//! A container is created in `.creating-<pid>-<id>` and renamed into place when complete, so a crash
 //! during create leaves only a hidden directory that listing ignores and the next create removes.
 //! Starting spawns `xcompose __supervise`, which outlives the command that started it.
 

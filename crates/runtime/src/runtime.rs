@@ -175,6 +175,7 @@ impl Runtime {
 
     /// Creates a container (not started).
     pub fn create(&self, req: CreateRequest) -> Result<String> {
+        let _lock = self.lock_creates()?;
         self.remove_interrupted_creates()?;
         if let Some(existing) = self.records()?.into_iter().find(|r| r.name == req.name) {
             return Err(RuntimeError::NameInUse { name: req.name, id: existing.id });
@@ -182,7 +183,7 @@ impl Runtime {
         let image = self.images.resolve(&req.image)?;
         let seed = format!("{}{}{:?}", req.name, std::process::id(), Instant::now());
         let id = hex::encode(Sha256::digest(format!("{seed}{}", chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default())));
-        let staging = self.dir.join(format!(".creating-{id}"));
+        let staging = self.dir.join(format!(".creating-{}-{id}", std::process::id()));
         let final_dir = self.dir.join(&id);
         for d in ["upper", "work", "merged"] {
             let p = staging.join(d);
@@ -270,14 +271,25 @@ impl Runtime {
         self.dir.join(id).join(name)
     }
 
-    /// Leftovers of creates interrupted by a crash.
+    /// Leftovers of creates interrupted by a crash: staging directories whose creating process
+    /// is gone (those of creates still running, in this process or another, are left alone).
     fn remove_interrupted_creates(&self) -> Result<()> {
         for entry in fs::read_dir(&self.dir).map_err(io(&self.dir))?.flatten() {
-            if entry.file_name().to_string_lossy().starts_with(".creating-") {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(rest) = name.strip_prefix(".creating-") else { continue };
+            let creator = rest.split_once('-').and_then(|(pid, _)| pid.parse::<u32>().ok());
+            if creator.is_none_or(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
                 fs::remove_dir_all(entry.path()).map_err(io(&entry.path()))?;
             }
         }
         Ok(())
+    }
+
+    /// Serialises creates across processes, so that two creates cannot both take one name.
+    fn lock_creates(&self) -> Result<nix::fcntl::Flock<fs::File>> {
+        let path = self.dir.join(".create.lock");
+        let file = fs::File::options().create(true).truncate(false).write(true).open(&path).map_err(io(&path))?;
+        nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| RuntimeError::Io { path, source: e.into() })
     }
 
     /// The state of a container: as its supervisor recorded it, except that a container whose
