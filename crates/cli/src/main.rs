@@ -56,6 +56,8 @@ pub enum Command {
     Logs(commands::logs::LogsArgs),
     /// Execute a command in a running container.
     Exec(commands::exec::ExecArgs),
+    /// Run a one-off command on a service.
+    Run(commands::run::RunArgs),
     /// Start services.
     Start(commands::lifecycle::StartArgs),
     /// Stop services.
@@ -95,6 +97,7 @@ fn main() -> ExitCode {
         Command::Ps(args) => commands::ps::run(&cli, args),
         Command::Logs(args) => commands::logs::run(&cli, args),
         Command::Exec(args) => commands::exec::run(&cli, args),
+        Command::Run(args) => commands::run::run(&cli, args),
         Command::Start(args) => commands::lifecycle::start(&cli, args),
         Command::Stop(args) => commands::lifecycle::stop(&cli, args),
         Command::Restart(args) => commands::lifecycle::restart(&cli, args),

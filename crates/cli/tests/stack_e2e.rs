@@ -174,3 +174,41 @@ fn up_noop_edit_two_projects_and_down() -> Result<()> {
     assert!(supervisors.stdout.is_empty(), "no supervisor left: {}", String::from_utf8_lossy(&supervisors.stdout));
     Ok(())
 }
+
+const JOBS: &str = r#"
+services:
+  job:
+    image: busybox:latest
+    command: ["sh", "-c", "echo out; echo err >&2; exit 3"]
+  side:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+"#;
+
+#[test]
+fn run_rm_and_exit_code_from() -> Result<()> {
+    let sb = Sandbox::new()?;
+    let image = xcompose_testkit::busybox_image_tar()?;
+    sb.run_ok(XCOMPOSE, &["--root", sb.root().to_str().unwrap(), "image", "import", image.to_str().unwrap(), "busybox:latest"])?;
+    let dir = project(&sb, "jobs", JOBS)?;
+    let compose = |args: &[&str]| sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(args).output();
+
+    let out = compose(&["run", "--rm", "job"])?;
+    assert_eq!(out.status.code(), Some(3), "run returns the container's exit code");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("err\n"), "the container's stderr goes to stderr");
+    let out = compose(&["run", "--rm", "-e", "CODE=5", "job", "sh", "-c", "exit $CODE"])?;
+    assert_eq!(out.status.code(), Some(5), "the command and environment given to run are used");
+    assert_eq!(entries(&sb.root().join("containers"))?, Vec::<String>::new(), "--rm removed the one-off containers");
+
+    let out = compose(&["up", "--exit-code-from", "job"])?;
+    assert_eq!(out.status.code(), Some(3), "up --exit-code-from returns job's code: {}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("jobs-job-1   | out") || stdout.contains("jobs-job-1  | out"), "attached output is prefixed: {stdout}");
+    assert!(stdout.contains("Aborting on container exit..."), "{stdout}");
+    let ps = xcompose(&sb, &dir, &["ps", "--format", "json"])?;
+    assert!(ps.trim().is_empty(), "every container was stopped after the abort: {ps}");
+    xcompose(&sb, &dir, &["down"])?;
+    Ok(())
+}

@@ -126,7 +126,12 @@ impl Stack {
     /// Creates replica `number` of `service_name` as container `name`, attached to its networks
     /// (not started); returns its id.
     pub(crate) fn create_container(&self, service_name: &str, number: u32, name: &str) -> Result<String, StackError> {
-        let service = &self.project.services[service_name];
+        self.create_from(service_name, &self.project.services[service_name], number, name, false)
+    }
+
+    /// Creates container `name` from `service` (the project's `service_name`, possibly adjusted
+    /// for a one-off run).
+    pub(crate) fn create_from(&self, service_name: &str, service: &Service, number: u32, name: &str, oneoff: bool) -> Result<String, StackError> {
         let image = self.runtime.images().resolve(&service.image)?;
         let (process, user) = process_for(service_name, service, image.config.config().as_ref())
             .map_err(|e| StackError::Service { service: service_name.to_string(), message: e.to_string() })?;
@@ -136,7 +141,7 @@ impl Stack {
         request.network = self.network_namespace(service_name, service)?;
         request.mounts.extend(self.volume_mounts(service)?);
         let info = ProjectInfo { name: &self.project.name, working_dir: &self.working_dir.display().to_string(), config_files: &self.config_files };
-        request.labels = container_labels(&info, service_name, service, number, false, &xcompose_loader::service_hash(service), &image.id);
+        request.labels = container_labels(&info, service_name, service, number, oneoff, &xcompose_loader::service_hash(service), &image.id);
         let own_netns = request.network == NetworkNamespace::New;
         let id = self.runtime.create(request)?;
         if own_netns {

@@ -16,6 +16,7 @@ mod lock;
 mod networks;
 mod query;
 mod request;
+mod run;
 mod down;
 mod up;
 
@@ -25,6 +26,7 @@ pub use error::StackError;
 pub use networks::{Endpoint, NetworkRecord};
 pub use query::{ContainerInfo, LogLine};
 pub use down::DownOptions;
+pub use run::RunOptions;
 pub use up::UpOptions;
 use xcompose_loader::Project;
 use xcompose_runtime::Runtime;

@@ -73,6 +73,18 @@ impl Stack {
         Ok(())
     }
 
+    /// Creates the project's networks and volumes that do not exist yet (for `run`).
+    pub(crate) fn ensure_resources(&self) -> Result<(), StackError> {
+        let plan = self.plan(&UpOptions { plan: xcompose_orchestrator::plan::UpOptions { no_recreate: true, ..Default::default() }, ..Default::default() })?;
+        let opts = UpOptions::default();
+        for action in plan.steps.iter().flatten() {
+            if matches!(action, Action::CreateNetwork(_) | Action::CreateVolume(_)) {
+                self.carry_out(action, &opts)?;
+            }
+        }
+        Ok(())
+    }
+
     fn carry_out(&self, action: &Action, opts: &UpOptions) -> Result<(), StackError> {
         let grace = opts.timeout;
         match action {

@@ -1,12 +1,13 @@
 //! `xcompose logs`: the output of the project's containers, prefixed with their names.
 
-use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
-use xcompose_stack::{ContainerInfo, LogLine, Stack};
+use xcompose_stack::{ContainerInfo, LogLine};
+
+use super::attach::{has_stopped, print_line, Follower, Style};
 
 use crate::Cli;
 
@@ -37,6 +38,7 @@ pub fn run(cli: &Cli, args: &LogsArgs) -> Result<ExitCode> {
     let stack = super::project::open(cli, &[])?;
     let containers: Vec<ContainerInfo> =
         stack.containers()?.into_iter().filter(|c| !c.oneoff && (args.services.is_empty() || args.services.contains(&c.service))).collect();
+    let style = Style { prefix: !args.no_log_prefix, timestamps: args.timestamps, split_streams: false };
     let width = containers.iter().map(|c| c.name.len()).max().unwrap_or(0);
     let tail: Option<usize> = args.tail.parse().ok();
     let mut printed = Vec::new();
@@ -47,49 +49,20 @@ pub fn run(cli: &Cli, args: &LogsArgs) -> Result<ExitCode> {
         let skip = tail.map_or(0, |n| all.len().saturating_sub(n));
         lines.extend(all.into_iter().skip(skip).map(|l| (l.time.clone(), c, l)));
     }
+    // Interleaved by time, as they were written.
     lines.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut out = std::io::stdout().lock();
     for (_, c, line) in &lines {
-        print_line(&mut out, args, c, line, width)?;
+        print_line(style, c, line, width)?;
     }
-    drop(out);
     if args.follow {
-        follow(&stack, args, &containers, printed, width)?;
+        let mut follower = Follower::new(containers, Some(printed), style);
+        loop {
+            follower.poll(&stack)?;
+            if follower.states(&stack)?.iter().all(has_stopped) {
+                return Ok(ExitCode::SUCCESS);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn print_line(out: &mut impl Write, args: &LogsArgs, c: &ContainerInfo, line: &LogLine, width: usize) -> std::io::Result<()> {
-    if !args.no_log_prefix {
-        write!(out, "{:<width$} | ", c.name)?;
-    }
-    if args.timestamps {
-        write!(out, "{} ", line.time)?;
-    }
-    write!(out, "{}", line.log)?;
-    if !line.log.ends_with('\n') {
-        writeln!(out)?;
-    }
-    out.flush()
-}
-
-/// Prints new lines as they are written, until every container has stopped.
-fn follow(stack: &Stack, args: &LogsArgs, containers: &[ContainerInfo], mut printed: Vec<usize>, width: usize) -> Result<()> {
-    loop {
-        let mut any_running = false;
-        for (c, seen) in containers.iter().zip(printed.iter_mut()) {
-            let all = stack.log_lines(c)?;
-            let mut out = std::io::stdout().lock();
-            for line in all.iter().skip(*seen) {
-                print_line(&mut out, args, c, line, width)?;
-            }
-            *seen = all.len().max(*seen);
-            let state = stack.runtime().state(&stack.runtime().find(&c.id)?);
-            any_running |= matches!(state.status, xcompose_supervisor::state::Status::Running | xcompose_supervisor::state::Status::Restarting);
-        }
-        if !any_running {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }

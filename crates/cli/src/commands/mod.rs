@@ -1,5 +1,6 @@
 //! One module per `xcompose` command.
 
+pub mod attach;
 pub mod config;
 pub mod down;
 pub mod exec;
@@ -8,4 +9,5 @@ pub mod lifecycle;
 pub mod logs;
 pub mod project;
 pub mod ps;
+pub mod run;
 pub mod up;

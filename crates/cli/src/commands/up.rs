@@ -7,8 +7,9 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use clap::Args;
 use xcompose_orchestrator::plan::Action;
-use xcompose_stack::UpOptions;
+use xcompose_stack::{Stack, UpOptions};
 
+use super::attach::{catch_interrupts, has_stopped, interrupted, Follower, Style};
 use crate::Cli;
 
 /// `up`'s flags.
@@ -41,6 +42,12 @@ pub struct UpArgs {
     /// Scale SERVICE to NUM instances (SERVICE=NUM).
     #[arg(long)]
     pub scale: Vec<String>,
+    /// Stops all containers if any container was stopped.
+    #[arg(long)]
+    pub abort_on_container_exit: bool,
+    /// Return the exit code of the selected service container. Implies --abort-on-container-exit.
+    #[arg(long)]
+    pub exit_code_from: Option<String>,
     /// Use this timeout in seconds for container shutdown when containers are already running.
     #[arg(short = 't', long)]
     pub timeout: Option<u64>,
@@ -50,9 +57,6 @@ pub struct UpArgs {
 
 /// Runs `up`.
 pub fn run(cli: &Cli, args: &UpArgs) -> Result<ExitCode> {
-    if !(args.detach || args.wait || cli.dry_run) {
-        bail!("attached mode is not supported yet: run `xcompose up -d`, then `xcompose logs -f`");
-    }
     let stack = super::project::open(cli, &args.services)?;
     let mut scale = BTreeMap::new();
     for s in &args.scale {
@@ -81,8 +85,74 @@ pub fn run(cli: &Cli, args: &UpArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    let attached = !(args.detach || args.wait || args.no_start);
+    if attached {
+        catch_interrupts()?;
+    }
     stack.up(&opts)?;
-    Ok(ExitCode::SUCCESS)
+    if !attached {
+        return Ok(ExitCode::SUCCESS);
+    }
+    attach(&stack, args)
+}
+
+/// Attached mode: the containers' output, prefixed, until they all stop; with
+/// `--abort-on-container-exit`, until one stops, then all are stopped. Ctrl+C stops them all.
+fn attach(stack: &Stack, args: &UpArgs) -> Result<ExitCode> {
+    let abort = args.abort_on_container_exit || args.exit_code_from.is_some();
+    if let Some(service) = &args.exit_code_from {
+        if !stack.project().services.contains_key(service) {
+            bail!("no such service: {service}");
+        }
+    }
+    let containers: Vec<_> = stack
+        .containers()?
+        .into_iter()
+        .filter(|c| !c.oneoff && (args.services.is_empty() || args.services.contains(&c.service)))
+        .collect();
+    let names: Vec<&str> = containers.iter().map(|c| c.name.as_str()).collect();
+    println!("Attaching to {}", names.join(", "));
+    let mut follower = Follower::new(containers, None, Style { prefix: true, ..Style::default() });
+    let mut reported = vec![false; follower.containers().len()];
+    let mut first_exit: Option<i32> = None;
+    loop {
+        follower.poll(stack)?;
+        let states = follower.states(stack)?;
+        for ((c, state), done) in follower.containers().iter().zip(&states).zip(reported.iter_mut()) {
+            if has_stopped(state) && !*done {
+                *done = true;
+                let code = state.exit_code.unwrap_or(0);
+                println!("{} exited with code {code}", c.name);
+                first_exit.get_or_insert(code);
+            }
+        }
+        let all_stopped = states.iter().all(has_stopped);
+        if interrupted() || (abort && first_exit.is_some()) || all_stopped {
+            if !all_stopped {
+                if abort && !interrupted() {
+                    println!("Aborting on container exit...");
+                } else {
+                    eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
+                }
+                stack.stop(&args.services, args.timeout.map(Duration::from_secs))?;
+                follower.poll(stack)?;
+            }
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if interrupted() {
+        return Ok(ExitCode::from(130));
+    }
+    let code = match &args.exit_code_from {
+        Some(service) => {
+            let states = follower.states(stack)?;
+            follower.containers().iter().zip(states).find(|(c, _)| &c.service == service).and_then(|(_, s)| s.exit_code).unwrap_or(0)
+        }
+        None if abort => first_exit.unwrap_or(0),
+        None => 0,
+    };
+    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
 }
 
 /// An action in words.

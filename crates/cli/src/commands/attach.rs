@@ -1,0 +1,110 @@
+//! Following containers' output as it is written: `logs -f`, attached `up`, and `run`.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::Result;
+use xcompose_stack::{ContainerInfo, LogLine, Stack};
+use xcompose_supervisor::state::{ContainerState, Status};
+
+/// How lines are printed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Style {
+    /// `name | ` before each line.
+    pub prefix: bool,
+    /// The line's timestamp before its text.
+    pub timestamps: bool,
+    /// stderr lines to stderr (as `run` does), instead of everything to stdout.
+    pub split_streams: bool,
+}
+
+/// The containers followed and how many lines of each were printed.
+pub struct Follower {
+    containers: Vec<ContainerInfo>,
+    printed: Vec<usize>,
+    width: usize,
+    style: Style,
+}
+
+impl Follower {
+    /// Follows `containers`, skipping the first `already[i]` lines of container `i` (all lines if `None`).
+    pub fn new(containers: Vec<ContainerInfo>, already: Option<Vec<usize>>, style: Style) -> Self {
+        let width = containers.iter().map(|c| c.name.len()).max().unwrap_or(0);
+        let printed = already.unwrap_or_else(|| vec![0; containers.len()]);
+        Self { containers, printed, width, style }
+    }
+
+    /// The containers followed.
+    pub fn containers(&self) -> &[ContainerInfo] {
+        &self.containers
+    }
+
+    /// Prints the lines written since the last call.
+    pub fn poll(&mut self, stack: &Stack) -> Result<()> {
+        for (c, seen) in self.containers.iter().zip(self.printed.iter_mut()) {
+            let all = stack.log_lines(c)?;
+            for line in all.iter().skip(*seen) {
+                print_line(self.style, c, line, self.width)?;
+            }
+            *seen = all.len().max(*seen);
+        }
+        Ok(())
+    }
+
+    /// The current state of each container followed.
+    pub fn states(&self, stack: &Stack) -> Result<Vec<ContainerState>> {
+        self.containers.iter().map(|c| Ok(stack.runtime().state(&stack.runtime().find(&c.id)?))).collect()
+    }
+}
+
+/// Prints one log line of `c` in `style`.
+pub fn print_line(style: Style, c: &ContainerInfo, line: &LogLine, width: usize) -> std::io::Result<()> {
+    let mut text = String::new();
+    if style.prefix {
+        text.push_str(&format!("{:<width$} | ", c.name));
+    }
+    if style.timestamps {
+        text.push_str(&line.time);
+        text.push(' ');
+    }
+    text.push_str(&line.log);
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    if style.split_streams && line.stream == "stderr" {
+        let mut err = std::io::stderr().lock();
+        err.write_all(text.as_bytes())?;
+        err.flush()
+    } else {
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())?;
+        out.flush()
+    }
+}
+
+/// Whether a container has stopped for good (exited or dead, and not about to restart).
+pub fn has_stopped(state: &ContainerState) -> bool {
+    matches!(state.status, Status::Exited | Status::Dead | Status::Created)
+}
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_interrupt(_: nix::libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// From now on, Ctrl+C (SIGINT) and SIGTERM only set a flag, read by [`interrupted`].
+pub fn catch_interrupts() -> Result<()> {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    let action = SigAction::new(SigHandler::Handler(on_interrupt), SaFlags::empty(), SigSet::empty());
+    for signal in [Signal::SIGINT, Signal::SIGTERM] {
+        // SAFETY: the handler only stores to an atomic.
+        unsafe { sigaction(signal, &action) }?;
+    }
+    Ok(())
+}
+
+/// Whether Ctrl+C or SIGTERM arrived since [`catch_interrupts`].
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}

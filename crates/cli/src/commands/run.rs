@@ -1,0 +1,87 @@
+//! `xcompose run`: a one-off command in a new container of a service; exits with its exit code.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::Args;
+use xcompose_stack::RunOptions;
+
+use super::attach::{catch_interrupts, has_stopped, interrupted, Follower, Style};
+use crate::Cli;
+
+/// `run`'s flags.
+#[derive(Debug, Args)]
+#[command(trailing_var_arg = true)]
+pub struct RunArgs {
+    /// Run container in background and print container ID.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Automatically remove the container when it exits.
+    #[arg(long)]
+    pub rm: bool,
+    /// Set environment variables.
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// Override the entrypoint of the image.
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// Assign a name to the container.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Don't start linked services.
+    #[arg(long)]
+    pub no_deps: bool,
+    /// Run as specified username or uid.
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Working directory inside the container.
+    #[arg(short = 'w', long)]
+    pub workdir: Option<String>,
+    /// Disable pseudo-TTY allocation (xcompose never allocates one yet).
+    #[arg(short = 'T', long = "no-TTY")]
+    pub no_tty: bool,
+    /// The service.
+    pub service: String,
+    /// The command and its arguments (the service's command if absent).
+    #[arg(allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+/// Runs `run`.
+pub fn run(cli: &Cli, args: &RunArgs) -> Result<ExitCode> {
+    let stack = super::project::open(cli, std::slice::from_ref(&args.service))?;
+    let opts = RunOptions {
+        command: (!args.command.is_empty()).then(|| args.command.clone()),
+        entrypoint: args.entrypoint.as_ref().map(|e| shlex::split(e).unwrap_or_else(|| vec![e.clone()])),
+        env: args.env.clone(),
+        user: args.user.clone(),
+        workdir: args.workdir.clone(),
+        name: args.name.clone(),
+        no_deps: args.no_deps,
+    };
+    catch_interrupts()?;
+    let id = stack.run(&args.service, &opts)?;
+    if args.detach {
+        println!("{id}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let container = stack.containers()?.into_iter().find(|c| c.id == id).ok_or_else(|| anyhow::anyhow!("container {id} vanished"))?;
+    let mut follower = Follower::new(vec![container], None, Style { split_streams: true, ..Style::default() });
+    let code = loop {
+        follower.poll(&stack)?;
+        let state = follower.states(&stack)?.remove(0);
+        if has_stopped(&state) {
+            follower.poll(&stack)?;
+            break state.exit_code.unwrap_or(0);
+        }
+        if interrupted() {
+            stack.runtime().stop(&id, None)?;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    if args.rm {
+        stack.remove_oneoff(&id)?;
+    }
+    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+}

@@ -1,0 +1,80 @@
+//! `run`: a one-off container of a service (`<project>-<service>-run-<id>`), its dependencies
+//! brought up first unless told otherwise.
+
+use xcompose_orchestrator::naming::oneoff_name;
+
+use crate::{Stack, StackError, UpOptions};
+
+/// `run`'s options.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// The command (the service's if `None`).
+    pub command: Option<Vec<String>>,
+    /// `--entrypoint`.
+    pub entrypoint: Option<Vec<String>>,
+    /// `-e KEY=VALUE`.
+    pub env: Vec<String>,
+    /// `-u`.
+    pub user: Option<String>,
+    /// `-w`.
+    pub workdir: Option<String>,
+    /// `--name`.
+    pub name: Option<String>,
+    /// `--no-deps`: do not start the service's dependencies.
+    pub no_deps: bool,
+}
+
+impl Stack {
+    /// Creates and starts a one-off container of `service`; returns its id.
+    pub fn run(&self, service_name: &str, opts: &RunOptions) -> Result<String, StackError> {
+        let service = self.project.services.get(service_name).ok_or_else(|| StackError::Invalid(format!("no such service: {service_name}")))?;
+        let dependencies: Vec<String> = service.depends_on.keys().filter(|d| self.project.services.contains_key(*d)).cloned().collect();
+        if !opts.no_deps && !dependencies.is_empty() {
+            let mut up = UpOptions::default();
+            up.plan.services = dependencies;
+            self.up(&up)?;
+        }
+        let _lock = self.lock()?;
+        self.ensure_resources()?;
+        let mut service = service.clone();
+        if let Some(command) = &opts.command {
+            service.command = Some(command.clone());
+        }
+        if let Some(entrypoint) = &opts.entrypoint {
+            service.entrypoint = Some(entrypoint.clone());
+        }
+        for assignment in &opts.env {
+            let (key, value) = assignment.split_once('=').map_or((assignment.as_str(), None), |(k, v)| (k, Some(v.to_string())));
+            service.environment.insert(key.to_string(), value.or_else(|| std::env::var(key).ok()));
+        }
+        if let Some(user) = &opts.user {
+            service.user = user.clone();
+        }
+        if let Some(dir) = &opts.workdir {
+            service.working_dir = dir.clone();
+        }
+        // One-off containers neither restart nor publish the service's ports.
+        service.restart.clear();
+        service.deploy = None;
+        service.ports.clear();
+        let name = opts.name.clone().unwrap_or_else(|| oneoff_name(&self.project.name, service_name, &unique_suffix()));
+        self.report("Container", &name, "Creating");
+        let id = self.create_from(service_name, &service, 1, &name, true)?;
+        self.report("Container", &name, "Created");
+        self.runtime.start(&id)?;
+        Ok(id)
+    }
+
+    /// Removes one-off container `id` (after it exited), with what it held.
+    pub fn remove_oneoff(&self, id: &str) -> Result<(), StackError> {
+        let _lock = self.lock()?;
+        self.remove_container(id, std::time::Duration::ZERO)
+    }
+}
+
+/// 12 hex digits that make a one-off container's name unique.
+fn unique_suffix() -> String {
+    use sha2::Digest;
+    let seed = format!("{}{:?}{:?}", std::process::id(), std::time::SystemTime::now(), std::thread::current().id());
+    hex::encode(&sha2::Sha256::digest(seed.as_bytes())[..6])
+}
