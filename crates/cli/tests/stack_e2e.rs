@@ -166,7 +166,7 @@ fn up_noop_edit_two_projects_and_down() -> Result<()> {
 
     xcompose(&sb, &other, &["-p", "shop2", "down", "-v"])?;
     xcompose(&sb, &dir, &["down", "-v"])?;
-    for kind in ["containers", "volumes", "networks", "endpoints"] {
+    for kind in ["containers", "volumes", "networks", "endpoints", "ipam"] {
         assert_eq!(entries(&sb.root().join(kind))?, Vec::<String>::new(), "no {kind} left");
     }
     assert_eq!(links(&sb)?, links_before, "no bridge or veth left");
@@ -210,5 +210,35 @@ fn run_rm_and_exit_code_from() -> Result<()> {
     let ps = xcompose(&sb, &dir, &["ps", "--format", "json"])?;
     assert!(ps.trim().is_empty(), "every container was stopped after the abort: {ps}");
     xcompose(&sb, &dir, &["down"])?;
+    Ok(())
+}
+
+/// `up -d` killed with SIGKILL at points spread over a cold start, then run again: the second
+/// `up` always brings the stack up, and `down -v` then leaves nothing.
+#[test]
+fn killed_up_converges() -> Result<()> {
+    let sb = Sandbox::new()?;
+    let image = xcompose_testkit::busybox_image_tar()?;
+    sb.run_ok(XCOMPOSE, &["--root", sb.root().to_str().unwrap(), "image", "import", image.to_str().unwrap(), "busybox:latest"])?;
+    let links_before = links(&sb)?;
+    let dir = project(&sb, "crash", STACK)?;
+    for delay_ms in [0, 5, 15, 30, 60, 100, 150, 250, 400] {
+        let mut up = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(["up", "-d"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn()?;
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = up.kill();
+        up.wait()?;
+        xcompose(&sb, &dir, &["up", "-d"]).with_context(|| format!("up after a kill at {delay_ms} ms"))?;
+        let states: BTreeMap<String, String> = containers(&sb, &dir)?.into_iter().map(|(n, (_, s, _))| (n, s)).collect();
+        let expected: BTreeMap<String, String> =
+            [("crash-db-1", "running"), ("crash-migrate-1", "exited"), ("crash-web-1", "running"), ("crash-worker-1", "running")].map(|(a, b)| (a.into(), b.into())).into();
+        assert_eq!(states, expected, "after a kill at {delay_ms} ms");
+        let web = address(&sb, &dir, "web")?;
+        sb.run_ok("busybox", &["wget", "-q", "-O", "-", &format!("http://{web}/counter")]).with_context(|| format!("web serves after a kill at {delay_ms} ms"))?;
+        xcompose(&sb, &dir, &["down", "-v"])?;
+        for kind in ["containers", "volumes", "networks", "endpoints", "ipam"] {
+            assert_eq!(entries(&sb.root().join(kind))?, Vec::<String>::new(), "no {kind} left after a kill at {delay_ms} ms");
+        }
+        assert_eq!(links(&sb)?, links_before, "no bridge or veth left after a kill at {delay_ms} ms");
+    }
     Ok(())
 }

@@ -13,7 +13,8 @@
 //! ```
 //!
 //! A container is created in `.creating-<pid>-<id>` and renamed into place when complete, so a crash
-//! during create leaves only a hidden directory that listing ignores and the next create removes.
+//! during create leaves only a hidden directory that listing ignores and the next create removes;
+//! removal renames the directory to `.removing-<pid>-<id>` before deleting it, likewise.
 //! Starting spawns `xcompose __supervise`, which outlives the command that started it.
 
 mod record;

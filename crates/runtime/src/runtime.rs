@@ -265,18 +265,36 @@ impl Runtime {
         self.dir.join(id).join(NETNS_FILE)
     }
 
+    /// Makes sure the network namespace container `id` made for itself exists (a create
+    /// interrupted after its record was written but before the namespace was pinned left none).
+    pub fn ensure_netns(&self, id: &str) -> Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let path = self.netns_path(id);
+        let pinned = match (fs::metadata(&path), fs::metadata(self.dir.join(id))) {
+            // A pinned namespace is a mount of nsfs: its device is not the directory's.
+            (Ok(file), Ok(dir)) => file.dev() != dir.dev(),
+            _ => false,
+        };
+        if !pinned {
+            xcompose_network::netns::remove(&path)?;
+            xcompose_network::netns::create(&path)?;
+        }
+        Ok(())
+    }
+
     /// The file bind-mounted on `/etc/<name>` in the container (`hosts`, `hostname`,
     /// `resolv.conf`); rewrite it (atomically) to change what the container sees from its next start.
     pub fn etc_file(&self, id: &str, name: &str) -> PathBuf {
         self.dir.join(id).join(name)
     }
 
-    /// Leftovers of creates interrupted by a crash: staging directories whose creating process
-    /// is gone (those of creates still running, in this process or another, are left alone).
+    /// Leftovers of creates and removes interrupted by a crash: staging directories and
+    /// containers set aside for removal whose process is gone (those of creates and removes
+    /// still running, in this process or another, are left alone).
     fn remove_interrupted_creates(&self) -> Result<()> {
         for entry in fs::read_dir(&self.dir).map_err(io(&self.dir))?.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(rest) = name.strip_prefix(".creating-") else { continue };
+            let Some(rest) = name.strip_prefix(".creating-").or_else(|| name.strip_prefix(".removing-")) else { continue };
             let creator = rest.split_once('-').and_then(|(pid, _)| pid.parse::<u32>().ok());
             if creator.is_none_or(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
                 fs::remove_dir_all(entry.path()).map_err(io(&entry.path()))?;
@@ -392,7 +410,10 @@ impl Runtime {
         }
         let dir = self.dir.join(&record.id);
         xcompose_network::netns::remove(&dir.join(NETNS_FILE))?;
-        fs::remove_dir_all(&dir).map_err(io(&dir))
+        // Out of sight first, so that listing never sees a half-removed container.
+        let doomed = self.dir.join(format!(".removing-{}-{}", std::process::id(), record.id));
+        fs::rename(&dir, &doomed).map_err(io(&dir))?;
+        fs::remove_dir_all(&doomed).map_err(io(&doomed))
     }
 
     /// Starts `request` in the running container `wanted`, in its namespaces and cgroup, with

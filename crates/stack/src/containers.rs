@@ -142,20 +142,19 @@ impl Stack {
         request.mounts.extend(self.volume_mounts(service)?);
         let info = ProjectInfo { name: &self.project.name, working_dir: &self.working_dir.display().to_string(), config_files: &self.config_files };
         request.labels = container_labels(&info, service_name, service, number, oneoff, &xcompose_loader::service_hash(service), &image.id);
-        let own_netns = request.network == NetworkNamespace::New;
-        let id = self.runtime.create(request)?;
-        if own_netns {
-            if let Err(e) = self.connect(&id, service_name, service) {
-                let _ = self.remove_container(&id, Duration::ZERO);
-                return Err(e);
-            }
-        }
-        Ok(id)
+        Ok(self.runtime.create(request)?)
     }
 
-    /// Attaches a new container to its service's networks and writes its /etc/hosts.
-    fn connect(&self, id: &str, service_name: &str, service: &Service) -> Result<(), StackError> {
+    /// Attaches container `id` of `service_name` to its service's networks, afresh (whatever
+    /// an earlier, interrupted attach left is undone first), and writes its /etc/hosts. Nothing
+    /// to do for a container sharing another's network namespace.
+    pub(crate) fn connect(&self, id: &str, service_name: &str, service: &Service) -> Result<(), StackError> {
         let netns = self.runtime.netns_path(id);
+        if self.runtime.find(id)?.supervisor.spec.network != NetworkNamespace::Join(netns.clone()) {
+            return Ok(());
+        }
+        self.runtime.ensure_netns(id)?;
+        self.networks.detach_all(id)?;
         let mut addresses = Vec::new();
         for (key, options) in self.service_networks(service) {
             let network = self.project.networks.get(&key).ok_or_else(|| StackError::Service {
@@ -167,7 +166,7 @@ impl Stack {
                 Some(a) => Some(a.parse::<Ipv4Addr>().map_err(|_| StackError::Service { service: service_name.into(), message: format!("invalid ipv4_address {a:?}") })?),
                 None => None,
             };
-            addresses.push(self.networks.attach(id, &netns, &record, requested)?.address.addr());
+            addresses.push(self.networks.attach(id, &netns, &record, requested)?.addr());
         }
         let record = self.runtime.find(id)?;
         let mut hosts = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");

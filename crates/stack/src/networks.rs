@@ -41,8 +41,8 @@ pub struct Endpoint {
     pub network_id: String,
     /// Names the veth pair.
     pub endpoint_id: String,
-    /// The container's address on the network.
-    pub address: Ipv4Net,
+    /// The container's address on the network, once allocated.
+    pub address: Option<Ipv4Net>,
 }
 
 /// The networks and endpoints of one state root.
@@ -128,30 +128,27 @@ impl Networks {
     }
 
     /// Attaches container `container_id` (network namespace `netns`) to `network` with a static
-    /// address if `requested`; the first network attached gives the default route.
-    pub(crate) fn attach(&self, container_id: &str, netns: &Path, network: &NetworkRecord, requested: Option<Ipv4Addr>) -> Result<Endpoint, StackError> {
+    /// address if `requested`; the first network attached gives the default route. The endpoint
+    /// is recorded before anything is made for it, so that [`Networks::detach_all`] undoes an
+    /// attach interrupted at any point.
+    pub(crate) fn attach(&self, container_id: &str, netns: &Path, network: &NetworkRecord, requested: Option<Ipv4Addr>) -> Result<Ipv4Net, StackError> {
         let mut endpoints = self.endpoints(container_id)?;
-        if let Some(existing) = endpoints.iter().find(|e| e.network == network.name) {
-            return Ok(existing.clone());
-        }
         let endpoint_id = sha256_hex(&format!("{container_id}/{}", network.id));
+        endpoints.push(Endpoint { network: network.name.clone(), network_id: network.id.clone(), endpoint_id: endpoint_id.clone(), address: None });
+        self.save_endpoints(container_id, &endpoints)?;
         let address = self.ipam.allocate(&network.id, container_id, requested).map_err(StackError::network)?;
+        endpoints.last_mut().expect("just pushed").address = Some(address);
+        self.save_endpoints(container_id, &endpoints)?;
         let attachment = Attachment {
             network_id: network.id.clone(),
-            endpoint_id: endpoint_id.clone(),
+            endpoint_id,
             netns: Netns::Path(netns.to_path_buf()),
             address,
             gateway: (!network.internal).then_some(network.subnet.gateway),
             mtu: None,
         };
-        if let Err(e) = link::attach(&attachment) {
-            let _ = self.ipam.release(&network.id, address.addr());
-            return Err(StackError::network(e));
-        }
-        let endpoint = Endpoint { network: network.name.clone(), network_id: network.id.clone(), endpoint_id, address };
-        endpoints.push(endpoint.clone());
-        self.save_endpoints(container_id, &endpoints)?;
-        Ok(endpoint)
+        link::attach(&attachment).map_err(StackError::network)?;
+        Ok(address)
     }
 
     fn save_endpoints(&self, container_id: &str, endpoints: &[Endpoint]) -> Result<(), StackError> {
@@ -174,7 +171,7 @@ impl Networks {
         let mut detached = Vec::new();
         while let Some(endpoint) = endpoints.pop() {
             link::detach(&endpoint.endpoint_id).map_err(StackError::network)?;
-            self.ipam.release(&endpoint.network_id, endpoint.address.addr()).map_err(StackError::network)?;
+            self.ipam.release_owner(&endpoint.network_id, container_id).map_err(StackError::network)?;
             self.save_endpoints(container_id, &endpoints)?;
             detached.push(endpoint);
         }

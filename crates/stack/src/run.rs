@@ -61,6 +61,7 @@ impl Stack {
         self.report("Container", &name, "Creating");
         let id = self.create_from(service_name, &service, 1, &name, true)?;
         self.report("Container", &name, "Created");
+        self.connect(&id, service_name, &service)?;
         self.runtime.start(&id)?;
         Ok(id)
     }

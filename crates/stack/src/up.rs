@@ -149,10 +149,11 @@ impl Stack {
         })
     }
 
-    /// Starts a container of `service` once its dependencies are ready.
+    /// Starts a container of `service` once its dependencies are ready, connected to its networks.
     pub(crate) fn start_service_container(&self, service: &str, id: &str, name: &str) -> Result<(), StackError> {
         if let Some(definition) = self.project.services.get(service) {
             self.wait_dependencies(definition)?;
+            self.connect(id, service, definition)?;
         }
         self.report("Container", name, "Starting");
         self.runtime.start(id)?;

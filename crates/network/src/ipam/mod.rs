@@ -339,6 +339,22 @@ impl Ipam {
         }
         Ok(())
     }
+
+    /// Gives back every address of network `network` handed out to `owner`: what a container
+    /// held there, even if the process that allocated it died before recording the address.
+    pub fn release_owner(&self, network: &str, owner: &str) -> Result<(), IpamError> {
+        check_network_id(network)?;
+        let locked = store::lock(&self.dir)?;
+        let Some(mut state) = locked.load(network)? else {
+            return Ok(());
+        };
+        let before = state.addresses.len();
+        state.addresses.retain(|_, o| o != owner);
+        if state.addresses.len() != before {
+            locked.save(network, &state)?;
+        }
+        Ok(())
+    }
 }
 
 /// Network ids become file names: only `[A-Za-z0-9_-]`, not empty.
