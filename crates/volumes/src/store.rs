@@ -60,11 +60,7 @@ impl VolumeStore {
             return Ok(existing);
         }
         let device = bind_device(name, &driver_opts)?;
-        let staging = tempfile::Builder::new().prefix(NEW_PREFIX).tempdir_in(&self.dir).map_err(io_err(&self.dir))?;
         let final_dir = self.dir.join(name);
-        for dir in [staging.path().to_path_buf(), staging.path().join(DATA)] {
-            fs::create_dir_all(&dir).and_then(|()| fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))).map_err(io_err(&dir))?;
-        }
         let volume = Volume {
             name: name.to_string(),
             driver: "local".to_string(),
@@ -74,6 +70,16 @@ impl VolumeStore {
             mountpoint: device.unwrap_or_else(|| final_dir.join(DATA)),
             seeded: false,
         };
+        if final_dir.is_dir() {
+            // A volume directory without a record (made by hand, or by an earlier xcompose) is
+            // adopted, content and all.
+            make_dir(&final_dir.join(DATA))?;
+            record::write(&final_dir.join(RECORD), &volume)?;
+            return Ok(volume);
+        }
+        let staging = tempfile::Builder::new().prefix(NEW_PREFIX).tempdir_in(&self.dir).map_err(io_err(&self.dir))?;
+        fs::set_permissions(staging.path(), fs::Permissions::from_mode(0o755)).map_err(io_err(staging.path()))?;
+        make_dir(&staging.path().join(DATA))?;
         record::write(&staging.path().join(RECORD), &volume)?;
         renameat2(AT_FDCWD, staging.path(), AT_FDCWD, &final_dir, RenameFlags::RENAME_NOREPLACE).map_err(nix_err(&final_dir))?;
         let _final_dir = staging.keep();
@@ -206,5 +212,13 @@ impl VolumeStore {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(VolumeError::Io { path: doomed, source: e }),
             _ => Ok(size),
         }
+    }
+}
+
+/// Makes `dir` with mode 0755, as Docker makes a volume's directories; an existing one is left as it is.
+fn make_dir(dir: &Path) -> Result<()> {
+    match fs::create_dir(dir) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        made => made.and_then(|()| fs::set_permissions(dir, fs::Permissions::from_mode(0o755))).map_err(io_err(dir)),
     }
 }

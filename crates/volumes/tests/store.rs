@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -42,6 +43,9 @@ fn create_stores_the_record_and_is_idempotent() {
     let dir = root.path().join("volumes/demo_data");
     assert_eq!(created.mountpoint, dir.join("_data"));
     assert!(created.mountpoint.is_dir());
+    for dir in [&dir, &created.mountpoint] {
+        assert_eq!(fs::metadata(dir).unwrap().permissions().mode() & 0o7777, 0o755, "{}", dir.display());
+    }
     assert!(!created.seeded);
 
     let record: serde_json::Value = serde_json::from_slice(&fs::read(dir.join("volume.json")).unwrap()).unwrap();
@@ -193,9 +197,24 @@ fn leftovers_of_interrupted_writers_are_hidden_then_cleared() {
         fs::create_dir_all(root.path().join("volumes").join(leftover)).unwrap();
     }
     fs::copy(root.path().join("volumes/real/volume.json"), root.path().join("volumes/.removing-def/volume.json")).unwrap();
-    // And a directory without a record.
-    fs::create_dir(root.path().join("volumes/norecord")).unwrap();
     assert_eq!(names(&store), ["real"]);
     store.create("next", BTreeMap::new(), BTreeMap::new()).unwrap();
-    assert_eq!(entries(root.path()), ["next", "norecord", "real"]);
+    assert_eq!(entries(root.path()), ["next", "real"]);
+}
+
+#[test]
+fn a_volume_directory_without_a_record_is_adopted_by_create() {
+    let root = tempfile::tempdir().unwrap();
+    let store = VolumeStore::open(root.path()).unwrap();
+    let data = root.path().join("volumes/legacy/_data");
+    fs::create_dir_all(&data).unwrap();
+    fs::write(data.join("db"), "rows").unwrap();
+    fs::set_permissions(&data, fs::Permissions::from_mode(0o700)).unwrap();
+    assert!(store.list().unwrap().is_empty(), "no record, no volume");
+    assert!(matches!(store.get("legacy").unwrap_err(), VolumeError::NotFound(_)));
+    let volume = store.create("legacy", map(&[("k", "v")]), BTreeMap::new()).unwrap();
+    assert_eq!(volume.mountpoint, data);
+    assert_eq!(fs::read_to_string(data.join("db")).unwrap(), "rows");
+    assert_eq!(fs::metadata(&data).unwrap().permissions().mode() & 0o7777, 0o700, "its content is left as it is");
+    assert_eq!(store.list().unwrap(), [volume]);
 }
