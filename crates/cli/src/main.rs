@@ -72,6 +72,12 @@ pub enum Command {
         /// The supervisor's JSON config.
         config: PathBuf,
     },
+    /// Internal: serve DNS for one network, detached from the command that started it.
+    #[command(name = "__dns", hide = true)]
+    Dns {
+        /// The DNS server's JSON config.
+        config: PathBuf,
+    },
 }
 
 impl Cli {
@@ -103,6 +109,9 @@ fn main() -> ExitCode {
         Command::Restart(args) => commands::lifecycle::restart(&cli, args),
         Command::Rm(args) => commands::lifecycle::rm(&cli, args),
         Command::Supervise { config } => xcompose_supervisor::daemon::main(config)
+            .map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1)))
+            .map_err(anyhow::Error::msg),
+        Command::Dns { config } => xcompose_dns::daemon::main(config)
             .map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1)))
             .map_err(anyhow::Error::msg),
     };

@@ -1,0 +1,228 @@
+//! What to do with one DNS packet: answer it from the zone, forward it, or ignore it.
+
+use hickory_proto::op::{Edns, Message, MessageType, Metadata, OpCode, ResponseCode, DEFAULT_MAX_PAYLOAD_LEN};
+use hickory_proto::rr::rdata::A;
+use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
+
+use crate::zone::Zone;
+
+/// TTL of the answers: 0, so that no resolver caches a container's address past its restart and
+/// every query sees the round-robin rotation.
+const TTL: u32 = 0;
+
+/// The largest UDP reply to a client without EDNS (RFC 1035).
+const PLAIN_UDP_LIMIT: usize = 512;
+
+/// How a query arrived, which bounds the size of its reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transport {
+    /// A datagram: 512 bytes, or what the client's EDNS allows up to 1232; a longer reply is
+    /// truncated (TC) so that the client asks again over TCP.
+    Udp,
+    /// A TCP stream: up to 65535 bytes.
+    Tcp,
+}
+
+/// What to do with a packet.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Send this reply.
+    Reply(Vec<u8>),
+    /// An unknown name: pass the packet, unchanged, to the upstream resolvers and relay their
+    /// answer; send `servfail` if none answers.
+    Forward {
+        /// The reply when no upstream answers.
+        servfail: Vec<u8>,
+    },
+    /// Not a well-formed query: say nothing.
+    Ignore,
+}
+
+/// Decides what to do with `packet`. `forwarding` says whether there are upstream resolvers for
+/// names the zone does not know (without, those get NXDOMAIN).
+pub(crate) fn handle(zone: &mut Zone, packet: &[u8], forwarding: bool, transport: Transport) -> Outcome {
+    let Ok(request) = Message::from_vec(packet) else {
+        return Outcome::Ignore;
+    };
+    if request.metadata.message_type != MessageType::Query {
+        return Outcome::Ignore;
+    }
+    let limit = reply_limit(&request, transport);
+    let reply = |message: Message| match encode(&message, limit) {
+        Some(bytes) => Outcome::Reply(bytes),
+        None => Outcome::Ignore,
+    };
+    if request.metadata.op_code != OpCode::Query {
+        return reply(response(&request, ResponseCode::NotImp, forwarding));
+    }
+    let [query] = request.queries.as_slice() else {
+        return reply(response(&request, ResponseCode::FormErr, forwarding));
+    };
+    match zone.lookup(&query.name().to_ascii()) {
+        Some(addresses) => {
+            let mut message = response(&request, ResponseCode::NoError, forwarding);
+            message.metadata.authoritative = true;
+            let wants_a = matches!(query.query_type(), RecordType::A | RecordType::ANY)
+                && matches!(query.query_class(), DNSClass::IN | DNSClass::ANY);
+            if wants_a {
+                for address in addresses {
+                    message.add_answer(Record::from_rdata(query.name().clone(), TTL, RData::A(A(address))));
+                }
+            }
+            reply(message)
+        }
+        None if forwarding => match encode(&response(&request, ResponseCode::ServFail, forwarding), limit) {
+            Some(servfail) => Outcome::Forward { servfail },
+            None => Outcome::Ignore,
+        },
+        None => {
+            let mut message = response(&request, ResponseCode::NXDomain, forwarding);
+            message.metadata.authoritative = true;
+            reply(message)
+        }
+    }
+}
+
+/// An empty response to `request` with `code`: same id, opcode, RD and CD bits and question, an
+/// OPT record if the request had one, RA if the server forwards.
+fn response(request: &Message, code: ResponseCode, forwarding: bool) -> Message {
+    let mut message = Message::response(request.metadata.id, request.metadata.op_code);
+    message.metadata = Metadata::response_from_request(&request.metadata);
+    message.metadata.response_code = code;
+    message.metadata.recursion_available = forwarding;
+    message.add_queries(request.queries.iter().cloned());
+    if request.edns.is_some() {
+        let mut edns = Edns::new();
+        edns.set_max_payload(DEFAULT_MAX_PAYLOAD_LEN);
+        message.set_edns(edns);
+    }
+    message
+}
+
+/// The longest reply the client takes over `transport`.
+fn reply_limit(request: &Message, transport: Transport) -> usize {
+    match (transport, &request.edns) {
+        (Transport::Tcp, _) => usize::from(u16::MAX),
+        (Transport::Udp, None) => PLAIN_UDP_LIMIT,
+        (Transport::Udp, Some(edns)) => {
+            usize::from(edns.max_payload().min(DEFAULT_MAX_PAYLOAD_LEN)).max(PLAIN_UDP_LIMIT)
+        }
+    }
+}
+
+/// `message` on the wire, or, if longer than `limit`, its header and question with TC set.
+fn encode(message: &Message, limit: usize) -> Option<Vec<u8>> {
+    let bytes = message.to_vec().ok()?;
+    if bytes.len() <= limit {
+        return Some(bytes);
+    }
+    message.truncate().to_vec().ok().filter(|bytes| bytes.len() <= limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use hickory_proto::op::Query;
+    use hickory_proto::rr::Name;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::Records;
+
+    fn zone_with(names: &[(&str, &[Ipv4Addr])]) -> (tempfile::TempDir, Zone) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("records.json");
+        let mut records = Records::default();
+        for (name, addresses) in names {
+            for address in *addresses {
+                records.insert(name, *address);
+            }
+        }
+        records.save(&path).unwrap();
+        (dir, Zone::new(path))
+    }
+
+    fn query(name: &str, kind: RecordType) -> Message {
+        let mut message = Message::query();
+        message.metadata.recursion_desired = true;
+        message.add_query(Query::query(Name::from_ascii(name).unwrap(), kind));
+        message
+    }
+
+    fn reply(outcome: Outcome) -> Message {
+        match outcome {
+            Outcome::Reply(bytes) => Message::from_vec(&bytes).unwrap(),
+            other => panic!("expected a reply, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_query_for_a_known_name_gets_its_addresses() {
+        let ip = Ipv4Addr::new(172, 18, 0, 2);
+        let (_dir, mut zone) = zone_with(&[("web", &[ip])]);
+        let request = query("WEB.", RecordType::A);
+        let answer = reply(handle(&mut zone, &request.to_vec().unwrap(), true, Transport::Udp));
+        assert_eq!(answer.metadata.id, request.metadata.id);
+        assert_eq!(answer.metadata.response_code, ResponseCode::NoError);
+        assert!(answer.metadata.authoritative && answer.metadata.recursion_desired && answer.metadata.recursion_available);
+        assert_eq!(answer.queries, request.queries);
+        let addresses: Vec<_> = answer.answers.iter().map(|r| (r.data.clone(), r.ttl)).collect();
+        assert_eq!(addresses, vec![(RData::A(A(ip)), 0)]);
+    }
+
+    #[test]
+    fn unknown_names_are_forwarded_or_nxdomain_without_upstreams() {
+        let (_dir, mut zone) = zone_with(&[]);
+        let request = query("db.", RecordType::A).to_vec().unwrap();
+        let Outcome::Forward { servfail } = handle(&mut zone, &request, true, Transport::Udp) else {
+            panic!("not forwarded")
+        };
+        assert_eq!(Message::from_vec(&servfail).unwrap().metadata.response_code, ResponseCode::ServFail);
+        let answer = reply(handle(&mut zone, &request, false, Transport::Udp));
+        assert_eq!(answer.metadata.response_code, ResponseCode::NXDomain);
+    }
+
+    #[test]
+    fn too_many_addresses_for_udp_are_truncated_but_not_over_tcp() {
+        let addresses: Vec<Ipv4Addr> = (1..=60).map(|i| Ipv4Addr::new(10, 0, 0, i)).collect();
+        let (_dir, mut zone) = zone_with(&[("big", &addresses)]);
+        let request = query("big.", RecordType::A).to_vec().unwrap();
+        let udp = reply(handle(&mut zone, &request, false, Transport::Udp));
+        assert!(udp.metadata.truncation && udp.answers.is_empty());
+        let tcp = reply(handle(&mut zone, &request, false, Transport::Tcp));
+        assert!(!tcp.metadata.truncation);
+        assert_eq!(tcp.answers.len(), 60);
+    }
+
+    #[test]
+    fn responses_and_other_opcodes_are_not_answered_as_queries() {
+        let (_dir, mut zone) = zone_with(&[]);
+        let mut response = query("web.", RecordType::A);
+        response.metadata.message_type = MessageType::Response;
+        assert_eq!(handle(&mut zone, &response.to_vec().unwrap(), true, Transport::Udp), Outcome::Ignore);
+        let mut notify = query("web.", RecordType::SOA);
+        notify.metadata.op_code = OpCode::Notify;
+        let answer = reply(handle(&mut zone, &notify.to_vec().unwrap(), true, Transport::Udp));
+        assert_eq!(answer.metadata.response_code, ResponseCode::NotImp);
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(packet in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let (_dir, mut zone) = zone_with(&[("web", &[Ipv4Addr::new(10, 0, 0, 1)])]);
+            let _ = handle(&mut zone, &packet, true, Transport::Udp);
+        }
+
+        #[test]
+        fn corrupted_queries_never_panic(flips in proptest::collection::vec((0usize..64, any::<u8>()), 1..8)) {
+            let (_dir, mut zone) = zone_with(&[("web", &[Ipv4Addr::new(10, 0, 0, 1)])]);
+            let mut packet = query("web.", RecordType::A).to_vec().unwrap();
+            for (at, byte) in flips {
+                let at = at % packet.len();
+                packet[at] = byte;
+            }
+            let _ = handle(&mut zone, &packet, true, Transport::Tcp);
+        }
+    }
+}
