@@ -46,6 +46,9 @@ pub enum Command {
     /// Manage images.
     #[command(subcommand)]
     Image(commands::image::ImageCommand),
+    /// Manage volumes.
+    #[command(subcommand)]
+    Volume(commands::volume::VolumeCommand),
     /// Create and start containers.
     Up(commands::up::UpArgs),
     /// Stop and remove containers, networks.
@@ -98,6 +101,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Config(args) => commands::config::run(&cli, args),
         Command::Image(cmd) => commands::image::run(&cli, cmd),
+        Command::Volume(cmd) => commands::volume::run(&cli, cmd),
         Command::Up(args) => commands::up::run(&cli, args),
         Command::Down(args) => commands::down::run(&cli, args),
         Command::Ps(args) => commands::ps::run(&cli, args),

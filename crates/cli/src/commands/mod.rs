@@ -11,3 +11,4 @@ pub mod project;
 pub mod ps;
 pub mod run;
 pub mod up;
+pub mod volume;
