@@ -59,7 +59,7 @@ pub(crate) fn seed_dir(volume: &str, from: &Path, to: &Path) -> Result<Seeding> 
     }
     // Metadata taken before reading anything, so that the copies get the source's access times.
     let st = fstat(&src).map_err(nix_err(from))?;
-    let mut copier = Copier { from, dst_root: &dst, first_links: HashMap::new() };
+    let mut copier = Copier { from, to, dst_root: &dst, first_links: HashMap::new() };
     let copied = copier.copy_children(&src, &dst, Path::new("")).and_then(|()| copy_attributes(&st, &src, &dst, from));
     match copied {
         Ok(()) => Ok(Seeding::Copied),
@@ -92,6 +92,8 @@ fn names(dir: &File, shown: &Path) -> Result<Vec<OsString>> {
 struct Copier<'a> {
     /// The source root, for messages.
     from: &'a Path,
+    /// The destination root, for messages.
+    to: &'a Path,
     /// The destination root, which hard links are resolved beneath.
     dst_root: &'a File,
     /// (device, inode) of a source file with several links -> its first copy, relative to the root.
@@ -107,26 +109,26 @@ impl Copier<'_> {
     }
 
     fn copy_entry(&mut self, src_dir: &File, dst_dir: &File, name: &OsStr, rel: &Path) -> Result<()> {
-        let shown = self.from.join(rel);
+        let (shown, target) = (self.from.join(rel), self.to.join(rel));
         let st = fstatat(src_dir, name, AtFlags::AT_SYMLINK_NOFOLLOW).map_err(nix_err(&shown))?;
         let kind = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
         match kind {
             SFlag::S_IFDIR => {
                 let src = open_same(src_dir, name, dir_flags(), &st, &shown)?;
-                mkdirat(dst_dir, name, Mode::S_IRWXU).map_err(nix_err(rel))?;
-                let dst = File::from(openat(dst_dir, name, dir_flags(), Mode::empty()).map_err(nix_err(rel))?);
+                mkdirat(dst_dir, name, Mode::S_IRWXU).map_err(nix_err(&target))?;
+                let dst = File::from(openat(dst_dir, name, dir_flags(), Mode::empty()).map_err(nix_err(&target))?);
                 self.copy_children(&src, &dst, rel)?;
                 copy_attributes(&st, &src, &dst, &shown)
             }
             SFlag::S_IFREG => self.copy_file(src_dir, dst_dir, name, rel, &st),
             SFlag::S_IFLNK => {
-                let target = readlinkat(src_dir, name).map_err(nix_err(&shown))?;
-                symlinkat(target.as_os_str(), dst_dir, name).map_err(nix_err(rel))?;
-                set_node_attributes(dst_dir, name, rel, &st, false)
+                let link = readlinkat(src_dir, name).map_err(nix_err(&shown))?;
+                symlinkat(link.as_os_str(), dst_dir, name).map_err(nix_err(&target))?;
+                set_node_attributes(dst_dir, name, &target, &st, false)
             }
             _ => {
-                mknodat(dst_dir, name, kind, Mode::S_IRUSR | Mode::S_IWUSR, st.st_rdev).map_err(nix_err(rel))?;
-                set_node_attributes(dst_dir, name, rel, &st, true)
+                mknodat(dst_dir, name, kind, Mode::S_IRUSR | Mode::S_IWUSR, st.st_rdev).map_err(nix_err(&target))?;
+                set_node_attributes(dst_dir, name, &target, &st, true)
             }
         }
     }
@@ -143,7 +145,7 @@ impl Copier<'_> {
         let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
         let mut src = open_same(src_dir, name, flags, st, &shown)?;
         let create = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-        let mut dst = File::from(openat(dst_dir, name, create, Mode::S_IRUSR | Mode::S_IWUSR).map_err(nix_err(rel))?);
+        let mut dst = File::from(openat(dst_dir, name, create, Mode::S_IRUSR | Mode::S_IWUSR).map_err(nix_err(self.to.join(rel)))?);
         io::copy(&mut src, &mut dst).map_err(io_err(&shown))?;
         copy_attributes(st, &src, &dst, &shown)?;
         if st.st_nlink > 1 {
@@ -158,9 +160,9 @@ impl Copier<'_> {
         let how = OpenHow::new()
             .flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC)
             .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_SYMLINKS);
-        let parent_fd: OwnedFd = openat2(self.dst_root, parent, how).map_err(nix_err(parent))?;
+        let parent_fd: OwnedFd = openat2(self.dst_root, parent, how).map_err(nix_err(self.to.join(parent)))?;
         let file_name = first.file_name().unwrap_or(first.as_os_str());
-        linkat(&parent_fd, file_name, dst_dir, name, AtFlags::empty()).map_err(nix_err(rel))
+        linkat(&parent_fd, file_name, dst_dir, name, AtFlags::empty()).map_err(nix_err(self.to.join(rel)))
     }
 }
 
@@ -194,15 +196,15 @@ fn copy_attributes(st: &FileStat, src: &File, dst: &File, shown: &Path) -> Resul
 
 /// Gives the node `name` (a symbolic link, or a special file when `chmod`) the owner, mode and
 /// times in `st`, without following it.
-fn set_node_attributes(dir: &File, name: &OsStr, rel: &Path, st: &FileStat, chmod: bool) -> Result<()> {
+fn set_node_attributes(dir: &File, name: &OsStr, shown: &Path, st: &FileStat, chmod: bool) -> Result<()> {
     let (uid, gid) = (Uid::from_raw(st.st_uid), Gid::from_raw(st.st_gid));
-    fchownat(dir.as_fd(), name, Some(uid), Some(gid), AtFlags::AT_SYMLINK_NOFOLLOW).map_err(nix_err(rel))?;
+    fchownat(dir.as_fd(), name, Some(uid), Some(gid), AtFlags::AT_SYMLINK_NOFOLLOW).map_err(nix_err(shown))?;
     if chmod {
         // Not a symbolic link: we made this node ourselves just now.
-        fchmodat(dir, name, permissions(st), FchmodatFlags::FollowSymlink).map_err(nix_err(rel))?;
+        fchmodat(dir, name, permissions(st), FchmodatFlags::FollowSymlink).map_err(nix_err(shown))?;
     }
     let (atime, mtime) = times(st);
-    utimensat(dir, name, &atime, &mtime, UtimensatFlags::NoFollowSymlink).map_err(nix_err(rel))
+    utimensat(dir, name, &atime, &mtime, UtimensatFlags::NoFollowSymlink).map_err(nix_err(shown))
 }
 
 fn permissions(st: &FileStat) -> Mode {

@@ -119,8 +119,10 @@ impl VolumeStore {
     /// Seeds the volume `name` from `from`, the image's content at the path the volume is mounted
     /// on (a real directory, not a symbolic link: resolve it inside the image's root first).
     ///
-    /// As Docker does the first time a new volume is mounted, the tree is copied (see the `copy`
-    /// module for what is kept) if the volume is empty. The first time `from` exists the volume is
+    /// As Docker does the first time a new volume is mounted, the tree is copied if the volume is
+    /// empty: regular files, directories, symbolic links (as links, never followed), device nodes,
+    /// FIFOs and sockets, with their modes, owners, extended attributes and times; hard links stay
+    /// links. The first time `from` exists the volume is
     /// marked seeded, whether it was empty or not, so that it is never seeded again, even once
     /// emptied. Whether anything was copied.
     pub fn seed(&self, name: &str, from: &Path) -> Result<bool> {

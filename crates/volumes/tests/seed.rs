@@ -247,3 +247,31 @@ fn a_bind_volume_is_seeded_into_its_device() {
     }
     assert!(walk(&base.path().join("state/volumes/bound/_data")).is_empty());
 }
+
+#[test]
+fn a_failed_seed_leaves_the_volume_empty_and_unseeded() {
+    let base = tempfile::tempdir().unwrap();
+    let src = base.path().join("image/data");
+    fs::create_dir_all(src.join("a-small")).unwrap();
+    fs::write(src.join("a-small/file"), "fits").unwrap();
+    fs::write(src.join("z-big"), vec![1u8; 1 << 20]).unwrap();
+    let device = base.path().join("tiny");
+    fs::create_dir(&device).unwrap();
+    xcompose_testkit::in_forked_sandbox(|| {
+        // A 64 KiB file system the tree does not fit in: the copy fails part way.
+        nix::mount::mount(Some("tmpfs"), &device, Some("tmpfs"), nix::mount::MsFlags::empty(), Some("size=64k"))
+            .map_err(|e| format!("mounting a tmpfs: {e}"))?;
+        let store = VolumeStore::open(&base.path().join("state")).unwrap();
+        let opts: BTreeMap<String, String> =
+            [("type", "none"), ("o", "bind"), ("device", device.to_str().unwrap())].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        store.create("small", BTreeMap::new(), opts).unwrap();
+        let err = store.seed("small", &src).unwrap_err();
+        assert!(err.to_string().contains("No space left on device"), "{err}");
+        assert!(walk(&device).is_empty(), "what was copied before the failure is gone: {:?}", walk(&device));
+        assert!(!store.get("small").unwrap().seeded);
+        fs::remove_file(src.join("z-big")).unwrap();
+        assert!(store.seed("small", &src).unwrap(), "a later attempt seeds it");
+        assert_eq!(fs::read_to_string(device.join("a-small/file")).unwrap(), "fits");
+        Ok(())
+    });
+}
