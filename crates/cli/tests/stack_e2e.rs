@@ -46,6 +46,11 @@ services:
     environment: {WORKER: "1"}
     networks: [back]
     depends_on: [db]
+  edge:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    networks: [front]
 networks:
   front:
   back:
@@ -124,11 +129,23 @@ fn up_noop_edit_two_projects_and_down() -> Result<()> {
     let states: BTreeMap<&str, &str> = first.iter().map(|(n, (_, s, _))| (n.as_str(), s.as_str())).collect();
     assert_eq!(
         states,
-        BTreeMap::from([("shop-db-1", "running"), ("shop-migrate-1", "exited"), ("shop-web-1", "running"), ("shop-worker-1", "running")])
+        BTreeMap::from([("shop-db-1", "running"), ("shop-edge-1", "running"), ("shop-migrate-1", "exited"), ("shop-web-1", "running"), ("shop-worker-1", "running")])
     );
     let web = address(&sb, &dir, "web")?;
     let page = sb.run_ok("busybox", &["wget", "-q", "-O", "-", &format!("http://{web}/counter")])?;
     assert_eq!(page.trim(), "41", "the web server serves what the migration wrote into the volume");
+    // Services find each other by name on the networks they share, and only there.
+    let db = address(&sb, &dir, "db")?;
+    let resolved = xcompose(&sb, &dir, &["exec", "-T", "web", "nslookup", "db"])?;
+    assert!(resolved.contains(&db), "web resolves db to {db}: {resolved}");
+    let by_name = xcompose(&sb, &dir, &["exec", "-T", "worker", "wget", "-q", "-O", "-", "http://web/counter"])?;
+    assert_eq!(by_name.trim(), "41", "the worker reaches web by its service name");
+    let edge = |args: &[&str]| sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(["exec", "-T", "edge"]).args(args).output();
+    assert!(edge(&["nslookup", "web"])?.status.success(), "edge (front) resolves web (front, back)");
+    assert!(!edge(&["nslookup", "db"])?.status.success(), "edge (front) does not resolve db (back only)");
+    assert!(!edge(&["ping", "-c", "1", "-W", "1", &db])?.status.success(), "edge cannot reach db, on a network it is not on");
+    let isolated = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(["exec", "-T", "migrate", "true"]).output()?;
+    assert!(!isolated.status.success(), "exec into an exited container fails");
 
     // A second `up` changes nothing running: same containers, not restarted.
     xcompose(&sb, &dir, &["up", "-d"])?;
@@ -161,8 +178,8 @@ fn up_noop_edit_two_projects_and_down() -> Result<()> {
     let other = project(&sb, "other", &edited)?;
     xcompose(&sb, &other, &["-p", "shop2", "up", "-d"])?;
     let names = xcompose(&sb, &other, &["-p", "shop2", "ps", "--format", "json"])?;
-    assert_eq!(names.lines().count(), 3, "shop2's db, web and worker run: {names}");
-    assert_eq!(containers(&sb, &dir)?.len(), 4, "shop is unaffected by shop2");
+    assert_eq!(names.lines().count(), 4, "shop2's db, edge, web and worker run: {names}");
+    assert_eq!(containers(&sb, &dir)?.len(), 5, "shop is unaffected by shop2");
 
     xcompose(&sb, &other, &["-p", "shop2", "down", "-v"])?;
     xcompose(&sb, &dir, &["down", "-v"])?;
@@ -170,8 +187,8 @@ fn up_noop_edit_two_projects_and_down() -> Result<()> {
         assert_eq!(entries(&sb.root().join(kind))?, Vec::<String>::new(), "no {kind} left");
     }
     assert_eq!(links(&sb)?, links_before, "no bridge or veth left");
-    let supervisors = std::process::Command::new("pgrep").args(["-f", &format!("__supervise {}", sb.root().display())]).output()?;
-    assert!(supervisors.stdout.is_empty(), "no supervisor left: {}", String::from_utf8_lossy(&supervisors.stdout));
+    let daemons = std::process::Command::new("pgrep").args(["-a", "-f", &format!("__(supervise|dns) {}", sb.root().display())]).output()?;
+    assert!(daemons.stdout.is_empty(), "no supervisor or DNS server left: {}", String::from_utf8_lossy(&daemons.stdout));
     Ok(())
 }
 
@@ -184,6 +201,13 @@ services:
     image: busybox:latest
     init: true
     command: ["sleep", "1000"]
+  homes:
+    image: busybox:latest
+    profiles: [seed]
+    command: ["ls", "/home"]
+    volumes: [homes:/home]
+volumes:
+  homes:
 "#;
 
 #[test]
@@ -201,6 +225,8 @@ fn run_rm_and_exit_code_from() -> Result<()> {
     let out = compose(&["run", "--rm", "-e", "CODE=5", "job", "sh", "-c", "exit $CODE"])?;
     assert_eq!(out.status.code(), Some(5), "the command and environment given to run are used");
     assert_eq!(entries(&sb.root().join("containers"))?, Vec::<String>::new(), "--rm removed the one-off containers");
+    let out = compose(&["run", "--rm", "homes"])?;
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "app\n", "a new named volume is seeded from the image's /home");
 
     let out = compose(&["up", "--exit-code-from", "job"])?;
     assert_eq!(out.status.code(), Some(3), "up --exit-code-from returns job's code: {}", String::from_utf8_lossy(&out.stderr));
@@ -209,7 +235,8 @@ fn run_rm_and_exit_code_from() -> Result<()> {
     assert!(stdout.contains("Aborting on container exit..."), "{stdout}");
     let ps = xcompose(&sb, &dir, &["ps", "--format", "json"])?;
     assert!(ps.trim().is_empty(), "every container was stopped after the abort: {ps}");
-    xcompose(&sb, &dir, &["down"])?;
+    xcompose(&sb, &dir, &["down", "-v"])?;
+    assert_eq!(entries(&sb.root().join("volumes"))?, Vec::<String>::new(), "down -v removed the seeded volume");
     Ok(())
 }
 
@@ -230,7 +257,9 @@ fn killed_up_converges() -> Result<()> {
         xcompose(&sb, &dir, &["up", "-d"]).with_context(|| format!("up after a kill at {delay_ms} ms"))?;
         let states: BTreeMap<String, String> = containers(&sb, &dir)?.into_iter().map(|(n, (_, s, _))| (n, s)).collect();
         let expected: BTreeMap<String, String> =
-            [("crash-db-1", "running"), ("crash-migrate-1", "exited"), ("crash-web-1", "running"), ("crash-worker-1", "running")].map(|(a, b)| (a.into(), b.into())).into();
+            [("crash-db-1", "running"), ("crash-edge-1", "running"), ("crash-migrate-1", "exited"), ("crash-web-1", "running"), ("crash-worker-1", "running")]
+                .map(|(a, b)| (a.into(), b.into()))
+                .into();
         assert_eq!(states, expected, "after a kill at {delay_ms} ms");
         let web = address(&sb, &dir, "web")?;
         sb.run_ok("busybox", &["wget", "-q", "-O", "-", &format!("http://{web}/counter")]).with_context(|| format!("web serves after a kill at {delay_ms} ms"))?;

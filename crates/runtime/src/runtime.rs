@@ -2,6 +2,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -360,6 +361,8 @@ impl Runtime {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(err)
+            // Its own process group: Ctrl+C on the command that started it must not reach it.
+            .process_group(0)
             .spawn()
             .map_err(io(&self.supervisor_exe))?;
         let deadline = Instant::now() + Duration::from_secs(10);

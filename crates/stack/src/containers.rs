@@ -89,8 +89,9 @@ impl Stack {
         keyed
     }
 
-    /// Mounts for `volumes:` (bind mounts and named volumes); volumes are created if missing.
-    fn volume_mounts(&self, service: &Service) -> Result<Vec<Mount>, StackError> {
+    /// Mounts for `volumes:` (bind mounts, volumes, tmpfs), for an image of layers `layers`;
+    /// volumes are created (and seeded from the image) if missing.
+    fn volume_mounts(&self, service: &Service, layers: &[PathBuf]) -> Result<Vec<Mount>, StackError> {
         let mut mounts = Vec::new();
         for v in &service.volumes {
             let source = match v.kind.as_str() {
@@ -101,7 +102,7 @@ impl Stack {
                     }
                     path
                 }
-                "volume" => self.volume_dir(&v.source)?,
+                "volume" => self.volume_source(v, layers)?,
                 "tmpfs" => {
                     let size = v.tmpfs.as_ref().and_then(|t| t.size.as_ref()).map(|s| s.0.max(0) as u64);
                     let mode = v.tmpfs.as_ref().and_then(|t| t.mode);
@@ -113,14 +114,6 @@ impl Stack {
             mounts.push(Mount { target: v.target.clone().into(), kind: MountKind::Bind { source }, read_only: v.read_only });
         }
         Ok(mounts)
-    }
-
-    /// The data directory of volume `key` of the project (an anonymous volume if `key` is empty).
-    pub(crate) fn volume_dir(&self, key: &str) -> Result<PathBuf, StackError> {
-        let name = self.project.volumes.get(key).map(|v| v.name.clone()).unwrap_or_else(|| key.to_string());
-        let dir = self.root.join("volumes").join(name).join("_data");
-        std::fs::create_dir_all(&dir).map_err(StackError::io(&dir))?;
-        Ok(dir)
     }
 
     /// Creates replica `number` of `service_name` as container `name`, attached to its networks
@@ -139,15 +132,17 @@ impl Stack {
         request.process = process;
         request.user = user;
         request.network = self.network_namespace(service_name, service)?;
-        request.mounts.extend(self.volume_mounts(service)?);
+        request.mounts.extend(self.volume_mounts(service, &image.layer_dirs)?);
         let info = ProjectInfo { name: &self.project.name, working_dir: &self.working_dir.display().to_string(), config_files: &self.config_files };
         request.labels = container_labels(&info, service_name, service, number, oneoff, &xcompose_loader::service_hash(service), &image.id);
         Ok(self.runtime.create(request)?)
     }
 
     /// Attaches container `id` of `service_name` to its service's networks, afresh (whatever
-    /// an earlier, interrupted attach left is undone first), and writes its /etc/hosts. Nothing
-    /// to do for a container sharing another's network namespace.
+    /// an earlier, interrupted attach left is undone first), under its DNS names (the service,
+    /// the container's name and short id, the network's aliases), and writes its /etc/hosts and
+    /// /etc/resolv.conf (the first network's DNS server). Nothing to do for a container sharing
+    /// another's network namespace.
     pub(crate) fn connect(&self, id: &str, service_name: &str, service: &Service) -> Result<(), StackError> {
         let netns = self.runtime.netns_path(id);
         if self.runtime.find(id)?.supervisor.spec.network != NetworkNamespace::Join(netns.clone()) {
@@ -155,20 +150,34 @@ impl Stack {
         }
         self.runtime.ensure_netns(id)?;
         self.networks.detach_all(id)?;
+        let record = self.runtime.find(id)?;
         let mut addresses = Vec::new();
+        let mut gateways = Vec::new();
         for (key, options) in self.service_networks(service) {
             let network = self.project.networks.get(&key).ok_or_else(|| StackError::Service {
                 service: service_name.to_string(),
                 message: format!("service refers to undefined network {key}"),
             })?;
-            let record = self.networks.get(&network.name)?.ok_or_else(|| StackError::Network(format!("network {} not found: run `xcompose up` to create it", network.name)))?;
             let requested = match options.map(|o| o.ipv4_address.as_str()).filter(|a| !a.is_empty()) {
                 Some(a) => Some(a.parse::<Ipv4Addr>().map_err(|_| StackError::Service { service: service_name.into(), message: format!("invalid ipv4_address {a:?}") })?),
                 None => None,
             };
-            addresses.push(self.networks.attach(id, &netns, &record, requested)?.addr());
+            let mut names = vec![service_name.to_string(), record.name.clone(), id[..12].to_string()];
+            names.extend(options.map(|o| o.aliases.clone()).unwrap_or_default());
+            let network_record = self.networks.get(&network.name)?.ok_or_else(|| StackError::Network(format!("network {} not found: run `xcompose up` to create it", network.name)))?;
+            addresses.push(self.networks.attach(id, &netns, &network_record, requested, &names)?.addr());
+            gateways.push(network_record.subnet.gateway);
         }
-        let record = self.runtime.find(id)?;
+        if let Some(gateway) = gateways.first() {
+            let mut resolv = format!("nameserver {gateway}\n");
+            if !service.dns_search.is_empty() {
+                let _ = writeln!(resolv, "search {}", service.dns_search.join(" "));
+            }
+            if !service.dns_opt.is_empty() {
+                let _ = writeln!(resolv, "options {}", service.dns_opt.join(" "));
+            }
+            xcompose_images::store::atomic_write(&self.runtime.etc_file(id, "resolv.conf"), resolv.as_bytes())?;
+        }
         let mut hosts = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
         for entry in &service.extra_hosts {
             if let Some((host, ip)) = entry.split_once([':', '=']) {

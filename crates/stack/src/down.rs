@@ -68,14 +68,7 @@ impl Stack {
             }
         }
         if opts.volumes {
-            for volume in self.project.volumes.values().filter(|v| !v.external) {
-                let dir = self.root.join("volumes").join(&volume.name);
-                if dir.exists() {
-                    self.report("Volume", &volume.name, "Removing");
-                    std::fs::remove_dir_all(&dir).map_err(StackError::io(&dir))?;
-                    self.report("Volume", &volume.name, "Removed");
-                }
-            }
+            self.remove_volumes()?;
         }
         Ok(())
     }

@@ -10,6 +10,7 @@
 //! completed by running it again.
 
 mod containers;
+mod dns;
 mod error;
 mod lifecycle;
 mod lock;
@@ -19,6 +20,7 @@ mod request;
 mod run;
 mod down;
 mod up;
+mod volumes;
 
 use std::path::{Path, PathBuf};
 
@@ -42,6 +44,7 @@ pub struct Stack {
     root: PathBuf,
     runtime: Runtime,
     networks: networks::Networks,
+    volumes: xcompose_volumes::VolumeStore,
     progress: Box<Progress>,
 }
 
@@ -55,7 +58,8 @@ impl Stack {
             config_files: config_files.iter().map(|f| f.display().to_string()).collect(),
             root: root.to_path_buf(),
             runtime: Runtime::open(root, xcompose_exe)?,
-            networks: networks::Networks::open(root)?,
+            networks: networks::Networks::open(root, xcompose_exe)?,
+            volumes: xcompose_volumes::VolumeStore::open(root).map_err(|e| StackError::Invalid(e.to_string()))?,
             progress: Box::new(|_, _, _| {}),
         })
     }

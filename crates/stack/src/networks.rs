@@ -15,6 +15,7 @@ use xcompose_loader::model::Network;
 use xcompose_network::ipam::{Ipam, Subnet, SubnetRequest};
 use xcompose_network::link::{self, Attachment, Netns};
 
+use crate::dns::Dns;
 use crate::StackError;
 
 /// A network as created.
@@ -51,6 +52,7 @@ pub(crate) struct Networks {
     dir: PathBuf,
     endpoints: PathBuf,
     ipam: Ipam,
+    dns: Dns,
 }
 
 fn sha256_hex(text: &str) -> String {
@@ -58,13 +60,14 @@ fn sha256_hex(text: &str) -> String {
 }
 
 impl Networks {
-    pub(crate) fn open(root: &Path) -> Result<Self, StackError> {
+    /// The networks of state root `root`; their DNS servers run as `exe __dns`.
+    pub(crate) fn open(root: &Path, exe: &Path) -> Result<Self, StackError> {
         let dir = root.join("networks");
         let endpoints = root.join("endpoints");
         for d in [&dir, &endpoints] {
             fs::create_dir_all(d).map_err(StackError::io(d))?;
         }
-        Ok(Self { dir, endpoints, ipam: Ipam::open(root.join("ipam")).map_err(StackError::network)? })
+        Ok(Self { dns: Dns::new(&dir, exe), dir, endpoints, ipam: Ipam::open(root.join("ipam")).map_err(StackError::network)? })
     }
 
     fn record_path(&self, name: &str) -> PathBuf {
@@ -81,10 +84,11 @@ impl Networks {
         }
     }
 
-    /// Creates network `name` as `network` describes it (or returns it if it exists): its
-    /// subnet, its bridge, up.
+    /// Creates network `name` as `network` describes it (or completes it if it exists): its
+    /// subnet, its bridge, up, its DNS server.
     pub(crate) fn create(&self, name: &str, network: &Network, labels: BTreeMap<String, String>) -> Result<NetworkRecord, StackError> {
         if let Some(existing) = self.get(name)? {
+            self.ensure(&existing)?;
             return Ok(existing);
         }
         let id = sha256_hex(name);
@@ -102,11 +106,20 @@ impl Networks {
         link::ensure_bridge(&id, subnet.gateway_net(), mtu).map_err(StackError::network)?;
         let record = NetworkRecord { name: name.to_string(), id, labels, internal: network.internal, subnet };
         xcompose_images::store::atomic_write(&self.record_path(name), &serde_json::to_vec_pretty(&record).expect("records serialise"))?;
+        self.dns.ensure_running(&record)?;
         Ok(record)
     }
 
-    /// Removes network `record`: its bridge, its subnet, its record.
+    /// Makes what an existing network needs that may have gone (after a reboot or a kill -9):
+    /// its bridge and its DNS server.
+    pub(crate) fn ensure(&self, record: &NetworkRecord) -> Result<(), StackError> {
+        link::ensure_bridge(&record.id, record.subnet.gateway_net(), None).map_err(StackError::network)?;
+        self.dns.ensure_running(record)
+    }
+
+    /// Removes network `record`: its DNS server, its bridge, its subnet, its record.
     pub(crate) fn remove(&self, record: &NetworkRecord) -> Result<(), StackError> {
+        self.dns.remove(&record.name)?;
         link::delete_bridge(&record.id).map_err(StackError::network)?;
         self.ipam.remove_network(&record.id).map_err(StackError::network)?;
         let path = self.record_path(&record.name);
@@ -128,10 +141,10 @@ impl Networks {
     }
 
     /// Attaches container `container_id` (network namespace `netns`) to `network` with a static
-    /// address if `requested`; the first network attached gives the default route. The endpoint
-    /// is recorded before anything is made for it, so that [`Networks::detach_all`] undoes an
-    /// attach interrupted at any point.
-    pub(crate) fn attach(&self, container_id: &str, netns: &Path, network: &NetworkRecord, requested: Option<Ipv4Addr>) -> Result<Ipv4Net, StackError> {
+    /// address if `requested`, under DNS `names`; the first network attached gives the default
+    /// route. The endpoint is recorded before anything is made for it, so that
+    /// [`Networks::detach_all`] undoes an attach interrupted at any point.
+    pub(crate) fn attach(&self, container_id: &str, netns: &Path, network: &NetworkRecord, requested: Option<Ipv4Addr>, names: &[String]) -> Result<Ipv4Net, StackError> {
         let mut endpoints = self.endpoints(container_id)?;
         let endpoint_id = sha256_hex(&format!("{container_id}/{}", network.id));
         endpoints.push(Endpoint { network: network.name.clone(), network_id: network.id.clone(), endpoint_id: endpoint_id.clone(), address: None });
@@ -148,6 +161,7 @@ impl Networks {
             mtu: None,
         };
         link::attach(&attachment).map_err(StackError::network)?;
+        self.dns.add(&network.name, names, address.addr())?;
         Ok(address)
     }
 
@@ -170,6 +184,9 @@ impl Networks {
         let mut endpoints = self.endpoints(container_id)?;
         let mut detached = Vec::new();
         while let Some(endpoint) = endpoints.pop() {
+            if let Some(address) = endpoint.address {
+                self.dns.remove_address(&endpoint.network, address.addr())?;
+            }
             link::detach(&endpoint.endpoint_id).map_err(StackError::network)?;
             self.ipam.release_owner(&endpoint.network_id, container_id).map_err(StackError::network)?;
             self.save_endpoints(container_id, &endpoints)?;

@@ -45,8 +45,8 @@ impl Stack {
                 actual.networks.insert(key.clone());
             }
         }
-        for (key, volume) in &self.project.volumes {
-            if self.root.join("volumes").join(&volume.name).exists() {
+        for key in self.project.volumes.keys() {
+            if self.volume_exists(key) {
                 actual.volumes.insert(key.clone());
             }
         }
@@ -98,7 +98,7 @@ impl Stack {
             Action::CreateVolume(key) => {
                 let volume = &self.project.volumes[key];
                 self.report("Volume", &volume.name, "Creating");
-                self.volume_dir(key)?;
+                self.create_volume(key)?;
                 self.report("Volume", &volume.name, "Created");
             }
             Action::RemoveOrphan { id, name } | Action::Remove { id, name } => {
