@@ -154,7 +154,12 @@ impl Runtime {
             if name.starts_with('.') {
                 continue;
             }
-            out.push(self.record(&name)?);
+            match self.record(&name) {
+                Ok(record) => out.push(record),
+                // Removed (renamed out of sight) since the directory was listed.
+                Err(RuntimeError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
@@ -176,7 +181,7 @@ impl Runtime {
 
     /// Creates a container (not started).
     pub fn create(&self, req: CreateRequest) -> Result<String> {
-        let _lock = self.lock_creates()?;
+        let lock = self.lock_creates()?;
         self.remove_interrupted_creates()?;
         if let Some(existing) = self.records()?.into_iter().find(|r| r.name == req.name) {
             return Err(RuntimeError::NameInUse { name: req.name, id: existing.id });
@@ -251,6 +256,8 @@ impl Runtime {
         write_etc_files(&staging, &record.supervisor.spec.hostname)?;
         let own_netns = matches!(&record.supervisor.spec.network, NetworkNamespace::Join(p) if *p == final_dir.join(NETNS_FILE));
         fs::rename(&staging, &final_dir).map_err(io(&final_dir))?;
+        // The name is taken: other creates may go on while the namespace is made.
+        drop(lock);
         if own_netns {
             if let Err(e) = xcompose_network::netns::create(&final_dir.join(NETNS_FILE)) {
                 let _ = fs::remove_dir_all(&final_dir);
@@ -381,7 +388,7 @@ impl Runtime {
             if Instant::now() > deadline {
                 return Err(RuntimeError::Start { name: record.name, message: "the container did not start within 10s".into() });
             }
-            std::thread::sleep(Duration::from_millis(5));
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
 
@@ -397,7 +404,7 @@ impl Runtime {
                 let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
                 break;
             }
-            std::thread::sleep(Duration::from_millis(10));
+            std::thread::sleep(Duration::from_millis(1));
         }
         Ok(())
     }

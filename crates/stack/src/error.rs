@@ -28,6 +28,9 @@ pub enum StackError {
     /// A dependency did not reach its condition.
     #[error("{0}")]
     Dependency(String),
+    /// Not done because another action of the same command failed.
+    #[error("aborted because another service failed")]
+    Aborted,
     /// State on disk could not be read or written.
     #[error("{path}: {source}")]
     Io {

@@ -18,6 +18,7 @@ mod networks;
 mod query;
 mod request;
 mod run;
+mod schedule;
 mod down;
 mod up;
 mod volumes;

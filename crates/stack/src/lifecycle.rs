@@ -26,7 +26,7 @@ impl Stack {
     }
 
     /// Runs `job` on each of `containers` in parallel; the first error, after all finished.
-    fn each(&self, containers: &[ContainerSummary], job: impl Fn(&ContainerSummary) -> Result<(), StackError> + Sync) -> Result<(), StackError> {
+    pub(crate) fn each(&self, containers: &[ContainerSummary], job: impl Fn(&ContainerSummary) -> Result<(), StackError> + Sync) -> Result<(), StackError> {
         let job = &job;
         let results: Vec<Result<(), StackError>> = std::thread::scope(|scope| {
             let handles: Vec<_> = containers.iter().map(|c| scope.spawn(move || job(c))).collect();

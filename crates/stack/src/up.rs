@@ -1,6 +1,7 @@
 //! `up`: plan from what exists, then carry the plan out step by step, the actions of a step in
 //! parallel; a container starts once its dependencies meet their `depends_on` conditions.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use xcompose_loader::model::Service;
@@ -9,7 +10,18 @@ use xcompose_orchestrator::plan::{plan_up, Action, Actual, Plan};
 use xcompose_supervisor::health::HealthStatus;
 use xcompose_supervisor::state::Status;
 
+use crate::schedule::Schedule;
 use crate::{Stack, StackError};
+
+/// Networks and volumes, made before any container.
+fn is_resource_action(action: &Action) -> bool {
+    matches!(action, Action::CreateNetwork(_) | Action::CreateVolume(_) | Action::RemoveOrphan { .. })
+}
+
+/// Actions after which a service's container runs.
+fn starts_a_container(action: &Action) -> bool {
+    matches!(action, Action::Create { .. } | Action::Recreate { .. } | Action::Start { .. } | Action::Restart { .. })
+}
 
 /// `up`'s options.
 #[derive(Debug, Clone, Default)]
@@ -60,13 +72,27 @@ impl Stack {
         for orphan in &plan.orphans {
             eprintln!("Found orphan containers ([{orphan}]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.");
         }
-        for step in &plan.steps {
-            let results: Vec<Result<(), StackError>> = std::thread::scope(|scope| {
-                let handles: Vec<_> = step.iter().map(|action| scope.spawn(move || self.carry_out(action, opts))).collect();
-                handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
-            });
-            results.into_iter().collect::<Result<Vec<()>, StackError>>()?;
+        // Networks, volumes and orphans first; then every container action at once, each
+        // starting its container when the services it depends on have started theirs.
+        let mut steps = plan.steps.iter();
+        if let Some(first) = plan.steps.first().filter(|s| s.iter().all(is_resource_action)) {
+            steps.next();
+            self.in_parallel(first, |action| self.carry_out(action, opts))?;
         }
+        let containers: Vec<(Action, String)> =
+            steps.flatten().map(|a| Ok((a.clone(), self.action_service(a)?))).collect::<Result<_, StackError>>()?;
+        let schedule = Schedule::new(containers.iter().filter(|(a, _)| starts_a_container(a)).map(|(_, s)| s.as_str()));
+        let actions: Vec<Action> = containers.iter().map(|(a, _)| a.clone()).collect();
+        let services: BTreeMap<&Action, &str> = containers.iter().map(|(a, s)| (a, s.as_str())).collect();
+        self.in_parallel(&actions, |action| {
+            let service = services[action];
+            let result = self.carry_out_container(action, service, opts, &schedule);
+            match &result {
+                Ok(()) => schedule.done(service),
+                Err(_) => schedule.fail(),
+            }
+            result
+        })?;
         if opts.wait {
             self.wait_running(opts.wait_timeout)?;
         }
@@ -82,6 +108,72 @@ impl Stack {
                 self.carry_out(action, &opts)?;
             }
         }
+        Ok(())
+    }
+
+    /// Runs `job` on every action at once; the first error once all have finished.
+    fn in_parallel(&self, actions: &[Action], job: impl Fn(&Action) -> Result<(), StackError> + Sync) -> Result<(), StackError> {
+        let job = &job;
+        let results: Vec<Result<(), StackError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = actions.iter().map(|action| scope.spawn(move || job(action))).collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+        });
+        // The root cause first: failures of actions aborted because another failed come after.
+        let mut errors: Vec<StackError> = results.into_iter().filter_map(Result::err).collect();
+        errors.sort_by_key(|e| matches!(e, StackError::Aborted));
+        errors.into_iter().next().map_or(Ok(()), Err)
+    }
+
+    /// The service an action is about.
+    fn action_service(&self, action: &Action) -> Result<String, StackError> {
+        Ok(match action {
+            Action::Create { service, .. } | Action::Recreate { service, .. } => service.clone(),
+            Action::Start { id } | Action::Restart { id } | Action::Remove { id, .. } | Action::RemoveOrphan { id, .. } => {
+                self.runtime.find(id)?.labels.get(labels::SERVICE).cloned().unwrap_or_default()
+            }
+            Action::CreateNetwork(_) | Action::CreateVolume(_) => String::new(),
+        })
+    }
+
+    /// A container action: what can be done at once (remove, create, connect), then, once the
+    /// services `service` depends on have started and meet their conditions, the start.
+    fn carry_out_container(&self, action: &Action, service: &str, opts: &UpOptions, schedule: &Schedule) -> Result<(), StackError> {
+        let grace = opts.timeout;
+        let (id, name) = match action {
+            Action::RemoveOrphan { .. } | Action::Remove { .. } => return self.carry_out(action, opts),
+            Action::Create { number, name, .. } => {
+                self.report("Container", name, "Creating");
+                let id = self.create_container(service, *number, name)?;
+                self.report("Container", name, "Created");
+                (id, name.clone())
+            }
+            Action::Recreate { number, old_id, name, .. } => {
+                self.report("Container", name, "Recreate");
+                self.remove_container(old_id, self.grace(grace, old_id)?)?;
+                let id = self.create_container(service, *number, name)?;
+                self.report("Container", name, "Recreated");
+                (id, name.clone())
+            }
+            Action::Start { id } | Action::Restart { id } => (id.clone(), self.runtime.find(id)?.name),
+            Action::CreateNetwork(_) | Action::CreateVolume(_) => return self.carry_out(action, opts),
+        };
+        if opts.no_start {
+            return Ok(());
+        }
+        let definition = &self.project.services[service];
+        if !matches!(action, Action::Restart { .. }) {
+            self.connect(&id, service, definition)?;
+        }
+        schedule.wait_for(definition.depends_on.keys().map(String::as_str))?;
+        self.wait_dependencies(definition)?;
+        if matches!(action, Action::Restart { .. }) {
+            self.report("Container", &name, "Restarting");
+            self.runtime.stop(&id, grace)?;
+        } else {
+            self.report("Container", &name, "Starting");
+        }
+        self.runtime.start(&id)?;
+        self.report("Container", &name, "Started");
         Ok(())
     }
 
@@ -106,36 +198,8 @@ impl Stack {
                 self.remove_container(id, self.grace(grace, id)?)?;
                 self.report("Container", name, "Removed");
             }
-            Action::Create { service, number, name } => {
-                self.report("Container", name, "Creating");
-                let id = self.create_container(service, *number, name)?;
-                self.report("Container", name, "Created");
-                if !opts.no_start {
-                    self.start_service_container(service, &id, name)?;
-                }
-            }
-            Action::Recreate { service, number, old_id, name } => {
-                self.report("Container", name, "Recreate");
-                self.remove_container(old_id, self.grace(grace, old_id)?)?;
-                let id = self.create_container(service, *number, name)?;
-                self.report("Container", name, "Recreated");
-                if !opts.no_start {
-                    self.start_service_container(service, &id, name)?;
-                }
-            }
-            Action::Start { id } => {
-                let record = self.runtime.find(id)?;
-                let service = record.labels.get(labels::SERVICE).cloned().unwrap_or_default();
-                if !opts.no_start {
-                    self.start_service_container(&service, id, &record.name)?;
-                }
-            }
-            Action::Restart { id } => {
-                let record = self.runtime.find(id)?;
-                self.report("Container", &record.name, "Restarting");
-                self.runtime.stop(id, grace)?;
-                self.runtime.start(id)?;
-                self.report("Container", &record.name, "Started");
+            Action::Create { .. } | Action::Recreate { .. } | Action::Start { .. } | Action::Restart { .. } => {
+                unreachable!("container actions go through carry_out_container")
             }
         }
         Ok(())
