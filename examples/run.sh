@@ -2,8 +2,9 @@
 # Installs what is needed, builds xcompose and runs the example stack (as root, on Debian).
 #
 # The busybox image the examples use is built from Debian's busybox-static and imported into the
-# local image store. `up` (issue 5) is not built yet, so for now the "stack" step loads and
-# validates the example with `xcompose config`; once `up` exists this runs `xcompose up -d`.
+# local image store; then the stack (web-stack by default, or the one named: workers, dev-watch)
+# is brought up with `xcompose up -d --wait`, listed, and asked for a page. It keeps running:
+# `target/release/xcompose -f examples/<stack>/compose.yaml down -v` takes it down.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/tests/install-deps.sh"
@@ -15,5 +16,11 @@ trap 'rm -f "$image_tar"' EXIT
 "$xcompose" image import "$image_tar" busybox:latest
 "$xcompose" image ls
 stack=${1:-web-stack}
-"$xcompose" -f "$root/examples/$stack/compose.yaml" config
-echo "example stack '$stack' loaded; services: $("$xcompose" -f "$root/examples/$stack/compose.yaml" config --services | tr '\n' ' ')"
+compose=("$xcompose" -f "$root/examples/$stack/compose.yaml")
+"${compose[@]}" up -d --wait
+"${compose[@]}" ps
+if [ "$stack" = web-stack ]; then
+  echo "--- the page web serves (fetched from inside the web container):"
+  "${compose[@]}" exec -T web wget -qO- http://localhost/
+fi
+echo "example stack '$stack' is up; take it down with: ${compose[*]} down -v"

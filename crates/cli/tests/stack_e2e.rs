@@ -271,3 +271,32 @@ fn killed_up_converges() -> Result<()> {
     }
     Ok(())
 }
+
+/// Every stack in `examples/` comes up with `up -d --wait`, runs, and goes with `down -v`.
+#[test]
+fn examples_come_up_and_go() -> Result<()> {
+    let sb = Sandbox::new()?;
+    let image = xcompose_testkit::busybox_image_tar()?;
+    sb.run_ok(XCOMPOSE, &["--root", sb.root().to_str().unwrap(), "image", "import", image.to_str().unwrap(), "busybox:latest"])?;
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples").canonicalize()?;
+    let links_before = links(&sb)?;
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&examples)? {
+        let dir = entry?.path();
+        if !dir.join("compose.yaml").exists() {
+            continue;
+        }
+        seen += 1;
+        xcompose(&sb, &dir, &["up", "-d", "--wait"]).with_context(|| format!("{}", dir.display()))?;
+        let running = xcompose(&sb, &dir, &["ps", "--format", "json"])?;
+        assert!(running.lines().count() >= 1, "{} runs: {running}", dir.display());
+        for line in running.lines() {
+            let c: serde_json::Value = serde_json::from_str(line)?;
+            assert_eq!(c["State"], "running", "{}: {line}", dir.display());
+        }
+        xcompose(&sb, &dir, &["down", "-v"])?;
+    }
+    assert!(seen >= 3, "at least three example stacks, found {seen}");
+    assert_eq!(links(&sb)?, links_before, "the examples left no bridge or veth");
+    Ok(())
+}
