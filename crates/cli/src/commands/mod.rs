@@ -7,6 +7,7 @@ pub mod exec;
 pub mod image;
 pub mod lifecycle;
 pub mod logs;
+pub mod progress;
 pub mod project;
 pub mod ps;
 pub mod run;

@@ -1,5 +1,5 @@
 //! What the project commands share: the project loaded from the global flags, as a [`Stack`]
-//! in the state root, reporting progress the way compose does when output is not a terminal.
+//! in the state root, reporting progress the way compose does.
 
 use anyhow::{Context, Result};
 use xcompose_stack::Stack;
@@ -14,5 +14,5 @@ pub fn open(cli: &Cli, services: &[String]) -> Result<Stack> {
     let project = xcompose_loader::load(&opts)?;
     let exe = std::env::current_exe().context("finding the xcompose binary")?;
     let stack = Stack::new(project, &working_dir, &files, &cli.root, &exe)?;
-    Ok(stack.with_progress(Box::new(|kind, name, status| eprintln!(" {kind} {name}  {status}"))))
+    Ok(stack.with_progress(super::progress::reporter()))
 }

@@ -1,0 +1,43 @@
+//! Progress of a project command, as compose shows it: on a terminal, one line per resource with
+//! a spinner and its elapsed time, ticked off when done; otherwise (CI logs) one plain line per
+//! event, ` Container p-web-1  Started`.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+
+/// Statuses after which a resource has nothing left to do in this command.
+const FINAL: [&str; 9] = ["Created", "Started", "Removed", "Healthy", "Exited", "Stopped", "Running", "Recreated", "Restarted"];
+
+/// The reporter for the stack: a function of (kind, name, status).
+pub fn reporter() -> Box<xcompose_stack::Progress> {
+    if !std::io::stderr().is_terminal() {
+        return Box::new(|kind, name, status| eprintln!(" {kind} {name}  {status}"));
+    }
+    let bars = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+    let lines: Mutex<HashMap<String, ProgressBar>> = Mutex::new(HashMap::new());
+    let seconds = |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+        let _ = write!(out, "{:.1}s", state.elapsed().as_secs_f64());
+    };
+    let working = ProgressStyle::with_template(" {spinner} {msg} {seconds:.dim}").expect("a valid template").with_key("seconds", seconds);
+    let done = ProgressStyle::with_template(" ✔ {msg} {seconds:.dim}").expect("a valid template").with_key("seconds", seconds);
+    Box::new(move |kind, name, status| {
+        let mut lines = lines.lock().unwrap_or_else(|p| p.into_inner());
+        let key = format!("{kind} {name}");
+        let bar = lines.entry(key.clone()).or_insert_with(|| {
+            let bar = bars.add(ProgressBar::new_spinner().with_style(working.clone()));
+            bar.enable_steady_tick(Duration::from_millis(100));
+            bar
+        });
+        bar.set_message(format!("{key}  {status}"));
+        if FINAL.contains(&status) {
+            bar.set_style(done.clone());
+            bar.finish();
+        } else {
+            bar.set_style(working.clone());
+        }
+    })
+}
