@@ -69,6 +69,22 @@ pub enum Command {
     Restart(commands::lifecycle::StopArgs),
     /// Removes stopped service containers.
     Rm(commands::lifecycle::RmArgs),
+    /// Creates containers for a service.
+    Create(commands::up::UpArgs),
+    /// Pause services.
+    Pause(commands::control::ServicesArgs),
+    /// Unpause services.
+    Unpause(commands::control::ServicesArgs),
+    /// Force stop service containers.
+    Kill(commands::control::KillArgs),
+    /// Display the running processes.
+    Top(commands::control::ServicesArgs),
+    /// List images used by the created containers.
+    Images(commands::control::ServicesArgs),
+    /// List running compose projects.
+    Ls(commands::control::LsArgs),
+    /// Show the xcompose version information.
+    Version,
     /// Internal: supervise one container, detached from the command that started it.
     #[command(name = "__supervise", hide = true)]
     Supervise {
@@ -112,6 +128,14 @@ fn main() -> ExitCode {
         Command::Stop(args) => commands::lifecycle::stop(&cli, args),
         Command::Restart(args) => commands::lifecycle::restart(&cli, args),
         Command::Rm(args) => commands::lifecycle::rm(&cli, args),
+        Command::Create(args) => commands::up::create(&cli, args),
+        Command::Pause(args) => commands::control::pause(&cli, args, true),
+        Command::Unpause(args) => commands::control::pause(&cli, args, false),
+        Command::Kill(args) => commands::control::kill(&cli, args),
+        Command::Top(args) => commands::control::top(&cli, args),
+        Command::Images(args) => commands::control::images(&cli, args),
+        Command::Ls(args) => commands::control::ls(&cli, args),
+        Command::Version => commands::control::version(),
         Command::Supervise { config } => xcompose_supervisor::daemon::main(config)
             .map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1)))
             .map_err(anyhow::Error::msg),

@@ -300,3 +300,78 @@ fn examples_come_up_and_go() -> Result<()> {
     assert_eq!(links(&sb)?, links_before, "the examples left no bridge or veth");
     Ok(())
 }
+
+const PAIR: &str = r#"
+services:
+  a:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+  b:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1001"]
+    restart: "no"
+"#;
+
+/// The state of each container of the project, by name.
+fn states(sb: &Sandbox, dir: &Path) -> Result<BTreeMap<String, String>> {
+    Ok(containers(sb, dir)?.into_iter().map(|(n, (_, s, _))| (n, s)).collect())
+}
+
+/// The freezer state of process `pid`'s cgroup (v1 `freezer.state`, or v2 `cgroup.freeze`).
+fn freezer_state(pid: &str) -> Result<String> {
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))?;
+    if let Some(path) = cgroups.lines().find_map(|l| l.split_once(":freezer:").map(|(_, p)| p.to_string())) {
+        return Ok(std::fs::read_to_string(format!("/sys/fs/cgroup/freezer{path}/freezer.state"))?.trim().to_string());
+    }
+    let path = cgroups.lines().find_map(|l| l.strip_prefix("0::")).context("no freezer cgroup")?;
+    let frozen = std::fs::read_to_string(format!("/sys/fs/cgroup{path}/cgroup.freeze"))?;
+    Ok(if frozen.trim() == "1" { "FROZEN" } else { "THAWED" }.to_string())
+}
+
+#[test]
+fn create_start_pause_kill_top_and_friends() -> Result<()> {
+    let sb = Sandbox::new()?;
+    let image = xcompose_testkit::busybox_image_tar()?;
+    sb.run_ok(XCOMPOSE, &["--root", sb.root().to_str().unwrap(), "image", "import", image.to_str().unwrap(), "busybox:latest"])?;
+    let dir = project(&sb, "pair", PAIR)?;
+    let both = |a: &str, b: &str| BTreeMap::from([("pair-a-1".to_string(), a.to_string()), ("pair-b-1".to_string(), b.to_string())]);
+
+    xcompose(&sb, &dir, &["create"])?;
+    assert_eq!(states(&sb, &dir)?, both("created", "created"));
+    xcompose(&sb, &dir, &["start"])?;
+    assert_eq!(states(&sb, &dir)?, both("running", "running"));
+
+    xcompose(&sb, &dir, &["pause", "a"])?;
+    assert_eq!(states(&sb, &dir)?, both("paused", "running"));
+    let top = xcompose(&sb, &dir, &["top", "a"])?;
+    let sleeper = top.lines().find(|l| l.ends_with("sleep 1000")).context("top shows a's sleep")?.split_whitespace().nth(1).context("pid")?.to_string();
+    assert_eq!(freezer_state(&sleeper)?, "FROZEN", "a's processes are frozen");
+    xcompose(&sb, &dir, &["unpause", "a"])?;
+    assert_eq!(states(&sb, &dir)?, both("running", "running"));
+    assert_eq!(freezer_state(&sleeper)?, "THAWED", "a's processes run again");
+
+    xcompose(&sb, &dir, &["kill", "-s", "KILL", "b"])?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while states(&sb, &dir)?["pair-b-1"] != "exited" {
+        assert!(std::time::Instant::now() < deadline, "b exits after kill");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    xcompose(&sb, &dir, &["restart", "b"])?;
+    assert_eq!(states(&sb, &dir)?, both("running", "running"));
+
+    let ls = xcompose(&sb, &dir, &["ls"])?;
+    assert!(ls.lines().any(|l| l.starts_with("pair") && l.contains("running(2)")), "{ls}");
+    let images = xcompose(&sb, &dir, &["images"])?;
+    assert!(images.lines().any(|l| l.starts_with("pair-a-1") && l.contains("busybox") && l.contains("latest")), "{images}");
+    assert!(xcompose(&sb, &dir, &["version"])?.starts_with("xcompose version"));
+
+    xcompose(&sb, &dir, &["stop", "a"])?;
+    assert_eq!(states(&sb, &dir)?, both("exited", "running"));
+    xcompose(&sb, &dir, &["rm", "-f", "a"])?;
+    assert_eq!(states(&sb, &dir)?.len(), 1, "rm removed the stopped a only");
+    xcompose(&sb, &dir, &["down"])?;
+    assert!(states(&sb, &dir)?.is_empty());
+    Ok(())
+}

@@ -2,7 +2,6 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -368,8 +367,6 @@ impl Runtime {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(err)
-            // Its own process group: Ctrl+C on the command that started it must not reach it.
-            .process_group(0)
             .spawn()
             .map_err(io(&self.supervisor_exe))?;
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -407,6 +404,51 @@ impl Runtime {
             std::thread::sleep(Duration::from_millis(1));
         }
         Ok(())
+    }
+
+    /// Freezes (`true`) or thaws the processes of running container `wanted`; returns once its
+    /// state says so.
+    pub fn set_paused(&self, wanted: &str, paused: bool) -> Result<()> {
+        let record = self.find(wanted)?;
+        let Some(pid) = self.supervisor_running(&record) else { return Err(RuntimeError::NotRunning(record.name)) };
+        let (signal, target) = if paused { (nix::sys::signal::Signal::SIGUSR1, Status::Paused) } else { (nix::sys::signal::Signal::SIGUSR2, Status::Running) };
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.state(&record).status != target {
+            if Instant::now() > deadline {
+                let why = if paused { "is not running" } else { "is not paused" };
+                return Err(RuntimeError::Start { name: record.name, message: format!("container {why}") });
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(())
+    }
+
+    /// The processes of running container `wanted` (host pids, from its cgroup); `None` if it
+    /// does not run.
+    pub fn processes(&self, wanted: &str) -> Result<Option<Vec<u32>>> {
+        let record = self.find(wanted)?;
+        if self.supervisor_running(&record).is_none() {
+            return Ok(None);
+        }
+        let (name, resources) = &record.cgroup;
+        let cgroup = xcompose_cgroups::Cgroup::create(name, resources).map_err(|e| RuntimeError::Start { name: record.name.clone(), message: e.to_string() })?;
+        let mut pids = cgroup.processes().map_err(|e| RuntimeError::Start { name: record.name, message: e.to_string() })?;
+        pids.sort_unstable();
+        Ok(Some(pids))
+    }
+
+    /// Sends `signal` to the main process of running container `wanted` (`kill`).
+    pub fn kill(&self, wanted: &str, signal: nix::sys::signal::Signal) -> Result<()> {
+        let record = self.find(wanted)?;
+        let state = self.state(&record);
+        match (state.status, state.pid) {
+            (Status::Running | Status::Paused, Some(pid)) => {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal);
+                Ok(())
+            }
+            _ => Err(RuntimeError::NotRunning(record.name)),
+        }
     }
 
     /// Removes a container and its writable layer; a running one only with `force` (then stopped first).

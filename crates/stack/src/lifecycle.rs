@@ -103,4 +103,34 @@ impl Stack {
         })?;
         Ok(stopped.into_iter().map(|c| c.name).collect())
     }
+
+    /// Pauses (`true`) or unpauses the running containers of `services` (all if empty).
+    pub fn set_paused(&self, services: &[String], paused: bool) -> Result<(), StackError> {
+        let _lock = self.lock()?;
+        let from = if paused { Status::Running } else { Status::Paused };
+        let containers: Vec<ContainerSummary> = self.service_containers(services)?.into_iter().filter(|c| c.state.status == from).collect();
+        let (doing, done) = if paused { ("Pausing", "Paused") } else { ("Unpausing", "Unpaused") };
+        self.each(&containers, |c| {
+            self.report("Container", &c.name, doing);
+            self.runtime.set_paused(&c.id, paused)?;
+            self.report("Container", &c.name, done);
+            Ok(())
+        })
+    }
+
+    /// Sends `signal` to the running containers of `services` (all if empty).
+    pub fn kill(&self, services: &[String], signal: nix::sys::signal::Signal) -> Result<(), StackError> {
+        let _lock = self.lock()?;
+        let running: Vec<ContainerSummary> = self
+            .service_containers(services)?
+            .into_iter()
+            .filter(|c| matches!(c.state.status, Status::Running | Status::Paused))
+            .collect();
+        self.each(&running, |c| {
+            self.report("Container", &c.name, "Killing");
+            self.runtime.kill(&c.id, signal)?;
+            self.report("Container", &c.name, "Killed");
+            Ok(())
+        })
+    }
 }

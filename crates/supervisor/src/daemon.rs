@@ -39,6 +39,14 @@ fn fresh_cgroup(name: &str, resources: &Resources) -> Result<Cgroup, String> {
     Cgroup::create(name, resources).map_err(|e| e.to_string())
 }
 
+/// A refused pause or unpause goes to the supervisor's error output (the caller sees the state
+/// not change).
+fn log_refusal(what: &str, result: Result<(), String>) {
+    if let Err(e) = result {
+        eprintln!("{what}: {e}");
+    }
+}
+
 /// The pid file of the supervisor of `config_path`.
 pub fn pid_file(config_path: &Path) -> PathBuf {
     config_path.with_file_name("supervisor.pid")
@@ -52,9 +60,11 @@ pub fn main(config_path: &Path) -> Result<i32, String> {
         &std::fs::read(config_path).map_err(|e| format!("reading {}: {e}", config_path.display()))?,
     )
     .map_err(|e| format!("parsing {}: {e}", config_path.display()))?;
-    // Stop requests are taken by one thread; block them everywhere first (containers unblock).
-    let stop_signals: SigSet = [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP].into_iter().collect();
-    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&stop_signals), None).map_err(|e| format!("blocking signals: {e}"))?;
+    // Requests are taken by one thread; block them everywhere first (containers unblock): stop
+    // (SIGTERM, SIGINT, SIGHUP), pause (SIGUSR1) and unpause (SIGUSR2).
+    let control_signals: SigSet =
+        [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP, Signal::SIGUSR1, Signal::SIGUSR2].into_iter().collect();
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&control_signals), None).map_err(|e| format!("blocking signals: {e}"))?;
     let cgroup = match &config.cgroup {
         Some((name, resources)) => Some(fresh_cgroup(name, resources)?),
         None => None,
@@ -66,9 +76,15 @@ pub fn main(config_path: &Path) -> Result<i32, String> {
     let grace = config.stop_grace;
     {
         let sup = Arc::clone(&supervisor);
-        std::thread::spawn(move || {
-            if stop_signals.wait().is_ok() {
-                sup.stop(stop_signal, grace);
+        std::thread::spawn(move || loop {
+            match control_signals.wait() {
+                Ok(Signal::SIGUSR1) => log_refusal("pause", sup.set_paused(true)),
+                Ok(Signal::SIGUSR2) => log_refusal("unpause", sup.set_paused(false)),
+                Ok(_) => {
+                    sup.stop(stop_signal, grace);
+                    break;
+                }
+                Err(_) => break,
             }
         });
     }

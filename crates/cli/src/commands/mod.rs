@@ -2,6 +2,7 @@
 
 pub mod attach;
 pub mod config;
+pub mod control;
 pub mod down;
 pub mod exec;
 pub mod image;

@@ -55,16 +55,23 @@ pub struct UpArgs {
     pub services: Vec<String>,
 }
 
-/// Runs `up`.
-pub fn run(cli: &Cli, args: &UpArgs) -> Result<ExitCode> {
-    let stack = super::project::open(cli, &args.services)?;
+/// Runs `create`: `up --no-start`.
+pub fn create(cli: &Cli, args: &UpArgs) -> Result<ExitCode> {
+    let mut opts = up_options(args)?;
+    opts.no_start = true;
+    super::project::open(cli, &args.services)?.up(&opts)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `up`'s flags as the stack takes them.
+fn up_options(args: &UpArgs) -> Result<UpOptions> {
     let mut scale = BTreeMap::new();
     for s in &args.scale {
         let Some((service, n)) = s.split_once('=') else { bail!("invalid --scale {s:?}: expected SERVICE=NUM") };
         let n: u32 = n.parse().map_err(|_| anyhow::anyhow!("invalid --scale {s:?}: {n:?} is not a number"))?;
         scale.insert(service.to_string(), n);
     }
-    let opts = UpOptions {
+    Ok(UpOptions {
         plan: xcompose_orchestrator::plan::UpOptions {
             force_recreate: args.force_recreate,
             no_recreate: args.no_recreate,
@@ -78,7 +85,13 @@ pub fn run(cli: &Cli, args: &UpArgs) -> Result<ExitCode> {
         wait: args.wait,
         wait_timeout: args.wait_timeout.map(Duration::from_secs),
         timeout: args.timeout.map(Duration::from_secs),
-    };
+    })
+}
+
+/// Runs `up`.
+pub fn run(cli: &Cli, args: &UpArgs) -> Result<ExitCode> {
+    let stack = super::project::open(cli, &args.services)?;
+    let opts = up_options(args)?;
     if cli.dry_run {
         for action in stack.plan(&opts)?.steps.iter().flatten() {
             eprintln!("DRY-RUN MODE - {}", describe(action));

@@ -1,0 +1,131 @@
+//! `xcompose pause`, `unpause`, `kill`, `top`, `images`, `ls` and `version`.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::str::FromStr;
+
+use anyhow::{anyhow, Result};
+use clap::Args;
+use nix::sys::signal::Signal;
+
+use crate::Cli;
+
+/// Services to act on.
+#[derive(Debug, Args)]
+pub struct ServicesArgs {
+    /// Services (default: all).
+    pub services: Vec<String>,
+}
+
+/// `kill`'s flags.
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// SIGNAL to send to the container.
+    #[arg(short = 's', long, default_value = "SIGKILL")]
+    pub signal: String,
+    /// Services (default: all).
+    pub services: Vec<String>,
+}
+
+/// `ls`'s flags.
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Show all stopped Compose projects.
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Only display project names.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+/// Runs `pause` (`paused`) or `unpause`.
+pub fn pause(cli: &Cli, args: &ServicesArgs, paused: bool) -> Result<ExitCode> {
+    super::project::open(cli, &[])?.set_paused(&args.services, paused)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A signal by name (`SIGHUP`, `HUP`) or number.
+fn parse_signal(text: &str) -> Result<Signal> {
+    if let Ok(n) = text.parse::<i32>() {
+        return Signal::try_from(n).map_err(|_| anyhow!("invalid signal: {text}"));
+    }
+    let upper = text.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    Signal::from_str(&name).map_err(|_| anyhow!("invalid signal: {text}"))
+}
+
+/// Runs `kill`.
+pub fn kill(cli: &Cli, args: &KillArgs) -> Result<ExitCode> {
+    let signal = parse_signal(&args.signal)?;
+    super::project::open(cli, &[])?.kill(&args.services, signal)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `top`: the processes of each running container, from its cgroup.
+pub fn top(cli: &Cli, args: &ServicesArgs) -> Result<ExitCode> {
+    let stack = super::project::open(cli, &[])?;
+    for c in stack.containers()?.into_iter().filter(|c| args.services.is_empty() || args.services.contains(&c.service)) {
+        let Some(pids) = stack.runtime().processes(&c.id)? else { continue };
+        println!("{}", c.name);
+        println!("{:<8} {:<8} {:<8} CMD", "UID", "PID", "PPID");
+        for pid in pids {
+            let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { continue };
+            let field = |key: &str| status.lines().find_map(|l| l.strip_prefix(key)).map(|v| v.split_whitespace().next().unwrap_or("").to_string()).unwrap_or_default();
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ").trim().to_string();
+            println!("{:<8} {:<8} {:<8} {cmd}", field("Uid:"), pid, field("PPid:"));
+        }
+        println!();
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `images`: the images the project's containers use.
+pub fn images(cli: &Cli, args: &ServicesArgs) -> Result<ExitCode> {
+    let stack = super::project::open(cli, &[])?;
+    println!("{:<24} {:<20} {:<8} {:<14}", "CONTAINER", "REPOSITORY", "TAG", "IMAGE ID");
+    for c in stack.containers()?.into_iter().filter(|c| args.services.is_empty() || args.services.contains(&c.service)) {
+        let reference = xcompose_images::Reference::parse(&c.image).map_err(|e| anyhow!("{e}"))?;
+        let id = stack.runtime().images().resolve(&c.image).map(|i| i.id).unwrap_or_default();
+        let short = id.trim_start_matches("sha256:").chars().take(12).collect::<String>();
+        let repository = match reference.registry.as_str() {
+            "docker.io" => reference.repository.trim_start_matches("library/").to_string(),
+            registry => format!("{registry}/{}", reference.repository),
+        };
+        println!("{:<24} {:<20} {:<8} {:<14}", c.name, repository, reference.tag.as_deref().unwrap_or("<none>"), short);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `ls`: the projects with containers in the state root.
+pub fn ls(cli: &Cli, args: &LsArgs) -> Result<ExitCode> {
+    let runtime = xcompose_runtime::Runtime::open(&cli.root, &std::env::current_exe()?)?;
+    let mut projects: BTreeMap<String, (BTreeMap<String, usize>, String)> = BTreeMap::new();
+    for c in runtime.list()? {
+        let Some(project) = c.labels.get("com.docker.compose.project") else { continue };
+        let entry = projects.entry(project.clone()).or_default();
+        *entry.0.entry(c.state.status.as_str().to_string()).or_insert(0) += 1;
+        entry.1 = c.labels.get("com.docker.compose.project.config_files").cloned().unwrap_or_default();
+    }
+    if !args.quiet {
+        println!("{:<20} {:<24} CONFIG FILES", "NAME", "STATUS");
+    }
+    for (name, (states, files)) in projects {
+        if !args.all && !states.contains_key("running") {
+            continue;
+        }
+        if args.quiet {
+            println!("{name}");
+            continue;
+        }
+        let status: Vec<String> = states.iter().map(|(s, n)| format!("{s}({n})")).collect();
+        println!("{:<20} {:<24} {files}", name, status.join(", "));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `version`.
+pub fn version() -> Result<ExitCode> {
+    println!("xcompose version v{} (compose file format of Docker Compose {})", env!("CARGO_PKG_VERSION"), xcompose_orchestrator::labels::COMPOSE_VERSION);
+    Ok(ExitCode::SUCCESS)
+}
