@@ -83,6 +83,8 @@ pub enum Command {
     Images(commands::control::ServicesArgs),
     /// List running compose projects.
     Ls(commands::control::LsArgs),
+    /// Print the public port for a port binding.
+    Port(commands::control::PortArgs),
     /// Show the xcompose version information.
     Version,
     /// Internal: supervise one container, detached from the command that started it.
@@ -135,6 +137,7 @@ fn main() -> ExitCode {
         Command::Top(args) => commands::control::top(&cli, args),
         Command::Images(args) => commands::control::images(&cli, args),
         Command::Ls(args) => commands::control::ls(&cli, args),
+        Command::Port(args) => commands::control::port(&cli, args),
         Command::Version => commands::control::version(),
         Command::Supervise { config } => xcompose_supervisor::daemon::main(config)
             .map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1)))

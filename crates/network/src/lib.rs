@@ -1,5 +1,6 @@
 //! Container networking for xcompose.
 //!
+//! - [`firewall`]: NAT, published ports and isolation between networks, with iptables.
 //! - [`ipam`]: picks subnets for compose networks and addresses for containers, with its state in
 //!   one JSON file per network, safe against concurrent xcompose processes.
 //! - [`link`]: Linux bridges (one per network) and veth pairs (one per container attachment),
@@ -10,6 +11,7 @@
 //! Everything is synchronous: functions that talk to the kernel start a small single-threaded
 //! tokio runtime of their own. Everything acts on the network namespace of the calling thread.
 
+pub mod firewall;
 pub mod ipam;
 pub mod link;
 mod netlink;

@@ -149,6 +149,7 @@ impl Stack {
             return Ok(());
         }
         self.runtime.ensure_netns(id)?;
+        self.ports.unpublish_all(id)?;
         self.networks.detach_all(id)?;
         let record = self.runtime.find(id)?;
         let mut addresses = Vec::new();
@@ -165,7 +166,12 @@ impl Stack {
             let mut names = vec![service_name.to_string(), record.name.clone(), id[..12].to_string()];
             names.extend(options.map(|o| o.aliases.clone()).unwrap_or_default());
             let network_record = self.networks.get(&network.name)?.ok_or_else(|| StackError::Network(format!("network {} not found: run `xcompose up` to create it", network.name)))?;
-            addresses.push(self.networks.attach(id, &netns, &network_record, requested, &names)?.addr());
+            let address = self.networks.attach(id, &netns, &network_record, requested, &names)?.addr();
+            if addresses.is_empty() && !service.ports.is_empty() {
+                // Published ports lead to the address on the first network.
+                self.ports.publish(service_name, id, &service.ports, address, &crate::networks::bridge_of(&network_record)?)?;
+            }
+            addresses.push(address);
             gateways.push(network_record.subnet.gateway);
         }
         if let Some(gateway) = gateways.first() {
@@ -194,6 +200,7 @@ impl Stack {
     /// Stops (within `grace`) and removes container `id`, detaching it from its networks first.
     pub(crate) fn remove_container(&self, id: &str, grace: Duration) -> Result<(), StackError> {
         self.runtime.stop(id, Some(grace))?;
+        self.ports.unpublish_all(id)?;
         self.networks.detach_all(id)?;
         self.runtime.remove(id, true)?;
         Ok(())

@@ -15,6 +15,7 @@ mod error;
 mod lifecycle;
 mod lock;
 mod networks;
+mod ports;
 mod query;
 mod request;
 mod run;
@@ -27,6 +28,7 @@ use std::path::{Path, PathBuf};
 
 pub use error::StackError;
 pub use networks::{Endpoint, NetworkRecord};
+pub use ports::PortBinding;
 pub use query::{ContainerInfo, LogLine};
 pub use down::DownOptions;
 pub use run::RunOptions;
@@ -46,6 +48,7 @@ pub struct Stack {
     runtime: Runtime,
     networks: networks::Networks,
     volumes: xcompose_volumes::VolumeStore,
+    ports: ports::Ports,
     progress: Box<Progress>,
 }
 
@@ -60,6 +63,7 @@ impl Stack {
             root: root.to_path_buf(),
             runtime: Runtime::open(root, xcompose_exe)?,
             networks: networks::Networks::open(root, xcompose_exe)?,
+            ports: ports::Ports::open(root)?,
             volumes: xcompose_volumes::VolumeStore::open(root).map_err(|e| StackError::Invalid(e.to_string()))?,
             progress: Box::new(|_, _, _| {}),
         })

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use xcompose_loader::model::Network;
 use xcompose_network::ipam::{Ipam, Subnet, SubnetRequest};
+use xcompose_network::firewall::{self, NetworkRules};
 use xcompose_network::link::{self, Attachment, Netns};
 
 use crate::dns::Dns;
@@ -105,6 +106,7 @@ impl Networks {
         let mtu = network.driver_opts.get("com.docker.network.driver.mtu").and_then(|m| m.parse().ok());
         link::ensure_bridge(&id, subnet.gateway_net(), mtu).map_err(StackError::network)?;
         let record = NetworkRecord { name: name.to_string(), id, labels, internal: network.internal, subnet };
+        firewall::add_network(&firewall_rules(&record)?).map_err(StackError::network)?;
         xcompose_images::store::atomic_write(&self.record_path(name), &serde_json::to_vec_pretty(&record).expect("records serialise"))?;
         self.dns.ensure_running(&record)?;
         Ok(record)
@@ -114,12 +116,14 @@ impl Networks {
     /// its bridge and its DNS server.
     pub(crate) fn ensure(&self, record: &NetworkRecord) -> Result<(), StackError> {
         link::ensure_bridge(&record.id, record.subnet.gateway_net(), None).map_err(StackError::network)?;
+        firewall::add_network(&firewall_rules(record)?).map_err(StackError::network)?;
         self.dns.ensure_running(record)
     }
 
     /// Removes network `record`: its DNS server, its bridge, its subnet, its record.
     pub(crate) fn remove(&self, record: &NetworkRecord) -> Result<(), StackError> {
         self.dns.remove(&record.name)?;
+        firewall::remove_network(&firewall_rules(record)?).map_err(StackError::network)?;
         link::delete_bridge(&record.id).map_err(StackError::network)?;
         self.ipam.remove_network(&record.id).map_err(StackError::network)?;
         let path = self.record_path(&record.name);
@@ -194,6 +198,16 @@ impl Networks {
         }
         Ok(detached)
     }
+}
+
+/// What the firewall needs to know of a network.
+fn firewall_rules(record: &NetworkRecord) -> Result<NetworkRules, StackError> {
+    Ok(NetworkRules { bridge: link::bridge_name(&record.id).map_err(StackError::network)?, subnet: record.subnet.subnet, internal: record.internal })
+}
+
+/// The bridge of network `record`.
+pub(crate) fn bridge_of(record: &NetworkRecord) -> Result<String, StackError> {
+    link::bridge_name(&record.id).map_err(StackError::network)
 }
 
 fn parse_opt<T: std::str::FromStr>(network: &str, key: &str, text: &str) -> Result<Option<T>, StackError> {

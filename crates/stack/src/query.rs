@@ -31,6 +31,8 @@ pub struct ContainerInfo {
     pub labels: std::collections::BTreeMap<String, String>,
     /// Its log file.
     pub log_path: PathBuf,
+    /// Its published ports.
+    pub ports: Vec<crate::PortBinding>,
 }
 
 /// One line of a container's log.
@@ -57,6 +59,7 @@ impl Stack {
                 command: record.supervisor.spec.process.args.clone(),
                 created: record.created.clone(),
                 log_path: record.supervisor.log_path.clone(),
+                ports: self.ports.of(&c.id)?,
                 state: c.state,
                 labels: c.labels,
                 id: c.id,

@@ -48,7 +48,16 @@ impl Stack {
         let mut plan_opts = opts.plan.clone();
         // Every image is resolved first: an unknown image fails `up` before anything changes.
         for (name, service) in &self.project.services {
-            let image = self.runtime.images().resolve(&service.image).map_err(|e| StackError::Service { service: name.clone(), message: e.to_string() })?;
+            let image = self.runtime.images().resolve(&service.image).map_err(|e| {
+                let hint = match e {
+                    xcompose_images::StoreError::NotFound(_) => format!(
+                        " (no registry is pulled from: import it with `xcompose image import ROOTFS.tar {}` or load it with `xcompose image load -i ARCHIVE.tar`)",
+                        service.image
+                    ),
+                    _ => String::new(),
+                };
+                StackError::Service { service: name.clone(), message: format!("{e}{hint}") }
+            })?;
             plan_opts.image_digests.insert(name.clone(), image.id);
         }
         let mut actual = Actual { containers: self.actual_containers()?, ..Default::default() };

@@ -124,6 +124,39 @@ pub fn ls(cli: &Cli, args: &LsArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `port`'s arguments.
+#[derive(Debug, Args)]
+pub struct PortArgs {
+    /// tcp or udp.
+    #[arg(long, default_value = "tcp")]
+    pub protocol: String,
+    /// Index of the container if the service has multiple replicas.
+    #[arg(long, default_value_t = 1)]
+    pub index: u32,
+    /// The service.
+    pub service: String,
+    /// The container port.
+    pub private_port: u16,
+}
+
+/// Runs `port`: where a container port is published.
+pub fn port(cli: &Cli, args: &PortArgs) -> Result<ExitCode> {
+    let stack = super::project::open(cli, &[])?;
+    let number = args.index.to_string();
+    let container = stack
+        .containers()?
+        .into_iter()
+        .find(|c| !c.oneoff && c.service == args.service && c.labels.get("com.docker.compose.container-number") == Some(&number))
+        .ok_or_else(|| anyhow!("service {:?} has no container {}", args.service, args.index))?;
+    let binding = container
+        .ports
+        .iter()
+        .find(|p| p.container_port == args.private_port && p.protocol == args.protocol)
+        .ok_or_else(|| anyhow!("no port {}/{} for container {}", args.private_port, args.protocol, container.name))?;
+    println!("{}:{}", binding.host_ip.map_or("0.0.0.0".to_string(), |ip| ip.to_string()), binding.host_port);
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Runs `version`.
 pub fn version() -> Result<ExitCode> {
     println!("xcompose version v{} (compose file format of Docker Compose {})", env!("CARGO_PKG_VERSION"), xcompose_orchestrator::labels::COMPOSE_VERSION);

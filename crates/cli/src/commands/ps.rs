@@ -80,11 +80,11 @@ fn command_text(c: &ContainerInfo) -> String {
 }
 
 fn print_table(shown: &[ContainerInfo], now: DateTime<Utc>) {
-    let rows: Vec<[String; 6]> = shown
+    let rows: Vec<[String; 7]> = shown
         .iter()
-        .map(|c| [c.name.clone(), c.image.clone(), command_text(c), c.service.clone(), created_text(&c.created, now), status_text(&c.state, now)])
+        .map(|c| [c.name.clone(), c.image.clone(), command_text(c), c.service.clone(), created_text(&c.created, now), status_text(&c.state, now), ports_text(c)])
         .collect();
-    let header = ["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS"];
+    let header = ["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"];
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -96,14 +96,17 @@ fn print_table(shown: &[ContainerInfo], now: DateTime<Utc>) {
         for (cell, w) in cells.iter().zip(&widths) {
             out.push_str(&format!("{cell:<w$}   "));
         }
-        out.push_str("PORTS");
-        out
+        out.trim_end().to_string()
     };
     println!("{}", line(header.to_vec()));
     for row in &rows {
-        let l = line(row.iter().map(String::as_str).collect());
-        println!("{}", l.trim_end_matches("PORTS").trim_end());
+        println!("{}", line(row.iter().map(String::as_str).collect()));
     }
+}
+
+/// Docker's `Ports` column: `127.0.0.1:8080->80/tcp, 0.0.0.0:5353->53/udp`.
+fn ports_text(c: &ContainerInfo) -> String {
+    c.ports.iter().map(|p| p.display()).collect::<Vec<_>>().join(", ")
 }
 
 fn json_line(c: &ContainerInfo, now: DateTime<Utc>) -> serde_json::Value {
@@ -119,7 +122,13 @@ fn json_line(c: &ContainerInfo, now: DateTime<Utc>) -> serde_json::Value {
         "Name": c.name,
         "Names": c.name,
         "Project": c.labels.get("com.docker.compose.project").cloned().unwrap_or_default(),
-        "Publishers": [],
+        "Ports": ports_text(c),
+        "Publishers": c.ports.iter().map(|p| serde_json::json!({
+            "URL": p.host_ip.map_or("0.0.0.0".to_string(), |ip| ip.to_string()),
+            "TargetPort": p.container_port,
+            "PublishedPort": p.host_port,
+            "Protocol": p.protocol,
+        })).collect::<Vec<_>>(),
         "RunningFor": created_text(&c.created, now),
         "Service": c.service,
         "State": c.state.status.as_str(),

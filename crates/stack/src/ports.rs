@@ -1,0 +1,149 @@
+//! Published ports: a service's `ports:` become bindings of host addresses and ports to the
+//! container's address on its first network, recorded per container
+//! (`<root>/ports/<container id>.json`) before the firewall rules are made, so that removing the
+//! container (or an interrupted publish) takes exactly those rules away again.
+
+use std::fs;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use xcompose_loader::model::Port;
+use xcompose_network::firewall::{self, PortMapping, Protocol};
+
+use crate::StackError;
+
+/// One published port of a container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortBinding {
+    /// `tcp` or `udp`.
+    pub protocol: String,
+    /// The host address it is published on; `None` for all of them.
+    pub host_ip: Option<Ipv4Addr>,
+    /// The host port.
+    pub host_port: u16,
+    /// The container's port.
+    pub container_port: u16,
+    /// The container's address.
+    pub container_ip: Ipv4Addr,
+    /// The bridge the container's address is on.
+    pub bridge: String,
+}
+
+impl PortBinding {
+    /// As `ps` shows it: `127.0.0.1:8080->80/tcp`.
+    pub fn display(&self) -> String {
+        let ip = self.host_ip.map_or("0.0.0.0".to_string(), |ip| ip.to_string());
+        format!("{ip}:{}->{}/{}", self.host_port, self.container_port, self.protocol)
+    }
+
+    fn mapping(&self) -> PortMapping {
+        PortMapping {
+            protocol: if self.protocol == "udp" { Protocol::Udp } else { Protocol::Tcp },
+            host_ip: self.host_ip,
+            host_port: self.host_port,
+            container_ip: self.container_ip,
+            container_port: self.container_port,
+            bridge: self.bridge.clone(),
+        }
+    }
+}
+
+/// The published ports of the containers of one state root.
+#[derive(Debug, Clone)]
+pub(crate) struct Ports {
+    dir: PathBuf,
+}
+
+fn invalid(service: &str, message: String) -> StackError {
+    StackError::Service { service: service.to_string(), message }
+}
+
+impl Ports {
+    pub(crate) fn open(root: &Path) -> Result<Self, StackError> {
+        let dir = root.join("ports");
+        fs::create_dir_all(&dir).map_err(StackError::io(&dir))?;
+        Ok(Self { dir })
+    }
+
+    fn path(&self, container_id: &str) -> PathBuf {
+        self.dir.join(format!("{container_id}.json"))
+    }
+
+    /// The ports container `container_id` publishes.
+    pub(crate) fn of(&self, container_id: &str) -> Result<Vec<PortBinding>, StackError> {
+        let path = self.path(container_id);
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StackError::Corrupt { path, message: e.to_string() }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(StackError::io(&path)(e)),
+        }
+    }
+
+    fn save(&self, container_id: &str, bindings: &[PortBinding]) -> Result<(), StackError> {
+        let path = self.path(container_id);
+        if bindings.is_empty() {
+            return match fs::remove_file(&path) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(StackError::io(&path)(e)),
+            };
+        }
+        Ok(xcompose_images::store::atomic_write(&path, &serde_json::to_vec_pretty(bindings).expect("bindings serialise"))?)
+    }
+
+    /// Publishes `ports` of `service` for container `container_id`, reachable at `container_ip`
+    /// on `bridge`. A port without a host port gets a free one.
+    pub(crate) fn publish(&self, service: &str, container_id: &str, ports: &[Port], container_ip: Ipv4Addr, bridge: &str) -> Result<(), StackError> {
+        let mut bindings = Vec::new();
+        for port in ports {
+            let protocol = if port.protocol.is_empty() { "tcp".to_string() } else { port.protocol.to_ascii_lowercase() };
+            let proto = match protocol.as_str() {
+                "tcp" => Protocol::Tcp,
+                "udp" => Protocol::Udp,
+                other => return Err(invalid(service, format!("port protocol {other:?} is not supported (tcp or udp)"))),
+            };
+            let host_ip = match port.host_ip.as_str() {
+                "" | "0.0.0.0" => None,
+                ip => Some(ip.parse::<Ipv4Addr>().map_err(|_| invalid(service, format!("invalid host_ip {ip:?} (IPv4 only)")))?),
+            };
+            let container_port = u16::try_from(port.target).map_err(|_| invalid(service, format!("invalid port {}", port.target)))?;
+            let host_port = match port.published.split_once('-') {
+                _ if port.published.is_empty() => firewall::random_host_port(proto, host_ip).map_err(StackError::network)?,
+                // A range: the first port of it that is free.
+                Some((low, high)) => {
+                    let parse = |p: &str| p.parse::<u16>().map_err(|_| invalid(service, format!("invalid published port range {:?}", port.published)));
+                    let (low, high) = (parse(low)?, parse(high)?);
+                    let mut free = None;
+                    for p in low..=high {
+                        if firewall::port_is_free(proto, host_ip, p).map_err(StackError::network)? {
+                            free = Some(p);
+                            break;
+                        }
+                    }
+                    free.ok_or_else(|| invalid(service, format!("no free port in range {}", port.published)))?
+                }
+                None => port.published.parse().map_err(|_| invalid(service, format!("invalid published port {:?}", port.published)))?,
+            };
+            bindings.push(PortBinding { protocol, host_ip, host_port, container_port, container_ip, bridge: bridge.to_string() });
+        }
+        // Recorded first: whatever happens next, removing the container unpublishes them.
+        let mut recorded = self.of(container_id)?;
+        recorded.extend(bindings.iter().cloned());
+        self.save(container_id, &recorded)?;
+        for binding in &bindings {
+            firewall::publish(&binding.mapping()).map_err(|e| invalid(service, e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Unpublishes every port of container `container_id`.
+    pub(crate) fn unpublish_all(&self, container_id: &str) -> Result<(), StackError> {
+        let mut bindings = self.of(container_id)?;
+        while let Some(binding) = bindings.pop() {
+            firewall::unpublish(&binding.mapping()).map_err(StackError::network)?;
+            self.save(container_id, &bindings)?;
+        }
+        Ok(())
+    }
+}
