@@ -1,11 +1,20 @@
 //! Images for xcompose: the content-addressed [`store`] (import, tag, list, resolve, remove with
-//! Docker's Untagged/Deleted semantics), image [`reference`]s, and [`unpack`]ing a layer tar into a
-//! directory overlayfs can stack without any entry being able to write outside it.
+//! Docker's Untagged/Deleted semantics, prune), loading and saving image archives (`docker save`
+//! and OCI image layouts), image [`reference`]s, and [`unpack`]ing a layer tar into a directory
+//! overlayfs can stack without any entry being able to write outside it.
 
+mod blob;
+mod commit;
+mod index;
+mod load;
 pub mod reference;
+mod remove;
+mod save;
 pub mod store;
 pub mod unpack;
 
+pub use load::LoadEvent;
 pub use reference::Reference;
+pub use remove::Pruned;
 pub use store::{Image, ImageStore, ImageSummary, Removed, StoreError};
 pub use unpack::{unpack_layer, UnpackError};

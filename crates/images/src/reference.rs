@@ -53,6 +53,20 @@ impl Reference {
             format!("{}/{}", self.registry, self.repository)
         }
     }
+
+    /// The reference as Docker prints it (`busybox:latest`, `localhost:5000/app@sha256:...`).
+    pub fn familiar(&self) -> String {
+        let mut out = self.short_repository();
+        if let Some(tag) = &self.tag {
+            out.push(':');
+            out.push_str(tag);
+        }
+        if let Some(digest) = &self.digest {
+            out.push('@');
+            out.push_str(digest);
+        }
+        out
+    }
 }
 
 impl fmt::Display for Reference {
@@ -83,6 +97,8 @@ mod tests {
         assert_eq!(Reference::parse(&format!("busybox@{d}")).unwrap().to_string(), format!("docker.io/library/busybox@{d}"));
         assert_eq!(Reference::parse("busybox").unwrap().short_repository(), "busybox");
         assert_eq!(Reference::parse("localhost:5000/app").unwrap().short_repository(), "localhost:5000/app");
+        assert_eq!(Reference::parse("docker.io/library/busybox").unwrap().familiar(), "busybox:latest");
+        assert_eq!(Reference::parse("localhost:5000/app:1").unwrap().familiar(), "localhost:5000/app:1");
         for bad in ["", "Busybox", "a b", "app:", "/app", "app@sha256:short"] {
             assert!(Reference::parse(bad).is_err(), "{bad}");
         }

@@ -4,28 +4,24 @@
 //! images/
 //!   blobs/sha256/<hex>     layer tars as given, image configs, manifests
 //!   layers/<diff_id hex>/  each layer unpacked once, shared by every image that has it
-//!   index.json             reference (docker.io/library/busybox:latest) -> manifest digest
-//!   .lock                  flock serialising writers of index.json
+//!   index.json             reference (docker.io/library/busybox:latest) -> manifest digest, and
+//!                          the manifests of untagged (dangling) images
+//!   .lock                  flock serialising every writer
 //! ```
 //!
 //! An image's ID is the digest of its config, as with Docker. Every write is atomic (temporary
 //! file, fsync, rename), and a layer directory appears only once completely unpacked.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use nix::fcntl::{Flock, FlockArg};
-use oci_spec::image::{
-    Arch, ConfigBuilder, Descriptor, Digest, ImageConfiguration, ImageConfigurationBuilder, ImageManifest, ImageManifestBuilder,
-    MediaType, Os, RootFsBuilder,
-};
-use sha2::{Digest as _, Sha256};
+use oci_spec::image::{ImageConfiguration, ImageManifest};
 
+use crate::index::{Index, IndexError};
 use crate::reference::Reference;
-use crate::unpack::{unpack_layer, UnpackError};
+use crate::unpack::UnpackError;
 
 /// Why an image operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -65,18 +61,46 @@ pub enum StoreError {
         /// What is wrong.
         message: String,
     },
+    /// An image archive could not be read.
+    #[error("reading the image archive: {0}")]
+    ReadArchive(io::Error),
+    /// An image archive could not be written.
+    #[error("writing the image archive: {0}")]
+    WriteArchive(io::Error),
+    /// An image archive is neither a `docker save` archive nor an OCI layout, or is inconsistent.
+    #[error("invalid image archive: {0}")]
+    InvalidArchive(String),
+    /// Content of an image archive does not have the digest that names it.
+    #[error("invalid image archive: {what} has digest {actual} but {expected} was expected; the archive is corrupt or was tampered with")]
+    DigestMismatch {
+        /// Which content (`layer 0 of busybox:latest`, `blob blobs/sha256/...`).
+        what: String,
+        /// The digest the archive claims.
+        expected: String,
+        /// The digest of the content.
+        actual: String,
+    },
+    /// A layer is compressed in a way the unpacker cannot read.
+    #[error("layer {digest} is {compression}-compressed, which is not supported: use gzip-compressed or uncompressed layers")]
+    UnsupportedCompression {
+        /// The layer blob's digest.
+        digest: String,
+        /// The compression found.
+        compression: &'static str,
+    },
 }
 
-type Result<T> = std::result::Result<T, StoreError>;
+pub(crate) type Result<T> = std::result::Result<T, StoreError>;
 
-fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
     move |source| StoreError::Io { path: path.to_path_buf(), source }
 }
 
-/// One line of `image rm`'s output.
+/// One line of `image rm`'s (or `image prune`'s) output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Removed {
-    /// A reference was removed; the image stays for its other references.
+    /// A reference was removed (full form); the image stays for its other references, or as an
+    /// untagged image while a container uses it.
     Untagged(String),
     /// The image itself was deleted (its config digest).
     Deleted(String),
@@ -87,7 +111,7 @@ pub enum Removed {
 pub struct ImageSummary {
     /// The image ID (`sha256:...` of its config).
     pub id: String,
-    /// References pointing at it, full form.
+    /// References pointing at it, full form; empty for an untagged (dangling) image.
     pub references: Vec<String>,
     /// Creation time as recorded in its config.
     pub created: Option<String>,
@@ -109,7 +133,7 @@ pub struct Image {
 /// The image store of one state root.
 #[derive(Debug, Clone)]
 pub struct ImageStore {
-    dir: PathBuf,
+    pub(crate) dir: PathBuf,
 }
 
 impl ImageStore {
@@ -123,126 +147,56 @@ impl ImageStore {
         Ok(Self { dir })
     }
 
-    fn blob_path(&self, digest: &str) -> PathBuf {
+    pub(crate) fn blob_path(&self, digest: &str) -> PathBuf {
         self.dir.join("blobs/sha256").join(digest.trim_start_matches("sha256:"))
     }
 
-    fn layer_dir(&self, diff_id: &str) -> PathBuf {
+    pub(crate) fn layer_dir(&self, diff_id: &str) -> PathBuf {
         self.dir.join("layers").join(diff_id.trim_start_matches("sha256:"))
     }
 
-    fn lock(&self) -> Result<Flock<File>> {
+    /// Takes the store's writer lock, held until the returned value is dropped.
+    pub(crate) fn lock(&self) -> Result<Flock<File>> {
         let path = self.dir.join(".lock");
         let file = fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io_err(&path))?;
         Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| StoreError::Io { path, source: e.into() })
     }
 
-    fn read_index(&self) -> Result<BTreeMap<String, String>> {
+    pub(crate) fn read_index(&self) -> Result<Index> {
         let path = self.dir.join("index.json");
-        match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt { path, message: e.to_string() }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(BTreeMap::new()),
-            Err(e) => Err(StoreError::Io { path, source: e }),
-        }
+        Index::read(&path).map_err(|e| match e {
+            IndexError::Io(source) => StoreError::Io { path, source },
+            IndexError::Corrupt(message) => StoreError::Corrupt { path, message },
+        })
     }
 
-    fn write_index(&self, index: &BTreeMap<String, String>) -> Result<()> {
-        let bytes = serde_json::to_vec_pretty(index).expect("a map of strings serialises");
-        atomic_write(&self.dir.join("index.json"), &bytes)
+    pub(crate) fn write_index(&self, index: &Index) -> Result<()> {
+        atomic_write(&self.dir.join("index.json"), &index.to_json())
     }
 
-    /// Stores `bytes` as a blob; its digest.
-    fn put_blob(&self, bytes: &[u8]) -> Result<String> {
-        let digest = format!("sha256:{}", hex::encode(Sha256::digest(bytes)));
-        let path = self.blob_path(&digest);
-        if !path.exists() {
-            atomic_write(&path, bytes)?;
-        }
-        Ok(digest)
-    }
-
-    /// Imports a root filesystem tar as a one-layer image (like `docker import`) tagged `reference`.
-    pub fn import(&self, rootfs_tar: impl Read, reference: &str) -> Result<String> {
-        let reference = Reference::parse(reference).map_err(StoreError::Reference)?;
-        // Store the tar as its blob while hashing it.
-        let mut tmp = tempfile::NamedTempFile::new_in(self.dir.join("blobs/sha256")).map_err(io_err(&self.dir))?;
-        let mut hasher = Sha256::new();
-        let mut reader = rootfs_tar;
-        let mut buf = vec![0u8; 1 << 16];
-        let mut size = 0u64;
-        loop {
-            let n = reader.read(&mut buf).map_err(io_err(&self.dir))?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            tmp.write_all(&buf[..n]).map_err(io_err(tmp.path()))?;
-            size += n as u64;
-        }
-        tmp.as_file().sync_all().map_err(io_err(tmp.path()))?;
-        let layer_digest = format!("sha256:{}", hex::encode(hasher.finalize()));
-        let blob = self.blob_path(&layer_digest);
-        let blob_is_new = !blob.exists();
-        tmp.persist(&blob).map_err(|e| StoreError::Io { path: blob.clone(), source: e.error })?;
-        let gzip = File::open(&blob).and_then(|mut f| {
-            let mut magic = [0u8; 2];
-            f.read_exact(&mut magic).map(|_| magic == [0x1f, 0x8b]).or(Ok(false))
-        }).map_err(io_err(&blob))?;
-        let diff_id = if gzip { uncompressed_digest(&blob)? } else { layer_digest.clone() };
-        let layer_dir = self.layer_dir(&diff_id);
-        if !layer_dir.exists() {
-            if let Err(e) = unpack_layer(File::open(&blob).map_err(io_err(&blob))?, &layer_dir) {
-                // A refused layer leaves nothing behind in the store either.
-                if blob_is_new {
-                    let _ = fs::remove_file(&blob);
-                }
-                return Err(e.into());
-            }
-        }
-        let corrupt = |e: oci_spec::OciSpecError| StoreError::Corrupt { path: blob.clone(), message: e.to_string() };
-        let config = ImageConfigurationBuilder::default()
-            .created(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
-            .architecture(Arch::Amd64)
-            .os(Os::Linux)
-            .config(ConfigBuilder::default().build().map_err(corrupt)?)
-            .rootfs(RootFsBuilder::default().typ("layers").diff_ids(vec![diff_id]).build().map_err(corrupt)?)
-            .build()
-            .map_err(corrupt)?;
-        let config_bytes = config.to_string().map_err(corrupt)?.into_bytes();
-        let config_digest = self.put_blob(&config_bytes)?;
-        let layer_type = if gzip { MediaType::ImageLayerGzip } else { MediaType::ImageLayer };
-        let manifest = ImageManifestBuilder::default()
-            .schema_version(2u32)
-            .media_type(MediaType::ImageManifest)
-            .config(Descriptor::new(MediaType::ImageConfig, config_bytes.len() as u64, digest(&config_digest)?))
-            .layers(vec![Descriptor::new(layer_type, size, digest(&layer_digest)?)])
-            .build()
-            .map_err(corrupt)?;
-        let manifest_digest = self.put_blob(manifest.to_string().map_err(corrupt)?.as_bytes())?;
-        let _lock = self.lock()?;
-        let mut index = self.read_index()?;
-        index.insert(reference.to_string(), manifest_digest);
-        self.write_index(&index)?;
-        Ok(config_digest)
-    }
-
-    fn manifest(&self, manifest_digest: &str) -> Result<ImageManifest> {
+    pub(crate) fn manifest(&self, manifest_digest: &str) -> Result<ImageManifest> {
         let path = self.blob_path(manifest_digest);
         ImageManifest::from_file(&path).map_err(|e| StoreError::Corrupt { path, message: e.to_string() })
     }
 
-    /// Finds the manifest digest for a reference or an image ID (full or a unique prefix).
-    fn find(&self, index: &BTreeMap<String, String>, wanted: &str) -> Result<(Option<String>, String)> {
+    /// The image ID (config digest) of the image with this manifest.
+    pub(crate) fn image_id(&self, manifest_digest: &str) -> Result<String> {
+        Ok(self.manifest(manifest_digest)?.config().digest().to_string())
+    }
+
+    /// Finds the manifest digest for a reference (with the reference, full form) or an image ID
+    /// (full or a unique prefix, tagged or not).
+    pub(crate) fn find(&self, index: &Index, wanted: &str) -> Result<(Option<String>, String)> {
         if let Ok(r) = Reference::parse(wanted) {
-            if let Some(m) = index.get(&r.to_string()) {
+            if let Some(m) = index.references.get(&r.to_string()) {
                 return Ok((Some(r.to_string()), m.clone()));
             }
         }
         let id = wanted.trim_start_matches("sha256:");
         if id.len() >= 4 {
-            for m in index.values() {
-                if self.manifest(m)?.config().digest().digest().starts_with(id) {
-                    return Ok((None, m.clone()));
+            for m in index.manifests() {
+                if self.manifest(&m)?.config().digest().digest().starts_with(id) {
+                    return Ok((None, m));
                 }
             }
         }
@@ -253,112 +207,37 @@ impl ImageStore {
     pub fn resolve(&self, wanted: &str) -> Result<Image> {
         let index = self.read_index()?;
         let (_, m) = self.find(&index, wanted)?;
-        let manifest = self.manifest(&m)?;
-        let id = manifest.config().digest().to_string();
+        let id = self.image_id(&m)?;
         let path = self.blob_path(&id);
         let config = ImageConfiguration::from_file(&path).map_err(|e| StoreError::Corrupt { path, message: e.to_string() })?;
         let layer_dirs = config.rootfs().diff_ids().iter().map(|d| self.layer_dir(d)).collect();
         Ok(Image { id, config, layer_dirs })
     }
 
-    /// Adds reference `target` to the image `source` names.
+    /// Adds reference `target` to the image `source` names. An image `target` named before
+    /// becomes untagged if that was its last reference.
     pub fn tag(&self, source: &str, target: &str) -> Result<()> {
         let target = Reference::parse(target).map_err(StoreError::Reference)?;
         let _lock = self.lock()?;
         let mut index = self.read_index()?;
         let (_, m) = self.find(&index, source)?;
-        index.insert(target.to_string(), m);
+        index.set_reference(&target.to_string(), &m);
         self.write_index(&index)
     }
 
-    /// Every image with its references.
+    /// Every image with its references, untagged images included.
     pub fn list(&self) -> Result<Vec<ImageSummary>> {
         let index = self.read_index()?;
-        let mut by_manifest: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (r, m) in &index {
-            by_manifest.entry(m.clone()).or_default().push(r.clone());
-        }
         let mut out = Vec::new();
-        for (m, references) in by_manifest {
+        for m in index.manifests() {
             let manifest = self.manifest(&m)?;
             let id = manifest.config().digest().to_string();
             let created = ImageConfiguration::from_file(self.blob_path(&id)).ok().and_then(|c| c.created().clone());
             let size = manifest.layers().iter().map(|l| l.size()).sum();
-            out.push(ImageSummary { id, references, created, size });
+            out.push(ImageSummary { id, references: index.references_of(&m), created, size });
         }
         Ok(out)
     }
-
-    /// Removes a reference (Docker's `image rm`): the image and its unused layers go with its last
-    /// reference. `in_use` tells, for an image ID, a container that uses it (refused unless `force`).
-    pub fn remove(&self, wanted: &str, force: bool, in_use: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Removed>> {
-        let _lock = self.lock()?;
-        let mut index = self.read_index()?;
-        let (reference, m) = self.find(&index, wanted)?;
-        let id = self.manifest(&m)?.config().digest().to_string();
-        let short = |s: &str| s.trim_start_matches("sha256:").chars().take(12).collect::<String>();
-        let others = index.iter().filter(|(r, mm)| **mm == m && Some(*r) != reference.as_ref()).count();
-        if others == 0 && !force {
-            if let Some(container) = in_use(&id) {
-                return Err(StoreError::InUse { reference: wanted.to_string(), container: short(&container), image: short(&id) });
-            }
-        }
-        let mut removed = Vec::new();
-        let refs: Vec<String> = match &reference {
-            Some(r) if others > 0 => vec![r.clone()],
-            _ => index.iter().filter(|(_, mm)| **mm == m).map(|(r, _)| r.clone()).collect(),
-        };
-        for r in refs {
-            index.remove(&r);
-            removed.push(Removed::Untagged(r));
-        }
-        self.write_index(&index)?;
-        if index.values().all(|mm| *mm != m) {
-            removed.push(Removed::Deleted(id));
-            self.collect_garbage(&index)?;
-        }
-        Ok(removed)
-    }
-
-    /// Deletes blobs and layer directories no remaining image refers to.
-    fn collect_garbage(&self, index: &BTreeMap<String, String>) -> Result<()> {
-        let mut keep_blobs: BTreeSet<String> = BTreeSet::new();
-        let mut keep_layers: BTreeSet<String> = BTreeSet::new();
-        for m in index.values() {
-            let manifest = self.manifest(m)?;
-            keep_blobs.insert(m.trim_start_matches("sha256:").into());
-            let config = manifest.config().digest().digest().to_string();
-            keep_blobs.insert(config.clone());
-            keep_blobs.extend(manifest.layers().iter().map(|l| l.digest().digest().to_string()));
-            if let Ok(c) = ImageConfiguration::from_file(self.blob_path(&config)) {
-                keep_layers.extend(c.rootfs().diff_ids().iter().map(|d| d.trim_start_matches("sha256:").to_string()));
-            }
-        }
-        for (dir, keep, is_dir) in [(self.dir.join("blobs/sha256"), &keep_blobs, false), (self.dir.join("layers"), &keep_layers, true)] {
-            for entry in fs::read_dir(&dir).map_err(io_err(&dir))?.flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if keep.contains(&name) || name.starts_with('.') {
-                    continue;
-                }
-                let path = entry.path();
-                let result = if is_dir { fs::remove_dir_all(&path) } else { fs::remove_file(&path) };
-                result.map_err(io_err(&path))?;
-            }
-        }
-        Ok(())
-    }
-}
-
-fn digest(text: &str) -> Result<Digest> {
-    Digest::from_str(text).map_err(|e| StoreError::Corrupt { path: PathBuf::from(text), message: e.to_string() })
-}
-
-/// sha256 of a gzip blob's uncompressed content (the layer's diff_id).
-fn uncompressed_digest(blob: &Path) -> Result<String> {
-    let mut decoder = flate2::read::GzDecoder::new(File::open(blob).map_err(io_err(blob))?);
-    let mut hasher = Sha256::new();
-    io::copy(&mut decoder, &mut hasher).map_err(io_err(blob))?;
-    Ok(format!("sha256:{}", hex::encode(hasher.finalize())))
 }
 
 /// Writes a file atomically: temporary file in the same directory, fsync, rename, fsync the directory.

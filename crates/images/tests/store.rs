@@ -1,10 +1,10 @@
-//! The image store with the busybox test image: import, resolve, tag, list, and removal with
-//! Docker's semantics and layer reference counting; concurrent writers; unsafe layers refused.
+//! The image store with the busybox test image: import, resolve, tag, list, removal and pruning
+//! with Docker's semantics and layer reference counting; concurrent writers; unsafe layers refused.
 
 use std::fs::File;
 use std::path::Path;
 
-use xcompose_images::{ImageStore, Removed, StoreError};
+use xcompose_images::{ImageStore, Pruned, Removed, StoreError};
 
 fn busybox() -> File {
     File::open(xcompose_testkit::busybox_image_tar().expect("busybox test image")).unwrap()
@@ -63,7 +63,65 @@ fn an_image_in_use_is_kept_unless_forced() {
     let err = store.remove("busybox", false, &used).unwrap_err().to_string();
     assert!(err.contains("container 0123456789ab is using its referenced image"), "{err}");
     assert!(store.resolve("busybox").is_ok());
-    assert!(store.remove("busybox", true, &used).is_ok());
+    // Forced, the reference goes but the image stays, untagged, for the container using it.
+    assert_eq!(store.remove("busybox", true, &used).unwrap(), vec![Removed::Untagged("docker.io/library/busybox:latest".into())]);
+    let list = store.list().unwrap();
+    assert_eq!((list[0].id.as_str(), list[0].references.len()), (id.as_str(), 0));
+    assert!(store.resolve(&id).unwrap().layer_dirs[0].join("bin/busybox").is_file());
+    assert_eq!(store.remove(&id, false, &|_| None).unwrap(), vec![Removed::Deleted(id)], "once unused it goes by ID");
+    assert!(store.list().unwrap().is_empty());
+}
+
+#[test]
+fn retagging_leaves_the_old_image_dangling_and_prune_removes_only_that() {
+    let root = tempfile::tempdir().unwrap();
+    let store = ImageStore::open(root.path()).unwrap();
+    let nobody = |_: &str| None;
+    assert_eq!(store.prune(false, &nobody).unwrap(), Pruned::default(), "nothing to prune");
+    let old = store.import(busybox(), "app").unwrap();
+    let new = store.import(busybox(), "app").unwrap();
+    let other = store.import(busybox(), "other").unwrap();
+    assert_ne!(old, new, "a new import is a new image (its config records when)");
+    let dangling: Vec<String> = store.list().unwrap().into_iter().filter(|i| i.references.is_empty()).map(|i| i.id).collect();
+    assert_eq!(dangling, vec![old.clone()]);
+    // A dangling image a container uses is kept.
+    let used = |id: &str| (id == old).then(|| "c0ffee".to_string());
+    assert_eq!(store.prune(false, &used).unwrap(), Pruned::default());
+    let pruned = store.prune(false, &nobody).unwrap();
+    assert_eq!(pruned.removed, vec![Removed::Deleted(old.clone())]);
+    let config_and_manifest = 2000;
+    assert!(pruned.reclaimed > 0 && pruned.reclaimed < config_and_manifest, "only its config and manifest: the layer is shared ({})", pruned.reclaimed);
+    assert!(matches!(store.resolve(&old), Err(StoreError::NotFound(_))));
+    assert_eq!(store.resolve("app").unwrap().id, new);
+    assert_eq!(store.resolve("other").unwrap().id, other);
+    assert_eq!(entries(&root.path().join("images/layers")), 1);
+}
+
+#[test]
+fn prune_all_removes_every_image_no_container_uses_and_keeps_shared_layers() {
+    let root = tempfile::tempdir().unwrap();
+    let store = ImageStore::open(root.path()).unwrap();
+    let used_id = store.import(busybox(), "used").unwrap();
+    let unused_id = store.import(busybox(), "unused").unwrap();
+    store.tag("unused", "unused:2").unwrap();
+    let used = |id: &str| (id == used_id).then(|| "c0ffee".to_string());
+    let pruned = store.prune(true, &used).unwrap();
+    assert_eq!(
+        pruned.removed,
+        vec![
+            Removed::Untagged("docker.io/library/unused:2".into()),
+            Removed::Untagged("docker.io/library/unused:latest".into()),
+            Removed::Deleted(unused_id),
+        ]
+    );
+    let image = store.resolve("used").unwrap();
+    assert!(image.layer_dirs[0].join("bin/busybox").is_file(), "the layer it shared with a kept image stays");
+    let pruned = store.prune(true, &|_| None).unwrap();
+    assert_eq!(pruned.removed, vec![Removed::Untagged("docker.io/library/used:latest".into()), Removed::Deleted(used_id)]);
+    let busybox_binary = std::fs::metadata("/bin/busybox").map(|m| m.len()).unwrap_or(1_000_000);
+    assert!(pruned.reclaimed > busybox_binary, "the last image took its layer: {} bytes", pruned.reclaimed);
+    assert_eq!(entries(&root.path().join("images/layers")), 0);
+    assert_eq!(entries(&root.path().join("images/blobs/sha256")), 0);
 }
 
 #[test]
