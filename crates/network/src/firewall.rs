@@ -1,5 +1,10 @@
-//! NAT, published ports and isolation with iptables (through the `iptables` crate, which runs
-//! the `iptables` command: iptables-nft and iptables-legacy both work).
+//! NAT, published ports and isolation with iptables (iptables-nft and iptables-legacy both work).
+//!
+//! Each change reads the rules once (`iptables-save`) and applies what is missing or obsolete in
+//! one atomic batch (`iptables-restore --noflush`): two commands per change instead of one or two
+//! per rule (the `iptables` crate runs a command per rule and cannot batch), which keeps network
+//! setup and teardown in the tens of milliseconds. Rules are written in the canonical form
+//! `iptables-save` prints, so that what is there is recognised.
 //!
 //! Every rule lives in xcompose's own chains, each entered by one jump from a built-in chain:
 //!
@@ -18,8 +23,11 @@
 //! Sequences of commands are serialised by a lock file in /run, so concurrent xcompose
 //! processes never interleave them.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
+use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, UdpSocket};
+use std::process::{Command, Stdio};
 
 use ipnet::Ipv4Net;
 use nix::fcntl::{Flock, FlockArg};
@@ -28,7 +36,7 @@ use nix::fcntl::{Flock, FlockArg};
 #[derive(Debug, thiserror::Error)]
 pub enum FirewallError {
     /// An iptables command failed.
-    #[error("iptables: {0} (xcompose needs root and the iptables command, package iptables)")]
+    #[error("iptables: {0} (xcompose needs root and iptables-save/iptables-restore, package iptables)")]
     Iptables(String),
     /// A host port is taken.
     #[error("Bind for {ip}:{port} failed: port is already allocated")]
@@ -115,21 +123,28 @@ const RAW: &str = "XCOMPOSE-RAW";
 /// Prefix of the bridges of compose networks (see [`crate::link::bridge_name`]).
 const BRIDGES: &str = "xc-+";
 
-/// (table, built-in chain, our chain, the jump's match).
-const JUMPS: [(&str, &str, &str, &str); 5] = [
-    ("nat", "PREROUTING", DNAT, "-m addrtype --dst-type LOCAL"),
-    ("nat", "OUTPUT", DNAT, "-m addrtype --dst-type LOCAL"),
-    ("nat", "POSTROUTING", POSTROUTING, ""),
-    ("filter", "FORWARD", FORWARD, ""),
-    ("raw", "PREROUTING", RAW, ""),
-];
+/// xcompose's chains, by table.
+const CHAINS: [(&str, &str); 5] = [("nat", DNAT), ("nat", POSTROUTING), ("filter", FORWARD), ("filter", ISOLATION), ("raw", RAW)];
 
-fn iptables() -> Result<iptables::IPTables> {
-    iptables::new(false).map_err(|e| FirewallError::Iptables(e.to_string()))
+/// The jumps into xcompose's chains: (table, built-in chain, rule).
+fn jumps() -> [(&'static str, &'static str, String); 5] {
+    [
+        ("nat", "PREROUTING", format!("-m addrtype --dst-type LOCAL -j {DNAT}")),
+        ("nat", "OUTPUT", format!("-m addrtype --dst-type LOCAL -j {DNAT}")),
+        ("nat", "POSTROUTING", format!("-j {POSTROUTING}")),
+        ("filter", "FORWARD", format!("-j {FORWARD}")),
+        ("raw", "PREROUTING", format!("-j {RAW}")),
+    ]
 }
 
-fn fail(e: Box<dyn std::error::Error>) -> FirewallError {
-    FirewallError::Iptables(e.to_string())
+/// The rules every network needs once: (table, chain, rule).
+fn common_rules() -> [(&'static str, &'static str, String); 2] {
+    [
+        // Traffic between two compose networks goes through the isolation chain.
+        ("filter", FORWARD, format!("-i {BRIDGES} -o {BRIDGES} -j {ISOLATION}")),
+        // route_localnet is on for bridges: nothing but lo may send to 127.0.0.0/8.
+        ("raw", RAW, "-d 127.0.0.0/8 ! -i lo -j DROP".to_string()),
+    ]
 }
 
 /// Holds the firewall lock while alive.
@@ -143,42 +158,111 @@ fn sysctl(path: &str, value: &str) -> Result<()> {
     std::fs::write(path, value).map_err(|source| FirewallError::Sysctl { path: path.into(), source })
 }
 
-/// Appends `rule` to `table`/`chain` unless it is there.
-fn ensure(ipt: &iptables::IPTables, table: &str, chain: &str, rule: &str) -> Result<()> {
-    if !ipt.exists(table, chain, rule).map_err(fail)? {
-        ipt.append(table, chain, rule).map_err(fail)?;
-    }
-    Ok(())
+/// The current rules and chains, as `iptables-save` prints them.
+struct Snapshot {
+    /// (table, chain) of every chain.
+    chains: BTreeSet<(String, String)>,
+    /// (table, chain, rule) of every rule.
+    rules: BTreeSet<(String, String, String)>,
 }
 
-/// Deletes `rule` from `table`/`chain` if it is there.
-fn remove(ipt: &iptables::IPTables, table: &str, chain: &str, rule: &str) -> Result<()> {
-    if ipt.chain_exists(table, chain).map_err(fail)? && ipt.exists(table, chain, rule).map_err(fail)? {
-        ipt.delete(table, chain, rule).map_err(fail)?;
+impl Snapshot {
+    fn take() -> Result<Snapshot> {
+        let out = Command::new("iptables-save").stderr(Stdio::piped()).output().map_err(|e| FirewallError::Iptables(format!("running iptables-save: {e}")))?;
+        if !out.status.success() {
+            return Err(FirewallError::Iptables(format!("iptables-save: {}", String::from_utf8_lossy(&out.stderr).trim())));
+        }
+        let mut snapshot = Snapshot { chains: BTreeSet::new(), rules: BTreeSet::new() };
+        let mut table = String::new();
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            if let Some(t) = line.strip_prefix('*') {
+                table = t.to_string();
+            } else if let Some(decl) = line.strip_prefix(':') {
+                let chain = decl.split_whitespace().next().unwrap_or_default();
+                snapshot.chains.insert((table.clone(), chain.to_string()));
+            } else if let Some(rule) = line.strip_prefix("-A ") {
+                if let Some((chain, rest)) = rule.split_once(' ') {
+                    snapshot.rules.insert((table.clone(), chain.to_string(), rest.to_string()));
+                }
+            }
+        }
+        Ok(snapshot)
     }
-    Ok(())
+
+    fn has_chain(&self, table: &str, chain: &str) -> bool {
+        self.chains.contains(&(table.to_string(), chain.to_string()))
+    }
+
+    fn has(&self, table: &str, chain: &str, rule: &str) -> bool {
+        self.rules.contains(&(table.to_string(), chain.to_string(), rule.to_string()))
+    }
+
+    /// The rules of `table`/`chain`.
+    fn rules_of<'a>(&'a self, table: &'a str, chain: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.rules.iter().filter(move |(t, c, _)| t == table && c == chain).map(|(_, _, r)| r.as_str())
+    }
 }
 
-/// Our chains and the jumps to them, made if missing; forwarding on.
-fn ensure_chains(ipt: &iptables::IPTables) -> Result<()> {
-    for (table, chain) in [("nat", DNAT), ("nat", POSTROUTING), ("filter", FORWARD), ("filter", ISOLATION), ("raw", RAW)] {
-        if !ipt.chain_exists(table, chain).map_err(fail)? {
-            ipt.new_chain(table, chain).map_err(fail)?;
+/// Commands for `iptables-restore --noflush`, by table, applied at once.
+#[derive(Default)]
+struct Batch {
+    tables: BTreeMap<&'static str, Vec<String>>,
+}
+
+impl Batch {
+    fn push(&mut self, table: &'static str, command: String) {
+        self.tables.entry(table).or_default().push(command);
+    }
+
+    fn apply(self) -> Result<()> {
+        if self.tables.is_empty() {
+            return Ok(());
+        }
+        let mut script = String::new();
+        for (table, commands) in &self.tables {
+            script.push_str(&format!("*{table}\n"));
+            for c in commands {
+                script.push_str(c);
+                script.push('\n');
+            }
+            script.push_str("COMMIT\n");
+        }
+        let mut child = Command::new("iptables-restore")
+            .args(["--noflush", "--wait"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| FirewallError::Iptables(format!("running iptables-restore: {e}")))?;
+        child.stdin.take().expect("stdin is piped").write_all(script.as_bytes()).map_err(|e| FirewallError::Iptables(format!("writing to iptables-restore: {e}")))?;
+        let out = child.wait_with_output().map_err(|e| FirewallError::Iptables(format!("iptables-restore: {e}")))?;
+        if !out.status.success() {
+            return Err(FirewallError::Iptables(format!("iptables-restore: {} (rules: {script:?})", String::from_utf8_lossy(&out.stderr).trim())));
+        }
+        Ok(())
+    }
+}
+
+/// Adds to `batch` what is missing of xcompose's chains, the jumps to them and the common rules.
+fn ensure_chains(snapshot: &Snapshot, batch: &mut Batch) {
+    for (table, chain) in CHAINS {
+        if !snapshot.has_chain(table, chain) {
+            batch.push(table, format!(":{chain} - [0:0]"));
         }
     }
-    for (table, builtin, chain, matcher) in JUMPS {
-        let rule = format!("{matcher} -j {chain}").trim().to_string();
-        if !ipt.exists(table, builtin, &rule).map_err(fail)? {
-            ipt.insert(table, builtin, &rule, 1).map_err(fail)?;
+    for (table, builtin, rule) in jumps() {
+        if !snapshot.has(table, builtin, &rule) {
+            batch.push(table, format!("-I {builtin} 1 {rule}"));
         }
     }
-    // First in XCOMPOSE-FORWARD: traffic between two compose networks goes to the isolation chain.
-    ensure(ipt, "filter", FORWARD, &format!("-i {BRIDGES} -o {BRIDGES} -j {ISOLATION}"))?;
-    ensure(ipt, "raw", RAW, "! -i lo -d 127.0.0.0/8 -j DROP")?;
-    sysctl("/proc/sys/net/ipv4/ip_forward", "1")
+    for (table, chain, rule) in common_rules() {
+        if !snapshot.has(table, chain, &rule) {
+            batch.push(table, format!("-A {chain} {rule}"));
+        }
+    }
 }
 
-/// The rules of network `n`, by (table, chain).
+/// The rules of network `n`: (table, chain, rule), in the order they go in.
 fn network_rules(n: &NetworkRules) -> Vec<(&'static str, &'static str, String)> {
     let (br, subnet) = (&n.bridge, n.subnet);
     let mut rules = vec![
@@ -193,7 +277,7 @@ fn network_rules(n: &NetworkRules) -> Vec<(&'static str, &'static str, String)> 
     ];
     if n.internal {
         rules.push(("filter", FORWARD, format!("-i {br} ! -o {br} -j DROP")));
-        rules.push(("filter", FORWARD, format!("-o {br} ! -i {br} -j DROP")));
+        rules.push(("filter", FORWARD, format!("! -i {br} -o {br} -j DROP")));
     } else {
         rules.push(("nat", POSTROUTING, format!("-s {subnet} ! -o {br} -j MASQUERADE")));
     }
@@ -202,14 +286,19 @@ fn network_rules(n: &NetworkRules) -> Vec<(&'static str, &'static str, String)> 
     rules
 }
 
-/// Sets up NAT and filtering for network `n` (idempotent).
+/// Sets up NAT and filtering for network `n` (idempotent); forwarding on.
 pub fn add_network(n: &NetworkRules) -> Result<()> {
     let _lock = lock()?;
-    let ipt = iptables()?;
-    ensure_chains(&ipt)?;
+    let snapshot = Snapshot::take()?;
+    let mut batch = Batch::default();
+    ensure_chains(&snapshot, &mut batch);
     for (table, chain, rule) in network_rules(n) {
-        ensure(&ipt, table, chain, &rule)?;
+        if !snapshot.has(table, chain, &rule) {
+            batch.push(table, format!("-A {chain} {rule}"));
+        }
     }
+    batch.apply()?;
+    sysctl("/proc/sys/net/ipv4/ip_forward", "1")?;
     sysctl(&format!("/proc/sys/net/ipv4/conf/{}/route_localnet", n.bridge), "1")
 }
 
@@ -217,30 +306,39 @@ pub fn add_network(n: &NetworkRules) -> Result<()> {
 /// jumps go too.
 pub fn remove_network(n: &NetworkRules) -> Result<()> {
     let _lock = lock()?;
-    let ipt = iptables()?;
+    let snapshot = Snapshot::take()?;
+    let mut batch = Batch::default();
+    let mut removed = BTreeSet::new();
     for (table, chain, rule) in network_rules(n) {
-        remove(&ipt, table, chain, &rule)?;
-    }
-    let bridges_left = ipt.chain_exists("filter", ISOLATION).map_err(fail)? && !ipt.list("filter", ISOLATION).map_err(fail)?.iter().all(|r| r.starts_with("-N"));
-    let ports_left = ipt.chain_exists("nat", DNAT).map_err(fail)? && !ipt.list("nat", DNAT).map_err(fail)?.iter().all(|r| r.starts_with("-N"));
-    if !bridges_left && !ports_left {
-        remove_chains(&ipt)?;
-    }
-    Ok(())
-}
-
-/// xcompose's chains and the jumps to them, gone.
-fn remove_chains(ipt: &iptables::IPTables) -> Result<()> {
-    for (table, builtin, chain, matcher) in JUMPS {
-        remove(ipt, table, builtin, format!("{matcher} -j {chain}").trim())?;
-    }
-    for (table, chain) in [("nat", DNAT), ("nat", POSTROUTING), ("filter", FORWARD), ("filter", ISOLATION), ("raw", RAW)] {
-        if ipt.chain_exists(table, chain).map_err(fail)? {
-            ipt.flush_chain(table, chain).map_err(fail)?;
-            ipt.delete_chain(table, chain).map_err(fail)?;
+        if snapshot.has(table, chain, &rule) {
+            batch.push(table, format!("-D {chain} {rule}"));
+            removed.insert((table.to_string(), chain.to_string(), rule));
         }
     }
-    Ok(())
+    let left = |table: &str, chain: &str| snapshot.rules_of(table, chain).any(|r| !removed.contains(&(table.to_string(), chain.to_string(), r.to_string())));
+    if !left("filter", ISOLATION) && !left("nat", DNAT) {
+        remove_chains(&snapshot, &mut batch);
+    }
+    batch.apply()
+}
+
+/// Adds to `batch` the removal of the jumps and of xcompose's chains.
+fn remove_chains(snapshot: &Snapshot, batch: &mut Batch) {
+    for (table, builtin, rule) in jumps() {
+        if snapshot.has(table, builtin, &rule) {
+            batch.push(table, format!("-D {builtin} {rule}"));
+        }
+    }
+    for (table, chain) in CHAINS {
+        if snapshot.has_chain(table, chain) {
+            batch.push(table, format!("-F {chain}"));
+        }
+    }
+    for (table, chain) in CHAINS {
+        if snapshot.has_chain(table, chain) {
+            batch.push(table, format!("-X {chain}"));
+        }
+    }
 }
 
 fn dnat_rule(m: &PortMapping) -> String {
@@ -251,23 +349,20 @@ fn dnat_rule(m: &PortMapping) -> String {
 /// Whether `protocol` port `port` of `host_ip` (all addresses if `None`) is free: published by
 /// no xcompose rule, and bindable (no process listens on it).
 pub fn port_is_free(protocol: Protocol, host_ip: Option<Ipv4Addr>, port: u16) -> Result<bool> {
-    let ipt = iptables()?;
-    Ok(!published(&ipt, protocol, host_ip, port)? && bindable(protocol, host_ip, port))
+    let snapshot = Snapshot::take()?;
+    Ok(!published(&snapshot, protocol, host_ip, port) && bindable(protocol, host_ip, port))
 }
 
-fn published(ipt: &iptables::IPTables, protocol: Protocol, host_ip: Option<Ipv4Addr>, port: u16) -> Result<bool> {
-    if !ipt.chain_exists("nat", DNAT).map_err(fail)? {
-        return Ok(false);
-    }
+fn published(snapshot: &Snapshot, protocol: Protocol, host_ip: Option<Ipv4Addr>, port: u16) -> bool {
     let needle = format!("-p {} -m {} --dport {port} ", protocol.name(), protocol.name());
-    Ok(ipt.list("nat", DNAT).map_err(fail)?.iter().any(|rule| {
-        let same_ip = match (host_ip, rule.split_once("-d ")) {
-            (Some(ip), Some((_, rest))) => rest.starts_with(&format!("{ip}/32")),
+    snapshot.rules_of("nat", DNAT).any(|rule| {
+        let same_ip = match (host_ip, rule.strip_prefix("-d ")) {
+            (Some(ip), Some(rest)) => rest.starts_with(&format!("{ip}/32 ")),
             // One of them is on every address: they overlap.
             _ => true,
         };
         rule.contains(&needle) && same_ip
-    }))
+    })
 }
 
 fn bindable(protocol: Protocol, host_ip: Option<Ipv4Addr>, port: u16) -> bool {
@@ -280,36 +375,41 @@ fn bindable(protocol: Protocol, host_ip: Option<Ipv4Addr>, port: u16) -> bool {
 
 /// A free host port (32768-60999) for `protocol` on `host_ip`.
 pub fn random_host_port(protocol: Protocol, host_ip: Option<Ipv4Addr>) -> Result<u16> {
-    let ipt = iptables()?;
-    let start = 32768 + (std::process::id() as u16 % 28232);
-    for offset in 0..28232u16 {
-        let port = 32768 + (start - 32768 + offset) % 28232;
-        if !published(&ipt, protocol, host_ip, port)? && bindable(protocol, host_ip, port) {
-            return Ok(port);
-        }
-    }
-    Err(FirewallError::NoFreePort(protocol.name().into()))
+    let snapshot = Snapshot::take()?;
+    let start = std::process::id() as u16 % 28232;
+    (0..28232u16)
+        .map(|offset| 32768 + (start + offset) % 28232)
+        .find(|port| !published(&snapshot, protocol, host_ip, *port) && bindable(protocol, host_ip, *port))
+        .ok_or_else(|| FirewallError::NoFreePort(protocol.name().into()))
 }
 
 /// Publishes `m`; fails if its host port is already published or in use on the host.
 pub fn publish(m: &PortMapping) -> Result<()> {
     let _lock = lock()?;
-    let ipt = iptables()?;
-    ensure_chains(&ipt)?;
+    let snapshot = Snapshot::take()?;
     let rule = dnat_rule(m);
-    if ipt.exists("nat", DNAT, &rule).map_err(fail)? {
+    if snapshot.has("nat", DNAT, &rule) {
         return Ok(());
     }
-    if published(&ipt, m.protocol, m.host_ip, m.host_port)? || !bindable(m.protocol, m.host_ip, m.host_port) {
+    if published(&snapshot, m.protocol, m.host_ip, m.host_port) || !bindable(m.protocol, m.host_ip, m.host_port) {
         let ip = m.host_ip.map_or("0.0.0.0".to_string(), |ip| ip.to_string());
         return Err(FirewallError::PortAllocated { ip, port: m.host_port });
     }
-    ipt.append("nat", DNAT, &rule).map_err(fail)
+    let mut batch = Batch::default();
+    ensure_chains(&snapshot, &mut batch);
+    batch.push("nat", format!("-A {DNAT} {rule}"));
+    batch.apply()
 }
 
 /// Unpublishes `m` (idempotent).
 pub fn unpublish(m: &PortMapping) -> Result<()> {
     let _lock = lock()?;
-    let ipt = iptables()?;
-    remove(&ipt, "nat", DNAT, &dnat_rule(m))
+    let snapshot = Snapshot::take()?;
+    let rule = dnat_rule(m);
+    if !snapshot.has("nat", DNAT, &rule) {
+        return Ok(());
+    }
+    let mut batch = Batch::default();
+    batch.push("nat", format!("-D {DNAT} {rule}"));
+    batch.apply()
 }

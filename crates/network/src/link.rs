@@ -132,9 +132,19 @@ fn hex_prefix(what: &'static str, id: &str, digits: usize) -> Result<String, Lin
     }
 }
 
-/// Makes sure network `network_id`'s bridge exists (an existing one is reused), with MTU `mtu`
-/// (if given) and address `gateway` (the gateway with the subnet's prefix length), and is up.
-/// Returns its name.
+/// A fixed, locally administered MAC address for network `network_id`'s bridge. Without one, a
+/// bridge takes the lowest MAC of its ports and changes it as ports come and go: the containers'
+/// ARP entries for the gateway then point nowhere until they expire (~30 s without traffic out).
+fn bridge_mac(network_id: &str) -> Vec<u8> {
+    // 02: locally administered, unicast; then the id's first five bytes (bridge_name checked
+    // that it starts with hex digits).
+    let byte = |i: usize| network_id.get(2 * i..2 * i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()).unwrap_or(0);
+    vec![0x02, byte(0), byte(1), byte(2), byte(3), byte(4)]
+}
+
+/// Makes sure network `network_id`'s bridge exists (an existing one is reused), with a fixed MAC
+/// address, MTU `mtu` (if given) and address `gateway` (the gateway with the subnet's prefix
+/// length), and is up. Returns its name.
 pub fn ensure_bridge(
     network_id: &str,
     gateway: Ipv4Net,
@@ -148,7 +158,7 @@ pub fn ensure_bridge(
             None => {
                 handle
                     .link()
-                    .add(LinkBridge::new(&name).build())
+                    .add(LinkBridge::new(&name).address(bridge_mac(network_id)).build())
                     .execute()
                     .await
                     .map_err(|e| NetlinkError::request(format!("creating bridge {name}"), e))?;
