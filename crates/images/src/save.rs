@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{self, Read, Write};
+use std::path::Path;
 
 use oci_spec::image::{Descriptor, ImageIndexBuilder, MediaType, OciLayoutBuilder, ANNOTATION_REF_NAME};
 use serde::Serialize;
@@ -44,6 +45,20 @@ impl ImageStore {
             self.open_for_save(wanted)?
         };
         write_archive(&images, blobs, out).map_err(StoreError::WriteArchive)
+    }
+
+    /// Saves to the file `path` atomically: a temporary file beside it, renamed over it once
+    /// complete, so a failed save leaves no partial archive.
+    pub fn save_to_file(&self, wanted: &[String], path: &Path) -> Result<()> {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io_err(dir))?;
+        self.save(wanted, io::BufWriter::new(tmp.as_file_mut()))?;
+        tmp.as_file().sync_all().map_err(io_err(path))?;
+        tmp.persist(path).map_err(|e| StoreError::Io { path: path.to_path_buf(), source: e.error })?;
+        Ok(())
     }
 
     fn open_for_save(&self, wanted: &[String]) -> Result<(Vec<Saved>, BTreeMap<String, File>)> {

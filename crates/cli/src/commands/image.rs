@@ -1,11 +1,11 @@
 //! `xcompose image ...`: the local image store (`docker image` subcommands that need no registry).
 
 use std::fs::File;
-use std::io::Read;
-use std::path::PathBuf;
+use std::io::{BufRead, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use xcompose_images::{ImageStore, Reference, Removed};
 
@@ -51,6 +51,33 @@ pub enum ImageCommand {
         #[arg(required = true)]
         images: Vec<String>,
     },
+    /// Load images from a tar archive (`docker save` or OCI image layout, may be gzipped) or stdin.
+    Load {
+        /// Read from a tar archive file, instead of stdin.
+        #[arg(short, long)]
+        input: Option<PathBuf>,
+        /// Suppress the load progress.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Save images to a tar archive (streamed to stdout by default).
+    Save {
+        /// Write to a file, instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// The images.
+        #[arg(required = true)]
+        images: Vec<String>,
+    },
+    /// Remove unused images.
+    Prune {
+        /// Remove all unused images, not just dangling ones.
+        #[arg(short, long)]
+        all: bool,
+        /// Do not prompt for confirmation.
+        #[arg(short, long)]
+        force: bool,
+    },
 }
 
 /// Runs an `image` subcommand.
@@ -76,25 +103,24 @@ pub fn run(cli: &Cli, command: &ImageCommand) -> Result<ExitCode> {
                     println!("{short_id}");
                     continue;
                 }
+                let created = image.created.as_deref().unwrap_or("").chars().take(19).collect::<String>();
+                let mut names = Vec::new();
                 for r in &image.references {
                     let parsed = Reference::parse(r).map_err(anyhow::Error::msg)?;
-                    let created = image.created.as_deref().unwrap_or("").chars().take(19).collect::<String>();
-                    println!(
-                        "{:<40} {:<10} {:<14} {:<22} {}",
-                        parsed.short_repository(),
-                        parsed.tag.as_deref().unwrap_or("<none>"),
-                        short_id,
-                        created,
-                        human_size(image.size)
-                    );
+                    names.push((parsed.short_repository(), parsed.tag.unwrap_or_else(|| "<none>".into())));
+                }
+                if names.is_empty() {
+                    names.push(("<none>".into(), "<none>".into()));
+                }
+                for (repository, tag) in names {
+                    println!("{repository:<40} {tag:<10} {short_id:<14} {created:<22} {}", human_size(image.size, 3));
                 }
             }
         }
         ImageCommand::Tag { source, target } => store.tag(source, target)?,
         ImageCommand::Rm { force, images } => {
             let mut failed = false;
-            // Containers are not tracked yet; when they are, their images are reported here.
-            let in_use = |_: &str| None;
+            let in_use = container_using(cli)?;
             for image in images {
                 match store.remove(image, *force, &in_use) {
                     Ok(lines) => {
@@ -135,18 +161,121 @@ pub fn run(cli: &Cli, command: &ImageCommand) -> Result<ExitCode> {
             }
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
+        ImageCommand::Load { input, quiet } => load(&store, input.as_deref(), *quiet)?,
+        ImageCommand::Save { output, images } => save(&store, output.as_deref(), images)?,
+        ImageCommand::Prune { all, force } => prune(cli, &store, *all, *force)?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Sizes the way `docker image ls` prints them (1000-based).
-fn human_size(bytes: u64) -> String {
-    let units = ["B", "kB", "MB", "GB", "TB"];
+/// A function telling which container uses an image, from the runtime's container records. A
+/// record that cannot be read counts as a use, so nothing a container may need is removed.
+fn container_using(cli: &Cli) -> Result<impl Fn(&str) -> Option<String>> {
+    let runtime = xcompose_runtime::Runtime::open(&cli.root, &std::env::current_exe()?)?;
+    Ok(move |image: &str| {
+        runtime.container_using(image).unwrap_or_else(|e| {
+            eprintln!("WARNING: {e}; keeping image {image}");
+            Some("unknown".into())
+        })
+    })
+}
+
+/// `image load`: prints what Docker prints, with a line per layer unpacked on a terminal.
+fn load(store: &ImageStore, input: Option<&Path>, quiet: bool) -> Result<()> {
+    let archive: Box<dyn Read> = match input {
+        Some(path) => Box::new(File::open(path).with_context(|| format!("open {}", path.display()))?),
+        None if std::io::stdin().is_terminal() => bail!("requested load from stdin, but stdin is empty"),
+        None => Box::new(std::io::stdin().lock()),
+    };
+    let progress = !quiet && std::io::stdout().is_terminal();
+    let mut on_layer = |diff_id: &str, size: u64| {
+        if progress {
+            let short: String = diff_id.trim_start_matches("sha256:").chars().take(12).collect();
+            println!("{short}: Loading layer {}", human_size(size, 4));
+        }
+    };
+    for event in store.load(archive, &mut on_layer)? {
+        println!("{event}");
+    }
+    Ok(())
+}
+
+/// `image save`: to a file written atomically, or to stdout unless that is a terminal.
+fn save(store: &ImageStore, output: Option<&Path>, images: &[String]) -> Result<()> {
+    let Some(path) = output else {
+        let stdout = std::io::stdout();
+        if stdout.is_terminal() {
+            bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
+        }
+        let mut out = std::io::BufWriter::new(stdout.lock());
+        store.save(images, &mut out)?;
+        return Ok(out.flush()?);
+    };
+    Ok(store.save_to_file(images, path)?)
+}
+
+/// `image prune`: asks first unless forced, then prints what went and the space reclaimed.
+fn prune(cli: &Cli, store: &ImageStore, all: bool, force: bool) -> Result<()> {
+    if !force {
+        let warning = if all {
+            "WARNING! This will remove all images without at least one container associated to them."
+        } else {
+            "WARNING! This will remove all dangling images."
+        };
+        print!("{warning}\nAre you sure you want to continue? [y/N] ");
+        std::io::stdout().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !answer.trim().eq_ignore_ascii_case("y") {
+            return Ok(());
+        }
+    }
+    let pruned = store.prune(all, &container_using(cli)?)?;
+    if !pruned.removed.is_empty() {
+        println!("Deleted Images:");
+        for line in &pruned.removed {
+            match line {
+                Removed::Untagged(r) => println!("untagged: {}", Reference::parse(r).map(|r| r.familiar()).unwrap_or_else(|_| r.clone())),
+                Removed::Deleted(id) => println!("deleted: {id}"),
+            }
+        }
+        println!();
+    }
+    println!("Total reclaimed space: {}", human_size(pruned.reclaimed, 4));
+    Ok(())
+}
+
+/// Sizes as Docker prints them: 1000-based units, `precision` significant digits, trailing
+/// zeros dropped (Go's `%.{precision}g`): `4.26MB` in `image ls` (3), `4.262MB` after a prune (4).
+fn human_size(bytes: u64, precision: usize) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB", "PB"];
     let mut value = bytes as f64;
     let mut unit = 0;
     while value >= 1000.0 && unit < units.len() - 1 {
         value /= 1000.0;
         unit += 1;
     }
-    if unit == 0 { format!("{bytes}B") } else { format!("{value:.3}{}", units[unit]).replace(".000", "") }
+    let integer_digits = if value < 1.0 { 1 } else { value.log10().floor() as usize + 1 };
+    let mut text = format!("{value:.*}", precision.saturating_sub(integer_digits));
+    if text.contains('.') {
+        text = text.trim_end_matches('0').trim_end_matches('.').to_string();
+    }
+    format!("{text}{}", units[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_size;
+
+    #[test]
+    fn sizes_read_as_docker_prints_them() {
+        assert_eq!(human_size(0, 4), "0B");
+        assert_eq!(human_size(512, 4), "512B");
+        assert_eq!(human_size(1000, 4), "1kB");
+        assert_eq!(human_size(4_261_888, 4), "4.262MB");
+        assert_eq!(human_size(4_261_888, 3), "4.26MB");
+        assert_eq!(human_size(123_456, 4), "123.5kB");
+        assert_eq!(human_size(2_140_160, 3), "2.14MB");
+        assert_eq!(human_size(7_000_000_000, 3), "7GB");
+    }
 }
