@@ -16,6 +16,8 @@ use crate::store::{io_err, Result, StoreError};
 
 /// JSON documents (manifests, indexes, configs) larger than this are refused rather than read.
 const MAX_JSON: u64 = 16 << 20;
+/// Staging directories are `<this><pid>-<random>`.
+const STAGING_PREFIX: &str = ".load-";
 /// Links followed in a row before a lookup gives up (a loop).
 const MAX_LINKS: usize = 32;
 
@@ -41,9 +43,13 @@ pub(crate) struct StagedArchive {
 }
 
 impl StagedArchive {
-    /// Reads `archive` (a tar, or a gzip-compressed tar) into a staging directory under `parent`.
+    /// Reads `archive` (a tar, or a gzip-compressed tar) into a staging directory under `parent`
+    /// (named after this process, so that one a killed load left behind can be recognised and
+    /// removed by the next).
     pub fn read(archive: impl Read, parent: &Path) -> Result<Self> {
-        let dir = tempfile::Builder::new().prefix(".load-").tempdir_in(parent).map_err(io_err(parent))?;
+        remove_abandoned(parent);
+        let prefix = format!("{STAGING_PREFIX}{}-", std::process::id());
+        let dir = tempfile::Builder::new().prefix(&prefix).tempdir_in(parent).map_err(io_err(parent))?;
         let mut buffered = BufReader::new(archive);
         let reader: Box<dyn Read> = match Compression::of_bytes(buffered.fill_buf().map_err(StoreError::ReadArchive)?) {
             Compression::Gzip => Box::new(flate2::read::GzDecoder::new(buffered)),
@@ -129,6 +135,18 @@ impl StagedArchive {
     }
 }
 
+/// Removes staging directories under `parent` whose process is gone.
+fn remove_abandoned(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix(STAGING_PREFIX).and_then(|rest| rest.split('-').next()) else { continue };
+        if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// `path` joined to the directory `base` as a plain relative name (`a/b`), or `None` when it
 /// climbs out of the archive or names its root.
 fn normalise(base: &str, path: &str) -> Option<String> {
@@ -203,5 +221,21 @@ mod tests {
         let staging = std::fs::read_dir(dir.path()).unwrap().count();
         drop(staged);
         assert_eq!((staging, std::fs::read_dir(dir.path()).unwrap().count()), (1, 0), "the staging directory goes with it");
+    }
+
+    #[test]
+    fn a_staging_directory_left_by_a_dead_process_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        // Above the kernel's largest pid: no such process can exist.
+        let abandoned = dir.path().join(format!("{STAGING_PREFIX}999999999-abc"));
+        let ours = dir.path().join(format!("{STAGING_PREFIX}{}-abc", std::process::id()));
+        let other = dir.path().join(".load-notapid");
+        for d in [&abandoned, &ours, &other] {
+            std::fs::create_dir_all(d.join("sub")).unwrap();
+        }
+        let staged = StagedArchive::read(&archive(&[("a", EntryType::Regular, "x")])[..], dir.path()).unwrap();
+        assert!(!abandoned.exists(), "the dead process's staging is gone");
+        assert!(ours.exists() && other.exists(), "a live process's staging and other names are left alone");
+        drop(staged);
     }
 }
