@@ -17,6 +17,7 @@
 //! removal renames the directory to `.removing-<pid>-<id>` before deleting it, likewise.
 //! Starting spawns `xcompose __supervise`, which outlives the command that started it.
 
+mod id;
 mod record;
 mod runtime;
 

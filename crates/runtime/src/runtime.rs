@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
 use xcompose_container::{user, ContainerSpec, NetworkNamespace, RootFs};
 use xcompose_images::{ImageStore, StoreError};
 use xcompose_supervisor::daemon::{pid_file, DaemonConfig};
@@ -186,8 +185,7 @@ impl Runtime {
             return Err(RuntimeError::NameInUse { name: req.name, id: existing.id });
         }
         let image = self.images.resolve(&req.image)?;
-        let seed = format!("{}{}{:?}", req.name, std::process::id(), Instant::now());
-        let id = hex::encode(Sha256::digest(format!("{seed}{}", chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default())));
+        let id = crate::id::new_container_id().map_err(io(&self.dir))?;
         let staging = self.dir.join(format!(".creating-{}-{id}", std::process::id()));
         let final_dir = self.dir.join(&id);
         for d in ["upper", "work", "merged"] {
