@@ -318,14 +318,20 @@ impl Runtime {
     /// The state of a container: as its supervisor recorded it, except that a container whose
     /// supervisor died (kill -9, reboot) is exited, whatever the record says.
     pub fn state(&self, record: &ContainerRecord) -> ContainerState {
-        let mut state = ContainerState::load(&record.supervisor.state_path).unwrap_or_else(|_| ContainerState::created());
-        let live = matches!(state.status, Status::Running | Status::Paused | Status::Restarting);
-        if live && self.supervisor_running(record).is_none() {
-            state.status = Status::Exited;
-            state.pid = None;
-            state.health = None;
-            state.exit_code = state.exit_code.or(Some(255));
-            state.finished_at = state.finished_at.or_else(|| Some(chrono::Utc::now()));
+        let load = || ContainerState::load(&record.supervisor.state_path).unwrap_or_else(|_| ContainerState::created());
+        let live = |state: &ContainerState| matches!(state.status, Status::Running | Status::Paused | Status::Restarting);
+        let mut state = load();
+        if live(&state) && self.supervisor_running(record).is_none() {
+            // It may have recorded the exit and gone between the two looks: what it wrote
+            // before going is the truth.
+            state = load();
+            if live(&state) {
+                state.status = Status::Exited;
+                state.pid = None;
+                state.health = None;
+                state.exit_code = state.exit_code.or(Some(255));
+                state.finished_at = state.finished_at.or_else(|| Some(chrono::Utc::now()));
+            }
         }
         state
     }
@@ -368,15 +374,22 @@ impl Runtime {
             .spawn()
             .map_err(io(&self.supervisor_exe))?;
         let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
+        let started = || {
             let state = self.state(&record);
-            let this_run = state.started_at.is_some_and(|t| t >= spawned_at);
-            if this_run && matches!(state.status, Status::Running | Status::Exited) {
+            state.started_at.is_some_and(|t| t >= spawned_at) && matches!(state.status, Status::Running | Status::Exited)
+        };
+        loop {
+            if started() {
                 // The supervisor outlives us or not; either way it must not stay a zombie of ours.
                 std::thread::spawn(move || child.wait());
                 return Ok(());
             }
+            // A container that ran and exited at once leaves a supervisor that is gone too: what
+            // it recorded before going tells that from a failed start.
             if let Ok(Some(_)) = child.try_wait() {
+                if started() {
+                    return Ok(());
+                }
                 let message = fs::read_to_string(&err_path).unwrap_or_default().trim().to_string();
                 return Err(RuntimeError::Start { name: record.name, message });
             }
