@@ -261,7 +261,7 @@ fn killed_up_converges() -> Result<()> {
                 .map(|(a, b)| (a.into(), b.into()))
                 .into();
         assert_eq!(states, expected, "after a kill at {delay_ms} ms");
-        let web = address(&sb, &dir, "web")?;
+        let web = address(&sb, &dir, "web").with_context(|| format!("web's address after a kill at {delay_ms} ms"))?;
         sb.run_ok("busybox", &["wget", "-q", "-O", "-", &format!("http://{web}/counter")]).with_context(|| format!("web serves after a kill at {delay_ms} ms"))?;
         xcompose(&sb, &dir, &["down", "-v"])?;
         for kind in ["containers", "volumes", "networks", "endpoints", "ipam"] {
