@@ -174,3 +174,61 @@ fn a_port_in_use_fails_up_with_a_clear_message() -> Result<()> {
     xcompose(&sb, &dir, &["down"])?;
     Ok(())
 }
+
+/// `network_mode`: `service:` shares the other service's namespace (same address), `none` has
+/// only a loopback, `host` serves on the host's (here the sandbox's) own addresses; `down`
+/// leaves no link behind.
+#[test]
+fn network_modes_service_none_and_host() -> Result<()> {
+    let sb = Sandbox::new()?;
+    let dir = sb.temp_dir().join("modes");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(
+        dir.join("compose.yaml"),
+        r#"
+services:
+  app:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+  side:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    network_mode: "service:app"
+  alone:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    network_mode: none
+  hosted:
+    image: busybox:latest
+    init: true
+    command: ["sh", "-c", "echo on-host > /tmp/index.html; exec httpd -f -p 127.0.0.1:18090 -h /tmp"]
+    network_mode: host
+"#,
+    )?;
+    let image = xcompose_testkit::busybox_image_tar()?;
+    sb.run_ok(XCOMPOSE, &["--root", sb.root().to_str().unwrap(), "image", "import", image.to_str().unwrap(), "busybox:latest"])?;
+    let links_before = links(&sb)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let addresses = |service: &str| -> Result<Vec<String>> {
+        let out = xcompose(&sb, &dir, &["exec", "-T", service, "ip", "-o", "-4", "addr", "show"])?;
+        Ok(out.lines().filter_map(|l| l.split_whitespace().nth(3)).map(str::to_string).collect())
+    };
+    let app = addresses("app")?;
+    assert_eq!(app.len(), 2, "loopback and one network: {app:?}");
+    assert_eq!(addresses("side")?, app, "side shares app's network namespace");
+    assert_eq!(addresses("alone")?, vec!["127.0.0.1/8".to_string()], "network_mode none: loopback only");
+    let alone_links = xcompose(&sb, &dir, &["exec", "-T", "alone", "ip", "-o", "link", "show"])?;
+    assert_eq!(alone_links.lines().count(), 1, "{alone_links}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut served = None;
+    while served.is_none() && Instant::now() < deadline {
+        served = fetch(&sb, false, "http://127.0.0.1:18090/index.html")?;
+    }
+    assert_eq!(served.as_deref(), Some("on-host"), "network_mode host serves on the host's loopback");
+    xcompose(&sb, &dir, &["down"])?;
+    assert_eq!(links(&sb)?, links_before, "down leaves no bridge or veth");
+    Ok(())
+}

@@ -94,8 +94,10 @@ pub struct Mount {
 pub enum NetworkNamespace {
     /// A new, empty one (the caller wires it after [`crate::spawn`] returns).
     New,
-    /// Join an existing one (`network_mode: service:x`, `host` with `/proc/1/ns/net`).
+    /// Join an existing one (`network_mode: service:x`, or one pinned for the container).
     Join(PathBuf),
+    /// Stay in the network namespace of whoever starts the container (`network_mode: host`).
+    Host,
 }
 
 /// A process to run in a container (its PID 1, or one started by `exec`) and who runs it.

@@ -56,7 +56,7 @@ impl Stack {
         let mode = service.network_mode.as_str();
         let invalid = |message: String| StackError::Service { service: service_name.to_string(), message };
         if mode == "host" {
-            return Ok(NetworkNamespace::Join("/proc/1/ns/net".into()));
+            return Ok(NetworkNamespace::Host);
         }
         let target = if let Some(other) = mode.strip_prefix("service:") {
             self.project_containers()?

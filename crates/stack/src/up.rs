@@ -148,6 +148,13 @@ impl Stack {
     /// services `service` depends on have started and meet their conditions, the start.
     fn carry_out_container(&self, action: &Action, service: &str, opts: &UpOptions, schedule: &Schedule) -> Result<(), StackError> {
         let grace = opts.timeout;
+        if matches!(action, Action::Create { .. } | Action::Recreate { .. }) {
+            // A container joining another service's network namespace is made once that
+            // service's container runs.
+            if let Some(owner) = self.project.services[service].network_mode.strip_prefix("service:") {
+                schedule.wait_for(std::iter::once(owner))?;
+            }
+        }
         let (id, name) = match action {
             Action::RemoveOrphan { .. } | Action::Remove { .. } => return self.carry_out(action, opts),
             Action::Create { number, name, .. } => {
