@@ -375,3 +375,46 @@ fn create_start_pause_kill_top_and_friends() -> Result<()> {
     assert!(states(&sb, &dir)?.is_empty());
     Ok(())
 }
+
+/// `logs`: prefixed and interleaved by time, `--no-log-prefix`, `--tail`, `--since` and
+/// `--until` (absolute and relative), `-t`, and a clear error for a time it cannot read.
+#[test]
+fn logs_tail_since_and_until() -> Result<()> {
+    let sb = Sandbox::new()?;
+    let image = xcompose_testkit::busybox_image_tar()?;
+    sb.run_ok(XCOMPOSE, &["--root", sb.root().to_str().unwrap(), "image", "import", image.to_str().unwrap(), "busybox:latest"])?;
+    let dir = project(
+        &sb,
+        "talk",
+        r#"
+services:
+  talker:
+    image: busybox:latest
+    init: true
+    command: ["sh", "-c", "echo one; sleep 0.2; echo two >&2; sleep 1.5; echo three; exec sleep 1000"]
+"#,
+    )?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !xcompose(&sb, &dir, &["logs"])?.contains("three") {
+        ensure!(std::time::Instant::now() < deadline, "the third line never came");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(xcompose(&sb, &dir, &["logs"])?, "talk-talker-1  | one\ntalk-talker-1  | two\ntalk-talker-1  | three\n");
+    assert_eq!(xcompose(&sb, &dir, &["logs", "--no-log-prefix", "--tail", "1"])?, "three\n");
+    // The third line came 1.5 s after the first two: a time between them splits the log.
+    let stamped = xcompose(&sb, &dir, &["logs", "--no-log-prefix", "-t"])?;
+    let times: Vec<chrono::DateTime<chrono::FixedOffset>> =
+        stamped.lines().map(|l| chrono::DateTime::parse_from_rfc3339(l.split_whitespace().next().unwrap_or_default())).collect::<Result<_, _>>()?;
+    assert_eq!(times.len(), 3, "{stamped}");
+    let between = (times[1] + (times[2] - times[1]) / 2).to_rfc3339();
+    assert_eq!(xcompose(&sb, &dir, &["logs", "--no-log-prefix", "--since", &between])?, "three\n");
+    assert_eq!(xcompose(&sb, &dir, &["logs", "--no-log-prefix", "--until", &between])?, "one\ntwo\n");
+    assert_eq!(xcompose(&sb, &dir, &["logs", "--no-log-prefix", "--since", "1h"])?, "one\ntwo\nthree\n");
+    assert_eq!(xcompose(&sb, &dir, &["logs", "--no-log-prefix", "--since", "-1h"])?, "");
+    let out = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(["logs", "--since", "yesterday"]).output()?;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value for \"since\""), "{}", String::from_utf8_lossy(&out.stderr));
+    xcompose(&sb, &dir, &["down"])?;
+    Ok(())
+}

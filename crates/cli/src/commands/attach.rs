@@ -61,7 +61,8 @@ impl Follower {
 pub fn print_line(style: Style, c: &ContainerInfo, line: &LogLine, width: usize) -> std::io::Result<()> {
     let mut text = String::new();
     if style.prefix {
-        text.push_str(&format!("{:<width$} | ", c.name));
+        // Compose pads the names to one more than the longest.
+        text.push_str(&format!("{:<pad$} | ", c.name, pad = width + 1));
     }
     if style.timestamps {
         text.push_str(&line.time);

@@ -3,11 +3,12 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{anyhow, Result};
 use clap::Args;
 use xcompose_stack::{ContainerInfo, LogLine};
 
 use super::attach::{has_stopped, print_line, Follower, Style};
+use super::timestamp;
 
 use crate::Cli;
 
@@ -23,6 +24,12 @@ pub struct LogsArgs {
     /// Show timestamps.
     #[arg(short = 't', long)]
     pub timestamps: bool,
+    /// Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes).
+    #[arg(long, allow_hyphen_values = true)]
+    pub since: Option<String>,
+    /// Show logs before a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes).
+    #[arg(long, allow_hyphen_values = true)]
+    pub until: Option<String>,
     /// Don't print prefix in logs.
     #[arg(long)]
     pub no_log_prefix: bool,
@@ -41,13 +48,21 @@ pub fn run(cli: &Cli, args: &LogsArgs) -> Result<ExitCode> {
     let style = Style { prefix: !args.no_log_prefix, timestamps: args.timestamps, split_streams: false };
     let width = containers.iter().map(|c| c.name.len()).max().unwrap_or(0);
     let tail: Option<usize> = args.tail.parse().ok();
+    let now = chrono::Utc::now();
+    let since = args.since.as_deref().map(|v| timestamp::parse("since", v, now)).transpose().map_err(|e| anyhow!(e))?;
+    let until = args.until.as_deref().map(|v| timestamp::parse("until", v, now)).transpose().map_err(|e| anyhow!(e))?;
+    let in_window = |line: &LogLine| {
+        let Ok(t) = chrono::DateTime::parse_from_rfc3339(&line.time) else { return true };
+        since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u)
+    };
     let mut printed = Vec::new();
     let mut lines: Vec<(String, &ContainerInfo, LogLine)> = Vec::new();
     for c in &containers {
         let all = stack.log_lines(c)?;
         printed.push(all.len());
-        let skip = tail.map_or(0, |n| all.len().saturating_sub(n));
-        lines.extend(all.into_iter().skip(skip).map(|l| (l.time.clone(), c, l)));
+        let window: Vec<LogLine> = all.into_iter().filter(in_window).collect();
+        let skip = tail.map_or(0, |n| window.len().saturating_sub(n));
+        lines.extend(window.into_iter().skip(skip).map(|l| (l.time.clone(), c, l)));
     }
     // Interleaved by time, as they were written.
     lines.sort_by(|a, b| a.0.cmp(&b.0));

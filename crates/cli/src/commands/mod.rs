@@ -12,5 +12,6 @@ pub mod progress;
 pub mod project;
 pub mod ps;
 pub mod run;
+pub mod timestamp;
 pub mod up;
 pub mod volume;
