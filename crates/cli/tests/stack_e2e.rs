@@ -418,3 +418,39 @@ services:
     xcompose(&sb, &dir, &["down"])?;
     Ok(())
 }
+
+/// `down --rmi`: `local` keeps images with a custom tag, `all` removes the services' images,
+/// refusing (exit 1, Docker's conflict message) one another project's container still uses;
+/// a bad value is refused before anything is taken down.
+#[test]
+fn down_rmi_local_and_all() -> Result<()> {
+    let sb = Sandbox::new()?;
+    let image = xcompose_testkit::busybox_image_tar()?;
+    let root = sb.root().to_str().unwrap().to_string();
+    sb.run_ok(XCOMPOSE, &["--root", &root, "image", "import", image.to_str().unwrap(), "busybox:latest"])?;
+    let stack = "services:\n  idle:\n    image: busybox:latest\n    init: true\n    command: [sleep, '1000']\n";
+    let (one, two) = (project(&sb, "one", stack)?, project(&sb, "two", stack)?);
+    xcompose(&sb, &one, &["up", "-d"])?;
+    xcompose(&sb, &two, &["up", "-d"])?;
+    let down = |dir: &Path, rmi: &str| sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(["down", "--rmi", rmi]).output();
+    let bad = down(&one, "some")?;
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid value for --rmi: \"some\""), "{}", String::from_utf8_lossy(&bad.stderr));
+    assert_eq!(containers(&sb, &one)?["one-idle-1"].1, "running", "a refused down takes nothing down");
+    xcompose(&sb, &one, &["down", "--rmi", "local"])?;
+    let images = || -> Result<String> {
+        Ok(sb.run_ok(XCOMPOSE, &["--root", &root, "image", "ls"])?.lines().skip(1).filter_map(|l| Some(format!("{}:{}\n", l.split_whitespace().next()?, l.split_whitespace().nth(1)?))).collect())
+    };
+    assert!(images()?.contains("busybox:latest"), "local keeps a tagged image");
+    xcompose(&sb, &one, &["up", "-d"])?;
+    let conflict = down(&one, "all")?;
+    let stderr = String::from_utf8_lossy(&conflict.stderr);
+    assert_eq!(conflict.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("conflict: unable to remove repository reference \"busybox:latest\""), "{stderr}");
+    assert!(images()?.contains("busybox:latest"), "an image in use stays");
+    let removed = down(&two, "all")?;
+    assert!(removed.status.success(), "{}", String::from_utf8_lossy(&removed.stderr));
+    assert!(String::from_utf8_lossy(&removed.stderr).contains("Image busybox:latest  Removed"), "{}", String::from_utf8_lossy(&removed.stderr));
+    assert!(!images()?.contains("busybox"), "{}", images()?);
+    Ok(())
+}

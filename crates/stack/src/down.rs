@@ -1,5 +1,5 @@
-//! `down`: the project's containers stopped and removed, dependents first, then its networks
-//! and (with `-v`) its volumes.
+//! `down`: the project's containers stopped and removed, dependents first, then its networks,
+//! (with `-v`) its volumes and (with `--rmi`) its services' images.
 
 use std::time::Duration;
 
@@ -18,6 +18,29 @@ pub struct DownOptions {
     pub remove_orphans: bool,
     /// `-t`: grace period before SIGKILL (each container's own by default).
     pub timeout: Option<Duration>,
+    /// `--rmi`: the services' images to remove, if any.
+    pub images: Option<RemoveImages>,
+}
+
+/// `--rmi`'s values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoveImages {
+    /// `local`: only images without a custom tag (those named after the project and service).
+    Local,
+    /// `all`: every image a service uses.
+    All,
+}
+
+impl std::str::FromStr for RemoveImages {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, String> {
+        match value {
+            "local" => Ok(Self::Local),
+            "all" => Ok(Self::All),
+            other => Err(format!("invalid value for --rmi: {other:?}")),
+        }
+    }
 }
 
 impl Stack {
@@ -76,6 +99,36 @@ impl Stack {
         results.into_iter().collect::<Result<Vec<()>, StackError>>()?;
         if opts.volumes {
             self.remove_volumes()?;
+        }
+        if let Some(which) = opts.images {
+            self.remove_images(which)?;
+        }
+        Ok(())
+    }
+
+    /// Removes the services' images (`--rmi`); images already gone are skipped, one a container
+    /// outside the project still uses is an error, as with Docker.
+    fn remove_images(&self, which: RemoveImages) -> Result<(), StackError> {
+        let mut images: Vec<String> = self
+            .project
+            .services
+            .iter()
+            .filter_map(|(name, service)| match (which, service.image.is_empty()) {
+                (_, true) => Some(xcompose_orchestrator::naming::build_image_name(&self.project.name, name)),
+                (RemoveImages::All, false) => Some(service.image.clone()),
+                (RemoveImages::Local, false) => None,
+            })
+            .collect();
+        images.sort();
+        images.dedup();
+        let in_use = |id: &str| self.runtime.container_using(id).unwrap_or(Some("unknown".into()));
+        for image in images {
+            self.report("Image", &image, "Removing");
+            match self.runtime.images().remove(&image, false, &in_use) {
+                Ok(_) => self.report("Image", &image, "Removed"),
+                Err(xcompose_images::StoreError::NotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
         Ok(())
     }

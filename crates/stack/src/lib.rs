@@ -30,7 +30,7 @@ pub use error::StackError;
 pub use networks::{Endpoint, NetworkRecord};
 pub use ports::PortBinding;
 pub use query::{ContainerInfo, LogLine};
-pub use down::DownOptions;
+pub use down::{DownOptions, RemoveImages};
 pub use run::RunOptions;
 pub use up::UpOptions;
 use xcompose_loader::Project;

@@ -3,9 +3,9 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, Result};
 use clap::Args;
-use xcompose_stack::DownOptions;
+use xcompose_stack::{DownOptions, RemoveImages};
 
 use crate::Cli;
 
@@ -21,17 +21,15 @@ pub struct DownArgs {
     /// Specify a shutdown timeout in seconds.
     #[arg(short = 't', long)]
     pub timeout: Option<u64>,
-    /// Remove images used by services ("local" or "all").
+    /// Remove images used by services. "local" remove only images that don't have a custom tag ("local"|"all").
     #[arg(long)]
     pub rmi: Option<String>,
 }
 
 /// Runs `down`.
 pub fn run(cli: &Cli, args: &DownArgs) -> Result<ExitCode> {
-    if args.rmi.is_some() {
-        bail!("--rmi is not supported yet: remove images with `xcompose image rm`");
-    }
+    let images = args.rmi.as_deref().map(str::parse::<RemoveImages>).transpose().map_err(|e| anyhow!(e))?;
     let stack = super::project::open(cli, &[])?;
-    stack.down(&DownOptions { volumes: args.volumes, remove_orphans: args.remove_orphans, timeout: args.timeout.map(Duration::from_secs) })?;
+    stack.down(&DownOptions { volumes: args.volumes, remove_orphans: args.remove_orphans, timeout: args.timeout.map(Duration::from_secs), images })?;
     Ok(ExitCode::SUCCESS)
 }
