@@ -45,6 +45,7 @@ fn main() {
                 log_max_size: Some(1 << 20),
                 log_max_files: 2,
                 state_path: dir.join("state.json"),
+                events: None,
             },
             cgroup: None,
             stop_signal: nix::sys::signal::Signal::SIGTERM as i32,

@@ -85,6 +85,8 @@ pub enum Command {
     Ls(commands::control::LsArgs),
     /// Print the public port for a port binding.
     Port(commands::control::PortArgs),
+    /// Receive real time events from containers.
+    Events(commands::events::EventsArgs),
     /// Show the xcompose version information.
     Version,
     /// Internal: supervise one container, detached from the command that started it.
@@ -138,6 +140,7 @@ fn main() -> ExitCode {
         Command::Images(args) => commands::control::images(&cli, args),
         Command::Ls(args) => commands::control::ls(&cli, args),
         Command::Port(args) => commands::control::port(&cli, args),
+        Command::Events(args) => commands::events::run(&cli, args),
         Command::Version => commands::control::version(),
         Command::Supervise { config } => xcompose_supervisor::daemon::main(config)
             .map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1)))

@@ -454,3 +454,64 @@ fn down_rmi_local_and_all() -> Result<()> {
     assert!(!images()?.contains("busybox"), "{}", images()?);
     Ok(())
 }
+
+/// `events`: a follower started before `up` sees the project's container events in order, as
+/// compose prints them (JSON lines without compose's labels), and nothing of another project;
+/// `--since`/`--until` replay the history and end.
+#[test]
+fn events_follow_and_replay() -> Result<()> {
+    let sb = Sandbox::new()?;
+    let image = xcompose_testkit::busybox_image_tar()?;
+    sb.run_ok(XCOMPOSE, &["--root", sb.root().to_str().unwrap(), "image", "import", image.to_str().unwrap(), "busybox:latest"])?;
+    let stack = r#"
+services:
+  app:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    labels: {team: blue}
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 100ms
+      start_interval: 100ms
+"#;
+    let (watched, other) = (project(&sb, "watched", stack)?, project(&sb, "other", stack)?);
+    let mut follower = sb
+        .command(XCOMPOSE)
+        .arg("--root")
+        .arg(sb.root())
+        .arg("-f")
+        .arg(watched.join("compose.yaml"))
+        .args(["events", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    xcompose(&sb, &other, &["up", "-d"])?;
+    xcompose(&sb, &watched, &["up", "-d", "--wait"])?;
+    xcompose(&sb, &watched, &["pause"])?;
+    xcompose(&sb, &watched, &["unpause"])?;
+    xcompose(&sb, &watched, &["down"])?;
+    xcompose(&sb, &other, &["down"])?;
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let _ = follower.kill();
+    let out = follower.wait_with_output()?;
+    let events: Vec<serde_json::Value> = String::from_utf8(out.stdout)?.lines().map(serde_json::from_str).collect::<Result<_, _>>()?;
+    let actions: Vec<&str> = events.iter().map(|e| e["action"].as_str().unwrap_or_default()).collect();
+    assert_eq!(actions, ["create", "start", "health_status: healthy", "pause", "unpause", "kill", "die", "stop", "destroy"], "{events:#?}");
+    for e in &events {
+        assert_eq!(e["type"], "container");
+        assert_eq!(e["service"], "app");
+        assert_eq!(e["attributes"]["name"], "watched-app-1");
+        assert_eq!(e["attributes"]["image"], "busybox:latest");
+        assert_eq!(e["attributes"]["team"], "blue");
+        assert!(e["attributes"].as_object().is_some_and(|a| a.keys().all(|k| !k.starts_with("com.docker.compose."))), "{e}");
+    }
+    assert_eq!(events[6]["attributes"]["exitCode"], "143", "sleep under init dies of the stop signal: {}", events[6]);
+    assert_eq!(events[5]["attributes"]["signal"], "15");
+    // The history, replayed in the text format, ends by itself.
+    let replay = xcompose(&sb, &other, &["events", "--since", "1h", "--until", "0s"])?;
+    let lines: Vec<&str> = replay.lines().collect();
+    assert_eq!(lines.len(), 7, "create, start, healthy, kill, die, stop, destroy: {replay}");
+    assert!(lines[0].contains(" container create ") && lines[0].ends_with("(image=busybox:latest, name=other-app-1, team=blue)"), "{replay}");
+    Ok(())
+}

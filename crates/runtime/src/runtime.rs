@@ -1,11 +1,13 @@
 //! Creating, starting, stopping, listing and removing containers.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use xcompose_container::{user, ContainerSpec, NetworkNamespace, RootFs};
+use xcompose_events::{Journal, Source};
 use xcompose_images::{ImageStore, StoreError};
 use xcompose_supervisor::daemon::{pid_file, DaemonConfig};
 use xcompose_supervisor::run::SupervisorConfig;
@@ -85,6 +87,21 @@ fn write_etc_files(dir: &Path, hostname: &str) -> Result<()> {
     Ok(())
 }
 
+/// What every event of a container carries, as Docker's: its labels, name and image.
+fn event_attributes(name: &str, image: &str, labels: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut attributes = labels.clone();
+    attributes.insert("name".into(), name.into());
+    attributes.insert("image".into(), image.into());
+    attributes
+}
+
+/// Records `action` of the container of `record` (created before events existed: nothing).
+fn emit(record: &ContainerRecord, action: &str, extra: &[(&str, String)]) {
+    if let Some(events) = &record.supervisor.events {
+        events.emit(action, extra);
+    }
+}
+
 /// The image layer users are looked up in: the topmost with an /etc/passwd (with /etc/group).
 fn etc_layer(image: &xcompose_images::Image) -> PathBuf {
     image.layer_dirs.iter().rev().find(|d| d.join("etc/passwd").exists()).cloned().unwrap_or_default()
@@ -113,7 +130,7 @@ pub struct ContainerSummary {
     /// Its image as asked for.
     pub image: String,
     /// Its labels.
-    pub labels: std::collections::BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
     /// Its state.
     pub state: ContainerState,
 }
@@ -124,6 +141,7 @@ pub struct Runtime {
     dir: PathBuf,
     images: ImageStore,
     supervisor_exe: PathBuf,
+    events: Journal,
 }
 
 impl Runtime {
@@ -131,7 +149,12 @@ impl Runtime {
     pub fn open(root: &Path, supervisor_exe: &Path) -> Result<Self> {
         let dir = root.join("containers");
         fs::create_dir_all(&dir).map_err(io(&dir))?;
-        Ok(Self { dir, images: ImageStore::open(root)?, supervisor_exe: supervisor_exe.to_path_buf() })
+        Ok(Self { dir, images: ImageStore::open(root)?, supervisor_exe: supervisor_exe.to_path_buf(), events: Journal::new(root.join("events.jsonl")) })
+    }
+
+    /// The journal of the containers' events.
+    pub fn events(&self) -> &Journal {
+        &self.events
     }
 
     /// The image store.
@@ -226,6 +249,7 @@ impl Runtime {
         spec.init = req.init;
         spec.mounts = req.mounts;
         spec.rlimits = req.rlimits;
+        let events = Source { journal: self.events.clone(), id: id.clone(), attributes: event_attributes(&req.name, &req.image, &req.labels) };
         let record = ContainerRecord {
             id: id.clone(),
             name: req.name,
@@ -241,6 +265,7 @@ impl Runtime {
                 log_max_size: None,
                 log_max_files: 1,
                 state_path: final_dir.join("state.json"),
+                events: Some(events),
             },
             cgroup: (id.clone(), req.resources),
             stop_signal: req.stop_signal,
@@ -253,6 +278,7 @@ impl Runtime {
         write_etc_files(&staging, &record.supervisor.spec.hostname)?;
         let own_netns = matches!(&record.supervisor.spec.network, NetworkNamespace::Join(p) if *p == final_dir.join(NETNS_FILE));
         fs::rename(&staging, &final_dir).map_err(io(&final_dir))?;
+        emit(&record, "create", &[]);
         // The name is taken: other creates may go on while the namespace is made.
         drop(lock);
         if own_netns {
@@ -455,6 +481,7 @@ impl Runtime {
         let state = self.state(&record);
         match (state.status, state.pid) {
             (Status::Running | Status::Paused, Some(pid)) => {
+                emit(&record, "kill", &[("signal", (signal as i32).to_string())]);
                 let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal);
                 Ok(())
             }
@@ -476,6 +503,7 @@ impl Runtime {
         // Out of sight first, so that listing never sees a half-removed container.
         let doomed = self.dir.join(format!(".removing-{}-{}", std::process::id(), record.id));
         fs::rename(&dir, &doomed).map_err(io(&dir))?;
+        emit(&record, "destroy", &[]);
         fs::remove_dir_all(&doomed).map_err(io(&doomed))
     }
 

@@ -19,6 +19,17 @@ pub enum HealthStatus {
     Unhealthy,
 }
 
+impl HealthStatus {
+    /// Docker's word for it: `starting`, `healthy`, `unhealthy`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthStatus::Starting => "starting",
+            HealthStatus::Healthy => "healthy",
+            HealthStatus::Unhealthy => "unhealthy",
+        }
+    }
+}
+
 /// The timing of a healthcheck, with Docker's defaults.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HealthConfig {

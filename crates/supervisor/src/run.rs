@@ -14,6 +14,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use xcompose_cgroups::Cgroup;
 use xcompose_container::{capture_output, exec, spawn, ContainerSpec, ExecSpec, Stdio};
+use xcompose_events::Source;
 
 use crate::health::{Health, HealthConfig, HealthStatus};
 use crate::log::{LogWriter, Stream};
@@ -37,6 +38,9 @@ pub struct SupervisorConfig {
     pub log_max_files: u32,
     /// Where the state is recorded.
     pub state_path: PathBuf,
+    /// Where its events go (start, die, oom, health_status, pause, kill, stop), if anywhere.
+    #[serde(default)]
+    pub events: Option<Source>,
 }
 
 /// A supervisor, shared between the loop and whoever asks it to stop.
@@ -64,6 +68,12 @@ impl Supervisor {
         self.state.lock().expect("state lock").clone()
     }
 
+    fn emit(&self, action: &str, extra: &[(&str, String)]) {
+        if let Some(events) = &self.config.events {
+            events.emit(action, extra);
+        }
+    }
+
     fn update(&self, f: impl FnOnce(&mut ContainerState)) {
         let mut state = self.state.lock().expect("state lock");
         f(&mut state);
@@ -83,7 +93,11 @@ impl Supervisor {
             let started = Instant::now();
             let exit_code = self.run_once(&log)?;
             let state = self.state();
-            if self.stopping.load(Ordering::SeqCst) || !self.config.restart.should_restart(exit_code, state.restart_count, state.stopped_by_user) {
+            if self.stopping.load(Ordering::SeqCst) {
+                self.emit("stop", &[]);
+                return Ok(exit_code);
+            }
+            if !self.config.restart.should_restart(exit_code, state.restart_count, state.stopped_by_user) {
                 return Ok(exit_code);
             }
             self.update(|s| {
@@ -124,6 +138,7 @@ impl Supervisor {
             s.oom_killed = false;
             s.health = self.config.healthcheck.as_ref().map(|_| Health::default());
         });
+        self.emit("start", &[]);
         let pumps = [pump(out_read, Stream::Stdout, log.clone()), pump(err_read, Stream::Stderr, log.clone())];
         let done = Arc::new(AtomicBool::new(false));
         let prober = self.config.healthcheck.clone().map(|(cmd, cfg)| {
@@ -148,6 +163,10 @@ impl Supervisor {
             s.oom_killed = oom;
             s.finished_at = Some(Utc::now());
         });
+        if oom {
+            self.emit("oom", &[]);
+        }
+        self.emit("die", &[("exitCode", exit_code.to_string())]);
         Ok(exit_code)
     }
 
@@ -168,12 +187,18 @@ impl Supervisor {
             }
             let since = started.elapsed();
             let mut wait = cfg.interval;
+            let mut changed = None;
             self.update(|s| {
                 if let Some(h) = s.health.as_mut() {
+                    let before = h.status;
                     h.record(cfg, code, &output, since);
                     wait = h.next_probe_in(cfg, since);
+                    changed = (h.status != before).then_some(h.status);
                 }
             });
+            if let Some(status) = changed {
+                self.emit(&format!("health_status: {}", status.as_str()), &[]);
+            }
             next = Instant::now() + wait;
         }
     }
@@ -226,6 +251,7 @@ impl Supervisor {
         self.update(|s| s.stopped_by_user = true);
         let Some(pid) = *self.current_pid.lock().expect("pid lock") else { return };
         let pid = Pid::from_raw(pid as i32);
+        self.emit("kill", &[("signal", (signal as i32).to_string())]);
         let _ = kill(pid, signal);
         // A frozen container cannot act on any signal: thaw it, as Docker does on stop.
         if self.state().status == Status::Paused {
@@ -238,6 +264,7 @@ impl Supervisor {
             }
             thread::sleep(Duration::from_millis(10));
         }
+        self.emit("kill", &[("signal", (Signal::SIGKILL as i32).to_string())]);
         let _ = kill(pid, Signal::SIGKILL);
     }
 
@@ -254,6 +281,7 @@ impl Supervisor {
         self.update(|s| {
             let _ = s.transition(to);
         });
+        self.emit(if paused { "pause" } else { "unpause" }, &[]);
         Ok(())
     }
 

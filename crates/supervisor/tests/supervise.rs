@@ -26,6 +26,7 @@ fn config(dir: &std::path::Path, script: &str) -> SupervisorConfig {
         log_max_size: None,
         log_max_files: 1,
         state_path: dir.join("state.json"),
+        events: None,
     }
 }
 

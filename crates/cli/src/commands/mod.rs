@@ -4,6 +4,7 @@ pub mod attach;
 pub mod config;
 pub mod control;
 pub mod down;
+pub mod events;
 pub mod exec;
 pub mod image;
 pub mod lifecycle;

@@ -6,7 +6,6 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
 use xcompose_stack::ContainerInfo;
-use xcompose_supervisor::health::HealthStatus;
 use xcompose_supervisor::state::{ContainerState, Status};
 
 use crate::Cli;
@@ -115,7 +114,7 @@ fn json_line(c: &ContainerInfo, now: DateTime<Utc>) -> serde_json::Value {
         "Command": command_text(c),
         "CreatedAt": c.created,
         "ExitCode": c.state.exit_code.unwrap_or(0),
-        "Health": c.state.health.as_ref().map(|h| health_word(h.status)).unwrap_or(""),
+        "Health": c.state.health.as_ref().map(|h| h.status.as_str()).unwrap_or(""),
         "ID": c.id,
         "Image": c.image,
         "Labels": label_text.join(","),
@@ -136,14 +135,6 @@ fn json_line(c: &ContainerInfo, now: DateTime<Utc>) -> serde_json::Value {
     })
 }
 
-fn health_word(h: HealthStatus) -> &'static str {
-    match h {
-        HealthStatus::Starting => "starting",
-        HealthStatus::Healthy => "healthy",
-        HealthStatus::Unhealthy => "unhealthy",
-    }
-}
-
 fn created_text(created: &str, now: DateTime<Utc>) -> String {
     match DateTime::parse_from_rfc3339(created) {
         Ok(t) => format!("{} ago", human_duration(now - t.with_timezone(&Utc))),
@@ -154,7 +145,7 @@ fn created_text(created: &str, now: DateTime<Utc>) -> String {
 /// Docker's `Status` column: `Up 5 seconds (healthy)`, `Exited (1) 2 minutes ago`, `Created`.
 fn status_text(state: &ContainerState, now: DateTime<Utc>) -> String {
     let since = |t: Option<DateTime<Utc>>| human_duration(now - t.unwrap_or(now));
-    let health = state.health.as_ref().map(|h| format!(" ({})", health_word(h.status))).unwrap_or_default();
+    let health = state.health.as_ref().map(|h| format!(" ({})", h.status.as_str())).unwrap_or_default();
     match state.status {
         Status::Created => "Created".into(),
         Status::Running => format!("Up {}{health}", since(state.started_at)),
