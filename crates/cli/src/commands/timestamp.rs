@@ -40,35 +40,12 @@ fn unix(value: &str) -> Option<DateTime<Utc>> {
     Utc.timestamp_opt(seconds.parse().ok()?, nanos).single()
 }
 
-/// A Go duration (`300ms`, `-1.5h`, `2h45m`): numbers with units ns, us, µs, ms, s, m, h.
+/// A Go duration (`300ms`, `-1.5h`, `2h45m`); a bare number is not one (Go wants a unit).
 fn go_duration(value: &str) -> Option<TimeDelta> {
-    let (negative, mut rest) = match value.as_bytes().first() {
-        Some(b'-') => (true, &value[1..]),
-        Some(b'+') => (false, &value[1..]),
-        _ => (false, value),
-    };
-    if rest.is_empty() {
+    if value.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         return None;
     }
-    let mut nanos = 0f64;
-    while !rest.is_empty() {
-        let number_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-        let number: f64 = rest[..number_end].parse().ok()?;
-        let unit_end = rest[number_end..].find(|c: char| c.is_ascii_digit() || c == '.').map_or(rest.len(), |i| number_end + i);
-        let scale = match &rest[number_end..unit_end] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        nanos += number * scale;
-        rest = &rest[unit_end..];
-    }
-    let delta = TimeDelta::nanoseconds(nanos as i64);
-    Some(if negative { -delta } else { delta })
+    xcompose_loader::units::Duration::parse(value).ok().map(|d| TimeDelta::nanoseconds(d.0))
 }
 
 #[cfg(test)]
