@@ -1,7 +1,8 @@
 //! Networking end to end, each test in its own sandbox (the test's "host", with a peer namespace
 //! standing in for another machine on the LAN): published ports (tcp and udp, on every address
-//! and on 127.0.0.1 only), NAT out of normal networks and none out of internal ones, DNS over a
-//! scaled service and as containers go, and nothing left after `down`.
+//! and on 127.0.0.1 only), NAT out of normal networks and none out of internal ones, services
+//! reaching each other by name and alias, DNS over a scaled service and as containers go,
+//! network modes, and nothing left after `down`.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -18,6 +19,9 @@ services:
     init: true
     command: ["sh", "-c", "echo hello > /tmp/index.html; exec httpd -f -p 80 -h /tmp"]
     ports: ["18081:80", "127.0.0.1:18082:80"]
+    networks:
+      default:
+        aliases: [www]
   echo:
     # busybox has no UDP server: the host's python3, mounted read-only, answers datagrams.
     image: busybox:latest
@@ -125,6 +129,12 @@ fn ports_nat_isolation_dns_and_a_clean_down() -> Result<()> {
     assert_eq!(xcompose(&sb, &dir, &["port", "web", "80"])?.trim(), "0.0.0.0:18081");
     let ps = xcompose(&sb, &dir, &["ps"])?;
     assert!(ps.contains("0.0.0.0:18081->80/tcp, 127.0.0.1:18082->80/tcp") && ps.contains("0.0.0.0:15353->53/udp"), "{ps}");
+
+    // Services on one network reach each other by service name and by alias.
+    for name in ["web", "www", "net-web-1"] {
+        let page = xcompose(&sb, &dir, &["exec", "-T", "out", "timeout", "3", "wget", "-q", "-O", "-", &format!("http://{name}/index.html")])?;
+        assert_eq!(page.trim(), "hello", "out reaches web as {name}");
+    }
 
     // A normal network reaches the LAN, masqueraded; an internal one does not.
     let peer = sb.peer_addr().to_string();
