@@ -1,10 +1,12 @@
 //! Reconciliation: from what exists ([`Actual`]) to what the project wants, as a [`Plan`] of
 //! [`Action`]s in steps; the actions of one step do not depend on each other and may run in
 //! parallel. A container is recreated only when it diverged: its config hash or image changed,
-//! or a namespace it shares was recreated (compose's rules).
+//! a network or volume it uses is missing (so made anew), or a service whose namespace it shares
+//! was recreated (compose's rules).
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use xcompose_loader::model::Service;
 use xcompose_loader::{service_hash, Project};
 
 use crate::graph::{GraphError, ServiceGraph};
@@ -162,6 +164,14 @@ pub fn plan_up(project: &Project, actual: &Actual, opts: &UpOptions) -> Result<P
             plan.orphans.push(c.name.clone());
         }
     }
+    let made_anew: BTreeSet<(&str, &str)> = resources
+        .iter()
+        .filter_map(|a| match a {
+            Action::CreateNetwork(key) => project.networks.get_key_value(key).map(|(k, _)| ("network", k.as_str())),
+            Action::CreateVolume(key) => project.volumes.get_key_value(key).map(|(k, _)| ("volume", k.as_str())),
+            _ => None,
+        })
+        .collect();
     resources.extend(orphans);
     plan.steps.push(resources);
 
@@ -178,6 +188,9 @@ pub fn plan_up(project: &Project, actual: &Actual, opts: &UpOptions) -> Result<P
             existing.sort_by_key(|c| c.number);
             // A recreated dependency with `restart: true` restarts this service's containers.
             let restart_for_dependency = service.depends_on.iter().any(|(dep, d)| d.restart && recreated.contains(dep.as_str()));
+            // Its containers hold on to what is being replaced: a missing network or volume,
+            // the namespaces of a recreated service.
+            let stale = uses(service).iter().any(|r| made_anew.contains(r)) || namespace_parents(service).any(|p| recreated.contains(p));
             let mut service_recreated = false;
             for number in 1..=wanted {
                 let name_n = container_name(&project.name, name, service, number);
@@ -187,7 +200,7 @@ pub fn plan_up(project: &Project, actual: &Actual, opts: &UpOptions) -> Result<P
                         service_recreated = true;
                     }
                     Some(c) => {
-                        let diverged = c.config_hash != hash || digest.is_some_and(|d| *d != c.image_digest);
+                        let diverged = c.config_hash != hash || digest.is_some_and(|d| *d != c.image_digest) || stale;
                         if !opts.no_recreate && (opts.force_recreate || diverged) {
                             step.push(Action::Recreate { service: name.into(), number, old_id: c.id.clone(), name: name_n });
                             service_recreated = true;
@@ -212,6 +225,27 @@ pub fn plan_up(project: &Project, actual: &Actual, opts: &UpOptions) -> Result<P
     }
     plan.steps.retain(|s| !s.is_empty());
     Ok(plan)
+}
+
+/// The project networks and volumes `service` uses, as `("network" | "volume", key)`.
+fn uses(service: &Service) -> Vec<(&'static str, &str)> {
+    let mut used: Vec<(&str, &str)> = Vec::new();
+    if service.network_mode.is_empty() || service.network_mode == "bridge" {
+        if service.networks.is_empty() {
+            used.push(("network", "default"));
+        }
+        used.extend(service.networks.keys().map(|k| ("network", k.as_str())));
+    }
+    used.extend(service.volumes.iter().filter(|v| v.kind == "volume" && !v.source.is_empty()).map(|v| ("volume", v.source.as_str())));
+    used
+}
+
+/// Services whose namespaces `service` joins: `network_mode` and `ipc` `service:NAME`, and
+/// `volumes_from: NAME[:MODE]`.
+fn namespace_parents(service: &Service) -> impl Iterator<Item = &str> {
+    let joined = [&service.network_mode, &service.ipc].into_iter().filter_map(|mode| mode.strip_prefix("service:"));
+    let volumes = service.volumes_from.iter().filter(|v| !v.starts_with("container:")).map(|v| v.split(':').next().unwrap_or_default());
+    joined.chain(volumes)
 }
 
 #[cfg(test)]
@@ -280,6 +314,30 @@ mod tests {
                 vec![Action::Restart { id: "web1".into() }],
             ]
         );
+    }
+
+    #[test]
+    fn sharing_a_recreated_namespace_or_a_missing_resource_recreates() {
+        let mut p = project(&[("app", &[]), ("side", &["app"]), ("files", &["app"]), ("plain", &["app"])]);
+        p.services.get_mut("side").unwrap().network_mode = "service:app".into();
+        p.services.get_mut("files").unwrap().volumes_from = vec!["app:ro".into()];
+        p.networks.insert("default".into(), Default::default());
+        let actual = up_to_date(&p);
+        p.services.get_mut("app").unwrap().environment.insert("NEW".into(), Some("1".into()));
+        let plan = plan_up(&p, &actual, &UpOptions::default()).unwrap();
+        let recreated: Vec<&str> = plan.steps.iter().flatten().filter_map(|a| match a {
+            Action::Recreate { service, .. } => Some(service.as_str()),
+            _ => None,
+        }).collect();
+        assert_eq!(recreated, ["app", "files", "side"], "plain shares nothing with app: {plan:?}");
+
+        // The default network was removed behind our back: every container on it is made anew.
+        let mut actual = up_to_date(&p);
+        actual.networks.clear();
+        let plan = plan_up(&p, &actual, &UpOptions::default()).unwrap();
+        assert_eq!(plan.steps[0], vec![Action::CreateNetwork("default".into())]);
+        let recreated = plan.steps.iter().flatten().filter(|a| matches!(a, Action::Recreate { .. })).count();
+        assert_eq!(recreated, 4, "app, files and plain are on the default network, and side joins app's namespace: {plan:?}");
     }
 
     #[test]
