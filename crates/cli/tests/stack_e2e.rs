@@ -515,3 +515,49 @@ services:
     assert!(lines[0].contains(" container create ") && lines[0].ends_with("(image=busybox:latest, name=other-app-1, team=blue)"), "{replay}");
     Ok(())
 }
+
+/// `volumes_from`: another service's volumes at the same paths, read-only with `:ro`; editing
+/// the owner recreates the borrower too.
+#[test]
+fn volumes_from_shares_a_services_volumes() -> Result<()> {
+    let sb = Sandbox::new()?;
+    let image = xcompose_testkit::busybox_image_tar()?;
+    sb.run_ok(XCOMPOSE, &["--root", sb.root().to_str().unwrap(), "image", "import", image.to_str().unwrap(), "busybox:latest"])?;
+    let stack = |marker: &str| {
+        format!(
+            r#"
+services:
+  owner:
+    image: busybox:latest
+    init: true
+    command: ["sh", "-c", "echo {marker} > /data/file; exec sleep 1000"]
+    volumes: [data:/data]
+  reader:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    volumes_from: ["owner:ro"]
+volumes:
+  data:
+"#
+        )
+    };
+    let dir = project(&sb, "share", &stack("first"))?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let read = || xcompose(&sb, &dir, &["exec", "-T", "reader", "cat", "/data/file"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while read().map(|s| s.trim().to_string()).ok().as_deref() != Some("first") {
+        ensure!(std::time::Instant::now() < deadline, "reader never saw owner's file: {:?}", read());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let write = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(["exec", "-T", "reader", "touch", "/data/other"]).output()?;
+    assert!(!write.status.success(), "volumes_from :ro is read-only");
+    let before = containers(&sb, &dir)?;
+    std::fs::write(dir.join("compose.yaml"), stack("second"))?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let after = containers(&sb, &dir)?;
+    assert_ne!(before["share-owner-1"].0, after["share-owner-1"].0, "the edited owner is recreated");
+    assert_ne!(before["share-reader-1"].0, after["share-reader-1"].0, "the borrower of its volumes too");
+    xcompose(&sb, &dir, &["down", "-v"])?;
+    Ok(())
+}

@@ -242,7 +242,7 @@ fn uses(service: &Service) -> Vec<(&'static str, &str)> {
 
 /// Services whose namespaces `service` joins: `network_mode` and `ipc` `service:NAME`, and
 /// `volumes_from: NAME[:MODE]`.
-fn namespace_parents(service: &Service) -> impl Iterator<Item = &str> {
+pub fn namespace_parents(service: &Service) -> impl Iterator<Item = &str> + Clone {
     let joined = [&service.network_mode, &service.ipc].into_iter().filter_map(|mode| mode.strip_prefix("service:"));
     let volumes = service.volumes_from.iter().filter(|v| !v.starts_with("container:")).map(|v| v.split(':').next().unwrap_or_default());
     joined.chain(volumes)

@@ -54,25 +54,53 @@ impl Stack {
     /// The network namespace a service's containers use, from `network_mode`.
     fn network_namespace(&self, service_name: &str, service: &Service) -> Result<NetworkNamespace, StackError> {
         let mode = service.network_mode.as_str();
-        let invalid = |message: String| StackError::Service { service: service_name.to_string(), message };
         if mode == "host" {
             return Ok(NetworkNamespace::Host);
         }
+        let context = format!("network_mode {mode}");
         let target = if let Some(other) = mode.strip_prefix("service:") {
-            self.project_containers()?
-                .into_iter()
-                .filter(|c| c.labels.get(labels::SERVICE).map(String::as_str) == Some(other))
-                .min_by_key(|c| c.labels.get(labels::CONTAINER_NUMBER).and_then(|n| n.parse::<u32>().ok()))
-                .ok_or_else(|| invalid(format!("network_mode service:{other}: service {other} has no container; start it first")))?
-                .id
-        } else if let Some(other) = mode.strip_prefix("container:") {
-            self.runtime.find(other).map_err(|_| invalid(format!("network_mode container:{other}: no such container")))?.id
+            self.container_named(service_name, &context, other)?
+        } else if mode.starts_with("container:") {
+            self.container_named(service_name, &context, mode)?
         } else {
             return Ok(NetworkNamespace::New);
         };
         // Share the namespace the other container uses, whether its own or one it joined.
         let record = self.runtime.find(&target)?;
         Ok(record.supervisor.spec.network.clone())
+    }
+
+    /// The container `reference` names for `service_name`'s `context` (`network_mode ...`,
+    /// `volumes_from ...`): `container:NAME`, or a service whose first container it is.
+    fn container_named(&self, service_name: &str, context: &str, reference: &str) -> Result<String, StackError> {
+        let invalid = |message: String| StackError::Service { service: service_name.to_string(), message };
+        if let Some(name) = reference.strip_prefix("container:") {
+            return Ok(self.runtime.find(name).map_err(|_| invalid(format!("{context}: no such container {name}")))?.id);
+        }
+        self.project_containers()?
+            .into_iter()
+            .filter(|c| c.labels.get(labels::SERVICE).map(String::as_str) == Some(reference))
+            .min_by_key(|c| c.labels.get(labels::CONTAINER_NUMBER).and_then(|n| n.parse::<u32>().ok()))
+            .map(|c| c.id)
+            .ok_or_else(|| invalid(format!("{context}: service {reference} has no container; start it first")))
+    }
+
+    /// `volumes_from`: the bind and volume mounts of other containers (`SERVICE[:ro|rw]`,
+    /// `container:NAME[:ro|rw]`), read-only with `:ro`.
+    fn volumes_from_mounts(&self, service_name: &str, service: &Service) -> Result<Vec<Mount>, StackError> {
+        let mut mounts = Vec::new();
+        for entry in &service.volumes_from {
+            let (reference, mode) = match entry.rsplit_once(':') {
+                Some((r, m)) if m == "ro" || m == "rw" => (r, m),
+                _ => (entry.as_str(), "rw"),
+            };
+            let id = self.container_named(service_name, &format!("volumes_from {entry}"), reference)?;
+            let record = self.runtime.find(&id)?;
+            for m in record.supervisor.spec.mounts.iter().filter(|m| matches!(m.kind, MountKind::Bind { .. })) {
+                mounts.push(Mount { read_only: m.read_only || mode == "ro", ..m.clone() });
+            }
+        }
+        Ok(mounts)
     }
 
     /// The service's networks (keys), in the order they are attached: higher `priority` first,
@@ -133,6 +161,7 @@ impl Stack {
         request.user = user;
         request.network = self.network_namespace(service_name, service)?;
         request.mounts.extend(self.volume_mounts(service, &image.layer_dirs)?);
+        request.mounts.extend(self.volumes_from_mounts(service_name, service)?);
         let info = ProjectInfo { name: &self.project.name, working_dir: &self.working_dir.display().to_string(), config_files: &self.config_files };
         request.labels = container_labels(&info, service_name, service, number, oneoff, &xcompose_loader::service_hash(service), &image.id);
         Ok(self.runtime.create(request)?)

@@ -149,11 +149,9 @@ impl Stack {
     fn carry_out_container(&self, action: &Action, service: &str, opts: &UpOptions, schedule: &Schedule) -> Result<(), StackError> {
         let grace = opts.timeout;
         if matches!(action, Action::Create { .. } | Action::Recreate { .. }) {
-            // A container joining another service's network namespace is made once that
+            // A container sharing another service's namespace or volumes is made once that
             // service's container runs.
-            if let Some(owner) = self.project.services[service].network_mode.strip_prefix("service:") {
-                schedule.wait_for(std::iter::once(owner))?;
-            }
+            schedule.wait_for(xcompose_orchestrator::plan::namespace_parents(&self.project.services[service]))?;
         }
         let (id, name) = match action {
             Action::RemoveOrphan { .. } | Action::Remove { .. } => return self.carry_out(action, opts),
