@@ -186,10 +186,10 @@ fn a_port_in_use_fails_up_with_a_clear_message() -> Result<()> {
 }
 
 /// `network_mode`: `service:` shares the other service's namespace (same address), `none` has
-/// only a loopback, `host` serves on the host's (here the sandbox's) own addresses; `down`
-/// leaves no link behind.
+/// only a loopback, `host` serves on the host's (here the sandbox's) own addresses; `dns:`
+/// sends a container's unknown names to its own resolvers; `down` leaves no link behind.
 #[test]
-fn network_modes_service_none_and_host() -> Result<()> {
+fn network_modes_and_own_resolvers() -> Result<()> {
     let sb = Sandbox::new()?;
     let dir = sb.temp_dir().join("modes");
     std::fs::create_dir_all(&dir)?;
@@ -216,8 +216,17 @@ services:
     init: true
     command: ["sh", "-c", "echo on-host > /tmp/index.html; exec httpd -f -p 127.0.0.1:18090 -h /tmp"]
     network_mode: host
+  asker:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    dns: ["127.0.0.54"]
 "#,
     )?;
+    // The resolver `asker` names: a fake on the sandbox's loopback answering 192.0.2.99 to
+    // every A query.
+    let fake = "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('127.0.0.54', 53))\nwhile True:\n    q, a = s.recvfrom(512)\n    end = q.index(0, 12) + 5\n    is_a = q[end - 4:end - 2] == bytes([0, 1])\n    answer = bytes([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 99]) if is_a else b''\n    s.sendto(q[:2] + bytes([0x81, 0x80]) + q[4:6] + bytes([0, 1 if is_a else 0, 0, 0, 0, 0]) + q[12:end] + answer, a)";
+    let mut upstream = sb.command("python3").args(["-c", fake]).spawn()?;
     let image = xcompose_testkit::busybox_image_tar()?;
     sb.run_ok(XCOMPOSE, &["--root", sb.root().to_str().unwrap(), "image", "import", image.to_str().unwrap(), "busybox:latest"])?;
     let links_before = links(&sb)?;
@@ -238,6 +247,19 @@ services:
         served = fetch(&sb, false, "http://127.0.0.1:18090/index.html")?;
     }
     assert_eq!(served.as_deref(), Some("on-host"), "network_mode host serves on the host's loopback");
+    // `dns:` resolvers answer a container's names the project does not know; its service names
+    // still resolve on the network.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut asked = String::new();
+    while !asked.contains("192.0.2.99") && Instant::now() < deadline {
+        // (The fake may still be starting: nslookup fails until it answers.)
+        asked = xcompose(&sb, &dir, &["exec", "-T", "asker", "nslookup", "elsewhere.test"]).unwrap_or_else(|e| e.to_string());
+    }
+    let _ = upstream.kill();
+    let _ = upstream.wait();
+    assert!(asked.contains("192.0.2.99"), "{asked}");
+    let app_ip = app[1].split('/').next().unwrap_or_default().to_string();
+    assert!(xcompose(&sb, &dir, &["exec", "-T", "asker", "nslookup", "app"])?.contains(&app_ip));
     xcompose(&sb, &dir, &["down"])?;
     assert_eq!(links(&sb)?, links_before, "down leaves no bridge or veth");
     Ok(())

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 
 use crate::Error;
@@ -18,6 +18,10 @@ pub struct Records {
     /// Each name's addresses, in the order they were added.
     #[serde(default)]
     pub names: BTreeMap<String, Vec<Ipv4Addr>>,
+    /// The resolvers containers asked for (`dns:`), by their address on the network: names the
+    /// network does not know are forwarded there instead of to the host's resolvers.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub upstreams: BTreeMap<Ipv4Addr, Vec<SocketAddr>>,
 }
 
 impl Records {
@@ -47,12 +51,22 @@ impl Records {
     }
 
     /// Takes `ip` away from every name (a container left the network); names left without an
-    /// address are removed.
+    /// address are removed, and so are its resolvers.
     pub fn remove_address(&mut self, ip: Ipv4Addr) {
         self.names.retain(|_, addresses| {
             addresses.retain(|a| *a != ip);
             !addresses.is_empty()
         });
+        self.upstreams.remove(&ip);
+    }
+
+    /// Unknown names asked from `ip` go to `upstreams` (none: to the server's own).
+    pub fn set_upstreams(&mut self, ip: Ipv4Addr, upstreams: &[SocketAddr]) {
+        if upstreams.is_empty() {
+            self.upstreams.remove(&ip);
+        } else {
+            self.upstreams.insert(ip, upstreams.to_vec());
+        }
     }
 }
 

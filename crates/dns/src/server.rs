@@ -96,7 +96,7 @@ async fn serve_udp(socket: Arc<UdpSocket>, shared: Arc<Shared>) -> std::io::Resu
         let socket = Arc::clone(&socket);
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {
-            if let Some(reply) = answer(&shared, &packet, Transport::Udp).await {
+            if let Some(reply) = answer(&shared, &packet, Transport::Udp, client).await {
                 // A client that went away is no concern of the server's.
                 let _ = socket.send_to(&reply, client).await;
             }
@@ -109,13 +109,13 @@ async fn serve_tcp(listener: TcpListener, shared: Arc<Shared>) {
     let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         match listener.accept().await {
-            Ok((stream, _)) => {
+            Ok((stream, client)) => {
                 let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
                     continue;
                 };
                 let shared = Arc::clone(&shared);
                 tokio::spawn(async move {
-                    serve_connection(stream, &shared).await;
+                    serve_connection(stream, &shared, client).await;
                     drop(permit);
                 });
             }
@@ -127,7 +127,7 @@ async fn serve_tcp(listener: TcpListener, shared: Arc<Shared>) {
 
 /// Answers the length-prefixed queries of one TCP client until it closes, stays silent for
 /// [`TCP_IDLE`], or sends something that is not a query.
-async fn serve_connection(mut stream: TcpStream, shared: &Shared) {
+async fn serve_connection(mut stream: TcpStream, shared: &Shared, client: SocketAddr) {
     loop {
         let mut len = [0u8; 2];
         if !matches!(tokio::time::timeout(TCP_IDLE, stream.read_exact(&mut len)).await, Ok(Ok(_))) {
@@ -137,7 +137,7 @@ async fn serve_connection(mut stream: TcpStream, shared: &Shared) {
         if !matches!(tokio::time::timeout(TCP_IDLE, stream.read_exact(&mut packet)).await, Ok(Ok(_))) {
             return;
         }
-        let Some(reply) = answer(shared, &packet, Transport::Tcp).await else {
+        let Some(reply) = answer(shared, &packet, Transport::Tcp, client).await else {
             return;
         };
         let Ok(reply_len) = u16::try_from(reply.len()) else {
@@ -152,12 +152,13 @@ async fn serve_connection(mut stream: TcpStream, shared: &Shared) {
     }
 }
 
-/// The reply to `packet`, from the zone or from an upstream; `None` if it gets none.
-async fn answer(shared: &Shared, packet: &[u8], transport: Transport) -> Option<Vec<u8>> {
-    let forwarding = !shared.upstreams.is_empty();
-    let outcome = {
+/// The reply to `packet` from `client`, from the zone or from an upstream (the client's own, if
+/// it has some); `None` if it gets none.
+async fn answer(shared: &Shared, packet: &[u8], transport: Transport, client: SocketAddr) -> Option<Vec<u8>> {
+    let (outcome, upstreams) = {
         let mut zone = shared.zone.lock().unwrap_or_else(PoisonError::into_inner);
-        handle(&mut zone, packet, forwarding, transport)
+        let upstreams = zone.upstreams_of(client.ip()).unwrap_or_else(|| shared.upstreams.clone());
+        (handle(&mut zone, packet, !upstreams.is_empty(), transport), upstreams)
     };
     match outcome {
         Outcome::Reply(reply) => Some(reply),
@@ -166,7 +167,7 @@ async fn answer(shared: &Shared, packet: &[u8], transport: Transport) -> Option<
             let Ok(_permit) = shared.forwards.try_acquire() else {
                 return Some(servfail);
             };
-            Some(forward(packet, &shared.upstreams).await.unwrap_or(servfail))
+            Some(forward(packet, &upstreams).await.unwrap_or(servfail))
         }
     }
 }

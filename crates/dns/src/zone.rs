@@ -2,7 +2,7 @@
 //! round-robin turn per name.
 
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
@@ -26,6 +26,8 @@ pub(crate) struct Zone {
     /// The version read last; `None` while there is no file.
     stamp: Option<Stamp>,
     names: HashMap<String, Vec<Ipv4Addr>>,
+    /// The resolvers of the clients that have their own.
+    upstreams: HashMap<Ipv4Addr, Vec<SocketAddr>>,
     /// How many times each name has been answered: where its rotation starts next.
     turns: HashMap<String, usize>,
 }
@@ -33,7 +35,7 @@ pub(crate) struct Zone {
 impl Zone {
     /// The zone of the records file at `path` (which may not exist yet).
     pub(crate) fn new(path: PathBuf) -> Zone {
-        let mut zone = Zone { path, stamp: None, names: HashMap::new(), turns: HashMap::new() };
+        let mut zone = Zone { path, stamp: None, names: HashMap::new(), upstreams: HashMap::new(), turns: HashMap::new() };
         zone.refresh();
         zone
     }
@@ -63,6 +65,7 @@ impl Zone {
             },
         };
         self.stamp = stamp;
+        self.upstreams = records.upstreams.into_iter().collect();
         self.names.clear();
         for (name, addresses) in records.names {
             let key = normalize(&name);
@@ -89,6 +92,17 @@ impl Zone {
         }
         *turn = turn.wrapping_add(1);
         Some(rotated)
+    }
+}
+
+impl Zone {
+    /// The resolvers `client` asked for, if it has its own.
+    pub(crate) fn upstreams_of(&mut self, client: IpAddr) -> Option<Vec<SocketAddr>> {
+        self.refresh();
+        match client {
+            IpAddr::V4(ip) => self.upstreams.get(&ip).cloned(),
+            IpAddr::V6(_) => None,
+        }
     }
 }
 

@@ -122,3 +122,47 @@ fn unknown_names_get_servfail_when_no_upstream_answers() {
         Ok(())
     });
 }
+
+/// Sends `request` to the server from `source` over UDP; the raw reply.
+fn ask_from(source: Ipv4Addr, request: &[u8]) -> Result<Vec<u8>, String> {
+    let socket = UdpSocket::bind((source, 0)).map_err(|e| e.to_string())?;
+    socket.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
+    socket.send_to(request, SERVER).map_err(|e| e.to_string())?;
+    let mut buf = vec![0u8; 65535];
+    let len = socket.recv(&mut buf).map_err(|e| format!("no reply to {source}: {e}"))?;
+    buf.truncate(len);
+    Ok(buf)
+}
+
+#[test]
+fn a_client_with_resolvers_of_its_own_is_forwarded_to_them_and_only_it() {
+    in_forked_sandbox(|| {
+        network()?;
+        let own_client = Ipv4Addr::new(GATEWAY.octets()[0], GATEWAY.octets()[1], GATEWAY.octets()[2], 5);
+        sh("ip", &["addr", "add", &format!("{own_client}/24"), "dev", "xc-dnstest"])?;
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let records_path = dir.path().join("records.json");
+        let mut records = save_records(&records_path, &[("web", &[own_client])])?;
+        let default_upstream = fake_upstream("127.0.0.3:53".parse().unwrap(), true)?;
+        let own_upstream = fake_upstream("127.0.0.4:53".parse().unwrap(), true)?;
+        records.set_upstreams(own_client, &["127.0.0.4:53".parse().unwrap()]);
+        records.save(&records_path).map_err(|e| e.to_string())?;
+        start(&records_path, vec!["127.0.0.3:53".parse().unwrap()])?;
+
+        let request = query("far-away.example.test", RecordType::A).to_vec().map_err(|e| e.to_string())?;
+        ask_from(own_client, &request)?;
+        check(own_upstream.recv_timeout(Duration::from_secs(1)).is_ok(), || "the client's own resolver got nothing".into())?;
+        check(default_upstream.try_recv().is_err(), || "the network's resolver was asked for the client with its own".into())?;
+        ask_from(GATEWAY, &request)?;
+        check(default_upstream.recv_timeout(Duration::from_secs(1)).is_ok(), || "another client's query did not reach the network's resolver".into())?;
+        check(own_upstream.try_recv().is_err(), || "another client's query went to the first one's resolver".into())?;
+
+        // The container leaves: its resolvers go with its address.
+        records.remove_address(own_client);
+        check(records.upstreams.is_empty(), || format!("{:?}", records.upstreams))?;
+        records.save(&records_path).map_err(|e| e.to_string())?;
+        ask_from(own_client, &request)?;
+        check(default_upstream.recv_timeout(Duration::from_secs(1)).is_ok(), || "after it left, its address uses the network's resolver".into())?;
+        Ok(())
+    });
+}

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -181,6 +181,14 @@ impl Stack {
         self.ports.unpublish_all(id)?;
         self.networks.detach_all(id)?;
         let record = self.runtime.find(id)?;
+        let upstreams = service
+            .dns
+            .iter()
+            .map(|server| match server.parse::<std::net::IpAddr>() {
+                Ok(ip) => Ok(SocketAddr::new(ip, 53)),
+                Err(_) => server.parse::<SocketAddr>().map_err(|_| StackError::Service { service: service_name.into(), message: format!("invalid dns server {server:?}: an IP address is expected") }),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let mut addresses = Vec::new();
         let mut gateways = Vec::new();
         for (key, options) in self.service_networks(service) {
@@ -195,7 +203,7 @@ impl Stack {
             let mut names = vec![service_name.to_string(), record.name.clone(), id[..12].to_string()];
             names.extend(options.map(|o| o.aliases.clone()).unwrap_or_default());
             let network_record = self.networks.get(&network.name)?.ok_or_else(|| StackError::Network(format!("network {} not found: run `xcompose up` to create it", network.name)))?;
-            let address = self.networks.attach(id, &netns, &network_record, requested, &names)?.addr();
+            let address = self.networks.attach(id, &netns, &network_record, requested, &names, &upstreams)?.addr();
             if addresses.is_empty() && !service.ports.is_empty() {
                 // Published ports lead to the address on the first network.
                 self.ports.publish(service_name, id, &service.ports, address, &crate::networks::bridge_of(&network_record)?)?;

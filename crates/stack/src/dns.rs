@@ -4,7 +4,7 @@
 //! updated as containers are attached and detached.
 
 use std::fs;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
@@ -118,9 +118,13 @@ impl Dns {
         records.save(&path).map_err(StackError::network)
     }
 
-    /// `names` resolve to `address` on `network`.
-    pub(crate) fn add(&self, network: &str, names: &[String], address: Ipv4Addr) -> Result<(), StackError> {
-        self.update(network, |records| names.iter().for_each(|n| records.insert(n, address)))
+    /// `names` resolve to `address` on `network`; names unknown there that `address` asks for go
+    /// to `upstreams` if it has some (`dns:`).
+    pub(crate) fn add(&self, network: &str, names: &[String], address: Ipv4Addr, upstreams: &[SocketAddr]) -> Result<(), StackError> {
+        self.update(network, |records| {
+            names.iter().for_each(|n| records.insert(n, address));
+            records.set_upstreams(address, upstreams);
+        })
     }
 
     /// Nothing resolves to `address` on `network` any more.

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use ipnet::Ipv4Net;
@@ -145,10 +145,10 @@ impl Networks {
     }
 
     /// Attaches container `container_id` (network namespace `netns`) to `network` with a static
-    /// address if `requested`, under DNS `names`; the first network attached gives the default
-    /// route. The endpoint is recorded before anything is made for it, so that
+    /// address if `requested`, under DNS `names`, its unknown names resolved by `upstreams` if it
+    /// has its own; the first network attached gives the default route. The endpoint is recorded before anything is made for it, so that
     /// [`Networks::detach_all`] undoes an attach interrupted at any point.
-    pub(crate) fn attach(&self, container_id: &str, netns: &Path, network: &NetworkRecord, requested: Option<Ipv4Addr>, names: &[String]) -> Result<Ipv4Net, StackError> {
+    pub(crate) fn attach(&self, container_id: &str, netns: &Path, network: &NetworkRecord, requested: Option<Ipv4Addr>, names: &[String], upstreams: &[SocketAddr]) -> Result<Ipv4Net, StackError> {
         let mut endpoints = self.endpoints(container_id)?;
         let endpoint_id = sha256_hex(&format!("{container_id}/{}", network.id));
         endpoints.push(Endpoint { network: network.name.clone(), network_id: network.id.clone(), endpoint_id: endpoint_id.clone(), address: None });
@@ -165,7 +165,7 @@ impl Networks {
             mtu: None,
         };
         link::attach(&attachment).map_err(StackError::network)?;
-        self.dns.add(&network.name, names, address.addr())?;
+        self.dns.add(&network.name, names, address.addr(), upstreams)?;
         Ok(address)
     }
 
