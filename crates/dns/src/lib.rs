@@ -24,7 +24,8 @@
 //! Answers: `A` queries for known names (case-insensitive, trailing dot optional) get every
 //! address of the name, rotated round-robin per query, with TTL 0 so that nothing caches a
 //! container's old address; other types for a known name get an empty NOERROR. Unknown names are
-//! forwarded unchanged to the upstream resolvers (see [`resolv`]) one after the other, 2 s each,
+//! forwarded unchanged to the upstream resolvers (see [`resolv`]; a container with `dns:` has its
+//! own, by its address, in the records) one after the other, 2 s each,
 //! and the first answer is relayed unchanged; SERVFAIL if none answers, NXDOMAIN if there are no
 //! upstreams. Malformed packets are ignored.
 
