@@ -377,7 +377,8 @@ fn create_start_pause_kill_top_and_friends() -> Result<()> {
 }
 
 /// `logs`: prefixed and interleaved by time, `--no-log-prefix`, `--tail`, `--since` and
-/// `--until` (absolute and relative), `-t`, and a clear error for a time it cannot read.
+/// `--until` (absolute and relative), `-t`, coloured prefixes on a terminal only, and a clear
+/// error for a time it cannot read.
 #[test]
 fn logs_tail_since_and_until() -> Result<()> {
     let sb = Sandbox::new()?;
@@ -412,6 +413,15 @@ services:
     assert_eq!(xcompose(&sb, &dir, &["logs", "--no-log-prefix", "--until", &between])?, "one\ntwo\n");
     assert_eq!(xcompose(&sb, &dir, &["logs", "--no-log-prefix", "--since", "1h"])?, "one\ntwo\nthree\n");
     assert_eq!(xcompose(&sb, &dir, &["logs", "--no-log-prefix", "--since", "-1h"])?, "");
+    // On a terminal the prefix takes the container's colour (compose's first is cyan), unless
+    // --no-color or NO_COLOR says otherwise.
+    let on_terminal = |extra: &str| -> Result<String> {
+        let command = format!("{extra} {XCOMPOSE} --root {} -f {} logs --tail 1", sb.root().display(), dir.join("compose.yaml").display());
+        Ok(String::from_utf8(sb.command("script").args(["-qec", &command, "/dev/null"]).output()?.stdout)?)
+    };
+    let coloured = on_terminal("")?;
+    assert!(coloured.contains("\x1b[36mtalk-talker-1  | \x1b[0mthree"), "{coloured:?}");
+    assert!(!on_terminal("NO_COLOR=1")?.contains('\x1b'));
     let out = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(["logs", "--since", "yesterday"]).output()?;
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value for \"since\""), "{}", String::from_utf8_lossy(&out.stderr));

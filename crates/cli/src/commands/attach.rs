@@ -16,7 +16,18 @@ pub struct Style {
     pub timestamps: bool,
     /// stderr lines to stderr (as `run` does), instead of everything to stdout.
     pub split_streams: bool,
+    /// The prefix in each container's own colour.
+    pub color: bool,
 }
+
+/// Whether output to stdout may be coloured: a terminal, and neither `--no-color` nor `NO_COLOR`.
+pub fn colors_wanted(no_color: bool) -> bool {
+    use std::io::IsTerminal;
+    !no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+}
+
+/// Compose's prefix colours, given to containers in turn (ANSI SGR codes).
+const RAINBOW: [&str; 10] = ["36", "33", "32", "35", "34", "36;1", "33;1", "32;1", "35;1", "34;1"];
 
 /// The containers followed and how many lines of each were printed.
 pub struct Follower {
@@ -41,10 +52,10 @@ impl Follower {
 
     /// Prints the lines written since the last call.
     pub fn poll(&mut self, stack: &Stack) -> Result<()> {
-        for (c, seen) in self.containers.iter().zip(self.printed.iter_mut()) {
+        for (index, (c, seen)) in self.containers.iter().zip(self.printed.iter_mut()).enumerate() {
             let all = stack.log_lines(c)?;
             for line in all.iter().skip(*seen) {
-                print_line(self.style, c, line, self.width)?;
+                print_line(self.style, c, index, line, self.width)?;
             }
             *seen = all.len().max(*seen);
         }
@@ -57,12 +68,17 @@ impl Follower {
     }
 }
 
-/// Prints one log line of `c` in `style`.
-pub fn print_line(style: Style, c: &ContainerInfo, line: &LogLine, width: usize) -> std::io::Result<()> {
+/// Prints one log line of `c`, the `index`th container shown, in `style`.
+pub fn print_line(style: Style, c: &ContainerInfo, index: usize, line: &LogLine, width: usize) -> std::io::Result<()> {
     let mut text = String::new();
     if style.prefix {
         // Compose pads the names to one more than the longest.
-        text.push_str(&format!("{:<pad$} | ", c.name, pad = width + 1));
+        let prefix = format!("{:<pad$} | ", c.name, pad = width + 1);
+        if style.color {
+            text.push_str(&format!("\x1b[{}m{prefix}\x1b[0m", RAINBOW[index % RAINBOW.len()]));
+        } else {
+            text.push_str(&prefix);
+        }
     }
     if style.timestamps {
         text.push_str(&line.time);

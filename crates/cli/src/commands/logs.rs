@@ -7,7 +7,7 @@ use anyhow::{anyhow, Result};
 use clap::Args;
 use xcompose_stack::{ContainerInfo, LogLine};
 
-use super::attach::{has_stopped, print_line, Follower, Style};
+use super::attach::{colors_wanted, has_stopped, print_line, Follower, Style};
 use super::timestamp;
 
 use crate::Cli;
@@ -45,7 +45,7 @@ pub fn run(cli: &Cli, args: &LogsArgs) -> Result<ExitCode> {
     let stack = super::project::open(cli, &[])?;
     let containers: Vec<ContainerInfo> =
         stack.containers()?.into_iter().filter(|c| !c.oneoff && (args.services.is_empty() || args.services.contains(&c.service))).collect();
-    let style = Style { prefix: !args.no_log_prefix, timestamps: args.timestamps, split_streams: false };
+    let style = Style { prefix: !args.no_log_prefix, timestamps: args.timestamps, split_streams: false, color: colors_wanted(args.no_color) };
     let width = containers.iter().map(|c| c.name.len()).max().unwrap_or(0);
     let tail: Option<usize> = args.tail.parse().ok();
     let now = chrono::Utc::now();
@@ -56,18 +56,18 @@ pub fn run(cli: &Cli, args: &LogsArgs) -> Result<ExitCode> {
         since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u)
     };
     let mut printed = Vec::new();
-    let mut lines: Vec<(String, &ContainerInfo, LogLine)> = Vec::new();
-    for c in &containers {
+    let mut lines: Vec<(String, usize, &ContainerInfo, LogLine)> = Vec::new();
+    for (index, c) in containers.iter().enumerate() {
         let all = stack.log_lines(c)?;
         printed.push(all.len());
         let window: Vec<LogLine> = all.into_iter().filter(in_window).collect();
         let skip = tail.map_or(0, |n| window.len().saturating_sub(n));
-        lines.extend(window.into_iter().skip(skip).map(|l| (l.time.clone(), c, l)));
+        lines.extend(window.into_iter().skip(skip).map(|l| (l.time.clone(), index, c, l)));
     }
     // Interleaved by time, as they were written.
     lines.sort_by(|a, b| a.0.cmp(&b.0));
-    for (_, c, line) in &lines {
-        print_line(style, c, line, width)?;
+    for (_, index, c, line) in &lines {
+        print_line(style, c, *index, line, width)?;
     }
     if args.follow {
         let mut follower = Follower::new(containers, Some(printed), style);

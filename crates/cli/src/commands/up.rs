@@ -51,6 +51,12 @@ pub struct UpArgs {
     /// Use this timeout in seconds for container shutdown when containers are already running.
     #[arg(short = 't', long)]
     pub timeout: Option<u64>,
+    /// Produce monochrome output.
+    #[arg(long)]
+    pub no_color: bool,
+    /// Don't print prefix in logs.
+    #[arg(long)]
+    pub no_log_prefix: bool,
     /// Services to start (default: all).
     pub services: Vec<String>,
 }
@@ -125,7 +131,8 @@ fn attach(stack: &Stack, args: &UpArgs) -> Result<ExitCode> {
         .collect();
     let names: Vec<&str> = containers.iter().map(|c| c.name.as_str()).collect();
     println!("Attaching to {}", names.join(", "));
-    let mut follower = Follower::new(containers, None, Style { prefix: true, ..Style::default() });
+    let style = Style { prefix: !args.no_log_prefix, color: super::attach::colors_wanted(args.no_color), ..Style::default() };
+    let mut follower = Follower::new(containers, None, style);
     let mut reported = vec![false; follower.containers().len()];
     let mut first_exit: Option<i32> = None;
     loop {
