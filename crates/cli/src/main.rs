@@ -1,6 +1,7 @@
 //! `xcompose`: a daemonless, drop-in replacement for `docker compose`.
 
 mod commands;
+mod sizes;
 mod yaml_out;
 
 use std::path::PathBuf;

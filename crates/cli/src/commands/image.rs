@@ -113,7 +113,7 @@ pub fn run(cli: &Cli, command: &ImageCommand) -> Result<ExitCode> {
                     names.push(("<none>".into(), "<none>".into()));
                 }
                 for (repository, tag) in names {
-                    println!("{repository:<40} {tag:<10} {short_id:<14} {created:<22} {}", human_size(image.size, 3));
+                    println!("{repository:<40} {tag:<10} {short_id:<14} {created:<22} {}", crate::sizes::decimal(image.size, 3));
                 }
             }
         }
@@ -191,7 +191,7 @@ fn load(store: &ImageStore, input: Option<&Path>, quiet: bool) -> Result<()> {
     let mut on_layer = |diff_id: &str, size: u64| {
         if progress {
             let short: String = diff_id.trim_start_matches("sha256:").chars().take(12).collect();
-            println!("{short}: Loading layer {}", human_size(size, 4));
+            println!("{short}: Loading layer {}", crate::sizes::decimal(size, 4));
         }
     };
     for event in store.load(archive, &mut on_layer)? {
@@ -241,41 +241,6 @@ fn prune(cli: &Cli, store: &ImageStore, all: bool, force: bool) -> Result<()> {
         }
         println!();
     }
-    println!("Total reclaimed space: {}", human_size(pruned.reclaimed, 4));
+    println!("Total reclaimed space: {}", crate::sizes::decimal(pruned.reclaimed, 4));
     Ok(())
-}
-
-/// Sizes as Docker prints them: 1000-based units, `precision` significant digits, trailing
-/// zeros dropped (Go's `%.{precision}g`): `4.26MB` in `image ls` (3), `4.262MB` after a prune (4).
-fn human_size(bytes: u64, precision: usize) -> String {
-    let units = ["B", "kB", "MB", "GB", "TB", "PB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit < units.len() - 1 {
-        value /= 1000.0;
-        unit += 1;
-    }
-    let integer_digits = if value < 1.0 { 1 } else { value.log10().floor() as usize + 1 };
-    let mut text = format!("{value:.*}", precision.saturating_sub(integer_digits));
-    if text.contains('.') {
-        text = text.trim_end_matches('0').trim_end_matches('.').to_string();
-    }
-    format!("{text}{}", units[unit])
-}
-
-#[cfg(test)]
-mod tests {
-    use super::human_size;
-
-    #[test]
-    fn sizes_read_as_docker_prints_them() {
-        assert_eq!(human_size(0, 4), "0B");
-        assert_eq!(human_size(512, 4), "512B");
-        assert_eq!(human_size(1000, 4), "1kB");
-        assert_eq!(human_size(4_261_888, 4), "4.262MB");
-        assert_eq!(human_size(4_261_888, 3), "4.26MB");
-        assert_eq!(human_size(123_456, 4), "123.5kB");
-        assert_eq!(human_size(2_140_160, 3), "2.14MB");
-        assert_eq!(human_size(7_000_000_000, 3), "7GB");
-    }
 }

@@ -227,7 +227,7 @@ fn prune(cli: &Cli, store: &VolumeStore, force: bool, all: bool) -> Result<ExitC
         pruned.removed.iter().for_each(|name| println!("{name}"));
         println!();
     }
-    println!("Total reclaimed space: {}", human_size(pruned.reclaimed));
+    println!("Total reclaimed space: {}", crate::sizes::decimal(pruned.reclaimed, 4));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -305,24 +305,6 @@ fn natural_cmp(a: &str, b: &str) -> Ordering {
     a.len().cmp(&b.len())
 }
 
-/// Sizes as Docker's `units.HumanSize` prints them: 1000-based, four significant digits.
-fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
-        unit += 1;
-    }
-    let integer_digits = if value < 1.0 { 1 } else { value.log10().floor() as usize + 1 };
-    let decimals = 4usize.saturating_sub(integer_digits);
-    let mut text = format!("{value:.decimals$}");
-    if text.contains('.') {
-        text = text.trim_end_matches('0').trim_end_matches('.').to_string();
-    }
-    format!("{text}{}", UNITS[unit])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,12 +316,6 @@ mod tests {
         assert_eq!(names, ["1x", "a", "b9", "b10", "v", "vol", "vol1", "vol2", "vol02", "vol10"]);
     }
 
-    #[test]
-    fn sizes_are_dockers() {
-        for (bytes, shown) in [(0, "0B"), (999, "999B"), (1000, "1kB"), (1234, "1.234kB"), (2000, "2kB"), (12_345_678, "12.35MB"), (999_960, "1000kB")] {
-            assert_eq!(human_size(bytes), shown, "{bytes}");
-        }
-    }
 
     #[test]
     fn labels_and_options_split_at_the_first_equals_sign() {
