@@ -86,6 +86,8 @@ pub enum Command {
     Ls(commands::control::LsArgs),
     /// Print the public port for a port binding.
     Port(commands::control::PortArgs),
+    /// Display a live stream of container(s) resource usage statistics.
+    Stats(commands::stats::StatsArgs),
     /// Receive real time events from containers.
     Events(commands::events::EventsArgs),
     /// Show the xcompose version information.
@@ -142,6 +144,7 @@ fn main() -> ExitCode {
         Command::Ls(args) => commands::control::ls(&cli, args),
         Command::Port(args) => commands::control::port(&cli, args),
         Command::Events(args) => commands::events::run(&cli, args),
+        Command::Stats(args) => commands::stats::run(&cli, args),
         Command::Version => commands::control::version(),
         Command::Supervise { config } => xcompose_supervisor::daemon::main(config)
             .map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1)))

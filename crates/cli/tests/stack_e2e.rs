@@ -571,3 +571,56 @@ volumes:
     xcompose(&sb, &dir, &["down", "-v"])?;
     Ok(())
 }
+
+/// `stats --no-stream`: a busy container's CPU, its memory limit and process count, an idle
+/// one's near-zero CPU, and stopped containers only with `-a`.
+#[test]
+fn stats_show_cpu_memory_and_pids() -> Result<()> {
+    let sb = Sandbox::new()?;
+    let image = xcompose_testkit::busybox_image_tar()?;
+    sb.run_ok(XCOMPOSE, &["--root", sb.root().to_str().unwrap(), "image", "import", image.to_str().unwrap(), "busybox:latest"])?;
+    let dir = project(
+        &sb,
+        "load",
+        r#"
+services:
+  busy:
+    image: busybox:latest
+    init: true
+    command: ["sh", "-c", "while :; do :; done"]
+    mem_limit: 64m
+  idle:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+  done:
+    image: busybox:latest
+    command: ["true"]
+"#,
+    )?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let table = xcompose(&sb, &dir, &["stats", "--no-stream"])?;
+    let rows: BTreeMap<String, Vec<String>> = table
+        .lines()
+        .skip(1)
+        .map(|l| {
+            // Columns are separated by runs of spaces; "MEM USAGE / LIMIT" and the I/O ones hold " / ".
+            let cells: Vec<String> = l.split("  ").map(str::trim).filter(|c| !c.is_empty()).map(str::to_string).collect();
+            (cells[1].clone(), cells)
+        })
+        .collect();
+    assert!(table.starts_with("CONTAINER ID"), "{table}");
+    assert_eq!(rows.keys().collect::<Vec<_>>(), ["load-busy-1", "load-idle-1"], "running containers only: {table}");
+    let busy = &rows["load-busy-1"];
+    let cpu: f64 = busy[2].trim_end_matches('%').parse()?;
+    assert!(cpu > 5.0, "a busy loop uses CPU: {table}");
+    assert!(busy[3].ends_with(" / 64MiB"), "the memory limit: {table}");
+    assert!(busy[7].parse::<u32>()? >= 2, "init and sh: {table}");
+    let idle_cpu: f64 = rows["load-idle-1"][2].trim_end_matches('%').parse()?;
+    assert!(idle_cpu < 5.0, "sleep uses no CPU: {table}");
+    let all = xcompose(&sb, &dir, &["stats", "--no-stream", "-a", "--no-trunc"])?;
+    assert!(all.lines().any(|l| l.contains("load-done-1") && l.contains("0.00%") && l.trim_end().ends_with(" 0")), "{all}");
+    assert!(all.lines().skip(1).all(|l| l.split_whitespace().next().is_some_and(|id| id.len() == 64)), "{all}");
+    xcompose(&sb, &dir, &["down"])?;
+    Ok(())
+}

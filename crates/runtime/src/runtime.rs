@@ -475,6 +475,18 @@ impl Runtime {
         Ok(Some(pids))
     }
 
+    /// Resource use of running container `wanted`, from its cgroup; `None` if it does not run.
+    pub fn stats(&self, wanted: &str) -> Result<Option<xcompose_cgroups::Stats>> {
+        let record = self.find(wanted)?;
+        if self.supervisor_running(&record).is_none() {
+            return Ok(None);
+        }
+        let (name, resources) = &record.cgroup;
+        let failed = |e: xcompose_cgroups::CgroupError| RuntimeError::Start { name: record.name.clone(), message: e.to_string() };
+        let cgroup = xcompose_cgroups::Cgroup::create(name, resources).map_err(failed)?;
+        Ok(Some(cgroup.stats().map_err(failed)?))
+    }
+
     /// Sends `signal` to the main process of running container `wanted` (`kill`).
     pub fn kill(&self, wanted: &str, signal: nix::sys::signal::Signal) -> Result<()> {
         let record = self.find(wanted)?;

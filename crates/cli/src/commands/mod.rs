@@ -13,6 +13,7 @@ pub mod progress;
 pub mod project;
 pub mod ps;
 pub mod run;
+pub mod stats;
 pub mod timestamp;
 pub mod up;
 pub mod volume;
