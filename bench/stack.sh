@@ -82,13 +82,14 @@ for round in $(seq "$rounds"); do
 done
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2))}'; }
-printf '%-10s %10s %10s %10s\n' tool "cold up" "no-op up" "down -v"
+printf '%-10s %-17s %-17s %-17s\n' tool "cold up" "no-op up" "down -v"
 for tool in "${tools[@]}"; do
   line=$(printf '%-10s' "$tool")
   for phase in cold noop down; do
     m=$(echo "${samples[$tool,$phase]}" | median)
     x=$(echo "${samples[xcompose,$phase]}" | median)
-    line+=$(printf ' %6s ms%s' "$m" "$( [ "$tool" = xcompose ] && echo '     ' || awk -v a="$m" -v b="$x" 'BEGIN {printf " x%-4.1f", (b>0 ? a/b : 0)}')")
+    ratio=$( [ "$tool" = xcompose ] || awk -v a="$m" -v b="$x" 'BEGIN {printf "x%.1f", (b>0 ? a/b : 0)}')
+    line+=$(printf ' %-17s' "$m ms $ratio")
   done
   echo "$line"
 done
