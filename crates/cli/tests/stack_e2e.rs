@@ -624,3 +624,38 @@ services:
     xcompose(&sb, &dir, &["down"])?;
     Ok(())
 }
+
+/// `exec` from a terminal gives the command a terminal of its own (its controlling one, sized
+/// like the user's), passes input through and returns the exit code; `-T` and piped input do not.
+#[test]
+fn exec_allocates_a_tty_on_a_terminal() -> Result<()> {
+    let sb = Sandbox::new()?;
+    let image = xcompose_testkit::busybox_image_tar()?;
+    sb.run_ok(XCOMPOSE, &["--root", sb.root().to_str().unwrap(), "image", "import", image.to_str().unwrap(), "busybox:latest"])?;
+    let dir = project(&sb, "term", "services:\n  box:\n    image: busybox:latest\n    init: true\n    command: [sleep, '1000']\n")?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let exec = format!("{XCOMPOSE} --root {} -f {} exec", sb.root().display(), dir.join("compose.yaml").display());
+    // `script` runs the command on a terminal of its own (columns set to 100 first).
+    let on_terminal = |command: &str, input: &str| -> Result<(Option<i32>, String)> {
+        let mut child = sb
+            .command("script")
+            .args(["-qec", &format!("stty cols 100 rows 30; {command}"), "/dev/null"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()?;
+        std::io::Write::write_all(child.stdin.as_mut().context("stdin")?, input.as_bytes())?;
+        let out = child.wait_with_output()?;
+        Ok((out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned()))
+    };
+    let (_, tty) = on_terminal(&format!("{exec} box sh -c 'tty; stty size; ps -o pid,tty | tail -1'"), "")?;
+    assert!(tty.contains("/dev/pts/") && tty.contains("30 100"), "a terminal the user's size: {tty:?}");
+    let (_, no_tty) = on_terminal(&format!("{exec} -T box tty"), "")?;
+    assert!(no_tty.contains("not a tty"), "{no_tty:?}");
+    let (code, echoed) = on_terminal(&format!("{exec} box sh -c 'read line; echo got:$line; exit 3'"), "hello\n")?;
+    assert!(echoed.contains("got:hello"), "input reaches the command: {echoed:?}");
+    assert_eq!(code, Some(3), "the command's exit code");
+    let piped = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(["exec", "box", "tty"]).stdin(std::process::Stdio::null()).output()?;
+    assert!(String::from_utf8_lossy(&piped.stdout).contains("not a tty"), "no terminal without one");
+    xcompose(&sb, &dir, &["down"])?;
+    Ok(())
+}

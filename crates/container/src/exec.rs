@@ -24,13 +24,16 @@ pub struct ExecSpec {
     pub process: Process,
     /// Cgroup `cgroup.procs` files to join (one per hierarchy), so limits apply to it too.
     pub cgroup_procs: Vec<PathBuf>,
+    /// Its stdin is a terminal (`exec -t`): the process leads a new session with it as its
+    /// controlling terminal, so job control and Ctrl+C work.
+    pub tty: bool,
 }
 
 impl ExecSpec {
     /// `args` run in the container started from `spec` (host pid `container_pid`) with the
     /// container's environment, working directory, user and capabilities.
     pub fn in_container(spec: &crate::ContainerSpec, container_pid: u32, args: Vec<String>) -> Self {
-        Self { container_pid, process: Process { args, ..spec.process.clone() }, cgroup_procs: Vec::new() }
+        Self { container_pid, process: Process { args, ..spec.process.clone() }, cgroup_procs: Vec::new(), tty: false }
     }
 }
 
@@ -76,15 +79,22 @@ pub fn exec(spec: &ExecSpec, stdio: Stdio) -> Result<ExecProcess> {
         }
         Ok(ForkResult::Child) => {
             drop(report_read);
-            let message = join_and_exec(spec, files, stdio);
-            let _ = std::io::Write::write_all(&mut std::fs::File::from(report_write), message.as_bytes());
+            let mut report = Some(std::fs::File::from(report_write));
+            let message = join_and_exec(spec, files, stdio, &mut report);
+            if let Some(report) = report.as_mut() {
+                let _ = std::io::Write::write_all(report, message.as_bytes());
+            }
             // SAFETY: leaving the forked child.
             unsafe { nix::libc::_exit(126) }
         }
     }
 }
 
-fn join_and_exec(spec: &ExecSpec, files: Vec<(std::fs::File, CloneFlags)>, stdio: Stdio) -> String {
+/// In the forked child: joins the container, forks the command and relays its exit. What fails
+/// is returned, to go to `report`; the caller stops waiting for a report once the command runs
+/// (its copy closes on exec, the relay drops its own), not when it ends, since an interactive
+/// command needs its terminal served meanwhile.
+fn join_and_exec(spec: &ExecSpec, files: Vec<(std::fs::File, CloneFlags)>, stdio: Stdio, report: &mut Option<std::fs::File>) -> String {
     for procs in &spec.cgroup_procs {
         if let Err(e) = std::fs::write(procs, std::process::id().to_string()) {
             return format!("joining cgroup {}: {e}", procs.display());
@@ -103,10 +113,21 @@ fn join_and_exec(spec: &ExecSpec, files: Vec<(std::fs::File, CloneFlags)>, stdio
             if let Some(e) = crate::spawn::wire_stdio(stdio) {
                 return e;
             }
+            if spec.tty {
+                if let Err(e) = nix::unistd::setsid() {
+                    return format!("setsid: {e}");
+                }
+                // SAFETY: TIOCSCTTY on the terminal just wired to fd 0; no memory is passed.
+                if unsafe { nix::libc::ioctl(0, nix::libc::TIOCSCTTY, 0) } != 0 {
+                    return format!("making the terminal the controlling one: {}", std::io::Error::last_os_error());
+                }
+            }
             crate::child::exec_in_place(&spec.process)
         }
         Ok(ForkResult::Parent { child }) => {
             drop(stdio);
+            // The command reports for itself from here on.
+            drop(report.take());
             let code = crate::spawn::wait_exit_code(child, "waiting for exec").unwrap_or(126);
             // SAFETY: leaving the forked relay with the exec'd process's status.
             unsafe { nix::libc::_exit(code) }

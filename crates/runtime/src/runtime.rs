@@ -118,6 +118,8 @@ pub struct ExecRequest {
     pub env: Vec<String>,
     /// `-w`: working directory.
     pub workdir: Option<PathBuf>,
+    /// Its stdin is a terminal to make its controlling one (`-t`).
+    pub tty: bool,
 }
 
 /// A container as listed.
@@ -550,7 +552,7 @@ impl Runtime {
         let cgroup_procs = xcompose_cgroups::Cgroup::create(name, resources)
             .map(|c| c.paths().iter().map(|p| p.join("cgroup.procs")).collect())
             .unwrap_or_default();
-        let spec = xcompose_container::ExecSpec { container_pid: pid, process, cgroup_procs };
+        let spec = xcompose_container::ExecSpec { container_pid: pid, process, cgroup_procs, tty: request.tty };
         Ok(xcompose_container::exec(&spec, stdio)?)
     }
 

@@ -1,6 +1,8 @@
 //! `xcompose exec`: run a command in a running container of a service.
 
+use std::io::IsTerminal;
 use std::os::fd::OwnedFd;
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, Context, Result};
@@ -8,6 +10,7 @@ use clap::Args;
 use xcompose_container::Stdio;
 use xcompose_runtime::ExecRequest;
 
+use super::terminal::Terminal;
 use crate::Cli;
 
 /// `exec`'s flags.
@@ -26,7 +29,7 @@ pub struct ExecArgs {
     /// Path to workdir directory for this command.
     #[arg(short = 'w', long)]
     pub workdir: Option<std::path::PathBuf>,
-    /// Disable pseudo-TTY allocation (xcompose never allocates one yet).
+    /// Disable pseudo-TTY allocation. By default `xcompose exec` allocates a TTY when its input is a terminal.
     #[arg(short = 'T', long = "no-TTY")]
     pub no_tty: bool,
     /// Index of the container if the service has multiple replicas.
@@ -57,16 +60,25 @@ pub fn run(cli: &Cli, args: &ExecArgs) -> Result<ExitCode> {
         .iter()
         .map(|e| if e.contains('=') { e.clone() } else { format!("{e}={}", std::env::var(e).unwrap_or_default()) })
         .collect();
-    let request = ExecRequest { args: args.command.clone(), user: args.user.clone(), env, workdir: args.workdir.clone() };
-    let stdio = if args.detach {
-        Stdio { stdin: None, stdout: None, stderr: None }
+    let tty = !args.no_tty && !args.detach && std::io::stdin().is_terminal();
+    let request = ExecRequest { args: args.command.clone(), user: args.user.clone(), env, workdir: args.workdir.clone(), tty };
+    let (terminal, stdio) = if args.detach {
+        (None, Stdio { stdin: None, stdout: None, stderr: None })
+    } else if tty {
+        let pid = container.state.pid.ok_or_else(|| anyhow!("service {:?} is not running", args.service))?;
+        let (terminal, stdio) = Terminal::open(Path::new(&format!("/proc/{pid}/root")))?;
+        (Some(terminal), stdio)
     } else {
-        Stdio { stdin: Some(inherited(0)?), stdout: Some(inherited(1)?), stderr: Some(inherited(2)?) }
+        (None, Stdio { stdin: Some(inherited(0)?), stdout: Some(inherited(1)?), stderr: Some(inherited(2)?) })
     };
     let process = stack.runtime().exec(&container.id, &request, stdio)?;
     if args.detach {
         return Ok(ExitCode::SUCCESS);
     }
+    if let Some(terminal) = &terminal {
+        terminal.relay()?;
+    }
     let code = process.wait()?;
+    drop(terminal);
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
 }

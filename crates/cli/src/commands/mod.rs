@@ -14,6 +14,7 @@ pub mod project;
 pub mod ps;
 pub mod run;
 pub mod stats;
+pub mod terminal;
 pub mod timestamp;
 pub mod up;
 pub mod volume;
