@@ -58,6 +58,14 @@ volumes:
   data:
 "#;
 
+/// A fresh sandbox whose state root has the busybox test image as `busybox:latest`.
+fn sandbox_with_busybox() -> Result<Sandbox> {
+    let sb = Sandbox::new()?;
+    let image = xcompose_testkit::busybox_image_tar()?;
+    sb.run_ok(XCOMPOSE, &["--root", sb.root().to_str().unwrap(), "image", "import", image.to_str().unwrap(), "busybox:latest"])?;
+    Ok(sb)
+}
+
 /// Runs xcompose in the sandbox on the project in `dir` and returns its stdout; fails unless it
 /// exits 0.
 fn xcompose(sb: &Sandbox, dir: &Path, args: &[&str]) -> Result<String> {
@@ -118,9 +126,7 @@ fn links(sb: &Sandbox) -> Result<String> {
 
 #[test]
 fn up_noop_edit_two_projects_and_down() -> Result<()> {
-    let sb = Sandbox::new()?;
-    let image = xcompose_testkit::busybox_image_tar()?;
-    sb.run_ok(XCOMPOSE, &["--root", sb.root().to_str().unwrap(), "image", "import", image.to_str().unwrap(), "busybox:latest"])?;
+    let sb = sandbox_with_busybox()?;
     let links_before = links(&sb)?;
     let dir = project(&sb, "shop", STACK)?;
 
@@ -212,9 +218,7 @@ volumes:
 
 #[test]
 fn run_rm_and_exit_code_from() -> Result<()> {
-    let sb = Sandbox::new()?;
-    let image = xcompose_testkit::busybox_image_tar()?;
-    sb.run_ok(XCOMPOSE, &["--root", sb.root().to_str().unwrap(), "image", "import", image.to_str().unwrap(), "busybox:latest"])?;
+    let sb = sandbox_with_busybox()?;
     let dir = project(&sb, "jobs", JOBS)?;
     let compose = |args: &[&str]| sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(args).output();
 
@@ -244,9 +248,7 @@ fn run_rm_and_exit_code_from() -> Result<()> {
 /// `up` always brings the stack up, and `down -v` then leaves nothing.
 #[test]
 fn killed_up_converges() -> Result<()> {
-    let sb = Sandbox::new()?;
-    let image = xcompose_testkit::busybox_image_tar()?;
-    sb.run_ok(XCOMPOSE, &["--root", sb.root().to_str().unwrap(), "image", "import", image.to_str().unwrap(), "busybox:latest"])?;
+    let sb = sandbox_with_busybox()?;
     let links_before = links(&sb)?;
     let dir = project(&sb, "crash", STACK)?;
     for delay_ms in [0, 5, 15, 30, 60, 100, 150, 250, 400] {
@@ -275,9 +277,7 @@ fn killed_up_converges() -> Result<()> {
 /// Every stack in `examples/` comes up with `up -d --wait`, runs, and goes with `down -v`.
 #[test]
 fn examples_come_up_and_go() -> Result<()> {
-    let sb = Sandbox::new()?;
-    let image = xcompose_testkit::busybox_image_tar()?;
-    sb.run_ok(XCOMPOSE, &["--root", sb.root().to_str().unwrap(), "image", "import", image.to_str().unwrap(), "busybox:latest"])?;
+    let sb = sandbox_with_busybox()?;
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples").canonicalize()?;
     let links_before = links(&sb)?;
     let mut seen = 0;
@@ -332,9 +332,7 @@ fn freezer_state(pid: &str) -> Result<String> {
 
 #[test]
 fn create_start_pause_kill_top_and_friends() -> Result<()> {
-    let sb = Sandbox::new()?;
-    let image = xcompose_testkit::busybox_image_tar()?;
-    sb.run_ok(XCOMPOSE, &["--root", sb.root().to_str().unwrap(), "image", "import", image.to_str().unwrap(), "busybox:latest"])?;
+    let sb = sandbox_with_busybox()?;
     let dir = project(&sb, "pair", PAIR)?;
     let both = |a: &str, b: &str| BTreeMap::from([("pair-a-1".to_string(), a.to_string()), ("pair-b-1".to_string(), b.to_string())]);
 
@@ -381,9 +379,7 @@ fn create_start_pause_kill_top_and_friends() -> Result<()> {
 /// error for a time it cannot read.
 #[test]
 fn logs_tail_since_and_until() -> Result<()> {
-    let sb = Sandbox::new()?;
-    let image = xcompose_testkit::busybox_image_tar()?;
-    sb.run_ok(XCOMPOSE, &["--root", sb.root().to_str().unwrap(), "image", "import", image.to_str().unwrap(), "busybox:latest"])?;
+    let sb = sandbox_with_busybox()?;
     let dir = project(
         &sb,
         "talk",
@@ -434,10 +430,8 @@ services:
 /// a bad value is refused before anything is taken down.
 #[test]
 fn down_rmi_local_and_all() -> Result<()> {
-    let sb = Sandbox::new()?;
-    let image = xcompose_testkit::busybox_image_tar()?;
+    let sb = sandbox_with_busybox()?;
     let root = sb.root().to_str().unwrap().to_string();
-    sb.run_ok(XCOMPOSE, &["--root", &root, "image", "import", image.to_str().unwrap(), "busybox:latest"])?;
     let stack = "services:\n  idle:\n    image: busybox:latest\n    init: true\n    command: [sleep, '1000']\n";
     let (one, two) = (project(&sb, "one", stack)?, project(&sb, "two", stack)?);
     xcompose(&sb, &one, &["up", "-d"])?;
@@ -470,9 +464,7 @@ fn down_rmi_local_and_all() -> Result<()> {
 /// `--since`/`--until` replay the history and end.
 #[test]
 fn events_follow_and_replay() -> Result<()> {
-    let sb = Sandbox::new()?;
-    let image = xcompose_testkit::busybox_image_tar()?;
-    sb.run_ok(XCOMPOSE, &["--root", sb.root().to_str().unwrap(), "image", "import", image.to_str().unwrap(), "busybox:latest"])?;
+    let sb = sandbox_with_busybox()?;
     let stack = r#"
 services:
   app:
@@ -530,9 +522,7 @@ services:
 /// the owner recreates the borrower too.
 #[test]
 fn volumes_from_shares_a_services_volumes() -> Result<()> {
-    let sb = Sandbox::new()?;
-    let image = xcompose_testkit::busybox_image_tar()?;
-    sb.run_ok(XCOMPOSE, &["--root", sb.root().to_str().unwrap(), "image", "import", image.to_str().unwrap(), "busybox:latest"])?;
+    let sb = sandbox_with_busybox()?;
     let stack = |marker: &str| {
         format!(
             r#"
@@ -576,9 +566,7 @@ volumes:
 /// one's near-zero CPU, and stopped containers only with `-a`.
 #[test]
 fn stats_show_cpu_memory_and_pids() -> Result<()> {
-    let sb = Sandbox::new()?;
-    let image = xcompose_testkit::busybox_image_tar()?;
-    sb.run_ok(XCOMPOSE, &["--root", sb.root().to_str().unwrap(), "image", "import", image.to_str().unwrap(), "busybox:latest"])?;
+    let sb = sandbox_with_busybox()?;
     let dir = project(
         &sb,
         "load",
@@ -629,9 +617,7 @@ services:
 /// like the user's), passes input through and returns the exit code; `-T` and piped input do not.
 #[test]
 fn exec_allocates_a_tty_on_a_terminal() -> Result<()> {
-    let sb = Sandbox::new()?;
-    let image = xcompose_testkit::busybox_image_tar()?;
-    sb.run_ok(XCOMPOSE, &["--root", sb.root().to_str().unwrap(), "image", "import", image.to_str().unwrap(), "busybox:latest"])?;
+    let sb = sandbox_with_busybox()?;
     let dir = project(&sb, "term", "services:\n  box:\n    image: busybox:latest\n    init: true\n    command: [sleep, '1000']\n")?;
     xcompose(&sb, &dir, &["up", "-d"])?;
     let exec = format!("{XCOMPOSE} --root {} -f {} exec", sb.root().display(), dir.join("compose.yaml").display());
