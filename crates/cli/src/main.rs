@@ -88,6 +88,8 @@ pub enum Command {
     Port(commands::control::PortArgs),
     /// Display a live stream of container(s) resource usage statistics.
     Stats(commands::stats::StatsArgs),
+    /// Watch build context for service and rebuild/refresh containers when files are updated.
+    Watch(commands::watch::WatchArgs),
     /// Receive real time events from containers.
     Events(commands::events::EventsArgs),
     /// Show the xcompose version information.
@@ -144,6 +146,7 @@ fn main() -> ExitCode {
         Command::Ls(args) => commands::control::ls(&cli, args),
         Command::Port(args) => commands::control::port(&cli, args),
         Command::Events(args) => commands::events::run(&cli, args),
+        Command::Watch(args) => commands::watch::run(&cli, args),
         Command::Stats(args) => commands::stats::run(&cli, args),
         Command::Version => commands::control::version(),
         Command::Supervise { config } => xcompose_supervisor::daemon::main(config)

@@ -645,3 +645,82 @@ fn exec_allocates_a_tty_on_a_terminal() -> Result<()> {
     xcompose(&sb, &dir, &["down"])?;
     Ok(())
 }
+
+/// `watch`: brings the stack up, then syncs edits under a `sync` rule's path into the running
+/// container (new files, new directories, removals; ignored patterns stay out) and restarts it
+/// for a `sync+restart` rule.
+#[test]
+fn watch_syncs_and_restarts() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(
+        &sb,
+        "dev",
+        r#"
+services:
+  app:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    develop:
+      watch:
+        - {path: ./src, action: sync, target: /app, ignore: ["*.tmp"]}
+        - {path: ./app.conf, action: sync+restart, target: /etc/app.conf}
+"#,
+    )?;
+    std::fs::create_dir(dir.join("src"))?;
+    std::fs::write(dir.join("app.conf"), "v1\n")?;
+    let mut watch = sb
+        .command(XCOMPOSE)
+        .arg("--root")
+        .arg(sb.root())
+        .arg("-f")
+        .arg(dir.join("compose.yaml"))
+        .arg("watch")
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    let stderr = watch.stderr.take().context("stderr")?;
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let result = (|| -> Result<()> {
+        let wait_line = |wanted: &str| -> Result<()> {
+            loop {
+                let line = lines.recv_timeout(std::time::Duration::from_secs(20))?;
+                if line.contains(wanted) {
+                    return Ok(());
+                }
+            }
+        };
+        wait_line("Watch enabled")?;
+        let cat = |path: &str| xcompose(&sb, &dir, &["exec", "-T", "app", "cat", path]).unwrap_or_default();
+        let eventually = |what: &str, check: &dyn Fn() -> bool| -> Result<()> {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while !check() {
+                ensure!(std::time::Instant::now() < deadline, "{what} did not happen");
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Ok(())
+        };
+        std::fs::write(dir.join("src/hello.txt"), "v1\n")?;
+        std::fs::write(dir.join("src/skip.tmp"), "no\n")?;
+        eventually("syncing a new file", &|| cat("/app/hello.txt") == "v1\n")?;
+        std::fs::create_dir_all(dir.join("src/sub/deeper"))?;
+        std::fs::write(dir.join("src/sub/deeper/f.txt"), "deep\n")?;
+        eventually("syncing a new directory", &|| cat("/app/sub/deeper/f.txt") == "deep\n")?;
+        assert_eq!(cat("/app/skip.tmp"), "", "an ignored file stays out");
+        std::fs::remove_file(dir.join("src/hello.txt"))?;
+        eventually("removing a deleted file", &|| cat("/app/hello.txt").is_empty())?;
+        let started = containers(&sb, &dir)?["dev-app-1"].2.clone();
+        std::fs::write(dir.join("app.conf"), "v2\n")?;
+        eventually("sync+restart", &|| cat("/etc/app.conf") == "v2\n" && containers(&sb, &dir).is_ok_and(|c| c["dev-app-1"].2 != started))?;
+        Ok(())
+    })();
+    let _ = watch.kill();
+    let _ = watch.wait();
+    result?;
+    xcompose(&sb, &dir, &["down"])?;
+    Ok(())
+}

@@ -20,6 +20,7 @@ mod query;
 mod request;
 mod run;
 mod schedule;
+mod sync;
 mod down;
 mod up;
 mod volumes;

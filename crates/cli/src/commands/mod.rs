@@ -18,3 +18,4 @@ pub mod terminal;
 pub mod timestamp;
 pub mod up;
 pub mod volume;
+pub mod watch;

@@ -1,0 +1,102 @@
+//! `xcompose watch`: brings the stack up, then applies each service's `develop.watch` rules
+//! as files change: `sync` copies them into the running containers, `restart` restarts them,
+//! `sync+restart` and `sync+exec` do both in turn. There is no image build, so `rebuild` says so.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Result};
+use clap::Args;
+use xcompose_loader::model::WatchRule;
+use xcompose_stack::{Stack, UpOptions};
+use xcompose_watch::{RuleSpec, Watcher};
+
+use crate::Cli;
+
+/// `watch`'s flags.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Do not build & start services before watching.
+    #[arg(long)]
+    pub no_up: bool,
+    /// Hide build output.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Services to watch (default: all).
+    pub services: Vec<String>,
+}
+
+/// How long changes must have stopped before a batch is applied.
+const QUIET: Duration = Duration::from_millis(500);
+
+/// Runs `watch` until interrupted.
+pub fn run(cli: &Cli, args: &WatchArgs) -> Result<ExitCode> {
+    let stack = super::project::open(cli, &args.services)?;
+    let rules: Vec<(String, WatchRule)> = stack
+        .project()
+        .services
+        .iter()
+        .filter(|(name, _)| args.services.is_empty() || args.services.contains(name))
+        .flat_map(|(name, s)| s.develop.iter().flat_map(|d| d.watch.iter()).map(move |r| (name.clone(), r.clone())))
+        .collect();
+    if rules.is_empty() {
+        bail!("none of the selected services is configured for watch, consider setting a 'develop' section");
+    }
+    if !args.no_up {
+        let plan = xcompose_orchestrator::plan::UpOptions { services: args.services.clone(), ..Default::default() };
+        stack.up(&UpOptions { plan, ..Default::default() })?;
+    }
+    let specs: Vec<RuleSpec> = rules.iter().map(|(_, r)| RuleSpec { path: PathBuf::from(&r.path), ignore: r.ignore.clone(), include: r.include.clone() }).collect();
+    let watcher = Watcher::new(&specs)?;
+    eprintln!("Watch enabled");
+    loop {
+        for (index, paths) in watcher.next_batch(QUIET)? {
+            let (service, rule) = &rules[index];
+            if let Err(e) = apply(&stack, service, rule, &paths.into_iter().collect::<Vec<_>>()) {
+                // One failed action does not end watching: the next change may fix it.
+                eprintln!("service {service:?}: {e:#}");
+            }
+        }
+    }
+}
+
+/// Carries out `rule` of `service` for the `changed` paths.
+fn apply(stack: &Stack, service: &str, rule: &WatchRule, changed: &[PathBuf]) -> Result<()> {
+    let syncs = rule.action.starts_with("sync");
+    if syncs {
+        if rule.target.is_empty() {
+            bail!("the {} rule for {} has no target", rule.action, rule.path);
+        }
+        eprintln!("Syncing service {service:?} after {} changes were detected", changed.len());
+        for path in changed {
+            let relative = path.strip_prefix(&rule.path).map_err(|_| anyhow!("{} is not under {}", path.display(), rule.path))?;
+            let target = if relative.as_os_str().is_empty() { PathBuf::from(&rule.target) } else { Path::new(&rule.target).join(relative) };
+            stack.sync(service, path, &target)?;
+        }
+    }
+    match rule.action.as_str() {
+        "sync" => {}
+        "restart" | "sync+restart" => {
+            eprintln!("Restarting service {service:?} after changes were detected");
+            stack.restart(&[service.to_string()], None)?;
+        }
+        "sync+exec" => {
+            let command = rule.exec.command.clone().ok_or_else(|| anyhow!("the sync+exec rule for {} has no exec.command", rule.path))?;
+            for container in stack.containers()?.into_iter().filter(|c| c.service == service && !c.oneoff) {
+                let request = xcompose_runtime::ExecRequest {
+                    args: command.clone(),
+                    user: (!rule.exec.user.is_empty()).then(|| rule.exec.user.clone()),
+                    env: rule.exec.environment.iter().map(|(k, v)| format!("{k}={}", v.clone().unwrap_or_default())).collect(),
+                    workdir: (!rule.exec.working_dir.is_empty()).then(|| PathBuf::from(&rule.exec.working_dir)),
+                    tty: false,
+                };
+                let stdio = xcompose_container::Stdio { stdin: None, stdout: None, stderr: None };
+                stack.runtime().exec(&container.id, &request, stdio)?.wait()?;
+            }
+        }
+        "rebuild" => eprintln!("service {service:?}: rebuild is not supported: xcompose does not build images; rebuild the image and run `xcompose up -d {service}`"),
+        other => bail!("unknown watch action {other:?}"),
+    }
+    Ok(())
+}
