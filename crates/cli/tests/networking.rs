@@ -247,6 +247,7 @@ services:
         served = fetch(&sb, false, "http://127.0.0.1:18090/index.html")?;
     }
     assert_eq!(served.as_deref(), Some("on-host"), "network_mode host serves on the host's loopback");
+    assert_eq!(xcompose(&sb, &dir, &["exec", "-T", "hosted", "hostname"])?, sb.run_ok("hostname", &[])?, "and takes the host's name");
     // `dns:` resolvers answer a container's names the project does not know; its service names
     // still resolve on the network.
     let deadline = Instant::now() + Duration::from_secs(5);

@@ -160,6 +160,10 @@ impl Stack {
         request.process = process;
         request.user = user;
         request.network = self.network_namespace(service_name, service)?;
+        if request.network == NetworkNamespace::Host && request.hostname.is_none() {
+            // As Docker: on the host's network, the host's name.
+            request.hostname = nix::unistd::gethostname().ok().map(|h| h.to_string_lossy().into_owned());
+        }
         request.mounts.extend(self.volume_mounts(service, &image.layer_dirs)?);
         request.mounts.extend(self.volumes_from_mounts(service_name, service)?);
         let info = ProjectInfo { name: &self.project.name, working_dir: &self.working_dir.display().to_string(), config_files: &self.config_files };
