@@ -114,26 +114,9 @@ fn create_container(root: &std::path::Path, image: &str) -> String {
     let process = ContainerSpec::new(RootFs::Directory("/".into()), vec!["/bin/true".into()]).process;
     runtime
         .create(xcompose_runtime::CreateRequest {
-            name: "user".into(),
-            image: image.into(),
-            process,
-            user: String::new(),
-            hostname: None,
-            domainname: String::new(),
             network: NetworkNamespace::Join("/proc/self/ns/net".into()),
-            sysctls: Default::default(),
-            shm_size: 0,
-            privileged: false,
-            labels: Default::default(),
-            restart: xcompose_supervisor::restart::RestartPolicy::No,
-            healthcheck: None,
-            mounts: Vec::new(),
-            resources: Default::default(),
-            read_only: false,
-            init: false,
-            rlimits: Vec::new(),
-            stop_signal: nix::sys::signal::Signal::SIGTERM as i32,
             stop_grace: std::time::Duration::from_secs(1),
+            ..xcompose_runtime::CreateRequest::new("user", image, process)
         })
         .unwrap()
 }

@@ -6,9 +6,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use xcompose_cgroups::Resources;
-use xcompose_container::{ContainerSpec, NetworkNamespace, RootFs};
+use xcompose_container::{ContainerSpec, RootFs};
 use xcompose_runtime::{CreateRequest, Runtime, RuntimeError};
-use xcompose_supervisor::restart::RestartPolicy;
 use xcompose_supervisor::state::Status;
 use xcompose_testkit::in_forked_sandbox;
 
@@ -16,26 +15,11 @@ fn request(name: &str, script: &str) -> CreateRequest {
     let mut process = ContainerSpec::new(RootFs::Directory("/".into()), vec!["/bin/sh".into(), "-c".into(), script.into()]).process;
     process.cwd = "/".into();
     CreateRequest {
-        name: name.into(),
-        image: "busybox".into(),
-        process,
-        user: String::new(),
-        hostname: None,
-        domainname: String::new(),
-        network: NetworkNamespace::New,
-        sysctls: Default::default(),
-        shm_size: 0,
-        privileged: false,
         labels: [("com.docker.compose.service".to_string(), name.to_string())].into(),
-        restart: RestartPolicy::No,
-        healthcheck: None,
-        mounts: Vec::new(),
         resources: Resources { memory_limit: Some(64 << 20), ..Default::default() },
-        read_only: false,
         init: true,
-        rlimits: Vec::new(),
-        stop_signal: nix::sys::signal::Signal::SIGTERM as i32,
         stop_grace: Duration::from_secs(2),
+        ..CreateRequest::new(name, "busybox", process)
     }
 }
 

@@ -6,10 +6,8 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use xcompose_cgroups::Resources;
 use xcompose_container::{ContainerSpec, Mount, MountKind, NetworkNamespace, RootFs};
 use xcompose_runtime::{CreateRequest, Runtime};
-use xcompose_supervisor::restart::RestartPolicy;
 
 fn xcompose(root: &Path, args: &[&str]) -> Output {
     xcompose_with_input(root, args, "")
@@ -157,26 +155,10 @@ fn container_mounting(root: &Path, name: &str, source: &Path) -> String {
     let process = ContainerSpec::new(RootFs::Directory("/".into()), vec!["/bin/true".into()]).process;
     runtime
         .create(CreateRequest {
-            name: name.into(),
-            image: "busybox".into(),
-            process,
-            user: String::new(),
-            hostname: None,
-            domainname: String::new(),
             network: NetworkNamespace::Join("/proc/self/ns/net".into()),
-            sysctls: Default::default(),
-            shm_size: 0,
-            privileged: false,
-            labels: Default::default(),
-            restart: RestartPolicy::No,
-            healthcheck: None,
             mounts: vec![Mount { target: "/data".into(), kind: MountKind::Bind { source: source.to_path_buf() }, read_only: false }],
-            resources: Resources::default(),
-            read_only: false,
-            init: false,
-            rlimits: Vec::new(),
-            stop_signal: nix::sys::signal::Signal::SIGTERM as i32,
             stop_grace: Duration::from_secs(1),
+            ..CreateRequest::new(name, "busybox", process)
         })
         .unwrap()
 }

@@ -21,5 +21,5 @@ mod id;
 mod record;
 mod runtime;
 
-pub use record::{ContainerRecord, CreateRequest};
+pub use record::{ContainerRecord, CreateRequest, DEFAULT_STOP_GRACE};
 pub use runtime::{ContainerSummary, ExecRequest, Runtime, RuntimeError};

@@ -55,6 +55,38 @@ pub struct CreateRequest {
     pub stop_grace: Duration,
 }
 
+/// Docker's time between the stop signal and SIGKILL.
+pub const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(10);
+
+impl CreateRequest {
+    /// Container `name` of `image` running `process`, with Docker's defaults for the rest: its
+    /// own network namespace, no restart, no limits, SIGTERM then SIGKILL after 10 s.
+    pub fn new(name: &str, image: &str, process: Process) -> Self {
+        Self {
+            name: name.to_string(),
+            image: image.to_string(),
+            process,
+            user: String::new(),
+            hostname: None,
+            domainname: String::new(),
+            network: NetworkNamespace::New,
+            sysctls: BTreeMap::new(),
+            shm_size: 0,
+            privileged: false,
+            labels: BTreeMap::new(),
+            restart: RestartPolicy::No,
+            healthcheck: None,
+            mounts: Vec::new(),
+            resources: Resources::default(),
+            read_only: false,
+            init: false,
+            rlimits: Vec::new(),
+            stop_signal: nix::libc::SIGTERM,
+            stop_grace: DEFAULT_STOP_GRACE,
+        }
+    }
+}
+
 /// A stored container.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ContainerRecord {

@@ -15,9 +15,6 @@ use xcompose_supervisor::restart::RestartPolicy;
 
 use crate::StackError;
 
-/// Docker's grace period between the stop signal and SIGKILL.
-const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(10);
-
 /// What a service's settings become, apart from what depends on other containers (the network
 /// namespace) and on the image (the process): filled in by the caller.
 pub(crate) fn create_request(service_name: &str, service: &Service, name: &str) -> Result<CreateRequest, StackError> {
@@ -42,7 +39,7 @@ pub(crate) fn create_request(service_name: &str, service: &Service, name: &str) 
         init: service.init.unwrap_or(false),
         rlimits: service.ulimits.iter().map(|(name, limit)| rlimit(name, limit)).collect(),
         stop_signal: stop_signal(&service.stop_signal).map_err(invalid)?,
-        stop_grace: service.stop_grace_period.map(|d| Duration::from_nanos(d.0.max(0) as u64)).unwrap_or(DEFAULT_STOP_GRACE),
+        stop_grace: service.stop_grace_period.map(|d| Duration::from_nanos(d.0.max(0) as u64)).unwrap_or(xcompose_runtime::DEFAULT_STOP_GRACE),
     })
 }
 
