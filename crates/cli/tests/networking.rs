@@ -4,13 +4,14 @@
 //! reaching each other by name and alias, DNS over a scaled service and as containers go,
 //! network modes, and nothing left after `down`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{ensure, Result};
+use anyhow::Result;
 use xcompose_testkit::Sandbox;
 
-const XCOMPOSE: &str = env!("CARGO_BIN_EXE_xcompose");
+mod common;
+use common::{project, sandbox_with_busybox, xcompose, XCOMPOSE};
 
 const STACK: &str = r#"
 services:
@@ -48,18 +49,6 @@ networks:
     internal: true
 "#;
 
-fn xcompose(sb: &Sandbox, dir: &Path, args: &[&str]) -> Result<String> {
-    let out = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(args).output()?;
-    ensure!(
-        out.status.success(),
-        "xcompose {args:?} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(String::from_utf8(out.stdout)?)
-}
-
 fn succeeds(sb: &Sandbox, dir: &Path, args: &[&str]) -> Result<bool> {
     Ok(sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(args).output()?.status.success())
 }
@@ -83,15 +72,6 @@ fn fetch(sb: &Sandbox, peer: bool, url: &str) -> Result<Option<String>> {
     Ok(out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string()))
 }
 
-fn project(sb: &Sandbox) -> Result<PathBuf> {
-    let dir = sb.temp_dir().join("net");
-    std::fs::create_dir_all(&dir)?;
-    std::fs::write(dir.join("compose.yaml"), STACK)?;
-    let image = xcompose_testkit::busybox_image_tar()?;
-    sb.run_ok(XCOMPOSE, &["--root", sb.root().to_str().unwrap(), "image", "import", image.to_str().unwrap(), "busybox:latest"])?;
-    Ok(dir)
-}
-
 /// The addresses `name` resolves to inside `service`'s container.
 fn resolve(sb: &Sandbox, dir: &Path, service: &str, name: &str) -> Result<Vec<String>> {
     let out = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(["exec", "-T", service, "nslookup", name]).output()?;
@@ -104,8 +84,8 @@ fn resolve(sb: &Sandbox, dir: &Path, service: &str, name: &str) -> Result<Vec<St
 
 #[test]
 fn ports_nat_isolation_dns_and_a_clean_down() -> Result<()> {
-    let sb = Sandbox::new()?;
-    let dir = project(&sb)?;
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "net", STACK)?;
     let rules_before = iptables_rules(&sb)?;
     let links_before = links(&sb)?;
     xcompose(&sb, &dir, &["up", "-d"])?;
@@ -167,8 +147,8 @@ fn ports_nat_isolation_dns_and_a_clean_down() -> Result<()> {
 
 #[test]
 fn a_port_in_use_fails_up_with_a_clear_message() -> Result<()> {
-    let sb = Sandbox::new()?;
-    let dir = project(&sb)?;
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "net", STACK)?;
     // Something on the host already listens on web's port.
     let mut listener = sb.command("busybox").args(["nc", "-l", "-p", "18081"]).spawn()?;
     std::thread::sleep(Duration::from_millis(200));
@@ -190,11 +170,10 @@ fn a_port_in_use_fails_up_with_a_clear_message() -> Result<()> {
 /// sends a container's unknown names to its own resolvers; `down` leaves no link behind.
 #[test]
 fn network_modes_and_own_resolvers() -> Result<()> {
-    let sb = Sandbox::new()?;
-    let dir = sb.temp_dir().join("modes");
-    std::fs::create_dir_all(&dir)?;
-    std::fs::write(
-        dir.join("compose.yaml"),
+    let sb = sandbox_with_busybox()?;
+    let dir = project(
+        &sb,
+        "modes",
         r#"
 services:
   app:
@@ -227,8 +206,6 @@ services:
     // every A query.
     let fake = "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('127.0.0.54', 53))\nwhile True:\n    q, a = s.recvfrom(512)\n    end = q.index(0, 12) + 5\n    is_a = q[end - 4:end - 2] == bytes([0, 1])\n    answer = bytes([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 99]) if is_a else b''\n    s.sendto(q[:2] + bytes([0x81, 0x80]) + q[4:6] + bytes([0, 1 if is_a else 0, 0, 0, 0, 0]) + q[12:end] + answer, a)";
     let mut upstream = sb.command("python3").args(["-c", fake]).spawn()?;
-    let image = xcompose_testkit::busybox_image_tar()?;
-    sb.run_ok(XCOMPOSE, &["--root", sb.root().to_str().unwrap(), "image", "import", image.to_str().unwrap(), "busybox:latest"])?;
     let links_before = links(&sb)?;
     xcompose(&sb, &dir, &["up", "-d"])?;
     let addresses = |service: &str| -> Result<Vec<String>> {

@@ -5,12 +5,13 @@
 //! two projects with the same service names live side by side, and that `down -v` leaves nothing.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{ensure, Context, Result};
 use xcompose_testkit::Sandbox;
 
-const XCOMPOSE: &str = env!("CARGO_BIN_EXE_xcompose");
+mod common;
+use common::{project, sandbox_with_busybox, xcompose, XCOMPOSE};
 
 const STACK: &str = r#"
 services:
@@ -57,36 +58,6 @@ networks:
 volumes:
   data:
 "#;
-
-/// A fresh sandbox whose state root has the busybox test image as `busybox:latest`.
-fn sandbox_with_busybox() -> Result<Sandbox> {
-    let sb = Sandbox::new()?;
-    let image = xcompose_testkit::busybox_image_tar()?;
-    sb.run_ok(XCOMPOSE, &["--root", sb.root().to_str().unwrap(), "image", "import", image.to_str().unwrap(), "busybox:latest"])?;
-    Ok(sb)
-}
-
-/// Runs xcompose in the sandbox on the project in `dir` and returns its stdout; fails unless it
-/// exits 0.
-fn xcompose(sb: &Sandbox, dir: &Path, args: &[&str]) -> Result<String> {
-    let out = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(args).output()?;
-    ensure!(
-        out.status.success(),
-        "xcompose {args:?} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(String::from_utf8(out.stdout)?)
-}
-
-/// A project directory with `compose.yaml` holding `text`.
-fn project(sb: &Sandbox, name: &str, text: &str) -> Result<PathBuf> {
-    let dir = sb.temp_dir().join(name);
-    std::fs::create_dir_all(&dir)?;
-    std::fs::write(dir.join("compose.yaml"), text)?;
-    Ok(dir)
-}
 
 /// Service containers by name: (id, state, when it started).
 fn containers(sb: &Sandbox, dir: &Path) -> Result<BTreeMap<String, (String, String, String)>> {
