@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use xcompose_loader::model::Service;
+use xcompose_loader::model::{Service, ServiceNetwork};
 use xcompose_loader::{service_hash, Project};
 
 use crate::graph::{GraphError, ServiceGraph};
@@ -190,7 +190,7 @@ pub fn plan_up(project: &Project, actual: &Actual, opts: &UpOptions) -> Result<P
             let restart_for_dependency = service.depends_on.iter().any(|(dep, d)| d.restart && recreated.contains(dep.as_str()));
             // Its containers hold on to what is being replaced: a missing network or volume,
             // the namespaces of a recreated service.
-            let stale = uses(service).iter().any(|r| made_anew.contains(r)) || namespace_parents(service).any(|p| recreated.contains(p));
+            let stale = uses(service).iter().any(|(kind, key)| made_anew.contains(&(*kind, key.as_str()))) || namespace_parents(service).any(|p| recreated.contains(p));
             let mut service_recreated = false;
             for number in 1..=wanted {
                 let name_n = container_name(&project.name, name, service, number);
@@ -227,16 +227,24 @@ pub fn plan_up(project: &Project, actual: &Actual, opts: &UpOptions) -> Result<P
     Ok(plan)
 }
 
-/// The project networks and volumes `service` uses, as `("network" | "volume", key)`.
-fn uses(service: &Service) -> Vec<(&'static str, &str)> {
-    let mut used: Vec<(&str, &str)> = Vec::new();
-    if service.network_mode.is_empty() || service.network_mode == "bridge" {
-        if service.networks.is_empty() {
-            used.push(("network", "default"));
-        }
-        used.extend(service.networks.keys().map(|k| ("network", k.as_str())));
+/// The service's networks (keys), in the order they are attached: higher `priority` first,
+/// then by name; `default` when the service names none and has no `network_mode`.
+pub fn service_networks(service: &Service) -> Vec<(String, Option<&ServiceNetwork>)> {
+    if !service.network_mode.is_empty() && service.network_mode != "bridge" {
+        return Vec::new();
     }
-    used.extend(service.volumes.iter().filter(|v| v.kind == "volume" && !v.source.is_empty()).map(|v| ("volume", v.source.as_str())));
+    if service.networks.is_empty() {
+        return vec![("default".to_string(), None)];
+    }
+    let mut keyed: Vec<_> = service.networks.iter().map(|(k, v)| (k.clone(), v.as_ref())).collect();
+    keyed.sort_by_key(|(k, v)| (std::cmp::Reverse(v.map(|n| n.priority).unwrap_or(0)), k.clone()));
+    keyed
+}
+
+/// The project networks and volumes `service` uses, as `("network" | "volume", key)`.
+fn uses(service: &Service) -> Vec<(&'static str, String)> {
+    let mut used: Vec<(&str, String)> = service_networks(service).into_iter().map(|(key, _)| ("network", key)).collect();
+    used.extend(service.volumes.iter().filter(|v| v.kind == "volume" && !v.source.is_empty()).map(|v| ("volume", v.source.clone())));
     used
 }
 

@@ -103,20 +103,6 @@ impl Stack {
         Ok(mounts)
     }
 
-    /// The service's networks (keys), in the order they are attached: higher `priority` first,
-    /// then by name; `default` when the service names none and has no `network_mode`.
-    fn service_networks<'s>(&self, service: &'s Service) -> Vec<(String, Option<&'s xcompose_loader::model::ServiceNetwork>)> {
-        if !service.network_mode.is_empty() && service.network_mode != "bridge" {
-            return Vec::new();
-        }
-        if service.networks.is_empty() {
-            return vec![("default".to_string(), None)];
-        }
-        let mut keyed: Vec<_> = service.networks.iter().map(|(k, v)| (k.clone(), v.as_ref())).collect();
-        keyed.sort_by_key(|(k, v)| (std::cmp::Reverse(v.map(|n| n.priority).unwrap_or(0)), k.clone()));
-        keyed
-    }
-
     /// Mounts for `volumes:` (bind mounts, volumes, tmpfs), for an image of layers `layers`;
     /// volumes are created (and seeded from the image) if missing.
     fn volume_mounts(&self, service: &Service, layers: &[PathBuf]) -> Result<Vec<Mount>, StackError> {
@@ -195,7 +181,7 @@ impl Stack {
             .collect::<Result<Vec<_>, _>>()?;
         let mut addresses = Vec::new();
         let mut gateways = Vec::new();
-        for (key, options) in self.service_networks(service) {
+        for (key, options) in xcompose_orchestrator::plan::service_networks(service) {
             let network = self.project.networks.get(&key).ok_or_else(|| StackError::Service {
                 service: service_name.to_string(),
                 message: format!("service refers to undefined network {key}"),
