@@ -37,8 +37,7 @@ pub fn run(cli: &Cli, args: &EventsArgs) -> Result<ExitCode> {
     let now = Utc::now();
     let since = args.since.as_deref().map(|v| timestamp::parse("since", v, now)).transpose().map_err(|e| anyhow!(e))?;
     let until = args.until.as_deref().map(|v| timestamp::parse("until", v, now)).transpose().map_err(|e| anyhow!(e))?;
-    let runtime = xcompose_runtime::Runtime::open(&cli.root, &std::env::current_exe()?)?;
-    let mut follower = runtime.events().follow(since.is_some())?;
+    let mut follower = stack.runtime().events().follow(since.is_some())?;
     let mut out = std::io::stdout().lock();
     loop {
         for event in follower.poll()? {
