@@ -466,19 +466,20 @@ impl Runtime {
     /// The processes of running container `wanted` (host pids, from its cgroup); `None` if it
     /// does not run.
     pub fn processes(&self, wanted: &str) -> Result<Option<Vec<u32>>> {
-        let record = self.find(wanted)?;
-        if self.supervisor_running(&record).is_none() {
-            return Ok(None);
-        }
-        let (name, resources) = &record.cgroup;
-        let cgroup = xcompose_cgroups::Cgroup::create(name, resources).map_err(|e| RuntimeError::Start { name: record.name.clone(), message: e.to_string() })?;
-        let mut pids = cgroup.processes().map_err(|e| RuntimeError::Start { name: record.name, message: e.to_string() })?;
-        pids.sort_unstable();
-        Ok(Some(pids))
+        self.with_cgroup(wanted, |cgroup| {
+            let mut pids = cgroup.processes()?;
+            pids.sort_unstable();
+            Ok(pids)
+        })
     }
 
     /// Resource use of running container `wanted`, from its cgroup; `None` if it does not run.
     pub fn stats(&self, wanted: &str) -> Result<Option<xcompose_cgroups::Stats>> {
+        self.with_cgroup(wanted, xcompose_cgroups::Cgroup::stats)
+    }
+
+    /// `read` of the cgroup of container `wanted` if it runs; `None` if it does not.
+    fn with_cgroup<T>(&self, wanted: &str, read: impl FnOnce(&xcompose_cgroups::Cgroup) -> xcompose_cgroups::Result<T>) -> Result<Option<T>> {
         let record = self.find(wanted)?;
         if self.supervisor_running(&record).is_none() {
             return Ok(None);
@@ -486,7 +487,7 @@ impl Runtime {
         let (name, resources) = &record.cgroup;
         let failed = |e: xcompose_cgroups::CgroupError| RuntimeError::Start { name: record.name.clone(), message: e.to_string() };
         let cgroup = xcompose_cgroups::Cgroup::create(name, resources).map_err(failed)?;
-        Ok(Some(cgroup.stats().map_err(failed)?))
+        Ok(Some(read(&cgroup).map_err(failed)?))
     }
 
     /// Sends `signal` to the main process of running container `wanted` (`kill`).
