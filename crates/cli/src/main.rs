@@ -7,7 +7,7 @@ mod yaml_out;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Global options, as `docker compose` takes them before the command.
 #[derive(Debug, Parser)]
@@ -28,8 +28,9 @@ pub struct Cli {
     /// Specify an alternate working directory (default: the path of the first compose file).
     #[arg(long = "project-directory")]
     pub project_directory: Option<PathBuf>,
-    /// Execute command in dry run mode: print what would change, change nothing.
-    #[arg(long = "dry-run")]
+    /// Execute command in dry run mode: print what would change, change nothing. Accepted before
+    /// or after the command, as compose takes it.
+    #[arg(long = "dry-run", global = true)]
     pub dry_run: bool,
     /// Where xcompose keeps its state (images, containers, networks).
     #[arg(long = "root", env = "XCOMPOSE_ROOT", default_value = "/var/lib/xcompose")]
@@ -108,6 +109,28 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// Whether the command changes anything it has no dry run for: run with `--dry-run`, it is
+    /// refused rather than carried out for real.
+    fn changes_without_dry_run(&self) -> bool {
+        !matches!(
+            self,
+            Command::Up(_)
+                | Command::Create(_)
+                | Command::Config(_)
+                | Command::Ps(_)
+                | Command::Logs(_)
+                | Command::Top(_)
+                | Command::Images(_)
+                | Command::Ls(_)
+                | Command::Port(_)
+                | Command::Stats(_)
+                | Command::Events(_)
+                | Command::Version
+        )
+    }
+}
+
 impl Cli {
     /// Loader options from the global flags and the process environment.
     pub fn project_options(&self) -> xcompose_loader::ProjectOptions {
@@ -121,8 +144,30 @@ impl Cli {
     }
 }
 
+/// Lets a write to a closed pipe end the process silently, as it ends every Unix tool and docker
+/// compose itself (Go dies of SIGPIPE on stdout and stderr): `xcompose ps | head` must neither
+/// panic (Rust ignores SIGPIPE, so `println!` would panic on EPIPE) nor print "Broken pipe".
+/// Daemons keep SIGPIPE ignored: a client gone from their socket must not end them.
+fn die_on_broken_pipe() {
+    // SAFETY: setting a signal's disposition to its default has no handler to be unsafe.
+    unsafe { nix::sys::signal::signal(nix::sys::signal::Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) }
+        .expect("SIGPIPE is a valid signal");
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
+    if !matches!(cli.command, Command::Supervise { .. } | Command::Dns { .. }) {
+        die_on_broken_pipe();
+    }
+    if cli.dry_run && cli.command.changes_without_dry_run() {
+        let name = matches.subcommand_name().unwrap_or_default();
+        eprintln!("--dry-run is not supported by `xcompose {name}` yet: run it without --dry-run; nothing was changed");
+        return ExitCode::FAILURE;
+    }
     let result = match &cli.command {
         Command::Config(args) => commands::config::run(&cli, args),
         Command::Image(cmd) => commands::image::run(&cli, cmd),

@@ -142,12 +142,10 @@ fn list(store: &VolumeStore, quiet: bool, format: LsFormat) -> Result<()> {
     print_all(&out)
 }
 
-/// Writes `text` to standard output; a reader that went away (`| head`) is no error.
+/// Writes `text` to standard output (a reader gone away, `| head`, ends the process quietly: see
+/// `die_on_broken_pipe` in main).
 fn print_all(text: &str) -> Result<()> {
-    match std::io::stdout().lock().write_all(text.as_bytes()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        written => Ok(written?),
-    }
+    Ok(std::io::stdout().lock().write_all(text.as_bytes())?)
 }
 
 fn inspect(store: &VolumeStore, names: &[String]) -> Result<ExitCode> {
