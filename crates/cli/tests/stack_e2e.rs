@@ -206,7 +206,9 @@ fn run_rm_and_exit_code_from() -> Result<()> {
     let out = compose(&["up", "--exit-code-from", "job"])?;
     assert_eq!(out.status.code(), Some(3), "up --exit-code-from returns job's code: {}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("jobs-job-1   | out") || stdout.contains("jobs-job-1  | out"), "attached output is prefixed: {stdout}");
+    // Compose prefixes with the service and number, padded to one more than the longest.
+    assert!(stdout.contains("job-1   | out") || stdout.contains("job-1  | out"), "attached output is prefixed: {stdout}");
+    assert!(!stdout.contains("jobs-job-1"), "the project is not in the prefix: {stdout}");
     assert!(stdout.contains("Aborting on container exit..."), "{stdout}");
     let ps = xcompose(&sb, &dir, &["ps", "--format", "json"])?;
     assert!(ps.trim().is_empty(), "every container was stopped after the abort: {ps}");
@@ -368,7 +370,7 @@ services:
         ensure!(std::time::Instant::now() < deadline, "the third line never came");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    assert_eq!(xcompose(&sb, &dir, &["logs"])?, "talk-talker-1  | one\ntalk-talker-1  | two\ntalk-talker-1  | three\n");
+    assert_eq!(xcompose(&sb, &dir, &["logs"])?, "talker-1  | one\ntalker-1  | two\ntalker-1  | three\n");
     assert_eq!(xcompose(&sb, &dir, &["logs", "--no-log-prefix", "--tail", "1"])?, "three\n");
     // The third line came 1.5 s after the first two: a time between them splits the log.
     let stamped = xcompose(&sb, &dir, &["logs", "--no-log-prefix", "-t"])?;
@@ -387,7 +389,7 @@ services:
         Ok(String::from_utf8(sb.command("script").args(["-qec", &command, "/dev/null"]).output()?.stdout)?)
     };
     let coloured = on_terminal("")?;
-    assert!(coloured.contains("\x1b[36mtalk-talker-1  | \x1b[0mthree"), "{coloured:?}");
+    assert!(coloured.contains("\x1b[36mtalker-1  | \x1b[0mthree"), "{coloured:?}");
     assert!(!on_terminal("NO_COLOR=1")?.contains('\x1b'));
     let out = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(["logs", "--since", "yesterday"]).output()?;
     assert_eq!(out.status.code(), Some(1));

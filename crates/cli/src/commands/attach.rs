@@ -26,6 +26,20 @@ pub fn colors_wanted(no_color: bool) -> bool {
     !no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
 }
 
+/// The name compose shows for a container in its output: `web-1` for the project's own naming
+/// (`<project>-web-1`), the full name for a `container_name` or a one-off container.
+pub fn display_name(c: &ContainerInfo) -> &str {
+    let label = |key: &str| c.labels.get(key).map(String::as_str).unwrap_or_default();
+    let project = label("com.docker.compose.project");
+    let default = format!("{project}-{}-{}", c.service, label("com.docker.compose.container-number"));
+    if c.name == default { &c.name[project.len() + 1..] } else { &c.name }
+}
+
+/// The prefix width of `containers`' lines: their longest shown name.
+pub fn name_width(containers: &[ContainerInfo]) -> usize {
+    containers.iter().map(|c| display_name(c).len()).max().unwrap_or(0)
+}
+
 /// Compose's prefix colours, given to containers in turn (ANSI SGR codes).
 const RAINBOW: [&str; 10] = ["36", "33", "32", "35", "34", "36;1", "33;1", "32;1", "35;1", "34;1"];
 
@@ -40,7 +54,7 @@ pub struct Follower {
 impl Follower {
     /// Follows `containers`, skipping the first `already[i]` lines of container `i` (all lines if `None`).
     pub fn new(containers: Vec<ContainerInfo>, already: Option<Vec<usize>>, style: Style) -> Self {
-        let width = containers.iter().map(|c| c.name.len()).max().unwrap_or(0);
+        let width = name_width(&containers);
         let printed = already.unwrap_or_else(|| vec![0; containers.len()]);
         Self { containers, printed, width, style }
     }
@@ -73,7 +87,7 @@ pub fn print_line(style: Style, c: &ContainerInfo, index: usize, line: &LogLine,
     let mut text = String::new();
     if style.prefix {
         // Compose pads the names to one more than the longest.
-        let prefix = format!("{:<pad$} | ", c.name, pad = width + 1);
+        let prefix = format!("{:<pad$} | ", display_name(c), pad = width + 1);
         if style.color {
             text.push_str(&format!("\x1b[{}m{prefix}\x1b[0m", RAINBOW[index % RAINBOW.len()]));
         } else {

@@ -7,7 +7,7 @@ use anyhow::{anyhow, Result};
 use clap::Args;
 use xcompose_stack::{ContainerInfo, LogLine};
 
-use super::attach::{colors_wanted, has_stopped, print_line, Follower, Style};
+use super::attach::{colors_wanted, has_stopped, name_width, print_line, Follower, Style};
 use super::timestamp;
 
 use crate::Cli;
@@ -46,7 +46,7 @@ pub fn run(cli: &Cli, args: &LogsArgs) -> Result<ExitCode> {
     let containers: Vec<ContainerInfo> =
         stack.containers()?.into_iter().filter(|c| !c.oneoff && (args.services.is_empty() || args.services.contains(&c.service))).collect();
     let style = Style { prefix: !args.no_log_prefix, timestamps: args.timestamps, split_streams: false, color: colors_wanted(args.no_color) };
-    let width = containers.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    let width = name_width(&containers);
     let tail: Option<usize> = args.tail.parse().ok();
     let now = chrono::Utc::now();
     let since = args.since.as_deref().map(|v| timestamp::parse("since", v, now)).transpose().map_err(|e| anyhow!(e))?;

@@ -12,10 +12,11 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, P
 /// Statuses after which a resource has nothing left to do in this command.
 const FINAL: [&str; 9] = ["Created", "Started", "Removed", "Healthy", "Exited", "Stopped", "Running", "Recreated", "Restarted"];
 
-/// The reporter for the stack: a function of (kind, name, status).
-pub fn reporter() -> Box<xcompose_stack::Progress> {
+/// The reporter for the stack: a function of (kind, name, status); `prefix` starts every line
+/// (compose's dry-run prefix, or nothing).
+pub fn reporter(prefix: &'static str) -> Box<xcompose_stack::Progress> {
     if !std::io::stderr().is_terminal() {
-        return Box::new(|kind, name, status| eprintln!(" {kind} {name}  {status}"));
+        return Box::new(move |kind, name, status| eprintln!("{prefix} {kind} {name}  {status}"));
     }
     let bars = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
     let lines: Mutex<HashMap<String, ProgressBar>> = Mutex::new(HashMap::new());
@@ -32,7 +33,7 @@ pub fn reporter() -> Box<xcompose_stack::Progress> {
             bar.enable_steady_tick(Duration::from_millis(100));
             bar
         });
-        bar.set_message(format!("{key}  {status}"));
+        bar.set_message(format!("{}{key}  {status}", prefix.trim_start()));
         if FINAL.contains(&status) {
             bar.set_style(done.clone());
             bar.finish();

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 use clap::Args;
-use xcompose_orchestrator::plan::Action;
 use xcompose_stack::{Stack, UpOptions};
 
-use super::attach::{catch_interrupts, has_stopped, interrupted, Follower, Style};
+use super::dry_run;
+use super::attach::{catch_interrupts, display_name, has_stopped, interrupted, Follower, Style};
 use crate::Cli;
 
 /// `up`'s flags.
@@ -65,7 +65,21 @@ pub struct UpArgs {
 pub fn create(cli: &Cli, args: &UpArgs) -> Result<ExitCode> {
     let mut opts = up_options(args)?;
     opts.no_start = true;
+    if cli.dry_run {
+        return dry_run(cli, args, &opts);
+    }
     super::project::open(cli, &args.services)?.up(&opts)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--dry-run`: the progress lines `up` would print, with nothing changed.
+fn dry_run(cli: &Cli, args: &UpArgs, opts: &UpOptions) -> Result<ExitCode> {
+    let scratch = dry_run::scratch_root(&cli.root)?;
+    let stack = super::project::open_in(cli, &args.services, scratch.path())?;
+    let report = super::progress::reporter(dry_run::PREFIX);
+    for (kind, name, status) in dry_run::up_events(&stack, &stack.plan(opts)?, opts.no_start)? {
+        report(kind, &name, status);
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -96,14 +110,11 @@ fn up_options(args: &UpArgs) -> Result<UpOptions> {
 
 /// Runs `up`.
 pub fn run(cli: &Cli, args: &UpArgs) -> Result<ExitCode> {
-    let stack = super::project::open(cli, &args.services)?;
     let opts = up_options(args)?;
     if cli.dry_run {
-        for action in stack.plan(&opts)?.steps.iter().flatten() {
-            eprintln!("DRY-RUN MODE - {}", describe(action));
-        }
-        return Ok(ExitCode::SUCCESS);
+        return dry_run(cli, args, &opts);
     }
+    let stack = super::project::open(cli, &args.services)?;
     let attached = !(args.detach || args.wait || args.no_start);
     if attached {
         catch_interrupts()?;
@@ -129,7 +140,7 @@ fn attach(stack: &Stack, args: &UpArgs) -> Result<ExitCode> {
         .into_iter()
         .filter(|c| !c.oneoff && (args.services.is_empty() || args.services.contains(&c.service)))
         .collect();
-    let names: Vec<&str> = containers.iter().map(|c| c.name.as_str()).collect();
+    let names: Vec<&str> = containers.iter().map(display_name).collect();
     println!("Attaching to {}", names.join(", "));
     let style = Style { prefix: !args.no_log_prefix, color: super::attach::colors_wanted(args.no_color), ..Style::default() };
     let mut follower = Follower::new(containers, None, style);
@@ -142,7 +153,7 @@ fn attach(stack: &Stack, args: &UpArgs) -> Result<ExitCode> {
             if has_stopped(state) && !*done {
                 *done = true;
                 let code = state.exit_code.unwrap_or(0);
-                println!("{} exited with code {code}", c.name);
+                println!("{} exited with code {code}", display_name(c));
                 first_exit.get_or_insert(code);
             }
         }
@@ -173,17 +184,4 @@ fn attach(stack: &Stack, args: &UpArgs) -> Result<ExitCode> {
         None => 0,
     };
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
-}
-
-/// An action in words.
-fn describe(action: &Action) -> String {
-    match action {
-        Action::CreateNetwork(key) => format!("Network {key}  Create"),
-        Action::CreateVolume(key) => format!("Volume {key}  Create"),
-        Action::RemoveOrphan { name, .. } | Action::Remove { name, .. } => format!("Container {name}  Remove"),
-        Action::Create { name, .. } => format!("Container {name}  Create"),
-        Action::Recreate { name, .. } => format!("Container {name}  Recreate"),
-        Action::Start { id } => format!("Container {}  Start", &id[..12.min(id.len())]),
-        Action::Restart { id } => format!("Container {}  Restart", &id[..12.min(id.len())]),
-    }
 }

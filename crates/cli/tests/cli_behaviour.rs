@@ -1,0 +1,154 @@
+//! The command line as docker compose users know it: output piped into `head` ends quietly,
+//! `--dry-run` goes before or after the command and changes nothing, `--format` takes Go
+//! templates, and the details compose users read (status words, prefixes) are compose's.
+
+use std::collections::BTreeMap;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Result};
+use xcompose_testkit::Sandbox;
+
+mod common;
+use common::{project, sandbox_with_busybox, xcompose, XCOMPOSE};
+
+/// xcompose run in the sandbox on the project in `dir`, whatever its exit.
+fn xcompose_output(sb: &Sandbox, dir: &Path, args: &[&str], stdout: Stdio) -> Result<Output> {
+    Ok(sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(args).stdout(stdout).output()?)
+}
+
+/// Waits until `logs` shows `text`.
+fn wait_for_log(sb: &Sandbox, dir: &Path, text: &str) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !xcompose(sb, dir, &["logs", "--no-log-prefix", "--tail", "1"])?.contains(text) {
+        ensure!(Instant::now() < deadline, "{text:?} never showed in the logs");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
+}
+
+/// Every command that prints, writing into a pipe nobody reads any more (its reader closed before
+/// the first byte), ends quietly as Unix tools do: killed by SIGPIPE or exit 0, nothing on
+/// stderr, no panic (exit 101) and no "Broken pipe" error (exit 1). And `logs | head` through a
+/// real shell pipe exits 0 with nothing on stderr.
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(
+        &sb,
+        "pipes",
+        "services:\n  talker:\n    image: busybox:latest\n    init: true\n    command: [\"sh\", \"-c\", \"seq 1 20000; exec sleep 1000\"]\n",
+    )?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    wait_for_log(&sb, &dir, "20000")?;
+    let commands: [&[&str]; 9] = [
+        &["ps", "--format", "json"],
+        &["ps"],
+        &["images"],
+        &["config"],
+        &["ls"],
+        &["version"],
+        &["top"],
+        &["logs"],
+        &["events", "--since", "1h", "--until", "0s"],
+    ];
+    for args in commands {
+        let (reader, writer) = nix::unistd::pipe()?;
+        drop(reader);
+        let out = xcompose_output(&sb, &dir, args, Stdio::from(writer))?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.is_empty(), "xcompose {args:?} into a closed pipe printed {stderr:?}");
+        assert!(out.status.success() || out.status.signal() == Some(nix::libc::SIGPIPE), "xcompose {args:?} into a closed pipe: {}", out.status);
+    }
+    let errors = sb.temp_dir().join("pipes.err");
+    let line = format!("{XCOMPOSE} --root {} -f {} logs 2>{} | head -n 2", sb.root().display(), dir.join("compose.yaml").display(), errors.display());
+    let out = sb.command("sh").args(["-c", &line]).output()?;
+    assert!(out.status.success(), "{}", out.status);
+    assert_eq!(String::from_utf8(out.stdout)?, "talker-1  | 1\ntalker-1  | 2\n");
+    assert_eq!(std::fs::read_to_string(&errors)?, "", "logs | head printed an error");
+    xcompose(&sb, &dir, &["down"])?;
+    Ok(())
+}
+
+/// Every file, directory and link under `root`, with the files' contents and the links' targets.
+fn tree(root: &Path) -> Result<BTreeMap<PathBuf, Vec<u8>>> {
+    let mut found = BTreeMap::new();
+    let mut queue = vec![root.to_path_buf()];
+    while let Some(path) = queue.pop() {
+        let meta = std::fs::symlink_metadata(&path)?;
+        let content = if meta.is_dir() {
+            queue.extend(std::fs::read_dir(&path)?.map(|e| e.map(|e| e.path())).collect::<Result<Vec<_>, _>>()?);
+            Vec::new()
+        } else if meta.file_type().is_symlink() {
+            std::fs::read_link(&path)?.into_os_string().into_encoded_bytes()
+        } else if meta.is_file() {
+            std::fs::read(&path)?
+        } else {
+            Vec::new()
+        };
+        found.insert(path, content);
+    }
+    Ok(found)
+}
+
+/// xcompose's progress lines (stderr) of a successful command.
+fn progress(out: &Output) -> Result<Vec<String>> {
+    ensure!(out.status.success(), "failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr));
+    Ok(String::from_utf8(out.stderr.clone())?.lines().map(str::to_string).collect())
+}
+
+/// `--dry-run` after the command (or before it) prints compose's lines with the resources' names
+/// and leaves the state root exactly as it was, on a new project and on a running one; a command
+/// without a dry run is refused rather than carried out.
+#[test]
+fn dry_run_prints_compose_lines_and_changes_nothing() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(
+        &sb,
+        "dry",
+        "services:\n  web:\n    image: busybox:latest\n    init: true\n    command: [sleep, \"1000\"]\n    volumes: [data:/data]\nvolumes:\n  data:\n",
+    )?;
+    let before = tree(sb.root())?;
+    let lines = progress(&xcompose_output(&sb, &dir, &["up", "-d", "--dry-run"], Stdio::piped())?)?;
+    assert_eq!(
+        lines,
+        [
+            " DRY-RUN MODE -  Network dry_default  Creating",
+            " DRY-RUN MODE -  Network dry_default  Created",
+            " DRY-RUN MODE -  Volume dry_data  Creating",
+            " DRY-RUN MODE -  Volume dry_data  Created",
+            " DRY-RUN MODE -  Container dry-web-1  Creating",
+            " DRY-RUN MODE -  Container dry-web-1  Created",
+            " DRY-RUN MODE -  Container dry-web-1  Starting",
+            " DRY-RUN MODE -  Container dry-web-1  Started",
+        ]
+    );
+    assert!(tree(sb.root())? == before, "up --dry-run changed the state root");
+    assert!(xcompose(&sb, &dir, &["ps", "-a", "-q"])?.is_empty());
+
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let running = tree(sb.root())?;
+    let lines = progress(&xcompose_output(&sb, &dir, &["--dry-run", "up", "-d", "--force-recreate"], Stdio::piped())?)?;
+    assert_eq!(
+        lines,
+        [
+            " DRY-RUN MODE -  Container dry-web-1  Recreate",
+            " DRY-RUN MODE -  Container dry-web-1  Recreated",
+            " DRY-RUN MODE -  Container dry-web-1  Starting",
+            " DRY-RUN MODE -  Container dry-web-1  Started",
+        ]
+    );
+    assert!(tree(sb.root())? == running, "up --force-recreate --dry-run changed the state root");
+
+    let refused = xcompose_output(&sb, &dir, &["down", "--dry-run"], Stdio::piped())?;
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(refused.stderr)?,
+        "--dry-run is not supported by `xcompose down` yet: run it without --dry-run; nothing was changed\n"
+    );
+    assert!(tree(sb.root())? == running, "a refused down --dry-run changed the state root");
+    xcompose(&sb, &dir, &["down", "-v"])?;
+    Ok(())
+}
