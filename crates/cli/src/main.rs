@@ -2,6 +2,7 @@
 
 mod commands;
 mod sizes;
+mod table;
 mod yaml_out;
 
 use std::path::PathBuf;
@@ -204,8 +205,56 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("{err:#}");
+            eprintln!("{}", error_line(&err));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The error and its causes on one line, `what: why: cause`, as anyhow's `{:#}` prints them,
+/// except that a cause whose text ends the line already is not repeated: errors that print their
+/// source themselves (`#[error("{0}")]` over a `#[from]`) gave "exec: x: exec: x".
+fn error_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.ends_with(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_line;
+
+    /// An error that prints its source in its own message.
+    #[derive(Debug)]
+    struct Repeating(std::io::Error);
+
+    impl std::fmt::Display for Repeating {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "container setup failed: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Repeating {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn causes_are_printed_once() {
+        let inner = || std::io::Error::other("exec: nope: no such file");
+        let err = anyhow::Error::new(Repeating(inner())).context("service web");
+        assert_eq!(error_line(&err), "service web: container setup failed: exec: nope: no such file");
+        let err = anyhow::Error::new(inner()).context("reading compose.yaml");
+        assert_eq!(error_line(&err), "reading compose.yaml: exec: nope: no such file");
     }
 }

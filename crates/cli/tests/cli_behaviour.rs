@@ -152,3 +152,36 @@ fn dry_run_prints_compose_lines_and_changes_nothing() -> Result<()> {
     xcompose(&sb, &dir, &["down", "-v"])?;
     Ok(())
 }
+
+/// What compose users read: `(health: starting)` in `ps`, an exec error said once, `images` in
+/// aligned columns with compose's headers and the service-N container names.
+#[test]
+fn status_errors_and_images_read_as_compose() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(
+        &sb,
+        "details",
+        "services:\n  web:\n    image: busybox:latest\n    init: true\n    command: [sleep, \"1000\"]\n    healthcheck:\n      test: [\"CMD\", \"false\"]\n      interval: 1h\n      start_period: 1h\n",
+    )?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let ps = xcompose(&sb, &dir, &["ps", "--format", "json"])?;
+    assert!(ps.contains("(health: starting)"), "{ps}");
+
+    let out = xcompose_output(&sb, &dir, &["exec", "-T", "web", "/no/such/program"], Stdio::piped())?;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr)?;
+    assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
+    assert_eq!(stderr.matches("/no/such/program").count(), 1, "the error is said once: {stderr:?}");
+
+    let images = xcompose(&sb, &dir, &["images"])?;
+    let lines: Vec<&str> = images.lines().collect();
+    assert_eq!(lines.len(), 2, "{images}");
+    let header = ["CONTAINER", "REPOSITORY", "TAG", "PLATFORM", "IMAGE ID", "SIZE", "CREATED"];
+    let starts: Vec<usize> = header.iter().map(|h| lines[0].find(h).unwrap()).collect();
+    assert_eq!(starts, [0, 20, 40, 60, 80, 100, 120], "{images}");
+    let row = lines[1];
+    assert!(row.starts_with("web-1 ") && row[20..].starts_with("busybox ") && row[40..].starts_with("latest "), "{images}");
+    assert!(row[60..].starts_with("linux/") && !row[80..].starts_with(' ') && row.ends_with(" ago"), "{images}");
+    xcompose(&sb, &dir, &["down"])?;
+    Ok(())
+}

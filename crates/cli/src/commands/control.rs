@@ -80,20 +80,34 @@ pub fn top(cli: &Cli, args: &ServicesArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs `images`: the images the project's containers use.
+/// Runs `images`: the images the project's containers use, in compose's columns.
 pub fn images(cli: &Cli, args: &ServicesArgs) -> Result<ExitCode> {
     let stack = super::project::open(cli, &[])?;
-    println!("{:<24} {:<20} {:<8} {:<14}", "CONTAINER", "REPOSITORY", "TAG", "IMAGE ID");
+    let store = stack.runtime().images();
+    let summaries = store.list()?;
+    let now = chrono::Utc::now();
+    let mut rows = vec![["CONTAINER", "REPOSITORY", "TAG", "PLATFORM", "IMAGE ID", "SIZE", "CREATED"].map(String::from).to_vec()];
     for c in stack.containers()?.into_iter().filter(|c| args.services.is_empty() || args.services.contains(&c.service)) {
         let reference = xcompose_images::Reference::parse(&c.image).map_err(|e| anyhow!("{e}"))?;
-        let id = stack.runtime().images().resolve(&c.image).map(|i| i.id).unwrap_or_default();
-        let short = id.trim_start_matches("sha256:").chars().take(12).collect::<String>();
+        let image = store.resolve(&c.image).ok();
+        let id = image.as_ref().map(|i| i.id.clone()).unwrap_or_default();
+        let summary = summaries.iter().find(|s| s.id == id);
+        let platform = image.as_ref().map(|i| format!("{}/{}", i.config.os(), i.config.architecture())).unwrap_or_default();
         let repository = match reference.registry.as_str() {
             "docker.io" => reference.repository.trim_start_matches("library/").to_string(),
             registry => format!("{registry}/{}", reference.repository),
         };
-        println!("{:<24} {:<20} {:<8} {:<14}", c.name, repository, reference.tag.as_deref().unwrap_or("<none>"), short);
+        rows.push(vec![
+            super::attach::display_name(&c).to_string(),
+            repository,
+            reference.tag.clone().unwrap_or_else(|| "<none>".into()),
+            platform,
+            id.trim_start_matches("sha256:").chars().take(12).collect(),
+            summary.map(|s| crate::sizes::decimal(s.size, 3)).unwrap_or_default(),
+            summary.and_then(|s| s.created.as_deref()).map(|t| super::ps::created_text(t, now)).unwrap_or_default(),
+        ]);
     }
+    print!("{}", crate::table::render(crate::table::COMPOSE_MIN_WIDTH, &rows));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -107,20 +121,17 @@ pub fn ls(cli: &Cli, args: &LsArgs) -> Result<ExitCode> {
         *entry.0.entry(c.state.status.as_str().to_string()).or_insert(0) += 1;
         entry.1 = c.labels.get("com.docker.compose.project.config_files").cloned().unwrap_or_default();
     }
-    if !args.quiet {
-        println!("{:<20} {:<24} CONFIG FILES", "NAME", "STATUS");
+    let shown = projects.into_iter().filter(|(_, (states, _))| args.all || states.contains_key("running"));
+    if args.quiet {
+        shown.for_each(|(name, _)| println!("{name}"));
+        return Ok(ExitCode::SUCCESS);
     }
-    for (name, (states, files)) in projects {
-        if !args.all && !states.contains_key("running") {
-            continue;
-        }
-        if args.quiet {
-            println!("{name}");
-            continue;
-        }
+    let mut rows = vec![["NAME", "STATUS", "CONFIG FILES"].map(String::from).to_vec()];
+    for (name, (states, files)) in shown {
         let status: Vec<String> = states.iter().map(|(s, n)| format!("{s}({n})")).collect();
-        println!("{:<20} {:<24} {files}", name, status.join(", "));
+        rows.push(vec![name, status.join(", "), files]);
     }
+    print!("{}", crate::table::render(crate::table::COMPOSE_MIN_WIDTH, &rows));
     Ok(ExitCode::SUCCESS)
 }
 

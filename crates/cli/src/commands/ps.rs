@@ -6,6 +6,7 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
 use xcompose_stack::ContainerInfo;
+use xcompose_supervisor::health::HealthStatus;
 use xcompose_supervisor::state::{ContainerState, Status};
 
 use crate::Cli;
@@ -79,28 +80,11 @@ fn command_text(c: &ContainerInfo) -> String {
 }
 
 fn print_table(shown: &[ContainerInfo], now: DateTime<Utc>) {
-    let rows: Vec<[String; 7]> = shown
-        .iter()
-        .map(|c| [c.name.clone(), c.image.clone(), command_text(c), c.service.clone(), created_text(&c.created, now), status_text(&c.state, now), ports_text(c)])
-        .collect();
-    let header = ["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"];
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let mut out = String::new();
-        for (cell, w) in cells.iter().zip(&widths) {
-            out.push_str(&format!("{cell:<w$}   "));
-        }
-        out.trim_end().to_string()
-    };
-    println!("{}", line(header.to_vec()));
-    for row in &rows {
-        println!("{}", line(row.iter().map(String::as_str).collect()));
-    }
+    let mut rows = vec![["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"].map(String::from).to_vec()];
+    rows.extend(shown.iter().map(|c| {
+        vec![c.name.clone(), c.image.clone(), command_text(c), c.service.clone(), created_text(&c.created, now), status_text(&c.state, now), ports_text(c)]
+    }));
+    print!("{}", crate::table::render(crate::table::DOCKER_MIN_WIDTH, &rows));
 }
 
 /// Docker's `Ports` column: `127.0.0.1:8080->80/tcp, 0.0.0.0:5353->53/udp`.
@@ -135,7 +119,8 @@ fn json_line(c: &ContainerInfo, now: DateTime<Utc>) -> serde_json::Value {
     })
 }
 
-fn created_text(created: &str, now: DateTime<Utc>) -> String {
+/// `5 minutes ago` for an RFC 3339 time, as Docker's CREATED columns.
+pub fn created_text(created: &str, now: DateTime<Utc>) -> String {
     match DateTime::parse_from_rfc3339(created) {
         Ok(t) => format!("{} ago", human_duration(now - t.with_timezone(&Utc))),
         Err(_) => String::new(),
@@ -145,7 +130,12 @@ fn created_text(created: &str, now: DateTime<Utc>) -> String {
 /// Docker's `Status` column: `Up 5 seconds (healthy)`, `Exited (1) 2 minutes ago`, `Created`.
 fn status_text(state: &ContainerState, now: DateTime<Utc>) -> String {
     let since = |t: Option<DateTime<Utc>>| human_duration(now - t.unwrap_or(now));
-    let health = state.health.as_ref().map(|h| format!(" ({})", h.status.as_str())).unwrap_or_default();
+    // Docker: `(health: starting)`, `(healthy)`, `(unhealthy)`.
+    let health = match state.health.as_ref().map(|h| h.status) {
+        Some(HealthStatus::Starting) => " (health: starting)".to_string(),
+        Some(status) => format!(" ({})", status.as_str()),
+        None => String::new(),
+    };
     match state.status {
         Status::Created => "Created".into(),
         Status::Running => format!("Up {}{health}", since(state.started_at)),
@@ -205,5 +195,9 @@ mod tests {
         state.status = Status::Running;
         state.started_at = Some(now - chrono::Duration::seconds(2));
         assert_eq!(status_text(&state, now), "Up 2 seconds");
+        state.health = Some(xcompose_supervisor::health::Health::default());
+        assert_eq!(status_text(&state, now), "Up 2 seconds (health: starting)");
+        state.health.as_mut().unwrap().status = HealthStatus::Unhealthy;
+        assert_eq!(status_text(&state, now), "Up 2 seconds (unhealthy)");
     }
 }
