@@ -1,9 +1,9 @@
 //! `xcompose`: a daemonless, drop-in replacement for `docker compose`.
 
 mod commands;
+mod compose_yaml;
 mod sizes;
 mod table;
-mod yaml_out;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

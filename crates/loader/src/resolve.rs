@@ -15,12 +15,19 @@ pub fn absolutize(path: &str, base: &Path, env: &IndexMap<String, String>) -> St
     let expanded: PathBuf = if path == "~" || path.starts_with("~/") {
         let home = env.get("HOME").cloned().unwrap_or_else(|| "/root".into());
         PathBuf::from(home).join(path.trim_start_matches('~').trim_start_matches('/'))
-    } else if Path::new(path).is_absolute() {
+    } else if Path::new(path).is_absolute() || is_windows_absolute(path) {
         return path.to_string();
     } else {
         base.join(path)
     };
     clean(&expanded).to_string_lossy().into_owned()
+}
+
+/// Whether `path` is an absolute Windows path (`C:\dir`, `C:/dir`, `\\server\share`), which
+/// compose-go keeps as written on every platform.
+fn is_windows_absolute(path: &str) -> bool {
+    let b = path.as_bytes();
+    path.starts_with("\\\\") || (b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && matches!(b[2], b'\\' | b'/'))
 }
 
 /// Whether a build context is remote (git or http), so not a path.
@@ -139,5 +146,21 @@ pub fn resolve_environment(doc: &mut Value, env: &IndexMap<String, String>) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_absolute_paths_are_kept_as_written() {
+        let env = IndexMap::new();
+        let base = Path::new("/project");
+        assert_eq!(absolutize("C:\\docker\\project", base, &env), "C:\\docker\\project");
+        assert_eq!(absolutize("d:/data", base, &env), "d:/data");
+        assert_eq!(absolutize("\\\\server\\share", base, &env), "\\\\server\\share");
+        assert_eq!(absolutize("C:relative", base, &env), "/project/C:relative");
+        assert_eq!(absolutize("./relative", base, &env), "/project/relative");
     }
 }

@@ -71,7 +71,7 @@ pub fn run(cli: &Cli, args: &ConfigArgs) -> Result<ExitCode> {
         if !args.quiet {
             let text = match args.format {
                 Format::Json => serde_json::to_string_pretty(&model)?,
-                Format::Yaml => crate::yaml_out::to_yaml(&model),
+                Format::Yaml => crate::compose_yaml::to_yaml(&model),
             };
             write_output(args, &text)?;
         }
@@ -152,13 +152,17 @@ fn render(project: &Project, args: &ConfigArgs) -> Result<String> {
         return Ok(out);
     }
     let mut value = serde_json::to_value(project)?;
+    if matches!(args.format, Format::Yaml) {
+        // Compose's YAML prints the `x-*` extensions its JSON leaves out.
+        crate::compose_yaml::add_extensions(project, &mut value);
+    }
     if !args.no_interpolate {
         // Printed output must load again to the same project, so literal `$` are escaped as compose does.
         value = escape_dollars(value);
     }
     Ok(match args.format {
         Format::Json => serde_json::to_string_pretty(&value)?,
-        Format::Yaml => crate::yaml_out::to_yaml(&value),
+        Format::Yaml => crate::compose_yaml::to_yaml(&value),
     })
 }
 
