@@ -2,6 +2,7 @@
 
 mod commands;
 mod compose_yaml;
+mod go_format;
 mod sizes;
 mod table;
 
@@ -83,7 +84,7 @@ pub enum Command {
     /// Display the running processes.
     Top(commands::control::ServicesArgs),
     /// List images used by the created containers.
-    Images(commands::control::ServicesArgs),
+    Images(commands::control::ImagesArgs),
     /// List running compose projects.
     Ls(commands::control::LsArgs),
     /// Print the public port for a port binding.
@@ -95,7 +96,7 @@ pub enum Command {
     /// Receive real time events from containers.
     Events(commands::events::EventsArgs),
     /// Show the xcompose version information.
-    Version,
+    Version(commands::control::VersionArgs),
     /// Internal: supervise one container, detached from the command that started it.
     #[command(name = "__supervise", hide = true)]
     Supervise {
@@ -127,7 +128,7 @@ impl Command {
                 | Command::Port(_)
                 | Command::Stats(_)
                 | Command::Events(_)
-                | Command::Version
+                | Command::Version(_)
         )
     }
 }
@@ -194,7 +195,7 @@ fn main() -> ExitCode {
         Command::Events(args) => commands::events::run(&cli, args),
         Command::Watch(args) => commands::watch::run(&cli, args),
         Command::Stats(args) => commands::stats::run(&cli, args),
-        Command::Version => commands::control::version(),
+        Command::Version(args) => commands::control::version(args),
         Command::Supervise { config } => xcompose_supervisor::daemon::main(config)
             .map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1)))
             .map_err(anyhow::Error::msg),

@@ -154,7 +154,7 @@ fn dry_run_prints_compose_lines_and_changes_nothing() -> Result<()> {
 }
 
 /// What compose users read: `(health: starting)` in `ps`, an exec error said once, `images` in
-/// aligned columns with compose's headers and the service-N container names.
+/// aligned columns with compose's headers.
 #[test]
 fn status_errors_and_images_read_as_compose() -> Result<()> {
     let sb = sandbox_with_busybox()?;
@@ -180,8 +180,49 @@ fn status_errors_and_images_read_as_compose() -> Result<()> {
     let starts: Vec<usize> = header.iter().map(|h| lines[0].find(h).unwrap()).collect();
     assert_eq!(starts, [0, 20, 40, 60, 80, 100, 120], "{images}");
     let row = lines[1];
-    assert!(row.starts_with("web-1 ") && row[20..].starts_with("busybox ") && row[40..].starts_with("latest "), "{images}");
+    assert!(row.starts_with("details-web-1 ") && row[20..].starts_with("busybox ") && row[40..].starts_with("latest "), "{images}");
     assert!(row[60..].starts_with("linux/") && !row[80..].starts_with(' ') && row.ends_with(" ago"), "{images}");
+    xcompose(&sb, &dir, &["down"])?;
+    Ok(())
+}
+
+/// `--format` takes Go templates, with compose's field names, Docker's functions and `table`
+/// headers, in `ps`, `images`, `ls`, `stats` and `version`; a broken template is one clear error.
+#[test]
+fn format_takes_go_templates() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(
+        &sb,
+        "tmpl",
+        "services:\n  web:\n    image: busybox:latest\n    init: true\n    command: [sleep, \"1000\"]\n    labels: {tier: front}\n",
+    )?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    assert_eq!(xcompose(&sb, &dir, &["ps", "--format", "{{.Name}}"])?, "tmpl-web-1\n");
+    assert_eq!(xcompose(&sb, &dir, &["ps", "--format", "{{.Service}} {{upper .State}} {{.ExitCode}} {{.Project}}"])?, "web RUNNING 0 tmpl\n");
+    let table = xcompose(&sb, &dir, &["ps", "--format", "table {{.Name}}\\t{{.Status}}"])?;
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines[0], "NAME         STATUS", "{table}");
+    assert!(lines[1].starts_with("tmpl-web-1   Up "), "{table}");
+    let json: serde_json::Value = serde_json::from_str(&xcompose(&sb, &dir, &["ps", "--format", "{{json .}}"])?)?;
+    let fields = [
+        "ID", "Name", "Image", "Command", "Project", "Service", "CreatedAt", "State", "Status", "Health", "ExitCode", "Publishers", "Ports",
+        "Labels", "LocalVolumes", "Mounts", "Networks", "RunningFor", "Size",
+    ];
+    for field in fields {
+        assert!(json.get(field).is_some(), "{field} missing from {json}");
+    }
+    assert_eq!(json["Networks"], "tmpl_default");
+    let labels = xcompose(&sb, &dir, &["ps", "--format", "{{join (split .Labels \",\") \";\"}}"])?;
+    assert!(labels.contains(";tier=front;") || labels.ends_with(";tier=front\n"), "{labels}");
+    assert_eq!(xcompose(&sb, &dir, &["images", "--format", "{{.ContainerName}} {{.Repository}}:{{.Tag}}"])?, "tmpl-web-1 busybox:latest\n");
+    assert_eq!(xcompose(&sb, &dir, &["ls", "--format", "{{.Name}} {{.Status}}"])?, "tmpl running(1)\n");
+    assert_eq!(xcompose(&sb, &dir, &["stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}"])?, "tmpl-web-1 2\n");
+    let version = xcompose(&sb, &dir, &["version", "--format", "{{.Version}}"])?;
+    assert!(version.starts_with('v') && version.trim_end().len() > 1 && !version.contains(' '), "{version}");
+    let out = xcompose_output(&sb, &dir, &["ps", "--format", "{{.Name"], Stdio::piped())?;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr)?;
+    assert!(stderr.starts_with("invalid --format template \"{{.Name\"") && stderr.lines().count() == 1, "{stderr:?}");
     xcompose(&sb, &dir, &["down"])?;
     Ok(())
 }

@@ -8,6 +8,7 @@ use anyhow::{anyhow, Result};
 use clap::Args;
 use nix::sys::signal::Signal;
 
+use crate::go_format::Format;
 use crate::Cli;
 
 /// Services to act on.
@@ -27,9 +28,36 @@ pub struct KillArgs {
     pub services: Vec<String>,
 }
 
+/// `images`' flags.
+#[derive(Debug, Args)]
+pub struct ImagesArgs {
+    /// Only display IDs.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Format the output: table, json, or a Go template (`{{.Repository}}:{{.Tag}}`).
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    /// Services (default: all).
+    pub services: Vec<String>,
+}
+
+/// `version`'s flags.
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// Format the output: pretty, json, or a Go template (`{{.Version}}`).
+    #[arg(short = 'f', long, default_value = "pretty")]
+    pub format: String,
+    /// Shows only the version number.
+    #[arg(long)]
+    pub short: bool,
+}
+
 /// `ls`'s flags.
 #[derive(Debug, Args)]
 pub struct LsArgs {
+    /// Format the output: table, json, or a Go template (`{{.Name}}`).
+    #[arg(long, default_value = "table")]
+    pub format: String,
     /// Show all stopped Compose projects.
     #[arg(short = 'a', long)]
     pub all: bool,
@@ -80,34 +108,62 @@ pub fn top(cli: &Cli, args: &ServicesArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The column title of each field an `images` template can name, as compose's.
+const IMAGE_HEADERS: [(&str, &str); 7] = [
+    ("ContainerName", "CONTAINER"),
+    ("Repository", "REPOSITORY"),
+    ("Tag", "TAG"),
+    ("Platform", "PLATFORM"),
+    ("ID", "IMAGE ID"),
+    ("Size", "SIZE"),
+    ("Created", "CREATED"),
+];
+
+/// Compose's `images` table, as a template.
+const IMAGE_TABLE: &str = "{{.ContainerName}}\t{{.Repository}}\t{{.Tag}}\t{{.Platform}}\t{{.ID}}\t{{.Size}}\t{{.Created}}";
+
 /// Runs `images`: the images the project's containers use, in compose's columns.
-pub fn images(cli: &Cli, args: &ServicesArgs) -> Result<ExitCode> {
+pub fn images(cli: &Cli, args: &ImagesArgs) -> Result<ExitCode> {
     let stack = super::project::open(cli, &[])?;
     let store = stack.runtime().images();
     let summaries = store.list()?;
     let now = chrono::Utc::now();
-    let mut rows = vec![["CONTAINER", "REPOSITORY", "TAG", "PLATFORM", "IMAGE ID", "SIZE", "CREATED"].map(String::from).to_vec()];
+    let mut items = Vec::new();
     for c in stack.containers()?.into_iter().filter(|c| args.services.is_empty() || args.services.contains(&c.service)) {
         let reference = xcompose_images::Reference::parse(&c.image).map_err(|e| anyhow!("{e}"))?;
         let image = store.resolve(&c.image).ok();
         let id = image.as_ref().map(|i| i.id.clone()).unwrap_or_default();
         let summary = summaries.iter().find(|s| s.id == id);
-        let platform = image.as_ref().map(|i| format!("{}/{}", i.config.os(), i.config.architecture())).unwrap_or_default();
         let repository = match reference.registry.as_str() {
             "docker.io" => reference.repository.trim_start_matches("library/").to_string(),
             registry => format!("{registry}/{}", reference.repository),
         };
-        rows.push(vec![
-            super::attach::display_name(&c).to_string(),
-            repository,
-            reference.tag.clone().unwrap_or_else(|| "<none>".into()),
-            platform,
-            id.trim_start_matches("sha256:").chars().take(12).collect(),
-            summary.map(|s| crate::sizes::decimal(s.size, 3)).unwrap_or_default(),
-            summary.and_then(|s| s.created.as_deref()).map(|t| super::ps::created_text(t, now)).unwrap_or_default(),
-        ]);
+        items.push(serde_json::json!({
+            "ContainerName": c.name,
+            "Repository": repository,
+            "Tag": reference.tag.clone().unwrap_or_else(|| "<none>".into()),
+            "Platform": image.as_ref().map(|i| format!("{}/{}", i.config.os(), i.config.architecture())).unwrap_or_default(),
+            "ID": id.trim_start_matches("sha256:").chars().take(12).collect::<String>(),
+            "Size": summary.map(|s| crate::sizes::decimal(s.size, 3)).unwrap_or_default(),
+            "Created": summary.and_then(|s| s.created.as_deref()).map(|t| super::ps::created_text(t, now)).unwrap_or_default(),
+        }));
     }
-    print!("{}", crate::table::render(crate::table::COMPOSE_MIN_WIDTH, &rows));
+    if args.quiet {
+        items.iter().for_each(|i| println!("{}", i["ID"].as_str().unwrap_or_default()));
+        return Ok(ExitCode::SUCCESS);
+    }
+    print_items(&args.format, IMAGE_TABLE, &items, &IMAGE_HEADERS)
+}
+
+/// Prints `items` as `format` says: the command's `table` template (with `headers`, in
+/// compose's own columns), JSON (compose prints one array), or the user's template.
+fn print_items(format: &str, table: &str, items: &[serde_json::Value], headers: &[(&str, &str)]) -> Result<ExitCode> {
+    let headers: BTreeMap<&str, &str> = headers.iter().copied().collect();
+    match Format::parse(format) {
+        Format::Table => print!("{}", crate::go_format::render(table, true, items, &headers, crate::table::COMPOSE_MIN_WIDTH)?),
+        Format::Json => println!("{}", serde_json::Value::Array(items.to_vec())),
+        Format::Template { text, table } => print!("{}", crate::go_format::render(&text, table, items, &headers, crate::table::DOCKER_MIN_WIDTH)?),
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -126,13 +182,13 @@ pub fn ls(cli: &Cli, args: &LsArgs) -> Result<ExitCode> {
         shown.for_each(|(name, _)| println!("{name}"));
         return Ok(ExitCode::SUCCESS);
     }
-    let mut rows = vec![["NAME", "STATUS", "CONFIG FILES"].map(String::from).to_vec()];
-    for (name, (states, files)) in shown {
-        let status: Vec<String> = states.iter().map(|(s, n)| format!("{s}({n})")).collect();
-        rows.push(vec![name, status.join(", "), files]);
-    }
-    print!("{}", crate::table::render(crate::table::COMPOSE_MIN_WIDTH, &rows));
-    Ok(ExitCode::SUCCESS)
+    let items: Vec<serde_json::Value> = shown
+        .map(|(name, (states, files))| {
+            let status: Vec<String> = states.iter().map(|(s, n)| format!("{s}({n})")).collect();
+            serde_json::json!({"Name": name, "Status": status.join(", "), "ConfigFiles": files})
+        })
+        .collect();
+    print_items(&args.format, "{{.Name}}\t{{.Status}}\t{{.ConfigFiles}}", &items, &[("Name", "NAME"), ("Status", "STATUS"), ("ConfigFiles", "CONFIG FILES")])
 }
 
 /// `port`'s arguments.
@@ -168,8 +224,24 @@ pub fn port(cli: &Cli, args: &PortArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs `version`.
-pub fn version() -> Result<ExitCode> {
-    println!("xcompose version v{} (compose file format of Docker Compose {})", env!("CARGO_PKG_VERSION"), xcompose_orchestrator::labels::COMPOSE_VERSION);
+/// Runs `version`: `pretty` (the default), `json` (`{"version":"v0.1.0"}` as compose), or a
+/// template on `{{.Version}}`.
+pub fn version(args: &VersionArgs) -> Result<ExitCode> {
+    let version = format!("v{}", env!("CARGO_PKG_VERSION"));
+    if args.short {
+        println!("{}", version.trim_start_matches('v'));
+        return Ok(ExitCode::SUCCESS);
+    }
+    match Format::parse(&args.format) {
+        Format::Json => println!("{}", serde_json::json!({"version": version})),
+        Format::Template { text, table } => {
+            let item = serde_json::json!({"Version": version});
+            let headers = BTreeMap::from([("Version", "VERSION")]);
+            print!("{}", crate::go_format::render(&text, table, &[item], &headers, crate::table::DOCKER_MIN_WIDTH)?);
+        }
+        Format::Table => {
+            println!("xcompose version {version} (compose file format of Docker Compose {})", xcompose_orchestrator::labels::COMPOSE_VERSION)
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

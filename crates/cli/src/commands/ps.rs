@@ -2,23 +2,42 @@
 
 use std::process::ExitCode;
 
+use std::collections::BTreeMap;
+
 use anyhow::Result;
 use chrono::{DateTime, Utc};
-use clap::{Args, ValueEnum};
+use clap::Args;
+use xcompose_loader::Project;
 use xcompose_stack::ContainerInfo;
 use xcompose_supervisor::health::HealthStatus;
 use xcompose_supervisor::state::{ContainerState, Status};
 
+use crate::go_format::Format;
 use crate::Cli;
 
-/// Output formats.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum PsFormat {
-    /// Aligned columns.
-    Table,
-    /// One JSON object per line.
-    Json,
-}
+/// The column title of each field a `--format` template can name, as compose's.
+const HEADERS: [(&str, &str); 20] = [
+    ("ID", "CONTAINER ID"),
+    ("Name", "NAME"),
+    ("Names", "NAMES"),
+    ("Image", "IMAGE"),
+    ("Command", "COMMAND"),
+    ("Project", "PROJECT"),
+    ("Service", "SERVICE"),
+    ("CreatedAt", "CREATED AT"),
+    ("State", "STATE"),
+    ("Status", "STATUS"),
+    ("Health", "HEALTH"),
+    ("ExitCode", "EXIT CODE"),
+    ("Publishers", "PUBLISHERS"),
+    ("Ports", "PORTS"),
+    ("Labels", "LABELS"),
+    ("LocalVolumes", "LOCAL VOLUMES"),
+    ("Mounts", "MOUNTS"),
+    ("Networks", "NETWORKS"),
+    ("RunningFor", "CREATED"),
+    ("Size", "SIZE"),
+];
 
 /// `ps`'s flags.
 #[derive(Debug, Args)]
@@ -35,9 +54,9 @@ pub struct PsArgs {
     /// Filter services by status: paused, restarting, removing, running, dead, created, exited.
     #[arg(long)]
     pub status: Vec<String>,
-    /// Format the output.
-    #[arg(long, value_enum, default_value = "table")]
-    pub format: PsFormat,
+    /// Format the output: table, json, or a Go template (`{{.Name}}`, `table {{.Name}}\t{{.Status}}`).
+    #[arg(long, default_value = "table")]
+    pub format: String,
     /// Services to list (default: all).
     #[arg(value_name = "SERVICE")]
     pub service_names: Vec<String>,
@@ -61,13 +80,18 @@ pub fn run(cli: &Cli, args: &PsArgs) -> Result<ExitCode> {
         names.dedup();
         names.iter().for_each(|n| println!("{n}"));
     } else {
-        match args.format {
-            PsFormat::Json => {
+        let project = stack.project();
+        match Format::parse(&args.format) {
+            Format::Json => {
                 for c in &shown {
-                    println!("{}", json_line(c, now));
+                    println!("{}", json_line(c, project, now));
                 }
             }
-            PsFormat::Table => print_table(&shown, now),
+            Format::Table => print_table(&shown, now),
+            Format::Template { text, table } => {
+                let items: Vec<serde_json::Value> = shown.iter().map(|c| json_line(c, project, now)).collect();
+                print!("{}", crate::go_format::render(&text, table, &items, &BTreeMap::from(HEADERS), crate::table::DOCKER_MIN_WIDTH)?);
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -92,8 +116,24 @@ fn ports_text(c: &ContainerInfo) -> String {
     c.ports.iter().map(|p| p.display()).collect::<Vec<_>>().join(", ")
 }
 
-fn json_line(c: &ContainerInfo, now: DateTime<Utc>) -> serde_json::Value {
+/// The networks and mounts of `c`'s service, as compose lists them: network names, and the
+/// mounts' volume names or host paths; with how many are local volumes.
+fn networks_and_mounts(c: &ContainerInfo, project: &Project) -> (Vec<String>, Vec<String>, usize) {
+    let Some(service) = project.services.get(&c.service) else { return (Vec::new(), Vec::new(), 0) };
+    let networks = service.networks.keys().map(|k| project.networks.get(k).map_or(k.clone(), |n| n.name.clone())).collect();
+    let volumes: Vec<&xcompose_loader::model::ServiceVolume> = service.volumes.iter().filter(|v| v.kind == "volume" || v.kind == "bind").collect();
+    let mounts = volumes
+        .iter()
+        .filter(|v| !v.source.is_empty())
+        .map(|v| if v.kind == "volume" { project.volumes.get(&v.source).map_or(v.source.clone(), |d| d.name.clone()) } else { v.source.clone() })
+        .collect();
+    (networks, mounts, volumes.iter().filter(|v| v.kind == "volume").count())
+}
+
+/// One container as compose's `ps --format json` prints it, and as templates see it.
+fn json_line(c: &ContainerInfo, project: &Project, now: DateTime<Utc>) -> serde_json::Value {
     let label_text: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let (networks, mounts, local_volumes) = networks_and_mounts(c, project);
     serde_json::json!({
         "Command": command_text(c),
         "CreatedAt": c.created,
@@ -102,8 +142,11 @@ fn json_line(c: &ContainerInfo, now: DateTime<Utc>) -> serde_json::Value {
         "ID": c.id,
         "Image": c.image,
         "Labels": label_text.join(","),
+        "LocalVolumes": local_volumes,
+        "Mounts": mounts.join(","),
         "Name": c.name,
         "Names": c.name,
+        "Networks": networks.join(","),
         "Project": c.labels.get("com.docker.compose.project").cloned().unwrap_or_default(),
         "Ports": ports_text(c),
         "Publishers": c.ports.iter().map(|p| serde_json::json!({
@@ -114,6 +157,7 @@ fn json_line(c: &ContainerInfo, now: DateTime<Utc>) -> serde_json::Value {
         })).collect::<Vec<_>>(),
         "RunningFor": created_text(&c.created, now),
         "Service": c.service,
+        "Size": 0,
         "State": c.state.status.as_str(),
         "Status": status_text(&c.state, now),
     })

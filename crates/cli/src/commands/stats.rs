@@ -1,16 +1,18 @@
 //! `xcompose stats`: CPU, memory, network and process counts of the project's containers, from
 //! their cgroups and network namespaces, in Docker's table.
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use xcompose_stack::{ContainerInfo, Stack};
 use xcompose_supervisor::state::Status;
 
 use crate::sizes;
+use crate::go_format::Format;
 use crate::Cli;
 
 /// `stats`'s flags.
@@ -25,15 +27,39 @@ pub struct StatsArgs {
     /// Do not truncate output.
     #[arg(long)]
     pub no_trunc: bool,
+    /// Format the output: table, json, or a Go template (`{{.Name}} {{.CPUPerc}}`, `table {{.Name}}\t{{.MemUsage}}`).
+    #[arg(long, default_value = "table")]
+    pub format: String,
     /// Services (default: all).
     pub services: Vec<String>,
 }
+
+/// Docker's default table, as a template.
+const TABLE: &str = "{{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
+
+/// The column title of each field a template can name, as Docker's.
+const HEADERS: [(&str, &str); 9] = [
+    ("Container", "CONTAINER"),
+    ("ID", "CONTAINER ID"),
+    ("Name", "NAME"),
+    ("CPUPerc", "CPU %"),
+    ("MemUsage", "MEM USAGE / LIMIT"),
+    ("MemPerc", "MEM %"),
+    ("NetIO", "NET I/O"),
+    ("BlockIO", "BLOCK I/O"),
+    ("PIDs", "PIDS"),
+];
 
 /// Between the two readings a CPU percentage is computed from.
 const SAMPLE: Duration = Duration::from_millis(500);
 
 /// Runs `stats`: one table with `--no-stream`, else a table a second, redrawn on a terminal.
 pub fn run(cli: &Cli, args: &StatsArgs) -> Result<ExitCode> {
+    let (template, table) = match Format::parse(&args.format) {
+        Format::Table => (Some(TABLE.to_string()), true),
+        Format::Json => (None, false),
+        Format::Template { text, table } => (Some(text), table),
+    };
     let stack = super::project::open(cli, &[])?;
     let total_memory = total_memory();
     let mut out = std::io::stdout().lock();
@@ -42,16 +68,19 @@ pub fn run(cli: &Cli, args: &StatsArgs) -> Result<ExitCode> {
     loop {
         std::thread::sleep(SAMPLE);
         let now = readings(&stack, args)?;
-        let mut table = format!("{:<15} {:<20} {:<8} {:<22} {:<8} {:<20} {:<20} {}\n", "CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS");
-        for reading in &now {
-            let before = last.iter().find(|r| r.container.id == reading.container.id);
-            table.push_str(&row(reading, before, total_memory, args.no_trunc));
-        }
+        let rows: Vec<serde_json::Value> = now
+            .iter()
+            .map(|reading| row(reading, last.iter().find(|r| r.container.id == reading.container.id), total_memory, args.no_trunc))
+            .collect();
+        let mut text = match &template {
+            Some(template) => crate::go_format::render(template, table, &rows, &BTreeMap::from(HEADERS), crate::table::DOCKER_MIN_WIDTH)?,
+            None => rows.iter().map(|r| format!("{r}\n")).collect(),
+        };
         if redraw {
-            table.insert_str(0, "\x1b[2J\x1b[H");
+            text.insert_str(0, "\x1b[2J\x1b[H");
         }
-        // A closed pipe (`stats | head`) ends the command.
-        if out.write_all(table.as_bytes()).and_then(|()| out.flush()).is_err() || args.no_stream {
+        out.write_all(text.as_bytes()).and_then(|()| out.flush()).context("writing to stdout")?;
+        if args.no_stream {
             return Ok(ExitCode::SUCCESS);
         }
         last = now;
@@ -82,8 +111,9 @@ fn readings(stack: &Stack, args: &StatsArgs) -> Result<Vec<Reading>> {
     Ok(readings)
 }
 
-/// A table row: CPU over the time since `before` (the same container's last reading).
-fn row(now: &Reading, before: Option<&Reading>, total_memory: u64, no_trunc: bool) -> String {
+/// A container's figures as Docker's `stats --format json` prints them: CPU over the time since
+/// `before` (the same container's last reading).
+fn row(now: &Reading, before: Option<&Reading>, total_memory: u64, no_trunc: bool) -> serde_json::Value {
     let id = if no_trunc { now.container.id.clone() } else { now.container.id.chars().take(12).collect() };
     let cpu = match (&now.cgroup, before.and_then(|b| b.cgroup.as_ref().map(|c| (b.at, c)))) {
         (Some(stats), Some((then, old))) => {
@@ -97,16 +127,18 @@ fn row(now: &Reading, before: Option<&Reading>, total_memory: u64, no_trunc: boo
         None => (0, 0, 0),
     };
     let memory_percent = if limit == 0 { 0.0 } else { usage as f64 / limit as f64 * 100.0 };
-    format!(
-        "{id:<15} {:<20} {:<8} {:<22} {:<8} {:<20} {:<20} {pids}\n",
-        now.container.name,
-        format!("{cpu:.2}%"),
-        format!("{} / {}", sizes::binary(usage), sizes::binary(limit)),
-        format!("{memory_percent:.2}%"),
-        format!("{} / {}", sizes::decimal(now.network.0, 3), sizes::decimal(now.network.1, 3)),
+    serde_json::json!({
         // Block I/O is not accounted yet.
-        "0B / 0B",
-    )
+        "BlockIO": "0B / 0B",
+        "CPUPerc": format!("{cpu:.2}%"),
+        "Container": id,
+        "ID": id,
+        "MemPerc": format!("{memory_percent:.2}%"),
+        "MemUsage": format!("{} / {}", sizes::binary(usage), sizes::binary(limit)),
+        "Name": now.container.name,
+        "NetIO": format!("{} / {}", sizes::decimal(now.network.0, 3), sizes::decimal(now.network.1, 3)),
+        "PIDs": pids.to_string(),
+    })
 }
 
 /// Bytes received and sent by the interfaces of process `pid`'s network namespace, loopback aside.
