@@ -32,6 +32,51 @@ fn import_ls_tag_inspect_rm() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("No such image: busybox"));
 }
 
+/// `image import --change` applies Dockerfile instructions to the image's configuration, as
+/// `docker import --change`: they show in `image inspect`; a bad one is refused and imports
+/// nothing.
+#[test]
+fn import_with_changes_sets_the_config() {
+    let root = tempfile::tempdir().unwrap();
+    let tar = xcompose_testkit::busybox_image_tar().unwrap();
+    let tar = tar.to_str().unwrap();
+    let changes = [
+        "CMD [\"httpd\", \"-f\"]",
+        "ENTRYPOINT [\"/bin/sh\", \"-c\"]",
+        "CMD [\"sleep 1000\"]",
+        "ENV PATH=/bin MODE=\"web server\"",
+        "EXPOSE 80 53/udp",
+        "LABEL tier=front",
+        "STOPSIGNAL SIGINT",
+        "USER nobody",
+        "VOLUME /data",
+        "WORKDIR /srv",
+    ];
+    let mut args = vec!["image", "import"];
+    for change in &changes {
+        args.extend(["--change", change]);
+    }
+    args.extend([tar, "changed:1"]);
+    stdout(&xcompose(root.path(), &args));
+    let inspect: serde_json::Value = serde_json::from_str(&stdout(&xcompose(root.path(), &["image", "inspect", "changed:1"]))).unwrap();
+    let config = &inspect[0]["Config"];
+    assert_eq!(config["Entrypoint"], serde_json::json!(["/bin/sh", "-c"]), "{config}");
+    assert_eq!(config["Cmd"], serde_json::json!(["sleep 1000"]), "{config}");
+    assert_eq!(config["Env"], serde_json::json!(["PATH=/bin", "MODE=web server"]), "{config}");
+    assert_eq!(config["ExposedPorts"], serde_json::json!({"80/tcp": {}, "53/udp": {}}), "{config}");
+    assert_eq!(config["Labels"], serde_json::json!({"tier": "front"}), "{config}");
+    assert_eq!(config["StopSignal"], "SIGINT");
+    assert_eq!(config["User"], "nobody");
+    assert_eq!(config["Volumes"], serde_json::json!({"/data": {}}), "{config}");
+    assert_eq!(config["WorkingDir"], "/srv");
+
+    let bad = xcompose(root.path(), &["image", "import", "--change", "RUN make", tar, "bad:1"]);
+    assert_eq!(bad.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("RUN is not a valid change command") && stderr.lines().count() == 1, "{stderr}");
+    assert!(!stdout(&xcompose(root.path(), &["image", "ls"])).contains("bad "), "nothing imported");
+}
+
 /// Runs xcompose with `stdin` as its standard input.
 fn xcompose_with_input(root: &std::path::Path, args: &[&str], stdin: &[u8]) -> Output {
     use std::io::Write;

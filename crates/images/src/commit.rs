@@ -86,22 +86,31 @@ impl Drop for Rollback {
 impl ImageStore {
     /// Imports a root filesystem tar as a one-layer image (like `docker import`) tagged `reference`.
     pub fn import(&self, rootfs_tar: impl Read, reference: &str) -> Result<String> {
+        self.import_with_config(rootfs_tar, reference, serde_json::Map::new())
+    }
+
+    /// [`ImageStore::import`] with `config` as the image's run configuration (Docker's `Config`
+    /// keys: `Cmd`, `Env`, `ExposedPorts`, ..., as `docker import --change` sets them), kept in
+    /// the config blob as given.
+    pub fn import_with_config(&self, rootfs_tar: impl Read, reference: &str, config: serde_json::Map<String, serde_json::Value>) -> Result<String> {
         let reference = Reference::parse(reference).map_err(StoreError::Reference)?;
         let staging = self.dir.join("blobs/sha256");
         let mut tmp = tempfile::NamedTempFile::new_in(&staging).map_err(io_err(&staging))?;
         let (digest, size) = blob::copy_hashing(rootfs_tar, tmp.as_file_mut()).map_err(io_err(tmp.path()))?;
         tmp.as_file().sync_all().map_err(io_err(tmp.path()))?;
         let layer = StagedLayer::examine(tmp.path().to_path_buf(), digest, size)?;
-        let corrupt = |e: oci_spec::OciSpecError| StoreError::Corrupt { path: tmp.path().to_path_buf(), message: e.to_string() };
-        let config = ImageConfigurationBuilder::default()
+        let corrupt = |message: String| StoreError::Corrupt { path: tmp.path().to_path_buf(), message };
+        let image = ImageConfigurationBuilder::default()
             .created(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
             .architecture(Arch::default())
             .os(Os::Linux)
-            .config(ConfigBuilder::default().build().map_err(corrupt)?)
-            .rootfs(RootFsBuilder::default().typ("layers").diff_ids(vec![layer.diff_id.clone()]).build().map_err(corrupt)?)
+            .config(ConfigBuilder::default().build().map_err(|e| corrupt(e.to_string()))?)
+            .rootfs(RootFsBuilder::default().typ("layers").diff_ids(vec![layer.diff_id.clone()]).build().map_err(|e| corrupt(e.to_string()))?)
             .build()
-            .map_err(corrupt)?;
-        let config = config.to_string().map_err(corrupt)?.into_bytes();
+            .map_err(|e| corrupt(e.to_string()))?;
+        let mut document = serde_json::to_value(&image).map_err(|e| corrupt(e.to_string()))?;
+        document["config"] = serde_json::Value::Object(config);
+        let config = serde_json::to_vec(&document).map_err(|e| corrupt(e.to_string()))?;
         let image = StagedImage { config, layers: vec![layer], references: vec![reference] };
         let committed = self.commit(&[image], &mut |_, _| {})?;
         Ok(committed.into_iter().next().map(|c| c.id).unwrap_or_default())

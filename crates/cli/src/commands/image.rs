@@ -20,6 +20,10 @@ pub enum ImageCommand {
         file: PathBuf,
         /// Reference to give the image (`name[:tag]`).
         reference: String,
+        /// Apply a Dockerfile instruction to the image's configuration (CMD, ENTRYPOINT, ENV,
+        /// EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR).
+        #[arg(short = 'c', long = "change")]
+        changes: Vec<String>,
     },
     /// List images.
     #[command(alias = "list")]
@@ -84,13 +88,15 @@ pub enum ImageCommand {
 pub fn run(cli: &Cli, command: &ImageCommand) -> Result<ExitCode> {
     let store = ImageStore::open(&cli.root).with_context(|| format!("opening the image store in {}", cli.root.display()))?;
     match command {
-        ImageCommand::Import { file, reference } => {
+        ImageCommand::Import { file, reference, changes } => {
+            // Bad instructions are refused before the tar is read.
+            let config = super::image_change::config(changes)?;
             let input: Box<dyn Read> = if file.as_os_str() == "-" {
                 Box::new(std::io::stdin())
             } else {
                 Box::new(File::open(file).with_context(|| format!("open {}", file.display()))?)
             };
-            println!("{}", store.import(input, reference)?);
+            println!("{}", store.import_with_config(input, reference, config)?);
         }
         ImageCommand::Ls { quiet } => {
             let images = store.list()?;
