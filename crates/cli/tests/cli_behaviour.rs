@@ -212,6 +212,7 @@ fn format_takes_go_templates() -> Result<()> {
         assert!(json.get(field).is_some(), "{field} missing from {json}");
     }
     assert_eq!(json["Networks"], "tmpl_default");
+    assert_eq!((&json["LocalVolumes"], &json["Size"], &json["ExitCode"]), (&"0".into(), &"0B".into(), &0.into()), "{json}");
     let labels = xcompose(&sb, &dir, &["ps", "--format", "{{join (split .Labels \",\") \";\"}}"])?;
     assert!(labels.contains(";tier=front;") || labels.ends_with(";tier=front\n"), "{labels}");
     assert_eq!(xcompose(&sb, &dir, &["images", "--format", "{{.ContainerName}} {{.Repository}}:{{.Tag}}"])?, "tmpl-web-1 busybox:latest\n");

@@ -142,7 +142,8 @@ fn json_line(c: &ContainerInfo, project: &Project, now: DateTime<Utc>) -> serde_
         "ID": c.id,
         "Image": c.image,
         "Labels": label_text.join(","),
-        "LocalVolumes": local_volumes,
+        // Docker's container context prints counts and sizes as text.
+        "LocalVolumes": local_volumes.to_string(),
         "Mounts": mounts.join(","),
         "Name": c.name,
         "Names": c.name,
@@ -157,7 +158,7 @@ fn json_line(c: &ContainerInfo, project: &Project, now: DateTime<Utc>) -> serde_
         })).collect::<Vec<_>>(),
         "RunningFor": created_text(&c.created, now),
         "Service": c.service,
-        "Size": 0,
+        "Size": crate::sizes::decimal(0, 3),
         "State": c.state.status.as_str(),
         "Status": status_text(&c.state, now),
     })
