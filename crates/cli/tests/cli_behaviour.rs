@@ -43,7 +43,7 @@ fn output_into_a_closed_pipe_ends_quietly() -> Result<()> {
     )?;
     xcompose(&sb, &dir, &["up", "-d"])?;
     wait_for_log(&sb, &dir, "20000")?;
-    let commands: [&[&str]; 9] = [
+    let commands: [&[&str]; 12] = [
         &["ps", "--format", "json"],
         &["ps"],
         &["images"],
@@ -53,6 +53,9 @@ fn output_into_a_closed_pipe_ends_quietly() -> Result<()> {
         &["top"],
         &["logs"],
         &["events", "--since", "1h", "--until", "0s"],
+        &["stats", "--no-stream"],
+        &["image", "ls"],
+        &["volume", "ls"],
     ];
     for args in commands {
         let (reader, writer) = nix::unistd::pipe()?;
