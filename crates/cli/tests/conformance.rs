@@ -40,9 +40,9 @@ struct Case {
 }
 
 /// Every corpus project, this repository's fixtures (`tests/conformance/*`, flags in `test.args`)
-/// and examples,
-/// and the compose-go loader and cli test files (each loaded with `-f`, skipping any that name a
-/// URL so nothing outside the machine is ever contacted).
+/// and examples, and every compose-go loader and cli test file, subdirectories included (each
+/// loaded with `-f`, skipping any that name a URL so nothing outside the machine is ever
+/// contacted).
 fn cases() -> Vec<Case> {
     let mut cases = Vec::new();
     let corpus = corpus_dir();
@@ -61,14 +61,17 @@ fn cases() -> Vec<Case> {
             .unwrap_or_default();
         cases.push(Case { dir: fixture, args });
     }
-    let loader = ["", "extends", "extends/withdir", "include", "combined", "subdir"].map(|sub| corpus.join("compose-go/loader/testdata").join(sub));
-    let cli = ["", "simple", "env-file"].map(|sub| corpus.join("compose-go/cli/testdata").join(sub));
-    for dir in loader.into_iter().chain(cli) {
-        for file in sorted_entries(&dir) {
-            let is_yaml = file.extension().is_some_and(|e| e == "yaml" || e == "yml");
-            let text = std::fs::read_to_string(&file).unwrap_or_default();
+    let mut dirs = vec![corpus.join("compose-go/loader/testdata"), corpus.join("compose-go/cli/testdata")];
+    while let Some(dir) = dirs.pop() {
+        for entry in sorted_entries(&dir) {
+            if entry.is_dir() {
+                dirs.push(entry);
+                continue;
+            }
+            let is_yaml = entry.extension().is_some_and(|e| e == "yaml" || e == "yml");
+            let text = std::fs::read_to_string(&entry).unwrap_or_default();
             if is_yaml && !text.contains("://") {
-                cases.push(Case { dir: dir.clone(), args: vec!["-f".into(), file.display().to_string()] });
+                cases.push(Case { dir: dir.clone(), args: vec!["-f".into(), entry.display().to_string()] });
             }
         }
     }
