@@ -12,11 +12,22 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, P
 /// Statuses after which a resource has nothing left to do in this command.
 const FINAL: [&str; 9] = ["Created", "Started", "Removed", "Healthy", "Exited", "Stopped", "Running", "Recreated", "Restarted"];
 
+/// A resource as compose names it in its progress lines: `Container p-web-1`, `Network
+/// p_default`, and a volume being created quoted (`Volume "p_data"`, compose's
+/// `fmt.Sprintf("Volume %q", name)`; it removes them unquoted).
+fn resource(kind: &str, name: &str, status: &str) -> String {
+    if kind == "Volume" && matches!(status, "Creating" | "Created") {
+        format!("{kind} \"{name}\"")
+    } else {
+        format!("{kind} {name}")
+    }
+}
+
 /// The reporter for the stack: a function of (kind, name, status); `prefix` starts every line
 /// (compose's dry-run prefix, or nothing).
 pub fn reporter(prefix: &'static str) -> Box<xcompose_stack::Progress> {
     if !std::io::stderr().is_terminal() {
-        return Box::new(move |kind, name, status| eprintln!("{prefix} {kind} {name}  {status}"));
+        return Box::new(move |kind, name, status| eprintln!("{prefix} {}  {status}", resource(kind, name, status)));
     }
     let bars = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
     let lines: Mutex<HashMap<String, ProgressBar>> = Mutex::new(HashMap::new());
@@ -28,12 +39,13 @@ pub fn reporter(prefix: &'static str) -> Box<xcompose_stack::Progress> {
     Box::new(move |kind, name, status| {
         let mut lines = lines.lock().unwrap_or_else(|p| p.into_inner());
         let key = format!("{kind} {name}");
+        let shown = resource(kind, name, status);
         let bar = lines.entry(key.clone()).or_insert_with(|| {
             let bar = bars.add(ProgressBar::new_spinner().with_style(working.clone()));
             bar.enable_steady_tick(Duration::from_millis(100));
             bar
         });
-        bar.set_message(format!("{}{key}  {status}", prefix.trim_start()));
+        bar.set_message(format!("{}{shown}  {status}", prefix.trim_start()));
         if FINAL.contains(&status) {
             bar.set_style(done.clone());
             bar.finish();
@@ -41,4 +53,17 @@ pub fn reporter(prefix: &'static str) -> Box<xcompose_stack::Progress> {
             bar.set_style(working.clone());
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resource;
+
+    #[test]
+    fn resources_named_as_compose_names_them() {
+        assert_eq!(resource("Volume", "p_data", "Created"), "Volume \"p_data\"");
+        assert_eq!(resource("Volume", "p_data", "Removed"), "Volume p_data");
+        assert_eq!(resource("Network", "p_default", "Created"), "Network p_default");
+        assert_eq!(resource("Container", "p-web-1", "Started"), "Container p-web-1");
+    }
 }
