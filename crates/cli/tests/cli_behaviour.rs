@@ -150,6 +150,10 @@ fn dry_run_prints_compose_lines_and_changes_nothing() -> Result<()> {
         ]
     );
     assert_eq!(changed(&before, &tree(sb.root())?), Vec::<PathBuf>::new(), "up --dry-run changed the state root");
+    let lines = progress(&xcompose_output(&sb, &dir, &["create", "--dry-run"], Stdio::piped())?)?;
+    assert_eq!(lines.len(), 6, "create does not start: {lines:?}");
+    assert_eq!(lines[5], " DRY-RUN MODE -  Container dry-web-1  Created");
+    assert_eq!(changed(&before, &tree(sb.root())?), Vec::<PathBuf>::new(), "create --dry-run changed the state root");
     assert!(xcompose(&sb, &dir, &["ps", "-a", "-q"])?.is_empty());
 
     xcompose(&sb, &dir, &["up", "-d"])?;
