@@ -209,3 +209,62 @@ fn a_restarted_container_is_reachable_at_once() -> Result<()> {
     xcompose(&sb, &dir, &["down", "-t", "0"])?;
     Ok(())
 }
+
+const VOLUME_STACK: &str = r#"
+services:
+  store:
+    image: vol:latest
+    init: true
+    volumes: [/cache]
+"#;
+
+/// The anonymous volumes (64-hex names, labelled anonymous) in the sandbox's store.
+fn anonymous_volumes(sb: &Sandbox) -> Result<Vec<String>> {
+    let out = sb.run_ok(XCOMPOSE, &["--root", sb.root().to_str().unwrap(), "volume", "ls", "--format", "json"])?;
+    let mut names = Vec::new();
+    for line in out.lines() {
+        let v: serde_json::Value = serde_json::from_str(line)?;
+        let name = v["Name"].as_str().unwrap_or_default().to_string();
+        let labels = v["Labels"].as_str().unwrap_or_default();
+        if name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()) && labels.split(',').any(|l| l == "com.docker.volume.anonymous=") {
+            names.push(name);
+        }
+    }
+    Ok(names)
+}
+
+/// Each VOLUME of the image gets an anonymous volume seeded from the image; the data written
+/// there (and in the service's own anonymous volume) survives `up --force-recreate`, `down`
+/// keeps those volumes and `down -v` removes them, as compose.
+#[test]
+fn the_images_volumes_are_anonymous_volumes_kept_across_recreation() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    load_image(&sb, "vol:latest", serde_json::json!({"Cmd": ["sleep", "1000"], "Volumes": {"/data": {}, "/home/": {}}}))?;
+    let dir = project(&sb, "vols", VOLUME_STACK)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    ensure!(anonymous_volumes(&sb)?.len() == 3, "/data, /home and /cache: {:?}", anonymous_volumes(&sb)?);
+    let home = xcompose(&sb, &dir, &["exec", "-T", "store", "ls", "/home"])?;
+    ensure!(home.trim() == "app", "the /home volume is seeded from the image: {home:?}");
+    let mounts = xcompose(&sb, &dir, &["exec", "-T", "store", "cat", "/proc/mounts"])?;
+    ensure!([" /data ", " /home ", " /cache "].iter().all(|m| mounts.contains(m)), "volumes mounted: {mounts}");
+    xcompose(&sb, &dir, &["exec", "-T", "store", "sh", "-c", "echo kept > /data/file && echo cached > /cache/file"])?;
+    let before = ps(&sb, &dir)?["store"]["ID"].clone();
+
+    xcompose(&sb, &dir, &["up", "-d", "--force-recreate"])?;
+    ensure!(ps(&sb, &dir)?["store"]["ID"] != before, "the container was recreated");
+    let data = xcompose(&sb, &dir, &["exec", "-T", "store", "cat", "/data/file", "/cache/file"])?;
+    ensure!(data == "kept\ncached\n", "data after --force-recreate: {data:?}");
+    ensure!(anonymous_volumes(&sb)?.len() == 3, "no new volume: {:?}", anonymous_volumes(&sb)?);
+
+    xcompose(&sb, &dir, &["down", "-t", "0"])?;
+    ensure!(anonymous_volumes(&sb)?.len() == 3, "down keeps them: {:?}", anonymous_volumes(&sb)?);
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    xcompose(&sb, &dir, &["down", "-v", "-t", "0"])?;
+    ensure!(anonymous_volumes(&sb)?.is_empty(), "down -v removes them: {:?}", anonymous_volumes(&sb)?);
+
+    let out = xcompose(&sb, &dir, &["run", "--rm", "store", "ls", "/home"])?;
+    ensure!(out.trim() == "app", "run: {out:?}");
+    ensure!(anonymous_volumes(&sb)?.is_empty(), "run --rm removes its anonymous volumes: {:?}", anonymous_volumes(&sb)?);
+    xcompose(&sb, &dir, &["down", "-v", "-t", "0"])?;
+    Ok(())
+}
