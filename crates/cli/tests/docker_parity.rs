@@ -1,6 +1,7 @@
 //! Real-world stacks behave as under Docker Engine and Docker Compose: a dependency that
-//! crash-loops fails `up` at once; the image's config (STOPSIGNAL, HEALTHCHECK, LABEL) counts as
-//! the Docker Engine merges it with the service's.
+//! crash-loops fails `up` at once; the image's config (STOPSIGNAL, HEALTHCHECK, LABEL, VOLUME)
+//! counts as the Docker Engine merges it with the service's; a restarted container is reachable
+//! at once; layers keep their device nodes and fifos.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -266,5 +267,27 @@ fn the_images_volumes_are_anonymous_volumes_kept_across_recreation() -> Result<(
     ensure!(out.trim() == "app", "run: {out:?}");
     ensure!(anonymous_volumes(&sb)?.is_empty(), "run --rm removes its anonymous volumes: {:?}", anonymous_volumes(&sb)?);
     xcompose(&sb, &dir, &["down", "-v", "-t", "0"])?;
+    Ok(())
+}
+
+/// `image import` of a root filesystem with a character device and a fifo (as a debootstrap
+/// tree has): accepted, and a container of the image sees both.
+#[test]
+fn imported_layers_keep_device_nodes_and_fifos() -> Result<()> {
+    let sb = Sandbox::new()?;
+    let extra = sb.temp_dir().join("extra");
+    std::fs::create_dir_all(extra.join("opt"))?;
+    for (program, args) in [("mknod", vec!["opt/full", "c", "1", "7"]), ("mkfifo", vec!["opt/pipe"])] {
+        ensure!(Command::new(program).current_dir(&extra).args(&args).status()?.success(), "{program} failed");
+    }
+    let rootfs = sb.temp_dir().join("rootfs.tar");
+    std::fs::copy(xcompose_testkit::busybox_image_tar()?, &rootfs)?;
+    ensure!(Command::new("tar").arg("-rf").arg(&rootfs).arg("-C").arg(&extra).arg("opt").status()?.success(), "tar -r failed");
+    sb.run_ok(XCOMPOSE, &["--root", sb.root().to_str().unwrap(), "image", "import", rootfs.to_str().unwrap(), "devices:latest"])?;
+    let dir = project(&sb, "devs", "services:\n  probe:\n    image: devices:latest\n    command: [\"ls\", \"-l\", \"/opt\"]\n")?;
+    let listing = xcompose(&sb, &dir, &["run", "--rm", "probe"])?;
+    let line = |name: &str| listing.lines().find(|l| l.ends_with(&format!(" {name}"))).unwrap_or_default().to_string();
+    ensure!(line("full").starts_with('c') && line("full").contains("1,   7"), "the character device: {listing}");
+    ensure!(line("pipe").starts_with('p'), "the fifo: {listing}");
     Ok(())
 }
