@@ -398,7 +398,7 @@ const FORWARDING_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 fn is_forwarding(link: &LinkMessage) -> bool {
     link.attributes.iter().any(|a| match a {
         LinkAttribute::LinkInfo(infos) => infos.iter().any(|i| match i {
-            LinkInfo::PortData(InfoPortData::BridgePort(port)) => port.iter().any(|p| *p == InfoBridgePort::State(BridgePortState::Forwarding)),
+            LinkInfo::PortData(InfoPortData::BridgePort(port)) => port.contains(&InfoBridgePort::State(BridgePortState::Forwarding)),
             _ => false,
         }),
         _ => false,
