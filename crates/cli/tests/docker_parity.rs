@@ -104,6 +104,7 @@ services:
   db:
     image: sig:latest
     labels: {tier: db}
+    ports: ["15432:5432"]
   app:
     image: busybox:latest
     init: true
@@ -115,6 +116,7 @@ services:
     healthcheck: {disable: true}
   term:
     image: sig:latest
+    expose: ["7000-7001/udp"]
     stop_signal: SIGTERM
     stop_grace_period: 1s
     healthcheck: {interval: 30s, start_interval: 30s}
@@ -122,7 +124,7 @@ services:
 
 /// The image's STOPSIGNAL stops the container (the service's `stop_signal` wins), its
 /// HEALTHCHECK gates dependents (`disable: true` turns it off; the service's fields go over
-/// the image's), and its labels go under the service's.
+/// the image's), its labels go under the service's, and its EXPOSE adds to `expose:`.
 #[test]
 fn the_images_stop_signal_healthcheck_and_labels_count() -> Result<()> {
     let sb = sandbox_with_busybox()?;
@@ -134,6 +136,7 @@ fn the_images_stop_signal_healthcheck_and_labels_count() -> Result<()> {
             "StopSignal": "SIGINT",
             "Healthcheck": {"Test": ["CMD-SHELL", "test -f /tmp/ready"], "Interval": 100_000_000u64, "StartPeriod": 10_000_000_000u64, "StartInterval": 100_000_000u64},
             "Labels": {"org.example.from": "image", "tier": "image"},
+            "ExposedPorts": {"5432/tcp": {}},
             "OnBuild": ["RUN exit 1"],
         }),
     )?;
@@ -145,6 +148,10 @@ fn the_images_stop_signal_healthcheck_and_labels_count() -> Result<()> {
     ensure!(labels.split(',').any(|l| l == "org.example.from=image") && labels.split(',').any(|l| l == "tier=db"), "labels: {labels}");
     ensure!(before["unchecked"]["Health"] == "", "disable: true: {}", before["unchecked"]);
     ensure!(before["term"]["Health"] == "starting", "the service's interval over the image's test: {}", before["term"]);
+    // The image's EXPOSE and the service's `expose:` show in ps when not published.
+    ensure!(before["unchecked"]["Ports"] == "5432/tcp", "{}", before["unchecked"]);
+    ensure!(before["term"]["Ports"] == "5432/tcp, 7000-7001/udp", "{}", before["term"]);
+    ensure!(before["db"]["Ports"] == "0.0.0.0:15432->5432/tcp", "{}", before["db"]);
 
     let started = Instant::now();
     xcompose(&sb, &dir, &["stop", "db"])?;
