@@ -298,3 +298,24 @@ fn imported_layers_keep_device_nodes_and_fifos() -> Result<()> {
     ensure!(line("pipe").starts_with('p'), "the fifo: {listing}");
     Ok(())
 }
+
+/// `run -P` (`--service-ports`) publishes the service's ports, which `run` leaves out otherwise.
+#[test]
+fn run_service_ports_publishes_the_services_ports() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let stack = "services:\n  web:\n    image: busybox:latest\n    init: true\n    command: [\"sh\", \"-c\", \"echo run > /tmp/index.html; exec httpd -f -p 80 -h /tmp\"]\n    ports: [\"18090:80\"]\n";
+    let dir = project(&sb, "runports", stack)?;
+    let fetch = || sb.command("timeout").args(["3", "busybox", "wget", "-q", "-O", "-", "http://127.0.0.1:18090/index.html"]).output();
+    xcompose(&sb, &dir, &["run", "-d", "web"])?;
+    ensure!(!fetch()?.status.success(), "run without -P published the port");
+    xcompose(&sb, &dir, &["run", "-d", "-P", "web"])?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut out = fetch()?;
+    while !out.status.success() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        out = fetch()?;
+    }
+    ensure!(out.stdout == b"run\n", "run -P: {out:?}");
+    xcompose(&sb, &dir, &["down", "-t", "0"])?;
+    Ok(())
+}
