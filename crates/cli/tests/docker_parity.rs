@@ -242,8 +242,8 @@ fn anonymous_volumes(sb: &Sandbox) -> Result<Vec<String>> {
 }
 
 /// Each VOLUME of the image gets an anonymous volume seeded from the image; the data written
-/// there (and in the service's own anonymous volume) survives `up --force-recreate`, `down`
-/// keeps those volumes and `down -v` removes them, as compose.
+/// there (and in the service's own anonymous volume) survives `up --force-recreate` (not with
+/// `-V`), `down` keeps those volumes and `down -v` removes them, as compose.
 #[test]
 fn the_images_volumes_are_anonymous_volumes_kept_across_recreation() -> Result<()> {
     let sb = sandbox_with_busybox()?;
@@ -263,9 +263,13 @@ fn the_images_volumes_are_anonymous_volumes_kept_across_recreation() -> Result<(
     let data = xcompose(&sb, &dir, &["exec", "-T", "store", "cat", "/data/file", "/cache/file"])?;
     ensure!(data == "kept\ncached\n", "data after --force-recreate: {data:?}");
     ensure!(anonymous_volumes(&sb)?.len() == 3, "no new volume: {:?}", anonymous_volumes(&sb)?);
+    xcompose(&sb, &dir, &["up", "-d", "--force-recreate", "-V"])?;
+    let renewed = xcompose(&sb, &dir, &["exec", "-T", "store", "ls", "/data", "/cache", "/home"])?;
+    ensure!(renewed == "/cache:\n\n/data:\n\n/home:\napp\n", "-V gives new volumes, seeded again: {renewed:?}");
+    ensure!(anonymous_volumes(&sb)?.len() == 6, "-V leaves the old ones: {:?}", anonymous_volumes(&sb)?);
 
     xcompose(&sb, &dir, &["down", "-t", "0"])?;
-    ensure!(anonymous_volumes(&sb)?.len() == 3, "down keeps them: {:?}", anonymous_volumes(&sb)?);
+    ensure!(anonymous_volumes(&sb)?.len() == 6, "down keeps them: {:?}", anonymous_volumes(&sb)?);
     xcompose(&sb, &dir, &["up", "-d"])?;
     xcompose(&sb, &dir, &["down", "-v", "-t", "0"])?;
     ensure!(anonymous_volumes(&sb)?.is_empty(), "down -v removes them: {:?}", anonymous_volumes(&sb)?);
