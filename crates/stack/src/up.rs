@@ -11,6 +11,7 @@ use xcompose_supervisor::health::HealthStatus;
 use xcompose_supervisor::state::Status;
 
 use crate::schedule::Schedule;
+use crate::volumes::AnonymousVolumes;
 use crate::{Stack, StackError};
 
 /// Networks and volumes, made before any container.
@@ -31,6 +32,8 @@ pub struct UpOptions {
     pub plan: xcompose_orchestrator::plan::UpOptions,
     /// `--no-start`: create only.
     pub no_start: bool,
+    /// `-V`: a recreated container gets new anonymous volumes instead of the old one's.
+    pub renew_anon_volumes: bool,
     /// `--wait`: return once every container runs (and is healthy, if it has a healthcheck).
     pub wait: bool,
     /// `--wait-timeout`.
@@ -157,14 +160,16 @@ impl Stack {
             Action::RemoveOrphan { .. } | Action::Remove { .. } => return self.carry_out(action, opts),
             Action::Create { number, name, .. } => {
                 self.report("Container", name, "Creating");
-                let id = self.create_container(service, *number, name)?;
+                let id = self.create_container(service, *number, name, &AnonymousVolumes::new())?;
                 self.report("Container", name, "Created");
                 (id, name.clone())
             }
             Action::Recreate { number, old_id, name, .. } => {
                 self.report("Container", name, "Recreate");
+                // The new container keeps the old one's anonymous volumes, as compose passes them.
+                let inherited = if opts.renew_anon_volumes { AnonymousVolumes::new() } else { self.anonymous_volumes_of(old_id)? };
                 self.remove_container(old_id, self.grace(grace, old_id)?)?;
-                let id = self.create_container(service, *number, name)?;
+                let id = self.create_container(service, *number, name, &inherited)?;
                 self.report("Container", name, "Recreated");
                 (id, name.clone())
             }
@@ -274,13 +279,15 @@ impl Stack {
         self.report("Container", &record.name, "Waiting");
         loop {
             let state = self.runtime.state(&record);
+            // Compose's order: an exited container first, then its health. A crash-looping
+            // one (restarting) is unhealthy from its first exit, as Docker records it.
             match (state.status, state.health.map(|h| h.status)) {
+                (Status::Exited | Status::Dead, _) => {
+                    return Err(StackError::Dependency(format!("dependency failed to start: container {} exited ({})", record.name, state.exit_code.unwrap_or(0))))
+                }
                 (_, Some(HealthStatus::Healthy)) => break,
                 (_, Some(HealthStatus::Unhealthy)) => {
                     return Err(StackError::Dependency(format!("dependency failed to start: container {} is unhealthy", record.name)))
-                }
-                (Status::Exited | Status::Dead, _) => {
-                    return Err(StackError::Dependency(format!("dependency failed to start: container {} exited ({})", record.name, state.exit_code.unwrap_or(0))))
                 }
                 _ => {}
             }
@@ -299,7 +306,10 @@ impl Stack {
         self.report("Container", &record.name, "Waiting");
         loop {
             let state = self.runtime.state(&record);
-            if matches!(state.status, Status::Exited | Status::Dead) && state.started_at.is_some() {
+            // A container its restart policy brings back after each exit (restarting) has
+            // completed too: compose would wait for an `exited` state that never comes.
+            let ended = matches!(state.status, Status::Exited | Status::Dead) || (state.status == Status::Restarting && state.exit_code.is_some());
+            if ended && state.started_at.is_some() {
                 return match state.exit_code.unwrap_or(0) {
                     0 => {
                         self.report("Container", &record.name, "Exited");

@@ -88,9 +88,25 @@ fn healthcheck_turns_healthy_then_unhealthy() {
         };
         wait_for(HealthStatus::Healthy, Duration::from_secs(3))?;
         wait_for(HealthStatus::Unhealthy, Duration::from_secs(3))?;
-        sup.stop(Signal::SIGKILL, Duration::from_secs(1));
+        sup.stop(Signal::SIGKILL as i32, Duration::from_secs(1));
         let code = runner.join().map_err(|_| "the supervisor thread panicked".to_string())??;
         check(code == 137, "killed")?;
+        Ok(())
+    });
+}
+
+/// As Docker's health monitor, stopped with the process: a container that exits before any
+/// verdict is unhealthy, so whoever waits for it to be healthy need not wait for probes.
+#[test]
+fn an_exit_leaves_the_health_unhealthy() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), "exit 1");
+    let timing = HealthConfig { interval: Duration::from_secs(30), start_interval: Duration::from_secs(30), ..HealthConfig::default() };
+    cfg.healthcheck = Some((vec!["true".into()], timing));
+    in_forked_sandbox(move || {
+        let sup = Supervisor::new(cfg, None)?;
+        check(sup.run()? == 1, "exit code 1")?;
+        check(sup.health() == Some(HealthStatus::Unhealthy), &format!("health after the exit: {:?}", sup.state().health))?;
         Ok(())
     });
 }
@@ -109,7 +125,7 @@ fn stop_waits_the_grace_period_then_kills() {
             std::thread::sleep(Duration::from_millis(10));
         }
         let asked = Instant::now();
-        sup.stop(Signal::SIGTERM, Duration::from_millis(700));
+        sup.stop(Signal::SIGTERM as i32, Duration::from_millis(700));
         let code = runner.join().map_err(|_| "the supervisor thread panicked".to_string())??;
         let took = asked.elapsed();
         check(code == 137, &format!("SIGKILL after the grace period, got {code}"))?;
@@ -146,9 +162,35 @@ fn pause_freezes_the_container_and_unpause_resumes_it() {
         check(ticks() > frozen, "output resumes after unpause")?;
         // Stopping a paused container thaws it so the signal can act.
         sup.set_paused(true)?;
-        sup.stop(Signal::SIGTERM, Duration::from_millis(300));
+        sup.stop(Signal::SIGTERM as i32, Duration::from_millis(300));
         runner.join().map_err(|_| "the supervisor thread panicked".to_string())??;
         cgroup.destroy().map_err(|e| e.to_string())?;
+        Ok(())
+    });
+}
+
+/// As Docker: between two runs a container its policy restarts is `restarting`, never `exited`.
+#[test]
+fn a_restarted_container_is_never_seen_exited() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), "exit 3");
+    cfg.restart = RestartPolicy::Always;
+    in_forked_sandbox(move || {
+        let sup = Supervisor::new(cfg.clone(), None)?;
+        let runner = { let s = Arc::clone(&sup); std::thread::spawn(move || s.run()) };
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let mut seen = Vec::new();
+        while Instant::now() < deadline && sup.state().restart_count < 3 {
+            let state = ContainerState::load(&cfg.state_path).map_err(|e| e.to_string())?;
+            if seen.last() != Some(&state.status) {
+                seen.push(state.status);
+            }
+        }
+        sup.stop(Signal::SIGKILL as i32, Duration::from_secs(1));
+        runner.join().map_err(|_| "the supervisor thread panicked".to_string())??;
+        check(sup.state().restart_count >= 3, &format!("restarts: {}", sup.state().restart_count))?;
+        check(seen.contains(&Status::Restarting) && !seen.contains(&Status::Exited), &format!("states seen: {seen:?}"))?;
+        check(sup.state().status == Status::Exited, "stopped for good: exited")?;
         Ok(())
     });
 }
