@@ -229,6 +229,20 @@ impl ImageStore {
         Ok(Image { id, config, layer_dirs })
     }
 
+    /// The manifest of the image `wanted` (a reference or ID) names: its digest and its bytes.
+    pub fn manifest_bytes(&self, wanted: &str) -> Result<(String, Vec<u8>)> {
+        let index = self.read_index()?;
+        let (_, m) = self.find(&index, wanted)?;
+        let path = self.blob_path(&m);
+        Ok((m, fs::read(&path).map_err(io_err(&path))?))
+    }
+
+    /// Opens the blob `digest` (a layer, config or manifest) for reading.
+    pub fn open_blob(&self, digest: &str) -> Result<File> {
+        let path = self.blob_path(digest);
+        File::open(&path).map_err(io_err(&path))
+    }
+
     /// Adds reference `target` to the image `source` names. An image `target` named before
     /// becomes untagged if that was its last reference.
     pub fn tag(&self, source: &str, target: &str) -> Result<()> {
