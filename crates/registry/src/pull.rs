@@ -83,7 +83,7 @@ pub fn pull(store: &ImageStore, reference: &str, options: &PullOptions, on_event
 
 /// A manifest the registry returned, parsed enough to know what it is.
 enum Fetched {
-    Index(ImageIndex),
+    Index(Box<ImageIndex>),
     Image(Box<ImageManifest>),
 }
 
@@ -179,7 +179,7 @@ fn parse_manifest(bytes: &[u8], session: &Session) -> Result<Fetched, RegistryEr
     }
     let media_type = value["mediaType"].as_str().unwrap_or(if value.get("manifests").is_some() { OCI_INDEX } else { OCI_MANIFEST });
     match media_type {
-        OCI_INDEX | DOCKER_LIST => Ok(Fetched::Index(ImageIndex::from_reader(bytes).map_err(|e| invalid(e.to_string()))?)),
+        OCI_INDEX | DOCKER_LIST => Ok(Fetched::Index(Box::new(ImageIndex::from_reader(bytes).map_err(|e| invalid(e.to_string()))?))),
         OCI_MANIFEST | DOCKER_MANIFEST => Ok(Fetched::Image(Box::new(ImageManifest::from_reader(bytes).map_err(|e| invalid(e.to_string()))?))),
         other => Err(RegistryError::UnsupportedMediaType { media_type: other.to_string(), what: format!("the manifest of {}", session.familiar) }),
     }

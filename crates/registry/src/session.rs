@@ -59,7 +59,10 @@ impl Session {
             };
             let session = Self { client: Client::new(config), auth: auth.clone(), endpoint: endpoint.clone(), scheme, name: name.to_string(), familiar: familiar.to_string() };
             let probe = session.reference(None, None);
-            match retrying(|| async { session.client.auth(&probe, &session.auth, operation).await.map_err(|e| session.error(e)) }).await {
+            let handshake = || async { session.client.auth(&probe, &session.auth, operation).await.map_err(|e| session.error(e)) };
+            // HTTPS to an insecure registry is a probe: plain HTTP comes next, with the retries.
+            let probing = scheme == "https" && endpoint.insecure;
+            match if probing { handshake().await } else { retrying(handshake).await } {
                 Ok(_) => return Ok(session),
                 Err(e @ (RegistryError::Tls { .. } | RegistryError::Connect { .. })) if scheme == "https" && endpoint.insecure => last = Some(e),
                 Err(e) => return Err(e),
