@@ -19,6 +19,10 @@
 //! The busybox test image is built by `tests/images/build-busybox-rootfs.sh`; [`busybox_image_tar`]
 //! builds it once per target directory and returns its path.
 //!
+//! [`Registry`] runs Debian's `docker-registry` inside a sandbox (plain HTTP, TLS with a test
+//! CA, client certificates, htpasswd or token auth with a [`TokenServer`]) and pushes images to
+//! it with `skopeo`.
+//!
 //! Everything here needs root and the tools of util-linux (`unshare`, `nsenter`, `setpriv`,
 //! `mount`) and iproute2 (`ip`); [`require_root`] says what is missing.
 
@@ -27,12 +31,18 @@ mod forked;
 mod image;
 mod names;
 mod procs;
+mod registry;
 mod sandbox;
+mod tls;
+mod token_server;
 mod watchdog;
 
 pub use forked::{busybox_overlay, in_forked_sandbox, BusyboxOverlay};
 pub use image::{build_busybox_rootfs, busybox_image_tar, busybox_rootfs_script};
+pub use registry::{Registry, RegistryBuilder};
 pub use sandbox::Sandbox;
+pub use tls::{PemPair, TestCa};
+pub use token_server::{TokenPolicy, TokenRequest, TokenServer, TOKEN_ISSUER, TOKEN_SERVICE};
 
 /// Programs a [`Sandbox`] needs, with the Debian package that ships each.
 const REQUIRED_PROGRAMS: &[(&str, &str)] = &[
