@@ -29,16 +29,23 @@
 mod exec;
 mod forked;
 mod image;
+mod layer;
 mod names;
+mod oci_layout;
 mod procs;
 mod registry;
 mod sandbox;
+pub mod test_images;
 mod tls;
 mod token_server;
 mod watchdog;
 
 pub use forked::{busybox_overlay, in_forked_sandbox, BusyboxOverlay};
 pub use image::{build_busybox_rootfs, busybox_image_tar, busybox_rootfs_script};
+pub use layer::{Compression, Entry, Layer, WrittenLayer};
+pub use oci_layout::{
+    OciLayout, TestImage, WrittenImage, WrittenIndex, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST,
+};
 pub use registry::{Registry, RegistryBuilder};
 pub use sandbox::Sandbox;
 pub use tls::{PemPair, TestCa};

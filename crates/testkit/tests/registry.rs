@@ -22,13 +22,20 @@ fn plain_registry_answers_v2_and_dies_with_its_fixture() {
     let sb = Sandbox::new().unwrap();
     let registry = Registry::plain(&sb).unwrap();
     assert!(registry.url().starts_with("http://127.0.0.1:"));
-    let (code, headers) = status_and_headers(registry.curl(&sb), &[&format!("{}/v2/", registry.url())]);
+    let (code, headers) =
+        status_and_headers(registry.curl(&sb), &[&format!("{}/v2/", registry.url())]);
     assert_eq!(code, "200", "{headers}");
-    assert!(headers.contains("Docker-Distribution-Api-Version: registry/2.0"), "{headers}");
+    assert!(
+        headers.contains("Docker-Distribution-Api-Version: registry/2.0"),
+        "{headers}"
+    );
     let url = format!("{}/v2/", registry.url());
     drop(registry);
     let after = sb.run("curl", &["-sS", "-o", "/dev/null", &url]).unwrap();
-    assert!(!after.status.success(), "the registry still answers after drop");
+    assert!(
+        !after.status.success(),
+        "the registry still answers after drop"
+    );
 }
 
 #[test]
@@ -60,9 +67,22 @@ fn client_cert_registry_refuses_clients_without_one() {
     let (code, _) = status_and_headers(registry.curl(&sb), &[&url]);
     assert_eq!(code, "200");
     let without = sb
-        .run("curl", &["-sS", "-o", "/dev/null", "--cacert", registry.ca_cert().to_str().unwrap(), &url])
+        .run(
+            "curl",
+            &[
+                "-sS",
+                "-o",
+                "/dev/null",
+                "--cacert",
+                registry.ca_cert().to_str().unwrap(),
+                &url,
+            ],
+        )
         .unwrap();
-    assert!(!without.status.success(), "a client without a certificate got in");
+    assert!(
+        !without.status.success(),
+        "a client without a certificate got in"
+    );
     let certs_d = sb.temp_dir().join("certs.d");
     let installed = registry.install_certs_d(&certs_d).unwrap();
     for file in ["ca.crt", "client.cert", "client.key"] {
@@ -73,7 +93,10 @@ fn client_cert_registry_refuses_clients_without_one() {
 #[test]
 fn htpasswd_registry_wants_basic_credentials() {
     let sb = Sandbox::new().unwrap();
-    let registry = Registry::builder().htpasswd("alice", "s3cret").start(&sb).unwrap();
+    let registry = Registry::builder()
+        .htpasswd("alice", "s3cret")
+        .start(&sb)
+        .unwrap();
     let url = format!("{}/v2/", registry.url());
     let (code, headers) = status_and_headers(registry.curl(&sb), &[&url]);
     assert_eq!(code, "401");
@@ -89,8 +112,16 @@ fn htpasswd_registry_wants_basic_credentials() {
 }
 
 /// The token from the token server for `scope`, with `user` (None: anonymously).
-fn token(sb: &Sandbox, realm: &str, scope: &str, user: Option<&str>) -> (String, serde_json::Value) {
-    let url = format!("{realm}?service={}&scope={scope}", xcompose_testkit::TOKEN_SERVICE);
+fn token(
+    sb: &Sandbox,
+    realm: &str,
+    scope: &str,
+    user: Option<&str>,
+) -> (String, serde_json::Value) {
+    let url = format!(
+        "{realm}?service={}&scope={scope}",
+        xcompose_testkit::TOKEN_SERVICE
+    );
     let mut args = vec!["-sS", "-w", "\n%{http_code}"];
     if let Some(user) = user {
         args.extend(["-u", user]);
@@ -105,7 +136,10 @@ fn token(sb: &Sandbox, realm: &str, scope: &str, user: Option<&str>) -> (String,
 #[test]
 fn token_registry_runs_the_bearer_flow() {
     let sb = Sandbox::new().unwrap();
-    let registry = Registry::builder().token("bob", "hunter2", false).start(&sb).unwrap();
+    let registry = Registry::builder()
+        .token("bob", "hunter2", false)
+        .start(&sb)
+        .unwrap();
     let v2 = format!("{}/v2/", registry.url());
     let (code, headers) = status_and_headers(registry.curl(&sb), &[&v2]);
     assert_eq!(code, "401");
@@ -118,13 +152,23 @@ fn token_registry_runs_the_bearer_flow() {
         "{headers}"
     );
 
-    let (code, body) = token(&sb, &realm, "repository:library/redis:pull", Some("bob:nope"));
+    let (code, body) = token(
+        &sb,
+        &realm,
+        "repository:library/redis:pull",
+        Some("bob:nope"),
+    );
     assert_eq!(code, "401");
     assert_eq!(body["details"], "incorrect username or password");
 
     // The user gets what they ask for: the registry accepts the token for the catalog of tags.
     let tags = format!("{}/v2/library/redis/tags/list", registry.url());
-    let (code, body) = token(&sb, &realm, "repository:library/redis:pull,push", Some("bob:hunter2"));
+    let (code, body) = token(
+        &sb,
+        &realm,
+        "repository:library/redis:pull,push",
+        Some("bob:hunter2"),
+    );
     assert_eq!(code, "200", "{body}");
     let bearer = format!("Authorization: Bearer {}", body["token"].as_str().unwrap());
     let (code, _) = status_and_headers(registry.curl(&sb), &["-H", &bearer, &v2]);
@@ -140,24 +184,38 @@ fn token_registry_runs_the_bearer_flow() {
     let anonymous = format!("Authorization: Bearer {}", body["token"].as_str().unwrap());
     let (code, headers) = status_and_headers(registry.curl(&sb), &["-H", &anonymous, &tags]);
     assert_eq!(code, "401", "{headers}");
-    assert!(headers.contains("error=\"insufficient_scope\""), "{headers}");
+    assert!(
+        headers.contains("error=\"insufficient_scope\""),
+        "{headers}"
+    );
 
     let requests = registry.token_server().unwrap().requests();
-    let summary: Vec<(Option<&str>, u16)> =
-        requests.iter().map(|r| (r.user.as_deref(), r.status)).collect();
-    assert_eq!(summary, [(Some("bob"), 401), (Some("bob"), 200), (None, 200)]);
+    let summary: Vec<(Option<&str>, u16)> = requests
+        .iter()
+        .map(|r| (r.user.as_deref(), r.status))
+        .collect();
+    assert_eq!(
+        summary,
+        [(Some("bob"), 401), (Some("bob"), 200), (None, 200)]
+    );
     assert_eq!(requests[1].scopes, ["repository:library/redis:pull,push"]);
 }
 
 #[test]
 fn token_registry_lets_anonymous_callers_pull_when_public() {
     let sb = Sandbox::new().unwrap();
-    let registry = Registry::builder().token("bob", "hunter2", true).start(&sb).unwrap();
+    let registry = Registry::builder()
+        .token("bob", "hunter2", true)
+        .start(&sb)
+        .unwrap();
     let realm = registry.token_server().unwrap().realm();
     let (code, body) = token(&sb, &realm, "repository:library/redis:pull,push", None);
     assert_eq!(code, "200");
     let bearer = format!("Authorization: Bearer {}", body["token"].as_str().unwrap());
     let tags = format!("{}/v2/library/redis/tags/list", registry.url());
     let (code, _) = status_and_headers(registry.curl(&sb), &["-H", &bearer, &tags]);
-    assert_eq!(code, "404", "pull is granted, so the unknown repository is reported as such");
+    assert_eq!(
+        code, "404",
+        "pull is granted, so the unknown repository is reported as such"
+    );
 }
