@@ -26,6 +26,7 @@
 //! Everything here needs root and the tools of util-linux (`unshare`, `nsenter`, `setpriv`,
 //! `mount`) and iproute2 (`ip`); [`require_root`] says what is missing.
 
+mod dockerd;
 mod exec;
 mod forked;
 mod image;
@@ -40,6 +41,7 @@ mod tls;
 mod token_server;
 mod watchdog;
 
+pub use dockerd::Dockerd;
 pub use forked::{busybox_overlay, in_forked_sandbox, BusyboxOverlay};
 pub use image::{build_busybox_rootfs, busybox_image_tar, busybox_rootfs_script};
 pub use layer::{Compression, Entry, Layer, WrittenLayer};

@@ -307,6 +307,29 @@ impl Registry {
         Ok(target)
     }
 
+    /// Makes the registry's certificates Docker's for this sandbox: bind-mounts a directory of
+    /// the sandbox's temporary directory over `/etc/docker` inside the sandbox (once; the host's
+    /// stays untouched) and installs them in its `certs.d/127.0.0.1:PORT/`, where dockerd, and
+    /// xcompose as Docker does, look. Returns that directory as the test process sees it.
+    pub fn install_docker_certs(&self, sb: &Sandbox) -> anyhow::Result<PathBuf> {
+        let etc_docker = sb.temp_dir().join("etc-docker");
+        if !etc_docker.exists() {
+            std::fs::create_dir_all(etc_docker.join("certs.d"))?;
+            let etc = etc_docker.to_string_lossy();
+            sb.run_ok(
+                "sh",
+                &[
+                    "-c",
+                    "mkdir -p /etc/docker && mount --bind \"$1\" /etc/docker",
+                    "sh",
+                    &etc,
+                ],
+            )
+            .context("bind-mounting the sandbox's /etc/docker")?;
+        }
+        self.install_certs_d(&etc_docker.join("certs.d"))
+    }
+
     /// Where the registry stores the blob `sha256:HEX` (`.../blobs/sha256/HE/HEX/data`), for
     /// tests that corrupt what it serves.
     pub fn blob_path(&self, digest: &str) -> anyhow::Result<PathBuf> {
