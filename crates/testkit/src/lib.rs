@@ -36,9 +36,11 @@ mod oci_layout;
 mod procs;
 mod registry;
 mod sandbox;
+mod standin;
 pub mod test_images;
 mod tls;
 mod token_server;
+mod tree;
 mod watchdog;
 
 pub use dockerd::Dockerd;
@@ -50,8 +52,10 @@ pub use oci_layout::{
 };
 pub use registry::{Registry, RegistryBuilder};
 pub use sandbox::Sandbox;
+pub use standin::standin;
 pub use tls::{PemPair, TestCa};
 pub use token_server::{TokenPolicy, TokenRequest, TokenServer, TOKEN_ISSUER, TOKEN_SERVICE};
+pub use tree::{rootfs_listing, TREE_LISTING};
 
 /// Programs a [`Sandbox`] needs, with the Debian package that ships each.
 const REQUIRED_PROGRAMS: &[(&str, &str)] = &[

@@ -246,3 +246,93 @@ fn dockerd_pulls_the_test_images_with_the_same_ids() {
         "dockerd picks amd64"
     );
 }
+
+#[test]
+fn a_schema1_registry_serves_a_signed_schema1_manifest() {
+    let sb = Sandbox::new().unwrap();
+    let registry = Registry::builder().schema1().start(&sb).unwrap();
+    let dir = sb.temp_dir().join("layout");
+    let layout = OciLayout::create(&dir).unwrap();
+    layout
+        .add_image(&test_images::multi_layer().unwrap(), "v1")
+        .unwrap();
+    registry
+        .push_oci_schema1(&sb, &dir, "v1", "xtk/old:1")
+        .unwrap();
+    let raw = registry.skopeo_inspect(&sb, "xtk/old:1", true).unwrap();
+    assert_eq!(raw["schemaVersion"], 1, "{raw}");
+    assert!(raw["signatures"].is_array(), "{raw}");
+}
+
+#[test]
+fn a_standin_keeps_running_whatever_its_command_and_serves_http() {
+    let sb = Sandbox::new().unwrap();
+    let registry = Registry::plain(&sb).unwrap();
+    let written = registry
+        .push_image(
+            &sb,
+            &xcompose_testkit::standin("library/redis:alpine", &[8080]).unwrap(),
+            "library/redis:alpine",
+        )
+        .unwrap();
+    let into = sb.temp_dir().join("standin");
+    pull_and_unpack(&sb, &registry, "library/redis:alpine", &[], &into);
+    let rootfs = into.join("rootfs");
+    let config: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            OciLayout::create(&into.join("layout"))
+                .unwrap()
+                .blob_path(&written.config_digest),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let mut argv: Vec<String> = config["config"]["Entrypoint"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    argv.extend(["--appendonly".to_string(), "yes".to_string()]);
+    // A container has /dev (the stand-in's background job reads /dev/null): bind the sandbox's.
+    let mut child = sb
+        .command("sh")
+        .args([
+            "-c",
+            "mount --bind /dev \"$0/dev\" && exec chroot \"$0\" \"$@\"",
+        ])
+        .arg(&rootfs)
+        .args(&argv)
+        .env("STANDIN_HTTP_PORTS", "8080")
+        .env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        )
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let body = loop {
+        let out = sb
+            .run("curl", &["-sf", "http://127.0.0.1:8080/_cluster/health"])
+            .unwrap();
+        if out.status.success() {
+            break String::from_utf8(out.stdout).unwrap();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stand-in does not serve HTTP"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(body, r#"{"status":"green"}"#);
+    assert!(child.try_wait().unwrap().is_none(), "the stand-in exited");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert!(
+        child.wait().unwrap().success(),
+        "SIGTERM ends it with status 0"
+    );
+}
