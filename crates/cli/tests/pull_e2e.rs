@@ -1,0 +1,123 @@
+//! Pull and push end to end against a real registry (Debian's docker-registry in the sandbox):
+//! `image push` is accepted by skopeo, the image removed locally comes back with `up -d` through
+//! a registries.conf that maps docker.io to the local registry (so `image: redis:alpine` is
+//! pulled from there) and runs; `pull` re-pulls it as up to date; zstd and two-platform images
+//! pulled by `image pull` have the IDs and diff_ids the registry has.
+
+use std::path::Path;
+use std::process::Output;
+
+use anyhow::{ensure, Result};
+use xcompose_testkit::{test_images, Registry, Sandbox};
+
+mod common;
+use common::{project, sandbox_with_busybox, xcompose, XCOMPOSE};
+
+/// Runs xcompose in the sandbox with `registries_conf` as its registries.conf.
+fn run(sb: &Sandbox, registries_conf: &Path, args: &[&str]) -> Result<Output> {
+    Ok(sb.command(XCOMPOSE).env("XCOMPOSE_REGISTRIES_CONF", registries_conf).arg("--root").arg(sb.root()).args(args).output()?)
+}
+
+/// As [`run`], failing unless it exits 0; its stdout and stderr.
+fn run_ok(sb: &Sandbox, registries_conf: &Path, args: &[&str]) -> Result<(String, String)> {
+    let out = run(sb, registries_conf, args)?;
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+    ensure!(out.status.success(), "xcompose {args:?} failed ({}):\n{stdout}{stderr}", out.status);
+    Ok((stdout, stderr))
+}
+
+/// A registries.conf sending docker.io to `registry`.
+fn docker_io_to(sb: &Sandbox, registry: &Registry) -> Result<std::path::PathBuf> {
+    let path = sb.temp_dir().join("registries.conf");
+    std::fs::write(&path, format!("[[registry]]\nprefix = \"docker.io\"\nlocation = \"{}\"\n", registry.host()))?;
+    Ok(path)
+}
+
+#[test]
+fn a_pushed_image_comes_back_through_up_and_runs() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let registry = Registry::plain(&sb)?;
+    let conf = docker_io_to(&sb, &registry)?;
+    // Pushed under its docker.io name: registries.conf sends it to the local registry.
+    run_ok(&sb, &conf, &["image", "tag", "busybox:latest", "redis:alpine"])?;
+    let (pushed, _) = run_ok(&sb, &conf, &["image", "push", "redis:alpine"])?;
+    ensure!(pushed.starts_with("The push refers to repository [redis]\n"), "{pushed}");
+    let digest = pushed.lines().last().and_then(|l| l.strip_prefix("alpine: digest: ")).and_then(|l| l.split(' ').next()).unwrap_or_default().to_string();
+    ensure!(digest.starts_with("sha256:"), "no digest line in {pushed}");
+    let inspected = registry.skopeo_inspect(&sb, "library/redis:alpine", false)?;
+    ensure!(inspected["Digest"] == digest.as_str(), "skopeo sees {inspected} after pushing {digest}");
+    // A second push finds every blob there.
+    let (again, _) = run_ok(&sb, &conf, &["image", "push", "redis:alpine"])?;
+    ensure!(again.contains(": Layer already exists") && !again.contains(": Pushed"), "{again}");
+
+    run_ok(&sb, &conf, &["image", "rm", "redis:alpine", "busybox:latest"])?;
+    let (listed, _) = run_ok(&sb, &conf, &["image", "ls", "-q"])?;
+    ensure!(listed.trim().is_empty(), "the store still has {listed}");
+
+    let dir = project(&sb, "app", "services:\n  cache:\n    image: redis:alpine\n    init: true\n    command: [\"sleep\", \"1000\"]\n")?;
+    let file = dir.join("compose.yaml");
+    let file = file.to_str().unwrap();
+    let (_, progress) = run_ok(&sb, &conf, &["-f", file, "up", "-d", "--wait"])?;
+    ensure!(progress.contains("cache  Pulling") && progress.contains("Pull complete") && progress.contains("cache  Pulled"), "{progress}");
+    let ps = xcompose(&sb, &dir, &["ps"])?;
+    ensure!(ps.contains("app-cache-1") && ps.contains("Up"), "{ps}");
+    let (inspect, _) = run_ok(&sb, &conf, &["image", "inspect", "redis:alpine"])?;
+    let inspect: serde_json::Value = serde_json::from_str(&inspect)?;
+    ensure!(inspect[0]["RepoDigests"][0] == format!("docker.io/library/redis@{digest}").as_str(), "{inspect}");
+
+    // `pull` pulls again (its default policy is always) and finds nothing new; `up` does not pull
+    // what it has.
+    let (_, pulled) = run_ok(&sb, &conf, &["-f", file, "pull"])?;
+    ensure!(pulled.contains("cache  Pulled") && !pulled.contains("Pull complete"), "{pulled}");
+    let (_, second_up) = run_ok(&sb, &conf, &["-f", file, "up", "-d"])?;
+    ensure!(!second_up.contains("Pulling"), "{second_up}");
+    let (_, skipped) = run_ok(&sb, &conf, &["-f", file, "pull", "--policy", "missing"])?;
+    ensure!(skipped.contains("cache  Skipped - Image is already present locally"), "{skipped}");
+    run_ok(&sb, &conf, &["-f", file, "down"])?;
+    Ok(())
+}
+
+#[test]
+fn image_pull_keeps_the_registry_ids_takes_zstd_and_picks_the_platform() -> Result<()> {
+    let sb = Sandbox::new()?;
+    let registry = Registry::plain(&sb)?;
+    let conf = sb.temp_dir().join("none.conf");
+    std::fs::write(&conf, "")?;
+    let zstd = registry.push_image(&sb, &test_images::zstd()?, "zstd:1")?;
+    let index = registry.push_index(&sb, &test_images::two_platforms()?, "both:1")?;
+    for (name, written) in [("zstd:1", &zstd)] {
+        let reference = registry.reference(name);
+        let (out, _) = run_ok(&sb, &conf, &["image", "pull", &reference])?;
+        ensure!(out.ends_with(&format!("Status: Downloaded newer image for {reference}\n{reference}\n")), "{out}");
+        ensure!(out.matches(": Pull complete").count() == written.layers.len(), "{out}");
+        let (inspect, _) = run_ok(&sb, &conf, &["image", "inspect", &reference])?;
+        let inspect: serde_json::Value = serde_json::from_str(&inspect)?;
+        ensure!(inspect[0]["Id"] == written.config_digest.as_str(), "{name}: {inspect}");
+        ensure!(inspect[0]["RootFS"]["diff_ids"] == serde_json::json!(written.diff_ids), "{name}: {inspect}");
+        ensure!(inspect[0]["RepoDigests"][0] == format!("{}@{}", registry.reference(name.split(':').next().unwrap()), written.manifest_digest).as_str(), "{inspect}");
+    }
+    // A second pull of the same image fetches nothing.
+    let (again, _) = run_ok(&sb, &conf, &["image", "pull", &registry.reference("zstd:1")])?;
+    ensure!(again.contains("Status: Image is up to date for") && !again.contains("Pulling fs layer"), "{again}");
+
+    let both = registry.reference("both:1");
+    let (out, _) = run_ok(&sb, &conf, &["image", "pull", &both])?;
+    ensure!(out.contains(&format!("Digest: {}", index.digest)), "the RepoDigest is the index's: {out}");
+    ensure!(out.contains(": Already exists"), "the busybox layer the zstd image brought is not fetched again: {out}");
+    let (inspect, _) = run_ok(&sb, &conf, &["image", "inspect", &both])?;
+    let inspect: serde_json::Value = serde_json::from_str(&inspect)?;
+    let amd64 = index.images.iter().find(|i| i.platform["architecture"] == "amd64").expect("an amd64 image");
+    ensure!(inspect[0]["Id"] == amd64.config_digest.as_str(), "the host's platform was not chosen: {inspect}");
+
+    let out = run(&sb, &conf, &["image", "pull", "--platform", "linux/s390x", &both])?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    ensure!(!out.status.success() && err.contains("no matching manifest for linux/s390x in the manifest list entries (available: "), "{err}");
+
+    let unknown = run(&sb, &conf, &["image", "pull", &registry.reference("zstd:nope")])?;
+    let err = String::from_utf8_lossy(&unknown.stderr);
+    ensure!(
+        unknown.status.code() == Some(1) && err.trim() == format!("Error response from daemon: manifest for {}:nope not found: manifest unknown: manifest unknown", registry.reference("zstd")),
+        "{err}"
+    );
+    Ok(())
+}
