@@ -121,3 +121,69 @@ fn image_pull_keeps_the_registry_ids_takes_zstd_and_picks_the_platform() -> Resu
     );
     Ok(())
 }
+
+/// A registries.conf that makes `registry` (on loopback, insecure by Docker's default) verify
+/// its certificate.
+fn verified(sb: &Sandbox, registry: &Registry) -> Result<std::path::PathBuf> {
+    let path = sb.temp_dir().join("verified.conf");
+    std::fs::write(&path, format!("[[registry]]\nlocation = \"{}\"\ninsecure = false\n", registry.host()))?;
+    Ok(path)
+}
+
+/// A Docker config directory whose config.json has `user:password` for `host`.
+fn docker_config(sb: &Sandbox, name: &str, host: &str, user: &str, password: &str) -> Result<std::path::PathBuf> {
+    let dir = sb.temp_dir().join(name);
+    std::fs::create_dir_all(&dir)?;
+    let out = std::process::Command::new("base64").arg("-w0").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().and_then(|mut child| {
+        use std::io::Write;
+        child.stdin.take().expect("stdin").write_all(format!("{user}:{password}").as_bytes())?;
+        child.wait_with_output()
+    })?;
+    let auth = String::from_utf8(out.stdout)?;
+    std::fs::write(dir.join("config.json"), serde_json::json!({ "auths": { host: { "auth": auth } } }).to_string())?;
+    Ok(dir)
+}
+
+#[test]
+fn tls_roots_come_from_certs_d_and_credentials_from_the_docker_config() -> Result<()> {
+    let sb = Sandbox::new()?;
+    let registry = Registry::builder().tls().htpasswd("alice", "s3cret").start(&sb)?;
+    registry.push_image(&sb, &test_images::zstd()?, "app:1")?;
+    let conf = verified(&sb, &registry)?;
+    let reference = registry.reference("app:1");
+    let certs_d = sb.temp_dir().join("certs.d");
+    std::fs::create_dir_all(&certs_d)?;
+    let pull = |config: &Path| -> Result<Output> {
+        Ok(sb
+            .command(XCOMPOSE)
+            .env("XCOMPOSE_REGISTRIES_CONF", &conf)
+            .env("XCOMPOSE_CERTS_D", &certs_d)
+            .env("DOCKER_CONFIG", config)
+            .arg("--root")
+            .arg(sb.root())
+            .args(["image", "pull", &reference])
+            .output()?)
+    };
+    let nobody = sb.temp_dir().join("no-docker-config");
+    let untrusted = pull(&nobody)?;
+    let err = String::from_utf8_lossy(&untrusted.stderr);
+    let ca = certs_d.join(registry.host()).join("ca.crt");
+    ensure!(!untrusted.status.success() && err.contains("tls: failed to verify certificate") && err.contains(&ca.display().to_string()), "{err}");
+
+    registry.install_certs_d(&certs_d)?;
+    let anonymous = pull(&nobody)?;
+    let err = String::from_utf8_lossy(&anonymous.stderr);
+    ensure!(
+        err.trim() == format!("Error response from daemon: pull access denied for {}, repository does not exist or may require login", registry.reference("app")),
+        "{err}"
+    );
+    let wrong = pull(&docker_config(&sb, "wrong", &registry.host(), "alice", "nope")?)?;
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    ensure!(!wrong.status.success() && err.contains("unauthorized: authentication required"), "{err}");
+    let right = pull(&docker_config(&sb, "right", &registry.host(), "alice", "s3cret")?)?;
+    let out = String::from_utf8_lossy(&right.stdout);
+    ensure!(right.status.success() && out.contains("Status: Downloaded newer image for"), "{out}{}", String::from_utf8_lossy(&right.stderr));
+    let listed = sb.run_ok(XCOMPOSE, &["--root", sb.root().to_str().unwrap(), "image", "ls"])?;
+    ensure!(listed.contains(&registry.reference("app")), "{listed}");
+    Ok(())
+}
