@@ -2,7 +2,8 @@
 //! `image push` is accepted by skopeo, the image removed locally comes back with `up -d` through
 //! a registries.conf that maps docker.io to the local registry (so `image: redis:alpine` is
 //! pulled from there) and runs; `pull` re-pulls it as up to date; zstd and two-platform images
-//! pulled by `image pull` have the IDs and diff_ids the registry has.
+//! pulled by `image pull` have the IDs and diff_ids the registry has; TLS roots from certs.d;
+//! credentials from config.json, written by `login` (or given to a credential helper).
 
 use std::path::Path;
 use std::process::Output;
@@ -185,5 +186,78 @@ fn tls_roots_come_from_certs_d_and_credentials_from_the_docker_config() -> Resul
     ensure!(right.status.success() && out.contains("Status: Downloaded newer image for"), "{out}{}", String::from_utf8_lossy(&right.stderr));
     let listed = sb.run_ok(XCOMPOSE, &["--root", sb.root().to_str().unwrap(), "image", "ls"])?;
     ensure!(listed.contains(&registry.reference("app")), "{listed}");
+    Ok(())
+}
+
+/// Runs xcompose in the sandbox with `DOCKER_CONFIG` (and PATH) set, `stdin` on its input.
+fn with_docker_config(sb: &Sandbox, config: &Path, path: &str, stdin: &str, args: &[&str]) -> Result<Output> {
+    use std::io::Write;
+    let mut child = sb
+        .command(XCOMPOSE)
+        .env("DOCKER_CONFIG", config)
+        .env("PATH", path)
+        .env("XCOMPOSE_REGISTRIES_CONF", "/dev/null")
+        .arg("--root")
+        .arg(sb.root())
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes())?;
+    Ok(child.wait_with_output()?)
+}
+
+#[test]
+fn login_checks_and_stores_credentials_as_docker_does() -> Result<()> {
+    let sb = Sandbox::new()?;
+    let registry = Registry::builder().htpasswd("alice", "s3cret").start(&sb)?;
+    registry.push_image(&sb, &test_images::zstd()?, "app:1")?;
+    let host = registry.host();
+    let reference = registry.reference("app:1");
+    let config = sb.temp_dir().join("docker-config");
+    let path = std::env::var("PATH")?;
+
+    let wrong = with_docker_config(&sb, &config, &path, "nope\n", &["login", &host, "-u", "alice", "--password-stdin"])?;
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    ensure!(!wrong.status.success() && err.contains("unauthorized: incorrect username or password"), "{err}");
+    ensure!(!config.join("config.json").exists(), "a failed login wrote config.json");
+
+    let right = with_docker_config(&sb, &config, &path, "s3cret\n", &["login", &host, "-u", "alice", "--password-stdin"])?;
+    ensure!(right.status.success() && String::from_utf8_lossy(&right.stdout) == "Login Succeeded\n", "{right:?}");
+    let stored: serde_json::Value = serde_json::from_slice(&std::fs::read(config.join("config.json"))?)?;
+    ensure!(stored["auths"][&host]["auth"] == "YWxpY2U6czNjcmV0", "{stored}");
+    let pulled = with_docker_config(&sb, &config, &path, "", &["image", "pull", "-q", &reference])?;
+    ensure!(pulled.status.success() && String::from_utf8_lossy(&pulled.stdout).trim() == reference, "{pulled:?}");
+
+    let out = with_docker_config(&sb, &config, &path, "", &["logout", &host])?;
+    ensure!(String::from_utf8_lossy(&out.stdout) == format!("Removing login credentials for {host}\n"), "{out:?}");
+    let out = with_docker_config(&sb, &config, &path, "", &["logout", &host])?;
+    ensure!(String::from_utf8_lossy(&out.stdout) == format!("Not logged in to {host}\n"), "{out:?}");
+
+    // With a credential store configured, the secret goes to the helper and comes back from it.
+    let bin = sb.temp_dir().join("helper-bin");
+    std::fs::create_dir_all(&bin)?;
+    let kept = sb.temp_dir().join("helper-store.json");
+    let helper = format!(
+        "#!/bin/sh\ncase \"$1\" in\n  store) cat > {kept} ;;\n  get) sed 's/\"ServerURL\":\"[^\"]*\",//' {kept} ;;\n  erase) rm -f {kept} ;;\nesac\n",
+        kept = kept.display()
+    );
+    let script = bin.join("docker-credential-xtest");
+    std::fs::write(&script, helper)?;
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    std::fs::write(config.join("config.json"), r#"{"credsStore": "xtest"}"#)?;
+    let path = format!("{}:{path}", bin.display());
+    let login = with_docker_config(&sb, &config, &path, "s3cret\n", &["login", &host, "-u", "alice", "--password-stdin"])?;
+    ensure!(login.status.success(), "{login:?}");
+    let given: serde_json::Value = serde_json::from_slice(&std::fs::read(&kept)?)?;
+    ensure!(given == serde_json::json!({ "ServerURL": host, "Username": "alice", "Secret": "s3cret" }), "{given}");
+    let untouched: serde_json::Value = serde_json::from_slice(&std::fs::read(config.join("config.json"))?)?;
+    ensure!(untouched == serde_json::json!({ "credsStore": "xtest" }), "the password went into config.json: {untouched}");
+    with_docker_config(&sb, &config, &path, "", &["image", "rm", &reference])?;
+    let pulled = with_docker_config(&sb, &config, &path, "", &["image", "pull", "-q", &reference])?;
+    ensure!(pulled.status.success(), "pulling with the helper's credentials: {pulled:?}");
+    with_docker_config(&sb, &config, &path, "", &["logout", &host])?;
+    ensure!(!kept.exists(), "logout did not erase through the helper");
     Ok(())
 }
