@@ -9,7 +9,8 @@ use std::path::Path;
 use std::process::Output;
 
 use anyhow::{ensure, Result};
-use xcompose_testkit::{test_images, Registry, Sandbox};
+use sha2::Digest as _;
+use xcompose_testkit::{test_images, Layer, Registry, Sandbox, TestImage};
 
 mod common;
 use common::{project, sandbox_with_busybox, xcompose, XCOMPOSE};
@@ -257,5 +258,88 @@ fn login_checks_and_stores_credentials_as_docker_does() -> Result<()> {
     ensure!(pulled.status.success(), "pulling with the helper's credentials: {pulled:?}");
     with_docker_config(&sb, &config, &path, "", &["logout", &host])?;
     ensure!(!kept.exists(), "logout did not erase through the helper");
+    Ok(())
+}
+
+/// A TCP proxy inside the sandbox in front of `upstream` (a port on 127.0.0.1) that breaks the
+/// first connection whose responses pass `cut` bytes, and keeps the requests it relayed.
+struct CuttingProxy {
+    port: u16,
+    requests: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl CuttingProxy {
+    fn start(sb: &Sandbox, upstream: u16, cut: u64) -> Result<Self> {
+        use std::io::{Read, Write};
+        use std::net::{Shutdown, TcpListener, TcpStream};
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{Arc, Mutex};
+        let listener = sb.in_net(|| TcpListener::bind("127.0.0.1:0"))??;
+        let port = listener.local_addr()?.port();
+        let requests = Arc::new(Mutex::new(String::new()));
+        let seen = requests.clone();
+        let armed = Arc::new(AtomicBool::new(true));
+        // Threads started from inside the sandbox's namespace stay in it.
+        sb.in_net(move || {
+            std::thread::spawn(move || {
+                for client in listener.incoming().map_while(Result::ok) {
+                    let (seen, armed) = (seen.clone(), armed.clone());
+                    std::thread::spawn(move || -> std::io::Result<()> {
+                        let server = TcpStream::connect(("127.0.0.1", upstream))?;
+                        let (mut client_in, mut server_out) = (client.try_clone()?, server.try_clone()?);
+                        std::thread::spawn(move || {
+                            let mut buf = [0u8; 16384];
+                            while let Ok(n @ 1..) = client_in.read(&mut buf) {
+                                seen.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+                                if server_out.write_all(&buf[..n]).is_err() {
+                                    break;
+                                }
+                            }
+                        });
+                        let (mut server_in, mut client_out) = (server, client);
+                        let mut buf = [0u8; 16384];
+                        let mut relayed = 0u64;
+                        while let Ok(n @ 1..) = server_in.read(&mut buf) {
+                            client_out.write_all(&buf[..n])?;
+                            relayed += n as u64;
+                            if relayed > cut && armed.swap(false, Ordering::SeqCst) {
+                                let _ = client_out.shutdown(Shutdown::Both);
+                                let _ = server_in.shutdown(Shutdown::Both);
+                                break;
+                            }
+                        }
+                        Ok(())
+                    });
+                }
+            });
+        })?;
+        Ok(Self { port, requests })
+    }
+}
+
+#[test]
+fn a_download_cut_off_midway_resumes_with_a_range_request() -> Result<()> {
+    let sb = Sandbox::new()?;
+    let registry = Registry::plain(&sb)?;
+    // Incompressible content (a hash chain), so the blob is megabytes too.
+    let mut content = Vec::with_capacity(3 << 20);
+    let mut block = [7u8; 32];
+    while content.len() < 3 << 20 {
+        block = sha2::Sha256::digest(block).into();
+        content.extend_from_slice(&block);
+    }
+    let image = TestImage::busybox()?.layer(Layer::gzip().file("data/big", content, 0o644));
+    let big = registry.push_image(&sb, &image, "big:1")?;
+    let proxy = CuttingProxy::start(&sb, registry.port(), 1_000_000)?;
+    let conf = sb.temp_dir().join("none.conf");
+    std::fs::write(&conf, "")?;
+    let reference = format!("127.0.0.1:{}/big:1", proxy.port);
+    let (out, _) = run_ok(&sb, &conf, &["image", "pull", &reference])?;
+    ensure!(out.contains("Status: Downloaded newer image for"), "{out}");
+    let requests = proxy.requests.lock().unwrap().to_lowercase();
+    ensure!(requests.contains("\r\nrange: bytes="), "no Range request after the cut: {requests}");
+    let (inspect, _) = run_ok(&sb, &conf, &["image", "inspect", &reference])?;
+    let inspect: serde_json::Value = serde_json::from_str(&inspect)?;
+    ensure!(inspect[0]["Id"] == big.config_digest.as_str() && inspect[0]["RootFS"]["diff_ids"] == serde_json::json!(big.diff_ids), "{inspect}");
     Ok(())
 }
