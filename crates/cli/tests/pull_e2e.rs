@@ -343,3 +343,40 @@ fn a_download_cut_off_midway_resumes_with_a_range_request() -> Result<()> {
     ensure!(inspect[0]["Id"] == big.config_digest.as_str() && inspect[0]["RootFS"]["diff_ids"] == serde_json::json!(big.diff_ids), "{inspect}");
     Ok(())
 }
+
+#[test]
+fn content_that_is_not_what_the_manifest_says_is_refused_and_nothing_is_stored() -> Result<()> {
+    let sb = Sandbox::new()?;
+    let registry = Registry::builder().schema1().start(&sb)?;
+    let conf = sb.temp_dir().join("none.conf");
+    std::fs::write(&conf, "")?;
+    let pull = |name: &str| -> Result<String> {
+        let out = run(&sb, &conf, &["image", "pull", &registry.reference(name)])?;
+        ensure!(out.status.code() == Some(1), "pulling {name} did not fail: {out:?}");
+        Ok(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    };
+    // A layer whose uncompressed content is not the config's diff_id.
+    let wrong = registry.push_image(&sb, &TestImage::busybox()?.layer(Layer::gzip().file("etc/x", "x\n", 0o644)).wrong_diff_id(1), "wrong:1")?;
+    let err = pull("wrong:1")?;
+    ensure!(err.starts_with(&format!("Error response from daemon: filesystem layer verification failed for digest {}: its uncompressed digest (diff_id) is", wrong.layers[1].digest)), "{err}");
+    // A blob the registry serves with other bytes than its digest.
+    let corrupt = registry.push_image(&sb, &TestImage::busybox()?.layer(Layer::gzip().file("etc/y", "y\n", 0o644)), "corrupt:1")?;
+    let blob = registry.blob_path(&corrupt.layers[1].digest)?;
+    let mut bytes = std::fs::read(&blob)?;
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&blob, bytes)?;
+    let err = pull("corrupt:1")?;
+    ensure!(err.contains(&format!("filesystem layer verification failed for digest {}", corrupt.layers[1].digest)), "{err}");
+    // Schema 1 is refused in Docker's words.
+    let layout = sb.temp_dir().join("schema1-layout");
+    xcompose_testkit::OciLayout::create(&layout)?.add_image(&TestImage::busybox()?, "old")?;
+    registry.push_oci_schema1(&sb, &layout, "old", "old:1")?;
+    let err = pull("old:1")?;
+    ensure!(err.contains("Docker Image manifest version 2, schema 1 support has been removed") && err.contains(&registry.reference("old:1")), "{err}");
+    let (listed, _) = run_ok(&sb, &conf, &["image", "ls", "-q"])?;
+    ensure!(listed.trim().is_empty(), "a refused pull left {listed}");
+    let layers = std::fs::read_dir(sb.root().join("images/layers"))?.count();
+    ensure!(layers == 0, "a refused pull left {layers} unpacked layers");
+    Ok(())
+}
