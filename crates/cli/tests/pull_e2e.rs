@@ -380,3 +380,28 @@ fn content_that_is_not_what_the_manifest_says_is_refused_and_nothing_is_stored()
     ensure!(layers == 0, "a refused pull left {layers} unpacked layers");
     Ok(())
 }
+
+#[test]
+fn the_bearer_token_flow_pulls_anonymously_and_pushes_with_credentials() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let registry = Registry::builder().token("alice", "s3cret", true).start(&sb)?;
+    registry.push_image(&sb, &test_images::zstd()?, "public:1")?;
+    let conf = sb.temp_dir().join("none.conf");
+    std::fs::write(&conf, "")?;
+    let path = std::env::var("PATH")?;
+    let nobody = sb.temp_dir().join("nobody");
+    let pulled = with_docker_config(&sb, &nobody, &path, "", &["image", "pull", "-q", &registry.reference("public:1")])?;
+    ensure!(pulled.status.success(), "an anonymous pull of a public repository: {pulled:?}");
+
+    let target = registry.reference("mine:1");
+    with_docker_config(&sb, &nobody, &path, "", &["image", "tag", "busybox:latest", &target])?;
+    let refused = with_docker_config(&sb, &nobody, &path, "", &["image", "push", &target])?;
+    let err = String::from_utf8_lossy(&refused.stderr);
+    ensure!(!refused.status.success() && err.contains("denied: requested access to the resource is denied"), "{err}");
+    let alice = docker_config(&sb, "alice", &registry.host(), "alice", "s3cret")?;
+    let pushed = with_docker_config(&sb, &alice, &path, "", &["image", "push", &target])?;
+    ensure!(pushed.status.success() && String::from_utf8_lossy(&pushed.stdout).contains("1: digest: sha256:"), "{pushed:?}");
+    let inspected = registry.skopeo_inspect(&sb, "mine:1", false)?;
+    ensure!(inspected["Layers"].as_array().is_some_and(|l| l.len() == 1), "{inspected}");
+    Ok(())
+}
