@@ -51,6 +51,11 @@ fn a_pushed_image_comes_back_through_up_and_runs() -> Result<()> {
     // A second push finds every blob there.
     let (again, _) = run_ok(&sb, &conf, &["image", "push", "redis:alpine"])?;
     ensure!(again.contains(": Layer already exists") && !again.contains(": Pushed"), "{again}");
+    // Another repository of the same registry gets the layer mounted, not uploaded.
+    run_ok(&sb, &conf, &["image", "tag", "busybox:latest", "nginx:latest"])?;
+    let (mounted, _) = run_ok(&sb, &conf, &["image", "push", "nginx"])?;
+    ensure!(mounted.contains(": Mounted from library/redis") && !mounted.contains(": Pushed"), "{mounted}");
+    run_ok(&sb, &conf, &["image", "rm", "nginx"])?;
 
     run_ok(&sb, &conf, &["image", "rm", "redis:alpine", "busybox:latest"])?;
     let (listed, _) = run_ok(&sb, &conf, &["image", "ls", "-q"])?;
@@ -73,9 +78,20 @@ fn a_pushed_image_comes_back_through_up_and_runs() -> Result<()> {
     ensure!(pulled.contains("cache  Pulled") && !pulled.contains("Pull complete"), "{pulled}");
     let (_, second_up) = run_ok(&sb, &conf, &["-f", file, "up", "-d"])?;
     ensure!(!second_up.contains("Pulling"), "{second_up}");
+    let (_, forced) = run_ok(&sb, &conf, &["-f", file, "up", "-d", "--pull", "always"])?;
+    ensure!(forced.contains("cache  Pulled"), "{forced}");
     let (_, skipped) = run_ok(&sb, &conf, &["-f", file, "pull", "--policy", "missing"])?;
     ensure!(skipped.contains("cache  Skipped - Image is already present locally"), "{skipped}");
     run_ok(&sb, &conf, &["-f", file, "down"])?;
+
+    // A missing image fails `pull`, unless its failures are to be ignored.
+    let other = project(&sb, "other", "services:\n  cache:\n    image: redis:alpine\n  gone:\n    image: nope:1\n")?;
+    let other = other.join("compose.yaml");
+    let failed = run(&sb, &conf, &["-f", other.to_str().unwrap(), "pull"])?;
+    let err = String::from_utf8_lossy(&failed.stderr);
+    ensure!(failed.status.code() == Some(1) && err.contains("gone  Error") && err.contains("manifest for nope:1 not found"), "{err}");
+    let (_, ignored) = run_ok(&sb, &conf, &["-f", other.to_str().unwrap(), "pull", "--ignore-pull-failures"])?;
+    ensure!(ignored.contains("gone  Error") && ignored.contains("cache  Pulled"), "{ignored}");
     Ok(())
 }
 
