@@ -88,11 +88,6 @@ impl ImageStore {
     pub fn has_layer(&self, digest: &str, diff_id: &str) -> bool {
         self.blob_path(digest).exists() && self.layer_dir(diff_id).exists()
     }
-
-    /// Whether the store has the blob `digest` (a config, manifest or layer).
-    pub fn has_blob(&self, digest: &str) -> bool {
-        self.blob_path(digest).exists()
-    }
 }
 
 impl PullStaging {
@@ -130,11 +125,6 @@ impl LayerIngest {
     /// Bytes received so far (where a resumed download starts).
     pub fn written(&self) -> u64 {
         self.written
-    }
-
-    /// What the layer should be.
-    pub fn expected(&self) -> &ExpectedLayer {
-        &self.expected
     }
 
     /// Ends the layer: waits for the unpacker, then checks the blob's digest and size against
@@ -222,18 +212,6 @@ impl Drop for LayerIngest {
         if let Some(unpacker) = self.unpacker.take() {
             let _ = unpacker.join();
         }
-    }
-}
-
-impl IngestedLayer {
-    /// The blob's digest.
-    pub fn digest(&self) -> &str {
-        &self.0.digest
-    }
-
-    /// The uncompressed digest.
-    pub fn diff_id(&self) -> &str {
-        &self.0.diff_id
     }
 }
 
