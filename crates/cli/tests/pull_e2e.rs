@@ -112,6 +112,11 @@ fn image_pull_keeps_the_registry_ids_takes_zstd_and_picks_the_platform() -> Resu
     ensure!(inspect[0]["Id"] == zstd.config_digest.as_str(), "{inspect}");
     ensure!(inspect[0]["RootFS"]["diff_ids"] == serde_json::json!(zstd.diff_ids), "{inspect}");
     ensure!(inspect[0]["RepoDigests"][0] == format!("{}@{}", registry.reference("zstd"), zstd.manifest_digest).as_str(), "{inspect}");
+    // By digest (verified), with or without a tag.
+    let pinned = registry.reference(&format!("zstd@{}", zstd.manifest_digest));
+    let (out, _) = run_ok(&sb, &conf, &["image", "pull", &pinned])?;
+    ensure!(out.ends_with(&format!("{pinned}\n")) && out.contains(&format!("Digest: {}", zstd.manifest_digest)), "{out}");
+    run_ok(&sb, &conf, &["image", "pull", "-q", &registry.reference(&format!("zstd:1@{}", zstd.manifest_digest))])?;
     // A second pull of the same image fetches nothing.
     let (again, _) = run_ok(&sb, &conf, &["image", "pull", &registry.reference("zstd:1")])?;
     ensure!(again.contains("Status: Image is up to date for") && !again.contains("Pulling fs layer"), "{again}");
@@ -384,6 +389,14 @@ fn content_that_is_not_what_the_manifest_says_is_refused_and_nothing_is_stored()
     std::fs::write(&blob, bytes)?;
     let err = pull("corrupt:1")?;
     ensure!(err.contains(&format!("filesystem layer verification failed for digest {}", corrupt.layers[1].digest)), "{err}");
+    // A registry that is not there, after the retries, in Go's words.
+    let closed = run(&sb, &conf, &["image", "pull", "127.0.0.1:1/app:1"])?;
+    let err = String::from_utf8_lossy(&closed.stderr);
+    ensure!(
+        closed.status.code() == Some(1)
+            && err.trim() == "Error response from daemon: Get \"http://127.0.0.1:1/v2/\": dial tcp 127.0.0.1:1: connect: connection refused",
+        "{err}"
+    );
     // Schema 1 is refused in Docker's words.
     let layout = sb.temp_dir().join("schema1-layout");
     xcompose_testkit::OciLayout::create(&layout)?.add_image(&TestImage::busybox()?, "old")?;
