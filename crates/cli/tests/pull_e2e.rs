@@ -134,6 +134,9 @@ fn image_pull_keeps_the_registry_ids_takes_zstd_and_picks_the_platform() -> Resu
     let err = String::from_utf8_lossy(&out.stderr);
     ensure!(!out.status.success() && err.contains("no matching manifest for linux/s390x in the manifest list entries (available: "), "{err}");
 
+    let untagged = run(&sb, &conf, &["image", "pull", &registry.reference("zstd")])?;
+    ensure!(String::from_utf8_lossy(&untagged.stdout) == "Using default tag: latest\n", "{untagged:?}");
+    ensure!(String::from_utf8_lossy(&untagged.stderr).contains(&format!("manifest for {}:latest not found", registry.reference("zstd"))), "{untagged:?}");
     let unknown = run(&sb, &conf, &["image", "pull", &registry.reference("zstd:nope")])?;
     let err = String::from_utf8_lossy(&unknown.stderr);
     ensure!(
