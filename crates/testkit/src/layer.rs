@@ -227,6 +227,10 @@ pub struct WrittenLayer {
 fn append<W: Write>(builder: &mut tar::Builder<W>, entry: &Entry) -> anyhow::Result<()> {
     let mut header = tar::Header::new_gnu();
     header.set_mtime(MTIME);
+    // Owner fields are always written, as Go's archive/tar (docker, skopeo) writes them; entries
+    // that set their own owner below overwrite them.
+    header.set_uid(0);
+    header.set_gid(0);
     match entry {
         Entry::File {
             path,
