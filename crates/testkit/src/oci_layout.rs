@@ -14,6 +14,7 @@
 //! # }
 //! ```
 
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -275,6 +276,8 @@ impl OciLayout {
         for layer in &image.layers {
             let staging = tempfile::NamedTempFile::new_in(self.dir.join("blobs/sha256"))?;
             let written = layer.write(staging.path())?;
+            // Blobs are world-readable, as in layouts other tools write (tempfile makes 0600).
+            std::fs::set_permissions(staging.path(), std::fs::Permissions::from_mode(0o644))?;
             staging
                 .persist(self.blob_path(&written.digest))
                 .context("moving a layer blob into place")?;
