@@ -12,6 +12,7 @@ pub mod logs;
 pub mod progress;
 pub mod project;
 pub mod ps;
+pub mod pull;
 pub mod run;
 pub mod stats;
 pub mod terminal;

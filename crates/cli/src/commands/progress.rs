@@ -10,12 +10,20 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 /// Statuses after which a resource has nothing left to do in this command.
-const FINAL: [&str; 9] = ["Created", "Started", "Removed", "Healthy", "Exited", "Stopped", "Running", "Recreated", "Restarted"];
+const FINAL: [&str; 16] = [
+    "Created", "Started", "Removed", "Healthy", "Exited", "Stopped", "Running", "Recreated", "Restarted", "Pulled", "Pull complete", "Already exists",
+    "Pushed", "Layer already exists", "Skipped", "Error",
+];
 
 /// The reporter for the stack: a function of (kind, name, status).
 pub fn reporter() -> Box<xcompose_stack::Progress> {
     if !std::io::stderr().is_terminal() {
-        return Box::new(|kind, name, status| eprintln!(" {kind} {name}  {status}"));
+        // Download progress is for terminals: compose's plain output leaves it out.
+        return Box::new(|kind, name, status| {
+            if !status.starts_with("Downloading") {
+                eprintln!(" {}  {status}", [kind, name].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(" "));
+            }
+        });
     }
     let bars = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
     let lines: Mutex<HashMap<String, ProgressBar>> = Mutex::new(HashMap::new());
@@ -26,14 +34,14 @@ pub fn reporter() -> Box<xcompose_stack::Progress> {
     let done = ProgressStyle::with_template(" ✔ {msg} {seconds:.dim}").expect("a valid template").with_key("seconds", seconds);
     Box::new(move |kind, name, status| {
         let mut lines = lines.lock().unwrap_or_else(|p| p.into_inner());
-        let key = format!("{kind} {name}");
+        let key = [kind, name].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(" ");
         let bar = lines.entry(key.clone()).or_insert_with(|| {
             let bar = bars.add(ProgressBar::new_spinner().with_style(working.clone()));
             bar.enable_steady_tick(Duration::from_millis(100));
             bar
         });
         bar.set_message(format!("{key}  {status}"));
-        if FINAL.contains(&status) {
+        if FINAL.contains(&status) || status.starts_with("Skipped") || status.starts_with("Mounted from") {
             bar.set_style(done.clone());
             bar.finish();
         } else {

@@ -1,0 +1,115 @@
+//! A connection to one registry endpoint: TLS roots from certs.d, credentials, the
+//! `/v2/` handshake (bearer challenge or basic auth), HTTPS first and plain HTTP for an insecure
+//! registry that does not speak TLS (as Docker does), retried with back-off while the registry
+//! cannot be reached.
+
+use std::future::Future;
+use std::sync::Once;
+use std::time::Duration;
+
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference as OciReference, RegistryOperation};
+
+use crate::conf::Endpoint;
+use crate::error::{RegistryError, Subject};
+
+/// Attempts at reaching a registry before giving up, and the first pause between them (doubled
+/// each time).
+const ATTEMPTS: u32 = 4;
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+
+/// An authenticated connection to a repository on a registry.
+pub(crate) struct Session {
+    /// The client, holding the token for this repository.
+    pub client: Client,
+    /// The credentials used.
+    pub auth: RegistryAuth,
+    /// The endpoint.
+    pub endpoint: Endpoint,
+    /// `https` or `http`.
+    pub scheme: &'static str,
+    /// The repository as Docker names it in messages (`redis`, `127.0.0.1:5000/app`).
+    pub name: String,
+    /// The reference as Docker prints it (`redis:alpine`).
+    pub familiar: String,
+}
+
+impl Session {
+    /// Connects to `endpoint` for `operation`.
+    pub async fn open(endpoint: &Endpoint, operation: RegistryOperation, name: &str, familiar: &str) -> Result<Self, RegistryError> {
+        static PROVIDER: Once = Once::new();
+        PROVIDER.call_once(|| {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        });
+        let roots = crate::certs::extra_roots(&endpoint.host)?;
+        let auth = crate::credentials::for_host(&endpoint.host)?;
+        let schemes: &[&'static str] = if endpoint.insecure { &["https", "http"] } else { &["https"] };
+        let mut last = None;
+        for &scheme in schemes {
+            let config = ClientConfig {
+                protocol: if scheme == "http" { ClientProtocol::Http } else { ClientProtocol::Https },
+                accept_invalid_certificates: endpoint.insecure,
+                extra_root_certificates: roots.clone(),
+                platform_resolver: None,
+                connect_timeout: Some(Duration::from_secs(15)),
+                read_timeout: Some(Duration::from_secs(60)),
+                user_agent: concat!("xcompose/", env!("CARGO_PKG_VERSION")),
+                ..Default::default()
+            };
+            let session = Self { client: Client::new(config), auth: auth.clone(), endpoint: endpoint.clone(), scheme, name: name.to_string(), familiar: familiar.to_string() };
+            let probe = session.reference(None, None);
+            let handshake = || async { session.client.auth(&probe, &session.auth, operation).await.map_err(|e| session.error(e)) };
+            // HTTPS to an insecure registry is a probe: plain HTTP comes next, with the retries.
+            let probing = scheme == "https" && endpoint.insecure;
+            match if probing { handshake().await } else { retrying(handshake).await } {
+                Ok(_) => return Ok(session),
+                Err(e @ (RegistryError::Tls { .. } | RegistryError::Connect { .. })) if scheme == "https" && endpoint.insecure => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| RegistryError::Registry(format!("no way to reach {}", endpoint.host))))
+    }
+
+    /// The repository on this endpoint, by tag or digest.
+    pub fn reference(&self, tag: Option<&str>, digest: Option<&str>) -> OciReference {
+        let (host, repository) = (self.endpoint.host.clone(), self.endpoint.repository.clone());
+        match (tag, digest) {
+            (_, Some(d)) => OciReference::with_digest(host, repository, d.to_string()),
+            (Some(t), None) => OciReference::with_tag(host, repository, t.to_string()),
+            (None, None) => OciReference::with_tag(host, repository, "latest".to_string()),
+        }
+    }
+
+    /// The `/v2/` URL of this endpoint, as errors name it.
+    pub fn base_url(&self) -> String {
+        format!("{}://{}/v2/", self.scheme, self.endpoint.host)
+    }
+
+    /// Words an oci-client error for this session.
+    pub fn error(&self, error: oci_client::errors::OciDistributionError) -> RegistryError {
+        let url = self.base_url();
+        let subject = Subject { name: &self.name, familiar: &self.familiar, host: &self.endpoint.host, url: &url, authenticated: self.auth != RegistryAuth::Anonymous };
+        RegistryError::from_oci(error, &subject)
+    }
+}
+
+/// Runs `attempt` until it succeeds, fails for good, or fails transiently [`ATTEMPTS`] times,
+/// pausing longer after each failure.
+pub(crate) async fn retrying<T, F, Fut>(mut attempt: F) -> Result<T, RegistryError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, RegistryError>>,
+{
+    let mut pause = FIRST_BACKOFF;
+    for _ in 1..ATTEMPTS {
+        match attempt().await {
+            Err(e) if e.is_transient() => {
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            done => return done,
+        }
+    }
+    attempt().await
+}
