@@ -227,6 +227,9 @@ pub struct WrittenLayer {
 fn append<W: Write>(builder: &mut tar::Builder<W>, entry: &Entry) -> anyhow::Result<()> {
     let mut header = tar::Header::new_gnu();
     header.set_mtime(MTIME);
+    // Every numeric field filled in (a fresh header's are NULs, which strict readers refuse).
+    header.set_uid(0);
+    header.set_gid(0);
     match entry {
         Entry::File {
             path,
