@@ -3,6 +3,9 @@
 //! `*.example.com`), the `location` to use instead, `insecure`, `blocked`, and `[[registry.mirror]]`
 //! entries tried first, in order. The longest matching prefix wins.
 //!
+//! Without a word from the file, a registry on 127.0.0.0/8 is insecure, as Docker has it (HTTPS
+//! without verification, then plain HTTP); `insecure = false` makes one verify its certificate.
+//!
 //! The file is `XCOMPOSE_REGISTRIES_CONF` if set, else `~/.config/containers/registries.conf` if
 //! it exists, else `/etc/containers/registries.conf` if it exists; with none, every image comes
 //! from the registry its name says.
@@ -26,8 +29,8 @@ pub struct Registries {
 struct Entry {
     prefix: Option<String>,
     location: Option<String>,
-    #[serde(default)]
-    insecure: bool,
+    /// Unset: Docker's default (insecure only on 127.0.0.0/8).
+    insecure: Option<bool>,
     #[serde(default)]
     blocked: bool,
     #[serde(default)]
@@ -114,7 +117,8 @@ impl Registries {
         let located = |location: &str| if entry.prefix.as_deref().is_some_and(|p| p.starts_with("*.")) { name.clone() } else { format!("{location}{rest}") };
         let mut out: Vec<Endpoint> = entry.mirror.iter().map(|m| endpoint(&located(&m.location), m.insecure, true)).collect();
         let location = entry.location.clone().unwrap_or_else(|| name[..len].to_string());
-        let insecure = entry.insecure || default_insecure(&location);
+        // An explicit `insecure = false` makes even a loopback registry verify its certificate.
+        let insecure = entry.insecure.unwrap_or_else(|| default_insecure(&location));
         out.push(endpoint(&located(&location), insecure, false));
         Ok(out)
     }
@@ -198,6 +202,8 @@ mod tests {
         let got = endpoints(conf, "registry.corp.test/team/app:1");
         assert_eq!((got[0].host.as_str(), got[0].repository.as_str(), got[0].insecure), ("registry.corp.test", "team/app", true));
         let err = Registries::parse(conf).unwrap().endpoints(&Reference::parse("blocked.test/app").unwrap()).unwrap_err();
+        let secure = endpoints("[[registry]]\nlocation = \"127.0.0.1:5000\"\ninsecure = false\n", "127.0.0.1:5000/app");
+        assert!(!secure[0].insecure, "an explicit insecure = false holds for a loopback registry too");
         assert_eq!(err.to_string(), "registry blocked.test/app is blocked in registries.conf");
     }
 

@@ -1,12 +1,13 @@
 //! Images from registries, over the OCI distribution protocol (through `oci-client`): Docker's
 //! names, where to pull from ([`conf`], registries.conf with mirrors), TLS roots from Docker's
 //! [`certs`].d, [`credentials`] from Docker's and podman's files, [`pull`] with layers unpacked
-//! as they download, and [`push`].
+//! as they download, [`push`], and [`login`]/[`logout`] writing Docker's config.json.
 
 pub mod certs;
 pub mod conf;
 pub mod credentials;
 mod error;
+mod login;
 pub mod platform;
 pub mod progress;
 mod pull;
@@ -15,6 +16,7 @@ mod session;
 
 pub use conf::{Endpoint, Registries};
 pub use error::RegistryError;
+pub use login::{login, logout, DEFAULT_SERVER};
 pub use platform::Platform;
 pub use progress::{LayerStatus, PullEvent, PushEvent};
 pub use pull::{pull, PullOptions, Pulled, DEFAULT_CONCURRENT_DOWNLOADS};

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::Once;
 use std::time::Duration;
 
-use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::client::{Certificate, ClientConfig, ClientProtocol};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference as OciReference, RegistryOperation};
 
@@ -33,17 +33,24 @@ pub(crate) struct Session {
     pub name: String,
     /// The reference as Docker prints it (`redis:alpine`).
     pub familiar: String,
+    /// The extra CA certificates (certs.d).
+    roots: Vec<Certificate>,
 }
 
 impl Session {
     /// Connects to `endpoint` for `operation`.
     pub async fn open(endpoint: &Endpoint, operation: RegistryOperation, name: &str, familiar: &str) -> Result<Self, RegistryError> {
+        let auth = crate::credentials::for_host(&endpoint.host)?;
+        Self::open_with(endpoint, operation, name, familiar, auth).await
+    }
+
+    /// Connects to `endpoint` for `operation` with the credentials `auth`.
+    pub async fn open_with(endpoint: &Endpoint, operation: RegistryOperation, name: &str, familiar: &str, auth: RegistryAuth) -> Result<Self, RegistryError> {
         static PROVIDER: Once = Once::new();
         PROVIDER.call_once(|| {
             let _ = rustls::crypto::ring::default_provider().install_default();
         });
         let roots = crate::certs::extra_roots(&endpoint.host)?;
-        let auth = crate::credentials::for_host(&endpoint.host)?;
         let schemes: &[&'static str] = if endpoint.insecure { &["https", "http"] } else { &["https"] };
         let mut last = None;
         for &scheme in schemes {
@@ -57,7 +64,15 @@ impl Session {
                 user_agent: concat!("xcompose/", env!("CARGO_PKG_VERSION")),
                 ..Default::default()
             };
-            let session = Self { client: Client::new(config), auth: auth.clone(), endpoint: endpoint.clone(), scheme, name: name.to_string(), familiar: familiar.to_string() };
+            let session = Self {
+                client: Client::new(config),
+                auth: auth.clone(),
+                endpoint: endpoint.clone(),
+                scheme,
+                name: name.to_string(),
+                familiar: familiar.to_string(),
+                roots: roots.clone(),
+            };
             let probe = session.reference(None, None);
             let handshake = || async { session.client.auth(&probe, &session.auth, operation).await.map_err(|e| session.error(e)) };
             // HTTPS to an insecure registry is a probe: plain HTTP comes next, with the retries.
@@ -69,6 +84,24 @@ impl Session {
             }
         }
         Err(last.unwrap_or_else(|| RegistryError::Registry(format!("no way to reach {}", endpoint.host))))
+    }
+
+    /// Checks basic credentials with a `GET /v2/` carrying them (a token registry checks them
+    /// when it hands out a token; a basic one only when asked).
+    pub async fn check_basic(&self, user: &str, password: &str) -> Result<(), RegistryError> {
+        let mut builder = reqwest::Client::builder().danger_accept_invalid_certs(self.endpoint.insecure).connect_timeout(Duration::from_secs(15));
+        for root in &self.roots {
+            let certificate = reqwest::Certificate::from_pem(&root.data).map_err(|e| RegistryError::Config(format!("a CA certificate for {}: {e}", self.endpoint.host)))?;
+            builder = builder.add_root_certificate(certificate);
+        }
+        let client = builder.build().map_err(|e| RegistryError::Registry(e.to_string()))?;
+        let url = self.base_url();
+        let response = client.get(&url).basic_auth(user, Some(password)).send().await.map_err(|e| self.error(e.into()))?;
+        match response.status().as_u16() {
+            200..=299 => Ok(()),
+            401 | 403 => Err(RegistryError::Registry(format!("{url}: unauthorized: incorrect username or password"))),
+            code => Err(RegistryError::Registry(format!("{url}: the registry answered {code}"))),
+        }
     }
 
     /// The repository on this endpoint, by tag or digest.

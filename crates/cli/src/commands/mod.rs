@@ -8,6 +8,7 @@ pub mod events;
 pub mod exec;
 pub mod image;
 pub mod lifecycle;
+pub mod login;
 pub mod logs;
 pub mod progress;
 pub mod project;
