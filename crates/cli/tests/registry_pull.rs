@@ -559,3 +559,34 @@ fn schema1_manifests_are_refused_and_nothing_stored() {
     xc_err(&sb, &["image", "pull", &registry.reference("xtk/old:1")]);
     assert_eq!(store_files(&sb), before);
 }
+
+#[test]
+fn a_full_disk_mid_pull_fails_in_one_line_and_leaves_nothing() {
+    let sb = Sandbox::new().unwrap();
+    let registry = Registry::plain(&sb).unwrap();
+    // 16 MB of incompressible data into a state root that holds 8 MB.
+    registry
+        .push_image(&sb, &test_images::big(1, 16 << 20).unwrap(), "xtk/big:1")
+        .unwrap();
+    let root = sb.root().to_str().unwrap();
+    sb.run_ok("mount", &["-t", "tmpfs", "-o", "size=8m", "tmpfs", root])
+        .unwrap();
+    let err = xc_err(&sb, &["image", "pull", &registry.reference("xtk/big:1")]);
+    assert!(
+        err.to_lowercase().contains("no space left on device"),
+        "{err}"
+    );
+    // Seen from inside the sandbox, where the small file system is mounted.
+    let files = sb.run_ok("find", &[root, "-type", "f"]).unwrap();
+    let left: Vec<&str> = files
+        .lines()
+        .filter(|f| !f.ends_with("lock") && !f.ends_with(".lock"))
+        .collect();
+    assert!(left.is_empty(), "a failed pull left files: {left:?}");
+    let used = sb.run_ok("df", &["--output=used", "-k", root]).unwrap();
+    let used_kb: u64 = used.lines().last().unwrap().trim().parse().unwrap();
+    assert!(
+        used_kb < 512,
+        "{used_kb} kB still used after the failed pull"
+    );
+}
