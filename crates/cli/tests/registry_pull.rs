@@ -590,3 +590,24 @@ fn a_full_disk_mid_pull_fails_in_one_line_and_leaves_nothing() {
         "{used_kb} kB still used after the failed pull"
     );
 }
+
+#[test]
+fn a_layer_of_an_unknown_media_type_is_refused() {
+    let sb = Sandbox::new().unwrap();
+    let registry = Registry::plain(&sb).unwrap();
+    let unknown = "application/vnd.xtk.unknown.layer.v1+tar";
+    let image = test_images::zstd().unwrap().layer_media_type(1, unknown);
+    registry.push_image(&sb, &image, "xtk/unknown:1").unwrap();
+    let raw = registry.skopeo_inspect(&sb, "xtk/unknown:1", true).unwrap();
+    assert_eq!(raw["layers"][1]["mediaType"], unknown);
+    let before = store_files(&sb);
+    let err = xc_err(
+        &sb,
+        &["image", "pull", &registry.reference("xtk/unknown:1")],
+    );
+    assert!(
+        err.contains(unknown),
+        "the error names the media type: {err}"
+    );
+    assert_eq!(store_files(&sb), before);
+}
