@@ -209,6 +209,50 @@ fn the_user_s_registries_conf_redirects_docker_io_and_can_block_it() {
 }
 
 #[test]
+fn mirrors_are_tried_first_and_the_longest_prefix_wins() {
+    let sb = Sandbox::new().unwrap();
+    let mirror = Registry::plain(&sb).unwrap();
+    let redis_only = Registry::plain(&sb).unwrap();
+    mirror
+        .push_image(
+            &sb,
+            &xcompose_testkit::standin("nginx:latest", &[]).unwrap(),
+            "library/nginx:latest",
+        )
+        .unwrap();
+    redis_only
+        .push_image(
+            &sb,
+            &xcompose_testkit::standin("redis:alpine", &[]).unwrap(),
+            "library/redis:alpine",
+        )
+        .unwrap();
+    // docker.io's own location is a closed port: only its mirror can answer.
+    let closed = format!("127.0.0.1:{}", mirror.port().max(redis_only.port()) + 1);
+    let conf_dir = home(&sb).join(".config/containers");
+    std::fs::create_dir_all(&conf_dir).unwrap();
+    std::fs::write(
+        conf_dir.join("registries.conf"),
+        format!(
+            "[[registry]]\nprefix = \"docker.io\"\nlocation = \"{closed}\"\ninsecure = true\n\
+             [[registry.mirror]]\nlocation = \"{}\"\ninsecure = true\n\n\
+             [[registry]]\nprefix = \"docker.io/library/redis\"\nlocation = \"{}/library/redis\"\ninsecure = true\n",
+            mirror.host(),
+            redis_only.host()
+        ),
+    )
+    .unwrap();
+    xc_ok(&sb, &["image", "pull", "nginx"]);
+    xc_ok(&sb, &["image", "pull", "redis:alpine"]);
+    for image in ["nginx:latest", "redis:alpine"] {
+        assert_eq!(
+            inspect(&sb, image)["Config"]["Labels"]["org.opencontainers.image.title"],
+            image
+        );
+    }
+}
+
+#[test]
 fn the_corpus_projects_without_build_are_the_ones_tested_here() {
     let mut registry_only = Vec::new();
     for entry in std::fs::read_dir(corpus()).unwrap() {
