@@ -211,3 +211,69 @@ fn login_to_a_tls_registry_with_basic_auth() {
         written.config_digest.as_str()
     );
 }
+
+#[test]
+fn credentials_come_from_a_credential_helper_or_podman_s_auth_json() {
+    let sb = Sandbox::new().unwrap();
+    let registry = Registry::builder()
+        .htpasswd("alice", "s3cret")
+        .start(&sb)
+        .unwrap();
+    let host = registry.host();
+    registry
+        .push_image(&sb, &test_images::zstd().unwrap(), "xtk/helped:1")
+        .unwrap();
+    registry
+        .push_image(&sb, &test_images::hard_links().unwrap(), "xtk/podman:1")
+        .unwrap();
+
+    // credHelpers: docker-credential-xtk answers `get` with the user and secret.
+    let bin = sb.temp_dir().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join("docker-credential-xtk");
+    std::fs::write(
+        &helper,
+        "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread -r server\n\
+         echo \"$server\" >>\"$(dirname \"$0\")/asked\"\n\
+         echo '{\"ServerURL\":\"'\"$server\"'\",\"Username\":\"alice\",\"Secret\":\"s3cret\"}'\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::create_dir_all(home(&sb).join(".docker")).unwrap();
+    std::fs::write(
+        home(&sb).join(".docker/config.json"),
+        format!(r#"{{"credHelpers": {{"{host}": "xtk"}}}}"#),
+    )
+    .unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let reference = registry.reference("xtk/helped:1");
+    ok(
+        xc_with(&sb, &[("PATH", &path)], "", &["image", "pull", &reference]),
+        &["image", "pull", "(helper)"],
+    );
+    let asked = std::fs::read_to_string(bin.join("asked")).unwrap();
+    assert!(
+        asked.lines().any(|l| l == host),
+        "the helper was asked for {host}: {asked:?}"
+    );
+
+    // podman's auth.json, named by REGISTRY_AUTH_FILE, with no docker config.
+    std::fs::remove_file(home(&sb).join(".docker/config.json")).unwrap();
+    let auth_file = sb.temp_dir().join("auth.json");
+    std::fs::write(
+        &auth_file,
+        format!(r#"{{"auths": {{"{host}": {{"auth": "YWxpY2U6czNjcmV0"}}}}}}"#),
+    )
+    .unwrap();
+    let reference = registry.reference("xtk/podman:1");
+    ok(
+        xc_with(
+            &sb,
+            &[("REGISTRY_AUTH_FILE", auth_file.to_str().unwrap())],
+            "",
+            &["image", "pull", &reference],
+        ),
+        &["image", "pull", "(auth.json)"],
+    );
+    assert!(inspect(&sb, &reference)["Id"].is_string());
+}
