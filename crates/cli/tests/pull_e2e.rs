@@ -51,6 +51,11 @@ fn a_pushed_image_comes_back_through_up_and_runs() -> Result<()> {
     // A second push finds every blob there.
     let (again, _) = run_ok(&sb, &conf, &["image", "push", "redis:alpine"])?;
     ensure!(again.contains(": Layer already exists") && !again.contains(": Pushed"), "{again}");
+    // Another repository of the same registry gets the layer mounted, not uploaded.
+    run_ok(&sb, &conf, &["image", "tag", "busybox:latest", "nginx:latest"])?;
+    let (mounted, _) = run_ok(&sb, &conf, &["image", "push", "nginx"])?;
+    ensure!(mounted.contains(": Mounted from library/redis") && !mounted.contains(": Pushed"), "{mounted}");
+    run_ok(&sb, &conf, &["image", "rm", "nginx"])?;
 
     run_ok(&sb, &conf, &["image", "rm", "redis:alpine", "busybox:latest"])?;
     let (listed, _) = run_ok(&sb, &conf, &["image", "ls", "-q"])?;
@@ -73,9 +78,20 @@ fn a_pushed_image_comes_back_through_up_and_runs() -> Result<()> {
     ensure!(pulled.contains("cache  Pulled") && !pulled.contains("Pull complete"), "{pulled}");
     let (_, second_up) = run_ok(&sb, &conf, &["-f", file, "up", "-d"])?;
     ensure!(!second_up.contains("Pulling"), "{second_up}");
+    let (_, forced) = run_ok(&sb, &conf, &["-f", file, "up", "-d", "--pull", "always"])?;
+    ensure!(forced.contains("cache  Pulled"), "{forced}");
     let (_, skipped) = run_ok(&sb, &conf, &["-f", file, "pull", "--policy", "missing"])?;
     ensure!(skipped.contains("cache  Skipped - Image is already present locally"), "{skipped}");
     run_ok(&sb, &conf, &["-f", file, "down"])?;
+
+    // A missing image fails `pull`, unless its failures are to be ignored.
+    let other = project(&sb, "other", "services:\n  cache:\n    image: redis:alpine\n  gone:\n    image: nope:1\n")?;
+    let other = other.join("compose.yaml");
+    let failed = run(&sb, &conf, &["-f", other.to_str().unwrap(), "pull"])?;
+    let err = String::from_utf8_lossy(&failed.stderr);
+    ensure!(failed.status.code() == Some(1) && err.contains("gone  Error") && err.contains("manifest for nope:1 not found"), "{err}");
+    let (_, ignored) = run_ok(&sb, &conf, &["-f", other.to_str().unwrap(), "pull", "--ignore-pull-failures"])?;
+    ensure!(ignored.contains("gone  Error") && ignored.contains("cache  Pulled"), "{ignored}");
     Ok(())
 }
 
@@ -96,6 +112,11 @@ fn image_pull_keeps_the_registry_ids_takes_zstd_and_picks_the_platform() -> Resu
     ensure!(inspect[0]["Id"] == zstd.config_digest.as_str(), "{inspect}");
     ensure!(inspect[0]["RootFS"]["diff_ids"] == serde_json::json!(zstd.diff_ids), "{inspect}");
     ensure!(inspect[0]["RepoDigests"][0] == format!("{}@{}", registry.reference("zstd"), zstd.manifest_digest).as_str(), "{inspect}");
+    // By digest (verified), with or without a tag.
+    let pinned = registry.reference(&format!("zstd@{}", zstd.manifest_digest));
+    let (out, _) = run_ok(&sb, &conf, &["image", "pull", &pinned])?;
+    ensure!(out.ends_with(&format!("{pinned}\n")) && out.contains(&format!("Digest: {}", zstd.manifest_digest)), "{out}");
+    run_ok(&sb, &conf, &["image", "pull", "-q", &registry.reference(&format!("zstd:1@{}", zstd.manifest_digest))])?;
     // A second pull of the same image fetches nothing.
     let (again, _) = run_ok(&sb, &conf, &["image", "pull", &registry.reference("zstd:1")])?;
     ensure!(again.contains("Status: Image is up to date for") && !again.contains("Pulling fs layer"), "{again}");
@@ -113,6 +134,9 @@ fn image_pull_keeps_the_registry_ids_takes_zstd_and_picks_the_platform() -> Resu
     let err = String::from_utf8_lossy(&out.stderr);
     ensure!(!out.status.success() && err.contains("no matching manifest for linux/s390x in the manifest list entries (available: "), "{err}");
 
+    let untagged = run(&sb, &conf, &["image", "pull", &registry.reference("zstd")])?;
+    ensure!(String::from_utf8_lossy(&untagged.stdout) == "Using default tag: latest\n", "{untagged:?}");
+    ensure!(String::from_utf8_lossy(&untagged.stderr).contains(&format!("manifest for {}:latest not found", registry.reference("zstd"))), "{untagged:?}");
     let unknown = run(&sb, &conf, &["image", "pull", &registry.reference("zstd:nope")])?;
     let err = String::from_utf8_lossy(&unknown.stderr);
     ensure!(
@@ -341,5 +365,75 @@ fn a_download_cut_off_midway_resumes_with_a_range_request() -> Result<()> {
     let (inspect, _) = run_ok(&sb, &conf, &["image", "inspect", &reference])?;
     let inspect: serde_json::Value = serde_json::from_str(&inspect)?;
     ensure!(inspect[0]["Id"] == big.config_digest.as_str() && inspect[0]["RootFS"]["diff_ids"] == serde_json::json!(big.diff_ids), "{inspect}");
+    Ok(())
+}
+
+#[test]
+fn content_that_is_not_what_the_manifest_says_is_refused_and_nothing_is_stored() -> Result<()> {
+    let sb = Sandbox::new()?;
+    let registry = Registry::builder().schema1().start(&sb)?;
+    let conf = sb.temp_dir().join("none.conf");
+    std::fs::write(&conf, "")?;
+    let pull = |name: &str| -> Result<String> {
+        let out = run(&sb, &conf, &["image", "pull", &registry.reference(name)])?;
+        ensure!(out.status.code() == Some(1), "pulling {name} did not fail: {out:?}");
+        Ok(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    };
+    // A layer whose uncompressed content is not the config's diff_id.
+    let wrong = registry.push_image(&sb, &TestImage::busybox()?.layer(Layer::gzip().file("etc/x", "x\n", 0o644)).wrong_diff_id(1), "wrong:1")?;
+    let err = pull("wrong:1")?;
+    ensure!(err.starts_with(&format!("Error response from daemon: filesystem layer verification failed for digest {}: its uncompressed digest (diff_id) is", wrong.layers[1].digest)), "{err}");
+    // A blob the registry serves with other bytes than its digest.
+    let corrupt = registry.push_image(&sb, &TestImage::busybox()?.layer(Layer::gzip().file("etc/y", "y\n", 0o644)), "corrupt:1")?;
+    let blob = registry.blob_path(&corrupt.layers[1].digest)?;
+    let mut bytes = std::fs::read(&blob)?;
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&blob, bytes)?;
+    let err = pull("corrupt:1")?;
+    ensure!(err.contains(&format!("filesystem layer verification failed for digest {}", corrupt.layers[1].digest)), "{err}");
+    // A registry that is not there, after the retries, in Go's words.
+    let closed = run(&sb, &conf, &["image", "pull", "127.0.0.1:1/app:1"])?;
+    let err = String::from_utf8_lossy(&closed.stderr);
+    ensure!(
+        closed.status.code() == Some(1)
+            && err.trim() == "Error response from daemon: Get \"http://127.0.0.1:1/v2/\": dial tcp 127.0.0.1:1: connect: connection refused",
+        "{err}"
+    );
+    // Schema 1 is refused in Docker's words.
+    let layout = sb.temp_dir().join("schema1-layout");
+    xcompose_testkit::OciLayout::create(&layout)?.add_image(&TestImage::busybox()?, "old")?;
+    registry.push_oci_schema1(&sb, &layout, "old", "old:1")?;
+    let err = pull("old:1")?;
+    ensure!(err.contains("Docker Image manifest version 2, schema 1 support has been removed") && err.contains(&registry.reference("old:1")), "{err}");
+    let (listed, _) = run_ok(&sb, &conf, &["image", "ls", "-q"])?;
+    ensure!(listed.trim().is_empty(), "a refused pull left {listed}");
+    let layers = std::fs::read_dir(sb.root().join("images/layers"))?.count();
+    ensure!(layers == 0, "a refused pull left {layers} unpacked layers");
+    Ok(())
+}
+
+#[test]
+fn the_bearer_token_flow_pulls_anonymously_and_pushes_with_credentials() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let registry = Registry::builder().token("alice", "s3cret", true).start(&sb)?;
+    registry.push_image(&sb, &test_images::zstd()?, "public:1")?;
+    let conf = sb.temp_dir().join("none.conf");
+    std::fs::write(&conf, "")?;
+    let path = std::env::var("PATH")?;
+    let nobody = sb.temp_dir().join("nobody");
+    let pulled = with_docker_config(&sb, &nobody, &path, "", &["image", "pull", "-q", &registry.reference("public:1")])?;
+    ensure!(pulled.status.success(), "an anonymous pull of a public repository: {pulled:?}");
+
+    let target = registry.reference("mine:1");
+    with_docker_config(&sb, &nobody, &path, "", &["image", "tag", "busybox:latest", &target])?;
+    let refused = with_docker_config(&sb, &nobody, &path, "", &["image", "push", &target])?;
+    let err = String::from_utf8_lossy(&refused.stderr);
+    ensure!(!refused.status.success() && err.contains("denied: requested access to the resource is denied"), "{err}");
+    let alice = docker_config(&sb, "alice", &registry.host(), "alice", "s3cret")?;
+    let pushed = with_docker_config(&sb, &alice, &path, "", &["image", "push", &target])?;
+    ensure!(pushed.status.success() && String::from_utf8_lossy(&pushed.stdout).contains("1: digest: sha256:"), "{pushed:?}");
+    let inspected = registry.skopeo_inspect(&sb, "mine:1", false)?;
+    ensure!(inspected["Layers"].as_array().is_some_and(|l| l.len() == 1), "{inspected}");
     Ok(())
 }

@@ -88,11 +88,6 @@ impl ImageStore {
     pub fn has_layer(&self, digest: &str, diff_id: &str) -> bool {
         self.blob_path(digest).exists() && self.layer_dir(diff_id).exists()
     }
-
-    /// Whether the store has the blob `digest` (a config, manifest or layer).
-    pub fn has_blob(&self, digest: &str) -> bool {
-        self.blob_path(digest).exists()
-    }
 }
 
 impl PullStaging {
@@ -132,17 +127,12 @@ impl LayerIngest {
         self.written
     }
 
-    /// What the layer should be.
-    pub fn expected(&self) -> &ExpectedLayer {
-        &self.expected
-    }
-
     /// Ends the layer: waits for the unpacker, then checks the blob's digest and size against
     /// the manifest and the uncompressed digest against the config. On any mismatch the staged
     /// blob and directory are removed and the error names the layer.
     pub fn finish(mut self) -> Result<IngestedLayer> {
         self.pipe = None;
-        let diff_id = self.join_unpacker()?;
+        let unpacked = self.join_unpacker();
         self.blob.sync_all().map_err(io_err(&self.blob_path))?;
         let digest = format!("sha256:{}", hex::encode(std::mem::take(&mut self.hasher).finalize()));
         let expected = &self.expected;
@@ -152,14 +142,17 @@ impl LayerIngest {
             expected: wanted,
             actual,
         };
+        // The blob is checked first: content that is not what the manifest names is the error,
+        // even when it also failed to unpack.
         let result = if digest != expected.digest {
             Err(failed("content digest", digest, expected.digest.clone()))
         } else if self.written != expected.size {
             Err(failed("size", self.written.to_string(), expected.size.to_string()))
-        } else if diff_id != expected.diff_id {
-            Err(failed("uncompressed digest (diff_id)", diff_id, expected.diff_id.clone()))
         } else {
-            Ok(())
+            match unpacked {
+                Ok(diff_id) if diff_id != expected.diff_id => Err(failed("uncompressed digest (diff_id)", diff_id, expected.diff_id.clone())),
+                other => other.map(drop),
+            }
         };
         if let Err(e) = result {
             self.discard();
@@ -176,18 +169,12 @@ impl LayerIngest {
         }))
     }
 
+    /// The diff_id the unpacker computed, or why it failed.
     fn join_unpacker(&mut self) -> Result<String> {
-        let Some(unpacker) = self.unpacker.take() else { return Err(StoreError::Unpack(UnpackError::Read(io::Error::other("the layer was already finished")))) };
+        let unpacker = self.unpacker.take().ok_or_else(|| StoreError::Unpack(UnpackError::Read(io::Error::other("the layer was already finished"))))?;
         match unpacker.join() {
-            Ok(Ok(diff_id)) => Ok(diff_id),
-            Ok(Err(e)) => {
-                self.discard();
-                Err(StoreError::Unpack(e))
-            }
-            Err(_) => {
-                self.discard();
-                Err(StoreError::Unpack(UnpackError::Read(io::Error::other("the layer unpacker panicked"))))
-            }
+            Ok(result) => result.map_err(StoreError::Unpack),
+            Err(_) => Err(StoreError::Unpack(UnpackError::Read(io::Error::other("the layer unpacker panicked")))),
         }
     }
 
@@ -201,19 +188,15 @@ impl LayerIngest {
 }
 
 impl Write for LayerIngest {
+    /// Keeps the bytes in the staging blob and passes them to the unpacker. Only a failure to
+    /// keep them (disk full) is an error here: an unpacker that stopped is reported by
+    /// [`LayerIngest::finish`], after the blob's own digest is checked.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.blob.write_all(buf)?;
         self.hasher.update(buf);
         self.written += buf.len() as u64;
-        let sent = self.pipe.as_ref().map(|p| p.send(buf.to_vec()));
-        if let Some(Err(_)) = sent {
-            // The unpacker stopped early: it failed, and says why.
+        if self.pipe.as_ref().is_some_and(|p| p.send(buf.to_vec()).is_err()) {
             self.pipe = None;
-            let reason = match self.join_unpacker() {
-                Err(e) => e.to_string(),
-                Ok(_) => "the layer has data after its end".to_string(),
-            };
-            return Err(io::Error::new(io::ErrorKind::InvalidData, reason));
         }
         Ok(buf.len())
     }
@@ -229,18 +212,6 @@ impl Drop for LayerIngest {
         if let Some(unpacker) = self.unpacker.take() {
             let _ = unpacker.join();
         }
-    }
-}
-
-impl IngestedLayer {
-    /// The blob's digest.
-    pub fn digest(&self) -> &str {
-        &self.0.digest
-    }
-
-    /// The uncompressed digest.
-    pub fn diff_id(&self) -> &str {
-        &self.0.diff_id
     }
 }
 

@@ -141,6 +141,7 @@ impl RegistryError {
             OciDistributionError::AuthenticationFailure(_) => Self::PullAccessDenied(subject.name.to_string()),
             OciDistributionError::ImageManifestNotFoundError(_) => Self::ManifestUnknown(subject.familiar.to_string()),
             OciDistributionError::ServerError { code: 404, .. } => Self::PullAccessDenied(subject.name.to_string()),
+            OciDistributionError::ServerError { code: 401 | 403, url, .. } => Self::unauthorized(subject, url),
             OciDistributionError::DigestError(e) => Self::ManifestVerification(e.to_string()),
             OciDistributionError::RequestError(e) => Self::from_request(&e, subject),
             OciDistributionError::UnsupportedMediaTypeError(media_type) => Self::UnsupportedMediaType { media_type, what: subject.familiar.to_string() },

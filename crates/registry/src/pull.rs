@@ -7,6 +7,7 @@ use std::io::Write;
 
 use futures_util::{StreamExt, TryStreamExt};
 use oci_client::client::{BlobResponse, LayerDescriptor, SizedStream};
+use oci_client::errors::OciDistributionError;
 use oci_client::RegistryOperation;
 use oci_spec::image::{ImageConfiguration, ImageIndex, ImageManifest};
 use sha2::{Digest as _, Sha256};
@@ -166,8 +167,24 @@ fn up_to_date(store: &ImageStore, references: &[Reference]) -> Option<String> {
 async fn fetch_manifest(session: &Session, tag: Option<&str>, digest: Option<&str>) -> Result<(Vec<u8>, String), RegistryError> {
     let reference = session.reference(tag, digest);
     let accepted = [OCI_MANIFEST, DOCKER_MANIFEST, OCI_INDEX, DOCKER_LIST, SCHEMA1[0], SCHEMA1[1]];
-    let (bytes, digest) = retrying(|| async { session.client.pull_manifest_raw(&reference, &session.auth, &accepted).await.map_err(|e| session.error(e)) }).await?;
-    Ok((bytes.to_vec(), digest))
+    let fetched = retrying(|| async {
+        match session.client.pull_manifest_raw(&reference, &session.auth, &accepted).await {
+            Ok(ok) => Ok(Ok(ok)),
+            Err(OciDistributionError::DigestError(e)) => Ok(Err(e)),
+            Err(e) => Err(session.error(e)),
+        }
+    })
+    .await?;
+    match (fetched, tag) {
+        (Ok((bytes, digest)), _) => Ok((bytes.to_vec(), digest)),
+        // A signed schema 1 manifest's digest is of its payload without the signatures, so it
+        // never matches the bytes: look at them to say what it is.
+        (Err(e), Some(tag)) if digest.is_none() => match parse_manifest(&session.raw_manifest(tag, &accepted).await?, session) {
+            Err(schema1 @ RegistryError::Schema1(_)) => Err(schema1),
+            _ => Err(RegistryError::ManifestVerification(e.to_string())),
+        },
+        (Err(e), _) => Err(RegistryError::ManifestVerification(e.to_string())),
+    }
 }
 
 /// What a manifest is, refusing schema 1 and media types that are not images.
@@ -238,11 +255,16 @@ async fn download_layer(session: &Session, staging: &PullStaging, layer: Expecte
     let mut resumes = 0;
     loop {
         let offset = ingest.written();
+        // A blob the client finds is not its digest is Docker's verification failure.
+        let blob_error = |e: OciDistributionError| match e {
+            OciDistributionError::DigestError(_) => RegistryError::Registry(format!("filesystem layer verification failed for digest {}", layer.digest)),
+            other => session.error(other),
+        };
         let opened = retrying(|| async {
             if offset == 0 {
-                return session.client.pull_blob_stream(&reference, &descriptor).await.map(|s| (s, 0)).map_err(|e| session.error(e));
+                return session.client.pull_blob_stream(&reference, &descriptor).await.map(|s| (s, 0)).map_err(blob_error);
             }
-            match session.client.pull_blob_stream_partial(&reference, &descriptor, offset, Some(total - offset)).await.map_err(|e| session.error(e))? {
+            match session.client.pull_blob_stream_partial(&reference, &descriptor, offset, Some(total - offset)).await.map_err(blob_error)? {
                 BlobResponse::Partial(s) => Ok((s, 0)),
                 // The registry does not do ranges: skip what arrived before.
                 BlobResponse::Full(s) => Ok((s, offset)),
@@ -252,7 +274,7 @@ async fn download_layer(session: &Session, staging: &PullStaging, layer: Expecte
         let (stream, skip) = opened?;
         match receive(stream, skip, &mut ingest, &id, total, on_event).await {
             Ok(()) => break,
-            Err(Interrupted::Store(e)) => return Err(RegistryError::Invalid { what: format!("layer {}", layer.digest), message: e.to_string() }),
+            Err(Interrupted::Store(e)) => return Err(RegistryError::Registry(format!("writing layer {} into the image store: {e}", layer.digest))),
             // Short of the size, the connection dropped: resume. A complete blob that fails its
             // check is left to the verification below, which names the layer.
             Err(Interrupted::Network(_)) if ingest.written() < total && resumes < RESUMES => resumes += 1,
@@ -274,7 +296,7 @@ async fn download_layer(session: &Session, staging: &PullStaging, layer: Expecte
 enum Interrupted {
     /// The connection failed.
     Network(std::io::Error),
-    /// The store could not take the bytes (unpacking failed, disk full).
+    /// The store could not keep the bytes (disk full).
     Store(std::io::Error),
 }
 

@@ -35,6 +35,8 @@ pub(crate) struct Session {
     pub familiar: String,
     /// The extra CA certificates (certs.d).
     roots: Vec<Certificate>,
+    /// The bearer token the handshake got, if the registry hands out tokens.
+    token: Option<String>,
 }
 
 impl Session {
@@ -72,13 +74,14 @@ impl Session {
                 name: name.to_string(),
                 familiar: familiar.to_string(),
                 roots: roots.clone(),
+                token: None,
             };
             let probe = session.reference(None, None);
             let handshake = || async { session.client.auth(&probe, &session.auth, operation).await.map_err(|e| session.error(e)) };
             // HTTPS to an insecure registry is a probe: plain HTTP comes next, with the retries.
             let probing = scheme == "https" && endpoint.insecure;
             match if probing { handshake().await } else { retrying(handshake).await } {
-                Ok(_) => return Ok(session),
+                Ok(token) => return Ok(Self { token, ..session }),
                 Err(e @ (RegistryError::Tls { .. } | RegistryError::Connect { .. })) if scheme == "https" && endpoint.insecure => last = Some(e),
                 Err(e) => return Err(e),
             }
@@ -89,19 +92,37 @@ impl Session {
     /// Checks basic credentials with a `GET /v2/` carrying them (a token registry checks them
     /// when it hands out a token; a basic one only when asked).
     pub async fn check_basic(&self, user: &str, password: &str) -> Result<(), RegistryError> {
-        let mut builder = reqwest::Client::builder().danger_accept_invalid_certs(self.endpoint.insecure).connect_timeout(Duration::from_secs(15));
-        for root in &self.roots {
-            let certificate = reqwest::Certificate::from_pem(&root.data).map_err(|e| RegistryError::Config(format!("a CA certificate for {}: {e}", self.endpoint.host)))?;
-            builder = builder.add_root_certificate(certificate);
-        }
-        let client = builder.build().map_err(|e| RegistryError::Registry(e.to_string()))?;
         let url = self.base_url();
-        let response = client.get(&url).basic_auth(user, Some(password)).send().await.map_err(|e| self.error(e.into()))?;
+        let response = self.http()?.get(&url).basic_auth(user, Some(password)).send().await.map_err(|e| self.error(e.into()))?;
         match response.status().as_u16() {
             200..=299 => Ok(()),
             401 | 403 => Err(RegistryError::Registry(format!("{url}: unauthorized: incorrect username or password"))),
             code => Err(RegistryError::Registry(format!("{url}: the registry answered {code}"))),
         }
+    }
+
+    /// The manifest `tag` names, as the registry sends it, unchecked (to tell what it is when
+    /// its digest does not match the registry's: a signed schema 1 manifest).
+    pub async fn raw_manifest(&self, tag: &str, accept: &[&str]) -> Result<Vec<u8>, RegistryError> {
+        let url = format!("{}{}/manifests/{tag}", self.base_url(), self.endpoint.repository);
+        let mut request = self.http()?.get(&url).header("Accept", accept.join(", "));
+        request = match (&self.token, &self.auth) {
+            (Some(token), _) => request.bearer_auth(token),
+            (None, RegistryAuth::Basic(user, password)) => request.basic_auth(user, Some(password)),
+            _ => request,
+        };
+        let response = request.send().await.map_err(|e| self.error(e.into()))?;
+        Ok(response.bytes().await.map_err(|e| self.error(e.into()))?.to_vec())
+    }
+
+    /// A plain HTTP client trusting what the session's client trusts.
+    fn http(&self) -> Result<reqwest::Client, RegistryError> {
+        let mut builder = reqwest::Client::builder().danger_accept_invalid_certs(self.endpoint.insecure).connect_timeout(Duration::from_secs(15));
+        for root in &self.roots {
+            let certificate = reqwest::Certificate::from_pem(&root.data).map_err(|e| RegistryError::Config(format!("a CA certificate for {}: {e}", self.endpoint.host)))?;
+            builder = builder.add_root_certificate(certificate);
+        }
+        builder.build().map_err(|e| RegistryError::Registry(e.to_string()))
     }
 
     /// The repository on this endpoint, by tag or digest.

@@ -194,6 +194,10 @@ pub fn run(cli: &Cli, command: &ImageCommand) -> Result<ExitCode> {
             let platform = platform.as_deref().map(xcompose_registry::Platform::parse).transpose()?;
             let options = xcompose_registry::PullOptions { platform, max_concurrent_downloads: *max_concurrent_downloads };
             let printer = super::pull::pull_printer(*quiet);
+            let untagged = !reference.contains('@') && !reference.rsplit('/').next().is_some_and(|name| name.contains(':'));
+            if untagged && !*quiet {
+                println!("Using default tag: latest");
+            }
             xcompose_registry::pull(&store, reference, &options, &*printer).map_err(|e| anyhow::anyhow!("Error response from daemon: {e}"))?;
             println!("{}", Reference::parse(reference).map_err(anyhow::Error::msg)?);
         }
