@@ -45,7 +45,9 @@ pub fn busybox_image_tar() -> anyhow::Result<PathBuf> {
         .map_err(anyhow::Error::msg)
 }
 
-fn build_cached() -> anyhow::Result<PathBuf> {
+/// `<target>/<profile>/xcompose-testkit`, next to the test binary: where test artifacts that are
+/// slow to build are kept between runs.
+pub(crate) fn artifact_dir() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe().context("locating the test binary")?;
     let mut dir = exe.parent().context("the test binary has no directory")?;
     if matches!(
@@ -56,7 +58,11 @@ fn build_cached() -> anyhow::Result<PathBuf> {
             .parent()
             .context("the test binary's directory has no parent")?;
     }
-    let tar = dir.join("xcompose-testkit").join("busybox.tar");
+    Ok(dir.join("xcompose-testkit"))
+}
+
+fn build_cached() -> anyhow::Result<PathBuf> {
+    let tar = artifact_dir()?.join("busybox.tar");
     let script_time = std::fs::metadata(busybox_rootfs_script())
         .and_then(|m| m.modified())
         .with_context(|| format!("reading {}", busybox_rootfs_script().display()))?;

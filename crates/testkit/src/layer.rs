@@ -173,7 +173,57 @@ impl Layer {
     }
 
     /// Writes the layer as a blob file at `out`; returns its digests and size.
+    ///
+    /// Blobs are cached per target directory (`xcompose-testkit/layers/`), keyed by what the
+    /// layer holds (and the size and time of the tars it copies): the same layer is compressed
+    /// once, not in every test (a debug build gzips a few MB a second).
     pub fn write(&self, out: &Path) -> anyhow::Result<WrittenLayer> {
+        let cache = crate::image::artifact_dir()?.join("layers");
+        let key = self.cache_key()?;
+        let (blob, meta) = (
+            cache.join(format!("{key}.blob")),
+            cache.join(format!("{key}.json")),
+        );
+        if let Ok(text) = std::fs::read(&meta) {
+            if let Ok(cached) = serde_json::from_slice::<CachedLayer>(&text) {
+                std::fs::copy(&blob, out).with_context(|| format!("copying {}", blob.display()))?;
+                return Ok(cached.into_written(self.compression));
+            }
+        }
+        let written = self.write_uncached(out)?;
+        std::fs::create_dir_all(&cache).with_context(|| format!("creating {}", cache.display()))?;
+        // Blob first, then its description, each renamed into place: a reader never sees half.
+        let staging = tempfile::NamedTempFile::new_in(&cache)?;
+        std::fs::copy(out, staging.path())?;
+        staging.persist(&blob).context("caching a layer blob")?;
+        let staging = tempfile::NamedTempFile::new_in(&cache)?;
+        std::fs::write(
+            staging.path(),
+            serde_json::to_vec(&CachedLayer::from(&written))?,
+        )?;
+        staging
+            .persist(&meta)
+            .context("caching a layer's digests")?;
+        Ok(written)
+    }
+
+    /// A digest of what determines the blob: the entries, the compression, and for copied tars
+    /// their size and modification time.
+    fn cache_key(&self) -> anyhow::Result<String> {
+        let mut hasher = Sha256::new();
+        hasher.update(format!("{self:?}").as_bytes());
+        for entry in &self.entries {
+            if let Entry::Tar { path } = entry {
+                let meta = std::fs::metadata(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                hasher.update(format!("{} {:?}", meta.len(), meta.modified()?).as_bytes());
+            }
+        }
+        Ok(hex::encode(hasher.finalize()))
+    }
+
+    /// Writes the layer as a blob file at `out`, compressing it anew.
+    fn write_uncached(&self, out: &Path) -> anyhow::Result<WrittenLayer> {
         let file =
             std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
         let blob = Hashing::new(io::BufWriter::with_capacity(1 << 20, file));
@@ -211,6 +261,35 @@ impl Layer {
     }
 }
 
+/// A [`WrittenLayer`] as the cache keeps it (the media type follows from the compression).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CachedLayer {
+    digest: String,
+    diff_id: String,
+    size: u64,
+}
+
+impl CachedLayer {
+    fn into_written(self, compression: Compression) -> WrittenLayer {
+        WrittenLayer {
+            digest: self.digest,
+            diff_id: self.diff_id,
+            size: self.size,
+            media_type: compression.media_type(),
+        }
+    }
+}
+
+impl From<&WrittenLayer> for CachedLayer {
+    fn from(layer: &WrittenLayer) -> CachedLayer {
+        CachedLayer {
+            digest: layer.digest.clone(),
+            diff_id: layer.diff_id.clone(),
+            size: layer.size,
+        }
+    }
+}
+
 /// A layer written as a blob.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WrittenLayer {
@@ -227,8 +306,7 @@ pub struct WrittenLayer {
 fn append<W: Write>(builder: &mut tar::Builder<W>, entry: &Entry) -> anyhow::Result<()> {
     let mut header = tar::Header::new_gnu();
     header.set_mtime(MTIME);
-    // Owner fields are always written, as Go's archive/tar (docker, skopeo) writes them; entries
-    // that set their own owner below overwrite them.
+    // Every numeric field filled in (a fresh header's are NULs, which strict readers refuse).
     header.set_uid(0);
     header.set_gid(0);
     match entry {

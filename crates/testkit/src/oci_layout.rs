@@ -14,6 +14,7 @@
 //! # }
 //! ```
 
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -45,6 +46,8 @@ pub struct TestImage {
     labels: Vec<(String, String)>,
     /// Layer indexes whose `diff_ids` entry is replaced by a wrong digest.
     wrong_diff_ids: Vec<usize>,
+    /// Layer indexes whose manifest descriptor names another media type.
+    layer_media_types: Vec<(usize, String)>,
 }
 
 impl TestImage {
@@ -61,6 +64,7 @@ impl TestImage {
             user: None,
             labels: Vec::new(),
             wrong_diff_ids: Vec::new(),
+            layer_media_types: Vec::new(),
         }
     }
 
@@ -124,6 +128,22 @@ impl TestImage {
     pub fn wrong_diff_id(mut self, index: usize) -> TestImage {
         self.wrong_diff_ids.push(index);
         self
+    }
+
+    /// Makes the manifest name `media_type` for layer `index` (the blob stays as it is), for
+    /// clients to refuse a layer type they do not know.
+    pub fn layer_media_type(mut self, index: usize, media_type: &str) -> TestImage {
+        self.layer_media_types.push((index, media_type.into()));
+        self
+    }
+
+    /// The media type the manifest gives layer `index` written as `layer`.
+    fn descriptor_media_type(&self, index: usize, layer: &WrittenLayer) -> String {
+        self.layer_media_types
+            .iter()
+            .find(|(i, _)| *i == index)
+            .map(|(_, media_type)| media_type.clone())
+            .unwrap_or_else(|| layer.media_type.to_string())
     }
 
     /// The `os`/`architecture`/`variant` platform object of this image.
@@ -275,6 +295,8 @@ impl OciLayout {
         for layer in &image.layers {
             let staging = tempfile::NamedTempFile::new_in(self.dir.join("blobs/sha256"))?;
             let written = layer.write(staging.path())?;
+            // Blobs are world-readable, as in layouts other tools write (tempfile makes 0600).
+            std::fs::set_permissions(staging.path(), std::fs::Permissions::from_mode(0o644))?;
             staging
                 .persist(self.blob_path(&written.digest))
                 .context("moving a layer blob into place")?;
@@ -292,7 +314,10 @@ impl OciLayout {
         let (config_digest, config_size) = self.put_json(&config)?;
         let layer_descriptors: Vec<Value> = layers
             .iter()
-            .map(|l| json!({"mediaType": l.media_type, "digest": l.digest, "size": l.size}))
+            .enumerate()
+            .map(|(i, l)| {
+                json!({"mediaType": image.descriptor_media_type(i, l), "digest": l.digest, "size": l.size})
+            })
             .collect();
         let manifest = json!({
             "schemaVersion": 2,

@@ -1,5 +1,5 @@
 //! [`Registry`]: Debian's `docker-registry` (distribution 2.8) running inside a [`Sandbox`] on
-//! 127.0.0.1, with its own configuration, storage and, as asked, TLS, client certificates,
+//! 127.0.0.1 (or the sandbox's uplink address), with its own configuration, storage and, as asked, TLS, client certificates,
 //! htpasswd basic auth or token auth with a [`TokenServer`]; killed on drop.
 //!
 //! ```no_run
@@ -12,7 +12,7 @@
 //! # }
 //! ```
 
-use std::net::TcpListener;
+use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -47,6 +47,7 @@ enum Auth {
 /// How to start a [`Registry`]: plain HTTP and no auth unless asked otherwise.
 #[derive(Clone, Debug, Default)]
 pub struct RegistryBuilder {
+    on_uplink: bool,
     tls: bool,
     client_certs: bool,
     schema1: bool,
@@ -66,6 +67,14 @@ impl RegistryBuilder {
     pub fn client_certs(mut self) -> Self {
         self.tls = true;
         self.client_certs = true;
+        self
+    }
+
+    /// Listen on the sandbox's uplink address ([`Sandbox::uplink_addr`], 198.51.100.1) instead of
+    /// 127.0.0.1. Docker treats registries on 127.0.0.0/8 as insecure (it accepts any
+    /// certificate there), so a test of TLS trust needs a registry elsewhere.
+    pub fn on_uplink(mut self) -> Self {
+        self.on_uplink = true;
         self
     }
 
@@ -102,7 +111,8 @@ impl RegistryBuilder {
     }
 }
 
-/// A running `docker-registry` inside a sandbox, on `127.0.0.1:PORT`; killed on drop.
+/// A running `docker-registry` inside a sandbox, on `127.0.0.1:PORT` (or the uplink's
+/// address); killed on drop.
 ///
 /// Its files live in a directory of the sandbox's temporary directory ([`Registry::dir`]): the
 /// configuration, the storage, the log, and for TLS `certs/` ([`Registry::certs_dir`]) laid out
@@ -110,6 +120,7 @@ impl RegistryBuilder {
 /// certificates).
 pub struct Registry {
     child: Child,
+    addr: IpAddr,
     port: u16,
     dir: PathBuf,
     tls: bool,
@@ -133,13 +144,18 @@ impl Registry {
             exec::find_in_path(REGISTRY_PROGRAM).is_some(),
             "{REGISTRY_PROGRAM} not found: apt-get install docker-registry (tests/install-deps.sh does it)"
         );
-        let port = free_port(sb)?;
+        let addr = if options.on_uplink {
+            IpAddr::V4(sb.uplink_addr())
+        } else {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        };
+        let port = free_port(sb, addr)?;
         let dir = sb.temp_dir().join(format!("registry-{port}"));
         std::fs::create_dir_all(dir.join("storage"))
             .with_context(|| format!("creating {}", dir.display()))?;
-        let mut config = RegistryConfig::new(&dir, port);
+        let mut config = RegistryConfig::new(&dir, addr, port);
         if options.tls {
-            config.tls = Some(write_tls(&dir, options.client_certs)?);
+            config.tls = Some(write_tls(&dir, addr, options.client_certs)?);
         }
         if options.schema1 {
             config.schema1 = true;
@@ -182,6 +198,7 @@ impl Registry {
             .context("starting docker-registry in the sandbox")?;
         let mut registry = Registry {
             child,
+            addr,
             port,
             dir,
             tls: options.tls,
@@ -240,12 +257,13 @@ impl Registry {
         command
     }
 
-    /// `127.0.0.1:PORT`, the registry's host as image references name it.
+    /// `127.0.0.1:PORT` (or the uplink's address), the registry's host as image references
+    /// name it.
     pub fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("{}:{}", self.addr, self.port)
     }
 
-    /// The port it listens on (127.0.0.1, inside the sandbox).
+    /// The port it listens on (inside the sandbox).
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -256,7 +274,7 @@ impl Registry {
         format!("{scheme}://{}", self.host())
     }
 
-    /// `127.0.0.1:PORT/NAME`: `name` (`repo:tag`, `repo@sha256:..`) on this registry.
+    /// `HOST:PORT/NAME`: `name` (`repo:tag`, `repo@sha256:..`) on this registry.
     pub fn reference(&self, name: &str) -> String {
         format!("{}/{name}", self.host())
     }
@@ -294,7 +312,7 @@ impl Registry {
         self.certs_dir().join("ca.crt")
     }
 
-    /// Copies [`Registry::certs_dir`] to `certs_d/127.0.0.1:PORT/`, as Docker's
+    /// Copies [`Registry::certs_dir`] to `certs_d/HOST:PORT/`, as Docker's
     /// `/etc/docker/certs.d` wants it, and returns that directory.
     pub fn install_certs_d(&self, certs_d: &Path) -> anyhow::Result<PathBuf> {
         let target = certs_d.join(self.host());
@@ -309,7 +327,7 @@ impl Registry {
 
     /// Makes the registry's certificates Docker's for this sandbox: bind-mounts a directory of
     /// the sandbox's temporary directory over `/etc/docker` inside the sandbox (once; the host's
-    /// stays untouched) and installs them in its `certs.d/127.0.0.1:PORT/`, where dockerd, and
+    /// stays untouched) and installs them in its `certs.d/HOST:PORT/`, where dockerd, and
     /// xcompose as Docker does, look. Returns that directory as the test process sees it.
     pub fn install_docker_certs(&self, sb: &Sandbox) -> anyhow::Result<PathBuf> {
         let etc_docker = sb.temp_dir().join("etc-docker");
@@ -508,15 +526,15 @@ impl Drop for Registry {
     }
 }
 
-/// A port free on 127.0.0.1 in the sandbox's network namespace (nothing else binds there).
-fn free_port(sb: &Sandbox) -> anyhow::Result<u16> {
-    let port = sb.in_net(|| TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()))??;
+/// A port free on `addr` in the sandbox's network namespace (nothing else binds there).
+fn free_port(sb: &Sandbox, addr: IpAddr) -> anyhow::Result<u16> {
+    let port = sb.in_net(|| TcpListener::bind((addr, 0)).and_then(|l| l.local_addr()))??;
     Ok(port.port())
 }
 
 /// Writes a CA, a server leaf (and with `client_certs` a client leaf) into `dir/certs` and
 /// `dir/server.{crt,key}`; returns the server's paths.
-fn write_tls(dir: &Path, client_certs: bool) -> anyhow::Result<TlsConfig> {
+fn write_tls(dir: &Path, addr: IpAddr, client_certs: bool) -> anyhow::Result<TlsConfig> {
     let ca = TestCa::new("xcompose test registry CA")?;
     let certs = dir.join("certs");
     std::fs::create_dir_all(&certs)?;
@@ -526,7 +544,8 @@ fn write_tls(dir: &Path, client_certs: bool) -> anyhow::Result<TlsConfig> {
         key: dir.join("server.key"),
         client_ca: client_certs.then(|| certs.join("ca.crt")),
     };
-    ca.server_leaf()?.write(&server.cert, &server.key)?;
+    ca.server_leaf(&[&addr.to_string()])?
+        .write(&server.cert, &server.key)?;
     if client_certs {
         ca.client_leaf()?
             .write(&certs.join("client.cert"), &certs.join("client.key"))?;
@@ -567,6 +586,7 @@ enum AuthConfig {
 /// What goes into the registry's `config.yml`.
 struct RegistryConfig {
     storage: PathBuf,
+    addr: IpAddr,
     port: u16,
     tls: Option<TlsConfig>,
     auth: AuthConfig,
@@ -574,9 +594,10 @@ struct RegistryConfig {
 }
 
 impl RegistryConfig {
-    fn new(dir: &Path, port: u16) -> RegistryConfig {
+    fn new(dir: &Path, addr: IpAddr, port: u16) -> RegistryConfig {
         RegistryConfig {
             storage: dir.join("storage"),
+            addr,
             port,
             tls: None,
             auth: AuthConfig::None,
@@ -588,8 +609,9 @@ impl RegistryConfig {
     fn to_yaml(&self) -> String {
         let q = |path: &Path| serde_json::to_string(&path.to_string_lossy()).expect("a string");
         let mut yaml = format!(
-            "version: 0.1\nlog:\n  level: error\n  formatter: text\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  maintenance:\n    uploadpurging:\n      enabled: false\nhttp:\n  addr: 127.0.0.1:{}\n  secret: xcompose-test-secret\n",
+            "version: 0.1\nlog:\n  level: error\n  formatter: text\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  maintenance:\n    uploadpurging:\n      enabled: false\nhttp:\n  addr: {}:{}\n  secret: xcompose-test-secret\n",
             q(&self.storage),
+            self.addr,
             self.port
         );
         if let Some(tls) = &self.tls {

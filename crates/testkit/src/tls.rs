@@ -76,10 +76,12 @@ impl TestCa {
         self.cert.der()
     }
 
-    /// A server leaf for `127.0.0.1` and `localhost`, signed by this CA.
-    pub fn server_leaf(&self) -> anyhow::Result<PemPair> {
+    /// A server leaf for `127.0.0.1`, `localhost` and `extra_names` (addresses or host names),
+    /// signed by this CA.
+    pub fn server_leaf(&self, extra_names: &[&str]) -> anyhow::Result<PemPair> {
+        let names: Vec<&str> = SERVER_NAMES.iter().chain(extra_names).copied().collect();
         self.leaf(
-            &SERVER_NAMES,
+            &names,
             ExtendedKeyUsagePurpose::ServerAuth,
             "xcompose test server",
         )

@@ -6,10 +6,10 @@ use std::path::Path;
 use crate::Sandbox;
 
 /// A busybox shell script printing one line per path under `/` (sorted): name, mode, owner,
-/// type, link count, the first 16 hex digits of a regular file's sha256, a symlink's target.
-/// Leaves out what a container runtime adds (`/proc`, `/sys`, `/dev`, `/run`, `/etc/hosts`,
-/// `/etc/hostname`, `/etc/resolv.conf`, `/etc/mtab`) and mtimes (overlay and unpackers
-/// differ on directories').
+/// type, link count (not for directories: overlayfs counts 1 for a merged one), the first 16 hex
+/// digits of a regular file's sha256, a symlink's target. Leaves out what a container runtime
+/// adds (`/proc`, `/sys`, `/dev`, `/run`, `/etc/hosts`, `/etc/hostname`, `/etc/resolv.conf`,
+/// `/etc/mtab`) and mtimes (overlay and unpackers differ on directories').
 pub const TREE_LISTING: &str = r#"
 cd / || exit 1
 find . -xdev \( -path ./proc -o -path ./sys -o -path ./dev -o -path ./run \) -prune -o -print \
@@ -20,7 +20,9 @@ find . -xdev \( -path ./proc -o -path ./sys -o -path ./dev -o -path ./run \) -pr
       if [ -f "$path" ] && [ ! -L "$path" ]; then sum=$(sha256sum <"$path" | cut -c1-16); fi
       link=-
       if [ -L "$path" ]; then link=$(readlink "$path"); fi
-      echo "$(stat -c '%n %a %u:%g %F %h' "$path") $sum $link"
+      links=-
+      if [ ! -d "$path" ] || [ -L "$path" ]; then links=$(stat -c %h "$path"); fi
+      echo "$(stat -c '%n %a %u:%g %F' "$path") $links $sum $link"
     done
 "#;
 

@@ -219,3 +219,30 @@ fn token_registry_lets_anonymous_callers_pull_when_public() {
         "pull is granted, so the unknown repository is reported as such"
     );
 }
+
+#[test]
+fn a_registry_on_the_uplink_serves_tls_for_that_address() {
+    let sb = Sandbox::new().unwrap();
+    let registry = Registry::builder().on_uplink().tls().start(&sb).unwrap();
+    assert_eq!(registry.host(), format!("198.51.100.1:{}", registry.port()));
+    let (code, _) = status_and_headers(registry.curl(&sb), &[&format!("{}/v2/", registry.url())]);
+    assert_eq!(code, "200");
+    let from_peer = sb
+        .run_in_peer(
+            "curl",
+            &[
+                "-sS",
+                "-o",
+                "/dev/null",
+                "--cacert",
+                registry.ca_cert().to_str().unwrap(),
+                &format!("{}/v2/", registry.url()),
+            ],
+        )
+        .unwrap();
+    assert!(
+        from_peer.status.success(),
+        "reachable over the uplink: {}",
+        String::from_utf8_lossy(&from_peer.stderr)
+    );
+}
