@@ -55,6 +55,14 @@ pub enum Command {
     Volume(commands::volume::VolumeCommand),
     /// Create and start containers.
     Up(commands::up::UpArgs),
+    /// Pull service images.
+    Pull(commands::pull::PullArgs),
+    /// Push service images.
+    Push(commands::pull::PushArgs),
+    /// Log in to a registry.
+    Login(commands::login::LoginArgs),
+    /// Log out from a registry.
+    Logout(commands::login::LogoutArgs),
     /// Stop and remove containers, networks.
     Down(commands::down::DownArgs),
     /// List containers.
@@ -175,6 +183,10 @@ fn main() -> ExitCode {
         Command::Image(cmd) => commands::image::run(&cli, cmd),
         Command::Volume(cmd) => commands::volume::run(&cli, cmd),
         Command::Up(args) => commands::up::run(&cli, args),
+        Command::Pull(args) => commands::pull::pull(&cli, args),
+        Command::Push(args) => commands::pull::push(&cli, args),
+        Command::Login(args) => commands::login::login(args),
+        Command::Logout(args) => commands::login::logout(args),
         Command::Down(args) => commands::down::run(&cli, args),
         Command::Ps(args) => commands::ps::run(&cli, args),
         Command::Logs(args) => commands::logs::run(&cli, args),

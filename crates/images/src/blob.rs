@@ -1,7 +1,7 @@
 //! Content digests and layer compression.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::Path;
 
 use sha2::{Digest as _, Sha256};
@@ -37,7 +37,9 @@ pub(crate) enum Compression {
     None,
     /// gzip.
     Gzip,
-    /// A compression the unpacker does not read (zstd, bzip2, xz).
+    /// zstd.
+    Zstd,
+    /// A compression the unpacker does not read (bzip2, xz).
     Unsupported(&'static str),
 }
 
@@ -61,7 +63,7 @@ impl Compression {
         if magic.starts_with(&[0x1f, 0x8b]) {
             Self::Gzip
         } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            Self::Unsupported("zstd")
+            Self::Zstd
         } else if magic.starts_with(b"BZh") {
             Self::Unsupported("bzip2")
         } else if magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
@@ -70,17 +72,67 @@ impl Compression {
             Self::None
         }
     }
+
+    /// The uncompressed content of `compressed`, which is compressed this way.
+    pub fn decoder<'a>(self, compressed: impl BufRead + Send + 'a) -> io::Result<Box<dyn Read + Send + 'a>> {
+        Ok(match self {
+            Self::Gzip => Box::new(flate2::bufread::GzDecoder::new(compressed)),
+            Self::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(compressed)?),
+            Self::None => Box::new(compressed),
+            Self::Unsupported(kind) => return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{kind}-compressed layers are not supported"))),
+        })
+    }
+
+    /// The OCI media type of a layer compressed this way.
+    pub fn layer_media_type(self) -> oci_spec::image::MediaType {
+        match self {
+            Self::Gzip => oci_spec::image::MediaType::ImageLayerGzip,
+            Self::Zstd => oci_spec::image::MediaType::ImageLayerZstd,
+            Self::None | Self::Unsupported(_) => oci_spec::image::MediaType::ImageLayer,
+        }
+    }
+}
+
+/// Reads `compressed` to its end, detecting its compression from its first bytes.
+pub(crate) fn decompressing<'a>(compressed: impl Read + Send + 'a) -> io::Result<Box<dyn Read + Send + 'a>> {
+    let mut buffered = BufReader::with_capacity(1 << 16, compressed);
+    let compression = Compression::of_bytes(buffered.fill_buf()?);
+    compression.decoder(buffered)
 }
 
 /// The digest of a layer's uncompressed tar (its diff_id): the blob's own digest when it is not
-/// compressed, else the digest of its gunzipped content.
+/// compressed, else the digest of its decompressed content.
 pub(crate) fn diff_id(path: &Path, compression: Compression, blob_digest: &str) -> io::Result<String> {
     match compression {
-        Compression::Gzip => {
-            let decoder = flate2::read::GzDecoder::new(File::open(path)?);
-            Ok(copy_hashing(decoder, &mut io::sink())?.0)
-        }
-        _ => Ok(blob_digest.to_string()),
+        Compression::None => Ok(blob_digest.to_string()),
+        _ => Ok(copy_hashing(compression.decoder(BufReader::new(File::open(path)?))?, &mut io::sink())?.0),
+    }
+}
+
+/// A reader that hashes what passes through it (a layer's diff_id as it is unpacked).
+pub(crate) struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> HashingReader<R> {
+    /// Hashes what is read from `inner`.
+    pub fn new(inner: R) -> Self {
+        Self { inner, hasher: Sha256::new() }
+    }
+
+    /// Reads what is left, then gives the `sha256:<hex>` digest of everything read.
+    pub fn finish(mut self) -> io::Result<String> {
+        io::copy(&mut self, &mut io::sink())?;
+        Ok(format!("sha256:{}", hex::encode(self.hasher.finalize())))
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
     }
 }
 
@@ -91,7 +143,7 @@ mod tests {
     #[test]
     fn detects_compressions() {
         assert_eq!(Compression::of_bytes(&[0x1f, 0x8b, 8]), Compression::Gzip);
-        assert_eq!(Compression::of_bytes(&[0x28, 0xb5, 0x2f, 0xfd, 0]), Compression::Unsupported("zstd"));
+        assert_eq!(Compression::of_bytes(&[0x28, 0xb5, 0x2f, 0xfd, 0]), Compression::Zstd);
         assert_eq!(Compression::of_bytes(b"BZh9"), Compression::Unsupported("bzip2"));
         assert_eq!(Compression::of_bytes(b"etc/\0\0"), Compression::None);
         assert_eq!(Compression::of_bytes(b""), Compression::None);
@@ -106,5 +158,18 @@ mod tests {
         std::fs::write(&path, gz.finish().unwrap()).unwrap();
         assert_eq!(diff_id(&path, Compression::Gzip, "unused").unwrap(), sha256(b"layer content"));
         assert_eq!(diff_id(&path, Compression::None, "sha256:given").unwrap(), "sha256:given");
+        std::fs::write(&path, zstd::encode_all(&b"zstd content"[..], 3).unwrap()).unwrap();
+        assert_eq!(diff_id(&path, Compression::Zstd, "unused").unwrap(), sha256(b"zstd content"));
+    }
+
+    #[test]
+    fn decompressing_reads_every_kind_and_hashes_the_content() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(b"tar bytes").unwrap();
+        let blobs = [gz.finish().unwrap(), zstd::encode_all(&b"tar bytes"[..], 3).unwrap(), b"tar bytes".to_vec()];
+        for blob in blobs {
+            let reader = HashingReader::new(decompressing(&blob[..]).unwrap());
+            assert_eq!(reader.finish().unwrap(), sha256(b"tar bytes"));
+        }
     }
 }

@@ -3,11 +3,13 @@
 //! here.
 
 use std::fs::{self, File};
-use std::io::Read;
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use oci_spec::image::{Arch, ConfigBuilder, Descriptor, Digest, ImageConfigurationBuilder, ImageManifestBuilder, MediaType, Os, RootFsBuilder};
+use oci_spec::image::{
+    Arch, ConfigBuilder, Descriptor, Digest, ImageConfiguration, ImageConfigurationBuilder, ImageManifest, ImageManifestBuilder, MediaType, Os, RootFsBuilder,
+};
 
 use crate::blob::{self, Compression};
 use crate::reference::Reference;
@@ -23,10 +25,13 @@ pub(crate) struct StagedLayer {
     pub digest: String,
     /// Size of the blob.
     pub size: u64,
-    /// Whether the blob is gzip-compressed.
-    pub gzip: bool,
+    /// How the blob is compressed.
+    pub compression: Compression,
     /// Digest of the uncompressed tar.
     pub diff_id: String,
+    /// The layer already unpacked in a staging directory (a pulled layer is unpacked while it
+    /// downloads); `None` has the commit unpack the blob.
+    pub unpacked: Option<PathBuf>,
 }
 
 impl StagedLayer {
@@ -37,7 +42,7 @@ impl StagedLayer {
             return Err(StoreError::UnsupportedCompression { digest, compression });
         }
         let diff_id = blob::diff_id(&staged, compression, &digest).map_err(io_err(&staged))?;
-        Ok(Self { staged, digest, size, gzip: compression == Compression::Gzip, diff_id })
+        Ok(Self { staged, digest, size, compression, diff_id, unpacked: None })
     }
 }
 
@@ -50,6 +55,10 @@ pub(crate) struct StagedImage {
     pub layers: Vec<StagedLayer>,
     /// References to give it; none leaves it untagged.
     pub references: Vec<Reference>,
+    /// The manifest as a registry served it, byte for byte (so its digest stays the image's
+    /// RepoDigest); `None` has the commit write one. With a registry's manifest, `layers` are only
+    /// those the pull fetched: the others must be in the store already.
+    pub manifest: Option<Vec<u8>>,
 }
 
 /// What committing one image did.
@@ -111,7 +120,7 @@ impl ImageStore {
         let mut document = serde_json::to_value(&image).map_err(|e| corrupt(e.to_string()))?;
         document["config"] = serde_json::Value::Object(config);
         let config = serde_json::to_vec(&document).map_err(|e| corrupt(e.to_string()))?;
-        let image = StagedImage { config, layers: vec![layer], references: vec![reference] };
+        let image = StagedImage { config, layers: vec![layer], references: vec![reference], manifest: None };
         let committed = self.commit(&[image], &mut |_, _| {})?;
         Ok(committed.into_iter().next().map(|c| c.id).unwrap_or_default())
     }
@@ -124,11 +133,18 @@ impl ImageStore {
         let mut rollback = Rollback::default();
         for layer in images.iter().flat_map(|i| &i.layers) {
             let dir = self.layer_dir(&layer.diff_id);
-            if !dir.exists() {
-                on_layer(&layer.diff_id, layer.size);
-                unpack_layer(File::open(&layer.staged).map_err(io_err(&layer.staged))?, &dir)?;
-                rollback.created(dir);
+            if dir.exists() {
+                continue;
             }
+            on_layer(&layer.diff_id, layer.size);
+            match &layer.unpacked {
+                Some(unpacked) => fs::rename(unpacked, &dir).map_err(io_err(&dir))?,
+                None => {
+                    let blob = BufReader::new(File::open(&layer.staged).map_err(io_err(&layer.staged))?);
+                    unpack_layer(layer.compression.decoder(blob).map_err(io_err(&layer.staged))?, &dir)?;
+                }
+            }
+            rollback.created(dir);
         }
         let mut manifests = Vec::new();
         for image in images {
@@ -140,7 +156,13 @@ impl ImageStore {
                 }
             }
             let config_digest = self.put_blob(&image.config, &mut rollback)?;
-            let manifest = manifest_for(&config_digest, image.config.len(), &image.layers)?;
+            let manifest = match &image.manifest {
+                Some(pulled) => {
+                    self.check_layers_present(pulled, &image.config)?;
+                    pulled.clone()
+                }
+                None => manifest_for(&config_digest, image.config.len(), &image.layers)?,
+            };
             manifests.push((config_digest, self.put_blob(&manifest, &mut rollback)?));
         }
         let blobs = self.dir.join("blobs/sha256");
@@ -162,6 +184,20 @@ impl ImageStore {
         Ok(out)
     }
 
+    /// Checks that every layer a pulled image's manifest and config name is in the store (a
+    /// concurrent `image rm` may have removed one the pull found there).
+    fn check_layers_present(&self, manifest: &[u8], config: &[u8]) -> Result<()> {
+        let corrupt = |message: String| StoreError::Corrupt { path: PathBuf::from("pulled manifest"), message };
+        let manifest = ImageManifest::from_reader(manifest).map_err(|e| corrupt(e.to_string()))?;
+        let config = ImageConfiguration::from_reader(config).map_err(|e| corrupt(e.to_string()))?;
+        let blobs = manifest.layers().iter().map(|l| (l.digest().to_string(), self.blob_path(l.digest().as_ref())));
+        let layers = config.rootfs().diff_ids().iter().map(|d| (d.clone(), self.layer_dir(d)));
+        match blobs.chain(layers).find(|(_, path)| !path.exists()) {
+            Some((missing, _)) => Err(StoreError::LayerGone(missing)),
+            None => Ok(()),
+        }
+    }
+
     /// Stores `bytes` as a blob unless it is there already; its digest.
     fn put_blob(&self, bytes: &[u8], rollback: &mut Rollback) -> Result<String> {
         let digest = blob::sha256(bytes);
@@ -181,7 +217,7 @@ fn manifest_for(config_digest: &str, config_size: usize, layers: &[StagedLayer])
     let digest = |d: &str| Digest::from_str(d).map_err(|e| corrupt(e.to_string()));
     let layers = layers
         .iter()
-        .map(|l| Ok(Descriptor::new(if l.gzip { MediaType::ImageLayerGzip } else { MediaType::ImageLayer }, l.size, digest(&l.digest)?)))
+        .map(|l| Ok(Descriptor::new(l.compression.layer_media_type(), l.size, digest(&l.digest)?)))
         .collect::<Result<Vec<_>>>()?;
     let manifest = ImageManifestBuilder::default()
         .schema_version(2u32)

@@ -1,12 +1,13 @@
 //! Images for xcompose: the content-addressed [`store`] (import, tag, list, resolve, remove with
 //! Docker's Untagged/Deleted semantics, prune), loading and saving image archives (`docker save`
-//! and OCI image layouts), image [`reference`]s, and [`unpack`]ing a layer tar into a directory
+//! and OCI image layouts), pulling (layers unpacked as they download), image [`reference`]s, and [`unpack`]ing a layer tar into a directory
 //! overlayfs can stack without any entry being able to write outside it.
 
 mod blob;
 mod commit;
 mod healthcheck;
 mod index;
+mod ingest;
 mod load;
 pub mod reference;
 mod remove;
@@ -15,6 +16,7 @@ pub mod store;
 pub mod unpack;
 
 pub use healthcheck::ImageHealthcheck;
+pub use ingest::{ExpectedLayer, IngestedLayer, LayerIngest, PullStaging, PulledImage};
 pub use load::LoadEvent;
 pub use reference::Reference;
 pub use remove::Pruned;

@@ -19,6 +19,11 @@ pub struct Pruned {
     pub reclaimed: u64,
 }
 
+/// Whether a stored reference names a tag (not only a digest).
+fn is_tag(reference: &str) -> bool {
+    reference.rsplit('/').next().is_some_and(|last| last.contains(':') && !last.contains('@'))
+}
+
 impl ImageStore {
     /// Removes a reference (Docker's `image rm`): the image and its unused layers go with its last
     /// reference. `in_use` tells, for an image ID, a container that uses it: that is refused unless
@@ -30,7 +35,9 @@ impl ImageStore {
         let id = self.image_id(&m)?;
         let short = |s: &str| s.trim_start_matches("sha256:").chars().take(12).collect::<String>();
         let references = index.references_of(&m);
-        let others = references.iter().filter(|r| Some(*r) != reference.as_ref()).count();
+        // Only tags keep an image: its RepoDigests (`name@sha256:...`) go with its last tag, as
+        // in Docker.
+        let others = references.iter().filter(|r| Some(*r) != reference.as_ref() && is_tag(r)).count();
         let user = if others == 0 { in_use(&id) } else { None };
         if let (Some(container), false) = (&user, force) {
             return Err(StoreError::InUse { reference: wanted.to_string(), container: short(container), image: short(&id) });

@@ -19,6 +19,8 @@ use crate::store::{io_err, ImageStore, Result, StoreError};
 struct Saved {
     manifest: String,
     manifest_size: u64,
+    /// The manifest's own media type (a pulled image keeps Docker's schema 2 one).
+    media_type: MediaType,
     config: String,
     layers: Vec<String>,
     references: Vec<Reference>,
@@ -81,7 +83,8 @@ impl ImageStore {
             }
             let path = self.blob_path(&m);
             let manifest_size = blobs[&m].metadata().map_err(io_err(&path))?.len();
-            images.push(Saved { manifest: m, manifest_size, config, layers, references: reference.into_iter().collect() });
+            let media_type = manifest.media_type().clone().unwrap_or(MediaType::ImageManifest);
+            images.push(Saved { manifest: m, manifest_size, media_type, config, layers, references: reference.into_iter().collect() });
         }
         Ok((images, blobs))
     }
@@ -103,7 +106,7 @@ fn write_archive(images: &[Saved], blobs: BTreeMap<String, File>, out: impl Writ
     let mut repositories: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for image in images {
         let digest: oci_spec::image::Digest = image.manifest.parse().map_err(io::Error::other)?;
-        let descriptor = Descriptor::new(MediaType::ImageManifest, image.manifest_size, digest);
+        let descriptor = Descriptor::new(image.media_type.clone(), image.manifest_size, digest);
         if image.references.is_empty() {
             descriptors.push(descriptor.clone());
         }

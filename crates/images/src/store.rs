@@ -81,13 +81,28 @@ pub enum StoreError {
         actual: String,
     },
     /// A layer is compressed in a way the unpacker cannot read.
-    #[error("layer {digest} is {compression}-compressed, which is not supported: use gzip-compressed or uncompressed layers")]
+    #[error("layer {digest} is {compression}-compressed, which is not supported: use gzip- or zstd-compressed or uncompressed layers")]
     UnsupportedCompression {
         /// The layer blob's digest.
         digest: String,
         /// The compression found.
         compression: &'static str,
     },
+    /// A pulled layer is not what the manifest or the config says (Docker's words).
+    #[error("filesystem layer verification failed for digest {digest}: its {what} is {actual}, expected {expected}")]
+    LayerVerification {
+        /// The layer blob's digest, as the manifest names it.
+        digest: String,
+        /// What differs (content digest, size, diff_id).
+        what: String,
+        /// What the manifest or config says.
+        expected: String,
+        /// What arrived.
+        actual: String,
+    },
+    /// A layer a pull found in the store was removed before the pulled image was committed.
+    #[error("layer {0} was removed from the image store during the pull; pull again")]
+    LayerGone(String),
 }
 
 pub(crate) type Result<T> = std::result::Result<T, StoreError>;
@@ -212,6 +227,20 @@ impl ImageStore {
         let config = ImageConfiguration::from_file(&path).map_err(|e| StoreError::Corrupt { path, message: e.to_string() })?;
         let layer_dirs = config.rootfs().diff_ids().iter().map(|d| self.layer_dir(d)).collect();
         Ok(Image { id, config, layer_dirs })
+    }
+
+    /// The manifest of the image `wanted` (a reference or ID) names: its digest and its bytes.
+    pub fn manifest_bytes(&self, wanted: &str) -> Result<(String, Vec<u8>)> {
+        let index = self.read_index()?;
+        let (_, m) = self.find(&index, wanted)?;
+        let path = self.blob_path(&m);
+        Ok((m, fs::read(&path).map_err(io_err(&path))?))
+    }
+
+    /// Opens the blob `digest` (a layer, config or manifest) for reading.
+    pub fn open_blob(&self, digest: &str) -> Result<File> {
+        let path = self.blob_path(digest);
+        File::open(&path).map_err(io_err(&path))
     }
 
     /// Adds reference `target` to the image `source` names. An image `target` named before

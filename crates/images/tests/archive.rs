@@ -25,6 +25,15 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     gz.finish().unwrap()
 }
 
+/// The content of the regular file `name` in the tar `archive`.
+fn file_in_tar(archive: &[u8], name: &str) -> Vec<u8> {
+    let mut tar = tar::Archive::new(archive);
+    let mut entry = tar.entries().unwrap().map(Result::unwrap).find(|e| e.path().unwrap().to_str() == Some(name)).unwrap_or_else(|| panic!("{name} is not in the archive"));
+    let mut content = Vec::new();
+    std::io::Read::read_to_end(&mut entry, &mut content).unwrap();
+    content
+}
+
 /// A tar from (name, kind, content or link target); names are written raw, so hostile ones work.
 fn tar_of(entries: &[(&str, EntryType, &[u8])]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
@@ -494,18 +503,44 @@ fn malformed_archives_are_refused_with_a_clear_error() {
             tar_of(&[("manifest.json", EntryType::Regular, br#"[{"Config":"c.json","RepoTags":[],"Layers":["missing.tar"]}]"#), ("c.json", EntryType::Regular, b"{}")]),
             "missing.tar is missing",
         ),
-        (vec![0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0], "zstd-compressed; decompress it first"),
+        (b"BZh91AY&SY".to_vec(), "bzip2-compressed; decompress it first, or use gzip or zstd"),
         (b"definitely not a tar archive, just some text that is long enough to be read".repeat(10), "reading the image archive: "),
     ];
     for (archive, expected) in cases {
         let err = store.load(&archive[..], &mut no_progress()).unwrap_err().to_string();
         assert!(err.contains(expected), "{err:?} should contain {expected:?}");
     }
-    // A zstd layer is named, with what to do instead.
-    let zstd_layer = [0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3, 4];
-    let err = store.load(&archive_with_layer(&zstd_layer)[..], &mut no_progress()).unwrap_err().to_string();
-    assert!(err.contains("is zstd-compressed, which is not supported: use gzip-compressed or uncompressed layers"), "{err}");
+    // A bzip2 layer is named, with what to do instead.
+    let bzip2_layer = b"BZh91AY&SY\x01\x02";
+    let err = store.load(&archive_with_layer(bzip2_layer)[..], &mut no_progress()).unwrap_err().to_string();
+    assert!(err.contains("is bzip2-compressed, which is not supported: use gzip- or zstd-compressed or uncompressed layers"), "{err}");
     assert!(store.list().unwrap().is_empty());
+}
+
+#[test]
+fn a_zstd_layer_loads_and_keeps_its_media_type() {
+    let root = tempfile::tempdir().unwrap();
+    let store = ImageStore::open(root.path()).unwrap();
+    let (base, top) = layers();
+    let top_zstd = zstd::encode_all(&top[..], 3).unwrap();
+    let config = config(&[sha256(&base), sha256(&top)]);
+    let manifest = serde_json::to_vec(&serde_json::json!([{ "Config": "config.json", "RepoTags": ["zstd:1"], "Layers": ["base.tar", "top.tar.zst"] }])).unwrap();
+    let archive = tar_of(&[
+        ("base.tar", EntryType::Regular, &base),
+        ("top.tar.zst", EntryType::Regular, &top_zstd),
+        ("config.json", EntryType::Regular, &config),
+        ("manifest.json", EntryType::Regular, &manifest),
+    ]);
+    store.load(&archive[..], &mut no_progress()).unwrap();
+    let image = store.resolve("zstd:1").unwrap();
+    assert_eq!(fs::read(image.layer_dirs[1].join("etc/motd")).unwrap(), b"top motd\n");
+    let saved = root.path().join("saved.tar");
+    store.save_to_file(&["zstd:1".to_string()], &saved).unwrap();
+    let index: serde_json::Value = serde_json::from_slice(&file_in_tar(&fs::read(&saved).unwrap(), "index.json")).unwrap();
+    let manifest_digest = index["manifests"][0]["digest"].as_str().unwrap().to_string();
+    let manifest: serde_json::Value = serde_json::from_slice(&file_in_tar(&fs::read(&saved).unwrap(), &format!("blobs/sha256/{}", hex_of(&manifest_digest)))).unwrap();
+    assert_eq!(manifest["layers"][1]["mediaType"], "application/vnd.oci.image.layer.v1.tar+zstd");
+    assert_eq!(manifest["layers"][1]["digest"], sha256(&top_zstd));
 }
 
 #[test]

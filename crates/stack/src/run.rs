@@ -37,6 +37,7 @@ impl Stack {
             self.up(&up)?;
         }
         let _lock = self.lock()?;
+        self.pull_for_up(&[service_name.to_string()], None, false)?;
         self.ensure_resources()?;
         let mut service = service.clone();
         if let Some(command) = &opts.command {

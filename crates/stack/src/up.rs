@@ -40,6 +40,10 @@ pub struct UpOptions {
     pub wait_timeout: Option<Duration>,
     /// `-t`: grace period when stopping containers to recreate them.
     pub timeout: Option<Duration>,
+    /// `--pull`: instead of each service's `pull_policy` (whose default is `missing`).
+    pub pull: Option<crate::PullPolicy>,
+    /// `--quiet-pull`: pull without progress.
+    pub quiet_pull: bool,
 }
 
 /// How often states are polled while waiting.
@@ -51,16 +55,11 @@ impl Stack {
         let mut plan_opts = opts.plan.clone();
         // Every image is resolved first: an unknown image fails `up` before anything changes.
         for (name, service) in &self.project.services {
-            let image = self.runtime.images().resolve(&service.image).map_err(|e| {
-                let hint = match e {
-                    xcompose_images::StoreError::NotFound(_) => format!(
-                        " (no registry is pulled from: import it with `xcompose image import ROOTFS.tar {}` or load it with `xcompose image load -i ARCHIVE.tar`)",
-                        service.image
-                    ),
-                    _ => String::new(),
-                };
-                StackError::Service { service: name.clone(), message: format!("{e}{hint}") }
-            })?;
+            let image = self
+                .runtime
+                .images()
+                .resolve(&service.image)
+                .map_err(|e| StackError::Service { service: name.clone(), message: e.to_string() })?;
             plan_opts.image_digests.insert(name.clone(), image.id);
         }
         let mut actual = Actual { containers: self.actual_containers()?, ..Default::default() };
@@ -80,6 +79,7 @@ impl Stack {
     /// Brings the project to what its files say.
     pub fn up(&self, opts: &UpOptions) -> Result<(), StackError> {
         let _lock = self.lock()?;
+        self.pull_for_up(&opts.plan.services, opts.pull, opts.quiet_pull)?;
         let plan = self.plan(opts)?;
         for orphan in &plan.orphans {
             eprintln!("Found orphan containers ([{orphan}]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.");

@@ -66,8 +66,9 @@ pub fn busybox_image_tar() -> anyhow::Result<PathBuf> {
         .map_err(anyhow::Error::msg)
 }
 
-/// `name` in the test binary's target directory, built by `script` unless it is newer than it.
-fn cached(script: &Path, name: &str) -> anyhow::Result<PathBuf> {
+/// `<target>/<profile>/xcompose-testkit`, next to the test binary: where test artifacts that are
+/// slow to build are kept between runs.
+pub(crate) fn artifact_dir() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe().context("locating the test binary")?;
     let mut dir = exe.parent().context("the test binary has no directory")?;
     if matches!(
@@ -78,7 +79,12 @@ fn cached(script: &Path, name: &str) -> anyhow::Result<PathBuf> {
             .parent()
             .context("the test binary's directory has no parent")?;
     }
-    let tar = dir.join("xcompose-testkit").join(name);
+    Ok(dir.join("xcompose-testkit"))
+}
+
+/// `name` in the test binary's target directory, built by `script` unless it is newer than it.
+fn cached(script: &Path, name: &str) -> anyhow::Result<PathBuf> {
+    let tar = artifact_dir()?.join(name);
     let script_time = std::fs::metadata(script)
         .and_then(|m| m.modified())
         .with_context(|| format!("reading {}", script.display()))?;

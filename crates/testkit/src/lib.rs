@@ -19,20 +19,43 @@
 //! The busybox test image is built by `tests/images/build-busybox-rootfs.sh`; [`busybox_image_tar`]
 //! builds it once per target directory and returns its path.
 //!
+//! [`Registry`] runs Debian's `docker-registry` inside a sandbox (plain HTTP, TLS with a test
+//! CA, client certificates, htpasswd or token auth with a [`TokenServer`]) and pushes images to
+//! it with `skopeo`.
+//!
 //! Everything here needs root and the tools of util-linux (`unshare`, `nsenter`, `setpriv`,
 //! `mount`) and iproute2 (`ip`); [`require_root`] says what is missing.
 
+mod dockerd;
 mod exec;
 mod forked;
 mod image;
+mod layer;
 mod names;
+mod oci_layout;
 mod procs;
+mod registry;
 mod sandbox;
+mod standin;
+pub mod test_images;
+mod tls;
+mod token_server;
+mod tree;
 mod watchdog;
 
+pub use dockerd::Dockerd;
 pub use forked::{busybox_overlay, in_forked_sandbox, BusyboxOverlay};
 pub use image::{build_busybox_rootfs, busybox_image_tar, busybox_rootfs_script, debian_image_tar, debian_rootfs_script};
+pub use layer::{Compression, Entry, Layer, WrittenLayer};
+pub use oci_layout::{
+    OciLayout, TestImage, WrittenImage, WrittenIndex, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST,
+};
+pub use registry::{Registry, RegistryBuilder};
 pub use sandbox::Sandbox;
+pub use standin::standin;
+pub use tls::{PemPair, TestCa};
+pub use token_server::{TokenPolicy, TokenRequest, TokenServer, TOKEN_ISSUER, TOKEN_SERVICE};
+pub use tree::{rootfs_listing, TREE_LISTING};
 
 /// Programs a [`Sandbox`] needs, with the Debian package that ships each.
 const REQUIRED_PROGRAMS: &[(&str, &str)] = &[

@@ -1,4 +1,4 @@
-//! `xcompose image ...`: the local image store (`docker image` subcommands that need no registry).
+//! `xcompose image ...`: the local image store, and pulling from and pushing to registries.
 
 use std::fs::File;
 use std::io::{BufRead, IsTerminal, Read, Write};
@@ -73,6 +73,28 @@ pub enum ImageCommand {
         #[arg(required = true)]
         images: Vec<String>,
     },
+    /// Download an image from a registry.
+    Pull {
+        /// The image (`name[:tag|@digest]`).
+        reference: String,
+        /// Set platform if server is multi-platform capable (`os/arch[/variant]`).
+        #[arg(long)]
+        platform: Option<String>,
+        /// Suppress verbose output.
+        #[arg(short, long)]
+        quiet: bool,
+        /// Layers to download at once.
+        #[arg(long, default_value_t = xcompose_registry::DEFAULT_CONCURRENT_DOWNLOADS)]
+        max_concurrent_downloads: usize,
+    },
+    /// Upload an image to a registry.
+    Push {
+        /// The image (`name[:tag]`).
+        reference: String,
+        /// Suppress verbose output.
+        #[arg(short, long)]
+        quiet: bool,
+    },
     /// Remove unused images.
     Prune {
         /// Remove all unused images, not just dangling ones.
@@ -111,9 +133,11 @@ pub fn run(cli: &Cli, command: &ImageCommand) -> Result<ExitCode> {
                 }
                 let created = image.created.as_deref().unwrap_or("").chars().take(19).collect::<String>();
                 let mut names = Vec::new();
-                for r in &image.references {
-                    let parsed = Reference::parse(r).map_err(anyhow::Error::msg)?;
-                    names.push((parsed.short_repository(), parsed.tag.unwrap_or_else(|| "<none>".into())));
+                let parsed = image.references.iter().map(|r| Reference::parse(r).map_err(anyhow::Error::msg)).collect::<Result<Vec<_>>>()?;
+                // A RepoDigest (`name@sha256:...`) is a row only for an image no tag names.
+                let tagged = parsed.iter().any(|r| r.tag.is_some());
+                for r in parsed.into_iter().filter(|r| !tagged || r.tag.is_some()) {
+                    names.push((r.short_repository(), r.tag.unwrap_or_else(|| "<none>".into())));
                 }
                 if names.is_empty() {
                     names.push(("<none>".into(), "<none>".into()));
@@ -157,9 +181,11 @@ pub fn run(cli: &Cli, command: &ImageCommand) -> Result<ExitCode> {
                     .find(|i| i.id == resolved.id)
                     .map(|i| i.references)
                     .unwrap_or_default();
+                let (tags, digests): (Vec<String>, Vec<String>) = refs.into_iter().partition(|r| Reference::parse(r).is_ok_and(|p| p.digest.is_none()));
                 out.push(serde_json::json!({
                     "Id": resolved.id,
-                    "RepoTags": refs,
+                    "RepoTags": tags,
+                    "RepoDigests": digests,
                     "Config": serde_json::to_value(resolved.config.config())?,
                     "RootFS": serde_json::to_value(resolved.config.rootfs())?,
                     "Created": resolved.config.created(),
@@ -170,6 +196,29 @@ pub fn run(cli: &Cli, command: &ImageCommand) -> Result<ExitCode> {
         ImageCommand::Load { input, quiet } => load(&store, input.as_deref(), *quiet)?,
         ImageCommand::Save { output, images } => save(&store, output.as_deref(), images)?,
         ImageCommand::Prune { all, force } => prune(cli, &store, *all, *force)?,
+        ImageCommand::Pull { reference, platform, quiet, max_concurrent_downloads } => {
+            let platform = platform.as_deref().map(xcompose_registry::Platform::parse).transpose()?;
+            let options = xcompose_registry::PullOptions { platform, max_concurrent_downloads: *max_concurrent_downloads };
+            let printer = super::pull::pull_printer(*quiet);
+            let untagged = !reference.contains('@') && !reference.rsplit('/').next().is_some_and(|name| name.contains(':'));
+            if untagged && !*quiet {
+                println!("Using default tag: latest");
+            }
+            xcompose_registry::pull(&store, reference, &options, &*printer).map_err(|e| anyhow::anyhow!("Error response from daemon: {e}"))?;
+            println!("{}", Reference::parse(reference).map_err(anyhow::Error::msg)?);
+        }
+        ImageCommand::Push { reference, quiet } => {
+            let quiet = *quiet;
+            let printer = move |event: xcompose_registry::PushEvent| {
+                if !quiet {
+                    println!("{event}");
+                }
+            };
+            xcompose_registry::push(&store, reference, &printer).map_err(|e| anyhow::anyhow!("Error response from daemon: {e}"))?;
+            if quiet {
+                println!("{}", Reference::parse(reference).map_err(anyhow::Error::msg)?.familiar());
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -10,16 +10,20 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 /// Statuses after which a resource has nothing left to do in this command.
-const FINAL: [&str; 9] = ["Created", "Started", "Removed", "Healthy", "Exited", "Stopped", "Running", "Recreated", "Restarted"];
+const FINAL: [&str; 16] = [
+    "Created", "Started", "Removed", "Healthy", "Exited", "Stopped", "Running", "Recreated", "Restarted", "Pulled", "Pull complete", "Already exists",
+    "Pushed", "Layer already exists", "Skipped", "Error",
+];
 
 /// A resource as compose names it in its progress lines: `Container p-web-1`, `Network
 /// p_default`, and a volume being created quoted (`Volume "p_data"`, compose's
 /// `fmt.Sprintf("Volume %q", name)`; it removes them unquoted).
+/// A pull's own lines have no kind (` redis Pulling`, ` 4f4fb700ef54 Pull complete`).
 fn resource(kind: &str, name: &str, status: &str) -> String {
     if kind == "Volume" && matches!(status, "Creating" | "Created") {
         format!("{kind} \"{name}\"")
     } else {
-        format!("{kind} {name}")
+        [kind, name].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(" ")
     }
 }
 
@@ -27,7 +31,12 @@ fn resource(kind: &str, name: &str, status: &str) -> String {
 /// (compose's dry-run prefix, or nothing).
 pub fn reporter(prefix: &'static str) -> Box<xcompose_stack::Progress> {
     if !std::io::stderr().is_terminal() {
-        return Box::new(move |kind, name, status| eprintln!("{prefix} {}  {status}", resource(kind, name, status)));
+        // Download progress is for terminals: compose's plain output leaves it out.
+        return Box::new(move |kind, name, status| {
+            if !status.starts_with("Downloading") {
+                eprintln!("{prefix} {}  {status}", resource(kind, name, status));
+            }
+        });
     }
     let bars = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
     let lines: Mutex<HashMap<String, ProgressBar>> = Mutex::new(HashMap::new());
@@ -38,7 +47,7 @@ pub fn reporter(prefix: &'static str) -> Box<xcompose_stack::Progress> {
     let done = ProgressStyle::with_template(" ✔ {msg} {seconds:.dim}").expect("a valid template").with_key("seconds", seconds);
     Box::new(move |kind, name, status| {
         let mut lines = lines.lock().unwrap_or_else(|p| p.into_inner());
-        let key = format!("{kind} {name}");
+        let key = resource(kind, name, "");
         let shown = resource(kind, name, status);
         let bar = lines.entry(key.clone()).or_insert_with(|| {
             let bar = bars.add(ProgressBar::new_spinner().with_style(working.clone()));
@@ -46,7 +55,7 @@ pub fn reporter(prefix: &'static str) -> Box<xcompose_stack::Progress> {
             bar
         });
         bar.set_message(format!("{}{shown}  {status}", prefix.trim_start()));
-        if FINAL.contains(&status) {
+        if FINAL.contains(&status) || status.starts_with("Skipped") || status.starts_with("Mounted from") {
             bar.set_style(done.clone());
             bar.finish();
         } else {
@@ -65,5 +74,6 @@ mod tests {
         assert_eq!(resource("Volume", "p_data", "Removed"), "Volume p_data");
         assert_eq!(resource("Network", "p_default", "Created"), "Network p_default");
         assert_eq!(resource("Container", "p-web-1", "Started"), "Container p-web-1");
+        assert_eq!(resource("", "4f4fb700ef54", "Pull complete"), "4f4fb700ef54");
     }
 }

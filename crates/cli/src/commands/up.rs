@@ -60,6 +60,12 @@ pub struct UpArgs {
     /// Don't print prefix in logs.
     #[arg(long)]
     pub no_log_prefix: bool,
+    /// Pull image before running ("always"|"missing"|"never").
+    #[arg(long, value_parser = ["always", "missing", "never"])]
+    pub pull: Option<String>,
+    /// Pull without printing progress information.
+    #[arg(long)]
+    pub quiet_pull: bool,
     /// Services to start (default: all).
     pub services: Vec<String>,
 }
@@ -109,6 +115,8 @@ fn up_options(args: &UpArgs) -> Result<UpOptions> {
         wait: args.wait,
         wait_timeout: args.wait_timeout.map(Duration::from_secs),
         timeout: args.timeout.map(Duration::from_secs),
+        pull: args.pull.as_deref().map(xcompose_stack::PullPolicy::parse).transpose().map_err(anyhow::Error::msg)?.flatten(),
+        quiet_pull: args.quiet_pull,
     })
 }
 

@@ -17,7 +17,7 @@ use crate::store::{io_err, Result, StoreError};
 /// JSON documents (manifests, indexes, configs) larger than this are refused rather than read.
 const MAX_JSON: u64 = 16 << 20;
 /// Staging directories are `<this><pid>-<random>`.
-const STAGING_PREFIX: &str = ".load-";
+pub(crate) const STAGING_PREFIX: &str = ".load-";
 /// Links followed in a row before a lookup gives up (a loop).
 const MAX_LINKS: usize = 32;
 
@@ -43,7 +43,7 @@ pub(crate) struct StagedArchive {
 }
 
 impl StagedArchive {
-    /// Reads `archive` (a tar, or a gzip-compressed tar) into a staging directory under `parent`
+    /// Reads `archive` (a tar, or a gzip- or zstd-compressed tar) into a staging directory under `parent`
     /// (named after this process, so that one a killed load left behind can be recognised and
     /// removed by the next).
     pub fn read(archive: impl Read, parent: &Path) -> Result<Self> {
@@ -53,8 +53,9 @@ impl StagedArchive {
         let mut buffered = BufReader::new(archive);
         let reader: Box<dyn Read> = match Compression::of_bytes(buffered.fill_buf().map_err(StoreError::ReadArchive)?) {
             Compression::Gzip => Box::new(flate2::read::GzDecoder::new(buffered)),
+            Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(buffered).map_err(StoreError::ReadArchive)?),
             Compression::Unsupported(kind) => {
-                return Err(StoreError::InvalidArchive(format!("it is {kind}-compressed; decompress it first, or use gzip")));
+                return Err(StoreError::InvalidArchive(format!("it is {kind}-compressed; decompress it first, or use gzip or zstd")));
             }
             Compression::None => Box::new(buffered),
         };
@@ -136,7 +137,7 @@ impl StagedArchive {
 }
 
 /// Removes staging directories under `parent` whose process is gone.
-fn remove_abandoned(parent: &Path) {
+pub(crate) fn remove_abandoned(parent: &Path) {
     let Ok(entries) = std::fs::read_dir(parent) else { return };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();

@@ -5,7 +5,7 @@
 //! each layer's uncompressed content against the diff_id its config lists, and only then are
 //! layers unpacked (by the safe unpacker) and committed, all or nothing.
 
-mod archive;
+pub(crate) mod archive;
 mod docker;
 mod oci;
 
@@ -114,5 +114,5 @@ fn verify(archive: &StagedArchive, found: Found<'_>) -> Result<StagedImage> {
         }
         layers.push(layer);
     }
-    Ok(StagedImage { config, layers, references: found.references })
+    Ok(StagedImage { config, layers, references: found.references, manifest: None })
 }

@@ -1,0 +1,279 @@
+//! Reaching registries as Docker does: `login` / `logout` writing `~/.docker/config.json`, basic
+//! auth (htpasswd), the bearer-token flow of Docker Hub (a token server in the sandbox), TLS with
+//! Docker's `/etc/docker/certs.d/HOST:PORT/ca.crt`; and each refusal in Docker's words, compared
+//! with what dockerd says for the same pull.
+
+use serde_json::Value;
+use xcompose_testkit::{test_images, Dockerd, Registry, Sandbox};
+
+mod registry_common;
+use registry_common::{err, home, inspect, ok, xc_err, xc_ok, xc_with};
+
+/// `~/.docker/config.json` as xcompose left it.
+fn docker_config(sb: &Sandbox) -> Value {
+    let path = home(sb).join(".docker/config.json");
+    serde_json::from_slice(
+        &std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
+}
+
+/// `xcompose login HOST -u USER --password-stdin` with `password` on stdin.
+fn login(sb: &Sandbox, host: &str, user: &str, password: &str) -> std::process::Output {
+    xc_with(
+        sb,
+        &[],
+        &format!("{password}\n"),
+        &["login", host, "-u", user, "--password-stdin"],
+    )
+}
+
+/// What `docker pull REF` says on failure, without dockerd's "Error response from daemon: ".
+fn docker_pull_error(sb: &Sandbox, dockerd: &Dockerd, reference: &str) -> String {
+    let out = dockerd
+        .docker(sb)
+        .args(["pull", reference])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "docker pull {reference} succeeded");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    stderr
+        .trim()
+        .trim_start_matches("Error response from daemon: ")
+        .to_string()
+}
+
+#[test]
+fn htpasswd_login_pull_and_logout() {
+    let sb = Sandbox::new().unwrap();
+    let registry = Registry::builder()
+        .htpasswd("alice", "s3cret")
+        .start(&sb)
+        .unwrap();
+    let written = registry
+        .push_image(&sb, &test_images::zstd().unwrap(), "xtk/private:1")
+        .unwrap();
+    let reference = registry.reference("xtk/private:1");
+    let host = registry.host();
+    let dockerd = Dockerd::start(&sb).unwrap();
+
+    // No credentials: Docker's "no basic auth credentials".
+    xc_err(&sb, &["image", "pull", &reference]);
+    assert!(docker_pull_error(&sb, &dockerd, &reference).contains("no basic auth credentials"));
+
+    // Wrong password: refused, nothing written.
+    let wrong = err(login(&sb, &host, "alice", "wrong"), &["login"]);
+    assert!(wrong.to_lowercase().contains("unauthorized"), "{wrong}");
+    assert!(
+        !home(&sb).join(".docker/config.json").exists()
+            || docker_config(&sb)["auths"].get(&host).is_none()
+    );
+
+    let out = ok(login(&sb, &host, "alice", "s3cret"), &["login"]);
+    assert!(out.contains("Login Succeeded"), "{out}");
+    // base64 of "alice:s3cret", as `docker login` stored it in the same situation.
+    assert_eq!(
+        docker_config(&sb)["auths"][&host]["auth"],
+        "YWxpY2U6czNjcmV0",
+        "stored as docker does"
+    );
+    xc_ok(&sb, &["image", "pull", &reference]);
+    assert_eq!(
+        inspect(&sb, &reference)["Id"],
+        written.config_digest.as_str()
+    );
+
+    let out = xc_ok(&sb, &["logout", &host]);
+    assert!(
+        out.contains(&format!("Removing login credentials for {host}")),
+        "{out}"
+    );
+    assert!(docker_config(&sb)["auths"].get(&host).is_none());
+    xc_err(
+        &sb,
+        &["image", "pull", &registry.reference("xtk/private:2")],
+    );
+}
+
+#[test]
+fn the_bearer_token_flow_as_with_docker_hub() {
+    let sb = Sandbox::new().unwrap();
+    let registry = Registry::builder()
+        .token("bob", "hunter2", false)
+        .start(&sb)
+        .unwrap();
+    registry
+        .push_image(&sb, &test_images::multi_layer().unwrap(), "xtk/private:1")
+        .unwrap();
+    let reference = registry.reference("xtk/private:1");
+    let host = registry.host();
+    let tokens = registry.token_server().unwrap();
+
+    // Anonymous: the token grants nothing, so Docker's "pull access denied".
+    let denied = xc_err(&sb, &["image", "pull", &reference]);
+    let name = format!("{host}/xtk/private");
+    assert!(
+        denied.contains(&format!(
+            "pull access denied for {name}, repository does not exist or may require login"
+        )),
+        "{denied}"
+    );
+    let asked = tokens.requests();
+    assert!(
+        asked.iter().any(
+            |r| r.user.is_none() && r.scopes.iter().any(|s| s == "repository:xtk/private:pull")
+        ),
+        "the client asked for the pull scope anonymously: {asked:?}"
+    );
+
+    let wrong = err(login(&sb, &host, "bob", "nope"), &["login"]);
+    assert!(
+        wrong.contains("401") || wrong.to_lowercase().contains("unauthorized"),
+        "{wrong}"
+    );
+}
+
+#[test]
+fn public_repositories_pull_anonymously_through_a_token() {
+    let sb = Sandbox::new().unwrap();
+    let registry = Registry::builder()
+        .token("bob", "hunter2", true)
+        .start(&sb)
+        .unwrap();
+    let written = registry
+        .push_image(&sb, &test_images::zstd().unwrap(), "library/public:1")
+        .unwrap();
+    let reference = registry.reference("library/public:1");
+    let pushed = registry.token_server().unwrap().requests().len();
+    xc_ok(&sb, &["image", "pull", &reference]);
+    assert_eq!(
+        inspect(&sb, &reference)["Id"],
+        written.config_digest.as_str()
+    );
+    let requests = registry
+        .token_server()
+        .unwrap()
+        .requests()
+        .split_off(pushed);
+    assert!(
+        !requests.is_empty(),
+        "the registry's bearer challenge was followed"
+    );
+    assert!(
+        requests.iter().all(|r| r.user.is_none() && r.status == 200),
+        "{requests:?}"
+    );
+}
+
+#[test]
+fn tls_is_trusted_through_docker_s_certs_d() {
+    let sb = Sandbox::new().unwrap();
+    // Not on 127.0.0.1: Docker accepts any certificate from a registry on 127.0.0.0/8.
+    let registry = Registry::builder().on_uplink().tls().start(&sb).unwrap();
+    let written = registry
+        .push_image(&sb, &test_images::zstd().unwrap(), "xtk/tls:1")
+        .unwrap();
+    let reference = registry.reference("xtk/tls:1");
+
+    let untrusted = xc_err(&sb, &["image", "pull", &reference]);
+    let ca = format!("/etc/docker/certs.d/{}/ca.crt", registry.host());
+    assert!(
+        untrusted.contains(&ca),
+        "the error names where the CA goes: {untrusted}"
+    );
+
+    registry.install_docker_certs(&sb).unwrap();
+    xc_ok(&sb, &["image", "pull", &reference]);
+    assert_eq!(
+        inspect(&sb, &reference)["Id"],
+        written.config_digest.as_str()
+    );
+}
+
+#[test]
+fn login_to_a_tls_registry_with_basic_auth() {
+    let sb = Sandbox::new().unwrap();
+    let registry = Registry::builder()
+        .tls()
+        .htpasswd("alice", "s3cret")
+        .start(&sb)
+        .unwrap();
+    registry.install_docker_certs(&sb).unwrap();
+    let written = registry
+        .push_image(&sb, &test_images::zstd().unwrap(), "xtk/both:1")
+        .unwrap();
+    let out = ok(login(&sb, &registry.host(), "alice", "s3cret"), &["login"]);
+    assert!(out.contains("Login Succeeded"), "{out}");
+    let reference = registry.reference("xtk/both:1");
+    xc_ok(&sb, &["image", "pull", &reference]);
+    assert_eq!(
+        inspect(&sb, &reference)["Id"],
+        written.config_digest.as_str()
+    );
+}
+
+#[test]
+fn credentials_come_from_a_credential_helper_or_podman_s_auth_json() {
+    let sb = Sandbox::new().unwrap();
+    let registry = Registry::builder()
+        .htpasswd("alice", "s3cret")
+        .start(&sb)
+        .unwrap();
+    let host = registry.host();
+    registry
+        .push_image(&sb, &test_images::zstd().unwrap(), "xtk/helped:1")
+        .unwrap();
+    registry
+        .push_image(&sb, &test_images::hard_links().unwrap(), "xtk/podman:1")
+        .unwrap();
+
+    // credHelpers: docker-credential-xtk answers `get` with the user and secret.
+    let bin = sb.temp_dir().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join("docker-credential-xtk");
+    std::fs::write(
+        &helper,
+        "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread -r server\n\
+         echo \"$server\" >>\"$(dirname \"$0\")/asked\"\n\
+         echo '{\"ServerURL\":\"'\"$server\"'\",\"Username\":\"alice\",\"Secret\":\"s3cret\"}'\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::create_dir_all(home(&sb).join(".docker")).unwrap();
+    std::fs::write(
+        home(&sb).join(".docker/config.json"),
+        format!(r#"{{"credHelpers": {{"{host}": "xtk"}}}}"#),
+    )
+    .unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let reference = registry.reference("xtk/helped:1");
+    ok(
+        xc_with(&sb, &[("PATH", &path)], "", &["image", "pull", &reference]),
+        &["image", "pull", "(helper)"],
+    );
+    let asked = std::fs::read_to_string(bin.join("asked")).unwrap();
+    assert!(
+        asked.lines().any(|l| l == host),
+        "the helper was asked for {host}: {asked:?}"
+    );
+
+    // podman's auth.json, named by REGISTRY_AUTH_FILE, with no docker config.
+    std::fs::remove_file(home(&sb).join(".docker/config.json")).unwrap();
+    let auth_file = sb.temp_dir().join("auth.json");
+    std::fs::write(
+        &auth_file,
+        format!(r#"{{"auths": {{"{host}": {{"auth": "YWxpY2U6czNjcmV0"}}}}}}"#),
+    )
+    .unwrap();
+    let reference = registry.reference("xtk/podman:1");
+    ok(
+        xc_with(
+            &sb,
+            &[("REGISTRY_AUTH_FILE", auth_file.to_str().unwrap())],
+            "",
+            &["image", "pull", &reference],
+        ),
+        &["image", "pull", "(auth.json)"],
+    );
+    assert!(inspect(&sb, &reference)["Id"].is_string());
+}
