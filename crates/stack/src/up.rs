@@ -77,6 +77,7 @@ impl Stack {
     /// Brings the project to what its files say.
     pub fn up(&self, opts: &UpOptions) -> Result<(), StackError> {
         let _lock = self.lock()?;
+        self.resolver.revive()?;
         let plan = self.plan(opts)?;
         for orphan in &plan.orphans {
             eprintln!("Found orphan containers ([{orphan}]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.");
