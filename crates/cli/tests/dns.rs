@@ -124,7 +124,7 @@ services:
 
     xcompose(&sb, &dir, &["down"])?;
     assert_eq!(resolver_processes(&sb)?, "", "no resolver left after down");
-    assert!(!resolver_dir(&sb, "pi").exists(), "the resolver's files are left after down");
+    assert!(!sb.root().join("dns").exists(), "the resolver's files are left after down");
     Ok(())
 }
 
@@ -238,6 +238,6 @@ services:
 
     xcompose(&sb, &dir, &["down"])?;
     assert_eq!(resolver_processes(&sb)?, "", "no resolver left after down");
-    assert!(!resolver_dir(&sb, "fwd").exists(), "the resolver's files are left after down");
+    assert!(!sb.root().join("dns").exists(), "the resolver's files are left after down");
     Ok(())
 }

@@ -89,7 +89,13 @@ impl Resolver {
     /// (its namespace is gone) is left out, with a line on standard error. Names a container's
     /// networks do not know go to its own resolvers, or else to `upstreams`.
     pub fn start(clients: &Path, control: &Path, upstreams: Vec<SocketAddr>) -> Result<Resolver, Error> {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build().map_err(Error::Serve)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            // The threads making sockets in namespaces are seldom needed: none waits idle.
+            .thread_keep_alive(Duration::from_millis(10))
+            .build()
+            .map_err(Error::Serve)?;
         let control_err = |source| Error::Control { path: control.to_path_buf(), source };
         match std::fs::remove_file(control) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(control_err(e)),

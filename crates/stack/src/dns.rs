@@ -208,7 +208,8 @@ impl Resolver {
         Ok(())
     }
 
-    /// Stops the resolver and removes its directory if it serves no container any more.
+    /// Stops the resolver and removes its directory (and `<root>/dns` if no other project's
+    /// is left in it) if it serves no container any more.
     pub(crate) fn stop_if_idle(&self) -> Result<(), StackError> {
         if !self.dir.exists() || self.has_clients() {
             return Ok(());
@@ -224,6 +225,11 @@ impl Resolver {
                 let _ = kill(pid, Signal::SIGKILL);
             }
         }
-        remove_dir(&self.dir)
+        remove_dir(&self.dir)?;
+        // Fails, as it should, while another project's resolver has its directory there.
+        if let Some(parent) = self.dir.parent() {
+            let _ = fs::remove_dir(parent);
+        }
+        Ok(())
     }
 }
