@@ -32,7 +32,7 @@ pub enum Error {
         source: serde_json::Error,
     },
     /// The resolver could not bind its socket in a container's network namespace.
-    #[error("binding the resolver to {protocol} {addr} in the network namespace {netns}: {source} (is the container's loopback up, and does nothing else listen there?)")]
+    #[error("binding the resolver to {protocol} {addr} in the network namespace {netns}: {source}")]
     Bind {
         /// `udp` or `tcp`.
         protocol: &'static str,
