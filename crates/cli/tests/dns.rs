@@ -2,8 +2,8 @@
 //! their own network namespace, so a service may publish host port 53 (and listen on port 53
 //! itself) while its peers resolve it by name, alias and container name; a container on two
 //! networks resolves the names of both; unknown names go to the host's resolver, even one on the
-//! host's loopback; a killed resolver is started again by the next `up`; `down` leaves no
-//! resolver process or file behind.
+//! host's loopback; a killed resolver is started again by the next `up`; `down`, or `rm` of the
+//! last container, leaves no resolver process or file behind.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -176,8 +176,14 @@ networks:
     // A container sharing `both`'s namespace shares its resolv.conf and its names.
     assert_eq!(xcompose(&sb, &dir, &["exec", "-T", "shared", "cat", "/etc/resolv.conf"])?, "nameserver 127.0.0.11\noptions ndots:0\n");
     assert_eq!(resolve(&sb, &dir, "shared", "back")?, vec![back]);
+    // Removing some containers keeps the resolver for the others; removing the last stops it.
+    xcompose(&sb, &dir, &["rm", "-s", "-f", "shared", "front"])?;
+    assert_eq!(resolve(&sb, &dir, "both", "front")?, Vec::<String>::new(), "a removed container still resolves");
+    assert_eq!(resolve(&sb, &dir, "back", "both")?.len(), 1, "the resolver went with some containers");
+    xcompose(&sb, &dir, &["rm", "-s", "-f"])?;
+    assert_eq!(resolver_processes(&sb)?, "", "no resolver left once no container is");
+    assert!(!sb.root().join("dns").exists(), "the resolver's files are left once no container is");
     xcompose(&sb, &dir, &["down"])?;
-    assert_eq!(resolver_processes(&sb)?, "", "no resolver left after down");
     Ok(())
 }
 
