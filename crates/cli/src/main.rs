@@ -111,10 +111,11 @@ pub enum Command {
         /// The supervisor's JSON config.
         config: PathBuf,
     },
-    /// Internal: serve DNS for one network, detached from the command that started it.
+    /// Internal: resolve names for one project's containers, detached from the command that
+    /// started it.
     #[command(name = "__dns", hide = true)]
     Dns {
-        /// The DNS server's JSON config.
+        /// The resolver's JSON config.
         config: PathBuf,
     },
 }

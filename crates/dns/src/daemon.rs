@@ -1,35 +1,26 @@
-//! The server as its own process (`xcompose __dns CONFIG`), one per network. The caller starts it
-//! detached as it sees fit (its own session, standard streams on /dev/null); the process detaches
-//! nothing itself. It serves until SIGTERM or SIGINT, then exits 0.
+//! The resolver as its own process (`xcompose __dns CONFIG`), one per project. The caller starts
+//! it detached as it sees fit (its own session, standard streams on /dev/null); the process
+//! detaches nothing itself. It serves until SIGTERM or SIGINT, then exits 0.
 //!
-//! Files: the config (JSON, [`DaemonConfig`]), and next to it `dns.pid` while it serves
-//! ([`pid_file`]). The records file and the resolv.conf are where the config says.
+//! Files: the config (JSON, [`DaemonConfig`]), and next to it `dns.sock`, the control socket
+//! ([`control_socket`], see [`crate::control`]), and `dns.pid` while it serves ([`pid_file`]).
+//! The client files and the resolv.conf are where the config says.
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 
 use crate::records::atomic_write;
-use crate::{resolv, Error, Server};
+use crate::{resolv, Error, Resolver};
 
-/// Everything the DNS server process of one network needs, as written by the orchestrator.
+/// Everything the resolver process needs, as written by the orchestrator.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DaemonConfig {
-    /// The address to serve on: the network's gateway.
-    pub listen: Ipv4Addr,
-    /// The port to serve on, UDP and TCP.
-    #[serde(default = "default_port")]
-    pub port: u16,
-    /// The network's records file ([`crate::Records`]), read again whenever it changes.
-    pub records: PathBuf,
+    /// The directory of the client files ([`crate::Client`]), one per container served.
+    pub clients: PathBuf,
     /// The resolv.conf naming the upstream resolvers (normally the host's `/etc/resolv.conf`),
     /// read once at start.
     pub resolv_conf: PathBuf,
-}
-
-fn default_port() -> u16 {
-    53
 }
 
 impl DaemonConfig {
@@ -46,24 +37,30 @@ impl DaemonConfig {
     }
 }
 
-/// The pid file of the DNS server of `config_path`: `dns.pid` beside it.
+/// The pid file of the resolver of `config_path`: `dns.pid` beside it.
 pub fn pid_file(config_path: &Path) -> PathBuf {
     config_path.with_file_name("dns.pid")
 }
 
+/// The control socket of the resolver of `config_path`: `dns.sock` beside it.
+pub fn control_socket(config_path: &Path) -> PathBuf {
+    config_path.with_file_name("dns.sock")
+}
+
 /// Entry point of `xcompose __dns CONFIG`: serves until SIGTERM or SIGINT and returns 0, with the
-/// pid file written once the sockets are bound and removed on the way out.
+/// pid file written once the control socket is bound and every client served, and removed (with
+/// the socket) on the way out.
 pub fn main(config_path: &Path) -> Result<i32, String> {
     run(config_path).map(|()| 0).map_err(|e| e.to_string())
 }
 
 fn run(config_path: &Path) -> Result<(), Error> {
-    let config = DaemonConfig::load(config_path)?;
-    let upstreams = resolv::read_upstreams(&config.resolv_conf)?;
-    let server = Server::bind(SocketAddr::from((config.listen, config.port)), config.records, upstreams)?;
     // Stop requests are taken by one thread; block them before any other thread exists.
     let stop_signals: SigSet = [Signal::SIGTERM, Signal::SIGINT].into_iter().collect();
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&stop_signals), None).map_err(Error::Signals)?;
+    let config = DaemonConfig::load(config_path)?;
+    let upstreams = resolv::read_upstreams(&config.resolv_conf)?;
+    let resolver = Resolver::start(&config.clients, &control_socket(config_path), upstreams)?;
     let pid_path = pid_file(config_path);
     atomic_write(&pid_path, std::process::id().to_string().as_bytes())?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -72,7 +69,7 @@ fn run(config_path: &Path) -> Result<(), Error> {
             let _ = stop.send(());
         }
     });
-    let result = server.run(async move {
+    let result = resolver.run(async move {
         let _ = stopped.await;
     });
     let _ = std::fs::remove_file(&pid_path);
@@ -84,16 +81,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn config_round_trips_and_port_defaults_to_53() {
+    fn config_round_trips_and_files_sit_beside_it() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("dns.json");
-        std::fs::write(&path, r#"{"listen": "172.18.0.1", "records": "/r.json", "resolv_conf": "/etc/resolv.conf"}"#).unwrap();
+        let path = dir.path().join("config.json");
+        std::fs::write(&path, r#"{"clients": "/d/clients", "resolv_conf": "/etc/resolv.conf"}"#).unwrap();
         let config = DaemonConfig::load(&path).unwrap();
-        assert_eq!(config.port, 53);
-        assert_eq!(config.listen, Ipv4Addr::new(172, 18, 0, 1));
+        assert_eq!(config.clients, Path::new("/d/clients"));
         config.save(&path).unwrap();
         assert_eq!(DaemonConfig::load(&path).unwrap(), config);
         assert_eq!(pid_file(&path), dir.path().join("dns.pid"));
+        assert_eq!(control_socket(&path), dir.path().join("dns.sock"));
     }
 
     #[test]

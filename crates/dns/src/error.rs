@@ -3,7 +3,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-/// An error of the DNS server, its records file or its configuration.
+/// An error of the resolver, its records and client files, its configuration or its control
+/// socket.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file could not be read.
@@ -30,24 +31,56 @@ pub enum Error {
         /// Why.
         source: serde_json::Error,
     },
-    /// The server could not bind its socket.
-    #[error("binding the DNS server to {protocol} {addr}: {source} (is the network's gateway address on its bridge, and is the port free?)")]
+    /// The resolver could not bind its socket in a container's network namespace.
+    #[error("binding the resolver to {protocol} {addr} in the network namespace {netns}: {source}")]
     Bind {
         /// `udp` or `tcp`.
         protocol: &'static str,
         /// The address.
         addr: SocketAddr,
+        /// The file pinning the namespace.
+        netns: PathBuf,
         /// Why.
         source: std::io::Error,
     },
-    /// The server's sockets failed while serving, or its event loop could not be made.
-    #[error("serving DNS on {addr}: {source}")]
-    Serve {
-        /// The address served.
-        addr: SocketAddr,
+    /// A container's network namespace could not be entered.
+    #[error("entering the network namespace {path}: {source} (is the container still there?)")]
+    Netns {
+        /// The file pinning the namespace.
+        path: PathBuf,
         /// Why.
         source: std::io::Error,
     },
+    /// Queries to 127.0.0.11:53 could not be led to the resolver's sockets.
+    #[error("redirecting 127.0.0.11:53 to the resolver in the network namespace {netns}: {message}")]
+    Redirect {
+        /// The file pinning the namespace.
+        netns: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// A client file was named by something that is not a container id.
+    #[error("{0:?} is not a container id (letters, digits, '-' and '_' only)")]
+    BadClientId(String),
+    /// The resolver's control socket could not be used.
+    #[error("asking the resolver at {path}: {source} (is it running? `xcompose up` starts it again)")]
+    Control {
+        /// The socket.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The resolver could not serve a container it was asked to.
+    #[error("the resolver could not serve container {id}: {message}")]
+    Refused {
+        /// The container.
+        id: String,
+        /// What the resolver said.
+        message: String,
+    },
+    /// The resolver's event loop or control socket could not be made.
+    #[error("starting the resolver: {0}")]
+    Serve(std::io::Error),
     /// The daemon could not take over the stop signals.
     #[error("blocking SIGTERM and SIGINT for the DNS server: {0}")]
     Signals(nix::Error),

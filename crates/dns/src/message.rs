@@ -1,10 +1,10 @@
-//! What to do with one DNS packet: answer it from the zone, forward it, or ignore it.
+//! What to do with one DNS packet: answer it from the client's networks, forward it, or ignore it.
+
+use std::net::Ipv4Addr;
 
 use hickory_proto::op::{Edns, Message, MessageType, Metadata, OpCode, ResponseCode, DEFAULT_MAX_PAYLOAD_LEN};
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
-
-use crate::zone::Zone;
 
 /// TTL of the answers: 0, so that no resolver caches a container's address past its restart and
 /// every query sees the round-robin rotation.
@@ -39,8 +39,9 @@ pub(crate) enum Outcome {
 }
 
 /// Decides what to do with `packet`. `forwarding` says whether there are upstream resolvers for
-/// names the zone does not know (without, those get NXDOMAIN).
-pub(crate) fn handle(zone: &mut Zone, packet: &[u8], forwarding: bool, transport: Transport) -> Outcome {
+/// names `lookup` does not know (without, those get NXDOMAIN); `lookup` gives the addresses of a
+/// name its client's networks know.
+pub(crate) fn handle(lookup: impl FnOnce(&str) -> Option<Vec<Ipv4Addr>>, packet: &[u8], forwarding: bool, transport: Transport) -> Outcome {
     let Ok(request) = Message::from_vec(packet) else {
         return Outcome::Ignore;
     };
@@ -58,7 +59,7 @@ pub(crate) fn handle(zone: &mut Zone, packet: &[u8], forwarding: bool, transport
     let [query] = request.queries.as_slice() else {
         return reply(response(&request, ResponseCode::FormErr, forwarding));
     };
-    match zone.lookup(&query.name().to_ascii()) {
+    match lookup(&query.name().to_ascii()) {
         Some(addresses) => {
             let mut message = response(&request, ResponseCode::NoError, forwarding);
             message.metadata.authoritative = true;
@@ -121,13 +122,12 @@ fn encode(message: &Message, limit: usize) -> Option<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
-    use std::net::Ipv4Addr;
-
     use hickory_proto::op::Query;
     use hickory_proto::rr::Name;
     use proptest::prelude::*;
 
     use super::*;
+    use crate::zone::Zone;
     use crate::Records;
 
     fn zone_with(names: &[(&str, &[Ipv4Addr])]) -> (tempfile::TempDir, Zone) {
@@ -162,7 +162,7 @@ mod tests {
         let ip = Ipv4Addr::new(172, 18, 0, 2);
         let (_dir, mut zone) = zone_with(&[("web", &[ip])]);
         let request = query("WEB.", RecordType::A);
-        let answer = reply(handle(&mut zone, &request.to_vec().unwrap(), true, Transport::Udp));
+        let answer = reply(handle(|name| zone.lookup(name), &request.to_vec().unwrap(), true, Transport::Udp));
         assert_eq!(answer.metadata.id, request.metadata.id);
         assert_eq!(answer.metadata.response_code, ResponseCode::NoError);
         assert!(answer.metadata.authoritative && answer.metadata.recursion_desired && answer.metadata.recursion_available);
@@ -175,11 +175,11 @@ mod tests {
     fn unknown_names_are_forwarded_or_nxdomain_without_upstreams() {
         let (_dir, mut zone) = zone_with(&[]);
         let request = query("db.", RecordType::A).to_vec().unwrap();
-        let Outcome::Forward { servfail } = handle(&mut zone, &request, true, Transport::Udp) else {
+        let Outcome::Forward { servfail } = handle(|name| zone.lookup(name), &request, true, Transport::Udp) else {
             panic!("not forwarded")
         };
         assert_eq!(Message::from_vec(&servfail).unwrap().metadata.response_code, ResponseCode::ServFail);
-        let answer = reply(handle(&mut zone, &request, false, Transport::Udp));
+        let answer = reply(handle(|name| zone.lookup(name), &request, false, Transport::Udp));
         assert_eq!(answer.metadata.response_code, ResponseCode::NXDomain);
     }
 
@@ -188,9 +188,9 @@ mod tests {
         let addresses: Vec<Ipv4Addr> = (1..=60).map(|i| Ipv4Addr::new(10, 0, 0, i)).collect();
         let (_dir, mut zone) = zone_with(&[("big", &addresses)]);
         let request = query("big.", RecordType::A).to_vec().unwrap();
-        let udp = reply(handle(&mut zone, &request, false, Transport::Udp));
+        let udp = reply(handle(|name| zone.lookup(name), &request, false, Transport::Udp));
         assert!(udp.metadata.truncation && udp.answers.is_empty());
-        let tcp = reply(handle(&mut zone, &request, false, Transport::Tcp));
+        let tcp = reply(handle(|name| zone.lookup(name), &request, false, Transport::Tcp));
         assert!(!tcp.metadata.truncation);
         assert_eq!(tcp.answers.len(), 60);
     }
@@ -200,10 +200,10 @@ mod tests {
         let (_dir, mut zone) = zone_with(&[]);
         let mut response = query("web.", RecordType::A);
         response.metadata.message_type = MessageType::Response;
-        assert_eq!(handle(&mut zone, &response.to_vec().unwrap(), true, Transport::Udp), Outcome::Ignore);
+        assert_eq!(handle(|name| zone.lookup(name), &response.to_vec().unwrap(), true, Transport::Udp), Outcome::Ignore);
         let mut notify = query("web.", RecordType::SOA);
         notify.metadata.op_code = OpCode::Notify;
-        let answer = reply(handle(&mut zone, &notify.to_vec().unwrap(), true, Transport::Udp));
+        let answer = reply(handle(|name| zone.lookup(name), &notify.to_vec().unwrap(), true, Transport::Udp));
         assert_eq!(answer.metadata.response_code, ResponseCode::NotImp);
     }
 
@@ -211,7 +211,7 @@ mod tests {
         #[test]
         fn arbitrary_bytes_never_panic(packet in proptest::collection::vec(any::<u8>(), 0..600)) {
             let (_dir, mut zone) = zone_with(&[("web", &[Ipv4Addr::new(10, 0, 0, 1)])]);
-            let _ = handle(&mut zone, &packet, true, Transport::Udp);
+            let _ = handle(|name| zone.lookup(name), &packet, true, Transport::Udp);
         }
 
         #[test]
@@ -222,7 +222,7 @@ mod tests {
                 let at = at % packet.len();
                 packet[at] = byte;
             }
-            let _ = handle(&mut zone, &packet, true, Transport::Tcp);
+            let _ = handle(|name| zone.lookup(name), &packet, true, Transport::Tcp);
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The records file of one network: which addresses each name (service, container name, alias)
-//! has. Written by the orchestrator, read by the server whenever it changes.
+//! has. Written by the orchestrator, read by the resolver whenever it changes.
 //!
 //! ```json
 //! {"names": {"web": ["172.18.0.2", "172.18.0.3"], "myproj-web-1": ["172.18.0.2"]}}
@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
 use std::path::Path;
 
 use crate::Error;
@@ -18,10 +18,6 @@ pub struct Records {
     /// Each name's addresses, in the order they were added.
     #[serde(default)]
     pub names: BTreeMap<String, Vec<Ipv4Addr>>,
-    /// The resolvers containers asked for (`dns:`), by their address on the network: names the
-    /// network does not know are forwarded there instead of to the host's resolvers.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub upstreams: BTreeMap<Ipv4Addr, Vec<SocketAddr>>,
 }
 
 impl Records {
@@ -36,7 +32,7 @@ impl Records {
     }
 
     /// Writes the records to `path` atomically (temporary file, fsync, rename, fsync of the
-    /// directory), so the server never reads half a file.
+    /// directory), so the resolver never reads half a file.
     pub fn save(&self, path: &Path) -> Result<(), Error> {
         let bytes = serde_json::to_vec_pretty(self).expect("records serialize to JSON");
         atomic_write(path, &bytes)
@@ -51,22 +47,12 @@ impl Records {
     }
 
     /// Takes `ip` away from every name (a container left the network); names left without an
-    /// address are removed, and so are its resolvers.
+    /// address are removed.
     pub fn remove_address(&mut self, ip: Ipv4Addr) {
         self.names.retain(|_, addresses| {
             addresses.retain(|a| *a != ip);
             !addresses.is_empty()
         });
-        self.upstreams.remove(&ip);
-    }
-
-    /// Unknown names asked from `ip` go to `upstreams` (none: to the server's own).
-    pub fn set_upstreams(&mut self, ip: Ipv4Addr, upstreams: &[SocketAddr]) {
-        if upstreams.is_empty() {
-            self.upstreams.remove(&ip);
-        } else {
-            self.upstreams.insert(ip, upstreams.to_vec());
-        }
     }
 }
 

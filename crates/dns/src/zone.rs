@@ -1,10 +1,10 @@
-//! The names the server answers for: the records file, read again whenever it changed, and a
-//! round-robin turn per name.
+//! The names the resolver answers for: each network's records file, read again whenever it
+//! changed, and a round-robin turn per name.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::Records;
 
@@ -26,8 +26,6 @@ pub(crate) struct Zone {
     /// The version read last; `None` while there is no file.
     stamp: Option<Stamp>,
     names: HashMap<String, Vec<Ipv4Addr>>,
-    /// The resolvers of the clients that have their own.
-    upstreams: HashMap<Ipv4Addr, Vec<SocketAddr>>,
     /// How many times each name has been answered: where its rotation starts next.
     turns: HashMap<String, usize>,
 }
@@ -35,7 +33,7 @@ pub(crate) struct Zone {
 impl Zone {
     /// The zone of the records file at `path` (which may not exist yet).
     pub(crate) fn new(path: PathBuf) -> Zone {
-        let mut zone = Zone { path, stamp: None, names: HashMap::new(), upstreams: HashMap::new(), turns: HashMap::new() };
+        let mut zone = Zone { path, stamp: None, names: HashMap::new(), turns: HashMap::new() };
         zone.refresh();
         zone
     }
@@ -65,7 +63,6 @@ impl Zone {
             },
         };
         self.stamp = stamp;
-        self.upstreams = records.upstreams.into_iter().collect();
         self.names.clear();
         for (name, addresses) in records.names {
             let key = normalize(&name);
@@ -95,14 +92,27 @@ impl Zone {
     }
 }
 
-impl Zone {
-    /// The resolvers `client` asked for, if it has its own.
-    pub(crate) fn upstreams_of(&mut self, client: IpAddr) -> Option<Vec<SocketAddr>> {
-        self.refresh();
-        match client {
-            IpAddr::V4(ip) => self.upstreams.get(&ip).cloned(),
-            IpAddr::V6(_) => None,
-        }
+/// The zones of the networks the resolver's clients are on, by records file.
+#[derive(Debug, Default)]
+pub(crate) struct Zones {
+    by_file: HashMap<PathBuf, Zone>,
+}
+
+impl Zones {
+    /// The addresses of `name` on the first of `networks` (records files) that knows it, as
+    /// [`Zone::lookup`] gives them; `None` if none does.
+    pub(crate) fn lookup(&mut self, networks: &[PathBuf], name: &str) -> Option<Vec<Ipv4Addr>> {
+        networks.iter().find_map(|file| {
+            if !self.by_file.contains_key(file) {
+                self.by_file.insert(file.clone(), Zone::new(file.clone()));
+            }
+            self.by_file.get_mut(file).and_then(|zone| zone.lookup(name))
+        })
+    }
+
+    /// Forgets the zones of the records files `in_use` says no client is on any more.
+    pub(crate) fn retain(&mut self, in_use: impl Fn(&Path) -> bool) {
+        self.by_file.retain(|file, _| in_use(file));
     }
 }
 
@@ -153,5 +163,26 @@ mod tests {
         assert_eq!(zone.lookup("db"), Some(vec![ip(2)]));
         std::fs::remove_file(&path).unwrap();
         assert_eq!(zone.lookup("db"), None);
+    }
+
+    #[test]
+    fn a_name_answers_from_the_first_network_that_knows_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (front, back) = (dir.path().join("front.json"), dir.path().join("back.json"));
+        let mut records = Records::default();
+        records.insert("web", ip(2));
+        records.save(&front).unwrap();
+        let mut records = Records::default();
+        records.insert("web", Ipv4Addr::new(10, 1, 0, 2));
+        records.insert("db", Ipv4Addr::new(10, 1, 0, 3));
+        records.save(&back).unwrap();
+        let mut zones = Zones::default();
+        let both = [front.clone(), back.clone()];
+        assert_eq!(zones.lookup(&both, "web"), Some(vec![ip(2)]));
+        assert_eq!(zones.lookup(&[back, front.clone()], "web"), Some(vec![Ipv4Addr::new(10, 1, 0, 2)]));
+        assert_eq!(zones.lookup(&both, "db"), Some(vec![Ipv4Addr::new(10, 1, 0, 3)]));
+        assert_eq!(zones.lookup(std::slice::from_ref(&front), "db"), None);
+        zones.retain(|file| file == front);
+        assert_eq!(zones.by_file.len(), 1);
     }
 }

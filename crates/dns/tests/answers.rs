@@ -1,6 +1,7 @@
-//! Answers from the records file, served on a gateway address inside a sandbox: addresses of
-//! known names (UDP, TCP and a real client), round robin, live updates, empty NOERROR for other
-//! types, NXDOMAIN without upstreams, and resilience to malformed packets.
+//! Answers from the records file, served on 127.0.0.11 inside a container's network namespace in
+//! a sandbox: addresses of known names (UDP, TCP and a real client), round robin, live updates,
+//! empty NOERROR for other types, NXDOMAIN without upstreams, and resilience to malformed
+//! packets.
 
 mod common;
 
@@ -20,11 +21,11 @@ fn ip(last: u8) -> Ipv4Addr {
 #[test]
 fn known_names_answer_with_all_their_addresses_over_udp_tcp_and_to_busybox() {
     in_forked_sandbox(|| {
-        network()?;
+        host_loopback()?;
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let records = dir.path().join("records.json");
         save_records(&records, &[("web", &[ip(2), ip(3)]), ("myproj-web-1", &[ip(2)]), ("Alias1", &[ip(3)]), ("dotted.", &[ip(4)])])?;
-        start(&records, Vec::new())?;
+        let _project = start(&records, Vec::new())?;
 
         for name in ["web", "web.", "WeB."] {
             let reply = ask_udp(name, RecordType::A)?;
@@ -46,7 +47,7 @@ fn known_names_answer_with_all_their_addresses_over_udp_tcp_and_to_busybox() {
         check(addresses(&reply) == vec![ip(2)], || format!("over tcp: {reply:?}"))?;
 
         // A real client: busybox's nslookup asks for A and AAAA and prints the addresses.
-        let out = sh("busybox", &["nslookup", "myproj-web-1", &GATEWAY.to_string()])?;
+        let out = sh("busybox", &["nslookup", "myproj-web-1", &SERVER.ip().to_string()])?;
         check(out.contains(&format!("Address: {}", ip(2))), || format!("busybox nslookup printed:\n{out}"))?;
         Ok(())
     });
@@ -55,11 +56,11 @@ fn known_names_answer_with_all_their_addresses_over_udp_tcp_and_to_busybox() {
 #[test]
 fn the_first_address_rotates_round_robin_over_queries() {
     in_forked_sandbox(|| {
-        network()?;
+        host_loopback()?;
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let records = dir.path().join("records.json");
         save_records(&records, &[("web", &[ip(2), ip(3), ip(4)])])?;
-        start(&records, Vec::new())?;
+        let _project = start(&records, Vec::new())?;
 
         let mut firsts = Vec::new();
         for _ in 0..6 {
@@ -82,11 +83,11 @@ fn the_first_address_rotates_round_robin_over_queries() {
 #[test]
 fn names_added_to_and_removed_from_the_file_answer_without_a_restart() {
     in_forked_sandbox(|| {
-        network()?;
+        host_loopback()?;
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let path = dir.path().join("records.json");
         // The server starts before the orchestrator has written any name.
-        start(&path, Vec::new())?;
+        let _project = start(&path, Vec::new())?;
         let reply = ask_udp("live-db", RecordType::A)?;
         check(reply.metadata.response_code == ResponseCode::NXDomain, || format!("before: {reply:?}"))?;
 
@@ -117,11 +118,11 @@ fn names_added_to_and_removed_from_the_file_answer_without_a_restart() {
 #[test]
 fn aaaa_and_other_types_for_a_known_name_are_an_empty_noerror() {
     in_forked_sandbox(|| {
-        network()?;
+        host_loopback()?;
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let records = dir.path().join("records.json");
         save_records(&records, &[("six", &[ip(2)])])?;
-        start(&records, Vec::new())?;
+        let _project = start(&records, Vec::new())?;
         for kind in [RecordType::AAAA, RecordType::MX, RecordType::TXT] {
             let reply = ask_udp("six", kind)?;
             check(
@@ -138,11 +139,11 @@ fn aaaa_and_other_types_for_a_known_name_are_an_empty_noerror() {
 #[test]
 fn unknown_names_without_upstreams_are_nxdomain() {
     in_forked_sandbox(|| {
-        network()?;
+        host_loopback()?;
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let records = dir.path().join("records.json");
         save_records(&records, &[("known", &[ip(2)])])?;
-        start(&records, Vec::new())?;
+        let _project = start(&records, Vec::new())?;
         for name in ["unknown-name", "known.example.test", "known-not"] {
             let reply = ask_udp(name, RecordType::A)?;
             check(
@@ -169,11 +170,11 @@ impl Bytes {
 #[test]
 fn malformed_datagrams_are_ignored_and_do_not_stop_the_server() {
     in_forked_sandbox(|| {
-        network()?;
+        host_loopback()?;
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let records = dir.path().join("records.json");
         save_records(&records, &[("sturdy", &[ip(2)])])?;
-        start(&records, Vec::new())?;
+        let _project = start(&records, Vec::new())?;
 
         let socket = UdpSocket::bind("0.0.0.0:0").map_err(|e| e.to_string())?;
         socket.connect(SERVER).map_err(|e| e.to_string())?;

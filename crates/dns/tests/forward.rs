@@ -1,6 +1,7 @@
-//! Names the network does not know go to the upstream resolvers of a resolv.conf: a fake upstream
-//! on 127.0.0.x:53 inside the sandbox answers, and its answer reaches the client unchanged;
-//! SERVFAIL when no upstream answers.
+//! Names the container's networks do not know go to the upstream resolvers of a resolv.conf, asked
+//! from the host's namespace: a fake upstream on the sandbox's own 127.0.0.x:53 (not the
+//! container's loopback) answers, and its answer reaches the client unchanged; SERVFAIL when no
+//! upstream answers; a container with resolvers of its own has them asked instead.
 
 mod common;
 
@@ -61,7 +62,7 @@ fn resolv_conf(dir: &std::path::Path, nameservers: &[&str]) -> Result<Vec<Socket
 #[test]
 fn unknown_names_are_answered_by_the_first_upstream_that_answers_relayed_unchanged() {
     in_forked_sandbox(|| {
-        network()?;
+        host_loopback()?;
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let records = dir.path().join("records.json");
         save_records(&records, &[("local-web", &[Ipv4Addr::new(10, 89, 0, 2)])])?;
@@ -69,7 +70,7 @@ fn unknown_names_are_answered_by_the_first_upstream_that_answers_relayed_unchang
         // Nothing listens on 127.0.0.2: the server moves on to the next upstream.
         let upstreams = resolv_conf(dir.path(), &["127.0.0.2", "127.0.0.3"])?;
         check(upstreams.len() == 2, || format!("{upstreams:?}"))?;
-        start(&records, upstreams)?;
+        let _project = start(&records, upstreams)?;
 
         let request = query("far-away.example.test", RecordType::A).to_vec().map_err(|e| e.to_string())?;
         let started = Instant::now();
@@ -99,13 +100,13 @@ fn unknown_names_are_answered_by_the_first_upstream_that_answers_relayed_unchang
 #[test]
 fn unknown_names_get_servfail_when_no_upstream_answers() {
     in_forked_sandbox(|| {
-        network()?;
+        host_loopback()?;
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let records = dir.path().join("records.json");
         // 127.0.0.4 takes queries and never answers.
         let silent = fake_upstream("127.0.0.4:53".parse().unwrap(), false)?;
         let upstreams = resolv_conf(dir.path(), &["127.0.0.4"])?;
-        start(&records, upstreams)?;
+        let _project = start(&records, upstreams)?;
 
         let started = Instant::now();
         let reply = ask_udp("nowhere.example.test", RecordType::A)?;
@@ -123,46 +124,28 @@ fn unknown_names_get_servfail_when_no_upstream_answers() {
     });
 }
 
-/// Sends `request` to the server from `source` over UDP; the raw reply.
-fn ask_from(source: Ipv4Addr, request: &[u8]) -> Result<Vec<u8>, String> {
-    let socket = UdpSocket::bind((source, 0)).map_err(|e| e.to_string())?;
-    socket.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
-    socket.send_to(request, SERVER).map_err(|e| e.to_string())?;
-    let mut buf = vec![0u8; 65535];
-    let len = socket.recv(&mut buf).map_err(|e| format!("no reply to {source}: {e}"))?;
-    buf.truncate(len);
-    Ok(buf)
-}
-
 #[test]
-fn a_client_with_resolvers_of_its_own_is_forwarded_to_them_and_only_it() {
+fn a_container_with_resolvers_of_its_own_is_forwarded_to_them_and_only_it() {
     in_forked_sandbox(|| {
-        network()?;
-        let own_client = Ipv4Addr::new(GATEWAY.octets()[0], GATEWAY.octets()[1], GATEWAY.octets()[2], 5);
-        sh("ip", &["addr", "add", &format!("{own_client}/24"), "dev", "xc-dnstest"])?;
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let records_path = dir.path().join("records.json");
-        let mut records = save_records(&records_path, &[("web", &[own_client])])?;
+        host_loopback()?;
+        let project = Project::new()?;
+        let records = project.dir.path().join("records.json");
+        save_records(&records, &[("web", &[Ipv4Addr::new(10, 89, 0, 2)])])?;
         let default_upstream = fake_upstream("127.0.0.3:53".parse().unwrap(), true)?;
         let own_upstream = fake_upstream("127.0.0.4:53".parse().unwrap(), true)?;
-        records.set_upstreams(own_client, &["127.0.0.4:53".parse().unwrap()]);
-        records.save(&records_path).map_err(|e| e.to_string())?;
-        start(&records_path, vec!["127.0.0.3:53".parse().unwrap()])?;
+        let own = project.container("own", &[&records], &["127.0.0.4:53".parse().unwrap()])?;
+        let plain = project.container("plain", &[&records], &[])?;
+        project.start(vec!["127.0.0.3:53".parse().unwrap()])?;
 
-        let request = query("far-away.example.test", RecordType::A).to_vec().map_err(|e| e.to_string())?;
-        ask_from(own_client, &request)?;
-        check(own_upstream.recv_timeout(Duration::from_secs(1)).is_ok(), || "the client's own resolver got nothing".into())?;
-        check(default_upstream.try_recv().is_err(), || "the network's resolver was asked for the client with its own".into())?;
-        ask_from(GATEWAY, &request)?;
-        check(default_upstream.recv_timeout(Duration::from_secs(1)).is_ok(), || "another client's query did not reach the network's resolver".into())?;
-        check(own_upstream.try_recv().is_err(), || "another client's query went to the first one's resolver".into())?;
-
-        // The container leaves: its resolvers go with its address.
-        records.remove_address(own_client);
-        check(records.upstreams.is_empty(), || format!("{:?}", records.upstreams))?;
-        records.save(&records_path).map_err(|e| e.to_string())?;
-        ask_from(own_client, &request)?;
-        check(default_upstream.recv_timeout(Duration::from_secs(1)).is_ok(), || "after it left, its address uses the network's resolver".into())?;
+        in_netns(&own, || ask_udp("far-away.example.test", RecordType::A))??;
+        check(own_upstream.recv_timeout(Duration::from_secs(1)).is_ok(), || "the container's own resolver got nothing".into())?;
+        check(default_upstream.try_recv().is_err(), || "the host's resolver was asked for the container with its own".into())?;
+        in_netns(&plain, || ask_udp("far-away.example.test", RecordType::A))??;
+        check(default_upstream.recv_timeout(Duration::from_secs(1)).is_ok(), || "another container's query did not reach the host's resolver".into())?;
+        check(own_upstream.try_recv().is_err(), || "another container's query went to the first one's resolver".into())?;
+        // Its own names still answer from its network.
+        let reply = in_netns(&own, || ask_udp("web", RecordType::A))??;
+        check(addresses(&reply) == vec![Ipv4Addr::new(10, 89, 0, 2)], || format!("{reply:?}"))?;
         Ok(())
     });
 }

@@ -169,13 +169,16 @@ impl Stack {
 
     /// Attaches container `id` of `service_name` to its service's networks, afresh (whatever
     /// an earlier, interrupted attach left is undone first), under its DNS names (the service,
-    /// the container's name and short id, the network's aliases), and writes its /etc/hosts and
-    /// /etc/resolv.conf (the first network's DNS server). Nothing to do for a container sharing
-    /// another's network namespace.
+    /// the container's name and short id, the network's aliases), has the project's resolver
+    /// answer in its namespace, and writes its /etc/hosts and /etc/resolv.conf (that resolver,
+    /// 127.0.0.11). A container sharing another's network namespace gets that one's
+    /// /etc/resolv.conf, as with Docker.
     pub(crate) fn connect(&self, id: &str, service_name: &str, service: &Service) -> Result<(), StackError> {
         let netns = self.runtime.netns_path(id);
-        if self.runtime.find(id)?.supervisor.spec.network != NetworkNamespace::Join(netns.clone()) {
-            return Ok(());
+        match self.runtime.find(id)?.supervisor.spec.network {
+            NetworkNamespace::Join(path) if path == netns => {}
+            NetworkNamespace::Join(shared) => return self.share_resolv_conf(id, &shared),
+            _ => return Ok(()),
         }
         self.runtime.ensure_netns(id)?;
         self.ports.unpublish_all(id)?;
@@ -190,7 +193,7 @@ impl Stack {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let mut addresses = Vec::new();
-        let mut gateways = Vec::new();
+        let mut records_files = Vec::new();
         for (key, options) in xcompose_orchestrator::plan::service_networks(service) {
             let network = self.project.networks.get(&key).ok_or_else(|| StackError::Service {
                 service: service_name.to_string(),
@@ -203,22 +206,18 @@ impl Stack {
             let mut names = vec![service_name.to_string(), record.name.clone(), id[..12].to_string()];
             names.extend(options.map(|o| o.aliases.clone()).unwrap_or_default());
             let network_record = self.networks.get(&network.name)?.ok_or_else(|| StackError::Network(format!("network {} not found: run `xcompose up` to create it", network.name)))?;
-            let address = self.networks.attach(id, &netns, &network_record, requested, &names, &upstreams)?.addr();
+            let address = self.networks.attach(id, &netns, &network_record, requested, &names)?.addr();
             if addresses.is_empty() && !service.ports.is_empty() {
                 // Published ports lead to the address on the first network.
                 self.ports.publish(service_name, id, &service.ports, address, &crate::networks::bridge_of(&network_record)?)?;
             }
             addresses.push(address);
-            gateways.push(network_record.subnet.gateway);
+            records_files.push(self.networks.records_file(&network.name));
         }
-        if let Some(gateway) = gateways.first() {
-            let mut resolv = format!("nameserver {gateway}\n");
-            if !service.dns_search.is_empty() {
-                let _ = writeln!(resolv, "search {}", service.dns_search.join(" "));
-            }
-            if !service.dns_opt.is_empty() {
-                let _ = writeln!(resolv, "options {}", service.dns_opt.join(" "));
-            }
+        if !records_files.is_empty() {
+            self.resolver.serve(id, &netns, records_files, &upstreams)?;
+            let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+            let resolv = xcompose_dns::resolv::container_resolv_conf(&host, &service.dns_search, &service.dns_opt);
             xcompose_images::store::atomic_write(&self.runtime.etc_file(id, "resolv.conf"), resolv.as_bytes())?;
         }
         let mut hosts = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
@@ -239,8 +238,21 @@ impl Stack {
         self.runtime.stop(id, Some(grace))?;
         self.ports.unpublish_all(id)?;
         self.networks.detach_all(id)?;
+        self.resolver.forget(id)?;
         self.runtime.remove(id, true)?;
         Ok(())
+    }
+
+    /// Gives container `id`, which joined the network namespace pinned at `shared`, the
+    /// /etc/resolv.conf of the container that made that namespace (its resolver answers there).
+    fn share_resolv_conf(&self, id: &str, shared: &std::path::Path) -> Result<(), StackError> {
+        let owner = shared.parent().and_then(|dir| dir.file_name()).and_then(|name| name.to_str());
+        let Some(owner) = owner.filter(|owner| self.runtime.netns_path(owner) == shared) else {
+            return Ok(());
+        };
+        let source = self.runtime.etc_file(owner, "resolv.conf");
+        let text = std::fs::read(&source).map_err(StackError::io(&source))?;
+        Ok(xcompose_images::store::atomic_write(&self.runtime.etc_file(id, "resolv.conf"), &text)?)
     }
 
     /// Labels of a project network or volume.

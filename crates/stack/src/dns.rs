@@ -1,63 +1,144 @@
-//! Name resolution on project networks: each network has its own DNS server process
-//! (`xcompose __dns`, see the `xcompose-dns` crate) on its gateway address, serving the names of
-//! the containers attached to it from a records file in `<root>/networks/<name>.dns/` that is
-//! updated as containers are attached and detached.
+//! Name resolution for a project's containers (see the `xcompose-dns` crate): the names of each
+//! network in a records file (`<root>/networks/<name>.dns/records.json`), updated as containers
+//! are attached and detached; and the project's resolver (`xcompose __dns`), answering on
+//! 127.0.0.11 inside each container's network namespace, with a client file per container in
+//! `<root>/dns/<project>/clients/`.
 
 use std::fs;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::fcntl::{Flock, FlockArg};
-use xcompose_dns::daemon::{pid_file, DaemonConfig};
-use xcompose_dns::Records;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use xcompose_dns::client::client_file;
+use xcompose_dns::daemon::{control_socket, pid_file, DaemonConfig};
+use xcompose_dns::{Client, Records};
 
-use crate::networks::NetworkRecord;
 use crate::StackError;
 
-/// The DNS servers of the networks of one state root.
-#[derive(Debug, Clone)]
-pub(crate) struct Dns {
-    dir: PathBuf,
-    exe: PathBuf,
+/// Takes an exclusive lock on the file at `path` (made if missing) until the guard is dropped.
+fn lock(path: &Path) -> Result<Flock<fs::File>, StackError> {
+    let file = fs::File::options().create(true).truncate(false).write(true).open(path).map_err(StackError::io(path))?;
+    Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| StackError::Io { path: path.to_path_buf(), source: e.into() })
 }
 
-impl Dns {
-    /// DNS state in `networks_dir`; servers run as `exe __dns`.
-    pub(crate) fn new(networks_dir: &Path, exe: &Path) -> Self {
-        Self { dir: networks_dir.to_path_buf(), exe: exe.to_path_buf() }
+/// Removes the directory `dir` and all it holds; nothing to do if it is not there.
+fn remove_dir(dir: &Path) -> Result<(), StackError> {
+    match fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StackError::io(dir)(e)),
+    }
+}
+
+/// The names of the networks of one state root.
+#[derive(Debug, Clone)]
+pub(crate) struct Names {
+    dir: PathBuf,
+}
+
+impl Names {
+    /// Names kept in `networks_dir`.
+    pub(crate) fn new(networks_dir: &Path) -> Self {
+        Self { dir: networks_dir.to_path_buf() }
     }
 
     fn network_dir(&self, network: &str) -> PathBuf {
         self.dir.join(format!("{network}.dns"))
     }
 
-    /// The pid of the running server of `network`, if any.
-    fn running(&self, network: &str) -> Option<i32> {
-        let pid: i32 = fs::read_to_string(pid_file(&self.network_dir(network).join("config.json"))).ok()?.trim().parse().ok()?;
-        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next());
-        (state != Some("Z")).then_some(pid)
+    /// The records file of `network`, which the resolver reads.
+    pub(crate) fn records_file(&self, network: &str) -> PathBuf {
+        self.network_dir(network).join("records.json")
     }
 
-    /// Starts the server of `network` unless it runs; returns once it answers.
-    pub(crate) fn ensure_running(&self, network: &NetworkRecord) -> Result<(), StackError> {
-        if self.running(&network.name).is_some() {
+    /// Forgets the names of `network`.
+    pub(crate) fn remove(&self, network: &str) -> Result<(), StackError> {
+        remove_dir(&self.network_dir(network))
+    }
+
+    /// Changes the records of `network` with `change`, under the records' lock.
+    fn update(&self, network: &str, change: impl FnOnce(&mut Records)) -> Result<(), StackError> {
+        let dir = self.network_dir(network);
+        fs::create_dir_all(&dir).map_err(StackError::io(&dir))?;
+        let _lock = lock(&dir.join("records.lock"))?;
+        let path = self.records_file(network);
+        let mut records = Records::load(&path).map_err(StackError::network)?;
+        change(&mut records);
+        records.save(&path).map_err(StackError::network)
+    }
+
+    /// `names` resolve to `address` on `network`.
+    pub(crate) fn add(&self, network: &str, names: &[String], address: Ipv4Addr) -> Result<(), StackError> {
+        self.update(network, |records| names.iter().for_each(|n| records.insert(n, address)))
+    }
+
+    /// Nothing resolves to `address` on `network` any more.
+    pub(crate) fn remove_address(&self, network: &str, address: Ipv4Addr) -> Result<(), StackError> {
+        if !self.network_dir(network).exists() {
             return Ok(());
         }
-        let dir = self.network_dir(&network.name);
-        fs::create_dir_all(&dir).map_err(StackError::io(&dir))?;
-        let config_path = dir.join("config.json");
-        let config = DaemonConfig {
-            listen: network.subnet.gateway,
-            port: 53,
-            records: dir.join("records.json"),
-            resolv_conf: "/etc/resolv.conf".into(),
-        };
-        config.save(&config_path).map_err(StackError::network)?;
-        let err_path = dir.join("dns.err");
+        self.update(network, |records| records.remove_address(address))
+    }
+}
+
+/// The resolver of one project: its process, its config and its containers' client files, all in
+/// one directory.
+#[derive(Debug, Clone)]
+pub(crate) struct Resolver {
+    dir: PathBuf,
+    exe: PathBuf,
+}
+
+impl Resolver {
+    /// The resolver whose state is in `dir`, run as `exe __dns`.
+    pub(crate) fn new(dir: &Path, exe: &Path) -> Self {
+        Self { dir: dir.to_path_buf(), exe: exe.to_path_buf() }
+    }
+
+    fn config_path(&self) -> PathBuf {
+        self.dir.join("config.json")
+    }
+
+    fn clients_dir(&self) -> PathBuf {
+        self.dir.join("clients")
+    }
+
+    /// The pid of the running resolver, if any: the pid file's process, alive and running this
+    /// resolver's config (not another process that took its pid).
+    fn running(&self) -> Option<Pid> {
+        let config = self.config_path();
+        let pid: i32 = fs::read_to_string(pid_file(&config)).ok()?.trim().parse().ok()?;
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next());
+        let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let ours = cmdline.split(|b| *b == 0).any(|arg| arg == config.as_os_str().as_encoded_bytes());
+        (state != Some("Z") && ours).then_some(Pid::from_raw(pid))
+    }
+
+    /// Whether some container's client file is there.
+    fn has_clients(&self) -> bool {
+        fs::read_dir(self.clients_dir()).is_ok_and(|mut entries| entries.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".json"))))
+    }
+
+    /// Starts the resolver unless it runs; returns once it serves every client file there is.
+    fn ensure_running(&self) -> Result<(), StackError> {
+        if self.running().is_some() {
+            return Ok(());
+        }
+        fs::create_dir_all(self.clients_dir()).map_err(StackError::io(&self.dir))?;
+        // One starter at a time: the others find it running.
+        let _lock = lock(&self.dir.join("dns.lock"))?;
+        if self.running().is_some() {
+            return Ok(());
+        }
+        let config_path = self.config_path();
+        DaemonConfig { clients: self.clients_dir(), resolv_conf: "/etc/resolv.conf".into() }.save(&config_path).map_err(StackError::network)?;
+        let err_path = self.dir.join("dns.err");
         let err = fs::File::create(&err_path).map_err(StackError::io(&err_path))?;
         let mut child = Command::new(&self.exe)
             .arg("__dns")
@@ -70,68 +151,85 @@ impl Dns {
             .spawn()
             .map_err(StackError::io(&self.exe))?;
         let deadline = Instant::now() + Duration::from_secs(5);
-        while self.running(&network.name).is_none() {
+        while self.running().is_none() {
             if let Ok(Some(status)) = child.try_wait() {
                 let message = fs::read_to_string(&err_path).unwrap_or_default();
-                return Err(StackError::Network(format!("the DNS server of network {} failed ({status}): {}", network.name, message.trim())));
+                return Err(StackError::Network(format!("the project's DNS resolver failed ({status}): {}", message.trim())));
             }
             if Instant::now() > deadline {
-                return Err(StackError::Network(format!("the DNS server of network {} did not start within 5s", network.name)));
+                return Err(StackError::Network("the project's DNS resolver did not start within 5s".into()));
             }
-            std::thread::sleep(Duration::from_millis(2));
+            std::thread::sleep(Duration::from_millis(1));
         }
         // It outlives this command; meanwhile it must not become a zombie of ours.
         std::thread::spawn(move || child.wait());
         Ok(())
     }
 
-    /// Stops the server of `network` and forgets its records.
-    pub(crate) fn remove(&self, network: &str) -> Result<(), StackError> {
-        if let Some(pid) = self.running(network) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while self.running(network).is_some() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            if self.running(network).is_some() {
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
-            }
+    /// Asks the running resolver to sync container `id` with its client file.
+    fn sync(&self, id: &str) -> Result<(), StackError> {
+        xcompose_dns::control::sync(&control_socket(&self.config_path()), id).map_err(StackError::network)
+    }
+
+    /// Has the resolver answer on 127.0.0.11 in container `id`'s network namespace `netns` for
+    /// the names of `networks` (records files, in the container's order), sending the names
+    /// they do not know to `upstreams` (the container's own `dns:`) or else the host's
+    /// resolvers; returns once it listens there. Starts the resolver if it does not run.
+    pub(crate) fn serve(&self, id: &str, netns: &Path, networks: Vec<PathBuf>, upstreams: &[SocketAddr]) -> Result<(), StackError> {
+        let clients = self.clients_dir();
+        fs::create_dir_all(&clients).map_err(StackError::io(&clients))?;
+        let client = Client { netns: netns.to_path_buf(), networks, upstreams: upstreams.to_vec() };
+        client.save(&client_file(&clients, id).map_err(StackError::network)?).map_err(StackError::network)?;
+        self.ensure_running()?;
+        self.sync(id)
+    }
+
+    /// The resolver no longer serves container `id` (it is being removed): its sockets are
+    /// closed, so they hold its namespace no longer.
+    pub(crate) fn forget(&self, id: &str) -> Result<(), StackError> {
+        let path = client_file(&self.clients_dir(), id).map_err(StackError::network)?;
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(StackError::io(&path)(e)),
         }
-        let dir = self.network_dir(network);
-        match fs::remove_dir_all(&dir) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(StackError::io(&dir)(e)),
+        match self.running() {
+            Some(_) => self.sync(id),
+            None => Ok(()),
         }
     }
 
-    /// Changes the records of `network` with `change`, under the records' lock.
-    fn update(&self, network: &str, change: impl FnOnce(&mut Records)) -> Result<(), StackError> {
-        let dir = self.network_dir(network);
-        fs::create_dir_all(&dir).map_err(StackError::io(&dir))?;
-        let lock_path = dir.join("records.lock");
-        let file = fs::File::options().create(true).truncate(false).write(true).open(&lock_path).map_err(StackError::io(&lock_path))?;
-        let _lock = Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| StackError::Io { path: lock_path, source: e.into() })?;
-        let path = dir.join("records.json");
-        let mut records = Records::load(&path).map_err(StackError::network)?;
-        change(&mut records);
-        records.save(&path).map_err(StackError::network)
+    /// Starts the resolver again if it serves containers but died (was killed, or the machine
+    /// restarted).
+    pub(crate) fn revive(&self) -> Result<(), StackError> {
+        if self.has_clients() {
+            self.ensure_running()?;
+        }
+        Ok(())
     }
 
-    /// `names` resolve to `address` on `network`; names unknown there that `address` asks for go
-    /// to `upstreams` if it has some (`dns:`).
-    pub(crate) fn add(&self, network: &str, names: &[String], address: Ipv4Addr, upstreams: &[SocketAddr]) -> Result<(), StackError> {
-        self.update(network, |records| {
-            names.iter().for_each(|n| records.insert(n, address));
-            records.set_upstreams(address, upstreams);
-        })
-    }
-
-    /// Nothing resolves to `address` on `network` any more.
-    pub(crate) fn remove_address(&self, network: &str, address: Ipv4Addr) -> Result<(), StackError> {
-        if !self.network_dir(network).exists() {
+    /// Stops the resolver and removes its directory (and `<root>/dns` if no other project's
+    /// is left in it) if it serves no container any more.
+    pub(crate) fn stop_if_idle(&self) -> Result<(), StackError> {
+        if !self.dir.exists() || self.has_clients() {
             return Ok(());
         }
-        self.update(network, |records| records.remove_address(address))
+        let _lock = lock(&self.dir.join("dns.lock"))?;
+        if let Some(pid) = self.running() {
+            let _ = kill(pid, Signal::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while self.running().is_some() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            if self.running().is_some() {
+                let _ = kill(pid, Signal::SIGKILL);
+            }
+        }
+        remove_dir(&self.dir)?;
+        // Fails, as it should, while another project's resolver has its directory there.
+        if let Some(parent) = self.dir.parent() {
+            let _ = fs::remove_dir(parent);
+        }
+        Ok(())
     }
 }

@@ -79,6 +79,7 @@ impl Stack {
             self.report("Container", &c.name, "Removed");
             Ok(())
         })?;
+        self.resolver.stop_if_idle()?;
         let networks: Vec<_> = self.project.networks.values().filter(|n| !n.external).collect();
         let results: Vec<Result<(), StackError>> = std::thread::scope(|scope| {
             let handles: Vec<_> = networks

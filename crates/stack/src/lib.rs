@@ -53,6 +53,7 @@ pub struct Stack {
     root: PathBuf,
     runtime: Runtime,
     networks: networks::Networks,
+    resolver: dns::Resolver,
     volumes: xcompose_volumes::VolumeStore,
     ports: ports::Ports,
     progress: Box<Progress>,
@@ -60,15 +61,18 @@ pub struct Stack {
 
 impl Stack {
     /// The project `project`, loaded from `config_files` in `working_dir`, in state root `root`;
-    /// `xcompose_exe` is the binary that supervises containers (`xcompose __supervise`).
+    /// `xcompose_exe` is the binary that supervises containers (`xcompose __supervise`) and
+    /// resolves their names (`xcompose __dns`).
     pub fn new(project: Project, working_dir: &Path, config_files: &[PathBuf], root: &Path, xcompose_exe: &Path) -> Result<Self, StackError> {
+        let resolver = dns::Resolver::new(&root.join("dns").join(&project.name), xcompose_exe);
         Ok(Self {
             project,
             working_dir: working_dir.to_path_buf(),
             config_files: config_files.iter().map(|f| f.display().to_string()).collect(),
             root: root.to_path_buf(),
             runtime: Runtime::open(root, xcompose_exe)?,
-            networks: networks::Networks::open(root, xcompose_exe)?,
+            networks: networks::Networks::open(root)?,
+            resolver,
             ports: ports::Ports::open(root)?,
             volumes: xcompose_volumes::VolumeStore::open(root).map_err(|e| StackError::Invalid(e.to_string()))?,
             progress: Box::new(|_, _, _| {}),

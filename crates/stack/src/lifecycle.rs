@@ -101,6 +101,7 @@ impl Stack {
             self.report("Container", &c.name, "Removed");
             Ok(())
         })?;
+        self.resolver.stop_if_idle()?;
         Ok(stopped.into_iter().map(|c| c.name).collect())
     }
 

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use ipnet::Ipv4Net;
@@ -16,7 +16,7 @@ use xcompose_network::ipam::{Ipam, Subnet, SubnetRequest};
 use xcompose_network::firewall::{self, NetworkRules};
 use xcompose_network::link::{self, Attachment, Netns};
 
-use crate::dns::Dns;
+use crate::dns::Names;
 use crate::StackError;
 
 /// A network as created.
@@ -53,7 +53,7 @@ pub(crate) struct Networks {
     dir: PathBuf,
     endpoints: PathBuf,
     ipam: Ipam,
-    dns: Dns,
+    names: Names,
 }
 
 fn sha256_hex(text: &str) -> String {
@@ -61,14 +61,14 @@ fn sha256_hex(text: &str) -> String {
 }
 
 impl Networks {
-    /// The networks of state root `root`; their DNS servers run as `exe __dns`.
-    pub(crate) fn open(root: &Path, exe: &Path) -> Result<Self, StackError> {
+    /// The networks of state root `root`.
+    pub(crate) fn open(root: &Path) -> Result<Self, StackError> {
         let dir = root.join("networks");
         let endpoints = root.join("endpoints");
         for d in [&dir, &endpoints] {
             fs::create_dir_all(d).map_err(StackError::io(d))?;
         }
-        Ok(Self { dns: Dns::new(&dir, exe), dir, endpoints, ipam: Ipam::open(root.join("ipam")).map_err(StackError::network)? })
+        Ok(Self { names: Names::new(&dir), dir, endpoints, ipam: Ipam::open(root.join("ipam")).map_err(StackError::network)? })
     }
 
     fn record_path(&self, name: &str) -> PathBuf {
@@ -86,7 +86,7 @@ impl Networks {
     }
 
     /// Creates network `name` as `network` describes it (or completes it if it exists): its
-    /// subnet, its bridge, up, its DNS server.
+    /// subnet, its bridge, up.
     pub(crate) fn create(&self, name: &str, network: &Network, labels: BTreeMap<String, String>) -> Result<NetworkRecord, StackError> {
         if let Some(existing) = self.get(name)? {
             self.ensure(&existing)?;
@@ -108,26 +108,29 @@ impl Networks {
         let record = NetworkRecord { name: name.to_string(), id, labels, internal: network.internal, subnet };
         firewall::add_network(&firewall_rules(&record)?).map_err(StackError::network)?;
         xcompose_images::store::atomic_write(&self.record_path(name), &serde_json::to_vec_pretty(&record).expect("records serialise"))?;
-        self.dns.ensure_running(&record)?;
         Ok(record)
     }
 
     /// Makes what an existing network needs that may have gone (after a reboot or a kill -9):
-    /// its bridge and its DNS server.
+    /// its bridge and its firewall rules.
     pub(crate) fn ensure(&self, record: &NetworkRecord) -> Result<(), StackError> {
         link::ensure_bridge(&record.id, record.subnet.gateway_net(), None).map_err(StackError::network)?;
-        firewall::add_network(&firewall_rules(record)?).map_err(StackError::network)?;
-        self.dns.ensure_running(record)
+        firewall::add_network(&firewall_rules(record)?).map_err(StackError::network)
     }
 
-    /// Removes network `record`: its DNS server, its bridge, its subnet, its record.
+    /// Removes network `record`: its names, its bridge, its subnet, its record.
     pub(crate) fn remove(&self, record: &NetworkRecord) -> Result<(), StackError> {
-        self.dns.remove(&record.name)?;
+        self.names.remove(&record.name)?;
         firewall::remove_network(&firewall_rules(record)?).map_err(StackError::network)?;
         link::delete_bridge(&record.id).map_err(StackError::network)?;
         self.ipam.remove_network(&record.id).map_err(StackError::network)?;
         let path = self.record_path(&record.name);
         fs::remove_file(&path).map_err(StackError::io(&path))
+    }
+
+    /// The file the resolver reads the names of network `name` from.
+    pub(crate) fn records_file(&self, name: &str) -> PathBuf {
+        self.names.records_file(name)
     }
 
     fn endpoints_path(&self, container_id: &str) -> PathBuf {
@@ -145,10 +148,10 @@ impl Networks {
     }
 
     /// Attaches container `container_id` (network namespace `netns`) to `network` with a static
-    /// address if `requested`, under DNS `names`, its unknown names resolved by `upstreams` if it
-    /// has its own; the first network attached gives the default route. The endpoint is recorded before anything is made for it, so that
+    /// address if `requested`, under DNS `names`; the first network attached gives the default
+    /// route. The endpoint is recorded before anything is made for it, so that
     /// [`Networks::detach_all`] undoes an attach interrupted at any point.
-    pub(crate) fn attach(&self, container_id: &str, netns: &Path, network: &NetworkRecord, requested: Option<Ipv4Addr>, names: &[String], upstreams: &[SocketAddr]) -> Result<Ipv4Net, StackError> {
+    pub(crate) fn attach(&self, container_id: &str, netns: &Path, network: &NetworkRecord, requested: Option<Ipv4Addr>, names: &[String]) -> Result<Ipv4Net, StackError> {
         let mut endpoints = self.endpoints(container_id)?;
         let endpoint_id = sha256_hex(&format!("{container_id}/{}", network.id));
         endpoints.push(Endpoint { network: network.name.clone(), network_id: network.id.clone(), endpoint_id: endpoint_id.clone(), address: None });
@@ -165,7 +168,7 @@ impl Networks {
             mtu: None,
         };
         link::attach(&attachment).map_err(StackError::network)?;
-        self.dns.add(&network.name, names, address.addr(), upstreams)?;
+        self.names.add(&network.name, names, address.addr())?;
         Ok(address)
     }
 
@@ -189,7 +192,7 @@ impl Networks {
         let mut detached = Vec::new();
         while let Some(endpoint) = endpoints.pop() {
             if let Some(address) = endpoint.address {
-                self.dns.remove_address(&endpoint.network, address.addr())?;
+                self.names.remove_address(&endpoint.network, address.addr())?;
             }
             link::detach(&endpoint.endpoint_id).map_err(StackError::network)?;
             self.ipam.release_owner(&endpoint.network_id, container_id).map_err(StackError::network)?;

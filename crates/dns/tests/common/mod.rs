@@ -1,23 +1,24 @@
-//! What the DNS tests share: a network gateway address inside the sandbox, a server on it, and a
-//! client.
+//! What the DNS tests share: containers' network namespaces inside the sandbox, a resolver
+//! serving them, and a client asking from inside one of them.
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+use std::fs::File;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use hickory_proto::op::{Message, Query};
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{Name, RData, RecordType};
-use xcompose_dns::{Records, Server};
+use nix::mount::{mount, MsFlags};
+use nix::sched::{setns, unshare, CloneFlags};
+use xcompose_dns::client::client_file;
+use xcompose_dns::{Client, Records, Resolver, RESOLVER_ADDRESS};
 
-/// The gateway address of the test network, on a bridge inside the sandbox.
-pub const GATEWAY: Ipv4Addr = Ipv4Addr::new(10, 89, 0, 1);
-
-/// The server's address: the gateway, port 53.
-pub const SERVER: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(GATEWAY), 53);
+/// Where the resolver answers, in every container's namespace.
+pub const SERVER: SocketAddr = RESOLVER_ADDRESS;
 
 /// Runs a command in the sandbox, failing with its output unless it exits 0; its stdout.
 pub fn sh(program: &str, args: &[&str]) -> Result<String, String> {
@@ -33,14 +34,39 @@ pub fn sh(program: &str, args: &[&str]) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Brings loopback up and puts [`GATEWAY`]/24 on a bridge, as the network crate does for a
-/// compose network (run inside `in_forked_sandbox`, whose network namespace is fresh).
-pub fn network() -> Result<(), String> {
-    sh("ip", &["link", "set", "lo", "up"])?;
-    sh("ip", &["link", "add", "xc-dnstest", "type", "bridge"])?;
-    sh("ip", &["addr", "add", &format!("{GATEWAY}/24"), "dev", "xc-dnstest"])?;
-    sh("ip", &["link", "set", "xc-dnstest", "up"])?;
-    Ok(())
+/// Brings the sandbox's own loopback up: the "host" of the tests, where fake upstreams listen
+/// (run inside `in_forked_sandbox`, whose network namespace is fresh).
+pub fn host_loopback() -> Result<(), String> {
+    sh("ip", &["link", "set", "lo", "up"]).map(drop)
+}
+
+/// Makes a container's network namespace, pinned at `path`, with its loopback up, as the
+/// runtime does.
+pub fn container_netns(path: &Path) -> Result<(), String> {
+    File::create(path).map_err(|e| e.to_string())?;
+    let path = path.to_path_buf();
+    std::thread::spawn(move || -> Result<(), String> {
+        unshare(CloneFlags::CLONE_NEWNET).map_err(|e| format!("unshare: {e}"))?;
+        mount(Some("/proc/thread-self/ns/net"), &path, None::<&str>, MsFlags::MS_BIND, None::<&str>).map_err(|e| format!("pinning: {e}"))?;
+        // A child of this thread starts in its namespace.
+        sh("ip", &["link", "set", "lo", "up"]).map(drop)
+    })
+    .join()
+    .map_err(|_| "the namespace thread panicked".to_string())?
+}
+
+/// Runs `f` on a thread inside the network namespace pinned at `netns`.
+pub fn in_netns<R: Send>(netns: &Path, f: impl FnOnce() -> R + Send) -> Result<R, String> {
+    let file = File::open(netns).map_err(|e| e.to_string())?;
+    std::thread::scope(|scope| {
+        scope
+            .spawn(move || {
+                setns(&file, CloneFlags::CLONE_NEWNET).map_err(|e| format!("setns: {e}"))?;
+                Ok(f())
+            })
+            .join()
+            .map_err(|_| "the scenario thread panicked".to_string())?
+    })
 }
 
 /// Records giving each name its addresses, saved at `path`.
@@ -55,12 +81,59 @@ pub fn save_records(path: &Path, names: &[(&str, &[Ipv4Addr])]) -> Result<Record
     Ok(records)
 }
 
-/// Starts a server on [`SERVER`] for the records file `records`, serving on a thread of its own
-/// until the scenario ends.
-pub fn start(records: &Path, upstreams: Vec<SocketAddr>) -> Result<(), String> {
-    let server = Server::bind(SERVER, records.to_path_buf(), upstreams).map_err(|e| e.to_string())?;
-    std::thread::spawn(move || server.run(std::future::pending()));
-    Ok(())
+/// A project's resolver state in a directory: client files, control socket.
+pub struct Project {
+    /// Where everything is.
+    pub dir: tempfile::TempDir,
+}
+
+impl Project {
+    /// An empty one.
+    pub fn new() -> Result<Project, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        std::fs::create_dir(dir.path().join("clients")).map_err(|e| e.to_string())?;
+        Ok(Project { dir })
+    }
+
+    /// The clients directory.
+    pub fn clients(&self) -> PathBuf {
+        self.dir.path().join("clients")
+    }
+
+    /// The control socket.
+    pub fn control(&self) -> PathBuf {
+        self.dir.path().join("dns.sock")
+    }
+
+    /// A container `id` on the networks of records files `networks`, with its own `upstreams`:
+    /// its namespace made and its client file written; the namespace's path.
+    pub fn container(&self, id: &str, networks: &[&Path], upstreams: &[SocketAddr]) -> Result<PathBuf, String> {
+        let netns = self.dir.path().join(format!("{id}.netns"));
+        container_netns(&netns)?;
+        let client = Client { netns: netns.clone(), networks: networks.iter().map(|n| n.to_path_buf()).collect(), upstreams: upstreams.to_vec() };
+        client.save(&client_file(&self.clients(), id).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+        Ok(netns)
+    }
+
+    /// Starts the resolver for every client file there is, serving on a thread of its own until
+    /// the scenario ends.
+    pub fn start(&self, upstreams: Vec<SocketAddr>) -> Result<(), String> {
+        let resolver = Resolver::start(&self.clients(), &self.control(), upstreams).map_err(|e| e.to_string())?;
+        std::thread::spawn(move || resolver.run(std::future::pending()));
+        Ok(())
+    }
+}
+
+/// The usual scenario: one container on one network of names `records`, served by a resolver
+/// forwarding to `upstreams`; the calling thread then asks from inside the container's
+/// namespace (it stays there).
+pub fn start(records: &Path, upstreams: Vec<SocketAddr>) -> Result<Project, String> {
+    let project = Project::new()?;
+    let netns = project.container("c1", &[records], &[])?;
+    project.start(upstreams)?;
+    let file = File::open(&netns).map_err(|e| e.to_string())?;
+    setns(&file, CloneFlags::CLONE_NEWNET).map_err(|e| format!("setns: {e}"))?;
+    Ok(project)
 }
 
 /// A recursive query for `name` of type `kind` (on the wire a name always ends at the root:
