@@ -5,7 +5,7 @@
 set -euo pipefail
 
 REF_VENV=${XCOMPOSE_REF_VENV:-/opt/xcompose-ref}
-packages=(busybox-static iptables iproute2 util-linux python3-venv crun runc hyperfine)
+packages=(busybox-static debootstrap iptables iproute2 util-linux python3-venv crun runc hyperfine)
 
 missing=()
 for p in "${packages[@]}"; do

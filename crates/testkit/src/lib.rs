@@ -17,11 +17,14 @@
 //! ```
 //!
 //! The busybox test image is built by `tests/images/build-busybox-rootfs.sh`; [`busybox_image_tar`]
-//! builds it once per target directory and returns its path.
+//! builds it once per target directory and returns its path. Images of real daemons on Debian
+//! (redis and nginx) are built by `tests/images/build-debian-images.sh`; [`debian_images_tar`]
+//! builds them once per machine, in a cache that outlives the target directory.
 //!
 //! Everything here needs root and the tools of util-linux (`unshare`, `nsenter`, `setpriv`,
 //! `mount`) and iproute2 (`ip`); [`require_root`] says what is missing.
 
+mod debian_images;
 mod exec;
 mod forked;
 mod image;
@@ -30,6 +33,10 @@ mod procs;
 mod sandbox;
 mod watchdog;
 
+pub use debian_images::{
+    build_debian_images, debian_images_script, debian_images_tar, DEBIAN_NGINX_IMAGE,
+    DEBIAN_REDIS_IMAGE,
+};
 pub use forked::{busybox_overlay, in_forked_sandbox, BusyboxOverlay};
 pub use image::{build_busybox_rootfs, busybox_image_tar, busybox_rootfs_script};
 pub use sandbox::Sandbox;
