@@ -5,6 +5,7 @@
 
 mod blob;
 mod commit;
+mod healthcheck;
 mod index;
 mod load;
 pub mod reference;
@@ -13,6 +14,7 @@ mod save;
 pub mod store;
 pub mod unpack;
 
+pub use healthcheck::ImageHealthcheck;
 pub use load::LoadEvent;
 pub use reference::Reference;
 pub use remove::Pruned;

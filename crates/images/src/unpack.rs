@@ -3,7 +3,9 @@
 //! A layer comes from an image someone else built, so every entry is checked before anything is
 //! written: no absolute paths, no `..`, no writing through a symlink (an earlier entry could have
 //! made `etc -> /etc` or `up -> ../../..`), no hard link to anything outside the layer or through
-//! a symlink, no device nodes. OCI whiteouts become overlayfs whiteouts: `.wh.NAME` a 0/0
+//! a symlink. Device nodes and fifos are created as Docker does (a debootstrap tree has
+//! `/dev/full`, `/dev/null`...); where the store may not create them (a rootless store) they are
+//! skipped with a warning, as Docker's rootless mode does. OCI whiteouts become overlayfs whiteouts: `.wh.NAME` a 0/0
 //! character device `NAME`, `.wh..wh..opq` the `trusted.overlay.opaque=y` attribute on its
 //! directory. The layer is unpacked into a temporary sibling directory renamed into place at the
 //! end, so a failure or a crash never leaves a half layer under the final name.
@@ -13,7 +15,8 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::os::unix::fs::{symlink, DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
-use nix::sys::stat::{mknod, Mode, SFlag};
+use nix::errno::Errno;
+use nix::sys::stat::{makedev, mknod, Mode, SFlag};
 use tar::{Archive, EntryType};
 
 /// Why a layer could not be unpacked.
@@ -138,8 +141,25 @@ fn unpack_into(layer: impl Read, root: &Path) -> Result<(), UnpackError> {
                 fs::hard_link(&source, &target).map_err(write_err)?;
                 continue;
             }
-            EntryType::Char | EntryType::Block | EntryType::Fifo => {
-                return Err(unsafe_entry("device nodes and fifos are not allowed in layers"));
+            kind @ (EntryType::Char | EntryType::Block | EntryType::Fifo) => {
+                remove_existing(&target)?;
+                // A fifo has no device numbers (tar writers often leave the fields blank).
+                let device = if kind == EntryType::Fifo {
+                    0
+                } else {
+                    makedev(header.device_major()?.unwrap_or(0).into(), header.device_minor()?.unwrap_or(0).into())
+                };
+                match mknod(&target, node_kind(kind), Mode::from_bits_truncate(mode), device) {
+                    Ok(()) => {}
+                    Err(Errno::EPERM) => {
+                        eprintln!("warning: skipping {shown} in a layer: this store may not create device nodes (not running as root)");
+                        continue;
+                    }
+                    Err(e) => return Err(write_err(e.into())),
+                }
+                lchown(&target, uid, gid)?;
+                // mknod's mode went through the umask.
+                fs::set_permissions(&target, fs::Permissions::from_mode(mode)).map_err(write_err)?;
             }
             _ => continue,
         }
@@ -158,6 +178,15 @@ fn unpack_into(layer: impl Read, root: &Path) -> Result<(), UnpackError> {
         let _ = filetime::set_file_times(&dir, mtime, mtime);
     }
     Ok(())
+}
+
+/// The node type `mknod` creates for a device or fifo entry.
+fn node_kind(kind: EntryType) -> SFlag {
+    match kind {
+        EntryType::Char => SFlag::S_IFCHR,
+        EntryType::Block => SFlag::S_IFBLK,
+        _ => SFlag::S_IFIFO,
+    }
 }
 
 /// The entry path as a relative path with only normal components (`./` prefixes dropped).

@@ -92,6 +92,42 @@ fn whiteouts_become_overlayfs_whiteouts() {
     assert!(!dest.join("etc/.wh.passwd").exists() && !dest.join("var/cache/.wh..wh..opq").exists());
 }
 
+/// A device node with its numbers, as in a debootstrap tree.
+fn device(path: &str, kind: EntryType, major: u32, minor: u32) -> Header {
+    let mut h = header(path, kind, 0o666, 0);
+    h.set_device_major(major).unwrap();
+    h.set_device_minor(minor).unwrap();
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_cksum();
+    h
+}
+
+/// Docker keeps device nodes and fifos of a layer (created as root, as the tests run).
+#[test]
+fn device_nodes_and_fifos_are_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("layer");
+    let mut b = Builder::new(Vec::new());
+    b.append(&header("dev/", EntryType::Directory, 0o755, 0), std::io::empty()).unwrap();
+    b.append(&device("dev/full", EntryType::Char, 1, 7), std::io::empty()).unwrap();
+    b.append(&device("dev/loop9", EntryType::Block, 7, 9), std::io::empty()).unwrap();
+    let mut fifo = header("run/initctl", EntryType::Fifo, 0o600, 0);
+    fifo.set_mode(0o600);
+    fifo.set_cksum();
+    b.append(&fifo, std::io::empty()).unwrap();
+    unpack_layer(&b.into_inner().unwrap()[..], &dest).unwrap();
+    let full = std::fs::symlink_metadata(dest.join("dev/full")).unwrap();
+    assert!(full.file_type().is_char_device(), "{full:?}");
+    assert_eq!((nix::sys::stat::major(full.rdev()), nix::sys::stat::minor(full.rdev())), (1, 7));
+    assert_eq!((full.permissions().mode() & 0o7777, full.uid()), (0o666, 0), "mode kept despite the umask");
+    let block = std::fs::symlink_metadata(dest.join("dev/loop9")).unwrap();
+    assert!(block.file_type().is_block_device() && nix::sys::stat::minor(block.rdev()) == 9);
+    let fifo = std::fs::symlink_metadata(dest.join("run/initctl")).unwrap();
+    assert!(fifo.file_type().is_fifo());
+    assert_eq!((fifo.permissions().mode() & 0o7777, fifo.uid()), (0o600, 1000));
+}
+
 /// Each hostile layer is refused; the directory holding the layer (and a sentinel directory
 /// outside it) is exactly as before.
 #[test]
@@ -106,7 +142,8 @@ fn malicious_layers_are_refused_and_write_nothing_outside() {
         ("symlinked directory then whiteout", vec![("evil", EntryType::Symlink, "OUTSIDE"), ("evil/.wh.target", EntryType::Regular, "")]),
         ("hard link outside", vec![("hl", EntryType::Link, "../outside/secret")]),
         ("hard link through a symlink", vec![("evil", EntryType::Symlink, "OUTSIDE"), ("hl", EntryType::Link, "evil/secret")]),
-        ("device node", vec![("dev/sda", EntryType::Block, "")]),
+        ("device node through a symlink", vec![("dev", EntryType::Symlink, "OUTSIDE"), ("dev/full", EntryType::Char, "")]),
+        ("fifo through a symlink", vec![("run", EntryType::Symlink, "OUTSIDE"), ("run/pipe", EntryType::Fifo, "")]),
         ("directory replaced by a symlink then chmod", vec![("d/", EntryType::Directory, ""), ("d", EntryType::Symlink, "OUTSIDE"), ("d/x", EntryType::Regular, "")]),
     ];
     for (name, entries) in cases {

@@ -1,5 +1,6 @@
 //! What a service's container runs, from the service and its image's config, with Docker's rules:
-//! `entrypoint` in the service replaces the image's and drops the image's `Cmd`; `command`
+//! `entrypoint` in the service replaces the image's and drops the image's `Cmd` (an empty one
+//! keeps it); `command`
 //! replaces the image's `Cmd`; the service's environment overrides the image's by key; the
 //! service's `working_dir` and `user` win over the image's.
 
@@ -34,6 +35,8 @@ pub fn process_for(
     let image_cmd = image.and_then(|c| c.cmd().clone()).unwrap_or_default();
     let (entrypoint, cmd) = match (&service.entrypoint, &service.command) {
         (Some(entrypoint), Some(command)) => (entrypoint.clone(), command.clone()),
+        // Docker's merge: an empty entrypoint clears the image's but keeps its CMD.
+        (Some(entrypoint), None) if entrypoint.is_empty() => (Vec::new(), image_cmd),
         (Some(entrypoint), None) => (entrypoint.clone(), Vec::new()),
         (None, Some(command)) => (image_entrypoint, command.clone()),
         (None, None) => (image_entrypoint, image_cmd),
@@ -97,6 +100,7 @@ mod tests {
         assert_eq!(args(svc(Some(&["/other"]), None)), vec!["/other"], "a new entrypoint drops the image's CMD");
         assert_eq!(args(svc(Some(&["/other"]), Some(&["x"]))), vec!["/other", "x"]);
         assert_eq!(args(svc(Some(&[]), Some(&["sh"]))), vec!["sh"], "an empty entrypoint clears the image's");
+        assert_eq!(args(svc(Some(&[]), None)), vec!["default"], "an empty entrypoint alone runs the image's CMD");
         let bare = image(&[], &[]);
         assert_eq!(process_for("s", &svc(None, None), Some(&bare)).unwrap_err(), ProcessError::NoCommand("s".into()));
     }

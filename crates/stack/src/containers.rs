@@ -16,6 +16,7 @@ use xcompose_orchestrator::process::process_for;
 use xcompose_runtime::ContainerSummary;
 use xcompose_supervisor::state::Status;
 
+use crate::image_config::{merge_labels, ImageDefaults};
 use crate::request::{bind_source, create_request};
 use crate::{Stack, StackError};
 
@@ -142,7 +143,8 @@ impl Stack {
         let image = self.runtime.images().resolve(&service.image)?;
         let (process, user) = process_for(service_name, service, image.config.config().as_ref())
             .map_err(|e| StackError::Service { service: service_name.to_string(), message: e.to_string() })?;
-        let mut request = create_request(service_name, service, name)?;
+        let defaults = ImageDefaults::of(self.runtime.images(), &image)?;
+        let mut request = create_request(service_name, service, name, &defaults)?;
         request.process = process;
         request.user = user;
         request.network = self.network_namespace(service_name, service)?;
@@ -154,6 +156,7 @@ impl Stack {
         request.mounts.extend(self.volumes_from_mounts(service_name, service)?);
         let info = ProjectInfo { name: &self.project.name, working_dir: &self.working_dir.display().to_string(), config_files: &self.config_files };
         request.labels = container_labels(&info, service_name, service, number, oneoff, &xcompose_loader::service_hash(service), &image.id);
+        merge_labels(&mut request.labels, &defaults);
         Ok(self.runtime.create(request)?)
     }
 

@@ -12,6 +12,7 @@
 mod containers;
 mod dns;
 mod error;
+mod image_config;
 mod lifecycle;
 mod lock;
 mod networks;

@@ -1,23 +1,23 @@
 //! What the runtime is asked to create for one replica of a service: the service's settings
-//! translated into a [`CreateRequest`], with Docker's defaults where the service says nothing.
+//! translated into a [`CreateRequest`], with the image's config, then Docker's defaults, where
+//! the service says nothing.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use nix::sys::signal::Signal;
 use xcompose_cgroups::Resources;
 use xcompose_container::{Mount, MountKind, NetworkNamespace, Rlimit};
-use xcompose_loader::model::{Healthcheck, Service, Ulimit};
+use xcompose_loader::model::{Service, Ulimit};
 use xcompose_runtime::CreateRequest;
-use xcompose_supervisor::health::HealthConfig;
 use xcompose_supervisor::restart::RestartPolicy;
 
+use crate::image_config::{self, ImageDefaults};
 use crate::StackError;
 
 /// What a service's settings become, apart from what depends on other containers (the network
 /// namespace) and on the image (the process): filled in by the caller.
-pub(crate) fn create_request(service_name: &str, service: &Service, name: &str) -> Result<CreateRequest, StackError> {
+pub(crate) fn create_request(service_name: &str, service: &Service, name: &str, image: &ImageDefaults) -> Result<CreateRequest, StackError> {
     let invalid = |message: String| StackError::Service { service: service_name.to_string(), message };
     Ok(CreateRequest {
         name: name.to_string(),
@@ -32,13 +32,13 @@ pub(crate) fn create_request(service_name: &str, service: &Service, name: &str) 
         privileged: service.privileged,
         labels: Default::default(),
         restart: restart_policy(service).map_err(invalid)?,
-        healthcheck: service.healthcheck.as_ref().and_then(healthcheck),
+        healthcheck: image_config::healthcheck(service.healthcheck.as_ref(), image),
         mounts: tmpfs_mounts(&service.tmpfs).map_err(invalid)?,
         resources: resources(service),
         read_only: service.read_only,
         init: service.init.unwrap_or(false),
         rlimits: service.ulimits.iter().map(|(name, limit)| rlimit(name, limit)).collect(),
-        stop_signal: stop_signal(&service.stop_signal).map_err(invalid)?,
+        stop_signal: image_config::stop_signal(&service.stop_signal, image).map_err(invalid)?,
         stop_grace: service.stop_grace_period.map(|d| Duration::from_nanos(d.0.max(0) as u64)).unwrap_or(xcompose_runtime::DEFAULT_STOP_GRACE),
     })
 }
@@ -56,30 +56,6 @@ fn restart_policy(service: &Service) -> Result<RestartPolicy, String> {
         },
         None => Ok(RestartPolicy::No),
     }
-}
-
-/// The probe in exec form and its timing; `None` when disabled or `NONE`.
-fn healthcheck(h: &Healthcheck) -> Option<(Vec<String>, HealthConfig)> {
-    let probe = match h.test.split_first() {
-        Some((kind, rest)) if kind == "CMD" => rest.to_vec(),
-        Some((kind, rest)) if kind == "CMD-SHELL" => vec!["/bin/sh".into(), "-c".into(), rest.join(" ")],
-        _ => return None,
-    };
-    if h.disable || probe.is_empty() {
-        return None;
-    }
-    let duration = |d: Option<xcompose_loader::units::Duration>, default: Duration| {
-        d.filter(|d| d.0 > 0).map(|d| Duration::from_nanos(d.0 as u64)).unwrap_or(default)
-    };
-    let defaults = HealthConfig::default();
-    let config = HealthConfig {
-        interval: duration(h.interval, defaults.interval),
-        timeout: duration(h.timeout, defaults.timeout),
-        retries: h.retries.map(|r| r as u32).unwrap_or(defaults.retries),
-        start_period: duration(h.start_period, defaults.start_period),
-        start_interval: duration(h.start_interval, defaults.start_interval),
-    };
-    Some((probe, config))
 }
 
 /// `tmpfs: [/run, "/tmp:size=64m,mode=1777"]`.
@@ -124,19 +100,6 @@ fn rlimit(name: &str, limit: &Ulimit) -> Rlimit {
     Rlimit { name: name.to_string(), soft: soft.max(0) as u64, hard: hard.max(0) as u64 }
 }
 
-/// `stop_signal: SIGINT` (or `INT`, or a number); SIGTERM by default.
-fn stop_signal(text: &str) -> Result<i32, String> {
-    if text.is_empty() {
-        return Ok(Signal::SIGTERM as i32);
-    }
-    if let Ok(n) = text.parse::<i32>() {
-        return Ok(n);
-    }
-    let name = text.to_ascii_uppercase();
-    let name = if name.starts_with("SIG") { name } else { format!("SIG{name}") };
-    Signal::from_str(&name).map(|s| s as i32).map_err(|_| format!("invalid stop_signal {text:?}"))
-}
-
 /// Where a relative bind-mount source points: relative to the project directory.
 pub(crate) fn bind_source(project_dir: &Path, source: &str) -> PathBuf {
     let path = Path::new(source);
@@ -152,28 +115,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn healthcheck_forms() {
-        let h = |test: &[&str]| Healthcheck { test: test.iter().map(|s| s.to_string()).collect(), ..Default::default() };
-        assert_eq!(healthcheck(&h(&["CMD", "true", "x"])).unwrap().0, vec!["true", "x"]);
-        assert_eq!(healthcheck(&h(&["CMD-SHELL", "exit 0"])).unwrap().0, vec!["/bin/sh", "-c", "exit 0"]);
-        assert!(healthcheck(&h(&["NONE"])).is_none());
-        assert!(healthcheck(&Healthcheck { disable: true, ..h(&["CMD", "true"]) }).is_none());
-    }
-
-    #[test]
     fn tmpfs_options() {
         let m = tmpfs_mounts(&["/run".into(), "/tmp:size=1m,mode=1777".into()]).unwrap();
         assert_eq!(m[0].kind, MountKind::Tmpfs { size: None, mode: None });
         assert_eq!(m[1].kind, MountKind::Tmpfs { size: Some(1 << 20), mode: Some(0o1777) });
         assert!(tmpfs_mounts(&["/tmp:mode=9x".into()]).is_err());
-    }
-
-    #[test]
-    fn stop_signals() {
-        assert_eq!(stop_signal("").unwrap(), Signal::SIGTERM as i32);
-        assert_eq!(stop_signal("SIGINT").unwrap(), Signal::SIGINT as i32);
-        assert_eq!(stop_signal("kill").unwrap(), Signal::SIGKILL as i32);
-        assert_eq!(stop_signal("9").unwrap(), 9);
-        assert!(stop_signal("SIGNOPE").is_err());
     }
 }

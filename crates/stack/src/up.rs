@@ -274,13 +274,15 @@ impl Stack {
         self.report("Container", &record.name, "Waiting");
         loop {
             let state = self.runtime.state(&record);
+            // Compose's order: an exited container first, then its health. A crash-looping
+            // one (restarting) is unhealthy from its first exit, as Docker records it.
             match (state.status, state.health.map(|h| h.status)) {
+                (Status::Exited | Status::Dead, _) => {
+                    return Err(StackError::Dependency(format!("dependency failed to start: container {} exited ({})", record.name, state.exit_code.unwrap_or(0))))
+                }
                 (_, Some(HealthStatus::Healthy)) => break,
                 (_, Some(HealthStatus::Unhealthy)) => {
                     return Err(StackError::Dependency(format!("dependency failed to start: container {} is unhealthy", record.name)))
-                }
-                (Status::Exited | Status::Dead, _) => {
-                    return Err(StackError::Dependency(format!("dependency failed to start: container {} exited ({})", record.name, state.exit_code.unwrap_or(0))))
                 }
                 _ => {}
             }
@@ -299,7 +301,10 @@ impl Stack {
         self.report("Container", &record.name, "Waiting");
         loop {
             let state = self.runtime.state(&record);
-            if matches!(state.status, Status::Exited | Status::Dead) && state.started_at.is_some() {
+            // A container its restart policy brings back after each exit (restarting) has
+            // completed too: compose would wait for an `exited` state that never comes.
+            let ended = matches!(state.status, Status::Exited | Status::Dead) || (state.status == Status::Restarting && state.exit_code.is_some());
+            if ended && state.started_at.is_some() {
                 return match state.exit_code.unwrap_or(0) {
                     0 => {
                         self.report("Container", &record.name, "Exited");

@@ -162,6 +162,12 @@ impl Supervisor {
             s.exit_code = Some(exit_code);
             s.oom_killed = oom;
             s.finished_at = Some(Utc::now());
+            // Docker marks the health unhealthy when its monitor stops with the process
+            // (moby's CloseMonitorChannel), so whoever waits for a healthy container that
+            // crash-loops learns it at its first exit; the next run starts `starting` again.
+            if let Some(h) = s.health.as_mut() {
+                h.status = HealthStatus::Unhealthy;
+            }
         });
         if oom {
             self.emit("oom", &[]);

@@ -95,6 +95,22 @@ fn healthcheck_turns_healthy_then_unhealthy() {
     });
 }
 
+/// As Docker's health monitor, stopped with the process: a container that exits before any
+/// verdict is unhealthy, so whoever waits for it to be healthy need not wait for probes.
+#[test]
+fn an_exit_leaves_the_health_unhealthy() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), "exit 1");
+    let timing = HealthConfig { interval: Duration::from_secs(30), start_interval: Duration::from_secs(30), ..HealthConfig::default() };
+    cfg.healthcheck = Some((vec!["true".into()], timing));
+    in_forked_sandbox(move || {
+        let sup = Supervisor::new(cfg, None)?;
+        check(sup.run()? == 1, "exit code 1")?;
+        check(sup.health() == Some(HealthStatus::Unhealthy), &format!("health after the exit: {:?}", sup.state().health))?;
+        Ok(())
+    });
+}
+
 #[test]
 fn stop_waits_the_grace_period_then_kills() {
     let dir = tempfile::tempdir().unwrap();
