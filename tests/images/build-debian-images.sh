@@ -17,8 +17,10 @@
 #   nginx:debian-test  CMD ["nginx", "-g", "daemon off;"], STOPSIGNAL SIGQUIT, EXPOSE 80/tcp, and
 #                      its logs linked to /dev/stdout and /dev/stderr as in the official image
 #
-# OUT.tar is a `docker save` archive (manifest.json, <config digest>.json, <diff_id>/layer.tar)
-# and is replaced atomically. Needs root (debootstrap, chroot) and Debian's package mirror.
+# The Debian layer keeps the device nodes debootstrap makes in /dev (/dev/null, /dev/full, ...),
+# as an image made from a debootstrap tree has them. OUT.tar is a `docker save` archive
+# (manifest.json, <config digest>.json, <diff_id>/layer.tar) and is replaced atomically.
+# Needs root (debootstrap, chroot) and Debian's package mirror.
 set -euo pipefail
 
 usage() { echo "usage: $0 OUT.tar" >&2; exit 2; }
@@ -134,8 +136,6 @@ find "$rootfs/usr/share/doc" -mindepth 2 ! -name copyright ! -type d -delete
 find "$rootfs/usr/share/doc" -mindepth 1 -type d -empty -delete
 : >"$rootfs/etc/resolv.conf"
 : >"$rootfs/etc/hostname"
-# TODO(real-images): keep the device nodes once `image load` accepts them (issue 10, item 6).
-find "$rootfs" -xdev \( -type c -o -type b -o -type p \) -delete
 
 # Layer tars: sorted entries and numeric owners, named by their diff_id.
 layer() { # DIR -> prints the diff_id's hex after writing $work/archive/<hex>/layer.tar

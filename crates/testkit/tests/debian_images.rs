@@ -1,6 +1,7 @@
 //! tests/images/build-debian-images.sh: one `docker save` archive with redis and nginx images
 //! that share a Debian layer, carry their official images' configs, and whose daemons run.
 
+use std::os::unix::fs::FileTypeExt as _;
 use std::path::Path;
 use std::process::Command;
 
@@ -114,6 +115,11 @@ fn the_daemons_and_the_probe_run_in_the_debian_layer() {
             String::from_utf8_lossy(&output.stderr)
         );
         assert!(text.contains(says), "{program:?} printed {text:?}");
+    }
+    // debootstrap's device nodes are kept, as in any image made from a debootstrap tree.
+    for device in ["dev/null", "dev/full", "dev/zero"] {
+        let kind = std::fs::symlink_metadata(root.join(device)).unwrap().file_type();
+        assert!(kind.is_char_device(), "/{device} is {kind:?}");
     }
     // Nothing of the build host or of apt's downloads is left in the image.
     assert_eq!(std::fs::read(root.join("etc/resolv.conf")).unwrap(), b"");
