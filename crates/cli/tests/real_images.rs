@@ -1,6 +1,7 @@
 //! Real daemons from real Debian-built images (testkit's `redis:debian-test` and
 //! `nginx:debian-test`, configured like their official images) in a stack, each test in its own
-//! sandbox: redis answers its peers by service name and nginx serves the host and its peers.
+//! sandbox: redis answers its peers by service name and nginx serves the host and its peers;
+//! nginx stops on its image's STOPSIGNAL (issue 10, item 3).
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
@@ -130,6 +131,17 @@ fn http_get(sb: &Sandbox, addr: SocketAddr) -> Result<String> {
     })?
 }
 
+/// The service's container as `ps -a --format json` shows it.
+fn container(sb: &Sandbox, dir: &Path, service: &str) -> Result<serde_json::Value> {
+    for line in xcompose(sb, dir, &["ps", "-a", "--format", "json"])?.lines() {
+        let c: serde_json::Value = serde_json::from_str(line)?;
+        if c["Service"] == service {
+            return Ok(c);
+        }
+    }
+    bail!("ps -a shows no container of {service}")
+}
+
 #[test]
 fn redis_answers_its_peers_and_nginx_serves_the_host_and_its_peers() -> Result<()> {
     let (sb, dir) = stack_up()?;
@@ -142,5 +154,18 @@ fn redis_answers_its_peers_and_nginx_serves_the_host_and_its_peers() -> Result<(
     assert_eq!(http_get(&sb, "127.0.0.1:18080".parse()?)?, PAGE);
     let access_log = xcompose(&sb, &dir, &["logs", "web"])?;
     assert!(access_log.contains("\"GET / HTTP/1.0\" 200"), "nginx logged no request of the host:\n{access_log}");
+    Ok(())
+}
+
+#[test]
+fn nginx_stops_on_its_image_s_stopsignal_and_exits_cleanly() -> Result<()> {
+    let (sb, dir) = stack_up()?;
+    xcompose(&sb, &dir, &["stop", "web"])?;
+    let web = container(&sb, &dir, "web")?;
+    assert_eq!(web["State"], "exited", "{web}");
+    assert_eq!(web["ExitCode"], 0, "{web}");
+    // SIGQUIT is nginx's graceful shutdown; Docker sends the image's STOPSIGNAL, not SIGTERM.
+    let logs = xcompose(&sb, &dir, &["logs", "web"])?;
+    assert!(logs.contains("signal 3 (SIGQUIT) received"), "nginx was not stopped with SIGQUIT:\n{logs}");
     Ok(())
 }
