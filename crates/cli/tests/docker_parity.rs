@@ -1,6 +1,7 @@
 //! Real-world stacks behave as under Docker Engine and Docker Compose: a dependency that
-//! crash-loops fails `up` at once; the image's config (STOPSIGNAL, HEALTHCHECK, LABEL) counts as
-//! the Docker Engine merges it with the service's.
+//! crash-loops fails `up` at once; the image's config (STOPSIGNAL, HEALTHCHECK, LABEL, VOLUME)
+//! counts as the Docker Engine merges it with the service's; a restarted container is reachable
+//! at once; layers keep their device nodes and fifos.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -155,5 +156,138 @@ fn the_images_stop_signal_healthcheck_and_labels_count() -> Result<()> {
     let term = &ps(&sb, &dir)?["term"];
     ensure!(term["ExitCode"] == 137, "stop_signal SIGTERM (ignored) over the image's SIGINT: killed after the grace: {term}");
     xcompose(&sb, &dir, &["down", "-t", "0"])?;
+    Ok(())
+}
+
+const RESTART_STACK: &str = r#"
+services:
+  web:
+    image: busybox:latest
+    init: true
+    command: ["sh", "-c", "mkdir -p /www && echo served > /www/index.html && exec httpd -f -p 80 -h /www"]
+  client:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+"#;
+
+/// How many requests each side makes right after the restart.
+const REQUESTS: usize = 10;
+
+/// After `restart web`, web answers every request at once, from the host side (the sandbox)
+/// and from a peer: its MAC is Docker's 02:42 and its address, the same after the restart, so
+/// no neighbour holds a stale entry.
+#[test]
+fn a_restarted_container_is_reachable_at_once() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "rs", RESTART_STACK)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let ip = xcompose(&sb, &dir, &["exec", "-T", "web", "hostname", "-i"])?.trim().to_string();
+    let url = format!("http://{ip}/index.html");
+    let mac = || -> Result<String> { Ok(xcompose(&sb, &dir, &["exec", "-T", "web", "cat", "/sys/class/net/eth0/address"])?.trim().to_string()) };
+    let octets: Vec<String> = ip.split('.').map(|o| format!("{:02x}", o.parse::<u8>().unwrap_or(0))).collect();
+    let expected = format!("02:42:{}", octets.join(":"));
+    ensure!(mac()? == expected, "web's MAC {} for {ip}", mac()?);
+    let from_host = || sb.command("timeout").args(["3", "busybox", "wget", "-q", "-O", "-", &url]).output();
+    let from_peer = || sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(["exec", "-T", "client", "timeout", "3", "wget", "-q", "-O", "-", &url]).output();
+    // Both sides learn web's MAC before the restart.
+    for fetch in [&from_host as &dyn Fn() -> std::io::Result<std::process::Output>, &from_peer] {
+        let out = fetch()?;
+        ensure!(out.status.success() && out.stdout == b"served\n", "before the restart: {out:?}");
+    }
+    xcompose(&sb, &dir, &["restart", "web"])?;
+    let mut failed = Vec::new();
+    for n in 0..REQUESTS {
+        for (side, fetch) in [("host", &from_host as &dyn Fn() -> std::io::Result<std::process::Output>), ("peer", &from_peer)] {
+            let out = fetch()?;
+            if !(out.status.success() && out.stdout == b"served\n") {
+                failed.push(format!("{side} request {n}: {}", String::from_utf8_lossy(&out.stderr).trim()));
+            }
+        }
+    }
+    ensure!(failed.is_empty(), "requests failed right after the restart:\n{}", failed.join("\n"));
+    ensure!(mac()? == expected, "web's MAC after the restart: {}", mac()?);
+    xcompose(&sb, &dir, &["down", "-t", "0"])?;
+    Ok(())
+}
+
+const VOLUME_STACK: &str = r#"
+services:
+  store:
+    image: vol:latest
+    init: true
+    volumes: [/cache]
+"#;
+
+/// The anonymous volumes (64-hex names, labelled anonymous) in the sandbox's store.
+fn anonymous_volumes(sb: &Sandbox) -> Result<Vec<String>> {
+    let out = sb.run_ok(XCOMPOSE, &["--root", sb.root().to_str().unwrap(), "volume", "ls", "--format", "json"])?;
+    let mut names = Vec::new();
+    for line in out.lines() {
+        let v: serde_json::Value = serde_json::from_str(line)?;
+        let name = v["Name"].as_str().unwrap_or_default().to_string();
+        let labels = v["Labels"].as_str().unwrap_or_default();
+        if name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()) && labels.split(',').any(|l| l == "com.docker.volume.anonymous=") {
+            names.push(name);
+        }
+    }
+    Ok(names)
+}
+
+/// Each VOLUME of the image gets an anonymous volume seeded from the image; the data written
+/// there (and in the service's own anonymous volume) survives `up --force-recreate`, `down`
+/// keeps those volumes and `down -v` removes them, as compose.
+#[test]
+fn the_images_volumes_are_anonymous_volumes_kept_across_recreation() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    load_image(&sb, "vol:latest", serde_json::json!({"Cmd": ["sleep", "1000"], "Volumes": {"/data": {}, "/home/": {}}}))?;
+    let dir = project(&sb, "vols", VOLUME_STACK)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    ensure!(anonymous_volumes(&sb)?.len() == 3, "/data, /home and /cache: {:?}", anonymous_volumes(&sb)?);
+    let home = xcompose(&sb, &dir, &["exec", "-T", "store", "ls", "/home"])?;
+    ensure!(home.trim() == "app", "the /home volume is seeded from the image: {home:?}");
+    let mounts = xcompose(&sb, &dir, &["exec", "-T", "store", "cat", "/proc/mounts"])?;
+    ensure!([" /data ", " /home ", " /cache "].iter().all(|m| mounts.contains(m)), "volumes mounted: {mounts}");
+    xcompose(&sb, &dir, &["exec", "-T", "store", "sh", "-c", "echo kept > /data/file && echo cached > /cache/file"])?;
+    let before = ps(&sb, &dir)?["store"]["ID"].clone();
+
+    xcompose(&sb, &dir, &["up", "-d", "--force-recreate"])?;
+    ensure!(ps(&sb, &dir)?["store"]["ID"] != before, "the container was recreated");
+    let data = xcompose(&sb, &dir, &["exec", "-T", "store", "cat", "/data/file", "/cache/file"])?;
+    ensure!(data == "kept\ncached\n", "data after --force-recreate: {data:?}");
+    ensure!(anonymous_volumes(&sb)?.len() == 3, "no new volume: {:?}", anonymous_volumes(&sb)?);
+
+    xcompose(&sb, &dir, &["down", "-t", "0"])?;
+    ensure!(anonymous_volumes(&sb)?.len() == 3, "down keeps them: {:?}", anonymous_volumes(&sb)?);
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    xcompose(&sb, &dir, &["down", "-v", "-t", "0"])?;
+    ensure!(anonymous_volumes(&sb)?.is_empty(), "down -v removes them: {:?}", anonymous_volumes(&sb)?);
+
+    let out = xcompose(&sb, &dir, &["run", "--rm", "store", "ls", "/home"])?;
+    ensure!(out.trim() == "app", "run: {out:?}");
+    ensure!(anonymous_volumes(&sb)?.is_empty(), "run --rm removes its anonymous volumes: {:?}", anonymous_volumes(&sb)?);
+    xcompose(&sb, &dir, &["down", "-v", "-t", "0"])?;
+    Ok(())
+}
+
+/// `image import` of a root filesystem with a character device and a fifo (as a debootstrap
+/// tree has): accepted, and a container of the image sees both.
+#[test]
+fn imported_layers_keep_device_nodes_and_fifos() -> Result<()> {
+    let sb = Sandbox::new()?;
+    let extra = sb.temp_dir().join("extra");
+    std::fs::create_dir_all(extra.join("opt"))?;
+    for (program, args) in [("mknod", vec!["opt/full", "c", "1", "7"]), ("mkfifo", vec!["opt/pipe"])] {
+        ensure!(Command::new(program).current_dir(&extra).args(&args).status()?.success(), "{program} failed");
+    }
+    let rootfs = sb.temp_dir().join("rootfs.tar");
+    std::fs::copy(xcompose_testkit::busybox_image_tar()?, &rootfs)?;
+    ensure!(Command::new("tar").arg("-rf").arg(&rootfs).arg("-C").arg(&extra).arg("opt").status()?.success(), "tar -r failed");
+    sb.run_ok(XCOMPOSE, &["--root", sb.root().to_str().unwrap(), "image", "import", rootfs.to_str().unwrap(), "devices:latest"])?;
+    let dir = project(&sb, "devs", "services:\n  probe:\n    image: devices:latest\n    command: [\"ls\", \"-l\", \"/opt\"]\n")?;
+    let listing = xcompose(&sb, &dir, &["run", "--rm", "probe"])?;
+    let line = |name: &str| listing.lines().find(|l| l.ends_with(&format!(" {name}"))).unwrap_or_default().to_string();
+    ensure!(line("full").starts_with('c') && line("full").contains("1,   7"), "the character device: {listing}");
+    ensure!(line("pipe").starts_with('p'), "the fifo: {listing}");
     Ok(())
 }

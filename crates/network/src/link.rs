@@ -3,8 +3,9 @@
 //! One bridge per network, `xc-<first 12 hex digits of the network id>`, holding the gateway
 //! address; one veth pair per container attachment: the host end `xv<first 13 hex digits of the
 //! endpoint id>` is a port of the bridge, the other end goes into the container's network
-//! namespace as the lowest free `ethN`, with the container's address and a default route via the
-//! gateway. All names fit IFNAMSIZ (15 characters).
+//! namespace as the lowest free `ethN`, with the container's address, Docker's MAC for it
+//! ([`container_mac`]) and a default route via the gateway, and announces the address
+//! (gratuitous ARP) once the bridge forwards. All names fit IFNAMSIZ (15 characters).
 
 use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr};
@@ -14,9 +15,10 @@ use std::path::PathBuf;
 use futures_util::TryStreamExt;
 use ipnet::Ipv4Net;
 use nix::sched::CloneFlags;
-use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkInfo, LinkMessage};
+use rtnetlink::packet_route::link::{BridgePortState, InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoVeth, LinkAttribute, LinkInfo, LinkMessage};
 use rtnetlink::{Handle, LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder};
 
+use crate::announce::Announcer;
 use crate::netlink::{errno, with_handle, NetlinkError};
 
 /// Why a link operation failed.
@@ -50,6 +52,15 @@ pub enum LinkError {
     Namespace {
         /// The namespace file.
         path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The container's address could not be announced on its new interface.
+    #[error("announcing the address of {name} in the container (gratuitous ARP): {source}")]
+    Announce {
+        /// The container's interface.
+        name: String,
         /// What went wrong.
         #[source]
         source: std::io::Error,
@@ -142,6 +153,14 @@ fn bridge_mac(network_id: &str) -> Vec<u8> {
     vec![0x02, byte(0), byte(1), byte(2), byte(3), byte(4)]
 }
 
+/// The MAC address of a container's interface with IPv4 address `address`, as Docker derives it:
+/// `02:42` (locally administered, unicast) and the address's four bytes. A container restarted
+/// with the same address keeps its MAC, so its neighbours' ARP entries stay right.
+pub fn container_mac(address: Ipv4Addr) -> [u8; 6] {
+    let [a, b, c, d] = address.octets();
+    [0x02, 0x42, a, b, c, d]
+}
+
 /// Makes sure network `network_id`'s bridge exists (an existing one is reused), with a fixed MAC
 /// address, MTU `mtu` (if given) and address `gateway` (the gateway with the subnet's prefix
 /// length), and is up. Returns its name.
@@ -213,8 +232,13 @@ pub fn attach(attachment: &Attachment) -> Result<Attached, LinkError> {
         path: path.clone(),
         source,
     })?;
-    create_veth(&bridge, &host, &temp, attachment.mtu, &netns)?;
-    match configure_container_end(&netns, &path, &temp, attachment) {
+    create_veth(&bridge, &host, &temp, attachment.address.addr(), attachment.mtu, &netns)?;
+    let configured = configure_container_end(&netns, &path, &temp, attachment).and_then(|(container_ifname, announcer)| {
+        wait_forwarding(&host)?;
+        announcer.announce().map_err(|source| LinkError::Announce { name: container_ifname.clone(), source })?;
+        Ok(container_ifname)
+    });
+    match configured {
         Ok(container_ifname) => Ok(Attached {
             host_ifname: host,
             container_ifname,
@@ -235,11 +259,13 @@ pub fn detach(endpoint_id: &str) -> Result<(), LinkError> {
 
 /// In the calling thread's namespace: the veth pair `host`/`temp`, `host` a port of `bridge` and
 /// up, `temp` made directly inside `netns` (one request: moving an interface between namespaces
-/// afterwards costs the kernel an RCU grace period, ~10 ms).
+/// afterwards costs the kernel an RCU grace period, ~10 ms) with the MAC address derived from
+/// `address`.
 fn create_veth(
     bridge: &str,
     host: &str,
     temp: &str,
+    address: Ipv4Addr,
     mtu: Option<u32>,
     netns: &File,
 ) -> Result<(), LinkError> {
@@ -249,7 +275,7 @@ fn create_veth(
             .ok_or_else(|| LinkError::NoBridge(bridge.to_string()))?
             .header
             .index;
-        let mut peer = LinkUnspec::new_with_name(temp).setns_by_fd(netns.as_raw_fd());
+        let mut peer = LinkUnspec::new_with_name(temp).address(container_mac(address).to_vec()).setns_by_fd(netns.as_raw_fd());
         let mut pair = LinkVeth::new(host, temp).controller(bridge_index).up();
         if let Some(mtu) = mtu {
             peer = peer.mtu(mtu);
@@ -266,14 +292,15 @@ fn create_veth(
     })
 }
 
-/// Inside `netns` (on a thread of its own): renames `temp` to the lowest free `ethN`, adds the
-/// address, brings it and loopback up and adds the default route. Returns the `ethN` name.
+/// Inside `netns` (on a thread of its own): renames `temp` to the lowest free `ethN`, brings it
+/// and loopback up, adds the address and the default route. Returns the `ethN` name and what
+/// announces its address.
 fn configure_container_end(
     netns: &File,
     path: &std::path::Path,
     temp: &str,
     attachment: &Attachment,
-) -> Result<String, LinkError> {
+) -> Result<(String, Announcer), LinkError> {
     std::thread::scope(|scope| {
         scope
             .spawn(|| {
@@ -283,7 +310,10 @@ fn configure_container_end(
                         source: errno.into(),
                     }
                 })?;
-                with_handle(|handle| configure_in_namespace(handle, temp, attachment))
+                let (name, index) = with_handle(|handle| configure_in_namespace(handle, temp, attachment))?;
+                let address = attachment.address.addr();
+                let announcer = Announcer::open(index, container_mac(address), address).map_err(|source| LinkError::Announce { name: name.clone(), source })?;
+                Ok((name, announcer))
             })
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
@@ -294,20 +324,22 @@ async fn configure_in_namespace(
     handle: Handle,
     temp: &str,
     attachment: &Attachment,
-) -> Result<String, LinkError> {
+) -> Result<(String, u32), LinkError> {
     let index = find_link(&handle, temp)
         .await?
         .ok_or_else(|| LinkError::Vanished(temp.to_string()))?
         .header
         .index;
     let name = free_eth_name(&handle).await?;
+    // Up at once: the host end's bridge port turns forwarding (asynchronously, once the kernel
+    // sees the carrier) while the address and routes are set, in time for the announcement.
     handle
         .link()
-        .set(LinkUnspec::new_with_index(index).name(name.clone()).build())
+        .set(LinkUnspec::new_with_index(index).name(name.clone()).up().build())
         .execute()
         .await
         .map_err(|e| {
-            NetlinkError::request(format!("renaming {temp} to {name} in the container"), e)
+            NetlinkError::request(format!("renaming {temp} to {name} in the container and bringing it up"), e)
         })?;
     let address = attachment.address;
     handle
@@ -321,12 +353,6 @@ async fn configure_in_namespace(
                 e,
             )
         })?;
-    handle
-        .link()
-        .set(LinkUnspec::new_with_index(index).up().build())
-        .execute()
-        .await
-        .map_err(|e| NetlinkError::request(format!("bringing up {name} in the container"), e))?;
     set_loopback_up(&handle).await?;
     if let Some(gateway) = attachment.gateway {
         let route = RouteMessageBuilder::<Ipv4Addr>::new()
@@ -346,7 +372,37 @@ async fn configure_in_namespace(
             }
         }
     }
-    Ok(name)
+    Ok((name, index))
+}
+
+/// Waits (up to [`FORWARDING_WAIT`]) until bridge port `host` forwards, which the kernel makes
+/// it shortly after the container's end comes up: what the container sends before is lost.
+fn wait_forwarding(host: &str) -> Result<(), LinkError> {
+    with_handle(|handle| async move {
+        let deadline = std::time::Instant::now() + FORWARDING_WAIT;
+        loop {
+            let link = find_link(&handle, host).await?.ok_or_else(|| LinkError::Vanished(host.to_string()))?;
+            if is_forwarding(&link) || std::time::Instant::now() >= deadline {
+                return Ok(());
+            }
+            // Between two requests: nothing else runs on this runtime meanwhile.
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    })
+}
+
+/// How long [`wait_forwarding`] waits before the announcement goes out regardless.
+const FORWARDING_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Whether `link` is a bridge port in the forwarding state.
+fn is_forwarding(link: &LinkMessage) -> bool {
+    link.attributes.iter().any(|a| match a {
+        LinkAttribute::LinkInfo(infos) => infos.iter().any(|i| match i {
+            LinkInfo::PortData(InfoPortData::BridgePort(port)) => port.contains(&InfoBridgePort::State(BridgePortState::Forwarding)),
+            _ => false,
+        }),
+        _ => false,
+    })
 }
 
 /// The lowest `ethN` not taken in the handle's namespace.

@@ -191,3 +191,62 @@ fn internal_network_has_no_default_route_and_second_attachment_is_eth1() -> anyh
     );
     Ok(())
 }
+
+/// As Docker: the container's MAC is `02:42` and its address, the same on every attach; and
+/// the container announces itself once its address is up (gratuitous ARP), so neighbours (the
+/// host and a peer) holding a stale entry for the address (the container before a restart)
+/// update it at once.
+#[test]
+fn the_mac_follows_the_address_and_neighbours_learn_it_at_once() -> anyhow::Result<()> {
+    let sb = Sandbox::new()?;
+    let ipam = Ipam::open(sb.root().join("ipam"))?;
+    let subnet = sb.in_net(|| ipam.create_network(NETWORK, &SubnetRequest::default()))??;
+    let bridge = sb.in_net(|| link::ensure_bridge(NETWORK, subnet.gateway_net(), None))??;
+    let attach = |endpoint: &str, pid: u32, address| {
+        sb.in_net(|| {
+            link::attach(&Attachment {
+                network_id: NETWORK.to_string(),
+                endpoint_id: endpoint.to_string(),
+                netns: Netns::Pid(pid),
+                address,
+                gateway: Some(subnet.gateway),
+                mtu: None,
+            })
+        })
+    };
+    // A peer stays on the network throughout (and keeps the bridge up).
+    let mut peer = container(&sb)?;
+    attach(ENDPOINTS[1], peer.id(), ipam.allocate(NETWORK, ENDPOINTS[1], None)?)??;
+    let address = ipam.allocate(NETWORK, ENDPOINTS[0], None)?;
+    let ip = address.addr().to_string();
+    let [a, b, c, d] = address.addr().octets();
+    let mac = format!("02:42:{a:02x}:{b:02x}:{c:02x}:{d:02x}");
+    assert_eq!(link::container_mac(address.addr()), [0x02, 0x42, a, b, c, d]);
+    for attempt in 0..2 {
+        // What the host and the peer remember of the address from before: another MAC.
+        let stale = ["neigh", "replace", ip.as_str(), "lladdr", "02:00:00:00:00:01", "nud", "stale", "dev"];
+        sb.run_ok("ip", &[&stale[..], &[bridge.as_str()]].concat())?;
+        in_container(&sb, peer.id(), &[&["ip"], &stale[..], &["eth0"]].concat())?;
+        let mut container = container(&sb)?;
+        attach(ENDPOINTS[0], container.id(), address)??;
+        let inside = in_container(&sb, container.id(), &["ip", "-o", "link", "show", "dev", "eth0"])?;
+        assert!(inside.contains(&format!("link/ether {mac} ")), "attach {attempt}: {inside}");
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let entries = || -> anyhow::Result<(String, String)> {
+            Ok((sb.run_ok("ip", &["neigh", "show", &ip, "dev", &bridge])?, in_container(&sb, peer.id(), &["ip", "neigh", "show", &ip, "dev", "eth0"])?))
+        };
+        let mut seen = entries()?;
+        while !(seen.0.contains(&mac) && seen.1.contains(&mac)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            seen = entries()?;
+        }
+        assert!(seen.0.contains(&format!("lladdr {mac}")), "attach {attempt}: the host's entry was not updated: {}", seen.0);
+        assert!(seen.1.contains(&format!("lladdr {mac}")), "attach {attempt}: the peer's entry was not updated: {}", seen.1);
+        sb.in_net(|| link::detach(ENDPOINTS[0]))??;
+        container.kill()?;
+        container.wait()?;
+    }
+    peer.kill()?;
+    peer.wait()?;
+    Ok(())
+}

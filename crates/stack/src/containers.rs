@@ -18,6 +18,7 @@ use xcompose_supervisor::state::Status;
 
 use crate::image_config::{merge_labels, ImageDefaults};
 use crate::request::{bind_source, create_request};
+use crate::volumes::AnonymousVolumes;
 use crate::{Stack, StackError};
 
 impl Stack {
@@ -105,8 +106,9 @@ impl Stack {
     }
 
     /// Mounts for `volumes:` (bind mounts, volumes, tmpfs), for an image of layers `layers`;
-    /// volumes are created (and seeded from the image) if missing.
-    fn volume_mounts(&self, service: &Service, layers: &[PathBuf]) -> Result<Vec<Mount>, StackError> {
+    /// volumes are created (and seeded from the image) if missing, anonymous ones taken from
+    /// `inherited` where it has one at their path.
+    fn volume_mounts(&self, service: &Service, layers: &[PathBuf], inherited: &AnonymousVolumes) -> Result<Vec<Mount>, StackError> {
         let mut mounts = Vec::new();
         for v in &service.volumes {
             let source = match v.kind.as_str() {
@@ -117,7 +119,7 @@ impl Stack {
                     }
                     path
                 }
-                "volume" => self.volume_source(v, layers)?,
+                "volume" => self.volume_source(v, layers, inherited)?,
                 "tmpfs" => {
                     let size = v.tmpfs.as_ref().and_then(|t| t.size.as_ref()).map(|s| s.0.max(0) as u64);
                     let mode = v.tmpfs.as_ref().and_then(|t| t.mode);
@@ -131,15 +133,15 @@ impl Stack {
         Ok(mounts)
     }
 
-    /// Creates replica `number` of `service_name` as container `name`, attached to its networks
-    /// (not started); returns its id.
-    pub(crate) fn create_container(&self, service_name: &str, number: u32, name: &str) -> Result<String, StackError> {
-        self.create_from(service_name, &self.project.services[service_name], number, name, false)
+    /// Creates replica `number` of `service_name` as container `name` (not started), with the
+    /// anonymous volumes `inherited` from the container it replaces; returns its id.
+    pub(crate) fn create_container(&self, service_name: &str, number: u32, name: &str, inherited: &AnonymousVolumes) -> Result<String, StackError> {
+        self.create_from(service_name, &self.project.services[service_name], number, name, false, inherited)
     }
 
     /// Creates container `name` from `service` (the project's `service_name`, possibly adjusted
-    /// for a one-off run).
-    pub(crate) fn create_from(&self, service_name: &str, service: &Service, number: u32, name: &str, oneoff: bool) -> Result<String, StackError> {
+    /// for a one-off run), with the anonymous volumes `inherited` at their paths.
+    pub(crate) fn create_from(&self, service_name: &str, service: &Service, number: u32, name: &str, oneoff: bool, inherited: &AnonymousVolumes) -> Result<String, StackError> {
         let image = self.runtime.images().resolve(&service.image)?;
         let (process, user) = process_for(service_name, service, image.config.config().as_ref())
             .map_err(|e| StackError::Service { service: service_name.to_string(), message: e.to_string() })?;
@@ -152,8 +154,13 @@ impl Stack {
             // As Docker: on the host's network, the host's name.
             request.hostname = nix::unistd::gethostname().ok().map(|h| h.to_string_lossy().into_owned());
         }
-        request.mounts.extend(self.volume_mounts(service, &image.layer_dirs)?);
+        request.mounts.extend(self.volume_mounts(service, &image.layer_dirs, inherited)?);
         request.mounts.extend(self.volumes_from_mounts(service_name, service)?);
+        let image_volumes = image.config.config().as_ref().and_then(|c| c.volumes().clone()).unwrap_or_default();
+        let anonymous = self.image_volume_mounts(image_volumes.iter(), &request.mounts, &image.layer_dirs, inherited)?;
+        request.mounts.extend(anonymous);
+        // Parents before what is mounted inside them, as Docker sorts mounts.
+        request.mounts.sort_by_key(|m| m.target.components().count());
         let info = ProjectInfo { name: &self.project.name, working_dir: &self.working_dir.display().to_string(), config_files: &self.config_files };
         request.labels = container_labels(&info, service_name, service, number, oneoff, &xcompose_loader::service_hash(service), &image.id);
         merge_labels(&mut request.labels, &defaults);

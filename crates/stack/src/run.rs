@@ -59,17 +59,23 @@ impl Stack {
         service.ports.clear();
         let name = opts.name.clone().unwrap_or_else(|| oneoff_name(&self.project.name, service_name, &unique_suffix()));
         self.report("Container", &name, "Creating");
-        let id = self.create_from(service_name, &service, 1, &name, true)?;
+        let id = self.create_from(service_name, &service, 1, &name, true, &Default::default())?;
         self.report("Container", &name, "Created");
         self.connect(&id, service_name, &service)?;
         self.runtime.start(&id)?;
         Ok(id)
     }
 
-    /// Removes one-off container `id` (after it exited), with what it held.
+    /// Removes one-off container `id` (after it exited), with what it held: its anonymous
+    /// volumes too, as `docker run --rm` removes them.
     pub fn remove_oneoff(&self, id: &str) -> Result<(), StackError> {
         let _lock = self.lock()?;
-        self.remove_container(id, std::time::Duration::ZERO)
+        let anonymous = self.anonymous_volumes_of(id)?;
+        self.remove_container(id, std::time::Duration::ZERO)?;
+        for name in anonymous.values() {
+            self.volumes.remove(name).map_err(|e| StackError::Invalid(e.to_string()))?;
+        }
+        Ok(())
     }
 }
 

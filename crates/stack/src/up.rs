@@ -11,6 +11,7 @@ use xcompose_supervisor::health::HealthStatus;
 use xcompose_supervisor::state::Status;
 
 use crate::schedule::Schedule;
+use crate::volumes::AnonymousVolumes;
 use crate::{Stack, StackError};
 
 /// Networks and volumes, made before any container.
@@ -157,14 +158,16 @@ impl Stack {
             Action::RemoveOrphan { .. } | Action::Remove { .. } => return self.carry_out(action, opts),
             Action::Create { number, name, .. } => {
                 self.report("Container", name, "Creating");
-                let id = self.create_container(service, *number, name)?;
+                let id = self.create_container(service, *number, name, &AnonymousVolumes::new())?;
                 self.report("Container", name, "Created");
                 (id, name.clone())
             }
             Action::Recreate { number, old_id, name, .. } => {
                 self.report("Container", name, "Recreate");
+                // The new container keeps the old one's anonymous volumes, as compose passes them.
+                let inherited = self.anonymous_volumes_of(old_id)?;
                 self.remove_container(old_id, self.grace(grace, old_id)?)?;
-                let id = self.create_container(service, *number, name)?;
+                let id = self.create_container(service, *number, name, &inherited)?;
                 self.report("Container", name, "Recreated");
                 (id, name.clone())
             }

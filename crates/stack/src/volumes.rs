@@ -1,12 +1,14 @@
 //! The project's volumes in the volume store: named ones (`<project>_<key>`), external ones
-//! (which must exist), and anonymous ones; a new volume is seeded with what the image has at the
-//! mount point, as Docker does.
+//! (which must exist), and anonymous ones (the service's, and one per VOLUME of the image,
+//! inherited by the container that replaces theirs); a new volume is seeded with what the image
+//! has at the mount point, as Docker does.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use nix::mount::{mount, MsFlags};
 use nix::sched::{unshare, CloneFlags};
+use xcompose_container::{Mount, MountKind};
 use xcompose_loader::model::ServiceVolume;
 use xcompose_orchestrator::labels;
 use xcompose_volumes::{random_name, Volume, ANONYMOUS_LABEL};
@@ -37,18 +39,67 @@ impl Stack {
     }
 
     /// The host directory mounted for `v` (of type `volume`) in a container of an image whose
-    /// layers are `layers` (bottom first): the volume's, created and seeded if new.
-    pub(crate) fn volume_source(&self, v: &ServiceVolume, layers: &[PathBuf]) -> Result<PathBuf, StackError> {
-        let volume = if v.source.is_empty() {
-            let labels = BTreeMap::from([(ANONYMOUS_LABEL.to_string(), String::new()), (labels::PROJECT.to_string(), self.project.name.clone())]);
-            self.volumes.create(&random_name().map_err(volume_error)?, labels, BTreeMap::new()).map_err(volume_error)?
-        } else {
-            self.create_volume(&v.source)?
-        };
+    /// layers are `layers` (bottom first): the volume's, created and seeded if new; for an
+    /// anonymous one, the volume `inherited` has at its target, if any.
+    pub(crate) fn volume_source(&self, v: &ServiceVolume, layers: &[PathBuf], inherited: &AnonymousVolumes) -> Result<PathBuf, StackError> {
+        let volume = if v.source.is_empty() { self.anonymous_volume(Path::new(&v.target), inherited)? } else { self.create_volume(&v.source)? };
         if !v.volume.as_ref().is_some_and(|o| o.nocopy) && !volume.seeded {
             seed_from_image(&self.volumes, &volume.name, layers, Path::new(&v.target))?;
         }
         Ok(volume.mountpoint)
+    }
+
+    /// Mounts for the image's VOLUME paths (`image_volumes`) that no mount in `taken` covers: an
+    /// anonymous volume each, seeded from the image (layers `layers`), or the one `inherited`
+    /// has at that path, as Docker and compose do.
+    pub(crate) fn image_volume_mounts<'a>(
+        &self,
+        image_volumes: impl Iterator<Item = &'a String>,
+        taken: &[Mount],
+        layers: &[PathBuf],
+        inherited: &AnonymousVolumes,
+    ) -> Result<Vec<Mount>, StackError> {
+        let mut mounts = Vec::new();
+        for path in image_volumes {
+            let target = clean(path);
+            if taken.iter().chain(&mounts).any(|m: &Mount| clean(&m.target.to_string_lossy()) == target) {
+                continue;
+            }
+            let volume = self.anonymous_volume(&target, inherited)?;
+            if !volume.seeded {
+                seed_from_image(&self.volumes, &volume.name, layers, &target)?;
+            }
+            mounts.push(Mount { target, kind: MountKind::Bind { source: volume.mountpoint }, read_only: false });
+        }
+        Ok(mounts)
+    }
+
+    /// The anonymous volumes container `id` mounts, by mount point: what the container that
+    /// replaces it inherits (compose passes them on when it recreates a container).
+    pub(crate) fn anonymous_volumes_of(&self, id: &str) -> Result<AnonymousVolumes, StackError> {
+        let record = self.runtime.find(id)?;
+        let by_mountpoint: BTreeMap<PathBuf, String> =
+            self.volumes.list().map_err(volume_error)?.into_iter().filter(|v| v.is_anonymous()).map(|v| (v.mountpoint, v.name)).collect();
+        Ok(record
+            .supervisor
+            .spec
+            .mounts
+            .iter()
+            .filter_map(|m| match &m.kind {
+                MountKind::Bind { source } => by_mountpoint.get(source).map(|name| (clean(&m.target.to_string_lossy()), name.clone())),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// The anonymous volume for `target`: the one `inherited` has there, else a new one (a
+    /// random 64-hex name, labelled anonymous and with the project).
+    fn anonymous_volume(&self, target: &Path, inherited: &AnonymousVolumes) -> Result<Volume, StackError> {
+        if let Some(volume) = inherited.get(&clean(&target.to_string_lossy())).and_then(|name| self.volumes.get(name).ok()) {
+            return Ok(volume);
+        }
+        let labels = BTreeMap::from([(ANONYMOUS_LABEL.to_string(), String::new()), (labels::PROJECT.to_string(), self.project.name.clone())]);
+        self.volumes.create(&random_name().map_err(volume_error)?, labels, BTreeMap::new()).map_err(volume_error)
     }
 
     /// Removes the project's volumes (not external ones) and its anonymous volumes (`down -v`).
@@ -68,6 +119,25 @@ impl Stack {
         }
         Ok(())
     }
+}
+
+/// Anonymous volumes by the path they are mounted at.
+pub(crate) type AnonymousVolumes = BTreeMap<PathBuf, String>;
+
+/// `path` as Docker compares mount points: lexically cleaned (`/data/` and `/data/./` are
+/// `/data`).
+fn clean(path: &str) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for component in Path::new(path).components() {
+        match component {
+            Component::Normal(c) => out.push(c),
+            Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// Seeds volume `name` with what the image (layers `layers`, bottom first) has at `target`.
@@ -93,4 +163,16 @@ fn seed_from_image(store: &xcompose_volumes::VolumeStore, name: &str, layers: &[
     })
     .join()
     .unwrap_or_else(|p| std::panic::resume_unwind(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_points_are_compared_cleaned() {
+        assert_eq!(clean("/data/"), PathBuf::from("/data"));
+        assert_eq!(clean("/var/./lib/../lib/db"), PathBuf::from("/var/lib/db"));
+        assert_eq!(clean("data"), PathBuf::from("/data"));
+    }
 }

@@ -92,18 +92,19 @@ impl Supervisor {
         loop {
             let started = Instant::now();
             let exit_code = self.run_once(&log)?;
-            let state = self.state();
             if self.stopping.load(Ordering::SeqCst) {
+                // Stopped after the exit was recorded as restarting: it stays exited.
+                self.update(|s| {
+                    if s.status == Status::Restarting {
+                        let _ = s.transition(Status::Exited);
+                    }
+                });
                 self.emit("stop", &[]);
                 return Ok(exit_code);
             }
-            if !self.config.restart.should_restart(exit_code, state.restart_count, state.stopped_by_user) {
+            if self.state().status != Status::Restarting {
                 return Ok(exit_code);
             }
-            self.update(|s| {
-                let _ = s.transition(Status::Restarting);
-                s.restart_count += 1;
-            });
             let delay = backoff.next_delay(started.elapsed());
             let deadline = Instant::now() + delay;
             while Instant::now() < deadline {
@@ -118,7 +119,8 @@ impl Supervisor {
         }
     }
 
-    /// One run of the container: start, pump output, probe health, wait, record the exit.
+    /// One run of the container: start, pump output, probe health, wait, record the exit (and
+    /// whether its policy restarts it).
     fn run_once(self: &Arc<Self>, log: &Arc<Mutex<LogWriter>>) -> Result<i32> {
         let (out_read, stdio_out) = pipe_pair()?;
         let (err_read, stdio_err) = pipe_pair()?;
@@ -157,7 +159,14 @@ impl Supervisor {
         }
         let oom = self.oom_kills() > oom_before;
         self.update(|s| {
+            // As Docker: a container its policy restarts is recorded restarting at once, never
+            // showing `exited` in between (the two transitions make one write).
+            let restarting = !self.stopping.load(Ordering::SeqCst) && self.config.restart.should_restart(exit_code, s.restart_count, s.stopped_by_user);
             let _ = s.transition(Status::Exited);
+            if restarting {
+                let _ = s.transition(Status::Restarting);
+                s.restart_count += 1;
+            }
             s.pid = None;
             s.exit_code = Some(exit_code);
             s.oom_killed = oom;

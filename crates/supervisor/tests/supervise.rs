@@ -168,3 +168,29 @@ fn pause_freezes_the_container_and_unpause_resumes_it() {
         Ok(())
     });
 }
+
+/// As Docker: between two runs a container its policy restarts is `restarting`, never `exited`.
+#[test]
+fn a_restarted_container_is_never_seen_exited() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), "exit 3");
+    cfg.restart = RestartPolicy::Always;
+    in_forked_sandbox(move || {
+        let sup = Supervisor::new(cfg.clone(), None)?;
+        let runner = { let s = Arc::clone(&sup); std::thread::spawn(move || s.run()) };
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let mut seen = Vec::new();
+        while Instant::now() < deadline && sup.state().restart_count < 3 {
+            let state = ContainerState::load(&cfg.state_path).map_err(|e| e.to_string())?;
+            if seen.last() != Some(&state.status) {
+                seen.push(state.status);
+            }
+        }
+        sup.stop(Signal::SIGKILL, Duration::from_secs(1));
+        runner.join().map_err(|_| "the supervisor thread panicked".to_string())??;
+        check(sup.state().restart_count >= 3, &format!("restarts: {}", sup.state().restart_count))?;
+        check(seen.contains(&Status::Restarting) && !seen.contains(&Status::Exited), &format!("states seen: {seen:?}"))?;
+        check(sup.state().status == Status::Exited, "stopped for good: exited")?;
+        Ok(())
+    });
+}
