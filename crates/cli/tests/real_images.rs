@@ -1,11 +1,13 @@
 //! Real daemons from real Debian-built images (testkit's `redis:debian-test` and
 //! `nginx:debian-test`, configured like their official images) in a stack, each test in its own
-//! sandbox: redis answers its peers by service name and nginx serves the host and its peers;
-//! nginx stops on its image's STOPSIGNAL (issue 10, item 3).
+//! sandbox: redis answers its peers by service name and nginx serves the host and its peers; a
+//! crash-looping redis fails the `up` of the nginx waiting for it to be healthy (issue 10,
+//! item 2); nginx stops on its image's STOPSIGNAL (item 3).
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
@@ -53,15 +55,21 @@ const PAGE: &str = "served by nginx from a Debian image\n";
 const PATIENCE: Duration = Duration::from_secs(30);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// A sandbox whose state root has the Debian images, with the stack up and both daemons
-/// answering; and the project's directory.
-fn stack_up() -> Result<(Sandbox, PathBuf)> {
+/// A fresh sandbox whose state root has the Debian images.
+fn sandbox_with_debian_images() -> Result<Sandbox> {
     let sb = Sandbox::new()?;
     let images = xcompose_testkit::debian_images_tar()?;
     let loaded = sb.run_ok(XCOMPOSE, &["--root", sb.root().to_str().unwrap(), "image", "load", "-i", images.to_str().unwrap()])?;
     for image in [DEBIAN_REDIS_IMAGE, DEBIAN_NGINX_IMAGE] {
         ensure!(loaded.contains(&format!("Loaded image: {image}")), "image load did not load {image}:\n{loaded}");
     }
+    Ok(sb)
+}
+
+/// A sandbox whose state root has the Debian images, with the stack up and both daemons
+/// answering; and the project's directory.
+fn stack_up() -> Result<(Sandbox, PathBuf)> {
+    let sb = sandbox_with_debian_images()?;
     let dir = project(&sb, "realimages", STACK)?;
     std::fs::write(dir.join("nginx.conf"), NGINX_CONF)?;
     std::fs::create_dir(dir.join("html"))?;
@@ -154,6 +162,61 @@ fn redis_answers_its_peers_and_nginx_serves_the_host_and_its_peers() -> Result<(
     assert_eq!(http_get(&sb, "127.0.0.1:18080".parse()?)?, PAGE);
     let access_log = xcompose(&sb, &dir, &["logs", "web"])?;
     assert!(access_log.contains("\"GET / HTTP/1.0\" 200"), "nginx logged no request of the host:\n{access_log}");
+    Ok(())
+}
+
+/// redis exits at once, over and over: `--port` takes a number.
+const CRASH_LOOP_STACK: &str = r#"
+services:
+  redis:
+    image: redis:debian-test
+    command: ["redis-server", "--port", "none"]
+    restart: always
+    healthcheck:
+      test: ["CMD", "redis-cli", "ping"]
+      interval: 30s
+  web:
+    image: nginx:debian-test
+    depends_on:
+      redis: {condition: service_healthy}
+"#;
+
+/// How long `up` may run before the test calls it hung (compose fails in a second or two).
+const HUNG: Duration = Duration::from_secs(60);
+
+#[test]
+fn a_crash_looping_redis_fails_the_up_of_the_nginx_waiting_for_it() -> Result<()> {
+    let sb = sandbox_with_debian_images()?;
+    let dir = project(&sb, "crashloop", CRASH_LOOP_STACK)?;
+    let mut up = sb
+        .command(XCOMPOSE)
+        .arg("--root")
+        .arg(sb.root())
+        .arg("-f")
+        .arg(dir.join("compose.yaml"))
+        .args(["up", "-d"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let deadline = Instant::now() + HUNG;
+    let status = loop {
+        if let Some(status) = up.try_wait()? {
+            break status;
+        }
+        if Instant::now() > deadline {
+            up.kill()?;
+            up.wait()?;
+            bail!("up -d still waits for the crash-looping redis after {HUNG:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut stderr = String::new();
+    up.stderr.take().context("up's stderr")?.read_to_string(&mut stderr)?;
+    assert_eq!(status.code(), Some(1), "up -d: {stderr}");
+    let message = "dependency failed to start: container crashloop-redis-1 is unhealthy";
+    assert!(stderr.lines().any(|l| l == message), "no line {message:?} in:\n{stderr}");
+    let web = container(&sb, &dir, "web")?;
+    assert_eq!(web["State"], "created", "web must not start: {web}");
     Ok(())
 }
 
