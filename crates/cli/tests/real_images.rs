@@ -1,8 +1,9 @@
 //! Real daemons from real Debian-built images (testkit's `redis:debian-test` and
 //! `nginx:debian-test`, configured like their official images) in a stack, each test in its own
 //! sandbox: redis answers its peers by service name and nginx serves the host and its peers; a
-//! crash-looping redis fails the `up` of the nginx waiting for it to be healthy (issue 10,
-//! item 2); nginx stops on its image's STOPSIGNAL (item 3).
+//! restarted container is reachable at once (issue 10, item 1); a crash-looping redis fails the
+//! `up` of the nginx waiting for it to be healthy (item 2); nginx stops on its image's
+//! STOPSIGNAL (item 3).
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
@@ -162,6 +163,33 @@ fn redis_answers_its_peers_and_nginx_serves_the_host_and_its_peers() -> Result<(
     assert_eq!(http_get(&sb, "127.0.0.1:18080".parse()?)?, PAGE);
     let access_log = xcompose(&sb, &dir, &["logs", "web"])?;
     assert!(access_log.contains("\"GET / HTTP/1.0\" 200"), "nginx logged no request of the host:\n{access_log}");
+    Ok(())
+}
+
+#[test]
+fn a_restarted_container_answers_the_host_and_its_peers_at_once() -> Result<()> {
+    let (sb, dir) = stack_up()?;
+    let ip = exec(&sb, &dir, "web", &["hostname", "-i"])?;
+    let addr: SocketAddr = format!("{ip}:80").parse().with_context(|| format!("web's address {ip:?}"))?;
+    // Both neighbours learn web's link-layer address before the restart.
+    assert_eq!(http_get(&sb, addr)?, PAGE);
+    assert_eq!(wget(&sb, &dir, "client", "http://web/")?, PAGE.trim_end());
+
+    xcompose(&sb, &dir, &["restart", "web"])?;
+    wait_until("nginx serves its page inside its restarted container", || {
+        Ok(wget(&sb, &dir, "web", "http://127.0.0.1/").is_ok_and(|page| page == PAGE.trim_end()))
+    })?;
+    assert_eq!(exec(&sb, &dir, "web", &["hostname", "-i"])?, ip, "web kept its address");
+    let mut failures = Vec::new();
+    for i in 0..5 {
+        if let Err(e) = http_get(&sb, addr) {
+            failures.push(format!("from the host, request {i}: {e:#}"));
+        }
+        if let Err(e) = wget(&sb, &dir, "client", "http://web/") {
+            failures.push(format!("from the client, request {i}: {e:#}"));
+        }
+    }
+    assert!(failures.is_empty(), "requests to the restarted web failed:\n{}", failures.join("\n"));
     Ok(())
 }
 
