@@ -3,7 +3,7 @@
 //! sandbox: redis answers its peers by service name and nginx serves the host and its peers; a
 //! restarted container is reachable at once (issue 10, item 1); a crash-looping redis fails the
 //! `up` of the nginx waiting for it to be healthy (item 2); nginx stops on its image's
-//! STOPSIGNAL (item 3).
+//! STOPSIGNAL (item 3); redis's data in its image's VOLUME survives a recreation (item 4).
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
@@ -258,5 +258,20 @@ fn nginx_stops_on_its_image_s_stopsignal_and_exits_cleanly() -> Result<()> {
     // SIGQUIT is nginx's graceful shutdown; Docker sends the image's STOPSIGNAL, not SIGTERM.
     let logs = xcompose(&sb, &dir, &["logs", "web"])?;
     assert!(logs.contains("signal 3 (SIGQUIT) received"), "nginx was not stopped with SIGQUIT:\n{logs}");
+    Ok(())
+}
+
+#[test]
+fn redis_data_in_its_image_s_volume_survives_a_forced_recreation() -> Result<()> {
+    let (sb, dir) = stack_up()?;
+    assert_eq!(redis_cli(&sb, &dir, &["SET", "greeting", "hello"])?, "OK");
+    assert_eq!(redis_cli(&sb, &dir, &["SAVE"])?, "OK");
+    let before = container(&sb, &dir, "redis")?["ID"].clone();
+
+    xcompose(&sb, &dir, &["up", "-d", "--force-recreate", "redis"])?;
+    let after = container(&sb, &dir, "redis")?["ID"].clone();
+    assert_ne!(before, after, "redis was not recreated");
+    wait_for_redis(&sb, &dir)?;
+    assert_eq!(redis_cli(&sb, &dir, &["GET", "greeting"])?, "hello", "redis lost the data in /data");
     Ok(())
 }
