@@ -118,7 +118,9 @@ fn the_daemons_and_the_probe_run_in_the_debian_layer() {
     }
     // debootstrap's device nodes are kept, as in any image made from a debootstrap tree.
     for device in ["dev/null", "dev/full", "dev/zero"] {
-        let kind = std::fs::symlink_metadata(root.join(device)).unwrap().file_type();
+        let kind = std::fs::symlink_metadata(root.join(device))
+            .unwrap()
+            .file_type();
         assert!(kind.is_char_device(), "/{device} is {kind:?}");
     }
     // Nothing of the build host or of apt's downloads is left in the image.
