@@ -104,6 +104,7 @@ services:
   db:
     image: sig:latest
     labels: {tier: db}
+    ports: ["15432:5432"]
   app:
     image: busybox:latest
     init: true
@@ -115,6 +116,7 @@ services:
     healthcheck: {disable: true}
   term:
     image: sig:latest
+    expose: ["7000-7001/udp"]
     stop_signal: SIGTERM
     stop_grace_period: 1s
     healthcheck: {interval: 30s, start_interval: 30s}
@@ -122,7 +124,7 @@ services:
 
 /// The image's STOPSIGNAL stops the container (the service's `stop_signal` wins), its
 /// HEALTHCHECK gates dependents (`disable: true` turns it off; the service's fields go over
-/// the image's), and its labels go under the service's.
+/// the image's), its labels go under the service's, and its EXPOSE adds to `expose:`.
 #[test]
 fn the_images_stop_signal_healthcheck_and_labels_count() -> Result<()> {
     let sb = sandbox_with_busybox()?;
@@ -134,6 +136,7 @@ fn the_images_stop_signal_healthcheck_and_labels_count() -> Result<()> {
             "StopSignal": "SIGINT",
             "Healthcheck": {"Test": ["CMD-SHELL", "test -f /tmp/ready"], "Interval": 100_000_000u64, "StartPeriod": 10_000_000_000u64, "StartInterval": 100_000_000u64},
             "Labels": {"org.example.from": "image", "tier": "image"},
+            "ExposedPorts": {"5432/tcp": {}},
             "OnBuild": ["RUN exit 1"],
         }),
     )?;
@@ -145,6 +148,10 @@ fn the_images_stop_signal_healthcheck_and_labels_count() -> Result<()> {
     ensure!(labels.split(',').any(|l| l == "org.example.from=image") && labels.split(',').any(|l| l == "tier=db"), "labels: {labels}");
     ensure!(before["unchecked"]["Health"] == "", "disable: true: {}", before["unchecked"]);
     ensure!(before["term"]["Health"] == "starting", "the service's interval over the image's test: {}", before["term"]);
+    // The image's EXPOSE and the service's `expose:` show in ps when not published.
+    ensure!(before["unchecked"]["Ports"] == "5432/tcp", "{}", before["unchecked"]);
+    ensure!(before["term"]["Ports"] == "5432/tcp, 7000-7001/udp", "{}", before["term"]);
+    ensure!(before["db"]["Ports"] == "0.0.0.0:15432->5432/tcp", "{}", before["db"]);
 
     let started = Instant::now();
     xcompose(&sb, &dir, &["stop", "db"])?;
@@ -235,8 +242,8 @@ fn anonymous_volumes(sb: &Sandbox) -> Result<Vec<String>> {
 }
 
 /// Each VOLUME of the image gets an anonymous volume seeded from the image; the data written
-/// there (and in the service's own anonymous volume) survives `up --force-recreate`, `down`
-/// keeps those volumes and `down -v` removes them, as compose.
+/// there (and in the service's own anonymous volume) survives `up --force-recreate` (not with
+/// `-V`), `down` keeps those volumes and `down -v` removes them, as compose.
 #[test]
 fn the_images_volumes_are_anonymous_volumes_kept_across_recreation() -> Result<()> {
     let sb = sandbox_with_busybox()?;
@@ -256,9 +263,13 @@ fn the_images_volumes_are_anonymous_volumes_kept_across_recreation() -> Result<(
     let data = xcompose(&sb, &dir, &["exec", "-T", "store", "cat", "/data/file", "/cache/file"])?;
     ensure!(data == "kept\ncached\n", "data after --force-recreate: {data:?}");
     ensure!(anonymous_volumes(&sb)?.len() == 3, "no new volume: {:?}", anonymous_volumes(&sb)?);
+    xcompose(&sb, &dir, &["up", "-d", "--force-recreate", "-V"])?;
+    let renewed = xcompose(&sb, &dir, &["exec", "-T", "store", "ls", "/data", "/cache", "/home"])?;
+    ensure!(renewed == "/cache:\n\n/data:\n\n/home:\napp\n", "-V gives new volumes, seeded again: {renewed:?}");
+    ensure!(anonymous_volumes(&sb)?.len() == 6, "-V leaves the old ones: {:?}", anonymous_volumes(&sb)?);
 
     xcompose(&sb, &dir, &["down", "-t", "0"])?;
-    ensure!(anonymous_volumes(&sb)?.len() == 3, "down keeps them: {:?}", anonymous_volumes(&sb)?);
+    ensure!(anonymous_volumes(&sb)?.len() == 6, "down keeps them: {:?}", anonymous_volumes(&sb)?);
     xcompose(&sb, &dir, &["up", "-d"])?;
     xcompose(&sb, &dir, &["down", "-v", "-t", "0"])?;
     ensure!(anonymous_volumes(&sb)?.is_empty(), "down -v removes them: {:?}", anonymous_volumes(&sb)?);
@@ -289,5 +300,26 @@ fn imported_layers_keep_device_nodes_and_fifos() -> Result<()> {
     let line = |name: &str| listing.lines().find(|l| l.ends_with(&format!(" {name}"))).unwrap_or_default().to_string();
     ensure!(line("full").starts_with('c') && line("full").contains("1,   7"), "the character device: {listing}");
     ensure!(line("pipe").starts_with('p'), "the fifo: {listing}");
+    Ok(())
+}
+
+/// `run -P` (`--service-ports`) publishes the service's ports, which `run` leaves out otherwise.
+#[test]
+fn run_service_ports_publishes_the_services_ports() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let stack = "services:\n  web:\n    image: busybox:latest\n    init: true\n    command: [\"sh\", \"-c\", \"echo run > /tmp/index.html; exec httpd -f -p 80 -h /tmp\"]\n    ports: [\"18090:80\"]\n";
+    let dir = project(&sb, "runports", stack)?;
+    let fetch = || sb.command("timeout").args(["3", "busybox", "wget", "-q", "-O", "-", "http://127.0.0.1:18090/index.html"]).output();
+    xcompose(&sb, &dir, &["run", "-d", "web"])?;
+    ensure!(!fetch()?.status.success(), "run without -P published the port");
+    xcompose(&sb, &dir, &["run", "-d", "-P", "web"])?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut out = fetch()?;
+    while !out.status.success() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        out = fetch()?;
+    }
+    ensure!(out.stdout == b"run\n", "run -P: {out:?}");
+    xcompose(&sb, &dir, &["down", "-t", "0"])?;
     Ok(())
 }

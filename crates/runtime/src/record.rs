@@ -1,6 +1,6 @@
 //! What a container is, as stored.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use xcompose_cgroups::Resources;
@@ -53,6 +53,9 @@ pub struct CreateRequest {
     pub stop_signal: i32,
     /// Grace period before SIGKILL.
     pub stop_grace: Duration,
+    /// Ports it exposes, Docker's `PORT/PROTOCOL` (the image's EXPOSE and the service's
+    /// `expose:`), shown by `ps` when not published.
+    pub exposed_ports: BTreeSet<String>,
 }
 
 /// Docker's time between the stop signal and SIGKILL.
@@ -83,6 +86,7 @@ impl CreateRequest {
             rlimits: Vec::new(),
             stop_signal: nix::libc::SIGTERM,
             stop_grace: DEFAULT_STOP_GRACE,
+            exposed_ports: BTreeSet::new(),
         }
     }
 }
@@ -110,4 +114,7 @@ pub struct ContainerRecord {
     pub stop_signal: i32,
     /// Grace period before SIGKILL.
     pub stop_grace: Duration,
+    /// Ports it exposes, `PORT/PROTOCOL`.
+    #[serde(default)]
+    pub exposed_ports: BTreeSet<String>,
 }

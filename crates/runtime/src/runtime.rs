@@ -272,6 +272,7 @@ impl Runtime {
             cgroup: (id.clone(), req.resources),
             stop_signal: req.stop_signal,
             stop_grace: req.stop_grace,
+            exposed_ports: req.exposed_ports,
         };
         let json = serde_json::to_vec_pretty(&record).expect("records serialise");
         xcompose_images::store::atomic_write(&staging.join("container.json"), &json)?;

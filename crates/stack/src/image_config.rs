@@ -1,10 +1,10 @@
 //! What an image's config adds to a container's settings, merged as the Docker Engine does
 //! (moby's `daemon/commit.go` `merge`): the service's STOPSIGNAL, HEALTHCHECK fields and labels
-//! win, the image fills in what the service leaves out. The process (ENTRYPOINT, CMD, ENV,
+//! win, the image fills in what the service leaves out; exposed ports are united. The process (ENTRYPOINT, CMD, ENV,
 //! USER, WORKDIR) is merged by `xcompose_orchestrator::process`. ONBUILD only matters to
 //! builds: it is never read at run time.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -22,6 +22,8 @@ pub(crate) struct ImageDefaults {
     pub healthcheck: Option<ImageHealthcheck>,
     /// LABEL.
     pub labels: BTreeMap<String, String>,
+    /// EXPOSE, `PORT[/PROTOCOL]`.
+    pub exposed_ports: Vec<String>,
 }
 
 impl ImageDefaults {
@@ -32,6 +34,7 @@ impl ImageDefaults {
             stop_signal: config.and_then(|c| c.stop_signal().clone()).filter(|s| !s.is_empty()),
             healthcheck: store.healthcheck(&image.id)?,
             labels: config.and_then(|c| c.labels().clone()).unwrap_or_default().into_iter().collect(),
+            exposed_ports: config.and_then(|c| c.exposed_ports().clone()).unwrap_or_default(),
         })
     }
 }
@@ -105,6 +108,26 @@ pub(crate) fn merge_labels(labels: &mut BTreeMap<String, String>, image: &ImageD
     }
 }
 
+/// The ports the container exposes, as Docker's `PORT/PROTOCOL`: the image's EXPOSE and the
+/// service's `expose:` (`3000`, `8000-8002`, `53/udp`), united as Docker merges them.
+pub(crate) fn exposed_ports(service: &[String], image: &ImageDefaults) -> Result<BTreeSet<String>, String> {
+    let mut ports = BTreeSet::new();
+    for entry in image.exposed_ports.iter().chain(service) {
+        let (range, protocol) = entry.split_once('/').unwrap_or((entry.as_str(), "tcp"));
+        let invalid = || format!("invalid exposed port {entry:?}: PORT, PORT-PORT, optionally /tcp, /udp or /sctp");
+        if !matches!(protocol, "tcp" | "udp" | "sctp") {
+            return Err(invalid());
+        }
+        let (first, last) = range.split_once('-').unwrap_or((range, range));
+        let (first, last): (u16, u16) = (first.parse().map_err(|_| invalid())?, last.parse().map_err(|_| invalid())?);
+        if first == 0 || last < first {
+            return Err(invalid());
+        }
+        ports.extend((first..=last).map(|port| format!("{port}/{protocol}")));
+    }
+    Ok(ports)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,6 +184,16 @@ mod tests {
         assert_eq!(stop_signal("SIGNOPE", &image).unwrap_err(), "invalid stop_signal: unknown signal \"SIGNOPE\"");
         let bad = ImageDefaults { stop_signal: Some("RTMAX+9".into()), ..Default::default() };
         assert_eq!(stop_signal("", &bad).unwrap_err(), "the image's STOPSIGNAL: unknown signal \"RTMAX+9\"");
+    }
+
+    #[test]
+    fn exposed_ports_of_the_image_and_the_service() {
+        let image = ImageDefaults { exposed_ports: vec!["6379/tcp".into(), "53/udp".into()], ..Default::default() };
+        let ports = exposed_ports(&["8000-8002".into(), "6379".into()], &image).unwrap();
+        assert_eq!(ports.into_iter().collect::<Vec<_>>(), ["53/udp", "6379/tcp", "8000/tcp", "8001/tcp", "8002/tcp"]);
+        for bad in ["http", "80/icmp", "0", "9-3", "70000"] {
+            assert!(exposed_ports(&[bad.to_string()], &ImageDefaults::default()).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub struct ContainerInfo {
     pub log_path: PathBuf,
     /// Its published ports.
     pub ports: Vec<crate::PortBinding>,
+    /// The ports it exposes that are not published, by port then protocol (`6379`, `tcp`).
+    pub exposed: Vec<(u16, String)>,
 }
 
 /// One line of a container's log.
@@ -52,6 +54,14 @@ impl Stack {
         let mut out = Vec::new();
         for c in self.project_containers()? {
             let record = self.runtime.find(&c.id)?;
+            let ports = self.ports.of(&c.id)?;
+            let mut exposed: Vec<(u16, String)> = record
+                .exposed_ports
+                .iter()
+                .filter_map(|p| p.split_once('/').and_then(|(port, protocol)| Some((port.parse().ok()?, protocol.to_string()))))
+                .filter(|(port, protocol)| !ports.iter().any(|b| b.container_port == *port && b.protocol == *protocol))
+                .collect();
+            exposed.sort();
             out.push(ContainerInfo {
                 service: c.labels.get(labels::SERVICE).cloned().unwrap_or_default(),
                 oneoff: c.labels.get(labels::ONEOFF).map(String::as_str) == Some("True"),
@@ -59,7 +69,8 @@ impl Stack {
                 command: record.supervisor.spec.process.args.clone(),
                 created: record.created.clone(),
                 log_path: record.supervisor.log_path.clone(),
-                ports: self.ports.of(&c.id)?,
+                ports,
+                exposed,
                 state: c.state,
                 labels: c.labels,
                 id: c.id,

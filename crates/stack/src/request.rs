@@ -39,6 +39,7 @@ pub(crate) fn create_request(service_name: &str, service: &Service, name: &str, 
         init: service.init.unwrap_or(false),
         rlimits: service.ulimits.iter().map(|(name, limit)| rlimit(name, limit)).collect(),
         stop_signal: image_config::stop_signal(&service.stop_signal, image).map_err(invalid)?,
+        exposed_ports: image_config::exposed_ports(&service.expose, image).map_err(invalid)?,
         stop_grace: service.stop_grace_period.map(|d| Duration::from_nanos(d.0.max(0) as u64)).unwrap_or(xcompose_runtime::DEFAULT_STOP_GRACE),
     })
 }

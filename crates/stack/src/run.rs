@@ -22,6 +22,8 @@ pub struct RunOptions {
     pub name: Option<String>,
     /// `--no-deps`: do not start the service's dependencies.
     pub no_deps: bool,
+    /// `-P`/`--service-ports`: publish the service's ports, as `up` would.
+    pub service_ports: bool,
 }
 
 impl Stack {
@@ -53,10 +55,12 @@ impl Stack {
         if let Some(dir) = &opts.workdir {
             service.working_dir = dir.clone();
         }
-        // One-off containers neither restart nor publish the service's ports.
+        // One-off containers do not restart, and publish the service's ports only when asked.
         service.restart.clear();
         service.deploy = None;
-        service.ports.clear();
+        if !opts.service_ports {
+            service.ports.clear();
+        }
         let name = opts.name.clone().unwrap_or_else(|| oneoff_name(&self.project.name, service_name, &unique_suffix()));
         self.report("Container", &name, "Creating");
         let id = self.create_from(service_name, &service, 1, &name, true, &Default::default())?;

@@ -32,6 +32,8 @@ pub struct UpOptions {
     pub plan: xcompose_orchestrator::plan::UpOptions,
     /// `--no-start`: create only.
     pub no_start: bool,
+    /// `-V`: a recreated container gets new anonymous volumes instead of the old one's.
+    pub renew_anon_volumes: bool,
     /// `--wait`: return once every container runs (and is healthy, if it has a healthcheck).
     pub wait: bool,
     /// `--wait-timeout`.
@@ -165,7 +167,7 @@ impl Stack {
             Action::Recreate { number, old_id, name, .. } => {
                 self.report("Container", name, "Recreate");
                 // The new container keeps the old one's anonymous volumes, as compose passes them.
-                let inherited = self.anonymous_volumes_of(old_id)?;
+                let inherited = if opts.renew_anon_volumes { AnonymousVolumes::new() } else { self.anonymous_volumes_of(old_id)? };
                 self.remove_container(old_id, self.grace(grace, old_id)?)?;
                 let id = self.create_container(service, *number, name, &inherited)?;
                 self.report("Container", name, "Recreated");

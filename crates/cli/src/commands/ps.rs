@@ -103,9 +103,32 @@ fn print_table(shown: &[ContainerInfo], now: DateTime<Utc>) {
     }
 }
 
-/// Docker's `Ports` column: `127.0.0.1:8080->80/tcp, 0.0.0.0:5353->53/udp`.
+/// Docker's `Ports` column: `6379/tcp, 127.0.0.1:8080->80/tcp, 0.0.0.0:5353->53/udp` (exposed
+/// ports not published first, as Docker lists them).
 fn ports_text(c: &ContainerInfo) -> String {
-    c.ports.iter().map(|p| p.display()).collect::<Vec<_>>().join(", ")
+    exposed_text(&c.exposed).into_iter().chain(c.ports.iter().map(|p| p.display())).collect::<Vec<_>>().join(", ")
+}
+
+/// Exposed ports (sorted by port) as docker/cli's `DisplayablePorts` shows them: consecutive
+/// ports of a protocol as one range (`7000-7002/udp`), a range broken by a gap shown first.
+fn exposed_text(exposed: &[(u16, String)]) -> Vec<String> {
+    let form = |(protocol, first, last): &(String, u16, u16)| {
+        if first == last { format!("{first}/{protocol}") } else { format!("{first}-{last}/{protocol}") }
+    };
+    let mut open: Vec<(String, u16, u16)> = Vec::new();
+    let mut shown = Vec::new();
+    for (port, protocol) in exposed {
+        match open.iter_mut().find(|g| g.0 == *protocol) {
+            None => open.push((protocol.clone(), *port, *port)),
+            Some(group) if *port == group.2 + 1 => group.2 = *port,
+            Some(group) => {
+                shown.push(form(group));
+                (group.1, group.2) = (*port, *port);
+            }
+        }
+    }
+    shown.extend(open.iter().map(form));
+    shown
 }
 
 fn json_line(c: &ContainerInfo, now: DateTime<Utc>) -> serde_json::Value {
@@ -122,12 +145,17 @@ fn json_line(c: &ContainerInfo, now: DateTime<Utc>) -> serde_json::Value {
         "Names": c.name,
         "Project": c.labels.get("com.docker.compose.project").cloned().unwrap_or_default(),
         "Ports": ports_text(c),
-        "Publishers": c.ports.iter().map(|p| serde_json::json!({
+        "Publishers": c.exposed.iter().map(|(port, protocol)| serde_json::json!({
+            "URL": "",
+            "TargetPort": port,
+            "PublishedPort": 0,
+            "Protocol": protocol,
+        })).chain(c.ports.iter().map(|p| serde_json::json!({
             "URL": p.host_ip.map_or("0.0.0.0".to_string(), |ip| ip.to_string()),
             "TargetPort": p.container_port,
             "PublishedPort": p.host_port,
             "Protocol": p.protocol,
-        })).collect::<Vec<_>>(),
+        }))).collect::<Vec<_>>(),
         "RunningFor": created_text(&c.created, now),
         "Service": c.service,
         "State": c.state.status.as_str(),
@@ -179,6 +207,14 @@ fn human_duration(d: chrono::Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exposed_ports_grouped_as_docker() {
+        let ports = |list: &[(u16, &str)]| list.iter().map(|(p, t)| (*p, t.to_string())).collect::<Vec<_>>();
+        assert_eq!(exposed_text(&ports(&[(5432, "tcp"), (7000, "udp"), (7001, "udp")])), ["5432/tcp", "7000-7001/udp"]);
+        assert_eq!(exposed_text(&ports(&[(80, "tcp"), (81, "tcp"), (90, "tcp"), (91, "udp")])), ["80-81/tcp", "90/tcp", "91/udp"]);
+        assert!(exposed_text(&[]).is_empty());
+    }
 
     #[test]
     fn human_durations_as_docker() {

@@ -32,6 +32,9 @@ pub struct RunArgs {
     /// Don't start linked services.
     #[arg(long)]
     pub no_deps: bool,
+    /// Run command with all service's ports enabled and mapped to the host.
+    #[arg(short = 'P', long)]
+    pub service_ports: bool,
     /// Run as specified username or uid.
     #[arg(short = 'u', long)]
     pub user: Option<String>,
@@ -59,6 +62,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<ExitCode> {
         workdir: args.workdir.clone(),
         name: args.name.clone(),
         no_deps: args.no_deps,
+        service_ports: args.service_ports,
     };
     catch_interrupts()?;
     let id = stack.run(&args.service, &opts)?;

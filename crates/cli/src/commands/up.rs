@@ -33,6 +33,9 @@ pub struct UpArgs {
     /// If containers already exist, don't recreate them.
     #[arg(long, conflicts_with = "force_recreate")]
     pub no_recreate: bool,
+    /// Recreate anonymous volumes instead of retrieving data from the previous containers.
+    #[arg(short = 'V', long)]
+    pub renew_anon_volumes: bool,
     /// Remove containers for services not defined in the Compose file.
     #[arg(long)]
     pub remove_orphans: bool,
@@ -88,6 +91,7 @@ fn up_options(args: &UpArgs) -> Result<UpOptions> {
             image_digests: BTreeMap::new(),
         },
         no_start: args.no_start,
+        renew_anon_volumes: args.renew_anon_volumes,
         wait: args.wait,
         wait_timeout: args.wait_timeout.map(Duration::from_secs),
         timeout: args.timeout.map(Duration::from_secs),
