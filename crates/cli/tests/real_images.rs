@@ -161,6 +161,9 @@ fn redis_answers_its_peers_and_nginx_serves_the_host_and_its_peers() -> Result<(
 
     assert_eq!(wget(&sb, &dir, "client", "http://web/")?, PAGE.trim_end());
     assert_eq!(http_get(&sb, "127.0.0.1:18080".parse()?)?, PAGE);
+    // The images' EXPOSE shows as docker ps shows it: unpublished for redis, published for web.
+    assert_eq!(container(&sb, &dir, "redis")?["Ports"], "6379/tcp");
+    assert_eq!(container(&sb, &dir, "web")?["Ports"], "0.0.0.0:18080->80/tcp");
     let access_log = xcompose(&sb, &dir, &["logs", "web"])?;
     assert!(access_log.contains("\"GET / HTTP/1.0\" 200"), "nginx logged no request of the host:\n{access_log}");
     Ok(())
