@@ -1,7 +1,8 @@
 //! Real-world stacks behave as under Docker Engine and Docker Compose: a dependency that
 //! crash-loops fails `up` at once; the image's config (STOPSIGNAL, HEALTHCHECK, LABEL, VOLUME)
 //! counts as the Docker Engine merges it with the service's; a restarted container is reachable
-//! at once; layers keep their device nodes and fifos.
+//! at once; layers keep their device nodes and fifos. The last test runs real redis and nginx
+//! from a Debian image (built once with debootstrap, see tests/images/build-debian-rootfs.sh).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -17,9 +18,14 @@ use common::{project, sandbox_with_busybox, xcompose, XCOMPOSE};
 /// Loads `reference` into the sandbox's store as a `docker save` archive: the busybox test
 /// image's files as its one layer, under the run `config` given (Docker's `config` object).
 fn load_image(sb: &Sandbox, reference: &str, config: serde_json::Value) -> Result<()> {
+    load_image_of(sb, &xcompose_testkit::busybox_image_tar()?, reference, config)
+}
+
+/// As [`load_image`], with the root filesystem tar `rootfs` as the layer.
+fn load_image_of(sb: &Sandbox, rootfs: &Path, reference: &str, config: serde_json::Value) -> Result<()> {
     let dir = sb.temp_dir().join(format!("archive-{}", reference.replace([':', '/'], "-")));
     std::fs::create_dir_all(&dir)?;
-    std::fs::copy(xcompose_testkit::busybox_image_tar()?, dir.join("layer.tar"))?;
+    std::fs::copy(rootfs, dir.join("layer.tar"))?;
     let sum = Command::new("sha256sum").arg(dir.join("layer.tar")).output()?;
     let digest = String::from_utf8(sum.stdout)?.split_whitespace().next().context("sha256sum printed nothing")?.to_string();
     let image = serde_json::json!({
@@ -92,6 +98,19 @@ fn a_crash_looping_dependency_fails_up_at_once() -> Result<()> {
         // db starts and exits at once: the 30 s probe interval must not matter.
         ensure!(took < Duration::from_secs(5), "{restart}/{condition}: up took {took:?}");
         xcompose(&sb, &dir, &["down", "-t", "0"])?;
+    }
+    Ok(())
+}
+
+/// Waits (up to 5 s) until `service`'s container listens on TCP port 80, seen from inside it:
+/// the requests that follow measure the network, not the server's start.
+fn wait_listening_on_80(sb: &Sandbox, dir: &Path, service: &str) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    // A listening socket on port 80 (0x0050), IPv4 or IPv6, in the kernel's tables.
+    let probe = ["exec", "-T", service, "grep", "-qs", ":0050 0*:0000 0A", "/proc/net/tcp", "/proc/net/tcp6"];
+    while !sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(probe).output()?.status.success() {
+        ensure!(Instant::now() < deadline, "{service} never listened on port 80");
+        std::thread::sleep(Duration::from_millis(20));
     }
     Ok(())
 }
@@ -203,6 +222,7 @@ fn a_restarted_container_is_reachable_at_once() -> Result<()> {
         ensure!(out.status.success() && out.stdout == b"served\n", "before the restart: {out:?}");
     }
     xcompose(&sb, &dir, &["restart", "web"])?;
+    wait_listening_on_80(&sb, &dir, "web")?;
     let mut failed = Vec::new();
     for n in 0..REQUESTS {
         for (side, fetch) in [("host", &from_host as &dyn Fn() -> std::io::Result<std::process::Output>), ("peer", &from_peer)] {
@@ -321,5 +341,106 @@ fn run_service_ports_publishes_the_services_ports() -> Result<()> {
     }
     ensure!(out.stdout == b"run\n", "run -P: {out:?}");
     xcompose(&sb, &dir, &["down", "-t", "0"])?;
+    Ok(())
+}
+
+/// The Debian test image's redis-server and nginx loaded as images with the configs their
+/// official images have (redis: VOLUME /data, a `redis-cli ping` HEALTHCHECK as many derived
+/// images add; nginx: STOPSIGNAL SIGQUIT).
+fn load_debian_daemons(sb: &Sandbox) -> Result<()> {
+    let rootfs = xcompose_testkit::debian_image_tar()?;
+    load_image_of(
+        sb,
+        &rootfs,
+        "redis-deb:latest",
+        serde_json::json!({
+            "Cmd": ["redis-server", "--protected-mode", "no"],
+            "WorkingDir": "/data",
+            "Volumes": {"/data": {}},
+            "ExposedPorts": {"6379/tcp": {}},
+            "Healthcheck": {"Test": ["CMD", "redis-cli", "ping"], "Interval": 200_000_000u64, "StartPeriod": 20_000_000_000u64, "StartInterval": 100_000_000u64},
+        }),
+    )?;
+    load_image_of(
+        sb,
+        &rootfs,
+        "nginx-deb:latest",
+        serde_json::json!({"Cmd": ["nginx", "-g", "daemon off;"], "StopSignal": "SIGQUIT", "ExposedPorts": {"80/tcp": {}}}),
+    )
+}
+
+const DAEMONS_STACK: &str = r#"
+services:
+  cache:
+    image: redis-deb:latest
+  web:
+    image: nginx-deb:latest
+    depends_on:
+      cache: {condition: service_healthy}
+  client:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+"#;
+
+const BROKEN_CACHE_STACK: &str = r#"
+services:
+  cache:
+    image: redis-deb:latest
+    command: ["redis-server", "--no-such-option", "1"]
+    restart: always
+  web:
+    image: nginx-deb:latest
+    depends_on:
+      cache: {condition: service_healthy}
+"#;
+
+/// Real daemons from a Debian image: redis's image HEALTHCHECK gates nginx; redis's data in its
+/// image VOLUME survives `--force-recreate`; a restarted nginx answers the host and a peer at
+/// once; nginx stops cleanly on its STOPSIGNAL; a crash-looping redis fails `up` at once.
+#[test]
+fn a_redis_and_nginx_stack_behaves_as_under_docker() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    load_debian_daemons(&sb)?;
+    let dir = project(&sb, "daemons", DAEMONS_STACK)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    ensure!(ps(&sb, &dir)?["cache"]["Health"] == "healthy", "{}", ps(&sb, &dir)?["cache"]);
+
+    // Item 4: the data survives the recreation in the image's /data volume.
+    let set = xcompose(&sb, &dir, &["exec", "-T", "cache", "sh", "-c", "redis-cli set greeting hello && redis-cli save"])?;
+    ensure!(set == "OK\nOK\n", "{set:?}");
+    xcompose(&sb, &dir, &["up", "-d", "--force-recreate", "cache"])?;
+    let got = xcompose(&sb, &dir, &["exec", "-T", "cache", "redis-cli", "get", "greeting"])?;
+    ensure!(got == "hello\n", "redis's data after --force-recreate: {got:?}");
+
+    // Item 1: nginx restarted answers at once, from the host and from a peer.
+    let ip = xcompose(&sb, &dir, &["exec", "-T", "client", "sh", "-c", "nslookup web | sed -n 's/^Address: *//p' | tail -n 1"])?.trim().to_string();
+    ensure!(!ip.is_empty(), "no address for web");
+    let url = format!("http://{ip}/");
+    let from_host = || sb.command("timeout").args(["3", "busybox", "wget", "-q", "-O", "-", &url]).output();
+    let from_peer = || sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(["exec", "-T", "client", "timeout", "3", "wget", "-q", "-O", "-", &url]).output();
+    let served = |out: &std::process::Output| out.status.success() && String::from_utf8_lossy(&out.stdout).contains("Welcome to nginx");
+    ensure!(served(&from_host()?) && served(&from_peer()?), "nginx serves before the restart");
+    xcompose(&sb, &dir, &["restart", "web"])?;
+    wait_listening_on_80(&sb, &dir, "web")?;
+    let mut failed = 0;
+    for _ in 0..REQUESTS {
+        failed += usize::from(!served(&from_host()?)) + usize::from(!served(&from_peer()?));
+    }
+    ensure!(failed == 0, "{failed} requests failed right after nginx restarted");
+
+    // Item 3: nginx stops gracefully on SIGQUIT.
+    xcompose(&sb, &dir, &["stop", "web"])?;
+    ensure!(ps(&sb, &dir)?["web"]["ExitCode"] == 0, "nginx's exit: {}", ps(&sb, &dir)?["web"]);
+    xcompose(&sb, &dir, &["down", "-v", "-t", "0"])?;
+
+    // Item 2: a crash-looping redis fails up at once.
+    let broken = project(&sb, "broken", BROKEN_CACHE_STACK)?;
+    let started = Instant::now();
+    let out = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(broken.join("compose.yaml")).args(["up", "-d"]).output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(out.status.code() == Some(1) && stderr.contains("dependency failed to start: container broken-cache-1 is unhealthy"), "{stderr}");
+    ensure!(started.elapsed() < Duration::from_secs(5), "up took {:?}", started.elapsed());
+    xcompose(&sb, &broken, &["down", "-v", "-t", "0"])?;
     Ok(())
 }
