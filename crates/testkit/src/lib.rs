@@ -38,7 +38,7 @@ pub use debian_images::{
     DEBIAN_REDIS_IMAGE,
 };
 pub use forked::{busybox_overlay, in_forked_sandbox, BusyboxOverlay};
-pub use image::{build_busybox_rootfs, busybox_image_tar, busybox_rootfs_script, debian_image_tar, debian_rootfs_script};
+pub use image::{build_busybox_rootfs, busybox_image_tar, busybox_rootfs_script};
 pub use sandbox::Sandbox;
 
 /// Programs a [`Sandbox`] needs, with the Debian package that ships each.
