@@ -32,7 +32,7 @@ if [ "$(id -u)" != 0 ]; then
   echo "error: $0 must run as root (debootstrap and chroot need it)" >&2
   exit 1
 fi
-for tool in debootstrap chroot tar sha256sum mount umount dpkg; do
+for tool in debootstrap chroot unshare tar sha256sum dpkg; do
   command -v "$tool" >/dev/null || {
     echo "error: $tool not found: run 'apt-get install debootstrap' (tests/install-deps.sh does it)" >&2
     exit 1
@@ -89,11 +89,7 @@ mkdir -p -- "$out_dir"
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/xcompose-debian-images.XXXXXX")
 tmp_out="$out_dir/.$(basename -- "$out").tmp.$$"
 rootfs=$work/rootfs
-cleanup() {
-  umount "$rootfs/proc" 2>/dev/null || true
-  rm -rf -- "$work"
-  rm -f -- "$tmp_out"
-}
+cleanup() { rm -rf -- "$work"; rm -f -- "$tmp_out"; }
 trap cleanup EXIT
 
 echo "debootstrap --variant=minbase $suite from $mirror ($arch)" >&2
@@ -114,18 +110,20 @@ EXCLUDES
 printf '#!/bin/sh\n# Services are not started while the image is built (Debian images ship this too).\nexit 101\n' >"$rootfs/usr/sbin/policy-rc.d"
 chmod 0755 "$rootfs/usr/sbin/policy-rc.d"
 
-mount -t proc proc "$rootfs/proc"
-in_root() { chroot "$rootfs" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C "$@"; }
-{
-  in_root apt-get update -qq &&
-    in_root apt-get install -y -qq --no-install-recommends redis-server nginx busybox
-} >"$work/apt.log" 2>&1 || {
+# Maintainer scripts want /proc: mounted in a mount namespace of its own, so it goes with it
+# even if the build is killed.
+unshare --mount --propagation private sh -ec '
+  root=$1
+  mount -t proc proc "$root/proc"
+  in_root() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C "$@"; }
+  in_root apt-get update -qq
+  in_root apt-get install -y -qq --no-install-recommends redis-server nginx busybox
+  in_root apt-get clean
+' sh "$rootfs" >"$work/apt.log" 2>&1 || {
   tail -n 30 "$work/apt.log" >&2
   echo "error: apt-get install in the $suite chroot failed (log above)" >&2
   exit 1
 }
-in_root apt-get clean
-umount "$rootfs/proc"
 
 # What the build left that an image should not carry: apt's lists and caches, logs, the build
 # host's resolver and name (the runtime provides both), documentation installed before the excludes.
