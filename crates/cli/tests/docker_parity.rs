@@ -431,3 +431,19 @@ fn a_redis_and_nginx_stack_behaves_as_under_docker() -> Result<()> {
     xcompose(&sb, &broken, &["down", "-v", "-t", "0"])?;
     Ok(())
 }
+
+/// A real-time STOPSIGNAL, as systemd images have (`SIGRTMIN+3`), is sent as such.
+#[test]
+fn a_realtime_stop_signal_is_sent() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let signal = nix::libc::SIGRTMIN() + 3;
+    let script = format!("trap 'exit 0' {signal}; trap '' TERM; while true; do sleep 0.1; done");
+    load_image(&sb, "rt:latest", serde_json::json!({"Cmd": ["sh", "-c", script], "StopSignal": "SIGRTMIN+3"}))?;
+    let dir = project(&sb, "rt", "services:\n  init:\n    image: rt:latest\n    stop_grace_period: 5s\n")?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    xcompose(&sb, &dir, &["stop", "init"])?;
+    let state = &ps(&sb, &dir)?["init"];
+    ensure!(state["ExitCode"] == 0, "SIGRTMIN+3 ended the container with 0: {state}");
+    xcompose(&sb, &dir, &["down", "-t", "0"])?;
+    Ok(())
+}

@@ -57,7 +57,19 @@ fn parse_signal(text: &str) -> Result<i32, String> {
     }
     let name = text.to_ascii_uppercase();
     let name = if name.starts_with("SIG") { name } else { format!("SIG{name}") };
-    Signal::from_str(&name).map(|s| s as i32).map_err(|_| format!("unknown signal {text:?}"))
+    Signal::from_str(&name).map(|s| s as i32).ok().or_else(|| realtime_signal(&name)).ok_or_else(|| format!("unknown signal {text:?}"))
+}
+
+/// `SIGRTMIN`, `SIGRTMIN+N`, `SIGRTMAX`, `SIGRTMAX-N`, as Docker reads them, within the range.
+fn realtime_signal(name: &str) -> Option<i32> {
+    let (base, offset) = match (name.strip_prefix("SIGRTMIN"), name.strip_prefix("SIGRTMAX")) {
+        (Some(offset), _) => (nix::libc::SIGRTMIN(), offset),
+        (_, Some(offset)) => (nix::libc::SIGRTMAX(), offset),
+        _ => return None,
+    };
+    let offset = if offset.is_empty() { 0 } else { offset.parse::<i32>().ok()? };
+    let signal = base + offset;
+    (nix::libc::SIGRTMIN()..=nix::libc::SIGRTMAX()).contains(&signal).then_some(signal)
 }
 
 /// The probe in exec form and its timing: the service's healthcheck over the image's, field by
@@ -182,6 +194,9 @@ mod tests {
         assert_eq!(stop_signal("kill", &ImageDefaults::default()).unwrap(), Signal::SIGKILL as i32);
         assert_eq!(stop_signal("9", &ImageDefaults::default()).unwrap(), 9);
         assert_eq!(stop_signal("SIGNOPE", &image).unwrap_err(), "invalid stop_signal: unknown signal \"SIGNOPE\"");
+        let systemd = ImageDefaults { stop_signal: Some("SIGRTMIN+3".into()), ..Default::default() };
+        assert_eq!(stop_signal("", &systemd).unwrap(), nix::libc::SIGRTMIN() + 3);
+        assert_eq!(stop_signal("RTMAX-1", &image).unwrap(), nix::libc::SIGRTMAX() - 1);
         let bad = ImageDefaults { stop_signal: Some("RTMAX+9".into()), ..Default::default() };
         assert_eq!(stop_signal("", &bad).unwrap_err(), "the image's STOPSIGNAL: unknown signal \"RTMAX+9\"");
     }

@@ -72,7 +72,7 @@ pub fn main(config_path: &Path) -> Result<i32, String> {
     let pid_path = pid_file(config_path);
     std::fs::write(&pid_path, std::process::id().to_string()).map_err(|e| format!("writing {}: {e}", pid_path.display()))?;
     let supervisor = Supervisor::new(config.supervisor, cgroup.clone())?;
-    let stop_signal = Signal::try_from(config.stop_signal).unwrap_or(Signal::SIGTERM);
+    let stop_signal = config.stop_signal;
     let grace = config.stop_grace;
     {
         let sup = Arc::clone(&supervisor);

@@ -260,14 +260,17 @@ impl Supervisor {
         }
     }
 
-    /// Stops the container: `signal`, then SIGKILL after `grace`; no restart follows.
-    pub fn stop(&self, signal: Signal, grace: Duration) {
+    /// Stops the container: signal number `signal` (a real-time one too, as systemd images'
+    /// `STOPSIGNAL SIGRTMIN+3`), then SIGKILL after `grace`; no restart follows.
+    pub fn stop(&self, signal: i32, grace: Duration) {
         self.stopping.store(true, Ordering::SeqCst);
         self.update(|s| s.stopped_by_user = true);
         let Some(pid) = *self.current_pid.lock().expect("pid lock") else { return };
         let pid = Pid::from_raw(pid as i32);
-        self.emit("kill", &[("signal", (signal as i32).to_string())]);
-        let _ = kill(pid, signal);
+        self.emit("kill", &[("signal", signal.to_string())]);
+        // nix's `Signal` has no real-time signals: kill(2) with the number itself.
+        // SAFETY: kill(2) takes any pid and signal number; a bad one is only an error return.
+        unsafe { nix::libc::kill(pid.as_raw(), signal) };
         // A frozen container cannot act on any signal: thaw it, as Docker does on stop.
         if self.state().status == Status::Paused {
             let _ = self.set_paused(false);

@@ -88,7 +88,7 @@ fn healthcheck_turns_healthy_then_unhealthy() {
         };
         wait_for(HealthStatus::Healthy, Duration::from_secs(3))?;
         wait_for(HealthStatus::Unhealthy, Duration::from_secs(3))?;
-        sup.stop(Signal::SIGKILL, Duration::from_secs(1));
+        sup.stop(Signal::SIGKILL as i32, Duration::from_secs(1));
         let code = runner.join().map_err(|_| "the supervisor thread panicked".to_string())??;
         check(code == 137, "killed")?;
         Ok(())
@@ -125,7 +125,7 @@ fn stop_waits_the_grace_period_then_kills() {
             std::thread::sleep(Duration::from_millis(10));
         }
         let asked = Instant::now();
-        sup.stop(Signal::SIGTERM, Duration::from_millis(700));
+        sup.stop(Signal::SIGTERM as i32, Duration::from_millis(700));
         let code = runner.join().map_err(|_| "the supervisor thread panicked".to_string())??;
         let took = asked.elapsed();
         check(code == 137, &format!("SIGKILL after the grace period, got {code}"))?;
@@ -162,7 +162,7 @@ fn pause_freezes_the_container_and_unpause_resumes_it() {
         check(ticks() > frozen, "output resumes after unpause")?;
         // Stopping a paused container thaws it so the signal can act.
         sup.set_paused(true)?;
-        sup.stop(Signal::SIGTERM, Duration::from_millis(300));
+        sup.stop(Signal::SIGTERM as i32, Duration::from_millis(300));
         runner.join().map_err(|_| "the supervisor thread panicked".to_string())??;
         cgroup.destroy().map_err(|e| e.to_string())?;
         Ok(())
@@ -186,7 +186,7 @@ fn a_restarted_container_is_never_seen_exited() {
                 seen.push(state.status);
             }
         }
-        sup.stop(Signal::SIGKILL, Duration::from_secs(1));
+        sup.stop(Signal::SIGKILL as i32, Duration::from_secs(1));
         runner.join().map_err(|_| "the supervisor thread panicked".to_string())??;
         check(sup.state().restart_count >= 3, &format!("restarts: {}", sup.state().restart_count))?;
         check(seen.contains(&Status::Restarting) && !seen.contains(&Status::Exited), &format!("states seen: {seen:?}"))?;
