@@ -2,7 +2,7 @@
 //! crash-loops fails `up` at once; the image's config (STOPSIGNAL, HEALTHCHECK, LABEL, VOLUME)
 //! counts as the Docker Engine merges it with the service's; a restarted container is reachable
 //! at once; layers keep their device nodes and fifos. The last test runs real redis and nginx
-//! from a Debian image (built once with debootstrap, see tests/images/build-debian-rootfs.sh).
+//! from testkit's Debian images (see tests/images/build-debian-images.sh).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -18,14 +18,9 @@ use common::{project, sandbox_with_busybox, xcompose, XCOMPOSE};
 /// Loads `reference` into the sandbox's store as a `docker save` archive: the busybox test
 /// image's files as its one layer, under the run `config` given (Docker's `config` object).
 fn load_image(sb: &Sandbox, reference: &str, config: serde_json::Value) -> Result<()> {
-    load_image_of(sb, &xcompose_testkit::busybox_image_tar()?, reference, config)
-}
-
-/// As [`load_image`], with the root filesystem tar `rootfs` as the layer.
-fn load_image_of(sb: &Sandbox, rootfs: &Path, reference: &str, config: serde_json::Value) -> Result<()> {
     let dir = sb.temp_dir().join(format!("archive-{}", reference.replace([':', '/'], "-")));
     std::fs::create_dir_all(&dir)?;
-    std::fs::copy(rootfs, dir.join("layer.tar"))?;
+    std::fs::copy(xcompose_testkit::busybox_image_tar()?, dir.join("layer.tar"))?;
     let sum = Command::new("sha256sum").arg(dir.join("layer.tar")).output()?;
     let digest = String::from_utf8(sum.stdout)?.split_whitespace().next().context("sha256sum printed nothing")?.to_string();
     let image = serde_json::json!({
@@ -344,37 +339,26 @@ fn run_service_ports_publishes_the_services_ports() -> Result<()> {
     Ok(())
 }
 
-/// The Debian test image's redis-server and nginx loaded as images with the configs their
-/// official images have (redis: VOLUME /data, a `redis-cli ping` HEALTHCHECK as many derived
-/// images add; nginx: STOPSIGNAL SIGQUIT).
+/// testkit's Debian images of redis and nginx (`redis:debian-test`, `nginx:debian-test`, with
+/// their official images' configs: redis VOLUME /data, nginx STOPSIGNAL SIGQUIT).
 fn load_debian_daemons(sb: &Sandbox) -> Result<()> {
-    let rootfs = xcompose_testkit::debian_image_tar()?;
-    load_image_of(
-        sb,
-        &rootfs,
-        "redis-deb:latest",
-        serde_json::json!({
-            "Cmd": ["redis-server", "--protected-mode", "no"],
-            "WorkingDir": "/data",
-            "Volumes": {"/data": {}},
-            "ExposedPorts": {"6379/tcp": {}},
-            "Healthcheck": {"Test": ["CMD", "redis-cli", "ping"], "Interval": 200_000_000u64, "StartPeriod": 20_000_000_000u64, "StartInterval": 100_000_000u64},
-        }),
-    )?;
-    load_image_of(
-        sb,
-        &rootfs,
-        "nginx-deb:latest",
-        serde_json::json!({"Cmd": ["nginx", "-g", "daemon off;"], "StopSignal": "SIGQUIT", "ExposedPorts": {"80/tcp": {}}}),
-    )
+    let archive = xcompose_testkit::debian_images_tar()?;
+    sb.run_ok(XCOMPOSE, &["--root", sb.root().to_str().unwrap(), "image", "load", "-i", archive.to_str().unwrap()])?;
+    Ok(())
 }
 
 const DAEMONS_STACK: &str = r#"
 services:
   cache:
-    image: redis-deb:latest
+    image: redis:debian-test
+    # The official redis image has no HEALTHCHECK; this is the one derived images add.
+    healthcheck:
+      test: ["CMD", "redis-cli", "ping"]
+      interval: 200ms
+      start_period: 20s
+      start_interval: 100ms
   web:
-    image: nginx-deb:latest
+    image: nginx:debian-test
     depends_on:
       cache: {condition: service_healthy}
   client:
@@ -386,16 +370,19 @@ services:
 const BROKEN_CACHE_STACK: &str = r#"
 services:
   cache:
-    image: redis-deb:latest
+    image: redis:debian-test
     command: ["redis-server", "--no-such-option", "1"]
     restart: always
+    healthcheck:
+      test: ["CMD", "redis-cli", "ping"]
+      interval: 200ms
   web:
-    image: nginx-deb:latest
+    image: nginx:debian-test
     depends_on:
       cache: {condition: service_healthy}
 "#;
 
-/// Real daemons from a Debian image: redis's image HEALTHCHECK gates nginx; redis's data in its
+/// Real daemons from the Debian images: redis's healthcheck gates nginx; redis's data in its
 /// image VOLUME survives `--force-recreate`; a restarted nginx answers the host and a peer at
 /// once; nginx stops cleanly on its STOPSIGNAL; a crash-looping redis fails `up` at once.
 #[test]

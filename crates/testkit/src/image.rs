@@ -1,5 +1,4 @@
-//! The test images: busybox (`tests/images/build-busybox-rootfs.sh`) and Debian with real
-//! daemons (`tests/images/build-debian-rootfs.sh`), each a tar built once per target directory.
+//! The busybox test image: `tests/images/build-busybox-rootfs.sh`, and a tar of it built once.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,29 +15,9 @@ pub fn busybox_rootfs_script() -> PathBuf {
 /// Builds the busybox test image rootfs as a tar at `out` (see the script for what is in it).
 /// Fails with the script's message, which names the package to install, if it cannot.
 pub fn build_busybox_rootfs(out: &Path) -> anyhow::Result<()> {
-    run_script(&busybox_rootfs_script(), out)
-}
-
-/// Path of the script that builds the Debian test image rootfs (minbase with redis-server and
-/// nginx-light), `tests/images/build-debian-rootfs.sh` at the workspace root.
-pub fn debian_rootfs_script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/images/build-debian-rootfs.sh")
-}
-
-/// The Debian test image (real redis-server and nginx) as a root filesystem tar, built once
-/// into `<target>/<profile>/xcompose-testkit/debian.tar` as [`busybox_image_tar`] is; the
-/// first build downloads Debian's packages and takes minutes.
-pub fn debian_image_tar() -> anyhow::Result<PathBuf> {
-    static TAR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    TAR.get_or_init(|| cached(&debian_rootfs_script(), "debian.tar").map_err(|e| format!("{e:#}")))
-        .clone()
-        .map_err(anyhow::Error::msg)
-}
-
-/// Runs an image build `script` writing `out`; fails with the script's own message.
-fn run_script(script: &Path, out: &Path) -> anyhow::Result<()> {
+    let script = busybox_rootfs_script();
     let output = Command::new("bash")
-        .arg(script)
+        .arg(&script)
         .arg(out)
         .output()
         .with_context(|| format!("running {}", script.display()))?;
@@ -61,7 +40,7 @@ fn run_script(script: &Path, out: &Path) -> anyhow::Result<()> {
 /// script writes a temporary file and renames it.
 pub fn busybox_image_tar() -> anyhow::Result<PathBuf> {
     static TAR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    TAR.get_or_init(|| cached(&busybox_rootfs_script(), "busybox.tar").map_err(|e| format!("{e:#}")))
+    TAR.get_or_init(|| build_cached().map_err(|e| format!("{e:#}")))
         .clone()
         .map_err(anyhow::Error::msg)
 }
@@ -82,18 +61,17 @@ pub(crate) fn artifact_dir() -> anyhow::Result<PathBuf> {
     Ok(dir.join("xcompose-testkit"))
 }
 
-/// `name` in the test binary's target directory, built by `script` unless it is newer than it.
-fn cached(script: &Path, name: &str) -> anyhow::Result<PathBuf> {
-    let tar = artifact_dir()?.join(name);
-    let script_time = std::fs::metadata(script)
+fn build_cached() -> anyhow::Result<PathBuf> {
+    let tar = artifact_dir()?.join("busybox.tar");
+    let script_time = std::fs::metadata(busybox_rootfs_script())
         .and_then(|m| m.modified())
-        .with_context(|| format!("reading {}", script.display()))?;
+        .with_context(|| format!("reading {}", busybox_rootfs_script().display()))?;
     let fresh = std::fs::metadata(&tar)
         .and_then(|m| m.modified())
         .map(|built| built >= script_time)
         .unwrap_or(false);
     if !fresh {
-        run_script(script, &tar)?;
+        build_busybox_rootfs(&tar)?;
     }
     Ok(tar)
 }

@@ -17,7 +17,9 @@
 //! ```
 //!
 //! The busybox test image is built by `tests/images/build-busybox-rootfs.sh`; [`busybox_image_tar`]
-//! builds it once per target directory and returns its path.
+//! builds it once per target directory and returns its path. Images of real daemons on Debian
+//! (redis and nginx) are built by `tests/images/build-debian-images.sh`; [`debian_images_tar`]
+//! builds them once per machine, in a cache that outlives the target directory.
 //!
 //! [`Registry`] runs Debian's `docker-registry` inside a sandbox (plain HTTP, TLS with a test
 //! CA, client certificates, htpasswd or token auth with a [`TokenServer`]) and pushes images to
@@ -26,6 +28,7 @@
 //! Everything here needs root and the tools of util-linux (`unshare`, `nsenter`, `setpriv`,
 //! `mount`) and iproute2 (`ip`); [`require_root`] says what is missing.
 
+mod debian_images;
 mod dockerd;
 mod exec;
 mod forked;
@@ -43,9 +46,13 @@ mod token_server;
 mod tree;
 mod watchdog;
 
+pub use debian_images::{
+    build_debian_images, debian_images_script, debian_images_tar, DEBIAN_NGINX_IMAGE,
+    DEBIAN_REDIS_IMAGE,
+};
 pub use dockerd::Dockerd;
 pub use forked::{busybox_overlay, in_forked_sandbox, BusyboxOverlay};
-pub use image::{build_busybox_rootfs, busybox_image_tar, busybox_rootfs_script, debian_image_tar, debian_rootfs_script};
+pub use image::{build_busybox_rootfs, busybox_image_tar, busybox_rootfs_script};
 pub use layer::{Compression, Entry, Layer, WrittenLayer};
 pub use oci_layout::{
     OciLayout, TestImage, WrittenImage, WrittenIndex, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST,

@@ -1,13 +1,12 @@
 //! What the end-to-end tests share: a sandbox whose state root has the busybox test image, a
 //! project directory, and xcompose run on it.
 
-use std::path::{Path, PathBuf};
+mod project;
 
-use anyhow::{ensure, Result};
+use anyhow::Result;
 use xcompose_testkit::Sandbox;
 
-/// The binary under test.
-pub const XCOMPOSE: &str = env!("CARGO_BIN_EXE_xcompose");
+pub use project::{project, xcompose, XCOMPOSE};
 
 /// A fresh sandbox whose state root has the busybox test image as `busybox:latest`.
 pub fn sandbox_with_busybox() -> Result<Sandbox> {
@@ -15,26 +14,4 @@ pub fn sandbox_with_busybox() -> Result<Sandbox> {
     let image = xcompose_testkit::busybox_image_tar()?;
     sb.run_ok(XCOMPOSE, &["--root", sb.root().to_str().unwrap(), "image", "import", image.to_str().unwrap(), "busybox:latest"])?;
     Ok(sb)
-}
-
-/// A project directory `name` in the sandbox with `compose.yaml` holding `text`.
-pub fn project(sb: &Sandbox, name: &str, text: &str) -> Result<PathBuf> {
-    let dir = sb.temp_dir().join(name);
-    std::fs::create_dir_all(&dir)?;
-    std::fs::write(dir.join("compose.yaml"), text)?;
-    Ok(dir)
-}
-
-/// Runs xcompose in the sandbox on the project in `dir` and returns its stdout; fails unless it
-/// exits 0.
-pub fn xcompose(sb: &Sandbox, dir: &Path, args: &[&str]) -> Result<String> {
-    let out = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(args).output()?;
-    ensure!(
-        out.status.success(),
-        "xcompose {args:?} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(String::from_utf8(out.stdout)?)
 }
