@@ -102,6 +102,7 @@ fn image_pull_keeps_the_registry_ids_takes_zstd_and_picks_the_platform() -> Resu
     let conf = sb.temp_dir().join("none.conf");
     std::fs::write(&conf, "")?;
     let zstd = registry.push_image(&sb, &test_images::zstd()?, "zstd:1")?;
+    let multi = registry.push_image(&sb, &test_images::multi_layer()?, "multi:1")?;
     let index = registry.push_index(&sb, &test_images::two_platforms()?, "both:1")?;
     let reference = registry.reference("zstd:1");
     let (out, _) = run_ok(&sb, &conf, &["image", "pull", &reference])?;
@@ -112,6 +113,12 @@ fn image_pull_keeps_the_registry_ids_takes_zstd_and_picks_the_platform() -> Resu
     ensure!(inspect[0]["Id"] == zstd.config_digest.as_str(), "{inspect}");
     ensure!(inspect[0]["RootFS"]["diff_ids"] == serde_json::json!(zstd.diff_ids), "{inspect}");
     ensure!(inspect[0]["RepoDigests"][0] == format!("{}@{}", registry.reference("zstd"), zstd.manifest_digest).as_str(), "{inspect}");
+    // Several layers, with what the busybox one shares already there.
+    let (out, _) = run_ok(&sb, &conf, &["image", "pull", &registry.reference("multi:1")])?;
+    ensure!(out.contains(": Already exists") && out.matches(": Pull complete").count() == multi.layers.len() - 1, "{out}");
+    let (inspect, _) = run_ok(&sb, &conf, &["image", "inspect", &registry.reference("multi:1")])?;
+    let inspect: serde_json::Value = serde_json::from_str(&inspect)?;
+    ensure!(inspect[0]["Id"] == multi.config_digest.as_str() && inspect[0]["RootFS"]["diff_ids"] == serde_json::json!(multi.diff_ids), "{inspect}");
     // By digest (verified), with or without a tag.
     let pinned = registry.reference(&format!("zstd@{}", zstd.manifest_digest));
     let (out, _) = run_ok(&sb, &conf, &["image", "pull", &pinned])?;

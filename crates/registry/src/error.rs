@@ -142,10 +142,19 @@ impl RegistryError {
             OciDistributionError::ImageManifestNotFoundError(_) => Self::ManifestUnknown(subject.familiar.to_string()),
             OciDistributionError::ServerError { code: 404, .. } => Self::PullAccessDenied(subject.name.to_string()),
             OciDistributionError::ServerError { code: 401 | 403, url, .. } => Self::unauthorized(subject, url),
-            OciDistributionError::DigestError(e) => Self::ManifestVerification(e.to_string()),
+            OciDistributionError::DigestError(e) => Self::from_digest_error(e),
             OciDistributionError::RequestError(e) => Self::from_request(&e, subject),
             OciDistributionError::UnsupportedMediaTypeError(media_type) => Self::UnsupportedMediaType { media_type, what: subject.familiar.to_string() },
             other => Self::Registry(format!("{}: {other}", subject.url)),
+        }
+    }
+
+    /// A manifest or config whose bytes are not its digest: Docker's words with the digest
+    /// expected, and what arrived.
+    pub(crate) fn from_digest_error(error: oci_client::errors::DigestError) -> Self {
+        match error {
+            oci_client::errors::DigestError::VerificationError { expected, actual } => Self::ManifestVerification(format!("{expected} (the content is {actual})")),
+            other => Self::ManifestVerification(other.to_string()),
         }
     }
 
@@ -186,5 +195,33 @@ fn connect_words(deepest: &str, host: &str) -> String {
         format!("dial tcp {host}: connect: connection refused")
     } else {
         deepest.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subject(authenticated: bool) -> Subject<'static> {
+        Subject { name: "127.0.0.1:5000/app", familiar: "127.0.0.1:5000/app:1", host: "127.0.0.1:5000", url: "http://127.0.0.1:5000/v2/", authenticated }
+    }
+
+    fn registry_error(code: &str) -> OciDistributionError {
+        let envelope = serde_json::from_value(serde_json::json!({ "errors": [{ "code": code, "message": "m" }] })).unwrap();
+        OciDistributionError::RegistryError { envelope, url: "http://127.0.0.1:5000/v2/app/manifests/1".into() }
+    }
+
+    #[test]
+    fn registry_answers_are_worded_as_docker_words_them() {
+        let words = |e: OciDistributionError, authenticated| RegistryError::from_oci(e, &subject(authenticated)).to_string();
+        assert_eq!(words(registry_error("MANIFEST_UNKNOWN"), false), "manifest for 127.0.0.1:5000/app:1 not found: manifest unknown: manifest unknown");
+        let denied = "pull access denied for 127.0.0.1:5000/app, repository does not exist or may require login";
+        assert_eq!(words(registry_error("NAME_UNKNOWN"), false), denied);
+        assert_eq!(words(registry_error("DENIED"), true), denied);
+        assert_eq!(words(OciDistributionError::UnauthorizedError { url: "u".into() }, false), denied);
+        assert_eq!(words(OciDistributionError::UnauthorizedError { url: "u".into() }, true), "u: unauthorized: authentication required");
+        assert_eq!(words(OciDistributionError::ServerError { code: 403, url: "u".into(), message: String::new() }, true), "u: unauthorized: authentication required");
+        let digest = oci_client::errors::DigestError::VerificationError { expected: "sha256:a".into(), actual: "sha256:b".into() };
+        assert_eq!(words(OciDistributionError::DigestError(digest), false), "manifest verification failed for digest sha256:a (the content is sha256:b)");
     }
 }

@@ -181,9 +181,9 @@ async fn fetch_manifest(session: &Session, tag: Option<&str>, digest: Option<&st
         // never matches the bytes: look at them to say what it is.
         (Err(e), Some(tag)) if digest.is_none() => match parse_manifest(&session.raw_manifest(tag, &accepted).await?, session) {
             Err(schema1 @ RegistryError::Schema1(_)) => Err(schema1),
-            _ => Err(RegistryError::ManifestVerification(e.to_string())),
+            _ => Err(RegistryError::from_digest_error(e)),
         },
-        (Err(e), _) => Err(RegistryError::ManifestVerification(e.to_string())),
+        (Err(e), _) => Err(RegistryError::from_digest_error(e)),
     }
 }
 
