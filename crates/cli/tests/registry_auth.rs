@@ -1,7 +1,8 @@
-//! Reaching registries as Docker does: `login` / `logout` writing `~/.docker/config.json`, basic
-//! auth (htpasswd), the bearer-token flow of Docker Hub (a token server in the sandbox), TLS with
-//! Docker's `/etc/docker/certs.d/HOST:PORT/ca.crt`; and each refusal in Docker's words, compared
-//! with what dockerd says for the same pull.
+//! Reaching registries as Docker does: `login` / `logout` writing `~/.docker/config.json`,
+//! credentials from a `docker-credential-NAME` helper or podman's `auth.json`, basic auth
+//! (htpasswd), the bearer-token flow of Docker Hub (a token server in the sandbox), TLS with
+//! Docker's `/etc/docker/certs.d/HOST:PORT/ca.crt`; and refusals as Docker words them (dockerd
+//! says the same for the same pull).
 
 use serde_json::Value;
 use xcompose_testkit::{test_images, Dockerd, Registry, Sandbox};

@@ -447,10 +447,12 @@ fn content_that_does_not_match_its_digest_stores_nothing() {
     bytes[middle] ^= 0xff;
     std::fs::write(&blob, bytes).unwrap();
     let before = store_files(&sb);
-    xc_err(
+    // Docker: "filesystem layer verification failed for digest sha256:...".
+    let err = xc_err(
         &sb,
         &["image", "pull", &registry.reference("xtk/bad-blob:1")],
     );
+    assert!(err.to_lowercase().contains("digest"), "{err}");
     assert_eq!(
         store_files(&sb),
         before,
@@ -539,7 +541,7 @@ fn unknown_names_and_unreachable_registries_fail_as_docker_says() {
 }
 
 #[test]
-fn schema1_manifests_are_refused_and_nothing_stored() {
+fn schema1_manifests_are_refused_with_docker_s_notice() {
     let sb = Sandbox::new().unwrap();
     let registry = Registry::builder().schema1().start(&sb).unwrap();
     let layout_dir = sb.temp_dir().join("v2s1");
@@ -556,7 +558,11 @@ fn schema1_manifests_are_refused_and_nothing_stored() {
         "the registry serves schema 1: {raw}"
     );
     let before = store_files(&sb);
-    xc_err(&sb, &["image", "pull", &registry.reference("xtk/old:1")]);
+    let err = xc_err(&sb, &["image", "pull", &registry.reference("xtk/old:1")]);
+    assert!(
+        err.contains("schema 1"),
+        "Docker's deprecation notice: {err}"
+    );
     assert_eq!(store_files(&sb), before);
 }
 
