@@ -3,7 +3,6 @@
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 use anyhow::Context as _;
@@ -35,21 +34,7 @@ pub fn debian_images_script() -> PathBuf {
 /// Builds the Debian test images as a `docker save` archive at `out` (see the script for what is
 /// in it). Fails with the script's message and the end of its log if it cannot.
 pub fn build_debian_images(out: &Path) -> anyhow::Result<()> {
-    let script = debian_images_script();
-    let output = Command::new("bash")
-        .arg(&script)
-        .arg(out)
-        .output()
-        .with_context(|| format!("running {}", script.display()))?;
-    anyhow::ensure!(
-        output.status.success(),
-        "{} {} failed ({}): {}",
-        script.display(),
-        out.display(),
-        output.status,
-        String::from_utf8_lossy(&output.stderr).trim_end()
-    );
-    Ok(())
+    crate::image::run_image_script(&debian_images_script(), out)
 }
 
 /// The Debian test images as one archive, ready for `xcompose image load -i TAR`

@@ -15,9 +15,13 @@ pub fn busybox_rootfs_script() -> PathBuf {
 /// Builds the busybox test image rootfs as a tar at `out` (see the script for what is in it).
 /// Fails with the script's message, which names the package to install, if it cannot.
 pub fn build_busybox_rootfs(out: &Path) -> anyhow::Result<()> {
-    let script = busybox_rootfs_script();
+    run_image_script(&busybox_rootfs_script(), out)
+}
+
+/// Runs an image build `script` (bash) writing `out`; fails with the script's own message.
+pub(crate) fn run_image_script(script: &Path, out: &Path) -> anyhow::Result<()> {
     let output = Command::new("bash")
-        .arg(&script)
+        .arg(script)
         .arg(out)
         .output()
         .with_context(|| format!("running {}", script.display()))?;
