@@ -81,7 +81,14 @@ impl Session {
             // HTTPS to an insecure registry is a probe: plain HTTP comes next, with the retries.
             let probing = scheme == "https" && endpoint.insecure;
             match if probing { handshake().await } else { retrying(handshake).await } {
-                Ok(token) => return Ok(Self { token, ..session }),
+                Ok(token) => {
+                    let session = Self { token, ..session };
+                    // Docker's basic-auth handler: a Basic challenge with nothing to answer it.
+                    if session.token.is_none() && session.auth == RegistryAuth::Anonymous && session.wants_basic_credentials().await? {
+                        return Err(RegistryError::NoBasicAuthCredentials { url: session.base_url() });
+                    }
+                    return Ok(session);
+                }
                 Err(e @ (RegistryError::Tls { .. } | RegistryError::Connect { .. })) if scheme == "https" && endpoint.insecure => last = Some(e),
                 Err(e) => return Err(e),
             }
@@ -104,6 +111,17 @@ impl Session {
         } else {
             Err(RegistryError::Registry(format!("login attempt to {url} failed with status: {status}")))
         }
+    }
+
+    /// Whether `GET /v2/` without credentials is refused with a Basic challenge.
+    async fn wants_basic_credentials(&self) -> Result<bool, RegistryError> {
+        let response = retrying(|| async { self.http()?.get(self.base_url()).send().await.map_err(|e| self.error(e.into())) }).await?;
+        let basic = response
+            .headers()
+            .get_all(reqwest::header::WWW_AUTHENTICATE)
+            .iter()
+            .any(|challenge| challenge.to_str().is_ok_and(|c| c.trim_start().to_ascii_lowercase().starts_with("basic")));
+        Ok(response.status() == reqwest::StatusCode::UNAUTHORIZED && basic)
     }
 
     /// The manifest `tag` names, as the registry sends it, unchecked (to tell what it is when
