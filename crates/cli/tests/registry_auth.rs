@@ -59,12 +59,21 @@ fn htpasswd_login_pull_and_logout() {
     let dockerd = Dockerd::start(&sb).unwrap();
 
     // No credentials: Docker's "no basic auth credentials".
-    xc_err(&sb, &["image", "pull", &reference]);
+    let anonymous = xc_err(&sb, &["image", "pull", &reference]);
+    assert!(
+        anonymous.contains("no basic auth credentials"),
+        "{anonymous}"
+    );
     assert!(docker_pull_error(&sb, &dockerd, &reference).contains("no basic auth credentials"));
 
     // Wrong password: refused, nothing written.
     let wrong = err(login(&sb, &host, "alice", "wrong"), &["login"]);
-    assert!(wrong.to_lowercase().contains("unauthorized"), "{wrong}");
+    assert!(
+        wrong.contains(&format!(
+            "login attempt to http://{host}/v2/ failed with status: 401 Unauthorized"
+        )),
+        "docker login's words: {wrong}"
+    );
     assert!(
         !home(&sb).join(".docker/config.json").exists()
             || docker_config(&sb)["auths"].get(&host).is_none()
@@ -90,10 +99,11 @@ fn htpasswd_login_pull_and_logout() {
         "{out}"
     );
     assert!(docker_config(&sb)["auths"].get(&host).is_none());
-    xc_err(
+    let again = xc_err(
         &sb,
         &["image", "pull", &registry.reference("xtk/private:2")],
     );
+    assert!(again.contains("no basic auth credentials"), "{again}");
 }
 
 #[test]
@@ -103,7 +113,7 @@ fn the_bearer_token_flow_as_with_docker_hub() {
         .token("bob", "hunter2", false)
         .start(&sb)
         .unwrap();
-    registry
+    let written = registry
         .push_image(&sb, &test_images::multi_layer().unwrap(), "xtk/private:1")
         .unwrap();
     let reference = registry.reference("xtk/private:1");
@@ -131,6 +141,46 @@ fn the_bearer_token_flow_as_with_docker_hub() {
     assert!(
         wrong.contains("401") || wrong.to_lowercase().contains("unauthorized"),
         "{wrong}"
+    );
+
+    // Docker logs in to a token registry by fetching a token with the credentials.
+    let right = login(&sb, &host, "bob", "hunter2");
+    assert!(
+        right.status.success(),
+        "{}\ntoken requests: {:?}",
+        String::from_utf8_lossy(&right.stderr),
+        tokens.requests()
+    );
+    xc_ok(&sb, &["image", "pull", &reference]);
+    assert_eq!(
+        inspect(&sb, &reference)["Id"],
+        written.config_digest.as_str()
+    );
+    assert!(
+        tokens
+            .requests()
+            .iter()
+            .any(|r| r.user.as_deref() == Some("bob")
+                && r.status == 200
+                && r.scopes
+                    .iter()
+                    .any(|s| s.starts_with("repository:xtk/private:"))),
+        "{:?}",
+        tokens.requests()
+    );
+
+    // Credentials that went bad after login: 401 in Docker's words, one line.
+    let config_path = home(&sb).join(".docker/config.json");
+    let mut config = docker_config(&sb);
+    config["auths"][&host]["auth"] = Value::from("Ym9iOnN0YWxl"); // base64 of "bob:stale"
+    std::fs::write(&config_path, serde_json::to_vec(&config).unwrap()).unwrap();
+    let stale = xc_err(
+        &sb,
+        &["image", "pull", &registry.reference("xtk/private:2")],
+    );
+    assert!(
+        stale.to_lowercase().contains("unauthorized") || stale.contains("401"),
+        "{stale}"
     );
 }
 

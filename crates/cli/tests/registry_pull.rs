@@ -342,6 +342,17 @@ fn the_platform_comes_from_the_host_or_is_asked_for() {
         "amd64 is this host's"
     );
 
+    // Asked for another platform, the tag moves to that platform's image, as with Docker.
+    let out = xc_ok(
+        &sb,
+        &["image", "pull", "--platform", "linux/arm64", &reference],
+    );
+    assert_eq!(
+        inspect(&sb, &reference)["Id"],
+        index.images[1].config_digest.as_str(),
+        "the tag moves to arm64:\n{out}"
+    );
+
     // With the platform asked for, into a store without the image.
     let fresh = Sandbox::new().unwrap();
     let fresh_registry = Registry::plain(&fresh).unwrap();
@@ -384,7 +395,7 @@ fn the_platform_comes_from_the_host_or_is_asked_for() {
         "{err}"
     );
     assert!(
-        err.contains("linux/arm64"),
+        err.contains("linux/arm64/v8"),
         "the available platforms are listed: {err}"
     );
     assert_eq!(store_files(&sb), before);
@@ -397,7 +408,7 @@ fn the_platform_comes_from_the_host_or_is_asked_for() {
         "{err}"
     );
     assert!(
-        err.contains("linux/amd64") && err.contains("linux/arm64"),
+        err.contains("linux/amd64") && err.contains("linux/arm64/v8"),
         "{err}"
     );
 }

@@ -46,6 +46,16 @@ fn a_pushed_image_reads_back_with_skopeo_and_runs_in_dockerd() {
     assert_eq!(summary["Digest"], digest.as_str());
     let raw = registry.skopeo_inspect(&sb, "xtk/pushed:1", true).unwrap();
     assert_eq!(raw["config"]["digest"], id.as_str(), "the image ID is kept");
+    // As with Docker, the pushed manifest's digest becomes one of the image's RepoDigests.
+    let repo_digest = format!("{}@{digest}", registry.reference("xtk/pushed"));
+    assert!(
+        inspect(&sb, &reference)["RepoDigests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d == &repo_digest),
+        "{repo_digest}"
+    );
 
     let dockerd = Dockerd::start(&sb).unwrap();
     dockerd.run_ok(&sb, &["pull", "-q", &reference]).unwrap();
@@ -81,7 +91,9 @@ fn pushing_needs_credentials_where_the_registry_wants_them() {
         .unwrap();
     let reference = registry.reference("xtk/pushed:1");
     local_image(&sb, &reference);
-    xc_err(&sb, &["image", "push", &reference]);
+    // Docker's words for a push without credentials to a registry that wants them.
+    let refused = xc_err(&sb, &["image", "push", &reference]);
+    assert!(refused.contains("no basic auth credentials"), "{refused}");
     assert!(
         registry.skopeo_inspect(&sb, "xtk/pushed:1", true).is_err(),
         "nothing was pushed"

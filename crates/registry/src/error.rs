@@ -40,6 +40,12 @@ pub enum RegistryError {
         /// The request.
         url: String,
     },
+    /// The registry wants basic auth and no credentials are stored for it (Docker's words).
+    #[error("{url}: no basic auth credentials")]
+    NoBasicAuthCredentials {
+        /// The request.
+        url: String,
+    },
     /// Pushing was refused.
     #[error("denied: requested access to the resource is denied")]
     PushDenied,
@@ -143,6 +149,10 @@ impl RegistryError {
             OciDistributionError::ServerError { code: 404, .. } => Self::PullAccessDenied(subject.name.to_string()),
             OciDistributionError::ServerError { code: 401 | 403, url, .. } => Self::unauthorized(subject, url),
             OciDistributionError::DigestError(e) => Self::from_digest_error(e),
+            // A refusal oci-client passes on as a transport error (a blob's HEAD, say).
+            OciDistributionError::RequestError(e) if matches!(e.status().map(|s| s.as_u16()), Some(401 | 403)) => {
+                Self::unauthorized(subject, e.url().map(|u| u.to_string()).unwrap_or_else(|| subject.url.to_string()))
+            }
             OciDistributionError::RequestError(e) => Self::from_request(&e, subject),
             OciDistributionError::UnsupportedMediaTypeError(media_type) => Self::UnsupportedMediaType { media_type, what: subject.familiar.to_string() },
             other => Self::Registry(format!("{}: {other}", subject.url)),

@@ -30,7 +30,7 @@ pub fn login(server: Option<&str>, user: &str, password: &str) -> Result<Vec<Str
     crate::runtime()?.block_on(async {
         let auth = RegistryAuth::Basic(user.to_string(), password.to_string());
         let session = Session::open_with(&endpoint, RegistryOperation::Pull, &host, &host, auth).await?;
-        session.check_basic(user, password).await
+        session.check_login(user, password).await
     })?;
     let key = server_key(&host);
     let path = config_path()?;

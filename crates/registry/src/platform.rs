@@ -77,9 +77,18 @@ pub fn choose<'a>(index: &'a ImageIndex, wanted: &Platform) -> Result<&'a Descri
         Some((d, _)) => Ok(d),
         None => Err(RegistryError::NoMatchingPlatform {
             wanted: wanted.to_string(),
-            available: entries.iter().map(|(_, p)| p.to_string()).filter(|p| p != "unknown/unknown").collect(),
+            // Listed as the index names them (`linux/arm64/v8`), not normalised, so the user can
+            // pass one back to `--platform` as written.
+            available: index.manifests().iter().filter_map(listed).filter(|p| p != "unknown/unknown").collect(),
         }),
     }
+}
+
+/// An index entry's platform as the index writes it: `os/architecture[/variant]`.
+fn listed(descriptor: &Descriptor) -> Option<String> {
+    let p = descriptor.platform().as_ref()?;
+    let variant = p.variant().as_deref().filter(|v| !v.is_empty()).map(|v| format!("/{v}")).unwrap_or_default();
+    Some(format!("{}/{}{variant}", p.os(), p.architecture()))
 }
 
 #[cfg(test)]
@@ -123,9 +132,9 @@ mod tests {
 
     #[test]
     fn a_missing_platform_lists_the_available_ones() {
-        let idx = index(&[("linux", "arm64", None), ("linux", "s390x", None)]);
+        let idx = index(&[("linux", "arm64", Some("v8")), ("linux", "s390x", None)]);
         let err = chosen(&idx, "linux/amd64").unwrap_err().to_string();
-        assert_eq!(err, "no matching manifest for linux/amd64 in the manifest list entries (available: linux/arm64, linux/s390x)");
+        assert_eq!(err, "no matching manifest for linux/amd64 in the manifest list entries (available: linux/arm64/v8, linux/s390x)");
         assert!(Platform::parse("linux").is_err());
         assert!(Platform::parse("linux//v7").is_err());
     }

@@ -116,7 +116,7 @@ async fn pull_from(store: &ImageStore, reference: &Reference, endpoint: &Endpoin
     let pinned = Reference { tag: None, digest: Some(repo_digest.clone()), ..reference.clone() };
     let references: Vec<Reference> = reference.tag.iter().map(|_| Reference { digest: None, ..reference.clone() }).chain([pinned.clone()]).collect();
     on_event(PullEvent::PullingFrom { tag: tag.clone(), repository: endpoint_repository(&repository) });
-    if let Some(id) = up_to_date(store, &references) {
+    if let Some(id) = up_to_date(store, &references, manifest.config().digest().as_ref()) {
         on_event(PullEvent::Digest(repo_digest.clone()));
         on_event(PullEvent::Status(format!("Image is up to date for {}", reference.familiar())));
         return Ok(Pulled { id, digest: repo_digest, up_to_date: true });
@@ -155,11 +155,10 @@ fn endpoint_repository(reference: &Reference) -> String {
     reference.repository.clone()
 }
 
-/// The image ID when every reference already names the same image.
-fn up_to_date(store: &ImageStore, references: &[Reference]) -> Option<String> {
-    let ids: Vec<String> = references.iter().map(|r| store.resolve(&r.to_string()).ok().map(|i| i.id)).collect::<Option<_>>()?;
-    let first = ids.first()?.clone();
-    ids.iter().all(|id| *id == first).then_some(first)
+/// The image ID when every reference already names the image `id` (the chosen platform's: a
+/// tag on another platform's image of the same index is moved, as Docker moves it).
+fn up_to_date(store: &ImageStore, references: &[Reference], id: &str) -> Option<String> {
+    references.iter().all(|r| store.resolve(&r.to_string()).is_ok_and(|image| image.id == id)).then(|| id.to_string())
 }
 
 /// Fetches a manifest or index by tag or digest: its bytes and digest (checked against the

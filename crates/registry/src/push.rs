@@ -33,7 +33,11 @@ pub fn push(store: &ImageStore, reference: &str, on_event: &(dyn Fn(PushEvent) +
     let endpoint = Registries::load()?.endpoints(&reference)?.pop().ok_or_else(|| RegistryError::Registry(format!("no registry for {}", reference.familiar())))?;
     let (digest, manifest) = store.manifest_bytes(&reference.to_string()).map_err(|_| RegistryError::Reference(format!("An image does not exist locally with the tag: {}", reference.short_repository())))?;
     let sources = mount_sources(store, &reference, &endpoint);
-    crate::runtime()?.block_on(push_to(store, &reference, &endpoint, &digest, manifest, &sources, on_event))
+    let pushed = crate::runtime()?.block_on(push_to(store, &reference, &endpoint, &digest, manifest, &sources, on_event))?;
+    // As Docker does, the pushed digest becomes one of the image's RepoDigests.
+    let repo_digest = Reference { tag: None, digest: Some(pushed.digest.clone()), ..reference.clone() };
+    store.tag(&reference.to_string(), &repo_digest.to_string())?;
+    Ok(pushed)
 }
 
 /// Other repositories of the same registry the store has images from (blobs may be mounted from

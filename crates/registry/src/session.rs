@@ -81,7 +81,14 @@ impl Session {
             // HTTPS to an insecure registry is a probe: plain HTTP comes next, with the retries.
             let probing = scheme == "https" && endpoint.insecure;
             match if probing { handshake().await } else { retrying(handshake).await } {
-                Ok(token) => return Ok(Self { token, ..session }),
+                Ok(token) => {
+                    let session = Self { token, ..session };
+                    // Docker's basic-auth handler: a Basic challenge with nothing to answer it.
+                    if session.token.is_none() && session.auth == RegistryAuth::Anonymous && session.wants_basic_credentials().await? {
+                        return Err(RegistryError::NoBasicAuthCredentials { url: session.base_url() });
+                    }
+                    return Ok(session);
+                }
                 Err(e @ (RegistryError::Tls { .. } | RegistryError::Connect { .. })) if scheme == "https" && endpoint.insecure => last = Some(e),
                 Err(e) => return Err(e),
             }
@@ -89,16 +96,32 @@ impl Session {
         Err(last.unwrap_or_else(|| RegistryError::Registry(format!("no way to reach {}", endpoint.host))))
     }
 
-    /// Checks basic credentials with a `GET /v2/` carrying them (a token registry checks them
-    /// when it hands out a token; a basic one only when asked).
-    pub async fn check_basic(&self, user: &str, password: &str) -> Result<(), RegistryError> {
+    /// Checks the credentials the session was opened with, as `docker login` does. A registry
+    /// that handed out a token checked them then (Docker: a successful token fetch is the login);
+    /// any other is asked `GET /v2/` with them, and a refusal is worded as Docker words it.
+    pub async fn check_login(&self, user: &str, password: &str) -> Result<(), RegistryError> {
+        if self.token.is_some() {
+            return Ok(());
+        }
         let url = self.base_url();
         let response = self.http()?.get(&url).basic_auth(user, Some(password)).send().await.map_err(|e| self.error(e.into()))?;
-        match response.status().as_u16() {
-            200..=299 => Ok(()),
-            401 | 403 => Err(RegistryError::Registry(format!("{url}: unauthorized: incorrect username or password"))),
-            code => Err(RegistryError::Registry(format!("{url}: the registry answered {code}"))),
+        let status = response.status();
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(RegistryError::Registry(format!("login attempt to {url} failed with status: {status}")))
         }
+    }
+
+    /// Whether `GET /v2/` without credentials is refused with a Basic challenge.
+    async fn wants_basic_credentials(&self) -> Result<bool, RegistryError> {
+        let response = retrying(|| async { self.http()?.get(self.base_url()).send().await.map_err(|e| self.error(e.into())) }).await?;
+        let basic = response
+            .headers()
+            .get_all(reqwest::header::WWW_AUTHENTICATE)
+            .iter()
+            .any(|challenge| challenge.to_str().is_ok_and(|c| c.trim_start().to_ascii_lowercase().starts_with("basic")));
+        Ok(response.status() == reqwest::StatusCode::UNAUTHORIZED && basic)
     }
 
     /// The manifest `tag` names, as the registry sends it, unchecked (to tell what it is when
