@@ -3,8 +3,6 @@
 //! resumes with a Range request where the registry allows it. The image is committed only once
 //! every layer is verified, so a failed pull leaves nothing `up` would use.
 
-use std::io::Write;
-
 use futures_util::{StreamExt, TryStreamExt};
 use oci_client::client::{BlobResponse, LayerDescriptor, SizedStream};
 use oci_client::errors::OciDistributionError;
@@ -300,21 +298,22 @@ enum Interrupted {
     Store(std::io::Error),
 }
 
-/// Writes a blob stream into the ingest (after skipping `skip` bytes already received),
-/// reporting progress.
+/// Hands a blob stream to the ingest (after skipping `skip` bytes already received), reporting
+/// progress. The ingest's thread keeps and unpacks the chunks: this only waits when it is behind.
 async fn receive(mut stream: SizedStream, mut skip: u64, ingest: &mut xcompose_images::LayerIngest, id: &str, total: u64, on_event: &(dyn Fn(PullEvent) + Sync)) -> Result<(), Interrupted> {
     while let Some(chunk) = stream.stream.next().await {
-        let chunk = chunk.map_err(Interrupted::Network)?;
-        let mut data: &[u8] = &chunk;
+        let mut chunk = chunk.map_err(Interrupted::Network)?;
         if skip > 0 {
-            let n = skip.min(data.len() as u64) as usize;
-            data = &data[n..];
+            let n = skip.min(chunk.len() as u64) as usize;
+            chunk = chunk.slice(n..);
             skip -= n as u64;
         }
-        if data.is_empty() {
+        if chunk.is_empty() {
             continue;
         }
-        tokio::task::block_in_place(|| ingest.write_all(data)).map_err(Interrupted::Store)?;
+        if let Some(chunk) = ingest.try_receive(chunk).map_err(Interrupted::Store)? {
+            tokio::task::block_in_place(|| ingest.receive(chunk)).map_err(Interrupted::Store)?;
+        }
         on_event(PullEvent::Layer { id: id.to_string(), status: LayerStatus::Downloading { current: ingest.written(), total } });
     }
     Ok(())
