@@ -258,10 +258,10 @@ async fn download_layer(session: &Session, staging: &PullStaging, layer: Expecte
             OciDistributionError::DigestError(_) => RegistryError::Registry(format!("filesystem layer verification failed for digest {}", layer.digest)),
             other => session.error(other),
         };
+        // Always a range request, from 0 at first: the ingest hashes the blob and checks its
+        // digest itself (after a resume too), and oci-client hashes only full (200) responses,
+        // so a partial (206) one is not hashed twice.
         let opened = retrying(|| async {
-            if offset == 0 {
-                return session.client.pull_blob_stream(&reference, &descriptor).await.map(|s| (s, 0)).map_err(blob_error);
-            }
             match session.client.pull_blob_stream_partial(&reference, &descriptor, offset, Some(total - offset)).await.map_err(blob_error)? {
                 BlobResponse::Partial(s) => Ok((s, 0)),
                 // The registry does not do ranges: skip what arrived before.
