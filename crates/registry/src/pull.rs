@@ -285,7 +285,11 @@ async fn download_layer(session: &Session, staging: &PullStaging, layer: Expecte
     on_event(PullEvent::Layer { id: id.clone(), status: LayerStatus::VerifyingChecksum });
     on_event(PullEvent::Layer { id: id.clone(), status: LayerStatus::DownloadComplete });
     on_event(PullEvent::Layer { id: id.clone(), status: LayerStatus::Extracting });
-    let ingested = tokio::task::block_in_place(|| ingest.finish())?;
+    // Off this thread: it drives the other layers' downloads, which must not wait while this
+    // one's unpacker catches up and its blob is synced.
+    let ingested = tokio::task::spawn_blocking(move || ingest.finish())
+        .await
+        .map_err(|e| RegistryError::Registry(format!("finishing layer {}: {e}", layer.digest)))??;
     on_event(PullEvent::Layer { id, status: LayerStatus::PullComplete });
     Ok(ingested)
 }
