@@ -11,13 +11,16 @@
 //! end, so a failure or a crash never leaves a half layer under the final name.
 
 use std::fs;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::os::unix::fs::{symlink, DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
 use tar::{Archive, EntryType};
+
+/// The largest buffer a regular file's content is written through.
+const FILE_BUFFER: usize = 1 << 18;
 
 /// Why a layer could not be unpacked.
 #[derive(Debug, thiserror::Error)]
@@ -112,14 +115,17 @@ fn unpack_into(layer: impl Read, root: &Path) -> Result<(), UnpackError> {
             }
             EntryType::Regular | EntryType::Continuous => {
                 remove_existing(&target)?;
-                let mut file = fs::OpenOptions::new()
+                let file = fs::OpenOptions::new()
                     .write(true)
                     .create_new(true)
                     .mode(0o600)
                     .custom_flags(nix::libc::O_NOFOLLOW)
                     .open(&target)
                     .map_err(write_err)?;
-                io::copy(&mut entry, &mut file).map_err(write_err)?;
+                // Through a buffer the size of the file, up to FILE_BUFFER: a big file is written
+                // in a few large writes rather than thousands of 8 kB ones.
+                let mut file = BufWriter::with_capacity(FILE_BUFFER.min(entry.size() as usize).max(1), file);
+                io::copy(&mut entry, &mut file).and_then(|_| file.flush()).map_err(write_err)?;
                 lchown(&target, uid, gid)?;
                 fs::set_permissions(&target, fs::Permissions::from_mode(mode)).map_err(write_err)?;
             }

@@ -3,8 +3,6 @@
 //! resumes with a Range request where the registry allows it. The image is committed only once
 //! every layer is verified, so a failed pull leaves nothing `up` would use.
 
-use std::io::Write;
-
 use futures_util::{StreamExt, TryStreamExt};
 use oci_client::client::{BlobResponse, LayerDescriptor, SizedStream};
 use oci_client::errors::OciDistributionError;
@@ -259,10 +257,10 @@ async fn download_layer(session: &Session, staging: &PullStaging, layer: Expecte
             OciDistributionError::DigestError(_) => RegistryError::Registry(format!("filesystem layer verification failed for digest {}", layer.digest)),
             other => session.error(other),
         };
+        // Always a range request, from 0 at first: the ingest hashes the blob and checks its
+        // digest itself (after a resume too), and oci-client hashes only full (200) responses,
+        // so a partial (206) one is not hashed twice.
         let opened = retrying(|| async {
-            if offset == 0 {
-                return session.client.pull_blob_stream(&reference, &descriptor).await.map(|s| (s, 0)).map_err(blob_error);
-            }
             match session.client.pull_blob_stream_partial(&reference, &descriptor, offset, Some(total - offset)).await.map_err(blob_error)? {
                 BlobResponse::Partial(s) => Ok((s, 0)),
                 // The registry does not do ranges: skip what arrived before.
@@ -286,7 +284,11 @@ async fn download_layer(session: &Session, staging: &PullStaging, layer: Expecte
     on_event(PullEvent::Layer { id: id.clone(), status: LayerStatus::VerifyingChecksum });
     on_event(PullEvent::Layer { id: id.clone(), status: LayerStatus::DownloadComplete });
     on_event(PullEvent::Layer { id: id.clone(), status: LayerStatus::Extracting });
-    let ingested = tokio::task::block_in_place(|| ingest.finish())?;
+    // Off this thread: it drives the other layers' downloads, which must not wait while this
+    // one's unpacker catches up and its blob is synced.
+    let ingested = tokio::task::spawn_blocking(move || ingest.finish())
+        .await
+        .map_err(|e| RegistryError::Registry(format!("finishing layer {}: {e}", layer.digest)))??;
     on_event(PullEvent::Layer { id, status: LayerStatus::PullComplete });
     Ok(ingested)
 }
@@ -299,21 +301,22 @@ enum Interrupted {
     Store(std::io::Error),
 }
 
-/// Writes a blob stream into the ingest (after skipping `skip` bytes already received),
-/// reporting progress.
+/// Hands a blob stream to the ingest (after skipping `skip` bytes already received), reporting
+/// progress. The ingest's thread keeps and unpacks the chunks: this only waits when it is behind.
 async fn receive(mut stream: SizedStream, mut skip: u64, ingest: &mut xcompose_images::LayerIngest, id: &str, total: u64, on_event: &(dyn Fn(PullEvent) + Sync)) -> Result<(), Interrupted> {
     while let Some(chunk) = stream.stream.next().await {
-        let chunk = chunk.map_err(Interrupted::Network)?;
-        let mut data: &[u8] = &chunk;
+        let mut chunk = chunk.map_err(Interrupted::Network)?;
         if skip > 0 {
-            let n = skip.min(data.len() as u64) as usize;
-            data = &data[n..];
+            let n = skip.min(chunk.len() as u64) as usize;
+            chunk = chunk.slice(n..);
             skip -= n as u64;
         }
-        if data.is_empty() {
+        if chunk.is_empty() {
             continue;
         }
-        tokio::task::block_in_place(|| ingest.write_all(data)).map_err(Interrupted::Store)?;
+        if let Some(chunk) = ingest.try_receive(chunk).map_err(Interrupted::Store)? {
+            tokio::task::block_in_place(|| ingest.receive(chunk)).map_err(Interrupted::Store)?;
+        }
         on_event(PullEvent::Layer { id: id.to_string(), status: LayerStatus::Downloading { current: ingest.written(), total } });
     }
     Ok(())
