@@ -16,7 +16,11 @@
 //! - `context` — `.dockerignore`, COPY/ADD source selection and the content digest of a
 //!   selection for cache keys.
 
+pub mod error;
 pub mod model;
+mod parse;
+
+pub use error::ParseError;
 
 pub use model::{
     ArgDecl, CommandLine, CopyArgs, CopySource, Dockerfile, HealthProbe, Healthcheck, Heredoc, Instruction, InstructionKind,
