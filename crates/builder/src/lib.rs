@@ -8,8 +8,8 @@
 //! - `parse` — text to [`Dockerfile`] (`Dockerfile::parse(text, path)`), on the
 //!   `parse-dockerfile` crate, with the parser directives, heredocs, flag checks and BuildKit's
 //!   error words (`dockerfile parse error on line 5: unknown instruction: RUNN`).
-//! - `expand` — Docker's shell-word expansion (`$v`, `${v:-w}`, `${v#p}`, quotes, escapes) as
-//!   the `Expander`, which also reports the variables a word used.
+//! - [`expand`] — Docker's shell-word expansion (`$v`, `${v:-w}`, `${v#p}`, quotes, escapes) as
+//!   the [`Expander`], which also reports the variables a word used.
 //! - `args` — `BuildArgs` (`--build-arg`), ARG scoping, the built-in platform and proxy args.
 //! - `plan` — `BuildPlan`: the stages a target needs, in order, and which can run in parallel.
 //! - `config` — `ImageConfigState`: the image config and history, instruction by instruction.
@@ -17,10 +17,12 @@
 //!   selection for cache keys.
 
 pub mod error;
+pub mod expand;
 pub mod model;
 mod parse;
 
 pub use error::ParseError;
+pub use expand::{ExpandError, Expanded, Expander, Variables};
 
 pub use model::{
     ArgDecl, CommandLine, CopyArgs, CopySource, Dockerfile, HealthProbe, Healthcheck, Heredoc, Instruction, InstructionKind,
