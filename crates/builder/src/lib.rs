@@ -10,20 +10,31 @@
 //!   error words (`dockerfile parse error on line 5: unknown instruction: RUNN`).
 //! - [`expand`] — Docker's shell-word expansion (`$v`, `${v:-w}`, `${v#p}`, quotes, escapes) as
 //!   the [`Expander`], which also reports the variables a word used.
-//! - `args` — `BuildArgs` (`--build-arg`), ARG scoping, the built-in platform and proxy args.
+//! - [`instantiate`] — an instruction's words expanded as BuildKit does at dispatch (which
+//!   instructions and flags expand), with the variables used, for cache keys.
+//! - [`args`] — [`BuildArgs`] (`--build-arg`), the built-in platform and proxy args, and the
+//!   [`GlobalArgs`] before the first FROM.
+//! - [`scope`] — [`StageScope`]: a stage's variables instruction by instruction (ARG, ENV),
+//!   RUN's environment and its `|N A=1` history prefix.
 //! - `plan` — `BuildPlan`: the stages a target needs, in order, and which can run in parallel.
 //! - `config` — `ImageConfigState`: the image config and history, instruction by instruction.
 //! - `context` — `.dockerignore`, COPY/ADD source selection and the content digest of a
 //!   selection for cache keys.
 
+pub mod args;
 pub mod error;
 pub mod expand;
+pub mod instantiate;
 pub mod model;
 mod parse;
+pub mod scope;
 
+pub use args::{BuildArgs, GlobalArgs, Platform};
 pub use error::ParseError;
+pub use instantiate::Instantiated;
 pub use expand::{ExpandError, Expanded, Expander, Variables};
 
+pub use scope::StageScope;
 pub use model::{
     ArgDecl, CommandLine, CopyArgs, CopySource, Dockerfile, HealthProbe, Healthcheck, Heredoc, Instruction, InstructionKind,
     KeyValue, OnbuildTrigger, RunArgs, SourceLines, Stage,
