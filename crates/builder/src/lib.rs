@@ -16,7 +16,7 @@
 //!   [`GlobalArgs`] before the first FROM.
 //! - [`scope`] — [`StageScope`]: a stage's variables instruction by instruction (ARG, ENV),
 //!   RUN's environment and its `|N A=1` history prefix.
-//! - `plan` — `BuildPlan`: the stages a target needs, in order, and which can run in parallel.
+//! - [`plan`] — [`BuildPlan`]: the stages a target needs, in order, and which can run in parallel.
 //! - `config` — `ImageConfigState`: the image config and history, instruction by instruction.
 //! - `context` — `.dockerignore`, COPY/ADD source selection and the content digest of a
 //!   selection for cache keys.
@@ -27,11 +27,13 @@ pub mod expand;
 pub mod instantiate;
 pub mod model;
 mod parse;
+pub mod plan;
 pub mod scope;
 
 pub use args::{BuildArgs, GlobalArgs, Platform};
 pub use error::ParseError;
 pub use instantiate::Instantiated;
+pub use plan::{Base, BuildPlan, FromSource, PlanError, PlannedStage};
 pub use expand::{ExpandError, Expanded, Expander, Variables};
 
 pub use scope::StageScope;
