@@ -18,11 +18,12 @@
 //!   RUN's environment and its `|N A=1` history prefix.
 //! - [`plan`] — [`BuildPlan`]: the stages a target needs, in order, and which can run in parallel.
 //! - [`config`] — [`ImageConfigState`]: the image config and history, instruction by instruction.
-//! - `context` — `.dockerignore`, COPY/ADD source selection and the content digest of a
+//! - [`context`] — [`Context`]: `.dockerignore`, COPY/ADD source selection and the content digest of a
 //!   selection for cache keys.
 
 pub mod args;
 pub mod config;
+pub mod context;
 pub mod error;
 pub mod expand;
 pub mod instantiate;
@@ -33,6 +34,7 @@ pub mod scope;
 
 pub use args::{BuildArgs, GlobalArgs, Platform};
 pub use config::{ConfigError, ImageConfigState};
+pub use context::{Context, ContextError, SelectOptions, SelectedPath};
 pub use error::ParseError;
 pub use instantiate::Instantiated;
 pub use plan::{Base, BuildPlan, FromSource, PlanError, PlannedStage};
