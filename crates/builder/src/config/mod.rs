@@ -67,16 +67,23 @@ impl ImageConfigState {
         let corrupt = |e: serde_json::Error| ConfigError(format!("the base image's config cannot be read: {e}"));
         let image: ImageConfiguration = serde_json::from_slice(blob).map_err(corrupt)?;
         let raw: serde_json::Value = serde_json::from_slice(blob).map_err(corrupt)?;
-        let docker = &raw["config"];
-        let strings = |key: &str| -> Vec<String> { serde_json::from_value(docker[key].clone()).ok().flatten().unwrap_or_default() };
+        let mut state = Self::from_config_json(&raw["config"])?;
+        state.author = image.author().clone();
+        state.history = image.history().clone().unwrap_or_default();
+        Ok(state)
+    }
+
+    /// The state of Docker's `config` object alone (`{"Env": [...], "Cmd": [...], ...}`),
+    /// without author or history; `null` is an empty config.
+    pub fn from_config_json(config: &serde_json::Value) -> Result<Self, ConfigError> {
+        let strings = |key: &str| -> Vec<String> { serde_json::from_value(config[key].clone()).ok().flatten().unwrap_or_default() };
+        let oci: Option<Config> = serde_json::from_value(config.clone()).map_err(|e| ConfigError(format!("the base image's config cannot be read: {e}")))?;
         Ok(Self {
-            config: image.config().clone().unwrap_or_default(),
-            healthcheck: serde_json::from_value(docker["Healthcheck"].clone()).ok().flatten(),
+            config: oci.unwrap_or_default(),
+            healthcheck: serde_json::from_value(config["Healthcheck"].clone()).ok().flatten(),
             on_build: strings("OnBuild"),
             shell: strings("Shell"),
-            author: image.author().clone(),
-            history: image.history().clone().unwrap_or_default(),
-            cmd_set: false,
+            ..Self::default()
         })
     }
 

@@ -133,6 +133,9 @@ fn config_json_and_back_keep_dockers_fields() {
     assert_eq!(back.on_build, strings(&["RUN make"]));
     assert_eq!(back.healthcheck, s.healthcheck);
     assert_eq!(back.config.exposed_ports().clone(), Some(strings(&["80/tcp"])));
+    let object = ImageConfigState::from_config_json(&s.config_json()).unwrap();
+    assert_eq!((object.shell, object.on_build, object.healthcheck), (back.shell, back.on_build, back.healthcheck));
+    assert_eq!(ImageConfigState::from_config_json(&serde_json::Value::Null).unwrap(), ImageConfigState::default());
 }
 
 #[test]

@@ -32,6 +32,13 @@ impl Variables for HashMap<String, String> {
     }
 }
 
+/// Ordered `(name, value)` pairs, the last of a name winning.
+impl Variables for Vec<(String, String)> {
+    fn value(&self, name: &str) -> Option<&str> {
+        self.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
 /// An image config's `Env`: `NAME=value` strings, the last of a name winning.
 impl Variables for Vec<String> {
     fn value(&self, name: &str) -> Option<&str> {

@@ -110,6 +110,8 @@ fn image_env_lists_are_variables() {
     let list = vec!["PATH=/bin".to_string(), "A=1".to_string(), "A=2".to_string(), "AB=3".to_string()];
     let e = Expander::default();
     assert_eq!(e.word("$A-$AB-$PATH-${B:-none}", &list).unwrap().value, "2-3-/bin-none");
+    let pairs = vec![("A".to_string(), "1".to_string()), ("A".to_string(), "2".to_string())];
+    assert_eq!(e.word("$A", &pairs).unwrap().value, "2");
 }
 
 proptest! {
