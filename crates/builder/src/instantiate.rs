@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 
 use crate::expand::{ExpandError, Expander, Variables};
 use crate::model::{ArgDecl, CopyArgs, CopySource, InstructionKind, KeyValue};
+use crate::scope::StageScope;
 
 /// An instruction with its words expanded, and the set variables it used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +18,20 @@ pub struct Instantiated {
     pub kind: InstructionKind,
     /// The variables the expansion used that were set.
     pub used: BTreeSet<String>,
+}
+
+impl Instantiated {
+    /// The variables this step's cache key holds, as `NAME=value`, so that a changed ARG or
+    /// ENV invalidates from its first use on: for RUN every variable in `scope` (they are its
+    /// environment) and its `|N A=1` ARG prefix — the proxy arguments stay out, as BuildKit
+    /// keeps them out of cache keys; for other instructions the variables their words used.
+    /// `scope` is the stage's scope before the step.
+    pub fn cache_inputs(&self, scope: &StageScope) -> Vec<String> {
+        match &self.kind {
+            InstructionKind::Run(_) => scope.env().into_iter().chain(scope.run_args_prefix()).collect(),
+            _ => self.used.iter().map(|name| format!("{name}={}", scope.value(name).unwrap_or_default())).collect(),
+        }
+    }
 }
 
 struct Expansion<'a> {
@@ -158,6 +173,32 @@ mod tests {
         assert_eq!(instantiate("WORKDIR $D/x", &env).kind, InstructionKind::Workdir("/srv/x".into()));
         assert_eq!(instantiate("STOPSIGNAL $S", &env).kind, InstructionKind::Stopsignal("SIGINT".into()));
         assert_eq!(instantiate("VOLUME [\"$D\"]", &env).kind, InstructionKind::Volume(vec!["/srv".into()]));
+    }
+
+    #[test]
+    fn an_arg_change_reaches_the_cache_key_from_its_first_use() {
+        use crate::args::{BuildArgs, GlobalArgs};
+        let d = Dockerfile::parse("FROM x\nARG V=1\nCOPY a /a\nRUN make\nWORKDIR /w-$V\n", "Dockerfile").unwrap();
+        let inputs = |value: &str| -> Vec<Vec<String>> {
+            let args = BuildArgs::new([("V".to_string(), value.to_string()), ("HTTP_PROXY".to_string(), value.to_string())].into());
+            let expander = Expander::default();
+            let mut scope = StageScope::new(&["PATH=/bin".into()]);
+            let mut out = Vec::new();
+            for instruction in &d.stages[0].instructions {
+                let step = instruction.kind.instantiate(&expander, &scope).unwrap();
+                out.push(step.cache_inputs(&scope));
+                if let InstructionKind::Arg(decls) = &step.kind {
+                    scope.declare(decls, &args, &GlobalArgs::default(), &expander).unwrap();
+                }
+            }
+            out
+        };
+        let (one, two) = (inputs("1"), inputs("2"));
+        assert_eq!(one[1], Vec::<String>::new(), "COPY a /a does not use V");
+        assert_eq!(one[2], vec!["PATH=/bin", "V=1", "|1 V=1"]);
+        assert_ne!(one[2], two[2], "RUN sees V");
+        assert_eq!(one[3], vec!["V=1"]);
+        assert_ne!(one[3], two[3]);
     }
 
     #[test]

@@ -71,7 +71,7 @@ pub mod scope;
 
 pub use args::{BuildArgs, GlobalArgs, Platform};
 pub use config::{ConfigError, ImageConfigState};
-pub use context::{Context, ContextError, SelectOptions, SelectedPath};
+pub use context::{AddSourceKind, Context, ContextError, SelectOptions, SelectedPath};
 pub use error::ParseError;
 pub use expand::{ExpandError, Expanded, Expander, Variables};
 pub use instantiate::Instantiated;

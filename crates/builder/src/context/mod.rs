@@ -1,15 +1,18 @@
 //! The build context: the directory a build reads COPY/ADD sources from, seen through its
 //! `.dockerignore` (or the Dockerfile's own `<Dockerfile>.dockerignore`, which wins), the
-//! selection of a COPY/ADD's sources in it, and the content digest of a selection.
+//! selection of a COPY/ADD's sources in it, the content digest of a selection, and which ADD
+//! sources are URLs or git repositories rather than context paths.
 
 mod digest;
 mod ignore;
+mod remote;
 mod select;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 pub use ignore::{read_ignore_file, IgnorePatterns, PatternError};
+pub use remote::AddSourceKind;
 pub use select::{SelectOptions, SelectedPath};
 
 /// Why a context or a selection in it fails, in BuildKit's words where it has them.

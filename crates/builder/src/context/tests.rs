@@ -109,3 +109,11 @@ fn filetime_touch(path: &std::path::Path) {
     let file = fs::File::options().write(true).open(path).unwrap();
     file.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(60)).unwrap();
 }
+
+#[test]
+fn an_ignored_dockerfile_and_dockerignore_are_still_read_but_not_copied() {
+    let (dir, _) = context(&[("Dockerfile", "FROM x\n"), ("app.py", "")], Some("Dockerfile\n.dockerignore\n"));
+    let ctx = Context::open(dir.path(), &dir.path().join("Dockerfile")).unwrap();
+    assert_eq!(fs::read_to_string(dir.path().join("Dockerfile")).unwrap(), "FROM x\n");
+    assert_eq!(select(&ctx, &["."], &SelectOptions::default()), vec![entry(0, "", ""), entry(0, "app.py", "app.py")]);
+}

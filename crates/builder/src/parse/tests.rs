@@ -172,3 +172,33 @@ fn backtick_escape_for_windows_style_files() {
     assert_eq!(k[0], InstructionKind::Env(vec![KeyValue { key: "a".into(), value: "c:\\path".into() }, KeyValue { key: "b".into(), value: "xy".into() }]));
     assert!(matches!(&k[1], InstructionKind::Run(r) if r.command == CommandLine::Shell("dir   c:\\".into())));
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Lines made of instruction keywords, flags, quotes, escapes, heredoc and JSON pieces.
+    fn dockerfile_like() -> impl Strategy<Value = String> {
+        let piece = prop::sample::select(vec![
+            "FROM", "RUN", "COPY", "ADD", "ENV", "ARG", "LABEL", "CMD", "ENTRYPOINT", "HEALTHCHECK", "ONBUILD", "SHELL", "EXPOSE", "VOLUME", "USER",
+            "WORKDIR", "STOPSIGNAL", "MAINTAINER", "AS", "x", "a=b", "\"q", "'s", "\\", "`", "--from=x", "--mount=type=cache", "--interval=1s", "CMD",
+            "NONE", "<<EOF", "<<-'E'", "EOF", "\tE", "[\"a\"]", "[1]", "[", "#", "# escape=`", "# syntax=x", "$x", "${x:-y}", " ", "\n", "\n",
+        ]);
+        prop::collection::vec(piece, 0..40).prop_map(|pieces| pieces.join(" "))
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_parses_or_names_a_line(text in dockerfile_like()) {
+            match Dockerfile::parse(&text, "Dockerfile") {
+                Ok(d) => prop_assert!(!d.stages.is_empty()),
+                Err(e) => prop_assert!(e.line >= 1 && e.line <= text.lines().count().max(1), "{e:?}"),
+            }
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(text in ".{0,200}") {
+            let _ = Dockerfile::parse(&text, "Dockerfile");
+        }
+    }
+}
