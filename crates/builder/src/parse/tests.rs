@@ -122,8 +122,9 @@ fn lowercase_keywords_and_the_original_text() {
 #[test]
 fn errors_name_the_line_in_buildkits_words() {
     let cases = [
-        ("FROM x\n\nRUN a\n\nRUNN b\n", "dockerfile parse error on line 5: unknown instruction: RUNN"),
-        ("FROM x\nCOPY --chmode=1 a b\n", "dockerfile parse error on line 2: unknown flag: chmode"),
+        ("FROM x\n\nRUN a\n\nRUNN b\n", "dockerfile parse error on line 5: unknown instruction: RUNN (did you mean RUN?)"),
+        ("FROM x\nSELECT 1\n", "dockerfile parse error on line 2: unknown instruction: SELECT"),
+        ("FROM x\nCOPY --chmode=1 a b\n", "dockerfile parse error on line 2: unknown flag: chmode (did you mean chmod?)"),
         ("FROM x\nCOPY a\n", "dockerfile parse error on line 2: COPY requires at least two arguments, but only one was provided. Destination could not be determined"),
         ("FROM x\nCOPY a <<EOF\nx\nEOF\n", "dockerfile parse error on line 2: COPY cannot accept a heredoc as a destination"),
         ("FROM x\nRUN --link a\n", "dockerfile parse error on line 2: unknown flag: link"),
