@@ -47,6 +47,15 @@ impl Expansion<'_> {
         Ok(expanded.value)
     }
 
+    fn split(&mut self, words: &[String]) -> Result<Vec<String>, ExpandError> {
+        let mut out = Vec::new();
+        for word in words {
+            self.used.extend(self.expander.word(word, self.env)?.matched);
+            out.extend(self.expander.words(word, self.env)?);
+        }
+        Ok(out)
+    }
+
     fn all(&mut self, words: &[String]) -> Result<Vec<String>, ExpandError> {
         words.iter().map(|w| self.word(w)).collect()
     }
@@ -93,7 +102,8 @@ impl InstructionKind {
             Self::Arg(decls) => Self::Arg(
                 decls.iter().map(|d| Ok(ArgDecl { name: x.word(&d.name)?, default: d.default.clone() })).collect::<Result<_, ExpandError>>()?,
             ),
-            Self::Expose(ports) => Self::Expose(x.all(ports)?),
+            // EXPOSE splits its words after expansion (BuildKit's `ProcessWords`).
+            Self::Expose(ports) => Self::Expose(x.split(ports)?),
             Self::Volume(paths) => Self::Volume(x.all(paths)?),
             Self::User(user) => Self::User(x.word(user)?),
             Self::Workdir(dir) => Self::Workdir(x.word(dir)?),
@@ -169,6 +179,7 @@ mod tests {
     fn metadata_words_expand() {
         let env = [("P", "8080"), ("U", "app"), ("D", "/srv"), ("S", "SIGINT")];
         assert_eq!(instantiate("EXPOSE $P/tcp 53", &env).kind, InstructionKind::Expose(vec!["8080/tcp".into(), "53".into()]));
+        assert_eq!(instantiate("EXPOSE $PORTS", &[("PORTS", "80 443/udp")]).kind, InstructionKind::Expose(vec!["80".into(), "443/udp".into()]));
         assert_eq!(instantiate("USER $U", &env).kind, InstructionKind::User("app".into()));
         assert_eq!(instantiate("WORKDIR $D/x", &env).kind, InstructionKind::Workdir("/srv/x".into()));
         assert_eq!(instantiate("STOPSIGNAL $S", &env).kind, InstructionKind::Stopsignal("SIGINT".into()));

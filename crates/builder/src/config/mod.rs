@@ -8,7 +8,10 @@
 
 mod gofmt;
 mod ports;
+mod run;
 mod signal;
+
+pub use run::{RunInvocation, PIPES_DIR};
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -139,7 +142,8 @@ impl ImageConfigState {
     }
 
     /// Applies `kind` — already instantiated (words expanded), and for ARG after
-    /// [`StageScope::declare`] — to the config, and appends its history entry. `scope` is the
+    /// [`StageScope::declare`] — to the config, and appends its history entry (none for
+    /// ONBUILD, as BuildKit). `scope` is the
     /// stage's variables before the instruction (after, for ARG).
     pub fn apply(&mut self, kind: &InstructionKind, scope: &StageScope) -> Result<(), ConfigError> {
         match kind {
@@ -199,6 +203,10 @@ impl ImageConfigState {
             InstructionKind::Maintainer(name) => self.author = Some(name.clone()),
             InstructionKind::Arg(_) | InstructionKind::Run(_) | InstructionKind::Copy(_) | InstructionKind::Add(_) => {}
         }
+        if matches!(kind, InstructionKind::Onbuild(_)) {
+            // BuildKit records no history for ONBUILD.
+            return Ok(());
+        }
         let created_by = self.created_by(kind, scope);
         // BuildKit's WORKDIR makes the directory in a layer, unless it is `/`.
         let layer = makes_layer(kind) && !(matches!(kind, InstructionKind::Workdir(_)) && self.config.working_dir().as_deref() == Some("/"));
@@ -221,25 +229,29 @@ impl ImageConfigState {
     pub fn created_by(&self, kind: &InstructionKind, scope: &StageScope) -> String {
         match kind {
             InstructionKind::Run(run) => {
-                let mut args = self.command_args(&run.command);
-                if let (Some(last), CommandLine::Shell(_)) = (args.last_mut(), &run.command) {
-                    for heredoc in &run.heredocs {
-                        last.push_str(&format!("\n{}{}", heredoc.content, heredoc.name));
-                    }
-                }
+                let args = self.run_invocation(run).args;
                 let prefix = scope.run_args_prefix().map(|p| format!("{p} ")).unwrap_or_default();
                 format!("RUN {prefix}{} # buildkit", args.join(" "))
             }
             InstructionKind::Copy(copy) | InstructionKind::Add(copy) => {
-                let sources: Vec<String> = copy
-                    .sources
-                    .iter()
-                    .map(|s| match s {
-                        CopySource::Path(p) => p.clone(),
-                        CopySource::Heredoc(h) => format!("<<{}", h.name),
-                    })
-                    .collect();
-                format!("{} {} {} # buildkit", kind.keyword(), sources.join(" "), copy.dest)
+                // BuildKit's `dispatchCopy`: --parents, --chown, --chmod, the paths, then the
+                // here-documents, then the destination.
+                let mut words = vec![kind.keyword().to_string()];
+                if copy.parents {
+                    words.push("--parents".into());
+                }
+                words.extend(copy.chown.iter().map(|c| format!("--chown={c}")));
+                words.extend(copy.chmod.iter().map(|c| format!("--chmod={c}")));
+                words.extend(copy.sources.iter().filter_map(|s| match s {
+                    CopySource::Path(p) => Some(p.clone()),
+                    CopySource::Heredoc(_) => None,
+                }));
+                words.extend(copy.sources.iter().filter_map(|s| match s {
+                    CopySource::Heredoc(h) => Some(format!("<<{}", h.name)),
+                    CopySource::Path(_) => None,
+                }));
+                words.push(copy.dest.clone());
+                format!("{} # buildkit", words.join(" "))
             }
             InstructionKind::Workdir(_) => format!("WORKDIR {}", self.config.working_dir().clone().unwrap_or_default()),
             InstructionKind::Arg(decls) => {
