@@ -65,12 +65,19 @@ impl ImageConfigState {
         Self { config, ..Self::default() }
     }
 
-    /// The state of a stage `FROM` the image whose config blob is `blob`.
+    /// The state of a stage `FROM` the image whose config blob is `blob` (with the default
+    /// PATH added to its Env when it has none, as BuildKit does).
     pub fn from_config_blob(blob: &[u8]) -> Result<Self, ConfigError> {
         let corrupt = |e: serde_json::Error| ConfigError(format!("the base image's config cannot be read: {e}"));
         let image: ImageConfiguration = serde_json::from_slice(blob).map_err(corrupt)?;
         let raw: serde_json::Value = serde_json::from_slice(blob).map_err(corrupt)?;
         let mut state = Self::from_config_json(&raw["config"])?;
+        // BuildKit makes sure a stage's environment has a PATH.
+        let mut env = state.config.env().clone().unwrap_or_default();
+        if !env.iter().any(|e| e.starts_with("PATH=")) {
+            env.push(DEFAULT_PATH.to_string());
+            state.config.set_env(Some(env));
+        }
         state.author = image.author().clone();
         state.history = image.history().clone().unwrap_or_default();
         Ok(state)

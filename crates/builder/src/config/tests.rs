@@ -154,6 +154,9 @@ fn refusals_in_dockers_words() {
     assert_eq!(s.apply(&InstructionKind::Stopsignal("SIGNOPE".into()), &scope).unwrap_err().0, "Invalid signal: SIGNOPE");
     let mut chained = ImageConfigState { on_build: vec!["ONBUILD RUN x".into()], ..ImageConfigState::scratch() };
     assert_eq!(chained.take_onbuild_triggers('\\').unwrap_err().message, "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
+    let no_path = serde_json::json!({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}, "config": {"Env": ["A=1"]}});
+    let with_path = ImageConfigState::from_config_blob(&serde_json::to_vec(&no_path).unwrap()).unwrap();
+    assert_eq!(with_path.config.env().clone().unwrap(), strings(&["A=1", DEFAULT_PATH]));
     assert!(ImageConfigState::from_config_blob(b"not json").unwrap_err().0.starts_with("the base image's config cannot be read"));
 }
 
