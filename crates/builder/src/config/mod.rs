@@ -202,7 +202,9 @@ impl ImageConfigState {
                 self.cmd_set = true;
             }
             InstructionKind::Entrypoint(command) => {
-                self.config.set_entrypoint(Some(self.command_args(command)));
+                // `ENTRYPOINT []` clears it (BuildKit keeps an empty ENTRYPOINT as none).
+                let args = self.command_args(command);
+                self.config.set_entrypoint((!args.is_empty()).then_some(args));
                 if !self.cmd_set {
                     self.config.set_cmd(None);
                 }

@@ -102,6 +102,8 @@ fn the_references_cmd_and_entrypoint_table() {
     assert_eq!(run("CMD [\"exec_cmd\", \"p1_cmd\"]\nENTRYPOINT [\"exec_entry\", \"p1_entry\"]\n"), "exec_entry p1_entry exec_cmd p1_cmd");
     assert_eq!(run("CMD exec_cmd p1_cmd\nENTRYPOINT [\"exec_entry\", \"p1_entry\"]\n"), "exec_entry p1_entry /bin/sh -c exec_cmd p1_cmd");
     assert_eq!(run("SHELL [\"/bin/bash\", \"-lc\"]\nCMD x\n"), "/bin/bash -lc x");
+    let cleared = build("FROM scratch\nENTRYPOINT [\"e\"]\nENTRYPOINT []\nCMD []\n", ImageConfigState::scratch());
+    assert_eq!((cleared.config.entrypoint().clone(), cleared.config.cmd().clone()), (None, Some(vec![])));
 }
 
 #[test]

@@ -76,9 +76,17 @@ fn trim_continuation(line: &str, escape: char) -> (&str, bool) {
 }
 
 /// RUN, COPY and ADD take here-documents (BuildKit's `canContainHeredoc`).
+/// (ONBUILD's trigger counts as its own instruction; the exec form takes none.)
 fn may_have_heredocs(line: &str) -> bool {
-    let keyword = line.split_whitespace().next().unwrap_or("");
-    ["RUN", "COPY", "ADD"].iter().any(|k| k.eq_ignore_ascii_case(keyword)) && line.contains("<<")
+    if !line.contains("<<") {
+        return false;
+    }
+    let (keyword, rest) = line.trim_start().split_once(char::is_whitespace).unwrap_or((line, ""));
+    if keyword.eq_ignore_ascii_case("ONBUILD") {
+        return may_have_heredocs(rest);
+    }
+    let (_, args) = super::words::leading_flags(rest);
+    ["RUN", "COPY", "ADD"].iter().any(|k| k.eq_ignore_ascii_case(keyword)) && !matches!(super::words::json_array(args), super::words::Json::Strings(_))
 }
 
 /// Reads a here-document's body up to its terminator: the body and the terminator's line.
@@ -124,6 +132,14 @@ mod tests {
             Heredoc { name: "EOT".into(), content: "tab\n".into(), expand: false },
         ]);
         assert_eq!(lines[2].heredocs[0].content, "1\n");
+    }
+
+    #[test]
+    fn onbuild_triggers_take_heredocs_and_exec_forms_do_not() {
+        let (_, lines) = logical_lines("FROM x\nONBUILD RUN <<EOF\nmake\nEOF\nRUN [\"sh\", \"<<EOF\"]\nEOF\n").unwrap();
+        assert_eq!(lines[1].heredocs, vec![Heredoc { name: "EOF".into(), content: "make\n".into(), expand: true }]);
+        assert!(lines[2].heredocs.is_empty());
+        assert_eq!(lines[3].text, "EOF");
     }
 
     #[test]
