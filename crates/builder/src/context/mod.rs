@@ -74,9 +74,7 @@ impl Context {
         let mut out = Vec::new();
         for (index, word) in sources.iter().enumerate() {
             for matched in select::expand_source(&self.root, &self.ignore, word)? {
-                let is_dir = self.root.join(&matched).is_dir();
-                let base = select::dest_base(word, &matched, options.parents, is_dir);
-                out.extend(select::walk(&self.root, &self.ignore, &exclude, index, &matched, &base)?);
+                out.extend(select::walk(&self.root, &self.ignore, options, &exclude, index, word, &matched)?);
             }
         }
         Ok(out)
