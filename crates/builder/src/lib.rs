@@ -21,6 +21,8 @@
 //!   `--from` sources, and which can be built in parallel.
 //! - [`config`] — [`ImageConfigState`]: the image config and history, instruction by
 //!   instruction, with Docker's rules.
+//! - `copy_flags` — COPY/ADD flag checks at dispatch ([`CopyArgs::chmod_mode`],
+//!   [`CopyArgs::check_checksum`]).
 //! - [`context`] — [`Context`]: `.dockerignore`, COPY/ADD source selection and the content
 //!   digest of a selection for cache keys.
 //!
@@ -61,6 +63,7 @@
 pub mod args;
 pub mod config;
 pub mod context;
+mod copy_flags;
 pub mod error;
 pub mod expand;
 pub mod instantiate;

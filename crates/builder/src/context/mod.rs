@@ -56,6 +56,12 @@ impl Context {
         Ok(Self { root: root.to_path_buf(), ignore })
     }
 
+    /// A directory read without ignore rules: a stage's or an image's root filesystem that
+    /// `COPY --from` reads (BuildKit applies `.dockerignore` to the build context only).
+    pub fn unfiltered(root: &Path) -> Self {
+        Self { root: root.to_path_buf(), ignore: IgnorePatterns::default() }
+    }
+
     /// The context's directory.
     pub fn root(&self) -> &Path {
         &self.root

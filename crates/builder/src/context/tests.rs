@@ -128,3 +128,11 @@ fn an_ignored_dockerfile_and_dockerignore_are_still_read_but_not_copied() {
     assert_eq!(fs::read_to_string(dir.path().join("Dockerfile")).unwrap(), "FROM x\n");
     assert_eq!(select(&ctx, &["."], &SelectOptions::default()), vec![entry(0, "", ""), entry(0, "app.py", "app.py")]);
 }
+
+#[test]
+fn a_stage_root_is_read_without_ignore_rules() {
+    let (dir, _) = context(&[("notes.md", "n"), ("bin/busybox", "b")], Some("*.md\n"));
+    symlink("/bin/busybox", dir.path().join("sh")).unwrap();
+    let root = Context::unfiltered(dir.path());
+    assert_eq!(select(&root, &["notes.md", "sh"], &SelectOptions::default()), vec![entry(0, "notes.md", "notes.md"), entry(1, "bin/busybox", "sh")]);
+}
