@@ -66,11 +66,11 @@ fn is_comment(line: &str) -> bool {
 }
 
 /// The line without a trailing escape (and blanks after it), and whether the instruction
-/// ends here (moby's `([^\\])\\[ \t]*$`).
+/// ends here (moby's `([^\\])\\[ \t]*$|^\\[ \t]*$`: an escape alone continues too).
 fn trim_continuation(line: &str, escape: char) -> (&str, bool) {
     let trimmed = line.trim_end_matches([' ', '\t']);
     match trimmed.strip_suffix(escape) {
-        Some(before) if !before.is_empty() && !before.ends_with(escape) => (before, false),
+        Some(before) if !before.ends_with(escape) => (before, false),
         _ => (line, true),
     }
 }
@@ -114,6 +114,11 @@ mod tests {
     fn joins_continuations_and_skips_comments_and_blank_continuation_lines() {
         let text = "FROM x\n\nRUN echo a \\\n# a comment\n\n    && echo b\\\n  c\n";
         assert_eq!(texts(text), vec![("FROM x".into(), 1, 1), ("RUN echo a     && echo b  c".into(), 3, 7)]);
+    }
+
+    #[test]
+    fn an_escape_alone_on_a_line_continues() {
+        assert_eq!(texts("FROM x\nRUN a \\\n\\\n b\nRUN c \\\\\n"), vec![("FROM x".into(), 1, 1), ("RUN a  b".into(), 2, 4), ("RUN c \\\\".into(), 5, 5)]);
     }
 
     #[test]
