@@ -113,6 +113,10 @@ impl IgnorePatterns {
     /// directory matches, the last matching pattern deciding (moby's `MatchesOrParentMatches`).
     pub fn ignores(&self, path: &str) -> bool {
         let path = clean(path);
+        if path == "." {
+            // moby: "Don't let them exclude everything".
+            return false;
+        }
         let parents: Vec<&str> = match path.rsplit_once('/') {
             Some((parent, _)) => parent.split('/').collect(),
             None => Vec::new(),
@@ -321,6 +325,13 @@ mod tests {
         assert!(ignores(&["*/*/temp*"], "somedir/subdir/temporary.txt"));
         assert!(ignores(&["temp?"], "temp1"));
         assert!(!ignores(&["temp?"], "temp12"));
+    }
+
+    #[test]
+    fn the_context_root_itself_is_never_ignored() {
+        assert!(!ignores(&["**"], "."));
+        assert!(!ignores(&["*"], ""));
+        assert!(ignores(&["*"], "a"));
     }
 
     #[test]
