@@ -334,6 +334,34 @@ mod tests {
         assert!(ignores(&["*"], "a"));
     }
 
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn a_literal_path_ignores_itself_and_what_is_below_only(
+                path in "[a-z]{1,4}(/[a-z]{1,4}){0,3}",
+                below in "[a-z]{1,4}",
+                other in "[A-Z]{1,4}",
+            ) {
+                let child = format!("{path}/{below}");
+                let exception = format!("!{path}");
+                prop_assert!(ignores(&[&path], &path));
+                prop_assert!(ignores(&[&path], &child));
+                prop_assert!(!ignores(&[&path], &other));
+                prop_assert!(!ignores(&[&path, &exception], &path));
+            }
+
+            #[test]
+            fn any_pattern_compiles_or_is_refused_without_panicking(pattern in ".{0,20}", path in ".{0,20}") {
+                if let Ok(patterns) = IgnorePatterns::new(&[pattern]) {
+                    let _ = patterns.ignores(&path);
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_lone_exclamation_mark_is_refused() {
         assert_eq!(IgnorePatterns::new(&["!".into()]).unwrap_err().0, "illegal exclusion pattern: \"!\"");
