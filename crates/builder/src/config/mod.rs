@@ -19,7 +19,7 @@ use oci_spec::image::{Config, History, ImageConfiguration};
 use xcompose_images::ImageHealthcheck;
 
 use crate::error::ParseError;
-use crate::model::{CommandLine, CopySource, Dockerfile, Healthcheck, Instruction, InstructionKind};
+use crate::model::{CommandLine, CopySource, Dockerfile, Healthcheck, Instruction, InstructionKind, SourceLines};
 use crate::scope::StageScope;
 
 /// The default SHELL.
@@ -103,28 +103,30 @@ impl ImageConfigState {
     }
 
     /// The base image's ONBUILD triggers as instructions to run right after FROM, in order;
-    /// the new image does not keep them (Docker clears `OnBuild` once triggered).
-    pub fn take_onbuild_triggers(&mut self, escape: char) -> Result<Vec<Instruction>, ParseError> {
+    /// the new image does not keep them (Docker clears `OnBuild` once triggered). The
+    /// triggers, and their errors, are placed at the stage's FROM (`from` in `dockerfile`),
+    /// as BuildKit places them.
+    pub fn take_onbuild_triggers(&mut self, dockerfile: &Dockerfile, from: SourceLines) -> Result<Vec<Instruction>, ParseError> {
         if self.on_build.is_empty() {
             return Ok(Vec::new());
         }
-        let directive = if escape == '`' { "# escape=`\n" } else { "" };
+        let at_from = |message: String| ParseError { path: dockerfile.path.clone(), line: from.start, message };
+        let directive = if dockerfile.escape == '`' { "# escape=`\n" } else { "" };
         let text = format!("{directive}FROM scratch\n{}\n", self.on_build.join("\n"));
-        let parsed = Dockerfile::parse(&text, "ONBUILD")?;
-        for trigger in parsed.stages.iter().flat_map(|s| &s.instructions) {
-            if let Some(refused) = ["ONBUILD", "FROM", "MAINTAINER"].into_iter().find(|k| *k == trigger.kind.keyword()) {
-                let message = match refused {
-                    "ONBUILD" => "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed".to_string(),
-                    other => format!("{other} isn't allowed as an ONBUILD trigger"),
-                };
-                return Err(ParseError { path: "ONBUILD".into(), line: trigger.lines.start, message });
+        let parsed = Dockerfile::parse(&text, &dockerfile.path).map_err(|e| at_from(e.message))?;
+        if parsed.stages.len() > 1 {
+            return Err(at_from("FROM isn't allowed as an ONBUILD trigger".into()));
+        }
+        let mut triggers: Vec<Instruction> = parsed.stages.into_iter().flat_map(|s| s.instructions).collect();
+        for trigger in &mut triggers {
+            match trigger.kind.keyword() {
+                "ONBUILD" => return Err(at_from("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed".into())),
+                "MAINTAINER" => return Err(at_from("MAINTAINER isn't allowed as an ONBUILD trigger".into())),
+                _ => trigger.lines = from,
             }
         }
-        if parsed.stages.len() > 1 {
-            return Err(ParseError { path: "ONBUILD".into(), line: parsed.stages[1].lines.start, message: "FROM isn't allowed as an ONBUILD trigger".into() });
-        }
         self.on_build.clear();
-        Ok(parsed.stages.into_iter().flat_map(|s| s.instructions).collect())
+        Ok(triggers)
     }
 
     /// The SHELL in force.

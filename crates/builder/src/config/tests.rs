@@ -142,10 +142,13 @@ fn config_json_and_back_keep_dockers_fields() {
 #[test]
 fn onbuild_triggers_run_after_from_in_order_and_are_not_inherited() {
     let mut base = build("FROM scratch\nONBUILD COPY . /app\nONBUILD RUN make /app\n", ImageConfigState::scratch());
-    let triggers = base.take_onbuild_triggers('\\').unwrap();
+    let child = Dockerfile::parse("FROM base\nRUN x\n", "app/Dockerfile").unwrap();
+    let from = child.stages[0].lines;
+    let triggers = base.take_onbuild_triggers(&child, from).unwrap();
     assert_eq!(triggers.iter().map(|t| t.original.as_str()).collect::<Vec<_>>(), vec!["COPY . /app", "RUN make /app"]);
+    assert!(triggers.iter().all(|t| t.lines == from));
     assert!(base.on_build.is_empty());
-    assert!(base.take_onbuild_triggers('\\').unwrap().is_empty());
+    assert!(base.take_onbuild_triggers(&child, from).unwrap().is_empty());
 }
 
 #[test]
@@ -154,8 +157,12 @@ fn refusals_in_dockers_words() {
     let scope = StageScope::default();
     assert_eq!(s.apply(&InstructionKind::Expose(vec!["http".into()]), &scope).unwrap_err().0, "invalid containerPort: http");
     assert_eq!(s.apply(&InstructionKind::Stopsignal("SIGNOPE".into()), &scope).unwrap_err().0, "Invalid signal: SIGNOPE");
+    let child = Dockerfile::parse("# c\nFROM base\n", "Dockerfile").unwrap();
     let mut chained = ImageConfigState { on_build: vec!["ONBUILD RUN x".into()], ..ImageConfigState::scratch() };
-    assert_eq!(chained.take_onbuild_triggers('\\').unwrap_err().message, "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
+    let e = chained.take_onbuild_triggers(&child, child.stages[0].lines).unwrap_err();
+    assert_eq!(e.to_string(), "dockerfile parse error on line 2: Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
+    let mut bad = ImageConfigState { on_build: vec!["RUNN x".into()], ..ImageConfigState::scratch() };
+    assert_eq!(bad.take_onbuild_triggers(&child, child.stages[0].lines).unwrap_err().to_string(), "dockerfile parse error on line 2: unknown instruction: RUNN (did you mean RUN?)");
     let no_path = serde_json::json!({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}, "config": {"Env": ["A=1"]}});
     let with_path = ImageConfigState::from_config_blob(&serde_json::to_vec(&no_path).unwrap()).unwrap();
     assert_eq!(with_path.config.env().clone().unwrap(), strings(&["A=1", DEFAULT_PATH]));
