@@ -120,7 +120,7 @@ impl Expander {
     /// A COPY/ADD here-document body whose delimiter was not quoted: variables expanded,
     /// quotes left as they are (BuildKit's lexer with `SkipProcessQuotes`, and `\` as the
     /// escape whatever the Dockerfile's).
-    pub fn heredoc(content: &str, env: &dyn Variables) -> Result<String, ExpandError> {
+    pub fn heredoc(&self, content: &str, env: &dyn Variables) -> Result<String, ExpandError> {
         let lexer = Expander::default();
         let mut out = String::new();
         let mut rest = content;
@@ -214,6 +214,6 @@ mod tests {
     #[test]
     fn heredoc_bodies_keep_their_quotes() {
         let env: BTreeMap<String, String> = [("X".to_string(), "1".to_string())].into();
-        assert_eq!(Expander::heredoc("a=\"$X\" b='${X}'\n", &env).unwrap(), "a=\"1\" b='1'\n");
+        assert_eq!(Expander::new('`').heredoc("a=\"$X\" b='${X}'\n", &env).unwrap(), "a=\"1\" b='1'\n");
     }
 }

@@ -103,17 +103,28 @@ impl ImageConfigState {
     }
 
     /// The base image's ONBUILD triggers as instructions to run right after FROM, in order;
-    /// the new image does not keep them (Docker clears `OnBuild` once triggered). The
-    /// triggers, and their errors, are placed at the stage's FROM (`from` in `dockerfile`),
-    /// as BuildKit places them.
-    pub fn take_onbuild_triggers(&mut self, dockerfile: &Dockerfile, from: SourceLines) -> Result<Vec<Instruction>, ParseError> {
+    /// the new image does not keep them (Docker clears `OnBuild` once triggered). Lines and
+    /// errors are those of the triggers' own text (path `ONBUILD`);
+    /// [`ImageConfigState::take_onbuild_triggers_at`] places them at the stage's FROM.
+    pub fn take_onbuild_triggers(&mut self, escape: char) -> Result<Vec<Instruction>, ParseError> {
+        let path = std::path::PathBuf::from("ONBUILD");
+        self.take_triggers(escape, &path, None)
+    }
+
+    /// [`ImageConfigState::take_onbuild_triggers`] with the triggers, and their errors, placed
+    /// at the stage's FROM (`from` in `dockerfile`), as BuildKit places them.
+    pub fn take_onbuild_triggers_at(&mut self, dockerfile: &Dockerfile, from: SourceLines) -> Result<Vec<Instruction>, ParseError> {
+        self.take_triggers(dockerfile.escape, &dockerfile.path, Some(from))
+    }
+
+    fn take_triggers(&mut self, escape: char, path: &std::path::Path, from: Option<SourceLines>) -> Result<Vec<Instruction>, ParseError> {
         if self.on_build.is_empty() {
             return Ok(Vec::new());
         }
-        let at_from = |message: String| ParseError { path: dockerfile.path.clone(), line: from.start, message };
-        let directive = if dockerfile.escape == '`' { "# escape=`\n" } else { "" };
+        let at_from = |message: String| ParseError { path: path.to_path_buf(), line: from.map_or(1, |f| f.start), message };
+        let directive = if escape == '`' { "# escape=`\n" } else { "" };
         let text = format!("{directive}FROM scratch\n{}\n", self.on_build.join("\n"));
-        let parsed = Dockerfile::parse(&text, &dockerfile.path).map_err(|e| at_from(e.message))?;
+        let parsed = Dockerfile::parse(&text, path).map_err(|e| at_from(e.message))?;
         if parsed.stages.len() > 1 {
             return Err(at_from("FROM isn't allowed as an ONBUILD trigger".into()));
         }
@@ -122,7 +133,7 @@ impl ImageConfigState {
             match trigger.kind.keyword() {
                 "ONBUILD" => return Err(at_from("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed".into())),
                 "MAINTAINER" => return Err(at_from("MAINTAINER isn't allowed as an ONBUILD trigger".into())),
-                _ => trigger.lines = from,
+                _ => trigger.lines = from.unwrap_or(trigger.lines),
             }
         }
         self.on_build.clear();

@@ -144,11 +144,15 @@ fn onbuild_triggers_run_after_from_in_order_and_are_not_inherited() {
     let mut base = build("FROM scratch\nONBUILD COPY . /app\nONBUILD RUN make /app\n", ImageConfigState::scratch());
     let child = Dockerfile::parse("FROM base\nRUN x\n", "app/Dockerfile").unwrap();
     let from = child.stages[0].lines;
-    let triggers = base.take_onbuild_triggers(&child, from).unwrap();
+    let mut same = base.clone();
+    let triggers = base.take_onbuild_triggers_at(&child, from).unwrap();
     assert_eq!(triggers.iter().map(|t| t.original.as_str()).collect::<Vec<_>>(), vec!["COPY . /app", "RUN make /app"]);
     assert!(triggers.iter().all(|t| t.lines == from));
     assert!(base.on_build.is_empty());
-    assert!(base.take_onbuild_triggers(&child, from).unwrap().is_empty());
+    assert!(base.take_onbuild_triggers_at(&child, from).unwrap().is_empty());
+    let unplaced = same.take_onbuild_triggers('\\').unwrap();
+    assert_eq!(unplaced.iter().map(|t| t.lines.start).collect::<Vec<_>>(), vec![2, 3]);
+    assert_eq!(unplaced.into_iter().map(|t| t.kind).collect::<Vec<_>>(), triggers.into_iter().map(|t| t.kind).collect::<Vec<_>>());
 }
 
 #[test]
@@ -159,10 +163,10 @@ fn refusals_in_dockers_words() {
     assert_eq!(s.apply(&InstructionKind::Stopsignal("SIGNOPE".into()), &scope).unwrap_err().0, "Invalid signal: SIGNOPE");
     let child = Dockerfile::parse("# c\nFROM base\n", "Dockerfile").unwrap();
     let mut chained = ImageConfigState { on_build: vec!["ONBUILD RUN x".into()], ..ImageConfigState::scratch() };
-    let e = chained.take_onbuild_triggers(&child, child.stages[0].lines).unwrap_err();
+    let e = chained.take_onbuild_triggers_at(&child, child.stages[0].lines).unwrap_err();
     assert_eq!(e.to_string(), "dockerfile parse error on line 2: Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
     let mut bad = ImageConfigState { on_build: vec!["RUNN x".into()], ..ImageConfigState::scratch() };
-    assert_eq!(bad.take_onbuild_triggers(&child, child.stages[0].lines).unwrap_err().to_string(), "dockerfile parse error on line 2: unknown instruction: RUNN (did you mean RUN?)");
+    assert_eq!(bad.take_onbuild_triggers_at(&child, child.stages[0].lines).unwrap_err().to_string(), "dockerfile parse error on line 2: unknown instruction: RUNN (did you mean RUN?)");
     let no_path = serde_json::json!({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}, "config": {"Env": ["A=1"]}});
     let with_path = ImageConfigState::from_config_blob(&serde_json::to_vec(&no_path).unwrap()).unwrap();
     assert_eq!(with_path.config.env().clone().unwrap(), strings(&["A=1", DEFAULT_PATH]));
