@@ -72,7 +72,7 @@ pub use expand::{ExpandError, Expanded, Expander, Variables};
 pub use instantiate::Instantiated;
 pub use model::{
     ArgDecl, CommandLine, CopyArgs, CopySource, Dockerfile, HealthProbe, Healthcheck, Heredoc, Instruction, InstructionKind, KeyValue,
-    OnbuildTrigger, RunArgs, SourceLines, Stage,
+    OnbuildTrigger, ParseWarning, RunArgs, SourceLines, Stage,
 };
 pub use plan::{Base, BuildPlan, FromSource, PlanError, PlannedStage};
 pub use scope::StageScope;

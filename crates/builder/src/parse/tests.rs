@@ -124,6 +124,13 @@ fn onbuild_heredocs_are_stored_with_the_trigger() {
 }
 
 #[test]
+fn empty_continuation_lines_are_warned_about_not_refused() {
+    let d = parse("FROM x\nRUN a \\\n\n  b\nRUN c\n");
+    assert_eq!(d.warnings, vec![ParseWarning { line: 4, rule: "NoEmptyContinuation".into(), message: "Empty continuation line".into() }]);
+    assert!(parse("FROM x\nRUN a \\\n  b\n").warnings.is_empty());
+}
+
+#[test]
 fn lowercase_keywords_and_the_original_text() {
     let d = parse("from x\nrun echo hi \\\n there\n");
     assert_eq!(d.stages[0].instructions[0].original, "run echo hi  there");
