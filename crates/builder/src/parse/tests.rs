@@ -152,6 +152,7 @@ fn errors_name_the_line_in_buildkits_words() {
         ("FROM x\nWORKDIR\n", "dockerfile parse error on line 2: WORKDIR requires exactly one argument"),
         ("FROM x\nSHELL sh -c\n", "dockerfile parse error on line 2: SHELL requires the arguments to be in JSON form"),
         ("FROM x\nCMD [1]\n", "dockerfile parse error on line 2: when using JSON array syntax, arrays must be comprised of strings only"),
+        ("FROM x\nCOPY [\"a\", 1] \n", "dockerfile parse error on line 2: when using JSON array syntax, arrays must be comprised of strings only"),
         ("FROM x\nONBUILD ONBUILD RUN x\n", "dockerfile parse error on line 2: Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed"),
         ("FROM x\nONBUILD from y\n", "dockerfile parse error on line 2: FROM isn't allowed as an ONBUILD trigger"),
         ("FROM x\nONBUILD MAINTAINER y\n", "dockerfile parse error on line 2: MAINTAINER isn't allowed as an ONBUILD trigger"),
