@@ -1,0 +1,1 @@
+//! Docker Swarm service specs (below).
