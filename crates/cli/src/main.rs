@@ -47,6 +47,9 @@ pub struct Cli {
 pub enum Command {
     /// Parse, resolve and render the compose file in canonical format.
     Config(commands::config::ConfigArgs),
+    /// Converts the compose file to the platform's canonical format (alias of `config`), or
+    /// with `--format kubernetes` to Kubernetes manifests.
+    Convert(commands::convert::ConvertArgs),
     /// Manage images.
     #[command(subcommand)]
     Image(commands::image::ImageCommand),
@@ -129,6 +132,7 @@ impl Command {
             Command::Up(_)
                 | Command::Create(_)
                 | Command::Config(_)
+                | Command::Convert(_)
                 | Command::Ps(_)
                 | Command::Logs(_)
                 | Command::Top(_)
@@ -181,6 +185,7 @@ fn main() -> ExitCode {
     }
     let result = match &cli.command {
         Command::Config(args) => commands::config::run(&cli, args),
+        Command::Convert(args) => commands::convert::run(&cli, args),
         Command::Image(cmd) => commands::image::run(&cli, cmd),
         Command::Volume(cmd) => commands::volume::run(&cli, cmd),
         Command::Up(args) => commands::up::run(&cli, args),
