@@ -7,6 +7,7 @@
 
 pub mod kube;
 pub mod names;
+pub mod swarm;
 
 pub mod warning;
 pub mod yaml;

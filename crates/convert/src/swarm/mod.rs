@@ -1,1 +1,0 @@
-//! Docker Swarm service specs (below).
