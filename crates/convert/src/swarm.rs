@@ -255,6 +255,7 @@ fn service_spec(project: &Project, name: &str, service: &Service) -> Result<Valu
     if let Some(init) = service.init {
         container.insert("Init".into(), json!(init));
     }
+    container.insert("Privileges".into(), privileges(service.credential_spec.as_ref()));
     if !service.sysctls.is_empty() {
         container.insert("Sysctls".into(), json!(service.sysctls));
     }
@@ -393,6 +394,23 @@ fn healthcheck(check: &xcompose_loader::model::Healthcheck) -> Value {
     out
 }
 
+/// `Privileges`, which docker always sends: the credential spec (Windows), if any.
+fn privileges(credential_spec: Option<&Value>) -> Value {
+    let spec = credential_spec.and_then(Value::as_object).map(|spec| {
+        let fields: Map<String, Value> = spec
+            .iter()
+            .filter_map(|(k, v)| match k.as_str() {
+                "config" => Some(("Config".to_string(), v.clone())),
+                "file" => Some(("File".to_string(), v.clone())),
+                "registry" => Some(("Registry".to_string(), v.clone())),
+                _ => None,
+            })
+            .collect();
+        Value::Object(fields)
+    });
+    json!({"CredentialSpec": spec, "SELinuxContext": null})
+}
+
 /// Capabilities as docker's `EffectiveCapAddCapDrop`: `CAP_`-prefixed, upper case, sorted, a
 /// capability both added and dropped only added.
 fn capabilities(add: &[String], drop: &[String]) -> (Vec<String>, Vec<String>) {
@@ -417,7 +435,11 @@ fn references<'a>(project: &Project, kind: &str, list: &[FileReference], lookup:
         .iter()
         .map(|r| {
             let name = lookup(&r.source).map_or_else(|| scope(&project.name, &r.source), |o| object_name(&project.name, &r.source, o));
-            let target = if r.target.is_empty() { r.source.clone() } else { r.target.clone() };
+            // The loader writes compose's default targets out (`/run/secrets/<name>`, `/<name>`);
+            // docker's own loader leaves them to the daemon as the bare name, which it mounts at
+            // the same place: the bare name, as docker sends it.
+            let default_target = if kind == "secrets" { format!("/run/secrets/{}", r.source) } else { format!("/{}", r.source) };
+            let target = if r.target.is_empty() || r.target == default_target { r.source.clone() } else { r.target.clone() };
             let file = json!({
                 "Name": target,
                 "UID": if r.uid.is_empty() { "0" } else { r.uid.as_str() },
