@@ -50,6 +50,8 @@ pub enum Command {
     /// Converts the compose file to the platform's canonical format (alias of `config`), or
     /// with `--format kubernetes` to Kubernetes manifests.
     Convert(commands::convert::ConvertArgs),
+    /// Deploy the project to a Docker Swarm (`--swarm`), or remove it (`--swarm --rm`).
+    Deploy(commands::deploy::DeployArgs),
     /// Manage images.
     #[command(subcommand)]
     Image(commands::image::ImageCommand),
@@ -186,6 +188,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Config(args) => commands::config::run(&cli, args),
         Command::Convert(args) => commands::convert::run(&cli, args),
+        Command::Deploy(args) => commands::deploy::run(&cli, args),
         Command::Image(cmd) => commands::image::run(&cli, cmd),
         Command::Volume(cmd) => commands::volume::run(&cli, cmd),
         Command::Up(args) => commands::up::run(&cli, args),

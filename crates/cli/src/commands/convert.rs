@@ -134,7 +134,7 @@ fn kubernetes(cli: &Cli, args: &ConvertArgs) -> Result<ExitCode> {
 /// The content of every secret and config from a file or an environment variable (the
 /// project's environment, `.env` included), by `secrets.NAME` / `configs.NAME`. One that
 /// cannot be read is left out: the conversion warns about it.
-fn contents(project: &Project, environment: &indexmap::IndexMap<String, String>) -> BTreeMap<String, Vec<u8>> {
+pub fn contents(project: &Project, environment: &indexmap::IndexMap<String, String>) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     for (kind, table) in [("secrets", &project.secrets), ("configs", &project.configs)] {
         for (name, object) in table {
