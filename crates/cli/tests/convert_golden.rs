@@ -1,4 +1,5 @@
-//! `xcompose convert --format kubernetes` on the example stacks and on every project of
+//! `xcompose convert --format kubernetes` on the example stacks, on the fixtures of every mapped
+//! key (tests/convert-fixtures), and on every project of
 //! ../shared/corpus/compose/awesome: the manifests and the list of what did not map (and why)
 //! must equal the golden files in tests/convert-golden/<set>/<project>/ (`manifests.yaml`,
 //! `warnings.txt`; `XCOMPOSE_UPDATE_GOLDEN=1` rewrites them), and every manifest must validate
@@ -58,6 +59,7 @@ fn convert(file: &Path, extra: &[&str]) -> (String, String) {
         .env_remove("COMPOSE_PROJECT_NAME")
         .env_remove("COMPOSE_FILE")
         .env_remove("COMPOSE_PROFILES")
+        .env("DB_PASSWORD_FOR_FIXTURE", "pa55")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -126,6 +128,16 @@ fn examples_match_their_golden_manifests_and_validate() {
 #[test]
 fn examples_with_published_services_and_statefulsets_validate() {
     check("examples-loadbalancer-statefulset", &projects(&repo().join("examples")), &["--service-type", "loadbalancer", "--statefulset"]);
+}
+
+#[test]
+fn fixtures_of_every_mapped_key_match_and_validate() {
+    check("fixtures", &projects(&repo().join("tests/convert-fixtures")), &[]);
+}
+
+#[test]
+fn fixtures_with_published_services_and_statefulsets_validate() {
+    check("fixtures-loadbalancer-statefulset", &projects(&repo().join("tests/convert-fixtures")), &["--service-type", "loadbalancer", "--statefulset"]);
 }
 
 #[test]

@@ -16,9 +16,9 @@ fn unmapped(service: &Service) -> Vec<(&'static str, &'static str)> {
     check(!service.devices.is_empty(), "devices", "pods cannot be given host devices (a device plugin is the Kubernetes way)");
     check(!service.device_cgroup_rules.is_empty(), "device_cgroup_rules", "pods cannot be given host devices");
     check(!service.gpus.is_empty(), "gpus", "GPUs are requested through a device plugin's resource (nvidia.com/gpu), which depends on the cluster");
-    check(service.network_mode == "host", "network_mode", "host networking gives the node's network, not the machine's; not converted (the pod keeps its own network)");
-    check(service.network_mode == "none", "network_mode", "a pod always has a network; not converted");
-    check(service.network_mode.starts_with("service:") || service.network_mode.starts_with("container:"), "network_mode", "sharing another container's network means one pod for both; not converted (the pods are separate)");
+    check(service.network_mode == "host", "network_mode", "host networking would give the node's network, not this machine's (the pod keeps its own)");
+    check(service.network_mode == "none", "network_mode", "a pod always has a network");
+    check(service.network_mode.starts_with("service:") || service.network_mode.starts_with("container:"), "network_mode", "sharing another container's network means one pod for both (the pods stay separate)");
     check(!service.container_name.is_empty(), "container_name", "Kubernetes names pods itself");
     check(!service.links.is_empty(), "links", "services find each other by their Service name; link aliases do not map");
     check(!service.external_links.is_empty(), "external_links", "no equivalent");
@@ -37,9 +37,9 @@ fn unmapped(service: &Service) -> Vec<(&'static str, &'static str)> {
     check(service.oom_score_adj.is_some(), "oom_score_adj", "the kubelet sets it from the pod's QoS class");
     check(service.pids_limit.is_some() || service.deploy.as_ref().and_then(|d| d.resources.limits.as_ref()).and_then(|l| l.pids).is_some(), "pids_limit", "the pid limit is the kubelet's (podPidsLimit)");
     check(!service.ulimits.is_empty(), "ulimits", "no ulimits in pods (the container runtime's defaults apply)");
-    check(!service.security_opt.is_empty(), "security_opt", "seccomp, AppArmor and SELinux options differ (securityContext.seccompProfile, appArmorProfile, seLinuxOptions); not converted");
+    check(!service.security_opt.is_empty(), "security_opt", "seccomp, AppArmor and SELinux options take other forms (securityContext.seccompProfile, appArmorProfile, seLinuxOptions)");
     check(!service.storage_opt.is_empty(), "storage_opt", "no equivalent");
-    check(!service.userns_mode.is_empty(), "userns_mode", "user namespaces are hostUsers: false, not a mode; not converted");
+    check(!service.userns_mode.is_empty(), "userns_mode", "user namespaces are hostUsers: false, not a mode");
     check(!service.uts.is_empty(), "uts", "no equivalent");
     check(!service.isolation.is_empty(), "isolation", "Windows-only; no equivalent");
     check(!service.runtime.is_empty(), "runtime", "use a RuntimeClass (runtimeClassName) defined in the cluster");
@@ -51,8 +51,8 @@ fn unmapped(service: &Service) -> Vec<(&'static str, &'static str)> {
     check(service.develop.is_some(), "develop", "file watching is for local development");
     check(service.provider.is_some(), "provider", "provider services run on the machine of compose; no equivalent");
     check(service.models.is_some(), "models", "no equivalent");
-    check(!service.post_start.is_empty(), "post_start", "lifecycle.postStart runs without the hook's user and environment; not converted");
-    check(!service.pre_stop.is_empty(), "pre_stop", "lifecycle.preStop runs without the hook's user and environment; not converted");
+    check(!service.post_start.is_empty(), "post_start", "lifecycle.postStart runs without the hook's user and environment");
+    check(!service.pre_stop.is_empty(), "pre_stop", "lifecycle.preStop runs without the hook's user and environment");
     check(service.use_api_socket, "use_api_socket", "there is no Docker API in a pod");
     check(service.attach == Some(false), "attach", "logs are kubectl's");
     check(!service.label_file.is_empty(), "label_file", "the labels were read in; they map as the other labels do");
