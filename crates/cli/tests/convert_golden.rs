@@ -175,3 +175,32 @@ fn kustomize_without_a_directory_is_refused() {
     assert!(!out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stderr), "--kustomize writes a directory: give it with -o DIR\n");
 }
+
+#[test]
+fn convert_without_kubernetes_is_composes_alias_of_config() {
+    let file = repo().join("examples/web-stack/compose.yaml");
+    let run = |args: &[&str]| Command::new(XCOMPOSE).arg("-f").arg(&file).args(args).output().unwrap();
+    for (convert, config) in [(vec!["convert"], vec!["config"]), (vec!["convert", "--format", "json"], vec!["config", "--format", "json"])] {
+        let (a, b) = (run(&convert), run(&config));
+        assert!(a.status.success() && b.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+        assert!(!a.stdout.is_empty());
+        assert_eq!(a.stdout, b.stdout, "{convert:?} differs from {config:?}");
+    }
+    let out = run(&["convert", "--statefulset"]);
+    assert!(!out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "--kustomize and --statefulset are options of --format kubernetes\n");
+}
+
+#[test]
+fn deploy_needs_a_target_and_a_unix_socket() {
+    let file = repo().join("examples/web-stack/compose.yaml");
+    let out = Command::new(XCOMPOSE).arg("-f").arg(&file).arg("deploy").output().unwrap();
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "deploy needs a target: --swarm (to Kubernetes, write manifests with `xcompose convert --format kubernetes` and apply them)\n"
+    );
+    let out = Command::new(XCOMPOSE).arg("-f").arg(&file).args(["deploy", "--swarm", "--host", "tcp://127.0.0.1:2375"]).output().unwrap();
+    assert!(!out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "--host tcp://127.0.0.1:2375: only unix sockets are supported (unix:///var/run/docker.sock)\n");
+}

@@ -169,14 +169,17 @@ fn differences(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
 fn a_stack_deploys_to_a_swarm_as_docker_stack_deploy_puts_it() {
     let sb = Sandbox::new().unwrap();
     let dockerd = Dockerd::start_networked(&sb).unwrap();
-    docker(&sb, &dockerd, &["swarm", "init", "--advertise-addr", "127.0.0.1"]);
-    let image = xcompose_testkit::busybox_image_tar().unwrap();
-    docker(&sb, &dockerd, &["import", image.to_str().unwrap(), "busybox:latest"]);
     let dir = sb.temp_dir().join("stack");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("compose.yaml"), STACK).unwrap();
     std::fs::write(dir.join("token.txt"), "s3cret\n").unwrap();
     std::fs::write(dir.join("page.html"), "hello from a swarm config\n").unwrap();
+    let (ok, out, err) = xcompose(&sb, &dockerd, &dir, &["deploy", "--swarm"]);
+    assert!(!ok && out.is_empty(), "deployed to a daemon that is no swarm manager: {out}");
+    assert_eq!(err, "Ignoring unsupported options: restart\n\nthis node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again\n");
+    docker(&sb, &dockerd, &["swarm", "init", "--advertise-addr", "127.0.0.1"]);
+    let image = xcompose_testkit::busybox_image_tar().unwrap();
+    docker(&sb, &dockerd, &["import", image.to_str().unwrap(), "busybox:latest"]);
 
     let (ok, out, err) = xcompose(&sb, &dockerd, &dir, &["deploy", "--swarm"]);
     assert!(ok, "deploy failed: {err}");
@@ -228,6 +231,27 @@ fn a_stack_deploys_to_a_swarm_as_docker_stack_deploy_puts_it() {
     assert!(docker_err.contains("Ignoring unsupported options: restart\n\n"), "{docker_err}");
     wait_for_replicas(&sb, &dockerd);
     let theirs = inspect(&sb, &dockerd);
+    // `ps --swarm` lists docker's stack as `docker stack ps` does (the state's age aside).
+    let (ok, tasks, err) = xcompose(&sb, &dockerd, &dir, &["ps", "--swarm"]);
+    assert!(ok, "ps --swarm failed: {err}");
+    let ours_rows: Vec<String> = tasks
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let cells: Vec<&str> = l.split("   ").map(str::trim).filter(|c| !c.is_empty()).collect();
+            // ID, NAME, IMAGE, NODE, DESIRED STATE, CURRENT STATE, (no ERROR), PORTS.
+            format!("{} {} {} {} {} {}", cells[0], cells[1], cells[2], cells[3], cells[4], cells.get(6).unwrap_or(&""))
+        })
+        .collect();
+    let docker_rows: Vec<String> = docker(&sb, &dockerd, &["stack", "ps", "st", "--format", "{{.ID}} {{.Name}} {{.Image}} {{.Node}} {{.DesiredState}} {{.Ports}}"])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let sorted = |mut rows: Vec<String>| {
+        rows.sort();
+        rows
+    };
+    assert_eq!(sorted(ours_rows), sorted(docker_rows), "ps --swarm:\n{tasks}");
     let mut diffs = Vec::new();
     differences("", &ours, &theirs, &mut diffs);
     assert!(diffs.is_empty(), "docker service inspect differs:\n{}", diffs.join("\n"));
