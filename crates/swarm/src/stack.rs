@@ -39,8 +39,9 @@ fn check_manager(engine: &Engine) -> Result<()> {
     Ok(())
 }
 
-/// Deploys `stack`: creates what is missing, updates what exists, prints docker's progress lines.
-pub fn deploy(engine: &Engine, stack: &Stack, out: &mut impl Write) -> Result<()> {
+/// Deploys `stack`: creates what is missing, updates what exists, prints docker's progress lines
+/// to `out` and the daemon's warnings about services to `err`.
+pub fn deploy(engine: &Engine, stack: &Stack, out: &mut impl Write, err: &mut impl Write) -> Result<()> {
     check_manager(engine)?;
     let ns = &stack.namespace;
     for name in &stack.external_networks {
@@ -104,15 +105,23 @@ pub fn deploy(engine: &Engine, stack: &Stack, out: &mut impl Write) -> Result<()
             }
         }
         let name = spec["Name"].as_str().unwrap_or_default().to_string();
-        match existing.iter().find(|s| name_of(s) == name) {
+        let response = match existing.iter().find(|s| name_of(s) == name) {
             Some(service) => {
                 writeln!(out, "Updating service {name} (id: {})", id_of(service))?;
-                engine.post(&format!("/services/{}/update?version={}", id_of(service), version_of(service)), &spec)?;
+                // As docker: stack deploy has no --force, so the service's force counter is kept
+                // (a changed one would restart every task).
+                if let Some(force) = service.pointer("/Spec/TaskTemplate/ForceUpdate") {
+                    spec["TaskTemplate"]["ForceUpdate"] = force.clone();
+                }
+                engine.post(&format!("/services/{}/update?version={}", id_of(service), version_of(service)), &spec)?
             }
             None => {
                 writeln!(out, "Creating service {name}")?;
-                engine.post("/services/create", &spec)?;
+                engine.post("/services/create", &spec)?
             }
+        };
+        for warning in response.get("Warnings").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+            writeln!(err, "{warning}")?;
         }
     }
     Ok(())

@@ -62,7 +62,7 @@ pub fn run(cli: &Cli, args: &DeployArgs) -> Result<ExitCode> {
     let contents = super::convert::contents(&project, &environment);
     let stack = xcompose_convert::swarm::convert(&project, &contents).map_err(anyhow::Error::msg)?;
     eprint!("{}", stack.ignored_message());
-    stack::deploy(&engine, &stack, &mut out)?;
+    stack::deploy(&engine, &stack, &mut out, &mut std::io::stderr().lock())?;
     Ok(ExitCode::SUCCESS)
 }
 
