@@ -28,6 +28,9 @@ const STACK: &str = r#"services:
     ports:
       - {target: 80, published: 8080, mode: host}
     networks: [front]
+    dns: [127.0.0.11]
+    dns_search: [example.test]
+    read_only: true
     environment:
       B: "2"
       A: "1"
@@ -45,10 +48,26 @@ const STACK: &str = r#"services:
         com.example.tier: front
   client:
     image: busybox:latest
-    command: ["sleep", "1000000"]
+    entrypoint: ["sleep"]
+    command: ["1000000"]
     init: true
+    working_dir: /tmp
+    user: "0:0"
+    hostname: client-host
+    extra_hosts: ["gateway.test:10.9.9.9"]
+    cap_add: [NET_ADMIN]
+    cap_drop: [MKNOD]
+    sysctls: {net.core.somaxconn: "1024"}
+    ulimits: {nofile: {soft: 1024, hard: 2048}}
+    stop_grace_period: 5s
+    stop_signal: SIGINT
+    logging: {driver: json-file, options: {max-size: 1m}}
     networks: [front]
-    volumes: [data:/data]
+    volumes:
+      - data:/data
+      - type: tmpfs
+        target: /scratch
+        tmpfs: {size: 1048576}
     healthcheck:
       test: ["CMD", "true"]
       interval: 5s
@@ -60,6 +79,11 @@ const STACK: &str = r#"services:
       restart_policy:
         condition: on-failure
         max_attempts: 3
+        delay: 2s
+      update_config: {parallelism: 2, order: start-first, delay: 3s, failure_action: rollback}
+      rollback_config: {parallelism: 1}
+      placement:
+        constraints: ["node.role==manager"]
 networks:
   front:
     driver: overlay
