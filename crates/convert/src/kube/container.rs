@@ -21,10 +21,10 @@ pub fn container(ctx: &mut Context, name: &str, service: &Service, pod: &str, po
     // Docker's ENTRYPOINT is Kubernetes' command, CMD its args; setting the entrypoint drops the
     // image's CMD in both.
     if let Some(entrypoint) = &service.entrypoint {
-        c.insert("command".into(), json!(entrypoint));
+        c.insert("command".into(), json!(escaped(entrypoint)));
     }
     if let Some(command) = &service.command {
-        c.insert("args".into(), json!(command));
+        c.insert("args".into(), json!(escaped(command)));
     }
     if !service.working_dir.is_empty() {
         c.insert("workingDir".into(), json!(service.working_dir));
@@ -32,7 +32,7 @@ pub fn container(ctx: &mut Context, name: &str, service: &Service, pod: &str, po
     let env: Vec<Value> = service
         .environment
         .iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| json!({"name": k, "value": v})))
+        .filter_map(|(k, v)| v.as_ref().map(|v| json!({"name": k, "value": escape(v)})))
         .collect();
     if !env.is_empty() {
         c.insert("env".into(), Value::Array(env));
@@ -71,6 +71,16 @@ pub fn container(ctx: &mut Context, name: &str, service: &Service, pod: &str, po
         c.insert("stdin".into(), json!(true));
     }
     Value::Object(c)
+}
+
+/// `text` with Kubernetes' `$(VAR)` expansion escaped (`$$(VAR)`): command, args and env values
+/// reach the container as compose passes them, already interpolated.
+fn escape(text: &str) -> String {
+    text.replace("$(", "$$(")
+}
+
+fn escaped(list: &[String]) -> Vec<String> {
+    list.iter().map(|s| escape(s)).collect()
 }
 
 /// The image; a service with only `build` gets the name compose gives the image it builds
@@ -205,4 +215,15 @@ fn security_context(ctx: &mut Context, key: &str, service: &Service) -> Option<V
         out.insert("capabilities".into(), Value::Object(capabilities));
     }
     (!out.is_empty()).then_some(Value::Object(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kubernetes_expansion_is_escaped() {
+        assert_eq!(escape("echo $(date) $HOME"), "echo $$(date) $HOME");
+        assert_eq!(expose_ports("3000-3001/udp"), vec![(3000, "UDP".to_string()), (3001, "UDP".to_string())]);
+    }
 }
