@@ -78,3 +78,18 @@ fn statefulsets_claim_their_own_volumes() {
     assert!(find(&out.objects, "PersistentVolumeClaim", "data").is_none(), "a claim template replaces the claim");
     assert!(db["spec"]["template"]["spec"].get("volumes").is_none());
 }
+
+#[test]
+fn node_ports_keep_published_ports_kubernetes_allows() {
+    let project = load("services:\n  web:\n    image: w\n    ports: ['30080:80', '8443:443']\n");
+    let out = kube::convert(&project, &Options { service_type: ServiceType::NodePort, ..Default::default() });
+    let published = find(&out.objects, "Service", "web-published").unwrap();
+    assert_eq!(published["spec"]["type"], "NodePort");
+    assert_eq!(
+        published["spec"]["ports"],
+        json!([
+            {"name": "tcp-30080", "port": 30080, "targetPort": 80, "protocol": "TCP", "nodePort": 30080},
+            {"name": "tcp-8443", "port": 8443, "targetPort": 443, "protocol": "TCP"},
+        ])
+    );
+}
