@@ -1,5 +1,11 @@
 //! Kubernetes manifests from a compose project: kompose's conversion table and more (see the
 //! README's "Beyond one machine" for the table). One module per kind of object.
+//!
+//! Objects are JSON values, not `k8s-openapi` types: that crate is generated from one
+//! Kubernetes version at a time (a cargo feature), while these manifests target several, and it
+//! is among the slowest crates to build; the tests check the output more strictly than types
+//! would, against the official OpenAPI schemas of Kubernetes 1.28, 1.31 and 1.34 with unknown
+//! fields refused (tests/convert_golden.rs).
 
 mod container;
 mod context;
