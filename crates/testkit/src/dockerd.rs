@@ -14,8 +14,9 @@ use crate::Sandbox;
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A dockerd of its own inside a sandbox: `--data-root`, `--exec-root`, pid file and socket in
-/// the sandbox's temporary directory, no bridge and no iptables rules (it only pulls and runs
-/// containers without networking). Killed (with its containerd) on drop.
+/// the sandbox's temporary directory; by default no bridge and no iptables rules (it only pulls
+/// and runs containers without networking), with [`Dockerd::start_networked`] Docker's usual
+/// networking. Killed (with its containerd) on drop.
 ///
 /// Docker treats registries on 127.0.0.0/8 as insecure, so it pulls from a plain-HTTP
 /// [`crate::Registry`] as is; for a TLS one, see [`crate::Registry::install_docker_certs`].
@@ -27,6 +28,17 @@ pub struct Dockerd {
 impl Dockerd {
     /// Starts dockerd inside `sb` and waits until `docker version` answers.
     pub fn start(sb: &Sandbox) -> anyhow::Result<Dockerd> {
+        Self::start_with(sb, &["--bridge=none", "--iptables=false", "--ip6tables=false"])
+    }
+
+    /// Starts dockerd inside `sb` with its networking as on a host of its own (default bridge,
+    /// iptables rules in the sandbox's namespace): what a swarm's overlay networks and published
+    /// ports need.
+    pub fn start_networked(sb: &Sandbox) -> anyhow::Result<Dockerd> {
+        Self::start_with(sb, &[])
+    }
+
+    fn start_with(sb: &Sandbox, network_args: &[&str]) -> anyhow::Result<Dockerd> {
         anyhow::ensure!(
             exec::find_in_path("dockerd").is_some() && exec::find_in_path("docker").is_some(),
             "dockerd not found: apt-get install docker.io (tests/install-deps.sh does it)"
@@ -44,7 +56,7 @@ impl Dockerd {
             .arg(dir.join("dockerd.pid"))
             .arg("-H")
             .arg(format!("unix://{}", dir.join("docker.sock").display()))
-            .args(["--bridge=none", "--iptables=false", "--ip6tables=false"])
+            .args(network_args)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -126,6 +138,11 @@ impl Dockerd {
         )?;
         serde_json::from_str(out.trim())
             .with_context(|| format!("docker image inspect printed {out}"))
+    }
+
+    /// The daemon's address for `DOCKER_HOST` or `--host`: `unix://<dir>/docker.sock`.
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.dir.join("docker.sock").display())
     }
 
     /// The docker client's configuration directory (`DOCKER_CONFIG`).

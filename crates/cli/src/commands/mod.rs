@@ -3,6 +3,8 @@
 pub mod attach;
 pub mod config;
 pub mod control;
+pub mod convert;
+pub mod deploy;
 pub mod down;
 pub mod dry_run;
 pub mod events;

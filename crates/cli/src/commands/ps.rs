@@ -60,10 +60,16 @@ pub struct PsArgs {
     /// Services to list (default: all).
     #[arg(value_name = "SERVICE")]
     pub service_names: Vec<String>,
+    /// `--swarm`: the tasks of the project deployed with `deploy --swarm`.
+    #[command(flatten)]
+    pub swarm: super::deploy::SwarmPsArgs,
 }
 
 /// Runs `ps`.
 pub fn run(cli: &Cli, args: &PsArgs) -> Result<ExitCode> {
+    if args.swarm.swarm {
+        return super::deploy::ps(cli, &args.swarm);
+    }
     let stack = super::project::open(cli, &[])?;
     let now = Utc::now();
     let shown: Vec<ContainerInfo> = stack
@@ -220,7 +226,7 @@ fn status_text(state: &ContainerState, now: DateTime<Utc>) -> String {
 }
 
 /// Docker's human durations (`Less than a second`, `5 seconds`, `About a minute`, `3 hours`).
-fn human_duration(d: chrono::Duration) -> String {
+pub fn human_duration(d: chrono::Duration) -> String {
     let seconds = d.num_seconds();
     let minutes = d.num_minutes();
     let hours = d.num_hours();
