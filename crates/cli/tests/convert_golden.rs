@@ -66,7 +66,8 @@ fn convert(file: &Path, extra: &[&str]) -> (String, String) {
     assert!(out.status.success(), "convert {} failed: {stderr}", file.display());
     // The loader's own warnings (`WARN[0000] ... version is obsolete`) are compose's, not the conversion's.
     // Paths in the project are written relative to it, so the golden files hold wherever the corpus is.
-    let project_dir = format!("{}/", file.parent().unwrap().display());
+    // The loader resolves them from the canonical directory, so compare with that.
+    let project_dir = format!("{}/", file.parent().unwrap().canonicalize().unwrap().display());
     let report: String = stderr
         .lines()
         .filter(|l| l.starts_with("WARN ") || l.starts_with("renamed "))
