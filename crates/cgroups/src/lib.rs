@@ -152,6 +152,15 @@ impl Cgroup {
         }
     }
 
+    /// Kills every process of the cgroup (thawing it first so they can die) and waits until
+    /// none is left; the cgroup stays.
+    pub fn kill_all(&self) -> Result<()> {
+        match self {
+            Self::V2(c) => c.kill_all(),
+            Self::V1(c) => c.kill_all(),
+        }
+    }
+
     /// Kills every process left (thawing first so they can die) and removes the directories.
     pub fn destroy(&self) -> Result<()> {
         match self {

@@ -151,14 +151,22 @@ impl CgroupV1 {
         Ok(stats)
     }
 
-    /// Kills what is left and removes every directory.
-    pub fn destroy(&self) -> Result<()> {
+    /// Kills every process (thawed first, so that they can die) and waits for them to go.
+    pub fn kill_all(&self) -> Result<()> {
         if self.dir("freezer").is_some_and(Path::exists) {
             self.set_frozen(false)?;
         }
+        for (_, dir) in self.dirs.iter().filter(|(_, d)| d.exists()) {
+            fs::kill_all_and_wait(&dir.join("cgroup.procs"), dir)?;
+        }
+        Ok(())
+    }
+
+    /// Kills what is left and removes every directory.
+    pub fn destroy(&self) -> Result<()> {
+        self.kill_all()?;
         for (_, dir) in &self.dirs {
             if dir.exists() {
-                fs::kill_all_and_wait(&dir.join("cgroup.procs"), dir)?;
                 fs::remove_dir(dir)?;
             }
             fs::remove_empty_parent(dir);

@@ -116,16 +116,27 @@ impl CgroupV2 {
         })
     }
 
-    /// Kills what is left and removes the directory.
-    pub fn destroy(&self) -> Result<()> {
+    /// Kills every process (`cgroup.kill` reaches frozen ones too) and waits for them to go.
+    pub fn kill_all(&self) -> Result<()> {
         if !self.path.exists() {
             return Ok(());
         }
         let kill = self.file("cgroup.kill");
         if kill.exists() {
             fs::write(&kill, "1")?;
+        } else if self.file("cgroup.freeze").exists() {
+            // Without cgroup.kill (before Linux 5.14) a frozen process cannot die.
+            self.set_frozen(false)?;
         }
-        fs::kill_all_and_wait(&self.file("cgroup.procs"), &self.path)?;
+        fs::kill_all_and_wait(&self.file("cgroup.procs"), &self.path)
+    }
+
+    /// Kills what is left and removes the directory.
+    pub fn destroy(&self) -> Result<()> {
+        if !self.path.exists() {
+            return Ok(());
+        }
+        self.kill_all()?;
         fs::remove_dir(&self.path)?;
         fs::remove_empty_parent(&self.path);
         Ok(())

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use xcompose_container::{user, ContainerSpec, NetworkNamespace, RootFs};
 use xcompose_events::{Journal, Source};
 use xcompose_images::{ImageStore, StoreError};
-use xcompose_supervisor::daemon::{pid_file, DaemonConfig};
+use xcompose_supervisor::daemon::{pid_file, request_stop, DaemonConfig};
 use xcompose_supervisor::run::SupervisorConfig;
 use xcompose_supervisor::state::{ContainerState, Status};
 
@@ -46,6 +46,14 @@ pub enum RuntimeError {
     /// The container could not be started; the supervisor's error follows.
     #[error("failed to start container {name}: {message}")]
     Start {
+        /// The container.
+        name: String,
+        /// Why.
+        message: String,
+    },
+    /// The container could not be stopped.
+    #[error("failed to stop container {name}: {message}")]
+    Stop {
         /// The container.
         name: String,
         /// Why.
@@ -429,17 +437,23 @@ impl Runtime {
         }
     }
 
-    /// Stops a running container (stop signal, then SIGKILL after its grace period or `grace`).
+    /// Stops a running container (stop signal, then SIGKILL after its grace period or `grace`,
+    /// which overrides it as `docker stop -t` does). No process of the container survives: if
+    /// its supervisor does not finish the stop in time, the supervisor and every process left in
+    /// the container's cgroup are killed.
     pub fn stop(&self, wanted: &str, grace: Option<Duration>) -> Result<()> {
         let record = self.find(wanted)?;
         let Some(pid) = self.supervisor_running(&record) else { return Ok(()) };
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
+        let config_path = self.dir.join(&record.id).join("supervisor.json");
+        request_stop(&config_path, pid, grace).map_err(io(&config_path))?;
         let limit = grace.unwrap_or(record.stop_grace) + Duration::from_secs(5);
         let deadline = Instant::now() + limit;
-        while self.supervisor_running(&record).is_some() && pid_file(&self.dir.join(&record.id).join("supervisor.json")).exists() {
+        while self.supervisor_running(&record).is_some() && pid_file(&config_path).exists() {
             if Instant::now() > deadline {
                 let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
-                break;
+                let (name, resources) = &record.cgroup;
+                let leftovers = xcompose_cgroups::Cgroup::create(name, resources).and_then(|c| c.destroy());
+                return leftovers.map_err(|e| RuntimeError::Stop { name: record.name.clone(), message: format!("killing what its supervisor left: {e}") });
             }
             std::thread::sleep(Duration::from_millis(1));
         }

@@ -151,6 +151,9 @@ impl Supervisor {
         let exit_code = running.wait().map_err(|e| e.to_string())?;
         done.store(true, Ordering::SeqCst);
         *self.current_pid.lock().expect("pid lock") = None;
+        // The container ends with its main process, as with Docker: what it left running (in a
+        // pid namespace it shares, or exec'd processes) is killed before its output is drained.
+        self.kill_leftovers();
         for p in pumps {
             let _ = p.join();
         }
@@ -284,6 +287,16 @@ impl Supervisor {
         }
         self.emit("kill", &[("signal", (Signal::SIGKILL as i32).to_string())]);
         let _ = kill(pid, Signal::SIGKILL);
+        self.kill_leftovers();
+    }
+
+    /// Kills every process left in the container's cgroup.
+    fn kill_leftovers(&self) {
+        if let Some(cgroup) = &self.cgroup {
+            if let Err(e) = cgroup.kill_all() {
+                eprintln!("killing the container's processes: {e}");
+            }
+        }
     }
 
     /// Freezes (`true`) or thaws (`false`) every process of the container through its cgroup's
