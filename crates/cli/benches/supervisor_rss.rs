@@ -46,6 +46,8 @@ fn main() {
                 log_max_files: 2,
                 state_path: dir.join("state.json"),
                 events: None,
+                shared_namespaces: Vec::new(),
+                shm_dir: None,
             },
             cgroup: None,
             stop_signal: nix::sys::signal::Signal::SIGTERM as i32,

@@ -47,6 +47,8 @@ fn the_supervisor_outlives_its_caller_and_stops_cleanly() {
             log_max_files: 1,
             state_path: dir.join("state.json"),
             events: None,
+            shared_namespaces: Vec::new(),
+            shm_dir: None,
         },
         cgroup: Some((cgroup_name.clone(), Resources { memory_limit: Some(64 << 20), pids_limit: Some(32), ..Default::default() })),
         stop_signal: nix::sys::signal::Signal::SIGTERM as i32,

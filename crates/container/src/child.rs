@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 
 use caps::{CapSet, Capability};
 use nix::fcntl::{fcntl, FcntlArg, FdFlag};
-use nix::sched::{unshare, CloneFlags};
+use nix::sched::{setns, unshare, CloneFlags};
 use nix::sys::resource::setrlimit;
 use nix::unistd::{chdir, execve, sethostname, setgid, setgroups, setuid, Gid, Uid};
 
 use crate::rootfs;
-use crate::spec::{ContainerSpec, Process};
+use crate::spec::{ContainerSpec, Namespace, Process};
 
 type Result<T> = std::result::Result<T, String>;
 
@@ -25,13 +25,22 @@ pub fn run(spec: &ContainerSpec) -> String {
 }
 
 fn setup_and_exec(spec: &ContainerSpec) -> Result<std::convert::Infallible> {
-    // Joined after the caller moved us into our cgroup, so that cgroup is our cgroup root.
-    unshare(CloneFlags::CLONE_NEWCGROUP).map_err(|e| format!("new cgroup namespace: {e}"))?;
+    match &spec.namespaces.cgroup {
+        // Made after the caller moved us into our cgroup, so that cgroup is our cgroup root.
+        Namespace::Private => unshare(CloneFlags::CLONE_NEWCGROUP).map_err(|e| format!("new cgroup namespace: {e}"))?,
+        Namespace::Host => {}
+        Namespace::Join(path) => {
+            let file = std::fs::File::open(path).map_err(|e| format!("opening {}: {e}", path.display()))?;
+            setns(file, CloneFlags::CLONE_NEWCGROUP).map_err(|e| format!("joining cgroup namespace {}: {e}", path.display()))?;
+        }
+    }
     rootfs::enter(spec)?;
-    if !spec.hostname.is_empty() {
+    // A UTS namespace of its own gets the container's names; a shared one keeps its owner's.
+    let own_uts = spec.namespaces.uts == Namespace::Private;
+    if own_uts && !spec.hostname.is_empty() {
         sethostname(&spec.hostname).map_err(|e| format!("setting hostname: {e}"))?;
     }
-    if !spec.domainname.is_empty() {
+    if own_uts && !spec.domainname.is_empty() {
         std::fs::write("/proc/sys/kernel/domainname", &spec.domainname).map_err(|e| format!("setting domainname: {e}"))?;
     }
     for (key, value) in &spec.sysctls {

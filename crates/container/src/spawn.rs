@@ -9,7 +9,7 @@ use nix::sys::prctl;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{dup2_stderr, dup2_stdin, dup2_stdout, fork, pipe2, ForkResult, Pid};
 
-use crate::spec::{ContainerSpec, NetworkNamespace};
+use crate::spec::{ContainerSpec, Namespace, NetworkNamespace};
 use crate::{child, ContainerError, Result};
 
 /// Standard streams for the container (None: inherit the caller's).
@@ -52,7 +52,11 @@ pub fn spawn(spec: &ContainerSpec, stdio: Stdio) -> Result<Pending> {
     sys("becoming child subreaper", prctl::set_child_subreaper(true))?;
     let (go_read, go_write) = sys("creating a pipe", pipe2(OFlag::O_CLOEXEC))?;
     let (report_read, report_write) = sys("creating a pipe", pipe2(OFlag::O_CLOEXEC))?;
-    let mut flags = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWPID;
+    let mut flags = CloneFlags::CLONE_NEWNS;
+    let own = [(&spec.namespaces.uts, CloneFlags::CLONE_NEWUTS), (&spec.namespaces.ipc, CloneFlags::CLONE_NEWIPC), (&spec.namespaces.pid, CloneFlags::CLONE_NEWPID)];
+    for (_, flag) in own.into_iter().filter(|(ns, _)| **ns == Namespace::Private) {
+        flags |= flag;
+    }
     if spec.network == NetworkNamespace::New {
         flags |= CloneFlags::CLONE_NEWNET;
     }
@@ -92,12 +96,20 @@ fn intermediate(spec: &ContainerSpec, flags: CloneFlags, go: OwnedFd, report: Ow
         let _ = report.write_all(msg.as_bytes());
         1
     };
-    if let NetworkNamespace::Join(path) = &spec.network {
-        let joined = std::fs::File::open(path)
+    let ns = &spec.namespaces;
+    let joins = [
+        (match &spec.network { NetworkNamespace::Join(path) => Some(path), _ => None }, CloneFlags::CLONE_NEWNET, "network"),
+        (joined(&ns.uts), CloneFlags::CLONE_NEWUTS, "UTS"),
+        (joined(&ns.ipc), CloneFlags::CLONE_NEWIPC, "IPC"),
+        // Applies to the children: PID 1, forked below, is born in it.
+        (joined(&ns.pid), CloneFlags::CLONE_NEWPID, "pid"),
+    ];
+    for (path, flag, what) in joins.into_iter().filter_map(|(p, f, w)| Some((p?, f, w))) {
+        let entered = std::fs::File::open(path)
             .map_err(|e| e.to_string())
-            .and_then(|f| setns(f, CloneFlags::CLONE_NEWNET).map_err(|e| e.to_string()));
-        if let Err(e) = joined {
-            return fail(&mut report, format!("joining network namespace {}: {e}", path.display()));
+            .and_then(|f| setns(f, flag).map_err(|e| e.to_string()));
+        if let Err(e) = entered {
+            return fail(&mut report, format!("joining {what} namespace {}: {e}", path.display()));
         }
     }
     if let Err(e) = unshare(flags) {
@@ -116,6 +128,14 @@ fn intermediate(spec: &ContainerSpec, flags: CloneFlags, go: OwnedFd, report: Ow
             // SAFETY: leaving the forked child.
             unsafe { nix::libc::_exit(127) }
         }
+    }
+}
+
+/// The namespace file to join, for a namespace shared with another.
+fn joined(namespace: &Namespace) -> Option<&std::path::PathBuf> {
+    match namespace {
+        Namespace::Join(path) => Some(path),
+        _ => None,
     }
 }
 

@@ -4,10 +4,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use xcompose_cgroups::Resources;
-use xcompose_container::{Mount, NetworkNamespace, Process, Rlimit};
+use xcompose_container::{Mount, Namespaces, NetworkNamespace, Process, Rlimit};
 use xcompose_supervisor::health::HealthConfig;
 use xcompose_supervisor::restart::RestartPolicy;
-use xcompose_supervisor::run::SupervisorConfig;
+use xcompose_supervisor::run::{SharedNamespace, SupervisorConfig};
 
 /// What to create.
 #[derive(Debug, Clone)]
@@ -56,6 +56,13 @@ pub struct CreateRequest {
     /// Ports it exposes, Docker's `PORT/PROTOCOL` (the image's EXPOSE and the service's
     /// `expose:`), shown by `ps` when not published.
     pub exposed_ports: BTreeSet<String>,
+    /// Its pid, IPC, UTS and cgroup namespaces (those joined from other containers are in
+    /// `shared_namespaces`).
+    pub namespaces: Namespaces,
+    /// Namespaces of other containers it joins when it starts.
+    pub shared_namespaces: Vec<SharedNamespace>,
+    /// Other containers may join its IPC namespace and share its /dev/shm (`ipc: shareable`).
+    pub ipc_shareable: bool,
 }
 
 /// Docker's time between the stop signal and SIGKILL.
@@ -87,6 +94,9 @@ impl CreateRequest {
             stop_signal: nix::libc::SIGTERM,
             stop_grace: DEFAULT_STOP_GRACE,
             exposed_ports: BTreeSet::new(),
+            namespaces: Namespaces::default(),
+            shared_namespaces: Vec::new(),
+            ipc_shareable: false,
         }
     }
 }

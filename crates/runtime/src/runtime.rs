@@ -82,6 +82,9 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RuntimeError + '_ {
 /// The file in a container's directory that pins its own network namespace.
 const NETNS_FILE: &str = "netns";
 
+/// The directory of a container's directory its shareable /dev/shm is mounted on while it runs.
+const SHM_DIR: &str = "shm";
+
 /// Files of the container's directory bind-mounted on the same names under /etc.
 const ETC_FILES: [&str; 3] = ["hostname", "hosts", "resolv.conf"];
 
@@ -259,6 +262,11 @@ impl Runtime {
         spec.init = req.init;
         spec.mounts = req.mounts;
         spec.rlimits = req.rlimits;
+        spec.namespaces = req.namespaces;
+        let shm_dir = req.ipc_shareable.then(|| final_dir.join(SHM_DIR));
+        if let Some(dir) = &shm_dir {
+            spec.namespaces.shm = xcompose_container::Shm::Bind(dir.clone());
+        }
         let events = Source { journal: self.events.clone(), id: id.clone(), attributes: event_attributes(&req.name, &req.image, &req.labels) };
         let record = ContainerRecord {
             id: id.clone(),
@@ -276,6 +284,8 @@ impl Runtime {
                 log_max_files: 1,
                 state_path: final_dir.join("state.json"),
                 events: Some(events),
+                shared_namespaces: req.shared_namespaces,
+                shm_dir,
             },
             cgroup: (id.clone(), req.resources),
             stop_signal: req.stop_signal,
@@ -530,6 +540,8 @@ impl Runtime {
         }
         let dir = self.dir.join(&record.id);
         xcompose_network::netns::remove(&dir.join(NETNS_FILE))?;
+        // Left mounted by a supervisor that was killed.
+        xcompose_supervisor::shm::unmount(&dir.join(SHM_DIR));
         // Out of sight first, so that listing never sees a half-removed container.
         let doomed = self.dir.join(format!(".removing-{}-{}", std::process::id(), record.id));
         fs::rename(&dir, &doomed).map_err(io(&dir))?;

@@ -74,7 +74,7 @@ impl Stack {
 
     /// The container `reference` names for `service_name`'s `context` (`network_mode ...`,
     /// `volumes_from ...`): `container:NAME`, or a service whose first container it is.
-    fn container_named(&self, service_name: &str, context: &str, reference: &str) -> Result<String, StackError> {
+    pub(crate) fn container_named(&self, service_name: &str, context: &str, reference: &str) -> Result<String, StackError> {
         let invalid = |message: String| StackError::Service { service: service_name.to_string(), message };
         if let Some(name) = reference.strip_prefix("container:") {
             return Ok(self.runtime.find(name).map_err(|_| invalid(format!("{context}: no such container {name}")))?.id);
@@ -150,6 +150,7 @@ impl Stack {
         request.process = process;
         request.user = user;
         request.network = self.network_namespace(service_name, service)?;
+        self.set_namespaces(service_name, service, &mut request)?;
         if request.network == NetworkNamespace::Host && request.hostname.is_none() {
             // As Docker: on the host's network, the host's name.
             request.hostname = nix::unistd::gethostname().ok().map(|h| h.to_string_lossy().into_owned());

@@ -15,6 +15,7 @@ mod error;
 mod image_config;
 mod lifecycle;
 mod lock;
+mod namespaces;
 mod networks;
 mod ports;
 mod pull;

@@ -22,7 +22,6 @@ pub(crate) fn create_request(service_name: &str, service: &Service, name: &str, 
     Ok(CreateRequest {
         name: name.to_string(),
         image: service.image.clone(),
-        process: xcompose_container::ContainerSpec::new(xcompose_container::RootFs::Directory(PathBuf::new()), Vec::new()).process,
         user: String::new(),
         hostname: (!service.hostname.is_empty()).then(|| service.hostname.clone()),
         domainname: service.domainname.clone(),
@@ -41,6 +40,9 @@ pub(crate) fn create_request(service_name: &str, service: &Service, name: &str, 
         stop_signal: image_config::stop_signal(&service.stop_signal, image).map_err(invalid)?,
         exposed_ports: image_config::exposed_ports(&service.expose, image).map_err(invalid)?,
         stop_grace: service.stop_grace_period.map(|d| Duration::from_nanos(d.0.max(0) as u64)).unwrap_or(xcompose_runtime::DEFAULT_STOP_GRACE),
+        // The process and the namespaces (which depend on the image and on other containers)
+        // are filled in by the caller.
+        ..CreateRequest::new(name, &service.image, xcompose_container::ContainerSpec::new(xcompose_container::RootFs::Directory(PathBuf::new()), Vec::new()).process)
     })
 }
 

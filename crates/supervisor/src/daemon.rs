@@ -13,6 +13,7 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use xcompose_cgroups::{Cgroup, Resources};
 
 use crate::run::{Supervisor, SupervisorConfig};
+use crate::shm::SharedShm;
 
 /// Everything the supervisor process needs, as written by the CLI.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -102,6 +103,10 @@ pub fn main(config_path: &Path) -> Result<i32, String> {
     // A request left by a stop whose supervisor was already gone is not for this run.
     let _ = std::fs::remove_file(stop_grace_file(config_path));
     std::fs::write(&pid_path, std::process::id().to_string()).map_err(|e| format!("writing {}: {e}", pid_path.display()))?;
+    let shm = match &config.supervisor.shm_dir {
+        Some(dir) => Some(SharedShm::mount(dir, config.supervisor.spec.shm_size)?),
+        None => None,
+    };
     let supervisor = Supervisor::new(config.supervisor, cgroup.clone())?;
     let stop_signal = config.stop_signal;
     let grace = config.stop_grace;
@@ -124,6 +129,7 @@ pub fn main(config_path: &Path) -> Result<i32, String> {
     if let Some(cg) = cgroup {
         let _ = cg.destroy();
     }
+    drop(shm);
     let _ = std::fs::remove_file(&pid_path);
     result
 }

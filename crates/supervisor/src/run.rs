@@ -13,7 +13,7 @@ use chrono::Utc;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use xcompose_cgroups::Cgroup;
-use xcompose_container::{capture_output, exec, spawn, ContainerSpec, ExecSpec, Stdio};
+use xcompose_container::{capture_output, exec, spawn, ContainerSpec, ExecSpec, Namespace, Stdio};
 use xcompose_events::Source;
 
 use crate::health::{Health, HealthConfig, HealthStatus};
@@ -41,6 +41,55 @@ pub struct SupervisorConfig {
     /// Where its events go (start, die, oom, health_status, pause, kill, stop), if anywhere.
     #[serde(default)]
     pub events: Option<Source>,
+    /// Namespaces taken from other containers each time it starts (`pid` / `ipc: service:x`).
+    #[serde(default)]
+    pub shared_namespaces: Vec<SharedNamespace>,
+    /// Where a tmpfs is mounted (in the supervisor's mount namespace) while it runs, to be its
+    /// `/dev/shm` and that of the containers joining its IPC namespace (`ipc: shareable`).
+    #[serde(default)]
+    pub shm_dir: Option<PathBuf>,
+}
+
+/// Which namespace of another container a container joins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum SharedKind {
+    /// Its process ids (`pid: service:x`).
+    Pid,
+    /// Its IPC (`ipc: service:x`).
+    Ipc,
+}
+
+/// A namespace joined from another container, found when the container starts (the other's
+/// processes change when it restarts).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SharedNamespace {
+    /// Which namespace.
+    pub kind: SharedKind,
+    /// The other container's name, for errors.
+    pub container: String,
+    /// Its state file, holding the pid of its PID 1 while it runs.
+    pub state_path: PathBuf,
+}
+
+impl SharedNamespace {
+    /// The namespace file of the other container's current run; an error naming it if it does
+    /// not run (Docker: "container x is not running").
+    fn path(&self) -> Result<PathBuf> {
+        let state = ContainerState::load(&self.state_path).ok();
+        let pid = state.filter(|s| s.status == Status::Running).and_then(|s| s.pid);
+        let Some(pid) = pid else { return Err(format!("cannot join the {} namespace of container {}: container {} is not running", self.kind.name(), self.container, self.container)) };
+        Ok(PathBuf::from(format!("/proc/{pid}/ns/{}", self.kind.name())))
+    }
+}
+
+impl SharedKind {
+    /// The kernel's name of the namespace (`/proc/PID/ns/NAME`).
+    fn name(self) -> &'static str {
+        match self {
+            SharedKind::Pid => "pid",
+            SharedKind::Ipc => "ipc",
+        }
+    }
 }
 
 /// A supervisor, shared between the loop and whoever asks it to stop.
@@ -124,7 +173,7 @@ impl Supervisor {
     fn run_once(self: &Arc<Self>, log: &Arc<Mutex<LogWriter>>) -> Result<i32> {
         let (out_read, stdio_out) = pipe_pair()?;
         let (err_read, stdio_err) = pipe_pair()?;
-        let pending = spawn(&self.config.spec, Stdio { stdin: None, stdout: Some(stdio_out), stderr: Some(stdio_err) }).map_err(|e| e.to_string())?;
+        let pending = spawn(&self.spec_for_this_run()?, Stdio { stdin: None, stdout: Some(stdio_out), stderr: Some(stdio_err) }).map_err(|e| e.to_string())?;
         if let Some(cg) = &self.cgroup {
             cg.add_process(pending.pid()).map_err(|e| e.to_string())?;
         }
@@ -186,6 +235,19 @@ impl Supervisor {
         }
         self.emit("die", &[("exitCode", exit_code.to_string())]);
         Ok(exit_code)
+    }
+
+    /// The spec with the namespaces of the other containers it shares as they are now.
+    fn spec_for_this_run(&self) -> Result<ContainerSpec> {
+        let mut spec = self.config.spec.clone();
+        for shared in &self.config.shared_namespaces {
+            let path = Namespace::Join(shared.path()?);
+            match shared.kind {
+                SharedKind::Pid => spec.namespaces.pid = path,
+                SharedKind::Ipc => spec.namespaces.ipc = path,
+            }
+        }
+        Ok(spec)
     }
 
     fn oom_kills(&self) -> u64 {

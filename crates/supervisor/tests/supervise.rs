@@ -27,6 +27,8 @@ fn config(dir: &std::path::Path, script: &str) -> SupervisorConfig {
         log_max_files: 1,
         state_path: dir.join("state.json"),
         events: None,
+        shared_namespaces: Vec::new(),
+        shm_dir: None,
     }
 }
 
