@@ -18,7 +18,7 @@ mod v2;
 
 use std::path::PathBuf;
 
-pub use resources::{Resources, Stats};
+pub use resources::{Blkio, DeviceAccess, Resources, Stats, DEFAULT_DEVICE_RULES};
 
 /// What can go wrong with a cgroup.
 #[derive(Debug, thiserror::Error)]
@@ -86,7 +86,7 @@ pub enum Cgroup {
 
 impl Cgroup {
     /// Creates (or reuses) the cgroup `xcompose/<name>` below the caller's own cgroup and applies
-    /// `resources`.
+    /// `resources`; an absolute `name` (`/parent/ID`) is taken from the hierarchy's root instead.
     pub fn create(name: &str, resources: &Resources) -> Result<Self> {
         let cg = match Hierarchy::detect()? {
             Hierarchy::Unified => Self::V2(v2::CgroupV2::create(name)?),

@@ -224,3 +224,150 @@ fn namespace_modes_refused() -> Result<()> {
     xcompose(&sb, &dir, &["down"])?;
     Ok(())
 }
+
+/// The cgroup directory of controller `controller` of process `pid` (v1).
+fn cgroup_dir(pid: u32, controller: &str) -> Result<std::path::PathBuf> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))?;
+    let path = text
+        .lines()
+        .find_map(|l| {
+            let mut parts = l.splitn(3, ':');
+            let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+            controllers.split(',').any(|c| c == controller).then(|| path.to_string())
+        })
+        .with_context(|| format!("no {controller} cgroup for {pid}: {text}"))?;
+    Ok(std::path::PathBuf::from(format!("/sys/fs/cgroup/{controller}{path}")))
+}
+
+/// One cgroup file of process `pid`, trimmed.
+fn cgroup_file(pid: u32, controller: &str, file: &str) -> Result<String> {
+    let path = cgroup_dir(pid, controller)?.join(file);
+    Ok(std::fs::read_to_string(&path).with_context(|| path.display().to_string())?.trim().to_string())
+}
+
+/// `devices`, `device_cgroup_rules`, `group_add`, `oom_score_adj`, `oom_kill_disable`,
+/// `mem_swappiness`, `cpu_quota`/`cpu_period`, `cpu_rt_runtime`/`cpu_rt_period`, `blkio_config`,
+/// `deploy.resources.reservations` and `cgroup_parent`: asserted in the container's cgroup files
+/// (this machine's cgroup v1) and from inside.
+#[test]
+fn devices_groups_and_cgroup_limits() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let parent = format!("xcompose-test-parent-{}", std::process::id());
+    let dir = project(
+        &sb,
+        "tuned",
+        &format!(
+            r#"
+services:
+  tuned:
+    image: busybox:latest
+    init: true
+    user: app
+    group_add: [nogroup, "4242"]
+    oom_score_adj: 321
+    oom_kill_disable: true
+    mem_limit: 256m
+    mem_swappiness: 17
+    cpu_quota: 25000
+    cpu_period: 50000
+    cpu_rt_runtime: 10000
+    cpu_rt_period: 1000000
+    cgroup_parent: {parent}
+    devices: ["/dev/kmsg:/dev/mykmsg:r"]
+    device_cgroup_rules: ["c 42:* rm"]
+    blkio_config:
+      weight: 300
+      device_read_bps: [{{path: /dev/vda, rate: 1mb}}]
+      device_write_iops: [{{path: /dev/vda, rate: 120}}]
+    deploy:
+      resources:
+        reservations: {{memory: 64M, cpus: "0.5"}}
+    command: ["sleep", "1000"]
+"#
+        ),
+    )?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let pid = pid_of(&sb, &dir, "tuned", "sleep 1000")?;
+    let id = xcompose(&sb, &dir, &["ps", "-q", "tuned"])?.trim().to_string();
+
+    // Inside: the groups, the OOM score, the device node and what the cgroup lets it do with it.
+    let status = xcompose(&sb, &dir, &["exec", "-T", "tuned", "cat", "/proc/1/status"])?;
+    let groups = status.lines().find_map(|l| l.strip_prefix("Groups:")).context("Groups line")?.split_whitespace().collect::<Vec<_>>();
+    assert!(groups.contains(&"65534") && groups.contains(&"4242"), "group_add: {groups:?}");
+    assert_eq!(xcompose(&sb, &dir, &["exec", "-T", "tuned", "cat", "/proc/1/oom_score_adj"])?.trim(), "321");
+    let node = xcompose(&sb, &dir, &["exec", "-T", "tuned", "ls", "-l", "/dev/mykmsg"])?;
+    assert!(node.starts_with('c') && node.contains("1,  11"), "devices: {node}");
+    let denied = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(["exec", "-T", "-u", "0", "tuned", "sh", "-c", "echo hi > /dev/mykmsg"]).output()?;
+    assert!(!denied.status.success() && String::from_utf8_lossy(&denied.stderr).contains("Operation not permitted"), "the device is read-only: {denied:?}");
+
+    // The cgroup files.
+    let memory = cgroup_dir(pid, "memory")?;
+    assert_eq!(memory, std::path::PathBuf::from(format!("/sys/fs/cgroup/memory/{parent}/{id}")), "cgroup_parent, from the hierarchy's root");
+    assert_eq!(cgroup_file(pid, "memory", "memory.swappiness")?, "17");
+    assert!(cgroup_file(pid, "memory", "memory.oom_control")?.contains("oom_kill_disable 1"));
+    assert_eq!(cgroup_file(pid, "memory", "memory.soft_limit_in_bytes")?, (64u64 << 20).to_string(), "reservations.memory");
+    assert_eq!(cgroup_file(pid, "cpu", "cpu.cfs_quota_us")?, "25000");
+    assert_eq!(cgroup_file(pid, "cpu", "cpu.cfs_period_us")?, "50000");
+    assert_eq!(cgroup_file(pid, "cpu", "cpu.rt_runtime_us")?, "10000");
+    assert_eq!(cgroup_file(pid, "cpu", "cpu.rt_period_us")?, "1000000");
+    let vda = std::fs::metadata("/dev/vda")?;
+    let numbers = { use std::os::unix::fs::MetadataExt; format!("{}:{}", nix::sys::stat::major(vda.rdev()), nix::sys::stat::minor(vda.rdev())) };
+    assert_eq!(cgroup_file(pid, "blkio", "blkio.throttle.read_bps_device")?, format!("{numbers} 1048576"));
+    assert_eq!(cgroup_file(pid, "blkio", "blkio.throttle.write_iops_device")?, format!("{numbers} 120"));
+    let devices = cgroup_file(pid, "devices", "devices.list")?;
+    for rule in ["c 1:11 r", "c 42:* rm", "c 1:3 rwm", "c 136:* rwm"] {
+        assert!(devices.lines().any(|l| l == rule), "devices.list has {rule}: {devices}");
+    }
+    assert!(!devices.contains("a *:* rwm"), "not every device: {devices}");
+
+    xcompose(&sb, &dir, &["down", "-t", "1"])?;
+    for controller in ["memory", "cpu", "blkio", "devices", "pids", "freezer", "cpuset", "cpuacct"] {
+        // Docker leaves the parent, as this does: the test cleans up after itself.
+        let _ = std::fs::remove_dir(format!("/sys/fs/cgroup/{controller}/{parent}"));
+    }
+    Ok(())
+}
+
+/// `privileged`: every capability of the host's bounding set, every host device (and the device
+/// cgroup allows all), no masked or read-only paths, a writable /sys.
+#[test]
+fn privileged_gets_the_host() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "mighty", "services:\n  mighty:\n    image: busybox:latest\n    init: true\n    privileged: true\n    command: [sleep, '1000']\n")?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let pid = pid_of(&sb, &dir, "mighty", "sleep 1000")?;
+    let host_bounding = sb.run_ok("grep", &["CapBnd", "/proc/self/status"])?;
+    let status = xcompose(&sb, &dir, &["exec", "-T", "mighty", "cat", "/proc/1/status"])?;
+    let field = |text: &str, key: &str| text.lines().find_map(|l| l.strip_prefix(key)).map(|v| v.trim().to_string());
+    assert_eq!(field(&status, "CapEff:"), field(&host_bounding, "CapBnd:"), "every capability the host allows");
+    let mounts = xcompose(&sb, &dir, &["exec", "-T", "mighty", "cat", "/proc/mounts"])?;
+    let sys = mounts.lines().find(|l| l.split_whitespace().nth(1) == Some("/sys")).context("/sys mounted")?;
+    assert!(sys.split_whitespace().nth(3).is_some_and(|o| o.split(',').any(|f| f == "rw")), "/sys is writable: {sys}");
+    for path in ["/proc/sys", "/proc/kcore", "/proc/keys", "/sys/firmware"] {
+        assert!(!mounts.lines().any(|l| l.split_whitespace().nth(1) == Some(path)), "{path} is neither masked nor read-only: {mounts}");
+    }
+    xcompose(&sb, &dir, &["exec", "-T", "mighty", "test", "-c", "/dev/kmsg"])?;
+    xcompose(&sb, &dir, &["exec", "-T", "mighty", "test", "-b", "/dev/vda"])?;
+    assert_eq!(cgroup_file(pid, "devices", "devices.list")?, "a *:* rwm", "the device cgroup allows all");
+    xcompose(&sb, &dir, &["down", "-t", "1"])?;
+    Ok(())
+}
+
+/// Devices that cannot be given are refused before anything is created: CDI names, host paths
+/// that are not devices, bad cgroup rules.
+#[test]
+fn devices_refused() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    for (name, key, value, expected) in [
+        ("cdi", "devices", "[\"nvidia.com/gpu=all\"]", "CDI device names need a CDI registry; xcompose has none"),
+        ("notdev", "devices", "[\"/etc/passwd\"]", "not a device node"),
+        ("rule", "device_cgroup_rules", "[\"c 1 rwm\"]", "invalid device cgroup format"),
+    ] {
+        let dir = project(&sb, name, &format!("services:\n  a:\n    image: busybox:latest\n    command: [sleep, '1000']\n    {key}: {value}\n"))?;
+        let err = xcompose_fails(&sb, &dir, &["up", "-d"])?;
+        assert!(err.contains("service \"a\"") && err.contains(expected), "{key}: {value}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        assert_eq!(xcompose(&sb, &dir, &["ps", "-a", "-q"])?.trim(), "", "{key}: nothing created");
+    }
+    Ok(())
+}

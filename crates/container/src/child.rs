@@ -34,6 +34,9 @@ fn setup_and_exec(spec: &ContainerSpec) -> Result<std::convert::Infallible> {
             setns(file, CloneFlags::CLONE_NEWCGROUP).map_err(|e| format!("joining cgroup namespace {}: {e}", path.display()))?;
         }
     }
+    if let Some(adj) = spec.oom_score_adj {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| format!("setting oom_score_adj {adj}: {e}"))?;
+    }
     rootfs::enter(spec)?;
     // A UTS namespace of its own gets the container's names; a shared one keeps its owner's.
     let own_uts = spec.namespaces.uts == Namespace::Private;

@@ -15,6 +15,7 @@
 
 mod capabilities;
 mod child;
+mod devices;
 mod exec;
 mod init;
 mod rootfs;
@@ -23,6 +24,7 @@ mod spec;
 pub mod user;
 
 pub use capabilities::{capability_set, DEFAULT_CAPABILITIES};
+pub use devices::{host_devices, Device};
 pub use rootfs::secure_join;
 pub use exec::{capture_output, exec, ExecProcess, ExecSpec};
 pub use spawn::{spawn, Pending, Running, Stdio};

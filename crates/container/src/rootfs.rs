@@ -214,6 +214,12 @@ fn mount_proc_sys_dev(root: &Path, spec: &ContainerSpec) -> Result<()> {
     let mqueue = dev.join("mqueue");
     ensure_dir(&mqueue)?;
     sys(|| "mounting /dev/mqueue".into(), mount(Some("mqueue"), &mqueue, Some("mqueue"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, None::<&str>))?;
+    // The host's devices, but for those bound above and the links made below.
+    let made_otherwise = |d: &&crate::Device| d.path.strip_prefix("/dev").is_ok_and(|name| DEVICES.iter().chain(&["ptmx", "console"]).any(|n| name == Path::new(n)));
+    let privileged: Vec<crate::Device> = if spec.privileged { crate::host_devices().into_iter().filter(|d| !made_otherwise(&d)).collect() } else { Vec::new() };
+    for device in privileged.iter().chain(&spec.devices) {
+        device.make(root)?;
+    }
     for (link, target) in [("ptmx", "pts/ptmx"), ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"), ("core", "/proc/kcore")] {
         io(|| format!("linking /dev/{link}"), symlink(target, dev.join(link)))?;
     }

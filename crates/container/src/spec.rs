@@ -197,6 +197,12 @@ pub struct ContainerSpec {
     /// Its pid, IPC, UTS and cgroup namespaces and its /dev/shm.
     #[serde(default)]
     pub namespaces: Namespaces,
+    /// Device nodes made in its /dev (`devices`; with `privileged`, the host's are added).
+    #[serde(default)]
+    pub devices: Vec<crate::Device>,
+    /// Its processes' OOM score adjustment (`oom_score_adj`, -1000 to 1000).
+    #[serde(default)]
+    pub oom_score_adj: Option<i32>,
 }
 
 /// Paths Docker hides in every unprivileged container.
@@ -247,6 +253,8 @@ impl ContainerSpec {
             privileged: false,
             init: false,
             namespaces: Namespaces::default(),
+            devices: Vec::new(),
+            oom_score_adj: None,
         }
     }
 }

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use xcompose_cgroups::Resources;
-use xcompose_container::{Mount, Namespaces, NetworkNamespace, Process, Rlimit};
+use xcompose_container::{Device, Mount, Namespaces, NetworkNamespace, Process, Rlimit};
 use xcompose_supervisor::health::HealthConfig;
 use xcompose_supervisor::restart::RestartPolicy;
 use xcompose_supervisor::run::{SharedNamespace, SupervisorConfig};
@@ -63,6 +63,15 @@ pub struct CreateRequest {
     pub shared_namespaces: Vec<SharedNamespace>,
     /// Other containers may join its IPC namespace and share its /dev/shm (`ipc: shareable`).
     pub ipc_shareable: bool,
+    /// Supplementary groups added, names resolved in the image (`group_add`).
+    pub group_add: Vec<String>,
+    /// Device nodes made in its /dev (`devices`).
+    pub devices: Vec<Device>,
+    /// OOM score adjustment of its processes (`oom_score_adj`).
+    pub oom_score_adj: Option<i32>,
+    /// The cgroup its own goes in, from the hierarchies' roots (`cgroup_parent`); none: below
+    /// the caller's, in `xcompose/`.
+    pub cgroup_parent: Option<String>,
 }
 
 /// Docker's time between the stop signal and SIGKILL.
@@ -97,6 +106,10 @@ impl CreateRequest {
             namespaces: Namespaces::default(),
             shared_namespaces: Vec::new(),
             ipc_shareable: false,
+            group_add: Vec::new(),
+            devices: Vec::new(),
+            oom_score_adj: None,
+            cgroup_parent: None,
         }
     }
 }

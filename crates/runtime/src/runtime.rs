@@ -98,6 +98,16 @@ fn write_etc_files(dir: &Path, hostname: &str) -> Result<()> {
     Ok(())
 }
 
+/// The name of container `id`'s cgroup: its id (below the caller's cgroup, see
+/// [`xcompose_cgroups::Cgroup::create`]), or `/PARENT/ID` with a `cgroup_parent`, which Docker's
+/// cgroupfs driver takes from the root of each hierarchy.
+fn cgroup_name(parent: Option<&str>, id: &str) -> String {
+    match parent.map(|p| p.trim_matches('/')).filter(|p| !p.is_empty()) {
+        Some(parent) => format!("/{parent}/{id}"),
+        None => id.to_string(),
+    }
+}
+
 /// What every event of a container carries, as Docker's: its labels, name and image.
 fn event_attributes(name: &str, image: &str, labels: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     let mut attributes = labels.clone();
@@ -233,6 +243,11 @@ impl Runtime {
         process.uid = resolved.uid;
         process.gid = resolved.gid;
         process.additional_gids = resolved.additional_gids;
+        for gid in user::group_ids(&req.group_add, &etc_layer(&image)).map_err(RuntimeError::User)? {
+            if !process.additional_gids.contains(&gid) {
+                process.additional_gids.push(gid);
+            }
+        }
         if !process.env.iter().any(|e| e.starts_with("HOME=")) {
             process.env.push(format!("HOME={}", resolved.home));
         }
@@ -263,6 +278,8 @@ impl Runtime {
         spec.mounts = req.mounts;
         spec.rlimits = req.rlimits;
         spec.namespaces = req.namespaces;
+        spec.devices = req.devices;
+        spec.oom_score_adj = req.oom_score_adj;
         let shm_dir = req.ipc_shareable.then(|| final_dir.join(SHM_DIR));
         if let Some(dir) = &shm_dir {
             spec.namespaces.shm = xcompose_container::Shm::Bind(dir.clone());
@@ -287,7 +304,7 @@ impl Runtime {
                 shared_namespaces: req.shared_namespaces,
                 shm_dir,
             },
-            cgroup: (id.clone(), req.resources),
+            cgroup: (cgroup_name(req.cgroup_parent.as_deref(), &id), req.resources),
             stop_signal: req.stop_signal,
             stop_grace: req.stop_grace,
             exposed_ports: req.exposed_ports,

@@ -9,7 +9,9 @@
 //! step records what it made as soon as it made it, so a command killed at any point is
 //! completed by running it again.
 
+mod blkio;
 mod containers;
+mod devices;
 mod dns;
 mod error;
 mod image_config;

@@ -55,7 +55,7 @@ impl Stack {
         let mut plan_opts = opts.plan.clone();
         // Every image is resolved first: an unknown image fails `up` before anything changes.
         for (name, service) in &self.project.services {
-            crate::namespaces::check(service).map_err(|message| StackError::Service { service: name.clone(), message })?;
+            crate::request::check(service).map_err(|message| StackError::Service { service: name.clone(), message })?;
             let image = self
                 .runtime
                 .images()
