@@ -1,4 +1,4 @@
-//! `pid`, `ipc`, `uts`, `cgroup` and `userns_mode`: which namespaces a service's containers keep
+//! `pid`, `ipc`, `uts` and `cgroup`: which namespaces a service's containers keep
 //! to themselves, share with the host, or join from another container, as Docker reads them.
 
 use xcompose_container::{Namespace, Shm};
@@ -35,16 +35,13 @@ fn mode<'a>(key: &str, value: &'a str, own: &[&str], joins: bool) -> Result<Mode
     Err(format!("invalid {key} mode {value:?}: use {}", allowed.join(", ")))
 }
 
-/// The values Docker accepts for each key, checked before anything is created. `userns_mode`
-/// other than `host` would need user namespace remapping, which xcompose does not do.
+/// The values Docker accepts for each key, checked before anything is created (`userns_mode`
+/// other than `host` is refused with the keys xcompose does not honour, in `support`).
 pub(crate) fn check(service: &Service) -> Result<(), String> {
     mode("pid", &service.pid, &[], true)?;
     mode("ipc", &service.ipc, &["private", "shareable", "none"], true)?;
     mode("uts", &service.uts, &[], false)?;
     mode("cgroup", &service.cgroup, &["private"], false)?;
-    if !matches!(service.userns_mode.as_str(), "" | "host") {
-        return Err(format!("userns_mode {:?}: xcompose has no user namespace remapping; only \"host\" (the default) is supported", service.userns_mode));
-    }
     if service.uts == "host" && !service.hostname.is_empty() {
         // Docker's words (runconfig ErrConflictUTSHostname).
         return Err("conflicting options: hostname and the UTS mode".into());
