@@ -371,3 +371,94 @@ fn devices_refused() -> Result<()> {
     }
     Ok(())
 }
+
+/// The log files of container `name` (its directory in the state root), by file name.
+fn log_files(sb: &Sandbox, dir: &Path, service: &str) -> Result<Vec<(String, u64)>> {
+    let id = xcompose(sb, dir, &["ps", "-a", "-q", service])?.trim().to_string();
+    let mut files: Vec<(String, u64)> = std::fs::read_dir(sb.root().join("containers").join(&id))?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("container.log"))
+        .map(|e| Ok((e.file_name().to_string_lossy().into_owned(), e.metadata()?.len())))
+        .collect::<Result<_>>()?;
+    files.sort();
+    Ok(files)
+}
+
+/// `logging`: json-file and local rotate by `max-size` keeping `max-file` files, gzipped with
+/// `compress` (local's defaults: compressed); `logs` reads the rotated files too; `none` keeps
+/// nothing and `logs` warns as compose does; other drivers are refused before anything is made.
+#[test]
+fn logging_drivers_rotate_compress_or_keep_nothing() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let talk = r#"["sh", "-c", "i=0; while [ $$i -lt 300 ]; do echo line-$$i-some-padding-to-fill-the-log; i=$$((i+1)); done; echo done; exec sleep 1000"]"#;
+    let dir = project(
+        &sb,
+        "logging",
+        &format!(
+            r#"
+services:
+  json:
+    image: busybox:latest
+    init: true
+    logging: {{driver: json-file, options: {{max-size: 2k, max-file: "3", compress: "true"}}}}
+    command: {talk}
+  plain:
+    image: busybox:latest
+    init: true
+    logging: {{options: {{max-size: 2k, max-file: "2"}}}}
+    command: {talk}
+  local:
+    image: busybox:latest
+    init: true
+    logging: {{driver: local, options: {{max-size: 2k}}}}
+    command: {talk}
+  quiet:
+    image: busybox:latest
+    init: true
+    logging: {{driver: none}}
+    command: {talk}
+"#
+        ),
+    )?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !["json", "plain", "local"].iter().all(|s| xcompose(&sb, &dir, &["logs", "--tail", "1", s]).is_ok_and(|l| l.contains("done"))) {
+        assert!(Instant::now() < deadline, "the services logged their lines");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let names = |files: &[(String, u64)]| files.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    let json = log_files(&sb, &dir, "json")?;
+    assert_eq!(names(&json), ["container.log", "container.log.1.gz", "container.log.2.gz"], "max-file 3, compressed");
+    assert!(json.iter().all(|(_, size)| *size <= 2048), "max-size 2k: {json:?}");
+    let plain = log_files(&sb, &dir, "plain")?;
+    assert_eq!(names(&plain), ["container.log", "container.log.1"], "max-file 2, not compressed");
+    let local = log_files(&sb, &dir, "local")?;
+    assert_eq!(names(&local), ["container.log", "container.log.1.gz", "container.log.2.gz", "container.log.3.gz", "container.log.4.gz"], "local: 5 files, compressed");
+    let gz = std::fs::read(sb.root().join("containers").join(xcompose(&sb, &dir, &["ps", "-q", "json"])?.trim()).join("container.log.1.gz"))?;
+    assert_eq!(&gz[..2], &[0x1f, 0x8b], "a gzip file");
+
+    // `logs` reads the rotated files, in order, up to the last line.
+    let logs = xcompose(&sb, &dir, &["logs", "--no-log-prefix", "local"])?;
+    let numbers: Vec<u32> = logs.lines().filter_map(|l| l.strip_prefix("line-")?.split('-').next()?.parse().ok()).collect();
+    assert!(numbers.len() > 40 && numbers.windows(2).all(|w| w[1] == w[0] + 1) && numbers.last() == Some(&299), "{numbers:?}");
+
+    // none: nothing written, and compose's warning.
+    assert!(log_files(&sb, &dir, "quiet")?.is_empty(), "none writes no log file");
+    let out = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(["logs", "quiet"]).output()?;
+    assert!(out.status.success() && out.stdout.is_empty(), "{out:?}");
+    let stderr = String::from_utf8(out.stderr)?;
+    assert!(stderr.contains(r#"level=warning msg="Can't retrieve logs for \"logging-quiet-1\": configured logging driver does not support reading""#), "{stderr}");
+    xcompose(&sb, &dir, &["down", "-t", "1"])?;
+
+    for (name, logging, expected) in [
+        ("syslog", "{driver: syslog}", "services.a.logging.driver \"syslog\" is not supported"),
+        ("badopt", "{options: {max-file: \"3\"}}", "service \"a\": logging: max-file is only valid with max-size set"),
+        ("unknownopt", "{options: {colour: blue}}", "service \"a\": logging: unknown log opt 'colour' for json-file log driver"),
+    ] {
+        let dir = project(&sb, name, &format!("services:\n  a:\n    image: busybox:latest\n    command: [sleep, '1000']\n    logging: {logging}\n"))?;
+        let err = xcompose_fails(&sb, &dir, &["up", "-d"])?;
+        assert!(err.contains(expected) && err.trim().lines().count() == 1, "{logging}: {err}");
+        assert_eq!(xcompose(&sb, &dir, &["ps", "-a", "-q"])?.trim(), "", "{logging}: nothing created");
+    }
+    Ok(())
+}

@@ -6,6 +6,7 @@ use std::time::Duration;
 use xcompose_cgroups::Resources;
 use xcompose_container::{Device, Mount, Namespaces, NetworkNamespace, Process, Rlimit};
 use xcompose_supervisor::health::HealthConfig;
+use xcompose_supervisor::log::LogOptions;
 use xcompose_supervisor::restart::RestartPolicy;
 use xcompose_supervisor::run::{SharedNamespace, SupervisorConfig};
 
@@ -72,6 +73,8 @@ pub struct CreateRequest {
     /// The cgroup its own goes in, from the hierarchies' roots (`cgroup_parent`); none: below
     /// the caller's, in `xcompose/`.
     pub cgroup_parent: Option<String>,
+    /// How its output is kept (`logging`).
+    pub log: LogOptions,
 }
 
 /// Docker's time between the stop signal and SIGKILL.
@@ -110,6 +113,7 @@ impl CreateRequest {
             devices: Vec::new(),
             oom_score_adj: None,
             cgroup_parent: None,
+            log: LogOptions::default(),
         }
     }
 }

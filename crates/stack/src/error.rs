@@ -31,6 +31,9 @@ pub enum StackError {
     /// A dependency did not reach its condition.
     #[error("{0}")]
     Dependency(String),
+    /// A container's logs cannot be read (its logging driver keeps none).
+    #[error("{0}")]
+    LogsUnreadable(String),
     /// Not done because another action of the same command failed.
     #[error("aborted because another service failed")]
     Aborted,

@@ -17,6 +17,7 @@ mod error;
 mod image_config;
 mod lifecycle;
 mod lock;
+mod logging;
 mod namespaces;
 mod networks;
 mod ports;

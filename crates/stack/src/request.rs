@@ -41,6 +41,7 @@ pub(crate) fn create_request(service_name: &str, service: &Service, name: &str, 
         exposed_ports: image_config::exposed_ports(&service.expose, image).map_err(invalid)?,
         stop_grace: service.stop_grace_period.map(|d| Duration::from_nanos(d.0.max(0) as u64)).unwrap_or(xcompose_runtime::DEFAULT_STOP_GRACE),
         group_add: service.group_add.clone(),
+        log: crate::logging::log_options(service.logging.as_ref()).map_err(invalid)?,
         devices: crate::devices::devices(service).map_err(invalid)?.0,
         oom_score_adj: service.oom_score_adj.map(|n| n.0 as i32),
         cgroup_parent: (!service.cgroup_parent.is_empty()).then(|| service.cgroup_parent.clone()),
@@ -51,9 +52,10 @@ pub(crate) fn create_request(service_name: &str, service: &Service, name: &str, 
 }
 
 /// What of a service's settings can be refused without creating anything, checked for every
-/// service before `up` changes anything: namespace modes, devices, cgroup settings.
+/// service before `up` changes anything: namespace modes, logging, devices, cgroup settings.
 pub(crate) fn check(service: &Service) -> Result<(), String> {
     crate::namespaces::check(service)?;
+    crate::logging::log_options(service.logging.as_ref())?;
     resources(service).map(drop)
 }
 

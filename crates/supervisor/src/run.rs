@@ -17,7 +17,7 @@ use xcompose_container::{capture_output, exec, spawn, ContainerSpec, ExecSpec, N
 use xcompose_events::Source;
 
 use crate::health::{Health, HealthConfig, HealthStatus};
-use crate::log::{LogWriter, Stream};
+use crate::log::{LogOptions, LogWriter, Stream};
 use crate::restart::{Backoff, RestartPolicy};
 use crate::state::{ContainerState, Status};
 
@@ -32,10 +32,9 @@ pub struct SupervisorConfig {
     pub healthcheck: Option<(Vec<String>, HealthConfig)>,
     /// The JSON log file.
     pub log_path: PathBuf,
-    /// Rotate the log past this size.
-    pub log_max_size: Option<u64>,
-    /// Log files kept, the current one included.
-    pub log_max_files: u32,
+    /// How its output is kept: rotation, compression, or not at all.
+    #[serde(default)]
+    pub log: LogOptions,
     /// Where the state is recorded.
     pub state_path: PathBuf,
     /// Where its events go (start, die, oom, health_status, pause, kill, stop), if anywhere.
@@ -133,10 +132,14 @@ impl Supervisor {
     /// Runs the container until it exits and its policy says not to restart, or it is stopped.
     /// Returns the last exit code.
     pub fn run(self: &Arc<Self>) -> Result<i32> {
-        let log = Arc::new(Mutex::new(
-            LogWriter::open(&self.config.log_path, self.config.log_max_size, self.config.log_max_files)
-                .map_err(|e| format!("opening log {}: {e}", self.config.log_path.display()))?,
-        ));
+        let options = &self.config.log;
+        let log = if options.discard {
+            None
+        } else {
+            let writer = LogWriter::open(&self.config.log_path, options.max_size, options.max_files)
+                .map_err(|e| format!("opening log {}: {e}", self.config.log_path.display()))?;
+            Some(Arc::new(Mutex::new(writer.compressing(options.compress))))
+        };
         let mut backoff = Backoff::default();
         loop {
             let started = Instant::now();
@@ -170,7 +173,7 @@ impl Supervisor {
 
     /// One run of the container: start, pump output, probe health, wait, record the exit (and
     /// whether its policy restarts it).
-    fn run_once(self: &Arc<Self>, log: &Arc<Mutex<LogWriter>>) -> Result<i32> {
+    fn run_once(self: &Arc<Self>, log: &Option<Arc<Mutex<LogWriter>>>) -> Result<i32> {
         let (out_read, stdio_out) = pipe_pair()?;
         let (err_read, stdio_err) = pipe_pair()?;
         let pending = spawn(&self.spec_for_this_run()?, Stdio { stdin: None, stdout: Some(stdio_out), stderr: Some(stdio_err) }).map_err(|e| e.to_string())?;
@@ -388,15 +391,15 @@ fn pipe_pair() -> Result<(OwnedFd, OwnedFd)> {
     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))
 }
 
-/// Copies a stream into the log, line by line, until the container closes it.
-fn pump(read: OwnedFd, stream: Stream, log: Arc<Mutex<LogWriter>>) -> thread::JoinHandle<()> {
+/// Copies a stream into the log, line by line, until the container closes it; without a log
+/// (the `none` driver), the output is read and dropped.
+fn pump(read: OwnedFd, stream: Stream, log: Option<Arc<Mutex<LogWriter>>>) -> thread::JoinHandle<()> {
     thread::spawn(move || {
         let mut reader = BufReader::new(std::fs::File::from(read));
         let mut line = Vec::new();
         while reader.read_until(b'\n', &mut line).map(|n| n > 0).unwrap_or(false) {
-            let text = String::from_utf8_lossy(&line).into_owned();
-            if let Ok(mut w) = log.lock() {
-                let _ = w.write(stream, &text, Utc::now());
+            if let Some(Ok(mut w)) = log.as_ref().map(|l| l.lock()) {
+                let _ = w.write(stream, &String::from_utf8_lossy(&line), Utc::now());
             }
             line.clear();
         }
