@@ -462,3 +462,60 @@ services:
     }
     Ok(())
 }
+
+/// `post_start` runs after the start (as its user, in its directory, with its environment,
+/// privileged when asked), `pre_stop` before the stop signal (on stop, restart and down, while
+/// the main process still runs); a failing `post_start` fails `up` in compose's words.
+#[test]
+fn lifecycle_hooks_run_around_start_and_stop() -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = sandbox_with_busybox()?;
+    let dir = project(
+        &sb,
+        "hooked",
+        r#"
+services:
+  hooked:
+    image: busybox:latest
+    init: true
+    volumes: [./marks:/marks]
+    command: ["sleep", "1000"]
+    post_start:
+      - command: ["sh", "-c", "echo \"$$WHO $$(id -u) $$(pwd)\" > /marks/post_start"]
+        user: app
+        working_dir: /tmp
+        environment: {WHO: hook}
+      - command: ["sh", "-c", "grep CapEff /proc/self/status > /marks/privileged"]
+        privileged: true
+    pre_stop:
+      - command: ["sh", "-c", "ps -o args | grep -c '^sleep 1000' > /marks/pre_stop"]
+"#,
+    )?;
+    let marks = dir.join("marks");
+    std::fs::create_dir(&marks)?;
+    std::fs::set_permissions(&marks, std::fs::Permissions::from_mode(0o777))?;
+    let read = |name: &str| std::fs::read_to_string(marks.join(name)).unwrap_or_default();
+
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    assert_eq!(read("post_start"), "hook 1000 /tmp\n", "post_start ran as app in /tmp with its environment");
+    let bounding = sb.run_ok("grep", &["CapBnd", "/proc/self/status"])?;
+    assert_eq!(read("privileged").split_whitespace().nth(1), bounding.split_whitespace().nth(1), "a privileged hook has every capability");
+    assert_eq!(read("pre_stop"), "", "no pre_stop yet");
+
+    for (step, args) in [("stop", &["stop", "-t", "1"][..]), ("restart", &["restart", "-t", "1"]), ("down", &["down", "-t", "1"])] {
+        std::fs::write(marks.join("post_start"), "")?;
+        xcompose(&sb, &dir, &["start"])?;
+        std::fs::remove_file(marks.join("pre_stop")).or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })?;
+        xcompose(&sb, &dir, args)?;
+        assert_eq!(read("pre_stop"), "1\n", "{step}: pre_stop ran while the main process still ran");
+        if step == "restart" {
+            assert_eq!(read("post_start"), "hook 1000 /tmp\n", "restart runs post_start again");
+        }
+    }
+
+    let broken = project(&sb, "broken", "services:\n  broken:\n    image: busybox:latest\n    command: [sleep, '1000']\n    post_start:\n      - command: [sh, -c, 'exit 3']\n")?;
+    let err = xcompose_fails(&sb, &broken, &["up", "-d"])?;
+    assert!(err.trim().ends_with("broken hook exited with status 3"), "{err}");
+    xcompose(&sb, &broken, &["down", "-t", "1"])?;
+    Ok(())
+}

@@ -158,6 +158,8 @@ pub struct ExecRequest {
     pub workdir: Option<PathBuf>,
     /// Its stdin is a terminal to make its controlling one (`-t`).
     pub tty: bool,
+    /// Every capability the host allows (`--privileged`, a hook's `privileged`).
+    pub privileged: bool,
 }
 
 /// A container as listed.
@@ -607,6 +609,9 @@ impl Runtime {
         }
         if let Some(dir) = &request.workdir {
             process.cwd = dir.clone();
+        }
+        if request.privileged {
+            process.capabilities = xcompose_container::capability_set(&[], &[], true).map_err(RuntimeError::User)?;
         }
         if let Some(user) = &request.user {
             let image = self.images.resolve(&record.image_id)?;

@@ -67,7 +67,7 @@ impl Stack {
         for batch in &batches {
             self.each(batch, |c| {
                 self.report("Container", &c.name, "Stopping");
-                self.runtime.stop(&c.id, opts.timeout)?;
+                self.stop_container(&service_of(c), &c.id, opts.timeout)?;
                 self.report("Container", &c.name, "Stopped");
                 Ok(())
             })?;

@@ -31,6 +31,9 @@ pub enum StackError {
     /// A dependency did not reach its condition.
     #[error("{0}")]
     Dependency(String),
+    /// A `post_start` or `pre_stop` hook failed.
+    #[error("{0}")]
+    Hook(String),
     /// A container's logs cannot be read (its logging driver keeps none).
     #[error("{0}")]
     LogsUnreadable(String),

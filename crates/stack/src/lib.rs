@@ -14,6 +14,7 @@ mod containers;
 mod devices;
 mod dns;
 mod error;
+mod hooks;
 mod image_config;
 mod lifecycle;
 mod lock;

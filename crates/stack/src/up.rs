@@ -172,6 +172,7 @@ impl Stack {
                 self.report("Container", name, "Recreate");
                 // The new container keeps the old one's anonymous volumes, as compose passes them.
                 let inherited = if opts.renew_anon_volumes { AnonymousVolumes::new() } else { self.anonymous_volumes_of(old_id)? };
+                self.stop_container(service, old_id, Some(self.grace(grace, old_id)?))?;
                 self.remove_container(old_id, self.grace(grace, old_id)?)?;
                 let id = self.create_container(service, *number, name, &inherited)?;
                 self.report("Container", name, "Recreated");
@@ -191,11 +192,12 @@ impl Stack {
         self.wait_dependencies(definition)?;
         if matches!(action, Action::Restart { .. }) {
             self.report("Container", &name, "Restarting");
-            self.runtime.stop(&id, grace)?;
+            self.stop_container(service, &id, grace)?;
         } else {
             self.report("Container", &name, "Starting");
         }
         self.runtime.start(&id)?;
+        self.post_start(service, &id)?;
         self.report("Container", &name, "Started");
         Ok(())
     }
@@ -244,6 +246,7 @@ impl Stack {
         }
         self.report("Container", name, "Starting");
         self.runtime.start(id)?;
+        self.post_start(service, id)?;
         self.report("Container", name, "Started");
         Ok(())
     }

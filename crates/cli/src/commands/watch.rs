@@ -90,6 +90,7 @@ fn apply(stack: &Stack, service: &str, rule: &WatchRule, changed: &[PathBuf]) ->
                     env: rule.exec.environment.iter().map(|(k, v)| format!("{k}={}", v.clone().unwrap_or_default())).collect(),
                     workdir: (!rule.exec.working_dir.is_empty()).then(|| PathBuf::from(&rule.exec.working_dir)),
                     tty: false,
+                    privileged: rule.exec.privileged,
                 };
                 let stdio = xcompose_container::Stdio { stdin: None, stdout: None, stderr: None };
                 stack.runtime().exec(&container.id, &request, stdio)?.wait()?;
