@@ -519,3 +519,56 @@ services:
     xcompose(&sb, &broken, &["down", "-t", "1"])?;
     Ok(())
 }
+
+/// `tty`: the main process runs on a terminal of the container's own /dev/pts, and its output
+/// is logged; `stdin_open` keeps its stdin open (a `read` waits instead of seeing the end);
+/// `attach: false` keeps a service out of `up`'s attached output.
+#[test]
+fn tty_stdin_open_and_attach() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(
+        &sb,
+        "terminals",
+        r#"
+services:
+  term:
+    image: busybox:latest
+    tty: true
+    command: ["sh", "-c", "test -t 0 && echo on-a-terminal; exec sleep 1000"]
+  open:
+    image: busybox:latest
+    init: true
+    stdin_open: true
+    command: ["sh", "-c", "read line; echo stdin-closed; sleep 1000"]
+  closed:
+    image: busybox:latest
+    init: true
+    command: ["sh", "-c", "read line; echo stdin-closed; sleep 1000"]
+"#,
+    )?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !xcompose(&sb, &dir, &["logs", "closed"])?.contains("stdin-closed") || !xcompose(&sb, &dir, &["logs", "term"])?.contains("on-a-terminal") {
+        assert!(Instant::now() < deadline, "term and closed logged their lines");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let fd0 = xcompose(&sb, &dir, &["exec", "-T", "term", "readlink", "/proc/1/fd/0"])?;
+    assert!(fd0.trim().starts_with("/dev/pts/"), "PID 1's stdin is a terminal of the container: {fd0}");
+    xcompose(&sb, &dir, &["exec", "-T", "term", "test", "-c", fd0.trim()])?;
+    let logs = xcompose(&sb, &dir, &["logs", "--no-log-prefix", "term"])?;
+    assert_eq!(logs.trim_end_matches(['\r', '\n']), "on-a-terminal", "the terminal's output is logged: {logs:?}");
+    assert!(!xcompose(&sb, &dir, &["logs", "open"])?.contains("stdin-closed"), "stdin_open: stdin stays open");
+    xcompose(&sb, &dir, &["down", "-t", "1"])?;
+
+    let dir = project(
+        &sb,
+        "quietly",
+        "services:\n  shown:\n    image: busybox:latest\n    command: [echo, shown-line]\n  hidden:\n    image: busybox:latest\n    attach: false\n    command: [echo, hidden-line]\n",
+    )?;
+    let out = xcompose(&sb, &dir, &["up"])?;
+    assert!(out.contains("Attaching to shown-1\n") && out.contains("shown-line"), "{out}");
+    assert!(!out.contains("hidden"), "attach: false keeps hidden out of the output: {out}");
+    assert!(xcompose(&sb, &dir, &["logs", "hidden"])?.contains("hidden-line"), "hidden ran all the same");
+    xcompose(&sb, &dir, &["down"])?;
+    Ok(())
+}

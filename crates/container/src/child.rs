@@ -16,15 +16,16 @@ use crate::spec::{ContainerSpec, Namespace, Process};
 
 type Result<T> = std::result::Result<T, String>;
 
-/// Sets the container up and execs its command; returns only on failure.
-pub fn run(spec: &ContainerSpec) -> String {
-    match setup_and_exec(spec) {
+/// Sets the container up and execs its command; returns only on failure. With a `console`
+/// socket, the command's stdio is a terminal made in the container, its master sent there.
+pub fn run(spec: &ContainerSpec, console: Option<std::os::fd::OwnedFd>) -> String {
+    match setup_and_exec(spec, console) {
         Ok(never) => match never {},
         Err(e) => e,
     }
 }
 
-fn setup_and_exec(spec: &ContainerSpec) -> Result<std::convert::Infallible> {
+fn setup_and_exec(spec: &ContainerSpec, console: Option<std::os::fd::OwnedFd>) -> Result<std::convert::Infallible> {
     match &spec.namespaces.cgroup {
         // Made after the caller moved us into our cgroup, so that cgroup is our cgroup root.
         Namespace::Private => unshare(CloneFlags::CLONE_NEWCGROUP).map_err(|e| format!("new cgroup namespace: {e}"))?,
@@ -38,6 +39,9 @@ fn setup_and_exec(spec: &ContainerSpec) -> Result<std::convert::Infallible> {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| format!("setting oom_score_adj {adj}: {e}"))?;
     }
     rootfs::enter(spec)?;
+    if let Some(socket) = console {
+        crate::console::make_terminal(socket)?;
+    }
     // A UTS namespace of its own gets the container's names; a shared one keeps its owner's.
     let own_uts = spec.namespaces.uts == Namespace::Private;
     if own_uts && !spec.hostname.is_empty() {

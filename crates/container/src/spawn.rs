@@ -46,6 +46,17 @@ fn sys<T>(what: &str, r: nix::Result<T>) -> Result<T> {
 /// Creates the container's PID 1 in its namespaces, stopped before setup. The caller becomes the
 /// child subreaper, so it can wait for the container after the intermediate process exits.
 pub fn spawn(spec: &ContainerSpec, stdio: Stdio) -> Result<Pending> {
+    spawn_inner(spec, stdio, None)
+}
+
+/// As [`spawn`], for a main process whose stdin, stdout and stderr are a terminal it makes in
+/// the container; the terminal's master comes over `console` (see
+/// [`crate::console::receive_terminal`]) before the command runs.
+pub fn spawn_with_terminal(spec: &ContainerSpec, console: OwnedFd) -> Result<Pending> {
+    spawn_inner(spec, Stdio::default(), Some(console))
+}
+
+fn spawn_inner(spec: &ContainerSpec, stdio: Stdio, console: Option<OwnedFd>) -> Result<Pending> {
     if spec.process.args.is_empty() {
         return Err(ContainerError::Spec("no command to run".into()));
     }
@@ -67,7 +78,7 @@ pub fn spawn(spec: &ContainerSpec, stdio: Stdio) -> Result<Pending> {
         Ok(ForkResult::Child) => {
             drop(go_write);
             drop(report_read);
-            let code = intermediate(spec, flags, go_read, report_write, stdio);
+            let code = intermediate(spec, flags, go_read, report_write, stdio, console);
             // SAFETY: leaving the forked child without running the parent's destructors.
             unsafe { nix::libc::_exit(code) }
         }
@@ -75,6 +86,7 @@ pub fn spawn(spec: &ContainerSpec, stdio: Stdio) -> Result<Pending> {
             drop(go_read);
             drop(report_write);
             drop(stdio);
+            drop(console);
             let mut report = std::fs::File::from(report_read);
             let status = sys("waiting for the namespace setup", waitpid(child, None))?;
             let mut buf = Vec::new();
@@ -90,7 +102,7 @@ pub fn spawn(spec: &ContainerSpec, stdio: Stdio) -> Result<Pending> {
 }
 
 /// The intermediate process: enters the namespaces and forks PID 1, reports its pid, exits.
-fn intermediate(spec: &ContainerSpec, flags: CloneFlags, go: OwnedFd, report: OwnedFd, stdio: Stdio) -> i32 {
+fn intermediate(spec: &ContainerSpec, flags: CloneFlags, go: OwnedFd, report: OwnedFd, stdio: Stdio, console: Option<OwnedFd>) -> i32 {
     let mut report = std::fs::File::from(report);
     let fail = |report: &mut std::fs::File, msg: String| {
         let _ = report.write_all(msg.as_bytes());
@@ -123,7 +135,7 @@ fn intermediate(spec: &ContainerSpec, flags: CloneFlags, go: OwnedFd, report: Ow
             Err(_) => 1,
         },
         Ok(ForkResult::Child) => {
-            let message = container_init(spec, go, stdio);
+            let message = container_init(spec, go, stdio, console);
             let _ = report.write_all(message.as_bytes());
             // SAFETY: leaving the forked child.
             unsafe { nix::libc::_exit(127) }
@@ -140,7 +152,7 @@ fn joined(namespace: &Namespace) -> Option<&std::path::PathBuf> {
 }
 
 /// PID 1 before exec: waits for "go" (EOF means the caller is gone), wires stdio, sets up, execs.
-fn container_init(spec: &ContainerSpec, go: OwnedFd, stdio: Stdio) -> String {
+fn container_init(spec: &ContainerSpec, go: OwnedFd, stdio: Stdio, console: Option<OwnedFd>) -> String {
     // The caller may block signals (a supervisor waiting for them); the container starts with none blocked.
     if let Err(e) = nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&nix::sys::signal::SigSet::empty()), None) {
         return format!("resetting the signal mask: {e}");
@@ -153,7 +165,7 @@ fn container_init(spec: &ContainerSpec, go: OwnedFd, stdio: Stdio) -> String {
     if let Some(e) = wire_stdio(stdio) {
         return e;
     }
-    child::run(spec)
+    child::run(spec, console)
 }
 
 /// Makes the given descriptors this process's stdin, stdout and stderr; an error message on failure.

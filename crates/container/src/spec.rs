@@ -203,6 +203,12 @@ pub struct ContainerSpec {
     /// Its processes' OOM score adjustment (`oom_score_adj`, -1000 to 1000).
     #[serde(default)]
     pub oom_score_adj: Option<i32>,
+    /// The main process's stdio is a terminal (`tty`).
+    #[serde(default)]
+    pub tty: bool,
+    /// The main process's stdin stays open, though nothing writes to it (`stdin_open`).
+    #[serde(default)]
+    pub stdin_open: bool,
 }
 
 /// Paths Docker hides in every unprivileged container.
@@ -255,6 +261,8 @@ impl ContainerSpec {
             namespaces: Namespaces::default(),
             devices: Vec::new(),
             oom_score_adj: None,
+            tty: false,
+            stdin_open: false,
         }
     }
 }

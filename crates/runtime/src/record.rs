@@ -75,6 +75,10 @@ pub struct CreateRequest {
     pub cgroup_parent: Option<String>,
     /// How its output is kept (`logging`).
     pub log: LogOptions,
+    /// Its main process runs on a terminal (`tty`).
+    pub tty: bool,
+    /// Its main process's stdin stays open (`stdin_open`).
+    pub stdin_open: bool,
 }
 
 /// Docker's time between the stop signal and SIGKILL.
@@ -114,6 +118,8 @@ impl CreateRequest {
             oom_score_adj: None,
             cgroup_parent: None,
             log: LogOptions::default(),
+            tty: false,
+            stdin_open: false,
         }
     }
 }

@@ -299,6 +299,8 @@ impl Runtime {
         spec.namespaces = req.namespaces;
         spec.devices = req.devices;
         spec.oom_score_adj = req.oom_score_adj;
+        spec.tty = req.tty;
+        spec.stdin_open = req.stdin_open;
         let shm_dir = req.ipc_shareable.then(|| final_dir.join(SHM_DIR));
         if let Some(dir) = &shm_dir {
             spec.namespaces.shm = xcompose_container::Shm::Bind(dir.clone());

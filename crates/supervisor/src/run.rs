@@ -13,7 +13,7 @@ use chrono::Utc;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use xcompose_cgroups::Cgroup;
-use xcompose_container::{capture_output, exec, spawn, ContainerSpec, ExecSpec, Namespace, Stdio};
+use xcompose_container::{capture_output, exec, spawn, spawn_with_terminal, ContainerSpec, ExecSpec, Namespace, Stdio};
 use xcompose_events::Source;
 
 use crate::health::{Health, HealthConfig, HealthStatus};
@@ -174,14 +174,31 @@ impl Supervisor {
     /// One run of the container: start, pump output, probe health, wait, record the exit (and
     /// whether its policy restarts it).
     fn run_once(self: &Arc<Self>, log: &Option<Arc<Mutex<LogWriter>>>) -> Result<i32> {
-        let (out_read, stdio_out) = pipe_pair()?;
-        let (err_read, stdio_err) = pipe_pair()?;
-        let pending = spawn(&self.spec_for_this_run()?, Stdio { stdin: None, stdout: Some(stdio_out), stderr: Some(stdio_err) }).map_err(|e| e.to_string())?;
+        let spec = self.spec_for_this_run()?;
+        let (pending, outputs, _stdin) = if spec.tty {
+            // Its terminal, made in the container; all its output comes on the master, as stdout
+            // (Docker's logs of a tty container), and the master keeps its input open.
+            let (ours, theirs) = xcompose_container::console::console_socket()?;
+            (spawn_with_terminal(&spec, theirs).map_err(|e| e.to_string())?, Outputs::Terminal(ours), None)
+        } else {
+            let (out_read, stdio_out) = pipe_pair()?;
+            let (err_read, stdio_err) = pipe_pair()?;
+            // stdin_open: a pipe whose writing end is held, unwritten, until the container ends.
+            let (stdin, held) = if spec.stdin_open { pipe_pair().map(|(r, w)| (Some(r), Some(w)))? } else { (None, None) };
+            (spawn(&spec, Stdio { stdin, stdout: Some(stdio_out), stderr: Some(stdio_err) }).map_err(|e| e.to_string())?, Outputs::Pipes(out_read, err_read), held)
+        };
         if let Some(cg) = &self.cgroup {
             cg.add_process(pending.pid()).map_err(|e| e.to_string())?;
         }
         let oom_before = self.oom_kills();
         let running = pending.start().map_err(|e| e.to_string())?;
+        let pumps = match outputs {
+            Outputs::Pipes(out_read, err_read) => vec![pump(out_read, Stream::Stdout, log.clone()), pump(err_read, Stream::Stderr, log.clone())],
+            Outputs::Terminal(socket) => match xcompose_container::console::receive_terminal(&socket)? {
+                Some(master) => vec![pump(master, Stream::Stdout, log.clone())],
+                None => Vec::new(),
+            },
+        };
         *self.current_pid.lock().expect("pid lock") = Some(running.pid);
         let started_at = Instant::now();
         self.update(|s| {
@@ -193,7 +210,6 @@ impl Supervisor {
             s.health = self.config.healthcheck.as_ref().map(|_| Health::default());
         });
         self.emit("start", &[]);
-        let pumps = [pump(out_read, Stream::Stdout, log.clone()), pump(err_read, Stream::Stderr, log.clone())];
         let done = Arc::new(AtomicBool::new(false));
         let prober = self.config.healthcheck.clone().map(|(cmd, cfg)| {
             let me = self.clone();
@@ -385,6 +401,13 @@ impl Supervisor {
     pub fn health(&self) -> Option<HealthStatus> {
         self.state().health.map(|h| h.status)
     }
+}
+
+/// Where a run's output comes from: its stdout and stderr pipes, or the socket its terminal's
+/// master arrives on.
+enum Outputs {
+    Pipes(OwnedFd, OwnedFd),
+    Terminal(OwnedFd),
 }
 
 fn pipe_pair() -> Result<(OwnedFd, OwnedFd)> {
