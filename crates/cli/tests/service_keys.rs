@@ -272,8 +272,8 @@ networks:
 fn refused_keys_fail_up_before_anything_is_created() -> Result<()> {
     let sb = sandbox_with_busybox()?;
     let cases = [
-        ("logging:\n      driver: syslog\n", "compose.yaml:8: services.web.logging.driver \"syslog\" is not supported: xcompose writes json-file logs"),
-        ("cpu_rt_runtime: 400000\n", "compose.yaml:7: services.web.cpu_rt_runtime is not supported: real-time CPU limits are not applied"),
+        ("logging:\n      driver: syslog\n", "compose.yaml:8: services.web.logging.driver \"syslog\" is not supported: xcompose keeps logs with the json-file, local and none drivers only"),
+        ("cpu_count: 2\n", "compose.yaml:7: services.web.cpu_count is not supported: cpu_count is Windows-only in Docker"),
         ("build: .\n", "compose.yaml:7: services.web.build.context is not supported: xcompose does not build images"),
         ("models: [llm]\n", "compose.yaml:7: services.web.models is not supported: models need a model runner; xcompose has none"),
         ("security_opt: [\"seccomp=profile.json\"]\n", "compose.yaml:7: services.web.security_opt \"seccomp=profile.json\" is not supported: only no-new-privileges"),
