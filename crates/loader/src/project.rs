@@ -57,7 +57,8 @@ pub fn apply_profiles(project: &mut Project, profiles: &[String], selected: &[St
 /// Checks references between services and resources, as compose does before running anything.
 pub fn check_consistency(project: &Project) -> Result<(), LoadError> {
     for (name, s) in &project.services {
-        if s.image.is_empty() && s.build.is_none() {
+        // A provider service runs its provider's command instead of an image.
+        if s.image.is_empty() && s.build.is_none() && s.provider.is_none() {
             return Err(invalid(format!("service {name:?} has neither an image nor a build context specified")));
         }
         for (dep, d) in &s.depends_on {
@@ -217,6 +218,22 @@ pub fn resolve_env_files(project: &mut Project, env: &IndexMap<String, String>) 
         merged.extend(std::mem::take(&mut service.environment));
         service.environment = merged;
         service.env_file.clear();
+    }
+    Ok(())
+}
+
+/// Reads each service's `label_file`s into its labels, as compose does at load: a file's labels
+/// under those of the files after it, and all under the service's own `labels`.
+pub fn resolve_label_files(project: &mut Project) -> Result<(), LoadError> {
+    for service in project.services.values_mut() {
+        let mut labels = BTreeMap::new();
+        for path in std::mem::take(&mut service.label_file) {
+            let vars = xcompose_env::dotenv::read_file(Path::new(&path), &|_: &str| None)
+                .map_err(|e| LoadError::EnvFile(format!("failed to read label file {path}: {e}")))?;
+            labels.extend(vars);
+        }
+        labels.extend(std::mem::take(&mut service.labels));
+        service.labels = labels;
     }
     Ok(())
 }
