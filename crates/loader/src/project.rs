@@ -237,3 +237,13 @@ pub fn resolve_label_files(project: &mut Project) -> Result<(), LoadError> {
     }
     Ok(())
 }
+
+/// Gives each secret and config defined by an `environment` variable that variable's value from
+/// `env` (the project's environment), as compose reads it when it creates the containers.
+pub fn resolve_file_object_environment(project: &mut Project, env: &IndexMap<String, String>) {
+    for object in project.secrets.values_mut().chain(project.configs.values_mut()) {
+        if !object.environment.is_empty() {
+            object.environment_value = env.get(&object.environment).cloned();
+        }
+    }
+}

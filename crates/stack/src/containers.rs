@@ -156,6 +156,7 @@ impl Stack {
         }
         request.mounts.extend(self.volume_mounts(service, &image.layer_dirs, inherited)?);
         request.mounts.extend(self.volumes_from_mounts(service_name, service)?);
+        request.mounts.extend(self.file_object_mounts(service_name, service)?);
         let image_volumes = image.config.config().as_ref().and_then(|c| c.volumes().clone()).unwrap_or_default();
         let anonymous = self.image_volume_mounts(image_volumes.iter(), &request.mounts, &image.layer_dirs, inherited)?;
         request.mounts.extend(anonymous);

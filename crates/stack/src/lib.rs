@@ -23,6 +23,7 @@ mod query;
 mod request;
 mod run;
 mod schedule;
+mod secrets;
 pub mod support;
 mod sync;
 mod down;
@@ -100,10 +101,12 @@ impl Stack {
         (self.progress)(kind, name, status);
     }
 
-    /// Fails, before anything is made, when the project sets a key xcompose does not honour.
+    /// Fails, before anything is made, when the project sets a key xcompose does not honour or
+    /// a secret or config has nothing to read.
     fn refuse_unsupported(&self) -> Result<(), StackError> {
         let files: Vec<PathBuf> = self.config_files.iter().map(PathBuf::from).collect();
-        support::refuse_unsupported(&self.project, &files, &self.working_dir)
+        support::refuse_unsupported(&self.project, &files, &self.working_dir)?;
+        secrets::check_sources(&self.project)
     }
 
     fn lock(&self) -> Result<lock::ProjectLock, StackError> {
