@@ -33,3 +33,48 @@ fn etc_files_are_readable_by_a_non_root_user() -> Result<()> {
     xcompose(&sb, &dir, &["down"])?;
     Ok(())
 }
+
+/// /etc/hosts names the container as `hostname.domainname hostname`; on the host's network it is
+/// the host's /etc/hosts with `extra_hosts` added; without a network, resolv.conf carries
+/// `dns`, `dns_search` and `dns_opt` (there is no resolver to answer for them).
+#[test]
+fn hosts_and_resolv_conf_follow_the_service_in_every_network_mode() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(
+        &sb,
+        "etc",
+        r#"
+services:
+  named:
+    image: busybox:latest
+    init: true
+    command: [sleep, "1000"]
+    hostname: box
+    domainname: example.org
+  hosted:
+    image: busybox:latest
+    init: true
+    command: [sleep, "1000"]
+    network_mode: host
+    extra_hosts: ["db.local:10.1.2.3"]
+  alone:
+    image: busybox:latest
+    init: true
+    command: [sleep, "1000"]
+    network_mode: none
+    dns: [10.9.9.9]
+    dns_search: [svc.example]
+    dns_opt: ["timeout:2"]
+"#,
+    )?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let hosts = xcompose(&sb, &dir, &["exec", "-T", "named", "cat", "/etc/hosts"])?;
+    let address = xcompose(&sb, &dir, &["exec", "-T", "named", "hostname", "-i"])?;
+    ensure!(hosts.lines().last() == Some(&format!("{}\tbox.example.org box", address.trim())), "hostname.domainname: {hosts}");
+    let hosted = xcompose(&sb, &dir, &["exec", "-T", "hosted", "cat", "/etc/hosts"])?;
+    ensure!(hosted.lines().any(|l| l == "10.1.2.3\tdb.local"), "extra_hosts with network_mode host: {hosted}");
+    let resolv = xcompose(&sb, &dir, &["exec", "-T", "alone", "cat", "/etc/resolv.conf"])?;
+    ensure!(resolv == "nameserver 10.9.9.9\nsearch svc.example\noptions timeout:2\n", "dns settings without a network: {resolv}");
+    xcompose(&sb, &dir, &["down"])?;
+    Ok(())
+}
