@@ -348,6 +348,30 @@ configs:
     Ok(())
 }
 
+/// `platform:` is honoured as Docker Engine does: an image of that platform runs, one of another
+/// platform is refused before anything is made, in Docker's words.
+#[test]
+fn platform_must_match_the_image() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let host = match std::env::consts::ARCH {
+        "x86_64" => "linux/amd64",
+        "aarch64" => "linux/arm64",
+        other => anyhow::bail!("no Docker platform name known for {other}"),
+    };
+    let stack = |platform: &str| format!("services:\n  app:\n    image: busybox:latest\n    init: true\n    command: [sleep, \"1000\"]\n    platform: {platform}\n");
+    let dir = project(&sb, "same", &stack(host))?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    ensure!(xcompose(&sb, &dir, &["ps", "--format", "{{.State}}"])?.trim() == "running", "the host's platform runs");
+    xcompose(&sb, &dir, &["down"])?;
+    let dir = project(&sb, "other", &stack("linux/s390x"))?;
+    let out = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(["up", "-d"]).output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let message = format!("service \"app\": image with reference busybox:latest was found but does not match the specified platform: wanted linux/s390x, actual: {host}");
+    ensure!(out.status.code() == Some(1) && stderr.lines().count() == 1 && stderr.contains(&message), "wanted {message:?}:\n{stderr}");
+    ensure!(xcompose(&sb, &dir, &["ps", "-a", "-q"])?.is_empty(), "a container was made");
+    Ok(())
+}
+
 /// Refused keys fail `up` (and `run`) with one line naming the file and line, the key and why,
 /// exit 1, and leave nothing made: no container, network, volume or pulled image.
 #[test]

@@ -16,6 +16,7 @@ mod image_config;
 mod lifecycle;
 mod lock;
 mod networks;
+mod platform;
 mod ports;
 mod pull;
 mod push;
