@@ -21,6 +21,7 @@ mod lock;
 mod logging;
 mod namespaces;
 mod networks;
+mod platform;
 mod ports;
 mod pull;
 mod push;
@@ -28,6 +29,7 @@ mod query;
 mod request;
 mod run;
 mod schedule;
+mod secrets;
 pub mod support;
 mod sync;
 mod down;
@@ -105,10 +107,12 @@ impl Stack {
         (self.progress)(kind, name, status);
     }
 
-    /// Fails, before anything is made, when the project sets a key xcompose does not honour.
+    /// Fails, before anything is made, when the project sets a key xcompose does not honour or
+    /// a secret or config has nothing to read.
     fn refuse_unsupported(&self) -> Result<(), StackError> {
         let files: Vec<PathBuf> = self.config_files.iter().map(PathBuf::from).collect();
-        support::refuse_unsupported(&self.project, &files, &self.working_dir)
+        support::refuse_unsupported(&self.project, &files, &self.working_dir)?;
+        secrets::check_sources(&self.project)
     }
 
     fn lock(&self) -> Result<lock::ProjectLock, StackError> {

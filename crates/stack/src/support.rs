@@ -6,7 +6,8 @@
 //! with `reason` and the `allowed` values that are honoured), read here and by the schema-walk
 //! test (`tests/keys.rs`), which proves that every leaf key of the Compose Specification is in it
 //! or in `keys/honoured.toml` (key path -> the test that proves it). Key paths are the schema's:
-//! dotted keys, `*` for any name, sequence items transparent (`services.*.ports.host_ip`).
+//! dotted keys, `*` for any name, sequence items transparent (`services.*.ports.host_ip`); a
+//! refused key also refuses every key under it.
 //!
 //! A refusal names the file and line the key was written at (the last of the compose files
 //! holding it, as the last one wins a merge), the key path and the reason, on one line:
@@ -111,12 +112,16 @@ fn first_refused(model: &Value, refused: &BTreeMap<String, Refusal>) -> Option<R
     found
 }
 
-/// Calls `f` with each scalar of `value` that is set (not null) and its path.
+/// Calls `f` with each scalar of `value` and its path: a key set to null is written too
+/// (`models: [llm]` is `models: {llm: null}`), a null item of a list is not.
 fn each_leaf(value: &Value, path: &mut KeyPath, f: &mut impl FnMut(&KeyPath, &Value)) {
     match value {
         Value::Null => {}
         Value::Object(map) => {
             for (key, v) in map {
+                if v.is_null() {
+                    f(&path.child(key), v);
+                }
                 each_leaf(v, &mut path.child(key), f);
             }
         }
