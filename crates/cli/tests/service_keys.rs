@@ -372,6 +372,94 @@ fn platform_must_match_the_image() -> Result<()> {
     Ok(())
 }
 
+/// `develop.watch.initial_sync`: when watching starts, the files of a sync rule modified since the
+/// image was made are copied in at once (ignored ones and those `include` leaves out not), before
+/// any change.
+#[test]
+fn watch_initial_sync_copies_what_changed_since_the_image() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(
+        &sb,
+        "initial",
+        "services:\n  app:\n    image: busybox:latest\n    init: true\n    command: [sleep, \"1000\"]\n    develop:\n      watch:\n        - {path: ./src, action: sync, target: /app, initial_sync: true, ignore: [\"*.tmp\"], include: [\"*.txt\", sub]}\n",
+    )?;
+    std::fs::create_dir_all(dir.join("src/sub"))?;
+    std::fs::write(dir.join("src/sub/a.txt"), "edited\n")?;
+    std::fs::write(dir.join("src/skip.tmp"), "no\n")?;
+    std::fs::write(dir.join("src/notes.md"), "not included\n")?;
+    let mut watch = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).arg("watch").stderr(std::process::Stdio::piped()).spawn()?;
+    let stderr = watch.stderr.take().context("stderr")?;
+    let result = (|| -> Result<()> {
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+        let mut seen = Vec::new();
+        loop {
+            let line = lines.next().with_context(|| format!("watch ended before it was enabled: {seen:?}"))??;
+            if line.contains("Watch enabled") {
+                break;
+            }
+            seen.push(line);
+        }
+        ensure!(sh(&sb, &dir, "app", "cat /app/sub/a.txt")? == "edited", "the edited file is synced at once");
+        ensure!(sh(&sb, &dir, "app", "ls /app")? == "sub", "ignored files and those not included stay out");
+        Ok(())
+    })();
+    let _ = watch.kill();
+    let _ = watch.wait();
+    result?;
+    xcompose(&sb, &dir, &["down"])?;
+    Ok(())
+}
+
+/// A `sync+exec` watch rule syncs the change, then runs its `exec` command (given as a string)
+/// in the service's container as its `user`, in its `working_dir`, with its `environment`.
+#[test]
+fn watch_sync_exec_runs_the_command_after_syncing() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(
+        &sb,
+        "execwatch",
+        r#"
+services:
+  app:
+    image: busybox:latest
+    init: true
+    command: [sleep, "1000"]
+    develop:
+      watch:
+        - path: ./src
+          action: sync+exec
+          target: /app
+          exec:
+            command: sh -c 'echo "$$MARK $(id -u) $(pwd) $(cat /app/x.txt)" > /tmp/ran'
+            user: "1000"
+            working_dir: /home/app
+            environment: {MARK: done}
+"#,
+    )?;
+    std::fs::create_dir_all(dir.join("src"))?;
+    let mut watch = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).arg("watch").stderr(std::process::Stdio::piped()).spawn()?;
+    let stderr = watch.stderr.take().context("stderr")?;
+    let result = (|| -> Result<()> {
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+        while !lines.next().context("watch ended before it was enabled")??.contains("Watch enabled") {}
+        std::fs::write(dir.join("src/x.txt"), "synced\n")?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let ran = sh(&sb, &dir, "app", "cat /tmp/ran 2>/dev/null; true")?;
+            if ran == "done 1000 /home/app synced" {
+                return Ok(());
+            }
+            ensure!(std::time::Instant::now() < deadline, "the exec command did not run as asked: {ran:?}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    })();
+    let _ = watch.kill();
+    let _ = watch.wait();
+    result?;
+    xcompose(&sb, &dir, &["down"])?;
+    Ok(())
+}
+
 /// Refused keys fail `up` (and `run`) with one line naming the file and line, the key and why,
 /// exit 1, and leave nothing made: no container, network, volume or pulled image.
 #[test]
