@@ -73,6 +73,10 @@ pub(crate) fn devices(service: &Service) -> Result<(Vec<Device>, DeviceAccess), 
         check_rule(rule)?;
         rules.push(rule.clone());
     }
+    if !service.device_cgroup_rules.is_empty() && xcompose_cgroups::Hierarchy::detect().is_ok_and(|h| h == xcompose_cgroups::Hierarchy::Unified) {
+        // Docker installs an eBPF device filter on cgroup v2; xcompose has none to enforce them.
+        return Err("device_cgroup_rules cannot be enforced on this cgroup v2 host (xcompose has no eBPF device filter): remove the key".into());
+    }
     let access = if service.privileged { DeviceAccess::All } else { DeviceAccess::Allow(rules) };
     Ok((nodes, access))
 }
