@@ -18,7 +18,7 @@ mod v2;
 
 use std::path::PathBuf;
 
-pub use resources::{Resources, Stats};
+pub use resources::{Blkio, DeviceAccess, Resources, Stats, DEFAULT_DEVICE_RULES};
 
 /// What can go wrong with a cgroup.
 #[derive(Debug, thiserror::Error)]
@@ -86,7 +86,7 @@ pub enum Cgroup {
 
 impl Cgroup {
     /// Creates (or reuses) the cgroup `xcompose/<name>` below the caller's own cgroup and applies
-    /// `resources`.
+    /// `resources`; an absolute `name` (`/parent/ID`) is taken from the hierarchy's root instead.
     pub fn create(name: &str, resources: &Resources) -> Result<Self> {
         let cg = match Hierarchy::detect()? {
             Hierarchy::Unified => Self::V2(v2::CgroupV2::create(name)?),
@@ -149,6 +149,15 @@ impl Cgroup {
         match self {
             Self::V2(c) => c.stats(),
             Self::V1(c) => c.stats(),
+        }
+    }
+
+    /// Kills every process of the cgroup (thawing it first so they can die) and waits until
+    /// none is left; the cgroup stays.
+    pub fn kill_all(&self) -> Result<()> {
+        match self {
+            Self::V2(c) => c.kill_all(),
+            Self::V1(c) => c.kill_all(),
         }
     }
 

@@ -8,7 +8,7 @@ use crate::fs::{self, CGROUP_ROOT};
 use crate::{CgroupError, Resources, Result, Stats};
 
 /// The controllers a container cgroup uses.
-const CONTROLLERS: [&str; 6] = ["memory", "cpu", "cpuacct", "cpuset", "pids", "freezer"];
+const CONTROLLERS: [&str; 8] = ["memory", "cpu", "cpuacct", "cpuset", "pids", "freezer", "blkio", "devices"];
 
 /// A container cgroup on v1.
 #[derive(Debug, Clone)]
@@ -18,7 +18,9 @@ pub struct CgroupV1 {
 }
 
 impl CgroupV1 {
-    /// Creates `<own cgroup>/xcompose/<name>` in every mounted controller hierarchy.
+    /// Creates `<own cgroup>/xcompose/<name>` in every mounted controller hierarchy; an absolute
+    /// `name` (`/parent/ID`, from `cgroup_parent`) is taken from each hierarchy's root, as
+    /// Docker's cgroupfs driver does.
     pub fn create(name: &str) -> Result<Self> {
         let mut dirs = Vec::new();
         for controller in CONTROLLERS {
@@ -26,13 +28,23 @@ impl CgroupV1 {
             if !mount.is_dir() {
                 continue;
             }
-            let own = fs::own_cgroup(controller)?;
-            let parent = mount.join(&own).join("xcompose");
-            let dir = parent.join(name);
+            let (base, dir) = match name.strip_prefix('/') {
+                Some(path) => (mount.clone(), mount.join(path)),
+                None => {
+                    let base = mount.join(fs::own_cgroup(controller)?);
+                    let dir = base.join("xcompose").join(name);
+                    (base, dir)
+                }
+            };
             fs::create_dir(&dir)?;
             if controller == "cpuset" {
-                inherit_cpuset(&mount.join(&own), &parent)?;
-                inherit_cpuset(&parent, &dir)?;
+                // Each new level starts with no CPUs and no memory nodes.
+                let mut level = base.clone();
+                for part in dir.strip_prefix(&base).unwrap_or(Path::new("")).components() {
+                    let next = level.join(part);
+                    inherit_cpuset(&level, &next)?;
+                    level = next;
+                }
             }
             dirs.push((controller.to_string(), dir));
         }
@@ -79,15 +91,28 @@ impl CgroupV1 {
             if let Some(soft) = r.memory_reservation {
                 fs::write(&mem.join("memory.soft_limit_in_bytes"), &soft.to_string())?;
             }
+            if let Some(swappiness) = r.memory_swappiness {
+                fs::write(&mem.join("memory.swappiness"), &swappiness.to_string())?;
+            }
+            if r.oom_kill_disable {
+                fs::write(&mem.join("memory.oom_control"), "1")?;
+            }
         }
         if let Some(cpu) = self.dir("cpu") {
-            if let Some(quota) = r.cpu_quota_us() {
-                fs::write(&cpu.join("cpu.cfs_period_us"), &crate::resources::CPU_PERIOD_US.to_string())?;
+            if let Some((quota, period)) = r.cpu_bandwidth() {
+                fs::write(&cpu.join("cpu.cfs_period_us"), &period.to_string())?;
                 fs::write(&cpu.join("cpu.cfs_quota_us"), &quota.to_string())?;
             }
             if let Some(shares) = r.cpu_shares {
                 fs::write(&cpu.join("cpu.shares"), &shares.to_string())?;
             }
+            apply_realtime(cpu, r)?;
+        }
+        if let Some(blkio) = self.dir("blkio") {
+            apply_blkio(blkio, &r.blkio)?;
+        }
+        if let (Some(devices), Some(access)) = (self.dir("devices"), &r.devices) {
+            apply_devices(devices, access)?;
         }
         if let (Some(cpuset), Some(cpus)) = (self.dir("cpuset"), &r.cpuset_cpus) {
             fs::write(&cpuset.join("cpuset.cpus"), cpus)?;
@@ -151,19 +176,92 @@ impl CgroupV1 {
         Ok(stats)
     }
 
-    /// Kills what is left and removes every directory.
-    pub fn destroy(&self) -> Result<()> {
+    /// Kills every process (thawed first, so that they can die) and waits for them to go.
+    pub fn kill_all(&self) -> Result<()> {
         if self.dir("freezer").is_some_and(Path::exists) {
             self.set_frozen(false)?;
         }
+        for (_, dir) in self.dirs.iter().filter(|(_, d)| d.exists()) {
+            fs::kill_all_and_wait(&dir.join("cgroup.procs"), dir)?;
+        }
+        Ok(())
+    }
+
+    /// Kills what is left and removes every directory.
+    pub fn destroy(&self) -> Result<()> {
+        self.kill_all()?;
         for (_, dir) in &self.dirs {
             if dir.exists() {
-                fs::kill_all_and_wait(&dir.join("cgroup.procs"), dir)?;
                 fs::remove_dir(dir)?;
             }
             fs::remove_empty_parent(dir);
         }
         Ok(())
+    }
+}
+
+/// `cpu_rt_period` / `cpu_rt_runtime`. A cgroup may only hand out real-time time its parent
+/// has: the levels between the hierarchy's budget and the container get the budget of the
+/// level above them when they have none (as a daemon's `--cpu-rt-runtime` gives Docker's parent).
+fn apply_realtime(cpu: &Path, r: &Resources) -> Result<()> {
+    if r.cpu_rt_runtime.is_none() && r.cpu_rt_period.is_none() {
+        return Ok(());
+    }
+    let mut levels: Vec<&Path> = cpu.ancestors().skip(1).take_while(|a| a.join("cpu.rt_runtime_us").exists()).collect();
+    levels.reverse();
+    for pair in levels.windows(2) {
+        let (above, level) = (pair[0], pair[1]);
+        if fs::read(&level.join("cpu.rt_runtime_us"))? == "0" {
+            fs::write(&level.join("cpu.rt_runtime_us"), &fs::read(&above.join("cpu.rt_runtime_us"))?)?;
+        }
+    }
+    if let Some(period) = r.cpu_rt_period {
+        fs::write(&cpu.join("cpu.rt_period_us"), &period.to_string())?;
+    }
+    if let Some(runtime) = r.cpu_rt_runtime {
+        fs::write(&cpu.join("cpu.rt_runtime_us"), &runtime.to_string())?;
+    }
+    Ok(())
+}
+
+/// `blkio_config` on v1: the throttle files always; the weight where the kernel's I/O scheduler
+/// has one (`blkio.weight`, or BFQ's `blkio.bfq.weight`). Docker discards the weight with a
+/// warning on hosts without either; so does this (the caller warns).
+fn apply_blkio(dir: &Path, b: &crate::Blkio) -> Result<()> {
+    let weight_file = ["blkio.weight", "blkio.bfq.weight"].into_iter().map(|f| dir.join(f)).find(|f| f.exists());
+    if let Some(file) = &weight_file {
+        if let Some(weight) = b.weight {
+            fs::write(file, &weight.to_string())?;
+        }
+        let device_file = file.with_file_name(format!("{}_device", file.file_name().unwrap_or_default().to_string_lossy()));
+        for (device, weight) in &b.weight_device {
+            fs::write(&device_file, &format!("{device} {weight}"))?;
+        }
+    }
+    for (file, rules) in [
+        ("blkio.throttle.read_bps_device", &b.read_bps),
+        ("blkio.throttle.write_bps_device", &b.write_bps),
+        ("blkio.throttle.read_iops_device", &b.read_iops),
+        ("blkio.throttle.write_iops_device", &b.write_iops),
+    ] {
+        for (device, rate) in rules {
+            fs::write(&dir.join(file), &format!("{device} {rate}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// The device cgroup: everything, or nothing but Docker's defaults and `access`'s rules.
+fn apply_devices(dir: &Path, access: &crate::DeviceAccess) -> Result<()> {
+    match access {
+        crate::DeviceAccess::All => fs::write(&dir.join("devices.allow"), "a"),
+        crate::DeviceAccess::Allow(rules) => {
+            fs::write(&dir.join("devices.deny"), "a")?;
+            for rule in crate::DEFAULT_DEVICE_RULES.iter().copied().chain(rules.iter().map(String::as_str)) {
+                fs::write(&dir.join("devices.allow"), rule)?;
+            }
+            Ok(())
+        }
     }
 }
 

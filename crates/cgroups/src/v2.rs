@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::fs::{self, CGROUP_ROOT};
 use crate::{CgroupError, Resources, Result, Stats};
 
-const WANTED: [&str; 4] = ["cpu", "cpuset", "memory", "pids"];
+const WANTED: [&str; 5] = ["cpu", "cpuset", "io", "memory", "pids"];
 
 /// A container cgroup on v2.
 #[derive(Debug, Clone)]
@@ -19,14 +19,20 @@ pub struct CgroupV2 {
 }
 
 impl CgroupV2 {
-    /// Creates `/sys/fs/cgroup/xcompose/<name>` with the controllers the host offers.
+    /// Creates `/sys/fs/cgroup/xcompose/<name>` with the controllers the host offers; an
+    /// absolute `name` (`/parent/ID`, from `cgroup_parent`) is `/sys/fs/cgroup/parent/ID`.
     pub fn create(name: &str) -> Result<Self> {
-        let parent = CGROUP_ROOT.join("xcompose");
-        fs::create_dir(&parent)?;
-        enable_controllers(&CGROUP_ROOT)?;
-        enable_controllers(&parent)?;
-        let path = parent.join(name);
+        let path = match name.strip_prefix('/') {
+            Some(path) => CGROUP_ROOT.join(path),
+            None => CGROUP_ROOT.join("xcompose").join(name),
+        };
         fs::create_dir(&path)?;
+        // Every level above the container delegates the controllers to the next.
+        let mut level = CGROUP_ROOT.clone();
+        for part in path.strip_prefix(&*CGROUP_ROOT).unwrap_or(Path::new("")).components() {
+            enable_controllers(&level)?;
+            level = level.join(part);
+        }
         Ok(Self { path })
     }
 
@@ -62,9 +68,13 @@ impl CgroupV2 {
         if let Some(low) = r.memory_reservation {
             write_if("memory.low", low.to_string())?;
         }
-        if let Some(quota) = r.cpu_quota_us() {
-            write_if("cpu.max", format!("{quota} {}", crate::resources::CPU_PERIOD_US))?;
+        if let Some((quota, period)) = r.cpu_bandwidth() {
+            let quota = if quota < 0 { "max".to_string() } else { quota.to_string() };
+            write_if("cpu.max", format!("{quota} {period}"))?;
         }
+        // v2 has no swappiness, OOM-killer switch, real-time groups or device files: Docker
+        // discards those there too (the device rules would need an eBPF program).
+        apply_io(&|name, value| write_if(name, value), &r.blkio)?;
         if let Some(shares) = r.cpu_shares {
             write_if("cpu.weight", shares_to_weight(shares).to_string())?;
         }
@@ -116,20 +126,47 @@ impl CgroupV2 {
         })
     }
 
-    /// Kills what is left and removes the directory.
-    pub fn destroy(&self) -> Result<()> {
+    /// Kills every process (`cgroup.kill` reaches frozen ones too) and waits for them to go.
+    pub fn kill_all(&self) -> Result<()> {
         if !self.path.exists() {
             return Ok(());
         }
         let kill = self.file("cgroup.kill");
         if kill.exists() {
             fs::write(&kill, "1")?;
+        } else if self.file("cgroup.freeze").exists() {
+            // Without cgroup.kill (before Linux 5.14) a frozen process cannot die.
+            self.set_frozen(false)?;
         }
-        fs::kill_all_and_wait(&self.file("cgroup.procs"), &self.path)?;
+        fs::kill_all_and_wait(&self.file("cgroup.procs"), &self.path)
+    }
+
+    /// Kills what is left and removes the directory.
+    pub fn destroy(&self) -> Result<()> {
+        if !self.path.exists() {
+            return Ok(());
+        }
+        self.kill_all()?;
         fs::remove_dir(&self.path)?;
         fs::remove_empty_parent(&self.path);
         Ok(())
     }
+}
+
+/// `blkio_config` on v2: `io.weight` (`default N`, `MAJ:MIN N`) and `io.max` throttles.
+fn apply_io(write_if: &dyn Fn(&str, String) -> Result<()>, b: &crate::Blkio) -> Result<()> {
+    if let Some(weight) = b.weight {
+        write_if("io.weight", format!("default {weight}"))?;
+    }
+    for (device, weight) in &b.weight_device {
+        write_if("io.weight", format!("{device} {weight}"))?;
+    }
+    for (key, rules) in [("rbps", &b.read_bps), ("wbps", &b.write_bps), ("riops", &b.read_iops), ("wiops", &b.write_iops)] {
+        for (device, rate) in rules {
+            write_if("io.max", format!("{device} {key}={rate}"))?;
+        }
+    }
+    Ok(())
 }
 
 /// Enables in `dir`'s children every wanted controller `dir` has.

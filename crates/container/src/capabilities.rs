@@ -29,11 +29,13 @@ fn parse(name: &str) -> Result<Capability, String> {
 }
 
 /// The defaults with `drop` removed then `add` added (either may say `ALL`), as Docker applies them.
-/// `privileged` gives every capability the kernel knows.
+/// `privileged` gives every capability of this process's bounding set (what the host allows:
+/// one missing there cannot be given, and is not asked for).
 pub fn capability_set(add: &[String], drop: &[String], privileged: bool) -> Result<Vec<Capability>, String> {
     let all: Vec<Capability> = caps::all().into_iter().collect();
     if privileged {
-        let mut all = all;
+        let bounding = caps::read(None, caps::CapSet::Bounding).map_err(|e| format!("reading the capability bounding set: {e}"))?;
+        let mut all: Vec<Capability> = all.into_iter().filter(|c| bounding.contains(c)).collect();
         all.sort_by_key(|c| c.index());
         return Ok(all);
     }

@@ -7,31 +7,47 @@ use std::path::{Path, PathBuf};
 
 use caps::{CapSet, Capability};
 use nix::fcntl::{fcntl, FcntlArg, FdFlag};
-use nix::sched::{unshare, CloneFlags};
+use nix::sched::{setns, unshare, CloneFlags};
 use nix::sys::resource::setrlimit;
 use nix::unistd::{chdir, execve, sethostname, setgid, setgroups, setuid, Gid, Uid};
 
 use crate::rootfs;
-use crate::spec::{ContainerSpec, Process};
+use crate::spec::{ContainerSpec, Namespace, Process};
 
 type Result<T> = std::result::Result<T, String>;
 
-/// Sets the container up and execs its command; returns only on failure.
-pub fn run(spec: &ContainerSpec) -> String {
-    match setup_and_exec(spec) {
+/// Sets the container up and execs its command; returns only on failure. With a `console`
+/// socket, the command's stdio is a terminal made in the container, its master sent there.
+pub fn run(spec: &ContainerSpec, console: Option<std::os::fd::OwnedFd>) -> String {
+    match setup_and_exec(spec, console) {
         Ok(never) => match never {},
         Err(e) => e,
     }
 }
 
-fn setup_and_exec(spec: &ContainerSpec) -> Result<std::convert::Infallible> {
-    // Joined after the caller moved us into our cgroup, so that cgroup is our cgroup root.
-    unshare(CloneFlags::CLONE_NEWCGROUP).map_err(|e| format!("new cgroup namespace: {e}"))?;
+fn setup_and_exec(spec: &ContainerSpec, console: Option<std::os::fd::OwnedFd>) -> Result<std::convert::Infallible> {
+    match &spec.namespaces.cgroup {
+        // Made after the caller moved us into our cgroup, so that cgroup is our cgroup root.
+        Namespace::Private => unshare(CloneFlags::CLONE_NEWCGROUP).map_err(|e| format!("new cgroup namespace: {e}"))?,
+        Namespace::Host => {}
+        Namespace::Join(path) => {
+            let file = std::fs::File::open(path).map_err(|e| format!("opening {}: {e}", path.display()))?;
+            setns(file, CloneFlags::CLONE_NEWCGROUP).map_err(|e| format!("joining cgroup namespace {}: {e}", path.display()))?;
+        }
+    }
+    if let Some(adj) = spec.oom_score_adj {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| format!("setting oom_score_adj {adj}: {e}"))?;
+    }
     rootfs::enter(spec)?;
-    if !spec.hostname.is_empty() {
+    if let Some(socket) = console {
+        crate::console::make_terminal(socket)?;
+    }
+    // A UTS namespace of its own gets the container's names; a shared one keeps its owner's.
+    let own_uts = spec.namespaces.uts == Namespace::Private;
+    if own_uts && !spec.hostname.is_empty() {
         sethostname(&spec.hostname).map_err(|e| format!("setting hostname: {e}"))?;
     }
-    if !spec.domainname.is_empty() {
+    if own_uts && !spec.domainname.is_empty() {
         std::fs::write("/proc/sys/kernel/domainname", &spec.domainname).map_err(|e| format!("setting domainname: {e}"))?;
     }
     for (key, value) in &spec.sysctls {

@@ -15,6 +15,8 @@
 
 mod capabilities;
 mod child;
+pub mod console;
+mod devices;
 mod exec;
 mod init;
 mod rootfs;
@@ -23,10 +25,11 @@ mod spec;
 pub mod user;
 
 pub use capabilities::{capability_set, DEFAULT_CAPABILITIES};
+pub use devices::{host_devices, Device};
 pub use rootfs::secure_join;
 pub use exec::{capture_output, exec, ExecProcess, ExecSpec};
-pub use spawn::{spawn, Pending, Running, Stdio};
-pub use spec::{ContainerSpec, Mount, MountKind, NetworkNamespace, Process, Rlimit, RootFs, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS};
+pub use spawn::{spawn, spawn_with_terminal, Pending, Running, Stdio};
+pub use spec::{ContainerSpec, Mount, MountKind, Namespace, Namespaces, NetworkNamespace, Process, Rlimit, RootFs, Shm, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS};
 
 /// Why a container could not be started.
 #[derive(Debug, thiserror::Error)]

@@ -9,7 +9,7 @@ use std::path::{Component, Path, PathBuf};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::unistd::{chdir, pivot_root};
 
-use crate::spec::{ContainerSpec, MountKind, RootFs};
+use crate::spec::{ContainerSpec, MountKind, RootFs, Shm};
 
 type Result<T> = std::result::Result<T, String>;
 
@@ -199,12 +199,27 @@ fn mount_proc_sys_dev(root: &Path, spec: &ContainerSpec) -> Result<()> {
     ensure_dir(&pts)?;
     sys(|| "mounting /dev/pts".into(), mount(Some("devpts"), &pts, Some("devpts"), MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, Some("newinstance,ptmxmode=0666,mode=0620,gid=5")))?;
     let shm = dev.join("shm");
-    ensure_dir(&shm)?;
-    let shm_opts = format!("mode=1777,size={}", spec.shm_size);
-    sys(|| "mounting /dev/shm".into(), mount(Some("shm"), &shm, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, Some(shm_opts.as_str())))?;
+    match &spec.namespaces.shm {
+        Shm::Own => {
+            ensure_dir(&shm)?;
+            let shm_opts = format!("mode=1777,size={}", spec.shm_size);
+            sys(|| "mounting /dev/shm".into(), mount(Some("shm"), &shm, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, Some(shm_opts.as_str())))?;
+        }
+        Shm::None => {}
+        Shm::Bind(source) => {
+            ensure_dir(&shm)?;
+            sys(|| format!("binding {} on /dev/shm", source.display()), mount(Some(source.as_path()), &shm, None::<&str>, MsFlags::MS_BIND, None::<&str>))?;
+        }
+    }
     let mqueue = dev.join("mqueue");
     ensure_dir(&mqueue)?;
     sys(|| "mounting /dev/mqueue".into(), mount(Some("mqueue"), &mqueue, Some("mqueue"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, None::<&str>))?;
+    // The host's devices, but for those bound above and the links made below.
+    let made_otherwise = |d: &&crate::Device| d.path.strip_prefix("/dev").is_ok_and(|name| DEVICES.iter().chain(&["ptmx", "console"]).any(|n| name == Path::new(n)));
+    let privileged: Vec<crate::Device> = if spec.privileged { crate::host_devices().into_iter().filter(|d| !made_otherwise(&d)).collect() } else { Vec::new() };
+    for device in privileged.iter().chain(&spec.devices) {
+        device.make(root)?;
+    }
     for (link, target) in [("ptmx", "pts/ptmx"), ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"), ("core", "/proc/kcore")] {
         io(|| format!("linking /dev/{link}"), symlink(target, dev.join(link)))?;
     }

@@ -9,7 +9,7 @@ use nix::sys::prctl;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{dup2_stderr, dup2_stdin, dup2_stdout, fork, pipe2, ForkResult, Pid};
 
-use crate::spec::{ContainerSpec, NetworkNamespace};
+use crate::spec::{ContainerSpec, Namespace, NetworkNamespace};
 use crate::{child, ContainerError, Result};
 
 /// Standard streams for the container (None: inherit the caller's).
@@ -46,13 +46,28 @@ fn sys<T>(what: &str, r: nix::Result<T>) -> Result<T> {
 /// Creates the container's PID 1 in its namespaces, stopped before setup. The caller becomes the
 /// child subreaper, so it can wait for the container after the intermediate process exits.
 pub fn spawn(spec: &ContainerSpec, stdio: Stdio) -> Result<Pending> {
+    spawn_inner(spec, stdio, None)
+}
+
+/// As [`spawn`], for a main process whose stdin, stdout and stderr are a terminal it makes in
+/// the container; the terminal's master comes over `console` (see
+/// [`crate::console::receive_terminal`]) before the command runs.
+pub fn spawn_with_terminal(spec: &ContainerSpec, console: OwnedFd) -> Result<Pending> {
+    spawn_inner(spec, Stdio::default(), Some(console))
+}
+
+fn spawn_inner(spec: &ContainerSpec, stdio: Stdio, console: Option<OwnedFd>) -> Result<Pending> {
     if spec.process.args.is_empty() {
         return Err(ContainerError::Spec("no command to run".into()));
     }
     sys("becoming child subreaper", prctl::set_child_subreaper(true))?;
     let (go_read, go_write) = sys("creating a pipe", pipe2(OFlag::O_CLOEXEC))?;
     let (report_read, report_write) = sys("creating a pipe", pipe2(OFlag::O_CLOEXEC))?;
-    let mut flags = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWPID;
+    let mut flags = CloneFlags::CLONE_NEWNS;
+    let own = [(&spec.namespaces.uts, CloneFlags::CLONE_NEWUTS), (&spec.namespaces.ipc, CloneFlags::CLONE_NEWIPC), (&spec.namespaces.pid, CloneFlags::CLONE_NEWPID)];
+    for (_, flag) in own.into_iter().filter(|(ns, _)| **ns == Namespace::Private) {
+        flags |= flag;
+    }
     if spec.network == NetworkNamespace::New {
         flags |= CloneFlags::CLONE_NEWNET;
     }
@@ -63,7 +78,7 @@ pub fn spawn(spec: &ContainerSpec, stdio: Stdio) -> Result<Pending> {
         Ok(ForkResult::Child) => {
             drop(go_write);
             drop(report_read);
-            let code = intermediate(spec, flags, go_read, report_write, stdio);
+            let code = intermediate(spec, flags, go_read, report_write, stdio, console);
             // SAFETY: leaving the forked child without running the parent's destructors.
             unsafe { nix::libc::_exit(code) }
         }
@@ -71,6 +86,7 @@ pub fn spawn(spec: &ContainerSpec, stdio: Stdio) -> Result<Pending> {
             drop(go_read);
             drop(report_write);
             drop(stdio);
+            drop(console);
             let mut report = std::fs::File::from(report_read);
             let status = sys("waiting for the namespace setup", waitpid(child, None))?;
             let mut buf = Vec::new();
@@ -86,18 +102,26 @@ pub fn spawn(spec: &ContainerSpec, stdio: Stdio) -> Result<Pending> {
 }
 
 /// The intermediate process: enters the namespaces and forks PID 1, reports its pid, exits.
-fn intermediate(spec: &ContainerSpec, flags: CloneFlags, go: OwnedFd, report: OwnedFd, stdio: Stdio) -> i32 {
+fn intermediate(spec: &ContainerSpec, flags: CloneFlags, go: OwnedFd, report: OwnedFd, stdio: Stdio, console: Option<OwnedFd>) -> i32 {
     let mut report = std::fs::File::from(report);
     let fail = |report: &mut std::fs::File, msg: String| {
         let _ = report.write_all(msg.as_bytes());
         1
     };
-    if let NetworkNamespace::Join(path) = &spec.network {
-        let joined = std::fs::File::open(path)
+    let ns = &spec.namespaces;
+    let joins = [
+        (match &spec.network { NetworkNamespace::Join(path) => Some(path), _ => None }, CloneFlags::CLONE_NEWNET, "network"),
+        (joined(&ns.uts), CloneFlags::CLONE_NEWUTS, "UTS"),
+        (joined(&ns.ipc), CloneFlags::CLONE_NEWIPC, "IPC"),
+        // Applies to the children: PID 1, forked below, is born in it.
+        (joined(&ns.pid), CloneFlags::CLONE_NEWPID, "pid"),
+    ];
+    for (path, flag, what) in joins.into_iter().filter_map(|(p, f, w)| Some((p?, f, w))) {
+        let entered = std::fs::File::open(path)
             .map_err(|e| e.to_string())
-            .and_then(|f| setns(f, CloneFlags::CLONE_NEWNET).map_err(|e| e.to_string()));
-        if let Err(e) = joined {
-            return fail(&mut report, format!("joining network namespace {}: {e}", path.display()));
+            .and_then(|f| setns(f, flag).map_err(|e| e.to_string()));
+        if let Err(e) = entered {
+            return fail(&mut report, format!("joining {what} namespace {}: {e}", path.display()));
         }
     }
     if let Err(e) = unshare(flags) {
@@ -111,7 +135,7 @@ fn intermediate(spec: &ContainerSpec, flags: CloneFlags, go: OwnedFd, report: Ow
             Err(_) => 1,
         },
         Ok(ForkResult::Child) => {
-            let message = container_init(spec, go, stdio);
+            let message = container_init(spec, go, stdio, console);
             let _ = report.write_all(message.as_bytes());
             // SAFETY: leaving the forked child.
             unsafe { nix::libc::_exit(127) }
@@ -119,8 +143,16 @@ fn intermediate(spec: &ContainerSpec, flags: CloneFlags, go: OwnedFd, report: Ow
     }
 }
 
+/// The namespace file to join, for a namespace shared with another.
+fn joined(namespace: &Namespace) -> Option<&std::path::PathBuf> {
+    match namespace {
+        Namespace::Join(path) => Some(path),
+        _ => None,
+    }
+}
+
 /// PID 1 before exec: waits for "go" (EOF means the caller is gone), wires stdio, sets up, execs.
-fn container_init(spec: &ContainerSpec, go: OwnedFd, stdio: Stdio) -> String {
+fn container_init(spec: &ContainerSpec, go: OwnedFd, stdio: Stdio, console: Option<OwnedFd>) -> String {
     // The caller may block signals (a supervisor waiting for them); the container starts with none blocked.
     if let Err(e) = nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&nix::sys::signal::SigSet::empty()), None) {
         return format!("resetting the signal mask: {e}");
@@ -133,7 +165,7 @@ fn container_init(spec: &ContainerSpec, go: OwnedFd, stdio: Stdio) -> String {
     if let Some(e) = wire_stdio(stdio) {
         return e;
     }
-    child::run(spec)
+    child::run(spec, console)
 }
 
 /// Makes the given descriptors this process's stdin, stdout and stderr; an error message on failure.

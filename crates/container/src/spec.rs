@@ -100,6 +100,46 @@ pub enum NetworkNamespace {
     Host,
 }
 
+/// Where a container's pid, IPC, UTS or cgroup namespace comes from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Namespace {
+    /// A new one of its own (Docker's `private`).
+    #[default]
+    Private,
+    /// The host's: that of whoever starts the container (`host`).
+    Host,
+    /// Another one, by its `/proc/PID/ns/...` file (`container:x`, `service:x`).
+    Join(PathBuf),
+}
+
+/// What the container's `/dev/shm` is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Shm {
+    /// A tmpfs of its own, [`ContainerSpec::shm_size`] big.
+    #[default]
+    Own,
+    /// None at all (`ipc: none`).
+    None,
+    /// Another's, bind-mounted: the host's `/dev/shm` (`ipc: host`) or the one of the container
+    /// whose IPC namespace it joins.
+    Bind(PathBuf),
+}
+
+/// The namespaces a container shares or keeps to itself, besides network and mounts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Namespaces {
+    /// Process ids (`pid`).
+    pub pid: Namespace,
+    /// System V IPC and POSIX message queues (`ipc`).
+    pub ipc: Namespace,
+    /// Hostname and domain name (`uts`).
+    pub uts: Namespace,
+    /// The cgroup root it sees (`cgroup`).
+    pub cgroup: Namespace,
+    /// Its `/dev/shm`.
+    pub shm: Shm,
+}
+
 /// A process to run in a container (its PID 1, or one started by `exec`) and who runs it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Process {
@@ -154,6 +194,21 @@ pub struct ContainerSpec {
     pub privileged: bool,
     /// Run a reaping, signal-forwarding init as PID 1 (compose's `init: true`).
     pub init: bool,
+    /// Its pid, IPC, UTS and cgroup namespaces and its /dev/shm.
+    #[serde(default)]
+    pub namespaces: Namespaces,
+    /// Device nodes made in its /dev (`devices`; with `privileged`, the host's are added).
+    #[serde(default)]
+    pub devices: Vec<crate::Device>,
+    /// Its processes' OOM score adjustment (`oom_score_adj`, -1000 to 1000).
+    #[serde(default)]
+    pub oom_score_adj: Option<i32>,
+    /// The main process's stdio is a terminal (`tty`).
+    #[serde(default)]
+    pub tty: bool,
+    /// The main process's stdin stays open, though nothing writes to it (`stdin_open`).
+    #[serde(default)]
+    pub stdin_open: bool,
 }
 
 /// Paths Docker hides in every unprivileged container.
@@ -203,6 +258,11 @@ impl ContainerSpec {
             network: NetworkNamespace::New,
             privileged: false,
             init: false,
+            namespaces: Namespaces::default(),
+            devices: Vec::new(),
+            oom_score_adj: None,
+            tty: false,
+            stdin_open: false,
         }
     }
 }

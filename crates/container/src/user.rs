@@ -87,6 +87,22 @@ pub fn resolve(spec: &str, rootfs: &Path) -> Result<ResolvedUser, String> {
     Ok(ResolvedUser { uid, gid, additional_gids, home: entry.map(|e| e.home.clone()).unwrap_or_else(|| "/".into()) })
 }
 
+/// The gids of `group_add`: numbers as they are, names looked up in the image's /etc/group.
+pub fn group_ids(names: &[String], rootfs: &Path) -> Result<Vec<u32>, String> {
+    let all_groups = groups(rootfs);
+    names
+        .iter()
+        .map(|g| match g.parse::<u32>() {
+            Ok(gid) => Ok(gid),
+            Err(_) => all_groups
+                .iter()
+                .find(|(name, _, _)| name == g)
+                .map(|(_, gid, _)| *gid)
+                .ok_or_else(|| format!("unable to find group {g}: no matching entries in group file")),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,5 +126,12 @@ mod tests {
         assert_eq!((unknown_uid.uid, unknown_uid.gid), (4242, 0));
         assert!(resolve("nobody", r.path()).unwrap_err().contains("unable to find user nobody"));
         assert!(resolve("app:nogroup", r.path()).unwrap_err().contains("unable to find group nogroup"));
+    }
+
+    #[test]
+    fn group_add_names_and_numbers() {
+        let r = rootfs();
+        assert_eq!(group_ids(&["wheel".into(), "4242".into()], r.path()).unwrap(), vec![10, 4242]);
+        assert!(group_ids(&["nogroup".into()], r.path()).unwrap_err().contains("unable to find group nogroup"));
     }
 }

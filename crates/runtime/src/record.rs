@@ -4,10 +4,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use xcompose_cgroups::Resources;
-use xcompose_container::{Mount, NetworkNamespace, Process, Rlimit};
+use xcompose_container::{Device, Mount, Namespaces, NetworkNamespace, Process, Rlimit};
 use xcompose_supervisor::health::HealthConfig;
+use xcompose_supervisor::log::LogOptions;
 use xcompose_supervisor::restart::RestartPolicy;
-use xcompose_supervisor::run::SupervisorConfig;
+use xcompose_supervisor::run::{SharedNamespace, SupervisorConfig};
 
 /// What to create.
 #[derive(Debug, Clone)]
@@ -56,6 +57,28 @@ pub struct CreateRequest {
     /// Ports it exposes, Docker's `PORT/PROTOCOL` (the image's EXPOSE and the service's
     /// `expose:`), shown by `ps` when not published.
     pub exposed_ports: BTreeSet<String>,
+    /// Its pid, IPC, UTS and cgroup namespaces (those joined from other containers are in
+    /// `shared_namespaces`).
+    pub namespaces: Namespaces,
+    /// Namespaces of other containers it joins when it starts.
+    pub shared_namespaces: Vec<SharedNamespace>,
+    /// Other containers may join its IPC namespace and share its /dev/shm (`ipc: shareable`).
+    pub ipc_shareable: bool,
+    /// Supplementary groups added, names resolved in the image (`group_add`).
+    pub group_add: Vec<String>,
+    /// Device nodes made in its /dev (`devices`).
+    pub devices: Vec<Device>,
+    /// OOM score adjustment of its processes (`oom_score_adj`).
+    pub oom_score_adj: Option<i32>,
+    /// The cgroup its own goes in, from the hierarchies' roots (`cgroup_parent`); none: below
+    /// the caller's, in `xcompose/`.
+    pub cgroup_parent: Option<String>,
+    /// How its output is kept (`logging`).
+    pub log: LogOptions,
+    /// Its main process runs on a terminal (`tty`).
+    pub tty: bool,
+    /// Its main process's stdin stays open (`stdin_open`).
+    pub stdin_open: bool,
 }
 
 /// Docker's time between the stop signal and SIGKILL.
@@ -87,6 +110,16 @@ impl CreateRequest {
             stop_signal: nix::libc::SIGTERM,
             stop_grace: DEFAULT_STOP_GRACE,
             exposed_ports: BTreeSet::new(),
+            namespaces: Namespaces::default(),
+            shared_namespaces: Vec::new(),
+            ipc_shareable: false,
+            group_add: Vec::new(),
+            devices: Vec::new(),
+            oom_score_adj: None,
+            cgroup_parent: None,
+            log: LogOptions::default(),
+            tty: false,
+            stdin_open: false,
         }
     }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use xcompose_container::{user, ContainerSpec, NetworkNamespace, RootFs};
 use xcompose_events::{Journal, Source};
 use xcompose_images::{ImageStore, StoreError};
-use xcompose_supervisor::daemon::{pid_file, DaemonConfig};
+use xcompose_supervisor::daemon::{pid_file, request_stop, DaemonConfig};
 use xcompose_supervisor::run::SupervisorConfig;
 use xcompose_supervisor::state::{ContainerState, Status};
 
@@ -51,6 +51,14 @@ pub enum RuntimeError {
         /// Why.
         message: String,
     },
+    /// The container could not be stopped.
+    #[error("failed to stop container {name}: {message}")]
+    Stop {
+        /// The container.
+        name: String,
+        /// Why.
+        message: String,
+    },
     /// The user is not in the image.
     #[error("{0}")]
     User(String),
@@ -74,6 +82,9 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RuntimeError + '_ {
 /// The file in a container's directory that pins its own network namespace.
 const NETNS_FILE: &str = "netns";
 
+/// The directory of a container's directory its shareable /dev/shm is mounted on while it runs.
+const SHM_DIR: &str = "shm";
+
 /// Files of the container's directory bind-mounted on the same names under /etc.
 const ETC_FILES: [&str; 3] = ["hostname", "hosts", "resolv.conf"];
 
@@ -82,8 +93,35 @@ fn write_etc_files(dir: &Path, hostname: &str) -> Result<()> {
     let hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
     let resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     for (name, content) in [("hostname", format!("{hostname}\n")), ("hosts", hosts.to_string()), ("resolv.conf", resolv)] {
-        xcompose_images::store::atomic_write(&dir.join(name), content.as_bytes())?;
+        write_readable(&dir.join(name), content.as_bytes())?;
     }
+    Ok(())
+}
+
+/// The name of container `id`'s cgroup: its id (below the caller's cgroup, see
+/// [`xcompose_cgroups::Cgroup::create`]), or `/PARENT/ID` with a `cgroup_parent`, which Docker's
+/// cgroupfs driver takes from the root of each hierarchy.
+fn cgroup_name(parent: Option<&str>, id: &str) -> String {
+    match parent.map(|p| p.trim_matches('/')).filter(|p| !p.is_empty()) {
+        Some(parent) => format!("/{parent}/{id}"),
+        None => id.to_string(),
+    }
+}
+
+/// Writes `path` atomically with mode 0644, as Docker writes /etc/hosts, /etc/hostname and
+/// /etc/resolv.conf: a process of any user in the container must read them to resolve names.
+fn write_readable(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let io = |p: &Path| {
+        let p = p.to_path_buf();
+        move |source: std::io::Error| RuntimeError::Io { path: p, source }
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
+    std::io::Write::write_all(&mut tmp, bytes).map_err(io(path))?;
+    tmp.as_file().set_permissions(fs::Permissions::from_mode(0o644)).map_err(io(path))?;
+    tmp.as_file().sync_all().map_err(io(path))?;
+    tmp.persist(path).map_err(|e| io(path)(e.error))?;
     Ok(())
 }
 
@@ -120,6 +158,8 @@ pub struct ExecRequest {
     pub workdir: Option<PathBuf>,
     /// Its stdin is a terminal to make its controlling one (`-t`).
     pub tty: bool,
+    /// Every capability the host allows (`--privileged`, a hook's `privileged`).
+    pub privileged: bool,
 }
 
 /// A container as listed.
@@ -222,6 +262,11 @@ impl Runtime {
         process.uid = resolved.uid;
         process.gid = resolved.gid;
         process.additional_gids = resolved.additional_gids;
+        for gid in user::group_ids(&req.group_add, &etc_layer(&image)).map_err(RuntimeError::User)? {
+            if !process.additional_gids.contains(&gid) {
+                process.additional_gids.push(gid);
+            }
+        }
         if !process.env.iter().any(|e| e.starts_with("HOME=")) {
             process.env.push(format!("HOME={}", resolved.home));
         }
@@ -251,6 +296,15 @@ impl Runtime {
         spec.init = req.init;
         spec.mounts = req.mounts;
         spec.rlimits = req.rlimits;
+        spec.namespaces = req.namespaces;
+        spec.devices = req.devices;
+        spec.oom_score_adj = req.oom_score_adj;
+        spec.tty = req.tty;
+        spec.stdin_open = req.stdin_open;
+        let shm_dir = req.ipc_shareable.then(|| final_dir.join(SHM_DIR));
+        if let Some(dir) = &shm_dir {
+            spec.namespaces.shm = xcompose_container::Shm::Bind(dir.clone());
+        }
         let events = Source { journal: self.events.clone(), id: id.clone(), attributes: event_attributes(&req.name, &req.image, &req.labels) };
         let record = ContainerRecord {
             id: id.clone(),
@@ -264,12 +318,13 @@ impl Runtime {
                 restart: req.restart,
                 healthcheck: req.healthcheck,
                 log_path: final_dir.join("container.log"),
-                log_max_size: None,
-                log_max_files: 1,
+                log: req.log,
                 state_path: final_dir.join("state.json"),
                 events: Some(events),
+                shared_namespaces: req.shared_namespaces,
+                shm_dir,
             },
-            cgroup: (id.clone(), req.resources),
+            cgroup: (cgroup_name(req.cgroup_parent.as_deref(), &id), req.resources),
             stop_signal: req.stop_signal,
             stop_grace: req.stop_grace,
             exposed_ports: req.exposed_ports,
@@ -317,9 +372,15 @@ impl Runtime {
     }
 
     /// The file bind-mounted on `/etc/<name>` in the container (`hosts`, `hostname`,
-    /// `resolv.conf`); rewrite it (atomically) to change what the container sees from its next start.
+    /// `resolv.conf`); [`Runtime::write_etc_file`] changes what the container sees from its next start.
     pub fn etc_file(&self, id: &str, name: &str) -> PathBuf {
         self.dir.join(id).join(name)
+    }
+
+    /// Replaces (atomically, mode 0644 as Docker's) the file bind-mounted on `/etc/<name>` in
+    /// container `id` (`hosts`, `hostname`, `resolv.conf`).
+    pub fn write_etc_file(&self, id: &str, name: &str, bytes: &[u8]) -> Result<()> {
+        write_readable(&self.etc_file(id, name), bytes)
     }
 
     /// Leftovers of creates and removes interrupted by a crash: staging directories and
@@ -429,17 +490,23 @@ impl Runtime {
         }
     }
 
-    /// Stops a running container (stop signal, then SIGKILL after its grace period or `grace`).
+    /// Stops a running container (stop signal, then SIGKILL after its grace period or `grace`,
+    /// which overrides it as `docker stop -t` does). No process of the container survives: if
+    /// its supervisor does not finish the stop in time, the supervisor and every process left in
+    /// the container's cgroup are killed.
     pub fn stop(&self, wanted: &str, grace: Option<Duration>) -> Result<()> {
         let record = self.find(wanted)?;
         let Some(pid) = self.supervisor_running(&record) else { return Ok(()) };
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
+        let config_path = self.dir.join(&record.id).join("supervisor.json");
+        request_stop(&config_path, pid, grace).map_err(io(&config_path))?;
         let limit = grace.unwrap_or(record.stop_grace) + Duration::from_secs(5);
         let deadline = Instant::now() + limit;
-        while self.supervisor_running(&record).is_some() && pid_file(&self.dir.join(&record.id).join("supervisor.json")).exists() {
+        while self.supervisor_running(&record).is_some() && pid_file(&config_path).exists() {
             if Instant::now() > deadline {
                 let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
-                break;
+                let (name, resources) = &record.cgroup;
+                let leftovers = xcompose_cgroups::Cgroup::create(name, resources).and_then(|c| c.destroy());
+                return leftovers.map_err(|e| RuntimeError::Stop { name: record.name.clone(), message: format!("killing what its supervisor left: {e}") });
             }
             std::thread::sleep(Duration::from_millis(1));
         }
@@ -516,6 +583,8 @@ impl Runtime {
         }
         let dir = self.dir.join(&record.id);
         xcompose_network::netns::remove(&dir.join(NETNS_FILE))?;
+        // Left mounted by a supervisor that was killed.
+        xcompose_supervisor::shm::unmount(&dir.join(SHM_DIR));
         // Out of sight first, so that listing never sees a half-removed container.
         let doomed = self.dir.join(format!(".removing-{}-{}", std::process::id(), record.id));
         fs::rename(&dir, &doomed).map_err(io(&dir))?;
@@ -543,6 +612,9 @@ impl Runtime {
         if let Some(dir) = &request.workdir {
             process.cwd = dir.clone();
         }
+        if request.privileged {
+            process.capabilities = xcompose_container::capability_set(&[], &[], true).map_err(RuntimeError::User)?;
+        }
         if let Some(user) = &request.user {
             let image = self.images.resolve(&record.image_id)?;
             let resolved = user::resolve(user, &etc_layer(&image)).map_err(RuntimeError::User)?;
@@ -554,7 +626,8 @@ impl Runtime {
         let cgroup_procs = xcompose_cgroups::Cgroup::create(name, resources)
             .map(|c| c.paths().iter().map(|p| p.join("cgroup.procs")).collect())
             .unwrap_or_default();
-        let spec = xcompose_container::ExecSpec { container_pid: pid, process, cgroup_procs, tty: request.tty };
+        let rlimits = record.supervisor.spec.rlimits.clone();
+        let spec = xcompose_container::ExecSpec { container_pid: pid, process, cgroup_procs, rlimits, tty: request.tty };
         Ok(xcompose_container::exec(&spec, stdio)?)
     }
 

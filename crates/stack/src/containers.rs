@@ -74,7 +74,7 @@ impl Stack {
 
     /// The container `reference` names for `service_name`'s `context` (`network_mode ...`,
     /// `volumes_from ...`): `container:NAME`, or a service whose first container it is.
-    fn container_named(&self, service_name: &str, context: &str, reference: &str) -> Result<String, StackError> {
+    pub(crate) fn container_named(&self, service_name: &str, context: &str, reference: &str) -> Result<String, StackError> {
         let invalid = |message: String| StackError::Service { service: service_name.to_string(), message };
         if let Some(name) = reference.strip_prefix("container:") {
             return Ok(self.runtime.find(name).map_err(|_| invalid(format!("{context}: no such container {name}")))?.id);
@@ -150,12 +150,14 @@ impl Stack {
         request.process = process;
         request.user = user;
         request.network = self.network_namespace(service_name, service)?;
+        self.set_namespaces(service_name, service, &mut request)?;
         if request.network == NetworkNamespace::Host && request.hostname.is_none() {
             // As Docker: on the host's network, the host's name.
             request.hostname = nix::unistd::gethostname().ok().map(|h| h.to_string_lossy().into_owned());
         }
         request.mounts.extend(self.volume_mounts(service, &image.layer_dirs, inherited)?);
         request.mounts.extend(self.volumes_from_mounts(service_name, service)?);
+        request.mounts.extend(self.file_object_mounts(service_name, service)?);
         let image_volumes = image.config.config().as_ref().and_then(|c| c.volumes().clone()).unwrap_or_default();
         let anonymous = self.image_volume_mounts(image_volumes.iter(), &request.mounts, &image.layer_dirs, inherited)?;
         request.mounts.extend(anonymous);
@@ -178,7 +180,8 @@ impl Stack {
         match self.runtime.find(id)?.supervisor.spec.network {
             NetworkNamespace::Join(path) if path == netns => {}
             NetworkNamespace::Join(shared) => return self.share_resolv_conf(id, &shared),
-            _ => return Ok(()),
+            NetworkNamespace::Host => return self.write_host_mode_etc_files(id, service),
+            NetworkNamespace::New => return Ok(()),
         }
         self.runtime.ensure_netns(id)?;
         self.ports.unpublish_all(id)?;
@@ -214,23 +217,30 @@ impl Stack {
             addresses.push(address);
             records_files.push(self.networks.records_file(&network.name));
         }
-        if !records_files.is_empty() {
+        let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let resolv = if records_files.is_empty() {
+            // No project network (`network_mode: none`): no resolver, the service's DNS settings.
+            xcompose_dns::resolv::standalone_resolv_conf(&host, &service.dns, &service.dns_search, &service.dns_opt)
+        } else {
             self.resolver.serve(id, &netns, records_files, &upstreams)?;
-            let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-            let resolv = xcompose_dns::resolv::container_resolv_conf(&host, &service.dns_search, &service.dns_opt);
-            xcompose_images::store::atomic_write(&self.runtime.etc_file(id, "resolv.conf"), resolv.as_bytes())?;
-        }
-        let mut hosts = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
-        for entry in &service.extra_hosts {
-            if let Some((host, ip)) = entry.split_once([':', '=']) {
-                let _ = writeln!(hosts, "{}\t{host}", ip.trim_matches(['[', ']']));
-            }
-        }
-        if let Some(first) = addresses.first() {
-            let _ = writeln!(hosts, "{first}\t{}", record.supervisor.spec.hostname);
-        }
-        xcompose_images::store::atomic_write(&self.runtime.etc_file(id, "hosts"), hosts.as_bytes())?;
+            xcompose_dns::resolv::container_resolv_conf(&host, &service.dns_search, &service.dns_opt)
+        };
+        self.runtime.write_etc_file(id, "resolv.conf", resolv.as_bytes())?;
+        let own = addresses.first().map(|address| (*address, record.supervisor.spec.hostname.as_str(), service.domainname.as_str()));
+        let hosts = hosts_file("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n", &service.extra_hosts, own);
+        self.runtime.write_etc_file(id, "hosts", hosts.as_bytes())?;
         Ok(())
+    }
+
+    /// On the host's network, as Docker: the host's /etc/hosts with the service's `extra_hosts`
+    /// added, and the host's resolv.conf with the service's DNS settings.
+    fn write_host_mode_etc_files(&self, id: &str, service: &Service) -> Result<(), StackError> {
+        let host_hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+        let hosts = hosts_file(&host_hosts, &service.extra_hosts, None);
+        self.runtime.write_etc_file(id, "hosts", hosts.as_bytes())?;
+        let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let resolv = xcompose_dns::resolv::standalone_resolv_conf(&host_resolv, &service.dns, &service.dns_search, &service.dns_opt);
+        Ok(self.runtime.write_etc_file(id, "resolv.conf", resolv.as_bytes())?)
     }
 
     /// Stops (within `grace`) and removes container `id`, detaching it from its networks first.
@@ -252,11 +262,34 @@ impl Stack {
         };
         let source = self.runtime.etc_file(owner, "resolv.conf");
         let text = std::fs::read(&source).map_err(StackError::io(&source))?;
-        Ok(xcompose_images::store::atomic_write(&self.runtime.etc_file(id, "resolv.conf"), &text)?)
+        Ok(self.runtime.write_etc_file(id, "resolv.conf", &text)?)
     }
 
     /// Labels of a project network or volume.
     pub(crate) fn resource_labels(&self, kind_label: &str, key: &str, own: &BTreeMap<String, String>) -> BTreeMap<String, String> {
         labels::resource_labels(&self.project.name, kind_label, key, own)
     }
+}
+
+/// A container's /etc/hosts as Docker writes it: `base`, then the `extra_hosts` entries
+/// (`name:ip` or `name=ip`), then the container's own address under its
+/// `hostname.domainname` and `hostname` when it has one.
+fn hosts_file(base: &str, extra_hosts: &[String], own: Option<(Ipv4Addr, &str, &str)>) -> String {
+    let mut hosts = base.to_string();
+    if !hosts.is_empty() && !hosts.ends_with('\n') {
+        hosts.push('\n');
+    }
+    for entry in extra_hosts {
+        if let Some((host, ip)) = entry.split_once([':', '=']) {
+            let _ = writeln!(hosts, "{}\t{host}", ip.trim_matches(['[', ']']));
+        }
+    }
+    if let Some((address, hostname, domainname)) = own {
+        if domainname.is_empty() {
+            let _ = writeln!(hosts, "{address}\t{hostname}");
+        } else {
+            let _ = writeln!(hosts, "{address}\t{hostname}.{domainname} {hostname}");
+        }
+    }
+    hosts
 }

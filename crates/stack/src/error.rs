@@ -25,9 +25,18 @@ pub enum StackError {
     /// The project refers to something that does not fit (a dependency cycle, an unknown service).
     #[error("{0}")]
     Invalid(String),
+    /// The project sets a compose key xcompose does not honour (see [`crate::support`]).
+    #[error("{0}")]
+    Unsupported(String),
     /// A dependency did not reach its condition.
     #[error("{0}")]
     Dependency(String),
+    /// A `post_start` or `pre_stop` hook failed.
+    #[error("{0}")]
+    Hook(String),
+    /// A container's logs cannot be read (its logging driver keeps none).
+    #[error("{0}")]
+    LogsUnreadable(String),
     /// Not done because another action of the same command failed.
     #[error("aborted because another service failed")]
     Aborted,

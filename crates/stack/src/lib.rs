@@ -9,13 +9,19 @@
 //! step records what it made as soon as it made it, so a command killed at any point is
 //! completed by running it again.
 
+mod blkio;
 mod containers;
+mod devices;
 mod dns;
 mod error;
+mod hooks;
 mod image_config;
 mod lifecycle;
 mod lock;
+mod logging;
+mod namespaces;
 mod networks;
+mod platform;
 mod ports;
 mod pull;
 mod push;
@@ -23,6 +29,8 @@ mod query;
 mod request;
 mod run;
 mod schedule;
+mod secrets;
+pub mod support;
 mod sync;
 mod down;
 mod up;
@@ -97,6 +105,14 @@ impl Stack {
 
     fn report(&self, kind: &str, name: &str, status: &str) {
         (self.progress)(kind, name, status);
+    }
+
+    /// Fails, before anything is made, when the project sets a key xcompose does not honour or
+    /// a secret or config has nothing to read.
+    fn refuse_unsupported(&self) -> Result<(), StackError> {
+        let files: Vec<PathBuf> = self.config_files.iter().map(PathBuf::from).collect();
+        support::refuse_unsupported(&self.project, &files, &self.working_dir)?;
+        secrets::check_sources(&self.project)
     }
 
     fn lock(&self) -> Result<lock::ProjectLock, StackError> {

@@ -46,7 +46,7 @@ impl Stack {
         let containers = self.service_containers(services)?;
         self.each(&containers, |c| {
             self.report("Container", &c.name, "Stopping");
-            self.runtime.stop(&c.id, timeout)?;
+            self.stop_container(c.labels.get(labels::SERVICE).map_or("", String::as_str), &c.id, timeout)?;
             self.report("Container", &c.name, "Stopped");
             Ok(())
         })

@@ -1,6 +1,5 @@
 //! What `ps` and `logs` show: the project's containers with their state, and their log lines.
 
-use std::io::BufRead;
 use std::path::PathBuf;
 
 use xcompose_orchestrator::labels;
@@ -31,6 +30,8 @@ pub struct ContainerInfo {
     pub labels: std::collections::BTreeMap<String, String>,
     /// Its log file.
     pub log_path: PathBuf,
+    /// Its logging driver keeps nothing (`none`).
+    pub logs_discarded: bool,
     /// Its published ports.
     pub ports: Vec<crate::PortBinding>,
     /// The ports it exposes that are not published, by port then protocol (`6379`, `tcp`).
@@ -69,6 +70,7 @@ impl Stack {
                 command: record.supervisor.spec.process.args.clone(),
                 created: record.created.clone(),
                 log_path: record.supervisor.log_path.clone(),
+                logs_discarded: record.supervisor.log.discard,
                 ports,
                 exposed,
                 state: c.state,
@@ -81,16 +83,15 @@ impl Stack {
         Ok(out)
     }
 
-    /// The log lines of `container` in its current log file, oldest first.
+    /// The log lines of `container`, oldest first: its rotated files (gzipped or not) and its
+    /// current one, as Docker's `json-file` reader reads them. A container whose logging driver
+    /// keeps nothing (`none`) has none to read: Docker's error, which compose turns into a
+    /// warning.
     pub fn log_lines(&self, container: &ContainerInfo) -> Result<Vec<LogLine>, StackError> {
-        let mut lines = Vec::new();
-        let Ok(file) = std::fs::File::open(&container.log_path) else { return Ok(lines) };
-        for line in std::io::BufReader::new(file).lines() {
-            let line = line.map_err(StackError::io(&container.log_path))?;
-            if let Ok(parsed) = serde_json::from_str::<LogLine>(&line) {
-                lines.push(parsed);
-            }
+        if container.logs_discarded {
+            return Err(StackError::LogsUnreadable("configured logging driver does not support reading".into()));
         }
-        Ok(lines)
+        let entries = xcompose_supervisor::log::read_all(&container.log_path).map_err(StackError::io(&container.log_path))?;
+        Ok(entries.into_iter().map(|e| LogLine { log: e.log, stream: e.stream.as_str().to_string(), time: e.time }).collect())
     }
 }

@@ -22,7 +22,6 @@ pub(crate) fn create_request(service_name: &str, service: &Service, name: &str, 
     Ok(CreateRequest {
         name: name.to_string(),
         image: service.image.clone(),
-        process: xcompose_container::ContainerSpec::new(xcompose_container::RootFs::Directory(PathBuf::new()), Vec::new()).process,
         user: String::new(),
         hostname: (!service.hostname.is_empty()).then(|| service.hostname.clone()),
         domainname: service.domainname.clone(),
@@ -34,14 +33,32 @@ pub(crate) fn create_request(service_name: &str, service: &Service, name: &str, 
         restart: restart_policy(service).map_err(invalid)?,
         healthcheck: image_config::healthcheck(service.healthcheck.as_ref(), image),
         mounts: tmpfs_mounts(&service.tmpfs).map_err(invalid)?,
-        resources: resources(service),
+        resources: resources(service).map_err(invalid)?,
         read_only: service.read_only,
         init: service.init.unwrap_or(false),
         rlimits: service.ulimits.iter().map(|(name, limit)| rlimit(name, limit)).collect(),
         stop_signal: image_config::stop_signal(&service.stop_signal, image).map_err(invalid)?,
         exposed_ports: image_config::exposed_ports(&service.expose, image).map_err(invalid)?,
         stop_grace: service.stop_grace_period.map(|d| Duration::from_nanos(d.0.max(0) as u64)).unwrap_or(xcompose_runtime::DEFAULT_STOP_GRACE),
+        group_add: service.group_add.clone(),
+        tty: service.tty,
+        stdin_open: service.stdin_open,
+        log: crate::logging::log_options(service.logging.as_ref()).map_err(invalid)?,
+        devices: crate::devices::devices(service).map_err(invalid)?.0,
+        oom_score_adj: service.oom_score_adj.map(|n| n.0 as i32),
+        cgroup_parent: (!service.cgroup_parent.is_empty()).then(|| service.cgroup_parent.clone()),
+        // The process and the namespaces (which depend on the image and on other containers)
+        // are filled in by the caller.
+        ..CreateRequest::new(name, &service.image, xcompose_container::ContainerSpec::new(xcompose_container::RootFs::Directory(PathBuf::new()), Vec::new()).process)
     })
+}
+
+/// What of a service's settings can be refused without creating anything, checked for every
+/// service before `up` changes anything: namespace modes, logging, devices, cgroup settings.
+pub(crate) fn check(service: &Service) -> Result<(), String> {
+    crate::namespaces::check(service)?;
+    crate::logging::log_options(service.logging.as_ref())?;
+    resources(service).map(drop)
 }
 
 /// `restart:`, or `deploy.restart_policy` (compose maps `any` to `always`).
@@ -79,18 +96,36 @@ fn tmpfs_mounts(entries: &[String]) -> Result<Vec<Mount>, String> {
         .collect()
 }
 
-/// Limits from the service's own keys, with `deploy.resources.limits` winning (as compose).
-fn resources(service: &Service) -> Resources {
-    let limits = service.deploy.as_ref().and_then(|d| d.resources.limits.as_ref());
-    Resources {
+/// Limits from the service's own keys, with `deploy.resources.limits` winning (as compose),
+/// and `deploy.resources.reservations.memory` as the soft limit. A CPU reservation is a swarm
+/// setting that compose does not pass to the engine (its `setReservations`): nor does this.
+fn resources(service: &Service) -> Result<Resources, String> {
+    let deploy = service.deploy.as_ref().map(|d| &d.resources);
+    let limits = deploy.and_then(|r| r.limits.as_ref());
+    let reserved_memory = deploy.and_then(|r| r.reservations.as_ref()).and_then(|r| r.memory).filter(|m| m.0 > 0);
+    let swappiness = match service.mem_swappiness.map(|b| b.0) {
+        Some(s @ 0..=100) => Some(s as u64),
+        // Docker's -1: the host's default.
+        Some(-1) | None => None,
+        Some(other) => return Err(format!("mem_swappiness {other}: use 0 to 100")),
+    };
+    Ok(Resources {
         memory_limit: limits.and_then(|l| l.memory).or(service.mem_limit).map(|b| b.0),
-        memory_reservation: service.mem_reservation.map(|b| b.0),
+        memory_reservation: reserved_memory.or(service.mem_reservation).map(|b| b.0),
         memory_swap_limit: service.memswap_limit.map(|b| b.0),
         cpus: limits.and_then(|l| l.cpus).or(service.cpus).map(|c| f64::from(c.0)).filter(|c| *c > 0.0),
         cpu_shares: service.cpu_shares.map(|s| s.0.max(0) as u64),
         cpuset_cpus: (!service.cpuset.is_empty()).then(|| service.cpuset.clone()),
         pids_limit: limits.and_then(|l| l.pids).or(service.pids_limit).map(|p| p.0),
-    }
+        cpu_quota: service.cpu_quota.map(|q| q.0),
+        cpu_period: service.cpu_period.map(|p| p.0.max(0) as u64),
+        cpu_rt_runtime: service.cpu_rt_runtime.map(|r| r.0),
+        cpu_rt_period: service.cpu_rt_period.map(|p| p.0.max(0) as u64),
+        memory_swappiness: swappiness,
+        oom_kill_disable: service.oom_kill_disable,
+        blkio: crate::blkio::blkio(service.blkio_config.as_ref())?,
+        devices: Some(crate::devices::devices(service)?.1),
+    })
 }
 
 fn rlimit(name: &str, limit: &Ulimit) -> Rlimit {

@@ -52,14 +52,17 @@ const POLL: Duration = Duration::from_millis(20);
 impl Stack {
     /// The plan `up` would carry out (for `--dry-run`, and by `up` itself).
     pub fn plan(&self, opts: &UpOptions) -> Result<Plan, StackError> {
+        self.refuse_unsupported()?;
         let mut plan_opts = opts.plan.clone();
         // Every image is resolved first: an unknown image fails `up` before anything changes.
         for (name, service) in &self.project.services {
+            crate::request::check(service).map_err(|message| StackError::Service { service: name.clone(), message })?;
             let image = self
                 .runtime
                 .images()
                 .resolve(&service.image)
                 .map_err(|e| StackError::Service { service: name.clone(), message: e.to_string() })?;
+            crate::platform::check(name, service, &image)?;
             plan_opts.image_digests.insert(name.clone(), image.id);
         }
         let mut actual = Actual { containers: self.actual_containers()?, ..Default::default() };
@@ -78,6 +81,7 @@ impl Stack {
 
     /// Brings the project to what its files say.
     pub fn up(&self, opts: &UpOptions) -> Result<(), StackError> {
+        self.refuse_unsupported()?;
         let _lock = self.lock()?;
         self.pull_for_up(&opts.plan.services, opts.pull, opts.quiet_pull)?;
         self.resolver.revive()?;
@@ -169,6 +173,7 @@ impl Stack {
                 self.report("Container", name, "Recreate");
                 // The new container keeps the old one's anonymous volumes, as compose passes them.
                 let inherited = if opts.renew_anon_volumes { AnonymousVolumes::new() } else { self.anonymous_volumes_of(old_id)? };
+                self.stop_container(service, old_id, Some(self.grace(grace, old_id)?))?;
                 self.remove_container(old_id, self.grace(grace, old_id)?)?;
                 let id = self.create_container(service, *number, name, &inherited)?;
                 self.report("Container", name, "Recreated");
@@ -188,11 +193,12 @@ impl Stack {
         self.wait_dependencies(definition)?;
         if matches!(action, Action::Restart { .. }) {
             self.report("Container", &name, "Restarting");
-            self.runtime.stop(&id, grace)?;
+            self.stop_container(service, &id, grace)?;
         } else {
             self.report("Container", &name, "Starting");
         }
         self.runtime.start(&id)?;
+        self.post_start(service, &id)?;
         self.report("Container", &name, "Started");
         Ok(())
     }
@@ -241,6 +247,7 @@ impl Stack {
         }
         self.report("Container", name, "Starting");
         self.runtime.start(id)?;
+        self.post_start(service, id)?;
         self.report("Container", name, "Started");
         Ok(())
     }

@@ -13,6 +13,7 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use xcompose_cgroups::{Cgroup, Resources};
 
 use crate::run::{Supervisor, SupervisorConfig};
+use crate::shm::SharedShm;
 
 /// Everything the supervisor process needs, as written by the CLI.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -52,6 +53,35 @@ pub fn pid_file(config_path: &Path) -> PathBuf {
     config_path.with_file_name("supervisor.pid")
 }
 
+/// The file a stop request's own grace period (`stop -t N`) is written to, next to the config.
+fn stop_grace_file(config_path: &Path) -> PathBuf {
+    config_path.with_file_name("stop-grace")
+}
+
+/// Asks the supervisor `pid` of `config_path` to stop its container: the stop signal, then
+/// SIGKILL after `grace` (`stop -t`, which overrides the container's `stop_grace_period` as
+/// `docker stop -t` does), or after the configured grace period when `None`.
+pub fn request_stop(config_path: &Path, pid: i32, grace: Option<Duration>) -> std::io::Result<()> {
+    let file = stop_grace_file(config_path);
+    match grace {
+        Some(grace) => std::fs::write(&file, grace.as_millis().to_string())?,
+        None => match std::fs::remove_file(&file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        },
+    }
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGTERM).map_err(std::io::Error::from)
+}
+
+/// The grace period of the stop request just received: the one [`request_stop`] wrote, else
+/// the configured one.
+fn requested_grace(config_path: &Path, configured: Duration) -> Duration {
+    let file = stop_grace_file(config_path);
+    let requested = std::fs::read_to_string(&file).ok().and_then(|ms| ms.trim().parse().ok()).map(Duration::from_millis);
+    let _ = std::fs::remove_file(&file);
+    requested.unwrap_or(configured)
+}
+
 /// Entry point of `xcompose __supervise CONFIG`; returns the container's last exit code.
 pub fn main(config_path: &Path) -> Result<i32, String> {
     // Outlive the CLI: a session of our own, so its terminal's hang-up does not reach us.
@@ -70,18 +100,25 @@ pub fn main(config_path: &Path) -> Result<i32, String> {
         None => None,
     };
     let pid_path = pid_file(config_path);
+    // A request left by a stop whose supervisor was already gone is not for this run.
+    let _ = std::fs::remove_file(stop_grace_file(config_path));
     std::fs::write(&pid_path, std::process::id().to_string()).map_err(|e| format!("writing {}: {e}", pid_path.display()))?;
+    let shm = match &config.supervisor.shm_dir {
+        Some(dir) => Some(SharedShm::mount(dir, config.supervisor.spec.shm_size)?),
+        None => None,
+    };
     let supervisor = Supervisor::new(config.supervisor, cgroup.clone())?;
     let stop_signal = config.stop_signal;
     let grace = config.stop_grace;
     {
         let sup = Arc::clone(&supervisor);
+        let config_path = config_path.to_path_buf();
         std::thread::spawn(move || loop {
             match control_signals.wait() {
                 Ok(Signal::SIGUSR1) => log_refusal("pause", sup.set_paused(true)),
                 Ok(Signal::SIGUSR2) => log_refusal("unpause", sup.set_paused(false)),
                 Ok(_) => {
-                    sup.stop(stop_signal, grace);
+                    sup.stop(stop_signal, requested_grace(&config_path, grace));
                     break;
                 }
                 Err(_) => break,
@@ -92,6 +129,7 @@ pub fn main(config_path: &Path) -> Result<i32, String> {
     if let Some(cg) = cgroup {
         let _ = cg.destroy();
     }
+    drop(shm);
     let _ = std::fs::remove_file(&pid_path);
     result
 }

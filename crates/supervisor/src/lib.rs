@@ -13,4 +13,5 @@ pub mod health;
 pub mod log;
 pub mod restart;
 pub mod run;
+pub mod shm;
 pub mod state;

@@ -3,7 +3,8 @@
 //! `{"log":"hello\n","stream":"stdout","time":"2026-11-25T03:12:00.123456789Z"}`
 //!
 //! When the file would grow past `max_size`, it becomes `<file>.1` (older ones shift up to
-//! `<file>.<max_files-1>`, the oldest is deleted) and a new file starts.
+//! `<file>.<max_files-1>`, the oldest is deleted) and a new file starts; with `compress`, the
+//! rotated files are gzipped (`<file>.1.gz`), as Docker's `json-file` and `local` drivers do.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -19,6 +20,16 @@ pub enum Stream {
     Stdout,
     /// Standard error.
     Stderr,
+}
+
+impl Stream {
+    /// Docker's name of the stream: `stdout` or `stderr`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
 }
 
 /// One log entry as stored.
@@ -40,6 +51,27 @@ pub struct LogWriter {
     size: u64,
     max_size: Option<u64>,
     max_files: u32,
+    compress: bool,
+}
+
+/// How a container's output is kept (compose's `logging`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LogOptions {
+    /// Rotate past this size (`max-size`); none: never.
+    pub max_size: Option<u64>,
+    /// Files kept, the current one included (`max-file`).
+    pub max_files: u32,
+    /// Gzip the rotated files (`compress`).
+    pub compress: bool,
+    /// Keep nothing (the `none` driver).
+    pub discard: bool,
+}
+
+impl Default for LogOptions {
+    /// Docker's default `json-file`: one file, never rotated.
+    fn default() -> Self {
+        Self { max_size: None, max_files: 1, compress: false, discard: false }
+    }
 }
 
 impl LogWriter {
@@ -48,7 +80,12 @@ impl LogWriter {
     pub fn open(path: &Path, max_size: Option<u64>, max_files: u32) -> io::Result<Self> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         let size = file.metadata()?.len();
-        Ok(Self { path: path.to_path_buf(), file, size, max_size, max_files: max_files.max(1) })
+        Ok(Self { path: path.to_path_buf(), file, size, max_size, max_files: max_files.max(1), compress: false })
+    }
+
+    /// Gzips the files it rotates (`compress`).
+    pub fn compressing(self, compress: bool) -> Self {
+        Self { compress, ..self }
     }
 
     /// Writes one line read at `time`.
@@ -67,7 +104,8 @@ impl LogWriter {
     }
 
     fn rotate(&mut self) -> io::Result<()> {
-        let numbered = |n: u32| PathBuf::from(format!("{}.{n}", self.path.display()));
+        let suffix = if self.compress { ".gz" } else { "" };
+        let numbered = |n: u32| PathBuf::from(format!("{}.{n}{suffix}", self.path.display()));
         if self.max_files <= 1 {
             self.file.set_len(0)?;
             self.size = 0;
@@ -80,30 +118,55 @@ impl LogWriter {
                 std::fs::rename(&from, numbered(n + 1))?;
             }
         }
-        std::fs::rename(&self.path, numbered(1))?;
+        if self.compress {
+            gzip(&self.path, &numbered(1))?;
+            std::fs::remove_file(&self.path)?;
+        } else {
+            std::fs::rename(&self.path, numbered(1))?;
+        }
         self.file = OpenOptions::new().create(true).append(true).open(&self.path)?;
         self.size = 0;
         Ok(())
     }
 }
 
-/// Reads the entries of a log, oldest rotated file first.
+/// Writes `from` gzipped to `to` (through a temporary file, so a reader never sees half of it).
+fn gzip(from: &Path, to: &Path) -> io::Result<()> {
+    let dir = to.parent().unwrap_or(Path::new("."));
+    let tmp = tempfile::NamedTempFile::new_in(dir)?;
+    let mut encoder = flate2::write::GzEncoder::new(tmp, flate2::Compression::default());
+    io::copy(&mut File::open(from)?, &mut encoder)?;
+    encoder.finish()?.persist(to).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Reads the entries of a log, oldest rotated file first (gzipped ones too).
 pub fn read_all(path: &Path) -> io::Result<Vec<Entry>> {
     let mut files: Vec<PathBuf> = Vec::new();
     let mut n = 1;
     loop {
-        let p = PathBuf::from(format!("{}.{n}", path.display()));
-        if !p.exists() {
-            break;
+        let plain = PathBuf::from(format!("{}.{n}", path.display()));
+        let gzipped = PathBuf::from(format!("{}.{n}.gz", path.display()));
+        match [plain, gzipped].into_iter().find(|p| p.exists()) {
+            Some(p) => files.push(p),
+            None => break,
         }
-        files.push(p);
         n += 1;
     }
     files.reverse();
     files.push(path.to_path_buf());
     let mut entries = Vec::new();
     for f in files {
-        let text = match std::fs::read_to_string(&f) {
+        let read = File::open(&f).and_then(|file| {
+            let mut text = String::new();
+            if f.extension().is_some_and(|e| e == "gz") {
+                io::Read::read_to_string(&mut flate2::read::GzDecoder::new(file), &mut text)?;
+            } else {
+                io::Read::read_to_string(&mut { file }, &mut text)?;
+            }
+            Ok(text)
+        });
+        let text = match read {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e),
@@ -151,5 +214,22 @@ mod tests {
         assert_eq!(entries.last().unwrap().log, "line 19\n");
         let numbers: Vec<u32> = entries.iter().map(|e| e.log[5..7].parse().unwrap()).collect();
         assert!(numbers.windows(2).all(|w| w[1] == w[0] + 1), "{numbers:?}");
+    }
+
+    #[test]
+    fn compressed_rotations_are_gzipped_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.log");
+        let mut w = LogWriter::open(&path, Some(200), 3).unwrap().compressing(true);
+        for i in 0..20 {
+            w.write(Stream::Stdout, &format!("line {i:02}\n"), Utc::now()).unwrap();
+        }
+        let gz = std::fs::read(dir.path().join("c.log.1.gz")).unwrap();
+        assert_eq!(&gz[..2], &[0x1f, 0x8b], "gzip magic");
+        assert!(dir.path().join("c.log.2.gz").exists() && !dir.path().join("c.log.3.gz").exists() && !dir.path().join("c.log.1").exists());
+        let entries = read_all(&path).unwrap();
+        assert_eq!(entries.last().unwrap().log, "line 19\n");
+        let numbers: Vec<u32> = entries.iter().map(|e| e.log[5..7].parse().unwrap()).collect();
+        assert!(numbers.len() > 3 && numbers.windows(2).all(|w| w[1] == w[0] + 1), "{numbers:?}");
     }
 }

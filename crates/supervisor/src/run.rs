@@ -13,11 +13,11 @@ use chrono::Utc;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use xcompose_cgroups::Cgroup;
-use xcompose_container::{capture_output, exec, spawn, ContainerSpec, ExecSpec, Stdio};
+use xcompose_container::{capture_output, exec, spawn, spawn_with_terminal, ContainerSpec, ExecSpec, Namespace, Stdio};
 use xcompose_events::Source;
 
 use crate::health::{Health, HealthConfig, HealthStatus};
-use crate::log::{LogWriter, Stream};
+use crate::log::{LogOptions, LogWriter, Stream};
 use crate::restart::{Backoff, RestartPolicy};
 use crate::state::{ContainerState, Status};
 
@@ -32,15 +32,63 @@ pub struct SupervisorConfig {
     pub healthcheck: Option<(Vec<String>, HealthConfig)>,
     /// The JSON log file.
     pub log_path: PathBuf,
-    /// Rotate the log past this size.
-    pub log_max_size: Option<u64>,
-    /// Log files kept, the current one included.
-    pub log_max_files: u32,
+    /// How its output is kept: rotation, compression, or not at all.
+    #[serde(default)]
+    pub log: LogOptions,
     /// Where the state is recorded.
     pub state_path: PathBuf,
     /// Where its events go (start, die, oom, health_status, pause, kill, stop), if anywhere.
     #[serde(default)]
     pub events: Option<Source>,
+    /// Namespaces taken from other containers each time it starts (`pid` / `ipc: service:x`).
+    #[serde(default)]
+    pub shared_namespaces: Vec<SharedNamespace>,
+    /// Where a tmpfs is mounted (in the supervisor's mount namespace) while it runs, to be its
+    /// `/dev/shm` and that of the containers joining its IPC namespace (`ipc: shareable`).
+    #[serde(default)]
+    pub shm_dir: Option<PathBuf>,
+}
+
+/// Which namespace of another container a container joins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum SharedKind {
+    /// Its process ids (`pid: service:x`).
+    Pid,
+    /// Its IPC (`ipc: service:x`).
+    Ipc,
+}
+
+/// A namespace joined from another container, found when the container starts (the other's
+/// processes change when it restarts).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SharedNamespace {
+    /// Which namespace.
+    pub kind: SharedKind,
+    /// The other container's name, for errors.
+    pub container: String,
+    /// Its state file, holding the pid of its PID 1 while it runs.
+    pub state_path: PathBuf,
+}
+
+impl SharedNamespace {
+    /// The namespace file of the other container's current run; an error naming it if it does
+    /// not run (Docker: "container x is not running").
+    fn path(&self) -> Result<PathBuf> {
+        let state = ContainerState::load(&self.state_path).ok();
+        let pid = state.filter(|s| s.status == Status::Running).and_then(|s| s.pid);
+        let Some(pid) = pid else { return Err(format!("cannot join the {} namespace of container {}: container {} is not running", self.kind.name(), self.container, self.container)) };
+        Ok(PathBuf::from(format!("/proc/{pid}/ns/{}", self.kind.name())))
+    }
+}
+
+impl SharedKind {
+    /// The kernel's name of the namespace (`/proc/PID/ns/NAME`).
+    fn name(self) -> &'static str {
+        match self {
+            SharedKind::Pid => "pid",
+            SharedKind::Ipc => "ipc",
+        }
+    }
 }
 
 /// A supervisor, shared between the loop and whoever asks it to stop.
@@ -84,10 +132,14 @@ impl Supervisor {
     /// Runs the container until it exits and its policy says not to restart, or it is stopped.
     /// Returns the last exit code.
     pub fn run(self: &Arc<Self>) -> Result<i32> {
-        let log = Arc::new(Mutex::new(
-            LogWriter::open(&self.config.log_path, self.config.log_max_size, self.config.log_max_files)
-                .map_err(|e| format!("opening log {}: {e}", self.config.log_path.display()))?,
-        ));
+        let options = &self.config.log;
+        let log = if options.discard {
+            None
+        } else {
+            let writer = LogWriter::open(&self.config.log_path, options.max_size, options.max_files)
+                .map_err(|e| format!("opening log {}: {e}", self.config.log_path.display()))?;
+            Some(Arc::new(Mutex::new(writer.compressing(options.compress))))
+        };
         let mut backoff = Backoff::default();
         loop {
             let started = Instant::now();
@@ -121,15 +173,32 @@ impl Supervisor {
 
     /// One run of the container: start, pump output, probe health, wait, record the exit (and
     /// whether its policy restarts it).
-    fn run_once(self: &Arc<Self>, log: &Arc<Mutex<LogWriter>>) -> Result<i32> {
-        let (out_read, stdio_out) = pipe_pair()?;
-        let (err_read, stdio_err) = pipe_pair()?;
-        let pending = spawn(&self.config.spec, Stdio { stdin: None, stdout: Some(stdio_out), stderr: Some(stdio_err) }).map_err(|e| e.to_string())?;
+    fn run_once(self: &Arc<Self>, log: &Option<Arc<Mutex<LogWriter>>>) -> Result<i32> {
+        let spec = self.spec_for_this_run()?;
+        let (pending, outputs, _stdin) = if spec.tty {
+            // Its terminal, made in the container; all its output comes on the master, as stdout
+            // (Docker's logs of a tty container), and the master keeps its input open.
+            let (ours, theirs) = xcompose_container::console::console_socket()?;
+            (spawn_with_terminal(&spec, theirs).map_err(|e| e.to_string())?, Outputs::Terminal(ours), None)
+        } else {
+            let (out_read, stdio_out) = pipe_pair()?;
+            let (err_read, stdio_err) = pipe_pair()?;
+            // stdin_open: a pipe whose writing end is held, unwritten, until the container ends.
+            let (stdin, held) = if spec.stdin_open { pipe_pair().map(|(r, w)| (Some(r), Some(w)))? } else { (None, None) };
+            (spawn(&spec, Stdio { stdin, stdout: Some(stdio_out), stderr: Some(stdio_err) }).map_err(|e| e.to_string())?, Outputs::Pipes(out_read, err_read), held)
+        };
         if let Some(cg) = &self.cgroup {
             cg.add_process(pending.pid()).map_err(|e| e.to_string())?;
         }
         let oom_before = self.oom_kills();
         let running = pending.start().map_err(|e| e.to_string())?;
+        let pumps = match outputs {
+            Outputs::Pipes(out_read, err_read) => vec![pump(out_read, Stream::Stdout, log.clone()), pump(err_read, Stream::Stderr, log.clone())],
+            Outputs::Terminal(socket) => match xcompose_container::console::receive_terminal(&socket)? {
+                Some(master) => vec![pump(master, Stream::Stdout, log.clone())],
+                None => Vec::new(),
+            },
+        };
         *self.current_pid.lock().expect("pid lock") = Some(running.pid);
         let started_at = Instant::now();
         self.update(|s| {
@@ -141,7 +210,6 @@ impl Supervisor {
             s.health = self.config.healthcheck.as_ref().map(|_| Health::default());
         });
         self.emit("start", &[]);
-        let pumps = [pump(out_read, Stream::Stdout, log.clone()), pump(err_read, Stream::Stderr, log.clone())];
         let done = Arc::new(AtomicBool::new(false));
         let prober = self.config.healthcheck.clone().map(|(cmd, cfg)| {
             let me = self.clone();
@@ -151,6 +219,9 @@ impl Supervisor {
         let exit_code = running.wait().map_err(|e| e.to_string())?;
         done.store(true, Ordering::SeqCst);
         *self.current_pid.lock().expect("pid lock") = None;
+        // The container ends with its main process, as with Docker: what it left running (in a
+        // pid namespace it shares, or exec'd processes) is killed before its output is drained.
+        self.kill_leftovers();
         for p in pumps {
             let _ = p.join();
         }
@@ -183,6 +254,19 @@ impl Supervisor {
         }
         self.emit("die", &[("exitCode", exit_code.to_string())]);
         Ok(exit_code)
+    }
+
+    /// The spec with the namespaces of the other containers it shares as they are now.
+    fn spec_for_this_run(&self) -> Result<ContainerSpec> {
+        let mut spec = self.config.spec.clone();
+        for shared in &self.config.shared_namespaces {
+            let path = Namespace::Join(shared.path()?);
+            match shared.kind {
+                SharedKind::Pid => spec.namespaces.pid = path,
+                SharedKind::Ipc => spec.namespaces.ipc = path,
+            }
+        }
+        Ok(spec)
     }
 
     fn oom_kills(&self) -> u64 {
@@ -284,6 +368,16 @@ impl Supervisor {
         }
         self.emit("kill", &[("signal", (Signal::SIGKILL as i32).to_string())]);
         let _ = kill(pid, Signal::SIGKILL);
+        self.kill_leftovers();
+    }
+
+    /// Kills every process left in the container's cgroup.
+    fn kill_leftovers(&self) {
+        if let Some(cgroup) = &self.cgroup {
+            if let Err(e) = cgroup.kill_all() {
+                eprintln!("killing the container's processes: {e}");
+            }
+        }
     }
 
     /// Freezes (`true`) or thaws (`false`) every process of the container through its cgroup's
@@ -309,19 +403,26 @@ impl Supervisor {
     }
 }
 
+/// Where a run's output comes from: its stdout and stderr pipes, or the socket its terminal's
+/// master arrives on.
+enum Outputs {
+    Pipes(OwnedFd, OwnedFd),
+    Terminal(OwnedFd),
+}
+
 fn pipe_pair() -> Result<(OwnedFd, OwnedFd)> {
     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))
 }
 
-/// Copies a stream into the log, line by line, until the container closes it.
-fn pump(read: OwnedFd, stream: Stream, log: Arc<Mutex<LogWriter>>) -> thread::JoinHandle<()> {
+/// Copies a stream into the log, line by line, until the container closes it; without a log
+/// (the `none` driver), the output is read and dropped.
+fn pump(read: OwnedFd, stream: Stream, log: Option<Arc<Mutex<LogWriter>>>) -> thread::JoinHandle<()> {
     thread::spawn(move || {
         let mut reader = BufReader::new(std::fs::File::from(read));
         let mut line = Vec::new();
         while reader.read_until(b'\n', &mut line).map(|n| n > 0).unwrap_or(false) {
-            let text = String::from_utf8_lossy(&line).into_owned();
-            if let Ok(mut w) = log.lock() {
-                let _ = w.write(stream, &text, Utc::now());
+            if let Some(Ok(mut w)) = log.as_ref().map(|l| l.lock()) {
+                let _ = w.write(stream, &String::from_utf8_lossy(&line), Utc::now());
             }
             line.clear();
         }

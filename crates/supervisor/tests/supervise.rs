@@ -23,10 +23,11 @@ fn config(dir: &std::path::Path, script: &str) -> SupervisorConfig {
         restart: RestartPolicy::No,
         healthcheck: None,
         log_path: dir.join("container.log"),
-        log_max_size: None,
-        log_max_files: 1,
+        log: Default::default(),
         state_path: dir.join("state.json"),
         events: None,
+        shared_namespaces: Vec::new(),
+        shm_dir: None,
     }
 }
 

@@ -64,9 +64,9 @@ impl Follower {
         &self.containers
     }
 
-    /// Prints the lines written since the last call.
+    /// Prints the lines written since the last call (none of containers that keep no logs).
     pub fn poll(&mut self, stack: &Stack) -> Result<()> {
-        for (index, (c, seen)) in self.containers.iter().zip(self.printed.iter_mut()).enumerate() {
+        for (index, (c, seen)) in self.containers.iter().zip(self.printed.iter_mut()).enumerate().filter(|(_, (c, _))| !c.logs_discarded) {
             let all = stack.log_lines(c)?;
             for line in all.iter().skip(*seen) {
                 print_line(self.style, c, index, line, self.width)?;

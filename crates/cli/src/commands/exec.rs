@@ -61,7 +61,7 @@ pub fn run(cli: &Cli, args: &ExecArgs) -> Result<ExitCode> {
         .map(|e| if e.contains('=') { e.clone() } else { format!("{e}={}", std::env::var(e).unwrap_or_default()) })
         .collect();
     let tty = !args.no_tty && !args.detach && std::io::stdin().is_terminal();
-    let request = ExecRequest { args: args.command.clone(), user: args.user.clone(), env, workdir: args.workdir.clone(), tty };
+    let request = ExecRequest { args: args.command.clone(), user: args.user.clone(), env, workdir: args.workdir.clone(), tty, privileged: false };
     let (terminal, stdio) = if args.detach {
         (None, Stdio { stdin: None, stdout: None, stderr: None })
     } else if tty {

@@ -58,7 +58,13 @@ pub fn run(cli: &Cli, args: &LogsArgs) -> Result<ExitCode> {
     let mut printed = Vec::new();
     let mut lines: Vec<(String, usize, &ContainerInfo, LogLine)> = Vec::new();
     for (index, c) in containers.iter().enumerate() {
-        let all = stack.log_lines(c)?;
+        let all = match stack.log_lines(c) {
+            Err(xcompose_stack::StackError::LogsUnreadable(why)) => {
+                warn(&format!("Can't retrieve logs for {:?}: {why}", c.name));
+                Vec::new()
+            }
+            other => other?,
+        };
         printed.push(all.len());
         let window: Vec<LogLine> = all.into_iter().filter(in_window).collect();
         let skip = tail.map_or(0, |n| window.len().saturating_sub(n));
@@ -80,4 +86,15 @@ pub fn run(cli: &Cli, args: &LogsArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A warning as compose's logger prints it: `WARN[0000] ...` on a terminal, logfmt otherwise.
+fn warn(message: &str) {
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() {
+        eprintln!("WARN[0000] {message}");
+    } else {
+        let time = chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
+        eprintln!("time={time:?} level=warning msg={message:?}");
+    }
 }

@@ -147,10 +147,12 @@ fn attach(stack: &Stack, args: &UpArgs) -> Result<ExitCode> {
             bail!("no such service: {service}");
         }
     }
+    // As compose: a service with `attach: false` runs without its output shown.
+    let attached = |service: &str| stack.project().services.get(service).is_none_or(|s| s.attach != Some(false));
     let containers: Vec<_> = stack
         .containers()?
         .into_iter()
-        .filter(|c| !c.oneoff && (args.services.is_empty() || args.services.contains(&c.service)))
+        .filter(|c| !c.oneoff && (args.services.is_empty() || args.services.contains(&c.service)) && attached(&c.service))
         .collect();
     let names: Vec<&str> = containers.iter().map(display_name).collect();
     println!("Attaching to {}", names.join(", "));
