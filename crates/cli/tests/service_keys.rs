@@ -460,6 +460,28 @@ services:
     Ok(())
 }
 
+/// `depends_on` with `required: false`: a dependency that fails its condition is warned about and
+/// the dependent starts anyway; a required one fails `up`.
+#[test]
+fn an_optional_dependency_that_fails_does_not_stop_its_dependent() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let stack = |required: bool| {
+        format!(
+            "services:\n  broken:\n    image: busybox:latest\n    command: [\"false\"]\n  app:\n    image: busybox:latest\n    init: true\n    command: [sleep, \"1000\"]\n    depends_on:\n      broken: {{condition: service_completed_successfully, required: {required}}}\n"
+        )
+    };
+    let dir = project(&sb, "optional", &stack(false))?;
+    let out = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(["up", "-d"]).output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(out.status.success() && stderr.contains("WARN[0000] optional dependency \"broken\" failed: "), "up with an optional dependency failing: {stderr}");
+    ensure!(xcompose(&sb, &dir, &["ps", "--format", "{{.Service}} {{.State}}"])?.trim() == "app running", "the dependent runs");
+    xcompose(&sb, &dir, &["down"])?;
+    let dir = project(&sb, "required", &stack(true))?;
+    let out = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(["up", "-d"]).output()?;
+    ensure!(out.status.code() == Some(1), "a required dependency failing fails up: {}", String::from_utf8_lossy(&out.stderr));
+    Ok(())
+}
+
 /// Refused keys fail `up` (and `run`) with one line naming the file and line, the key and why,
 /// exit 1, and leave nothing made: no container, network, volume or pulled image.
 #[test]

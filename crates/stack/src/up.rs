@@ -268,10 +268,15 @@ impl Stack {
                 .map(|c| c.id)
                 .collect();
             for id in containers {
-                match d.condition.as_str() {
-                    "service_healthy" => self.wait_healthy(&id, None)?,
-                    "service_completed_successfully" => self.wait_completed(dependency, &id)?,
-                    _ => {}
+                let met = match d.condition.as_str() {
+                    "service_healthy" => self.wait_healthy(&id, None),
+                    "service_completed_successfully" => self.wait_completed(dependency, &id),
+                    _ => Ok(()),
+                };
+                match met {
+                    // `required: false`: compose warns and starts the dependent anyway.
+                    Err(e) if !d.required => eprintln!("WARN[0000] optional dependency {dependency:?} failed: {e}"),
+                    other => other?,
                 }
             }
         }
