@@ -38,6 +38,7 @@ fn bench(c: &mut Criterion) {
                 address,
                 gateway: Some(subnet.gateway),
                 mtu: None,
+                ipv6: None,
             };
             link::attach(&attachment).unwrap();
             link::detach(ENDPOINT).unwrap();

@@ -8,13 +8,14 @@
 //! (gratuitous ARP) once the bridge forwards. All names fit IFNAMSIZ (15 characters).
 
 use std::fs::File;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 
 use futures_util::TryStreamExt;
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use nix::sched::CloneFlags;
+use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
 use rtnetlink::packet_route::link::{BridgePortState, InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoVeth, LinkAttribute, LinkInfo, LinkMessage};
 use rtnetlink::{Handle, LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder};
 
@@ -65,6 +66,15 @@ pub enum LinkError {
         #[source]
         source: std::io::Error,
     },
+    /// A kernel parameter of the container's interface could not be set.
+    #[error("setting {path} in the container: {source}")]
+    Sysctl {
+        /// The /proc/sys file.
+        path: String,
+        /// What went wrong.
+        #[source]
+        source: std::io::Error,
+    },
     /// The veth end vanished between steps (its namespace died meanwhile).
     #[error("interface {0} disappeared while being set up: the container probably exited; start it again")]
     Vanished(String),
@@ -104,6 +114,18 @@ pub struct Attachment {
     pub gateway: Option<Ipv4Addr>,
     /// MTU of both veth ends; the kernel's default (1500) if `None`.
     pub mtu: Option<u32>,
+    /// The container's IPv6 side on an `enable_ipv6` network; `None` turns IPv6 off on the
+    /// container's interface, as Docker does on IPv4-only networks.
+    pub ipv6: Option<Ipv6Attachment>,
+}
+
+/// The IPv6 side of an [`Attachment`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv6Attachment {
+    /// The container's IPv6 address with the subnet's prefix length.
+    pub address: Ipv6Net,
+    /// The IPv6 default route's gateway; `None` for internal networks.
+    pub gateway: Option<Ipv6Addr>,
 }
 
 /// What [`attach`] made.
@@ -210,6 +232,20 @@ pub fn ensure_bridge(
                 NetlinkError::request(format!("adding address {gateway} to bridge {name}"), e)
             })?;
         Ok(name)
+    })
+}
+
+/// Gives network `network_id`'s bridge (made by [`ensure_bridge`]) the IPv6 address `gateway`
+/// (the gateway with the subnet's prefix length), usable at once (no duplicate address
+/// detection: the address is the network's own).
+pub fn add_bridge_ipv6(network_id: &str, gateway: Ipv6Net) -> Result<(), LinkError> {
+    let name = bridge_name(network_id)?;
+    with_handle(|handle| async move {
+        let index = find_link(&handle, &name).await?.ok_or_else(|| LinkError::NoBridge(name.clone()))?.header.index;
+        let mut request = handle.address().add(index, IpAddr::V6(gateway.addr()), gateway.prefix_len()).replace();
+        request.message_mut().attributes.push(AddressAttribute::Flags(AddressFlags::Nodad));
+        request.execute().await.map_err(|e| NetlinkError::request(format!("adding address {gateway} to bridge {name}"), e))?;
+        Ok(())
     })
 }
 
@@ -354,6 +390,10 @@ async fn configure_in_namespace(
             )
         })?;
     set_loopback_up(&handle).await?;
+    match attachment.ipv6 {
+        Some(ipv6) => add_ipv6(&handle, index, &name, ipv6).await?,
+        None => disable_ipv6(&name)?,
+    }
     if let Some(gateway) = attachment.gateway {
         let route = RouteMessageBuilder::<Ipv4Addr>::new()
             .gateway(gateway)
@@ -373,6 +413,37 @@ async fn configure_in_namespace(
         }
     }
     Ok((name, index))
+}
+
+/// Gives the container's interface `name` (index `index`) its IPv6 address, usable at once, and
+/// the IPv6 default route via the gateway if it has none yet.
+async fn add_ipv6(handle: &Handle, index: u32, name: &str, ipv6: Ipv6Attachment) -> Result<(), LinkError> {
+    let address = ipv6.address;
+    let mut request = handle.address().add(index, IpAddr::V6(address.addr()), address.prefix_len());
+    request.message_mut().attributes.push(AddressAttribute::Flags(AddressFlags::Nodad));
+    request.execute().await.map_err(|e| NetlinkError::request(format!("adding address {address} to {name} in the container"), e))?;
+    if let Some(gateway) = ipv6.gateway {
+        let route = RouteMessageBuilder::<Ipv6Addr>::new().gateway(gateway).output_interface(index).build();
+        match handle.route().add(route).execute().await {
+            Ok(()) => {}
+            // The container already has an IPv6 default route, via a network attached earlier.
+            Err(e) if errno(&e) == Some(nix::libc::EEXIST) => {}
+            Err(e) => return Err(NetlinkError::request(format!("adding the IPv6 default route via {gateway} in the container"), e).into()),
+        }
+    }
+    Ok(())
+}
+
+/// Turns IPv6 off on the calling thread's namespace's interface `name` (no link-local address,
+/// no router solicitations), as Docker does for an endpoint on a network without IPv6.
+fn disable_ipv6(name: &str) -> Result<(), LinkError> {
+    let path = format!("/proc/sys/net/ipv6/conf/{name}/disable_ipv6");
+    match std::fs::write(&path, "1") {
+        Ok(()) => Ok(()),
+        // A kernel without IPv6: nothing to turn off.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(LinkError::Sysctl { path, source }),
+    }
 }
 
 /// Waits (up to [`FORWARDING_WAIT`]) until bridge port `host` forwards, which the kernel makes

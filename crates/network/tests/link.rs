@@ -76,6 +76,7 @@ fn containers_on_a_bridge_reach_each_other_and_cleanup_is_complete() -> anyhow::
                 address,
                 gateway: Some(subnet.gateway),
                 mtu: Some(1400),
+                ipv6: None,
             })
         })??;
         assert_eq!(attached.container_ifname, "eth0");
@@ -162,6 +163,7 @@ fn internal_network_has_no_default_route_and_second_attachment_is_eth1() -> anyh
                 address,
                 gateway: None,
                 mtu: None,
+                ipv6: None,
             })
         })??;
         names.push(attached.container_ifname);
@@ -180,6 +182,7 @@ fn internal_network_has_no_default_route_and_second_attachment_is_eth1() -> anyh
                 address: "10.99.0.2/24".parse().unwrap(),
                 gateway: None,
                 mtu: None,
+                ipv6: None,
             })
         })?
         .unwrap_err();
@@ -211,6 +214,7 @@ fn the_mac_follows_the_address_and_neighbours_learn_it_at_once() -> anyhow::Resu
                 address,
                 gateway: Some(subnet.gateway),
                 mtu: None,
+                ipv6: None,
             })
         })
     };
