@@ -24,6 +24,9 @@ pub struct ExecSpec {
     pub process: Process,
     /// Cgroup `cgroup.procs` files to join (one per hierarchy), so limits apply to it too.
     pub cgroup_procs: Vec<PathBuf>,
+    /// The container's ulimits: an exec'd process gets them as its PID 1 did, as with Docker
+    /// (not those of the caller).
+    pub rlimits: Vec<crate::Rlimit>,
     /// Its stdin is a terminal (`exec -t`): the process leads a new session with it as its
     /// controlling terminal, so job control and Ctrl+C work.
     pub tty: bool,
@@ -33,7 +36,7 @@ impl ExecSpec {
     /// `args` run in the container started from `spec` (host pid `container_pid`) with the
     /// container's environment, working directory, user and capabilities.
     pub fn in_container(spec: &crate::ContainerSpec, container_pid: u32, args: Vec<String>) -> Self {
-        Self { container_pid, process: Process { args, ..spec.process.clone() }, cgroup_procs: Vec::new(), tty: false }
+        Self { container_pid, process: Process { args, ..spec.process.clone() }, cgroup_procs: Vec::new(), rlimits: spec.rlimits.clone(), tty: false }
     }
 }
 
@@ -103,6 +106,12 @@ fn join_and_exec(spec: &ExecSpec, files: Vec<(std::fs::File, CloneFlags)>, stdio
     for (file, flag) in files {
         if let Err(e) = setns(file.as_fd(), flag) {
             return format!("joining the container's {flag:?} namespace: {e}");
+        }
+    }
+    for limit in &spec.rlimits {
+        let applied = limit.resource().and_then(|r| nix::sys::resource::setrlimit(r, limit.soft, limit.hard).map_err(|e| e.to_string()));
+        if let Err(e) = applied {
+            return format!("setting ulimit {}: {e}", limit.name);
         }
     }
     // Joining a PID namespace only applies to children: fork once more, then relay the exit.

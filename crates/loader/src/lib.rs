@@ -26,6 +26,7 @@ pub mod options;
 pub mod path;
 pub mod pipeline;
 pub mod project;
+pub mod raw_env;
 pub mod resolve;
 mod shell;
 pub mod short_syntax;

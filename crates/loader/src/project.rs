@@ -202,8 +202,14 @@ pub fn resolve_env_files(project: &mut Project, env: &IndexMap<String, String>) 
                 continue;
             }
             let lookup = |n: &str| from_files.get(n).cloned().or_else(|| env.get(n).cloned());
-            let vars = xcompose_env::dotenv::read_file(p, &lookup)
-                .map_err(|e| LoadError::EnvFile(format!("failed to read {path}: {e}")))?;
+            let vars = match entry.format.as_deref() {
+                None => xcompose_env::dotenv::read_file(p, &lookup).map_err(|e| LoadError::EnvFile(format!("failed to read {path}: {e}")))?,
+                Some("raw") => {
+                    let text = std::fs::read_to_string(p).map_err(|e| LoadError::EnvFile(format!("failed to read {path}: {e}")))?;
+                    crate::raw_env::parse(&text, &lookup).map_err(|e| LoadError::EnvFile(format!("failed to parse env_file {path}: {e}")))?
+                }
+                Some(other) => return Err(LoadError::EnvFile(format!("unsupported env_file format {other:?} for {path}: use raw or leave format out"))),
+            };
             from_files.extend(vars);
         }
         let mut merged: BTreeMap<String, Option<String>> =

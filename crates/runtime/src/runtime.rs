@@ -82,8 +82,25 @@ fn write_etc_files(dir: &Path, hostname: &str) -> Result<()> {
     let hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
     let resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     for (name, content) in [("hostname", format!("{hostname}\n")), ("hosts", hosts.to_string()), ("resolv.conf", resolv)] {
-        xcompose_images::store::atomic_write(&dir.join(name), content.as_bytes())?;
+        write_readable(&dir.join(name), content.as_bytes())?;
     }
+    Ok(())
+}
+
+/// Writes `path` atomically with mode 0644, as Docker writes /etc/hosts, /etc/hostname and
+/// /etc/resolv.conf: a process of any user in the container must read them to resolve names.
+fn write_readable(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let io = |p: &Path| {
+        let p = p.to_path_buf();
+        move |source: std::io::Error| RuntimeError::Io { path: p, source }
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
+    std::io::Write::write_all(&mut tmp, bytes).map_err(io(path))?;
+    tmp.as_file().set_permissions(fs::Permissions::from_mode(0o644)).map_err(io(path))?;
+    tmp.as_file().sync_all().map_err(io(path))?;
+    tmp.persist(path).map_err(|e| io(path)(e.error))?;
     Ok(())
 }
 
@@ -317,9 +334,15 @@ impl Runtime {
     }
 
     /// The file bind-mounted on `/etc/<name>` in the container (`hosts`, `hostname`,
-    /// `resolv.conf`); rewrite it (atomically) to change what the container sees from its next start.
+    /// `resolv.conf`); [`Runtime::write_etc_file`] changes what the container sees from its next start.
     pub fn etc_file(&self, id: &str, name: &str) -> PathBuf {
         self.dir.join(id).join(name)
+    }
+
+    /// Replaces (atomically, mode 0644 as Docker's) the file bind-mounted on `/etc/<name>` in
+    /// container `id` (`hosts`, `hostname`, `resolv.conf`).
+    pub fn write_etc_file(&self, id: &str, name: &str, bytes: &[u8]) -> Result<()> {
+        write_readable(&self.etc_file(id, name), bytes)
     }
 
     /// Leftovers of creates and removes interrupted by a crash: staging directories and
@@ -554,7 +577,8 @@ impl Runtime {
         let cgroup_procs = xcompose_cgroups::Cgroup::create(name, resources)
             .map(|c| c.paths().iter().map(|p| p.join("cgroup.procs")).collect())
             .unwrap_or_default();
-        let spec = xcompose_container::ExecSpec { container_pid: pid, process, cgroup_procs, tty: request.tty };
+        let rlimits = record.supervisor.spec.rlimits.clone();
+        let spec = xcompose_container::ExecSpec { container_pid: pid, process, cgroup_procs, rlimits, tty: request.tty };
         Ok(xcompose_container::exec(&spec, stdio)?)
     }
 

@@ -218,7 +218,7 @@ impl Stack {
             self.resolver.serve(id, &netns, records_files, &upstreams)?;
             let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
             let resolv = xcompose_dns::resolv::container_resolv_conf(&host, &service.dns_search, &service.dns_opt);
-            xcompose_images::store::atomic_write(&self.runtime.etc_file(id, "resolv.conf"), resolv.as_bytes())?;
+            self.runtime.write_etc_file(id, "resolv.conf", resolv.as_bytes())?;
         }
         let mut hosts = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
         for entry in &service.extra_hosts {
@@ -229,7 +229,7 @@ impl Stack {
         if let Some(first) = addresses.first() {
             let _ = writeln!(hosts, "{first}\t{}", record.supervisor.spec.hostname);
         }
-        xcompose_images::store::atomic_write(&self.runtime.etc_file(id, "hosts"), hosts.as_bytes())?;
+        self.runtime.write_etc_file(id, "hosts", hosts.as_bytes())?;
         Ok(())
     }
 
@@ -252,7 +252,7 @@ impl Stack {
         };
         let source = self.runtime.etc_file(owner, "resolv.conf");
         let text = std::fs::read(&source).map_err(StackError::io(&source))?;
-        Ok(xcompose_images::store::atomic_write(&self.runtime.etc_file(id, "resolv.conf"), &text)?)
+        Ok(self.runtime.write_etc_file(id, "resolv.conf", &text)?)
     }
 
     /// Labels of a project network or volume.

@@ -25,6 +25,9 @@ pub enum StackError {
     /// The project refers to something that does not fit (a dependency cycle, an unknown service).
     #[error("{0}")]
     Invalid(String),
+    /// The project sets a compose key xcompose does not honour (see [`crate::support`]).
+    #[error("{0}")]
+    Unsupported(String),
     /// A dependency did not reach its condition.
     #[error("{0}")]
     Dependency(String),

@@ -23,6 +23,7 @@ mod query;
 mod request;
 mod run;
 mod schedule;
+pub mod support;
 mod sync;
 mod down;
 mod up;
@@ -97,6 +98,12 @@ impl Stack {
 
     fn report(&self, kind: &str, name: &str, status: &str) {
         (self.progress)(kind, name, status);
+    }
+
+    /// Fails, before anything is made, when the project sets a key xcompose does not honour.
+    fn refuse_unsupported(&self) -> Result<(), StackError> {
+        let files: Vec<PathBuf> = self.config_files.iter().map(PathBuf::from).collect();
+        support::refuse_unsupported(&self.project, &files, &self.working_dir)
     }
 
     fn lock(&self) -> Result<lock::ProjectLock, StackError> {

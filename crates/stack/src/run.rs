@@ -30,6 +30,7 @@ impl Stack {
     /// Creates and starts a one-off container of `service`; returns its id.
     pub fn run(&self, service_name: &str, opts: &RunOptions) -> Result<String, StackError> {
         let service = self.project.services.get(service_name).ok_or_else(|| StackError::Invalid(format!("no such service: {service_name}")))?;
+        self.refuse_unsupported()?;
         let dependencies: Vec<String> = service.depends_on.keys().filter(|d| self.project.services.contains_key(*d)).cloned().collect();
         if !opts.no_deps && !dependencies.is_empty() {
             let mut up = UpOptions::default();

@@ -52,6 +52,7 @@ const POLL: Duration = Duration::from_millis(20);
 impl Stack {
     /// The plan `up` would carry out (for `--dry-run`, and by `up` itself).
     pub fn plan(&self, opts: &UpOptions) -> Result<Plan, StackError> {
+        self.refuse_unsupported()?;
         let mut plan_opts = opts.plan.clone();
         // Every image is resolved first: an unknown image fails `up` before anything changes.
         for (name, service) in &self.project.services {
@@ -78,6 +79,7 @@ impl Stack {
 
     /// Brings the project to what its files say.
     pub fn up(&self, opts: &UpOptions) -> Result<(), StackError> {
+        self.refuse_unsupported()?;
         let _lock = self.lock()?;
         self.pull_for_up(&opts.plan.services, opts.pull, opts.quiet_pull)?;
         self.resolver.revive()?;
