@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -203,15 +203,20 @@ impl Stack {
                 Some(a) => Some(a.parse::<Ipv4Addr>().map_err(|_| StackError::Service { service: service_name.into(), message: format!("invalid ipv4_address {a:?}") })?),
                 None => None,
             };
+            let requested6 = match options.map(|o| o.ipv6_address.as_str()).filter(|a| !a.is_empty()) {
+                Some(a) => Some(a.parse::<Ipv6Addr>().map_err(|_| StackError::Service { service: service_name.into(), message: format!("invalid ipv6_address {a:?}") })?),
+                None => None,
+            };
             let mut names = vec![service_name.to_string(), record.name.clone(), id[..12].to_string()];
             names.extend(options.map(|o| o.aliases.clone()).unwrap_or_default());
             let network_record = self.networks.get(&network.name)?.ok_or_else(|| StackError::Network(format!("network {} not found: run `xcompose up` to create it", network.name)))?;
-            let address = self.networks.attach(id, &netns, &network_record, requested, &names)?.addr();
+            let (address, address6) = self.networks.attach(id, &netns, &network_record, requested, requested6, &names)?;
+            let address6 = address6.map(|a| a.addr());
             if addresses.is_empty() && !service.ports.is_empty() {
-                // Published ports lead to the address on the first network.
-                self.ports.publish(service_name, id, &service.ports, address, &crate::networks::bridge_of(&network_record)?)?;
+                // Published ports lead to the addresses on the first network.
+                self.ports.publish(service_name, id, &service.ports, address.addr(), address6, &crate::networks::bridge_of(&network_record)?)?;
             }
-            addresses.push(address);
+            addresses.push((address.addr(), address6));
             records_files.push(self.networks.records_file(&network.name));
         }
         if !records_files.is_empty() {
@@ -226,8 +231,12 @@ impl Stack {
                 let _ = writeln!(hosts, "{}\t{host}", ip.trim_matches(['[', ']']));
             }
         }
-        if let Some(first) = addresses.first() {
+        if let Some((first, first6)) = addresses.first() {
+            // As Docker: the hostname has the first network's IPv4 and IPv6 addresses.
             let _ = writeln!(hosts, "{first}\t{}", record.supervisor.spec.hostname);
+            if let Some(first6) = first6 {
+                let _ = writeln!(hosts, "{first6}\t{}", record.supervisor.spec.hostname);
+            }
         }
         self.runtime.write_etc_file(id, "hosts", hosts.as_bytes())?;
         Ok(())

@@ -5,7 +5,7 @@
 //! `<root>/dns/<project>/clients/`.
 
 use std::fs;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -73,12 +73,12 @@ impl Names {
     }
 
     /// `names` resolve to `address` on `network`.
-    pub(crate) fn add(&self, network: &str, names: &[String], address: Ipv4Addr) -> Result<(), StackError> {
+    pub(crate) fn add(&self, network: &str, names: &[String], address: IpAddr) -> Result<(), StackError> {
         self.update(network, |records| names.iter().for_each(|n| records.insert(n, address)))
     }
 
     /// Nothing resolves to `address` on `network` any more.
-    pub(crate) fn remove_address(&self, network: &str, address: Ipv4Addr) -> Result<(), StackError> {
+    pub(crate) fn remove_address(&self, network: &str, address: IpAddr) -> Result<(), StackError> {
         if !self.network_dir(network).exists() {
             return Ok(());
         }

@@ -100,10 +100,12 @@ impl Stack {
         (self.progress)(kind, name, status);
     }
 
-    /// Fails, before anything is made, when the project sets a key xcompose does not honour.
+    /// Fails, before anything is made, when the project sets a key xcompose does not honour or
+    /// networking settings that cannot work together.
     fn refuse_unsupported(&self) -> Result<(), StackError> {
         let files: Vec<PathBuf> = self.config_files.iter().map(PathBuf::from).collect();
-        support::refuse_unsupported(&self.project, &files, &self.working_dir)
+        support::refuse_unsupported(&self.project, &files, &self.working_dir)?;
+        networks::check_project(&self.project)
     }
 
     fn lock(&self) -> Result<lock::ProjectLock, StackError> {

@@ -1,0 +1,149 @@
+//! Network keys of issue 12 end to end, each test in its own sandbox: IPv6 networks
+//! (`enable_ipv6`, IPv6 ipam subnets, `ipv6_address`, published IPv6 ports, AAAA answers) and
+//! Docker's default of no IPv6 on other networks; and the settings refused before anything is
+//! made.
+
+use std::path::Path;
+
+use anyhow::Result;
+use xcompose_testkit::Sandbox;
+
+mod common;
+use common::{project, sandbox_with_busybox, xcompose, XCOMPOSE};
+
+const IPV6_STACK: &str = r#"
+services:
+  web:
+    image: busybox:latest
+    init: true
+    command: ["sh", "-c", "echo hello > /tmp/index.html; exec httpd -f -p 80 -h /tmp"]
+    ports: ["18091:80", "[fd99::1]:18092:80"]
+    networks:
+      v6:
+        ipv6_address: fd00:db8:1::10
+  client:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    networks: [v6, plain]
+  old:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    networks: [plain]
+networks:
+  v6:
+    enable_ipv6: true
+    ipam:
+      config:
+        - subnet: 172.30.5.0/24
+        - subnet: fd00:db8:1::/64
+          gateway: fd00:db8:1::1
+  plain: {}
+"#;
+
+/// `wget` of `url` from the sandbox (`peer` false) or from the peer, with a short timeout.
+fn fetch(sb: &Sandbox, peer: bool, url: &str) -> Result<Option<String>> {
+    let args = ["3", "busybox", "wget", "-q", "-O", "-", url];
+    let out = if peer { sb.run_in_peer("timeout", &args)? } else { sb.run("timeout", &args)? };
+    Ok(out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string()))
+}
+
+/// Every rule and custom chain of every ip6tables table.
+fn ip6tables_rules(sb: &Sandbox) -> Result<Vec<String>> {
+    let saved = sb.run_ok("ip6tables-save", &[])?;
+    Ok(saved.lines().filter(|l| l.starts_with("-A") || (l.starts_with(':') && l.contains(" - "))).map(str::to_string).collect())
+}
+
+/// `xcompose ...` in `dir` that must fail: its stderr.
+fn fails(sb: &Sandbox, dir: &Path, args: &[&str]) -> Result<String> {
+    let out = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(args).output()?;
+    anyhow::ensure!(!out.status.success(), "xcompose {args:?} succeeded");
+    Ok(String::from_utf8_lossy(&out.stderr).trim().to_string())
+}
+
+#[test]
+fn ipv6_networks_addresses_ports_and_names() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    // The sandbox and its peer share an IPv6 LAN.
+    sb.run_ok("ip", &["addr", "add", "fd99::1/64", "dev", sb.uplink_ifname(), "nodad"])?;
+    sb.run_in_peer_ok("ip", &["addr", "add", "fd99::2/64", "dev", sb.peer_ifname(), "nodad"])?;
+    let dir = project(&sb, "six", IPV6_STACK)?;
+    let rules_before = ip6tables_rules(&sb)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let exec = |service: &str, command: &[&str]| -> Result<String> {
+        let mut args = vec!["exec", "-T", service];
+        args.extend_from_slice(command);
+        xcompose(&sb, &dir, &args)
+    };
+
+    // The bridge holds the IPv6 gateway; web has its static address and the IPv6 default route.
+    assert!(sb.run_ok("ip", &["-6", "addr"])?.contains("inet6 fd00:db8:1::1/64"), "the bridge's IPv6 gateway");
+    let web_addr = exec("web", &["ip", "-6", "addr", "show", "dev", "eth0"])?;
+    assert!(web_addr.contains("inet6 fd00:db8:1::10/64"), "{web_addr}");
+    assert!(exec("web", &["ip", "-6", "route"])?.contains("default via fd00:db8:1::1 dev eth0"));
+    // The first free address goes to the next container; IPv4 is there as well.
+    let client_addr = exec("client", &["ip", "addr"])?;
+    assert!(client_addr.contains("inet6 fd00:db8:1::2/64") && client_addr.contains("inet 172.30.5."), "{client_addr}");
+    // As Docker: no IPv6 at all on an interface of a network without it (not even link-local).
+    let old = exec("old", &["ip", "-6", "addr"])?;
+    assert!(!old.contains("eth0") && !old.contains("fe80"), "IPv6 on an IPv4-only network: {old}");
+    let hosts = exec("web", &["cat", "/etc/hosts"])?;
+    assert!(hosts.lines().any(|l| l.starts_with("fd00:db8:1::10\t")), "{hosts}");
+
+    // The resolver answers AAAA with the IPv6 address, A with the IPv4 one.
+    let aaaa = exec("client", &["nslookup", "-type=AAAA", "web"])?;
+    assert!(aaaa.contains("fd00:db8:1::10"), "{aaaa}");
+    let a = exec("client", &["nslookup", "-type=A", "web"])?;
+    assert!(a.contains("172.30.5.") && !a.contains("fd00:db8"), "{a}");
+
+    // Containers reach each other over IPv6, and the LAN through the masquerade.
+    let page = exec("client", &["timeout", "3", "wget", "-q", "-O", "-", "http://[fd00:db8:1::10]/index.html"])?;
+    assert_eq!(page.trim(), "hello");
+    let ping = exec("client", &["ping", "-6", "-c", "1", "-W", "2", "fd99::2"])?;
+    assert!(ping.contains("1 packets received"), "{ping}");
+
+    // "18091:80" is published on [::] too, "[fd99::1]:18092:80" on that address only; both answer
+    // from the peer over IPv6, and IPv4 still answers.
+    assert_eq!(fetch(&sb, true, "http://[fd99::1]:18091/index.html")?.as_deref(), Some("hello"));
+    assert_eq!(fetch(&sb, true, "http://[fd99::1]:18092/index.html")?.as_deref(), Some("hello"));
+    assert_eq!(fetch(&sb, false, "http://127.0.0.1:18091/index.html")?.as_deref(), Some("hello"));
+    assert_eq!(fetch(&sb, true, &format!("http://{}:18092/index.html", sb.uplink_addr()))?, None, "an IPv6-only port answered on IPv4");
+    let ps = xcompose(&sb, &dir, &["ps", "web"])?;
+    assert!(ps.contains("0.0.0.0:18091->80/tcp, [::]:18091->80/tcp, [fd99::1]:18092->80/tcp"), "{ps}");
+
+    xcompose(&sb, &dir, &["down"])?;
+    assert_eq!(ip6tables_rules(&sb)?, rules_before, "ip6tables rules left after down");
+    Ok(())
+}
+
+#[test]
+fn ipv6_settings_that_cannot_work_are_refused_before_anything_is_made() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let cases = [
+        (
+            "services:\n  web:\n    image: busybox:latest\n    ports: [\"[::1]:18093:80\"]\n    networks: [v6]\nnetworks:\n  v6:\n    enable_ipv6: true\n",
+            "ports on [::1] are not supported: IPv6 loopback cannot be forwarded into a container without Docker's userland proxy",
+        ),
+        (
+            "services:\n  web:\n    image: busybox:latest\n    ports: [\"[fd99::1]:18093:80\"]\n",
+            "a port published on [fd99::1] needs the service's first network to have IPv6: set enable_ipv6: true",
+        ),
+        (
+            "services:\n  web:\n    image: busybox:latest\n    networks:\n      default:\n        ipv6_address: fd00::5\n",
+            "ipv6_address fd00::5 on network default: the network has no IPv6; set enable_ipv6: true on it",
+        ),
+        (
+            "services:\n  web:\n    image: busybox:latest\nnetworks:\n  default:\n    ipam:\n      config:\n        - subnet: fd00:5::/64\n",
+            "ipam subnet \"fd00:5::/64\" is IPv6 but IPv6 is not enabled: add enable_ipv6: true to the network",
+        ),
+    ];
+    for (i, (stack, message)) in cases.iter().enumerate() {
+        let dir = project(&sb, &format!("bad{i}"), stack)?;
+        let err = fails(&sb, &dir, &["up", "-d"])?;
+        assert!(err.contains(message) && err.lines().count() == 1, "case {i}: {err}");
+        assert_eq!(xcompose(&sb, &dir, &["ps", "-a", "-q"])?.trim(), "", "case {i}: a container was made");
+        assert!(!sb.run_ok("ip", &["-o", "link"])?.contains("xc-"), "case {i}: a bridge was made");
+    }
+    Ok(())
+}
