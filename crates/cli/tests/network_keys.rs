@@ -1,7 +1,8 @@
 //! Network keys of issue 12 end to end, each test in its own sandbox: IPv6 networks
 //! (`enable_ipv6`, IPv6 ipam subnets, `ipv6_address`, published IPv6 ports, AAAA answers) and
-//! Docker's default of no IPv6 on other networks; and the settings refused before anything is
-//! made.
+//! Docker's default of no IPv6 on other networks; interface settings (`mac_address`,
+//! `interface_name`, `link_local_ips`, `gw_priority`) and bridge `driver_opts`; and the settings
+//! refused before anything is made.
 
 use std::path::Path;
 
@@ -118,7 +119,7 @@ fn ipv6_networks_addresses_ports_and_names() -> Result<()> {
 }
 
 #[test]
-fn ipv6_settings_that_cannot_work_are_refused_before_anything_is_made() -> Result<()> {
+fn network_settings_that_cannot_work_are_refused_before_anything_is_made() -> Result<()> {
     let sb = sandbox_with_busybox()?;
     let cases = [
         (
@@ -137,6 +138,22 @@ fn ipv6_settings_that_cannot_work_are_refused_before_anything_is_made() -> Resul
             "services:\n  web:\n    image: busybox:latest\nnetworks:\n  default:\n    ipam:\n      config:\n        - subnet: fd00:5::/64\n",
             "ipam subnet \"fd00:5::/64\" is IPv6 but IPv6 is not enabled: add enable_ipv6: true to the network",
         ),
+        (
+            "services:\n  web:\n    image: busybox:latest\nnetworks:\n  default:\n    driver_opts:\n      com.docker.network.bridge.enable_icc: \"false\"\n",
+            "network default: driver_opts com.docker.network.bridge.enable_icc is not supported by xcompose's bridge driver",
+        ),
+        (
+            "services:\n  web:\n    image: busybox:latest\nnetworks:\n  default:\n    driver_opts:\n      com.docker.network.bridge.name: mybr0\n",
+            "network default: driver_opts com.docker.network.bridge.name is not supported: xcompose names each bridge after its network",
+        ),
+        (
+            "services:\n  web:\n    image: busybox:latest\n    mac_address: \"02:42:zz:00:00:01\"\n",
+            "network default: invalid mac_address \"02:42:zz:00:00:01\": six hexadecimal bytes",
+        ),
+        (
+            "services:\n  web:\n    image: busybox:latest\n    networks:\n      default:\n        interface_name: a-name-far-too-long\n",
+            "network default: invalid interface_name \"a-name-far-too-long\": at most 15 characters",
+        ),
     ];
     for (i, (stack, message)) in cases.iter().enumerate() {
         let dir = project(&sb, &format!("bad{i}"), stack)?;
@@ -145,5 +162,71 @@ fn ipv6_settings_that_cannot_work_are_refused_before_anything_is_made() -> Resul
         assert_eq!(xcompose(&sb, &dir, &["ps", "-a", "-q"])?.trim(), "", "case {i}: a container was made");
         assert!(!sb.run_ok("ip", &["-o", "link"])?.contains("xc-"), "case {i}: a bridge was made");
     }
+    Ok(())
+}
+
+const INTERFACES_STACK: &str = r#"
+services:
+  a:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    mac_address: "02:42:c0:ff:ee:01"
+    networks:
+      back:
+        link_local_ips: ["169.254.7.7"]
+      front:
+        mac_address: "02:42:c0:ff:ee:02"
+        interface_name: front0
+        gw_priority: 10
+  b:
+    image: busybox:latest
+    init: true
+    command: ["sh", "-c", "echo hi > /tmp/index.html; exec httpd -f -p 80 -h /tmp"]
+    ports: ["18094:80"]
+    networks: [back]
+networks:
+  front:
+    ipam: {config: [{subnet: 172.30.6.0/24}]}
+  back:
+    driver_opts:
+      com.docker.network.driver.mtu: "1400"
+      com.docker.network.bridge.enable_ip_masquerade: "false"
+      com.docker.network.bridge.host_binding_ipv4: "127.0.0.1"
+    ipam: {config: [{subnet: 172.30.7.0/24}]}
+"#;
+
+#[test]
+fn interface_settings_and_bridge_options_take_effect() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "ifs", INTERFACES_STACK)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let exec = |service: &str, command: &[&str]| -> Result<String> {
+        let mut args = vec!["exec", "-T", service];
+        args.extend_from_slice(command);
+        xcompose(&sb, &dir, &args)
+    };
+
+    // back is attached first (eth0) and gets the service's mac_address, the network's MTU and
+    // the link-local address; front is named front0, has its own MAC and, by gw_priority, the
+    // default route.
+    let eth0 = exec("a", &["ip", "addr", "show", "dev", "eth0"])?;
+    assert!(eth0.contains("link/ether 02:42:c0:ff:ee:01") && eth0.contains("mtu 1400") && eth0.contains("inet 169.254.7.7/32"), "{eth0}");
+    let front = exec("a", &["ip", "addr", "show", "dev", "front0"])?;
+    assert!(front.contains("link/ether 02:42:c0:ff:ee:02") && front.contains("inet 172.30.6.2/24"), "{front}");
+    let routes = exec("a", &["ip", "route"])?;
+    assert!(routes.contains("default via 172.30.6.1 dev front0"), "{routes}");
+    // The chosen MACs work: b answers a by name across back.
+    assert_eq!(exec("a", &["timeout", "3", "wget", "-q", "-O", "-", "http://b/index.html"])?.trim(), "hi");
+
+    // No masquerade out of back, one out of front.
+    let nat = sb.run_ok("iptables-save", &["-t", "nat"])?;
+    assert!(!nat.lines().any(|l| l.starts_with("-A XCOMPOSE-POSTROUTING -s 172.30.7.0/24 ! -o")), "{nat}");
+    assert!(nat.lines().any(|l| l.starts_with("-A XCOMPOSE-POSTROUTING -s 172.30.6.0/24 ! -o")), "{nat}");
+    // host_binding_ipv4: b's port without a host address is published on 127.0.0.1 only.
+    assert!(xcompose(&sb, &dir, &["ps", "b"])?.contains("127.0.0.1:18094->80/tcp"));
+    assert_eq!(fetch(&sb, false, "http://127.0.0.1:18094/index.html")?.as_deref(), Some("hi"));
+    assert_eq!(fetch(&sb, true, &format!("http://{}:18094/index.html", sb.uplink_addr()))?, None, "published beyond host_binding_ipv4");
+    xcompose(&sb, &dir, &["down"])?;
     Ok(())
 }

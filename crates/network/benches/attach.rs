@@ -39,6 +39,7 @@ fn bench(c: &mut Criterion) {
                 gateway: Some(subnet.gateway),
                 mtu: None,
                 ipv6: None,
+                settings: Default::default(),
             };
             link::attach(&attachment).unwrap();
             link::detach(ENDPOINT).unwrap();

@@ -84,6 +84,9 @@ pub struct NetworkRules {
     pub subnet6: Option<Ipv6Net>,
     /// No traffic in or out of the bridge (`internal: true`).
     pub internal: bool,
+    /// Traffic out leaves with the host's address (Docker's default); off with the bridge
+    /// option `com.docker.network.bridge.enable_ip_masquerade: "false"`.
+    pub masquerade: bool,
 }
 
 /// A transport protocol of a published port.
@@ -340,7 +343,7 @@ fn network_rules(family: Family, n: &NetworkRules) -> Vec<(&'static str, &'stati
     if n.internal {
         rules.push(("filter", FORWARD, format!("-i {br} ! -o {br} -j DROP")));
         rules.push(("filter", FORWARD, format!("! -i {br} -o {br} -j DROP")));
-    } else {
+    } else if n.masquerade {
         rules.push(("nat", POSTROUTING, format!("-s {subnet} ! -o {br} -j MASQUERADE")));
     }
     rules.push(("filter", FORWARD, format!("-i {br} -j ACCEPT")));

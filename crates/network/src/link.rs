@@ -3,8 +3,8 @@
 //! One bridge per network, `xc-<first 12 hex digits of the network id>`, holding the gateway
 //! address; one veth pair per container attachment: the host end `xv<first 13 hex digits of the
 //! endpoint id>` is a port of the bridge, the other end goes into the container's network
-//! namespace as the lowest free `ethN`, with the container's address, Docker's MAC for it
-//! ([`container_mac`]) and a default route via the gateway, and announces the address
+//! namespace as the lowest free `ethN` (or its `interface_name`), with the container's address,
+//! Docker's MAC for it ([`container_mac`], unless `mac_address` sets one) and a default route via the gateway, and announces the address
 //! (gratuitous ARP) once the bridge forwards. All names fit IFNAMSIZ (15 characters).
 
 use std::fs::File;
@@ -117,6 +117,26 @@ pub struct Attachment {
     /// The container's IPv6 side on an `enable_ipv6` network; `None` turns IPv6 off on the
     /// container's interface, as Docker does on IPv4-only networks.
     pub ipv6: Option<Ipv6Attachment>,
+    /// What the compose file sets of the container's interface.
+    pub settings: InterfaceSettings,
+}
+
+/// A container interface's `mac_address`, `interface_name` and `link_local_ips`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InterfaceSettings {
+    /// Its MAC address; Docker's, derived from the IPv4 address ([`container_mac`]), if `None`.
+    pub mac: Option<[u8; 6]>,
+    /// Its name; the lowest free `ethN` if `None`.
+    pub name: Option<String>,
+    /// More addresses, each with a host prefix (/32, /128) as Docker adds link-local ones.
+    pub link_local: Vec<IpAddr>,
+}
+
+impl Attachment {
+    /// The MAC address of the container's interface.
+    pub fn mac(&self) -> [u8; 6] {
+        self.settings.mac.unwrap_or_else(|| container_mac(self.address.addr()))
+    }
 }
 
 /// The IPv6 side of an [`Attachment`].
@@ -268,7 +288,7 @@ pub fn attach(attachment: &Attachment) -> Result<Attached, LinkError> {
         path: path.clone(),
         source,
     })?;
-    create_veth(&bridge, &host, &temp, attachment.address.addr(), attachment.mtu, &netns)?;
+    create_veth(&bridge, &host, &temp, attachment.mac(), attachment.mtu, &netns)?;
     let configured = configure_container_end(&netns, &path, &temp, attachment).and_then(|(container_ifname, announcer)| {
         wait_forwarding(&host)?;
         announcer.announce().map_err(|source| LinkError::Announce { name: container_ifname.clone(), source })?;
@@ -295,13 +315,12 @@ pub fn detach(endpoint_id: &str) -> Result<(), LinkError> {
 
 /// In the calling thread's namespace: the veth pair `host`/`temp`, `host` a port of `bridge` and
 /// up, `temp` made directly inside `netns` (one request: moving an interface between namespaces
-/// afterwards costs the kernel an RCU grace period, ~10 ms) with the MAC address derived from
-/// `address`.
+/// afterwards costs the kernel an RCU grace period, ~10 ms) with MAC address `mac`.
 fn create_veth(
     bridge: &str,
     host: &str,
     temp: &str,
-    address: Ipv4Addr,
+    mac: [u8; 6],
     mtu: Option<u32>,
     netns: &File,
 ) -> Result<(), LinkError> {
@@ -311,7 +330,7 @@ fn create_veth(
             .ok_or_else(|| LinkError::NoBridge(bridge.to_string()))?
             .header
             .index;
-        let mut peer = LinkUnspec::new_with_name(temp).address(container_mac(address).to_vec()).setns_by_fd(netns.as_raw_fd());
+        let mut peer = LinkUnspec::new_with_name(temp).address(mac.to_vec()).setns_by_fd(netns.as_raw_fd());
         let mut pair = LinkVeth::new(host, temp).controller(bridge_index).up();
         if let Some(mtu) = mtu {
             peer = peer.mtu(mtu);
@@ -348,7 +367,7 @@ fn configure_container_end(
                 })?;
                 let (name, index) = with_handle(|handle| configure_in_namespace(handle, temp, attachment))?;
                 let address = attachment.address.addr();
-                let announcer = Announcer::open(index, container_mac(address), address).map_err(|source| LinkError::Announce { name: name.clone(), source })?;
+                let announcer = Announcer::open(index, attachment.mac(), address).map_err(|source| LinkError::Announce { name: name.clone(), source })?;
                 Ok((name, announcer))
             })
             .join()
@@ -366,7 +385,10 @@ async fn configure_in_namespace(
         .ok_or_else(|| LinkError::Vanished(temp.to_string()))?
         .header
         .index;
-    let name = free_eth_name(&handle).await?;
+    let name = match &attachment.settings.name {
+        Some(name) => name.clone(),
+        None => free_eth_name(&handle).await?,
+    };
     // Up at once: the host end's bridge port turns forwarding (asynchronously, once the kernel
     // sees the carrier) while the address and routes are set, in time for the announcement.
     handle
@@ -393,6 +415,12 @@ async fn configure_in_namespace(
     match attachment.ipv6 {
         Some(ipv6) => add_ipv6(&handle, index, &name, ipv6).await?,
         None => disable_ipv6(&name)?,
+    }
+    for address in &attachment.settings.link_local {
+        let prefix = if address.is_ipv4() { 32 } else { 128 };
+        let mut request = handle.address().add(index, *address, prefix);
+        request.message_mut().attributes.push(AddressAttribute::Flags(AddressFlags::Nodad));
+        request.execute().await.map_err(|e| NetlinkError::request(format!("adding link-local address {address} to {name} in the container"), e))?;
     }
     if let Some(gateway) = attachment.gateway {
         let route = RouteMessageBuilder::<Ipv4Addr>::new()

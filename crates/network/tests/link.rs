@@ -77,6 +77,7 @@ fn containers_on_a_bridge_reach_each_other_and_cleanup_is_complete() -> anyhow::
                 gateway: Some(subnet.gateway),
                 mtu: Some(1400),
                 ipv6: None,
+                settings: Default::default(),
             })
         })??;
         assert_eq!(attached.container_ifname, "eth0");
@@ -164,6 +165,7 @@ fn internal_network_has_no_default_route_and_second_attachment_is_eth1() -> anyh
                 gateway: None,
                 mtu: None,
                 ipv6: None,
+                settings: Default::default(),
             })
         })??;
         names.push(attached.container_ifname);
@@ -183,6 +185,7 @@ fn internal_network_has_no_default_route_and_second_attachment_is_eth1() -> anyh
                 gateway: None,
                 mtu: None,
                 ipv6: None,
+                settings: Default::default(),
             })
         })?
         .unwrap_err();
@@ -215,6 +218,7 @@ fn the_mac_follows_the_address_and_neighbours_learn_it_at_once() -> anyhow::Resu
                 gateway: Some(subnet.gateway),
                 mtu: None,
                 ipv6: None,
+                settings: Default::default(),
             })
         })
     };

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use xcompose_container::{Mount, MountKind, NetworkNamespace};
-use xcompose_loader::model::Service;
+use xcompose_loader::model::{Service, ServiceNetwork};
 use xcompose_orchestrator::labels::{self, container_labels, ProjectInfo};
 use xcompose_orchestrator::plan::ActualContainer;
 use xcompose_orchestrator::process::process_for;
@@ -17,6 +17,7 @@ use xcompose_runtime::ContainerSummary;
 use xcompose_supervisor::state::Status;
 
 use crate::image_config::{merge_labels, ImageDefaults};
+use crate::networks::EndpointRequest;
 use crate::request::{bind_source, create_request};
 use crate::volumes::AnonymousVolumes;
 use crate::{Stack, StackError};
@@ -194,7 +195,9 @@ impl Stack {
             .collect::<Result<Vec<_>, _>>()?;
         let mut addresses = Vec::new();
         let mut records_files = Vec::new();
-        for (key, options) in xcompose_orchestrator::plan::service_networks(service) {
+        let networks = xcompose_orchestrator::plan::service_networks(service);
+        let (gateway4, gateway6) = self.gateway_networks(&networks);
+        for (i, (key, options)) in networks.into_iter().enumerate() {
             let network = self.project.networks.get(&key).ok_or_else(|| StackError::Service {
                 service: service_name.to_string(),
                 message: format!("service refers to undefined network {key}"),
@@ -210,11 +213,13 @@ impl Stack {
             let mut names = vec![service_name.to_string(), record.name.clone(), id[..12].to_string()];
             names.extend(options.map(|o| o.aliases.clone()).unwrap_or_default());
             let network_record = self.networks.get(&network.name)?.ok_or_else(|| StackError::Network(format!("network {} not found: run `xcompose up` to create it", network.name)))?;
-            let (address, address6) = self.networks.attach(id, &netns, &network_record, requested, requested6, &names)?;
+            let settings = crate::network_options::interface_settings(service_name, service, &key, options, i == 0)?;
+            let request = EndpointRequest { requested, requested6, names: &names, settings, default_route: gateway4 == Some(i), default_route6: gateway6 == Some(i) };
+            let (address, address6) = self.networks.attach(id, &netns, &network_record, request)?;
             let address6 = address6.map(|a| a.addr());
             if addresses.is_empty() && !service.ports.is_empty() {
                 // Published ports lead to the addresses on the first network.
-                self.ports.publish(service_name, id, &service.ports, address.addr(), address6, &crate::networks::bridge_of(&network_record)?)?;
+                self.ports.publish(service_name, id, &service.ports, &network_record, address.addr(), address6)?;
             }
             addresses.push((address.addr(), address6));
             records_files.push(self.networks.records_file(&network.name));
@@ -240,6 +245,21 @@ impl Stack {
         }
         self.runtime.write_etc_file(id, "hosts", hosts.as_bytes())?;
         Ok(())
+    }
+
+    /// Which of a service's `networks` (in attach order) give the IPv4 and the IPv6 default
+    /// route: the one with the highest `gw_priority` among those with a way out (not internal),
+    /// and with IPv6 for the IPv6 route, the first of equals, as Docker (28) picks them.
+    fn gateway_networks(&self, networks: &[(String, Option<&ServiceNetwork>)]) -> (Option<usize>, Option<usize>) {
+        let pick = |eligible: &dyn Fn(&xcompose_loader::model::Network) -> bool| {
+            networks
+                .iter()
+                .enumerate()
+                .filter(|(_, (key, _))| self.project.networks.get(key).is_some_and(|n| !n.internal && eligible(n)))
+                .max_by_key(|(i, (_, options))| (options.map_or(0, |o| o.gw_priority), std::cmp::Reverse(*i)))
+                .map(|(i, _)| i)
+        };
+        (pick(&|_| true), pick(&|n| n.enable_ipv6 == Some(true)))
     }
 
     /// Stops (within `grace`) and removes container `id`, detaching it from its networks first.

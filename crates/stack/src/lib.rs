@@ -15,6 +15,7 @@ mod error;
 mod image_config;
 mod lifecycle;
 mod lock;
+mod network_options;
 mod networks;
 mod ports;
 mod pull;
@@ -32,6 +33,7 @@ mod volumes;
 use std::path::{Path, PathBuf};
 
 pub use error::StackError;
+pub use network_options::BridgeOptions;
 pub use networks::{Endpoint, NetworkRecord};
 pub use ports::PortBinding;
 pub use pull::{PullOptions, PullPolicy};

@@ -14,9 +14,10 @@ use sha2::{Digest, Sha256};
 use xcompose_loader::model::{IpamPool, Network};
 use xcompose_network::ipam::{Ipam, Subnet, Subnet6, Subnet6Request, SubnetRequest};
 use xcompose_network::firewall::{self, NetworkRules};
-use xcompose_network::link::{self, Attachment, Ipv6Attachment, Netns};
+use xcompose_network::link::{self, Attachment, InterfaceSettings, Ipv6Attachment, Netns};
 
 use crate::dns::Names;
+use crate::network_options::{bridge_options, BridgeOptions};
 use crate::StackError;
 
 /// A network as created.
@@ -35,6 +36,9 @@ pub struct NetworkRecord {
     /// Its IPv6 addressing, with `enable_ipv6: true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subnet6: Option<Subnet6>,
+    /// What its `driver_opts` set.
+    #[serde(default)]
+    pub options: BridgeOptions,
 }
 
 /// One container's attachment to one network.
@@ -51,6 +55,23 @@ pub struct Endpoint {
     /// The container's IPv6 address on the network, once allocated (IPv6 networks only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address6: Option<Ipv6Net>,
+}
+
+/// What a container asks of its endpoint on one network.
+#[derive(Debug, Clone)]
+pub(crate) struct EndpointRequest<'a> {
+    /// `ipv4_address`.
+    pub requested: Option<Ipv4Addr>,
+    /// `ipv6_address`.
+    pub requested6: Option<Ipv6Addr>,
+    /// Its DNS names there.
+    pub names: &'a [String],
+    /// `mac_address`, `interface_name`, `link_local_ips`.
+    pub settings: InterfaceSettings,
+    /// Whether the network's gateway gives the container's IPv4 default route (`gw_priority`).
+    pub default_route: bool,
+    /// Whether the network's IPv6 gateway gives the container's IPv6 default route.
+    pub default_route6: bool,
 }
 
 /// The networks and endpoints of one state root.
@@ -99,6 +120,7 @@ impl Networks {
             return Ok(existing);
         }
         let id = sha256_hex(name);
+        let options = bridge_options(name, network)?;
         let (v4_pool, v6_pool) = pools(name, network)?;
         let request = match v4_pool {
             Some(p) => SubnetRequest {
@@ -128,12 +150,11 @@ impl Networks {
             },
             _ => None,
         };
-        let mtu = network.driver_opts.get("com.docker.network.driver.mtu").and_then(|m| m.parse().ok());
-        link::ensure_bridge(&id, subnet.gateway_net(), mtu).map_err(StackError::network)?;
+        link::ensure_bridge(&id, subnet.gateway_net(), options.mtu).map_err(StackError::network)?;
         if let Some(subnet6) = subnet6 {
             link::add_bridge_ipv6(&id, subnet6.gateway_net()).map_err(StackError::network)?;
         }
-        let record = NetworkRecord { name: name.to_string(), id, labels, internal: network.internal, subnet, subnet6 };
+        let record = NetworkRecord { name: name.to_string(), id, labels, internal: network.internal, subnet, subnet6, options };
         firewall::add_network(&firewall_rules(&record)?).map_err(StackError::network)?;
         xcompose_images::store::atomic_write(&self.record_path(name), &serde_json::to_vec_pretty(&record).expect("records serialise"))?;
         Ok(record)
@@ -142,7 +163,7 @@ impl Networks {
     /// Makes what an existing network needs that may have gone (after a reboot or a kill -9):
     /// its bridge and its firewall rules.
     pub(crate) fn ensure(&self, record: &NetworkRecord) -> Result<(), StackError> {
-        link::ensure_bridge(&record.id, record.subnet.gateway_net(), None).map_err(StackError::network)?;
+        link::ensure_bridge(&record.id, record.subnet.gateway_net(), record.options.mtu).map_err(StackError::network)?;
         if let Some(subnet6) = record.subnet6 {
             link::add_bridge_ipv6(&record.id, subnet6.gateway_net()).map_err(StackError::network)?;
         }
@@ -180,10 +201,12 @@ impl Networks {
 
     /// Attaches container `container_id` (network namespace `netns`) to `network` with static
     /// addresses if `requested` (IPv4) or `requested6` (IPv6, for a network with IPv6), under DNS
-    /// `names`; the first network attached gives the default routes. Returns the container's
-    /// addresses there. The endpoint is recorded before anything is made for it, so that
-    /// [`Networks::detach_all`] undoes an attach interrupted at any point.
-    pub(crate) fn attach(&self, container_id: &str, netns: &Path, network: &NetworkRecord, requested: Option<Ipv4Addr>, requested6: Option<Ipv6Addr>, names: &[String]) -> Result<(Ipv4Net, Option<Ipv6Net>), StackError> {
+    /// `names`, with interface `settings`; with `default_route` (`default_route6`) the network's
+    /// gateway gives the container's IPv4 (IPv6) default route. Returns the
+    /// container's addresses there. The endpoint is recorded before anything is made for it, so
+    /// that [`Networks::detach_all`] undoes an attach interrupted at any point.
+    pub(crate) fn attach(&self, container_id: &str, netns: &Path, network: &NetworkRecord, request: EndpointRequest<'_>) -> Result<(Ipv4Net, Option<Ipv6Net>), StackError> {
+        let EndpointRequest { requested, requested6, names, settings, default_route, default_route6 } = request;
         if let (Some(address), None) = (requested6, network.subnet6) {
             return Err(StackError::Network(format!("ipv6_address {address} on network {}: the network has no IPv6; set enable_ipv6: true on it", network.name)));
         }
@@ -205,9 +228,10 @@ impl Networks {
             endpoint_id,
             netns: Netns::Path(netns.to_path_buf()),
             address,
-            gateway: (!network.internal).then_some(network.subnet.gateway),
-            mtu: None,
-            ipv6: address6.zip(network.subnet6).map(|(address, subnet6)| Ipv6Attachment { address, gateway: (!network.internal).then_some(subnet6.gateway) }),
+            gateway: default_route.then_some(network.subnet.gateway),
+            mtu: network.options.mtu,
+            ipv6: address6.zip(network.subnet6).map(|(address, subnet6)| Ipv6Attachment { address, gateway: default_route6.then_some(subnet6.gateway) }),
+            settings,
         };
         link::attach(&attachment).map_err(StackError::network)?;
         self.names.add(&network.name, names, address.addr().into())?;
@@ -253,7 +277,7 @@ impl Networks {
 
 /// What the firewall needs to know of a network.
 fn firewall_rules(record: &NetworkRecord) -> Result<NetworkRules, StackError> {
-    Ok(NetworkRules { bridge: link::bridge_name(&record.id).map_err(StackError::network)?, subnet: record.subnet.subnet, subnet6: record.subnet6.map(|s| s.subnet), internal: record.internal })
+    Ok(NetworkRules { bridge: link::bridge_name(&record.id).map_err(StackError::network)?, subnet: record.subnet.subnet, subnet6: record.subnet6.map(|s| s.subnet), internal: record.internal, masquerade: record.options.masquerade })
 }
 
 /// The bridge of network `record`.
@@ -267,11 +291,13 @@ pub(crate) fn bridge_of(record: &NetworkRecord) -> Result<String, StackError> {
 pub(crate) fn check_project(project: &xcompose_loader::Project) -> Result<(), StackError> {
     for (key, network) in &project.networks {
         pools(key, network)?;
+        bridge_options(key, network)?;
     }
     for (service_name, service) in &project.services {
         let networks = xcompose_orchestrator::plan::service_networks(service);
         let has_ipv6 = |key: &str| project.networks.get(key).is_some_and(|n| n.enable_ipv6 == Some(true));
-        for (key, options) in &networks {
+        for (i, (key, options)) in networks.iter().enumerate() {
+            crate::network_options::interface_settings(service_name, service, key, *options, i == 0)?;
             let address6 = options.map(|o| o.ipv6_address.as_str()).unwrap_or_default();
             if !address6.is_empty() && !has_ipv6(key) {
                 return Err(StackError::Service { service: service_name.clone(), message: format!("ipv6_address {address6} on network {key}: the network has no IPv6; set enable_ipv6: true on it") });
@@ -279,7 +305,7 @@ pub(crate) fn check_project(project: &xcompose_loader::Project) -> Result<(), St
         }
         let first6 = networks.first().filter(|(key, _)| has_ipv6(key)).map(|_| std::net::Ipv6Addr::UNSPECIFIED);
         for port in &service.ports {
-            crate::ports::families(service_name, &port.host_ip, Ipv4Addr::UNSPECIFIED, first6)?;
+            crate::ports::families(service_name, &port.host_ip, None, Ipv4Addr::UNSPECIFIED, first6)?;
         }
     }
     Ok(())

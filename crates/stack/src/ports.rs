@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use xcompose_loader::model::Port;
 use xcompose_network::firewall::{self, PortMapping, Protocol};
 
-use crate::StackError;
+use crate::{NetworkRecord, StackError};
 
 /// One published port of a container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,9 +107,11 @@ impl Ports {
     }
 
     /// Publishes `ports` of `service` for container `container_id`, reachable at `container_ip`
-    /// (and `container_ip6` if its network has IPv6) on `bridge`. A port without a host port gets
-    /// a free one.
-    pub(crate) fn publish(&self, service: &str, container_id: &str, ports: &[Port], container_ip: Ipv4Addr, container_ip6: Option<Ipv6Addr>, bridge: &str) -> Result<(), StackError> {
+    /// (and `container_ip6` if it has IPv6) on `network`; a port without a host address on the
+    /// network's `host_binding_ipv4` if set. A port without a host port gets a free one.
+    pub(crate) fn publish(&self, service: &str, container_id: &str, ports: &[Port], network: &NetworkRecord, container_ip: Ipv4Addr, container_ip6: Option<Ipv6Addr>) -> Result<(), StackError> {
+        let bridge = crate::networks::bridge_of(network)?;
+        let default_host_ip = network.options.host_binding_ipv4;
         let mut bindings = Vec::new();
         for port in ports {
             let protocol = if port.protocol.is_empty() { "tcp".to_string() } else { port.protocol.to_ascii_lowercase() };
@@ -118,7 +120,7 @@ impl Ports {
                 "udp" => Protocol::Udp,
                 other => return Err(invalid(service, format!("port protocol {other:?} is not supported (tcp or udp)"))),
             };
-            let families = families(service, &port.host_ip, container_ip, container_ip6)?;
+            let families = families(service, &port.host_ip, default_host_ip, container_ip, container_ip6)?;
             let host_ip = families[0].0;
             let container_port = u16::try_from(port.target).map_err(|_| invalid(service, format!("invalid port {}", port.target)))?;
             let host_port = match port.published.split_once('-') {
@@ -139,7 +141,7 @@ impl Ports {
                 None => port.published.parse().map_err(|_| invalid(service, format!("invalid published port {:?}", port.published)))?,
             };
             for (host_ip, container_ip) in families {
-                bindings.push(PortBinding { protocol: protocol.clone(), host_ip, host_port, container_port, container_ip, bridge: bridge.to_string() });
+                bindings.push(PortBinding { protocol: protocol.clone(), host_ip, host_port, container_port, container_ip, bridge: bridge.clone() });
             }
         }
         // Recorded first: whatever happens next, removing the container unpublishes them.
@@ -164,13 +166,14 @@ impl Ports {
 }
 
 /// What a port with host address `host_ip` binds: (host address, container address) pairs, the
-/// first deciding the host port. No address: IPv4 and, for a container with IPv6, IPv6 too;
+/// first deciding the host port. No address: IPv4 (on `default_host_ip` if set) and, for a
+/// container with IPv6, IPv6 too;
 /// `0.0.0.0` IPv4 only, `::` IPv6 only. An IPv6 address needs a container with IPv6: Docker
 /// reaches an IPv4-only container from IPv6 through its userland proxy, which xcompose does not
 /// run (as Docker with `userland-proxy: false`). For the same reason nothing is published on
 /// `::1`: IPv6 has no `route_localnet` to NAT loopback traffic into a bridge.
-pub(crate) fn families(service: &str, host_ip: &str, container_ip: Ipv4Addr, container_ip6: Option<Ipv6Addr>) -> Result<Vec<(Option<IpAddr>, IpAddr)>, StackError> {
-    let v4 = (None, IpAddr::V4(container_ip));
+pub(crate) fn families(service: &str, host_ip: &str, default_host_ip: Option<Ipv4Addr>, container_ip: Ipv4Addr, container_ip6: Option<Ipv6Addr>) -> Result<Vec<(Option<IpAddr>, IpAddr)>, StackError> {
+    let v4 = (default_host_ip.map(IpAddr::V4), IpAddr::V4(container_ip));
     let parsed = match host_ip.trim_matches(['[', ']']) {
         "" => return Ok([Some(v4), container_ip6.map(|ip6| (None, IpAddr::V6(ip6)))].into_iter().flatten().collect()),
         ip => ip.parse::<IpAddr>().map_err(|_| invalid(service, format!("invalid host_ip {ip:?}: an IPv4 or IPv6 address is expected")))?,
