@@ -187,7 +187,7 @@ services:
     networks: [back]
 networks:
   front:
-    ipam: {config: [{subnet: 172.30.6.0/24}]}
+    ipam: {config: [{subnet: 172.30.6.0/24, aux_addresses: {router: 172.30.6.2}}]}
   back:
     driver_opts:
       com.docker.network.driver.mtu: "1400"
@@ -208,12 +208,12 @@ fn interface_settings_and_bridge_options_take_effect() -> Result<()> {
     };
 
     // back is attached first (eth0) and gets the service's mac_address, the network's MTU and
-    // the link-local address; front is named front0, has its own MAC and, by gw_priority, the
-    // default route.
+    // the link-local address; front is named front0, has its own MAC, the first address its
+    // aux_addresses leave free and, by gw_priority, the default route.
     let eth0 = exec("a", &["ip", "addr", "show", "dev", "eth0"])?;
     assert!(eth0.contains("link/ether 02:42:c0:ff:ee:01") && eth0.contains("mtu 1400") && eth0.contains("inet 169.254.7.7/32"), "{eth0}");
     let front = exec("a", &["ip", "addr", "show", "dev", "front0"])?;
-    assert!(front.contains("link/ether 02:42:c0:ff:ee:02") && front.contains("inet 172.30.6.2/24"), "{front}");
+    assert!(front.contains("link/ether 02:42:c0:ff:ee:02") && front.contains("inet 172.30.6.3/24"), "{front}");
     let routes = exec("a", &["ip", "route"])?;
     assert!(routes.contains("default via 172.30.6.1 dev front0"), "{routes}");
     // The chosen MACs work: b answers a by name across back.

@@ -127,6 +127,7 @@ impl Networks {
                 subnet: parse_opt(name, "subnet", &p.subnet)?,
                 gateway: parse_opt(name, "gateway", &p.gateway)?,
                 ip_range: parse_opt(name, "ip_range", &p.ip_range)?,
+                aux_addresses: aux_addresses(name, p)?,
             },
             None => SubnetRequest::default(),
         };
@@ -135,6 +136,7 @@ impl Networks {
                 subnet: parse_opt(name, "subnet", &p.subnet)?,
                 gateway: parse_opt(name, "gateway", &p.gateway)?,
                 ip_range: parse_opt(name, "ip_range", &p.ip_range)?,
+                aux_addresses: aux_addresses(name, p)?,
             },
             None => Subnet6Request::default(),
         };
@@ -290,7 +292,13 @@ pub(crate) fn bridge_of(record: &NetworkRecord) -> Result<String, StackError> {
 /// `enable_ipv6`, a port that cannot be published on IPv6.
 pub(crate) fn check_project(project: &xcompose_loader::Project) -> Result<(), StackError> {
     for (key, network) in &project.networks {
-        pools(key, network)?;
+        let (v4, v6) = pools(key, network)?;
+        if let Some(pool) = v4 {
+            aux_addresses::<Ipv4Addr>(key, pool)?;
+        }
+        if let Some(pool) = v6 {
+            aux_addresses::<Ipv6Addr>(key, pool)?;
+        }
         bridge_options(key, network)?;
     }
     for (service_name, service) in &project.services {
@@ -323,6 +331,17 @@ fn pools<'a>(name: &str, network: &'a Network) -> Result<(Option<&'a IpamPool>, 
         return Err(StackError::Invalid(format!("network {name}: ipam subnet {:?} is IPv6 but IPv6 is not enabled: add enable_ipv6: true to the network", pool.subnet)));
     }
     Ok((v4.first().copied(), v6.first().copied()))
+}
+
+/// The `aux_addresses` of ipam pool `pool` of network `network`, by name.
+fn aux_addresses<T: std::str::FromStr>(network: &str, pool: &IpamPool) -> Result<Vec<(String, T)>, StackError> {
+    pool.aux_addresses
+        .iter()
+        .map(|(name, address)| {
+            let parsed = address.parse().map_err(|_| StackError::Invalid(format!("network {network}: ipam aux_addresses {name}: {address:?} is not an address of the subnet's family")))?;
+            Ok((name.clone(), parsed))
+        })
+        .collect()
 }
 
 fn parse_opt<T: std::str::FromStr>(network: &str, key: &str, text: &str) -> Result<Option<T>, StackError> {

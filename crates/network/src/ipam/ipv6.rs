@@ -6,7 +6,7 @@ use std::net::Ipv6Addr;
 use ipnet::Ipv6Net;
 use serde::{Deserialize, Serialize};
 
-use super::{check_network_id, load_known, store, Ipam, IpamError};
+use super::{aux_owner, check_network_id, load_known, store, Ipam, IpamError};
 
 /// What a compose file asks for in a network's IPv6 `ipam.config` entry; all optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -17,6 +17,8 @@ pub struct Subnet6Request {
     pub gateway: Option<Ipv6Addr>,
     /// `ip_range`: where container addresses are picked from. Defaults to the whole subnet.
     pub ip_range: Option<Ipv6Net>,
+    /// `aux_addresses`: addresses of the subnet never handed out, by name.
+    pub aux_addresses: Vec<(String, Ipv6Addr)>,
 }
 
 /// The IPv6 addressing of one network, as allocated.
@@ -93,6 +95,15 @@ impl Ipam {
             return Err(IpamError::SubnetOverlap { subnet: subnet.into(), other: other.subnet.into(), network: other_network.clone() });
         }
         let allocated = Subnet6 { subnet, gateway, ip_range };
+        for (name, address) in &request.aux_addresses {
+            if !subnet.contains(address) {
+                return Err(IpamError::AddressOutsideSubnet { address: (*address).into(), subnet: subnet.into(), network: network.to_string() });
+            }
+            if allocated.is_reserved(*address) {
+                return Err(IpamError::AddressReserved { address: (*address).into(), subnet: subnet.into() });
+            }
+            state.addresses6.insert(*address, aux_owner(name));
+        }
         state.ipv6 = Some(allocated);
         locked.save(network, &state)?;
         Ok(allocated)

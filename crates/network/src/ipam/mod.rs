@@ -35,6 +35,20 @@ pub struct SubnetRequest {
     pub gateway: Option<Ipv4Addr>,
     /// `ip_range`: where container addresses are picked from. Defaults to the whole subnet.
     pub ip_range: Option<Ipv4Net>,
+    /// `aux_addresses`: addresses of the subnet never handed out, by name.
+    pub aux_addresses: Vec<(String, Ipv4Addr)>,
+}
+
+/// The owner IPAM records for an `aux_addresses` entry: such addresses are held for good.
+fn aux_owner(name: &str) -> String {
+    format!("{AUX_PREFIX}{name}")
+}
+
+const AUX_PREFIX: &str = "aux_addresses ";
+
+/// Whether an address's owner is an `aux_addresses` entry rather than a container.
+fn is_aux(owner: &str) -> bool {
+    owner.starts_with(AUX_PREFIX)
 }
 
 /// The addressing of one network, as allocated.
@@ -249,9 +263,19 @@ impl Ipam {
                 pool_subnet(&routes, &others)?
             }
         };
+        let mut addresses = std::collections::BTreeMap::new();
+        for (name, address) in &request.aux_addresses {
+            if !subnet.subnet.contains(address) {
+                return Err(IpamError::AddressOutsideSubnet { address: (*address).into(), subnet: subnet.subnet.into(), network: network.to_string() });
+            }
+            if subnet.is_reserved(*address) {
+                return Err(IpamError::AddressReserved { address: (*address).into(), subnet: subnet.subnet.into() });
+            }
+            addresses.insert(*address, aux_owner(name));
+        }
         let state = NetworkState {
             subnet,
-            addresses: Default::default(),
+            addresses,
             ipv6: None,
             addresses6: Default::default(),
         };
@@ -272,7 +296,7 @@ impl Ipam {
         check_network_id(network)?;
         let locked = store::lock(&self.dir)?;
         if let Some(state) = locked.load(network)? {
-            let count = state.addresses.len() + state.addresses6.len();
+            let count = state.addresses.values().chain(state.addresses6.values()).filter(|o| !is_aux(o)).count();
             if count > 0 {
                 return Err(IpamError::NetworkInUse {
                     network: network.to_string(),
