@@ -2,7 +2,7 @@
 //! (`enable_ipv6`, IPv6 ipam subnets, `ipv6_address`, published IPv6 ports, AAAA answers) and
 //! Docker's default of no IPv6 on other networks; interface settings (`mac_address`,
 //! `interface_name`, `link_local_ips`, `gw_priority`) and bridge `driver_opts`; and the settings
-//! refused before anything is made.
+//! refused before anything is made; `links` and `external_links` aliases by DNS.
 
 use std::path::Path;
 
@@ -227,6 +227,57 @@ fn interface_settings_and_bridge_options_take_effect() -> Result<()> {
     assert!(xcompose(&sb, &dir, &["ps", "b"])?.contains("127.0.0.1:18094->80/tcp"));
     assert_eq!(fetch(&sb, false, "http://127.0.0.1:18094/index.html")?.as_deref(), Some("hi"));
     assert_eq!(fetch(&sb, true, &format!("http://{}:18094/index.html", sb.uplink_addr()))?, None, "published beyond host_binding_ipv4");
+    xcompose(&sb, &dir, &["down"])?;
+    Ok(())
+}
+
+const LINKS_STACK: &str = r#"
+services:
+  db:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+  fixed:
+    image: busybox:latest
+    init: true
+    container_name: fixed-name
+    command: ["sleep", "1000"]
+  web:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    links: ["db:database", "db"]
+    external_links: ["fixed-name:ext"]
+  other:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+"#;
+
+/// The addresses `name` resolves to inside `service`'s container (none if it does not resolve).
+fn resolve(sb: &Sandbox, dir: &Path, service: &str, name: &str) -> Result<Vec<String>> {
+    let out = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(["exec", "-T", service, "nslookup", "-type=A", name]).output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    Ok(text.lines().skip_while(|l| !l.starts_with("Name:")).filter_map(|l| l.strip_prefix("Address:")).map(|a| a.trim().to_string()).collect())
+}
+
+#[test]
+fn links_and_external_links_resolve_in_the_linking_container_only() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "links", LINKS_STACK)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let db = resolve(&sb, &dir, "web", "db")?;
+    let fixed = resolve(&sb, &dir, "web", "fixed-name")?;
+    assert_eq!(db.len(), 1, "{db:?}");
+    assert_eq!(fixed.len(), 1, "{fixed:?}");
+    assert_ne!(db, fixed);
+    // The link's alias stands for db, the external link's for the fixed-name container.
+    assert_eq!(resolve(&sb, &dir, "web", "database")?, db);
+    assert_eq!(resolve(&sb, &dir, "web", "DATABASE.")?, db);
+    assert_eq!(resolve(&sb, &dir, "web", "ext")?, fixed);
+    // Another container does not know web's aliases.
+    assert_eq!(resolve(&sb, &dir, "other", "database")?, Vec::<String>::new());
+    assert_eq!(resolve(&sb, &dir, "other", "ext")?, Vec::<String>::new());
     xcompose(&sb, &dir, &["down"])?;
     Ok(())
 }

@@ -225,7 +225,7 @@ impl Stack {
             records_files.push(self.networks.records_file(&network.name));
         }
         if !records_files.is_empty() {
-            self.resolver.serve(id, &netns, records_files, &upstreams)?;
+            self.resolver.serve(id, &netns, records_files, &upstreams, link_aliases(service))?;
             let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
             let resolv = xcompose_dns::resolv::container_resolv_conf(&host, &service.dns_search, &service.dns_opt);
             self.runtime.write_etc_file(id, "resolv.conf", resolv.as_bytes())?;
@@ -288,4 +288,18 @@ impl Stack {
     pub(crate) fn resource_labels(&self, kind_label: &str, key: &str, own: &BTreeMap<String, String>) -> BTreeMap<String, String> {
         labels::resource_labels(&self.project.name, kind_label, key, own)
     }
+}
+
+/// The names `service`'s `links` and `external_links` give its containers (`db:database`:
+/// `database` stands for `db`), in lower case as the resolver compares them. As with Docker on
+/// user-defined networks, they resolve by DNS in the linking container only, to the linked
+/// container's addresses on the networks they share.
+fn link_aliases(service: &Service) -> BTreeMap<String, String> {
+    service
+        .links
+        .iter()
+        .chain(&service.external_links)
+        .filter_map(|link| link.split_once(':'))
+        .map(|(target, alias)| (alias.to_ascii_lowercase(), target.to_string()))
+        .collect()
 }
