@@ -281,3 +281,31 @@ fn links_and_external_links_resolve_in_the_linking_container_only() -> Result<()
     xcompose(&sb, &dir, &["down"])?;
     Ok(())
 }
+
+#[test]
+fn a_volume_subpath_mounts_that_directory_and_must_exist_inside_the_volume() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let device = sb.temp_dir().join("device");
+    std::fs::create_dir_all(device.join("sub"))?;
+    std::fs::write(device.join("top"), "top\n")?;
+    std::fs::write(device.join("sub/f"), "hi\n")?;
+    let stack = |subpath: &str| {
+        format!(
+            "services:\n  s:\n    image: busybox:latest\n    init: true\n    command: [\"sleep\", \"1000\"]\n    volumes:\n      - type: volume\n        source: data\n        target: /mnt\n        volume: {{subpath: \"{subpath}\"}}\nvolumes:\n  data:\n    driver_opts: {{type: none, o: bind, device: \"{}\"}}\n",
+            device.display()
+        )
+    };
+    let dir = project(&sb, "sub", &stack("sub"))?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    assert_eq!(xcompose(&sb, &dir, &["exec", "-T", "s", "ls", "/mnt"])?.trim(), "f");
+    assert_eq!(xcompose(&sb, &dir, &["exec", "-T", "s", "cat", "/mnt/f"])?.trim(), "hi");
+    xcompose(&sb, &dir, &["down"])?;
+    for (i, (subpath, message)) in [("missing", "subpath \"missing\" cannot be accessed"), ("../..", "subpath \"../..\" leads out of the volume"), ("/sub", "must be a relative path")].into_iter().enumerate() {
+        let dir = project(&sb, &format!("badsub{i}"), &stack(subpath))?;
+        let err = fails(&sb, &dir, &["up", "-d"])?;
+        // After the progress lines, one line of error.
+        assert!(err.lines().last().is_some_and(|l| l.contains(message)), "{subpath}: {err}");
+        assert_eq!(xcompose(&sb, &dir, &["ps", "-a", "-q"])?.trim(), "", "{subpath}: a container was made");
+    }
+    Ok(())
+}

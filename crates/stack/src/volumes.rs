@@ -43,6 +43,12 @@ impl Stack {
     /// anonymous one, the volume `inherited` has at its target, if any.
     pub(crate) fn volume_source(&self, v: &ServiceVolume, layers: &[PathBuf], inherited: &AnonymousVolumes) -> Result<PathBuf, StackError> {
         let volume = if v.source.is_empty() { self.anonymous_volume(Path::new(&v.target), inherited)? } else { self.create_volume(&v.source)? };
+        let subpath = v.volume.as_ref().map(|o| o.subpath.as_str()).filter(|s| !s.is_empty());
+        if let Some(subpath) = subpath {
+            // As Docker: a sub-directory that must exist already, and nothing copied from the
+            // image into it.
+            return volume_subpath(&volume.name, &volume.mountpoint, subpath);
+        }
         if !v.volume.as_ref().is_some_and(|o| o.nocopy) && !volume.seeded {
             seed_from_image(&self.volumes, &volume.name, layers, Path::new(&v.target))?;
         }
@@ -175,4 +181,19 @@ mod tests {
         assert_eq!(clean("/var/./lib/../lib/db"), PathBuf::from("/var/lib/db"));
         assert_eq!(clean("data"), PathBuf::from("/data"));
     }
+}
+
+/// `subpath` of volume `name` (at `mountpoint`): an existing path inside the volume, symlinks
+/// resolved, which may not lead out of it.
+fn volume_subpath(name: &str, mountpoint: &Path, subpath: &str) -> Result<PathBuf, StackError> {
+    let invalid = |reason: String| StackError::Invalid(format!("volume {name}: subpath {subpath:?} {reason}"));
+    if Path::new(subpath).is_absolute() {
+        return Err(invalid("must be a relative path inside the volume".into()));
+    }
+    let root = std::fs::canonicalize(mountpoint).map_err(StackError::io(mountpoint))?;
+    let path = std::fs::canonicalize(root.join(subpath)).map_err(|e| invalid(format!("cannot be accessed: {e}; create it in the volume first")))?;
+    if !path.starts_with(&root) {
+        return Err(invalid("leads out of the volume".into()));
+    }
+    Ok(path)
 }
