@@ -309,3 +309,47 @@ fn a_volume_subpath_mounts_that_directory_and_must_exist_inside_the_volume() -> 
     }
     Ok(())
 }
+
+#[test]
+fn bind_recursive_decides_what_the_mounts_under_the_source_are() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    // A host directory with a tmpfs mounted under it.
+    let host = sb.temp_dir().join("host");
+    std::fs::create_dir_all(host.join("sub"))?;
+    sb.run_ok("mount", &["-t", "tmpfs", "tmpfs", host.join("sub").to_str().unwrap()])?;
+    sb.run_ok("sh", &["-c", &format!("echo inner > {}/sub/inner", host.display())])?;
+    let bind = |target: &str, recursive: &str, read_only: bool| {
+        format!("      - type: bind\n        source: {}\n        target: {target}\n        read_only: {read_only}\n        bind: {{recursive: {recursive}}}\n", host.display())
+    };
+    let stack = format!(
+        "services:\n  s:\n    image: busybox:latest\n    init: true\n    command: [\"sleep\", \"1000\"]\n    volumes:\n{}{}{}{}",
+        bind("/enabled", "enabled", true),
+        bind("/disabled", "disabled", false),
+        bind("/writable", "writable", true),
+        bind("/readonly", "readonly", true)
+    );
+    let dir = project(&sb, "rec", &stack)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let sh = |script: &str| -> Result<bool> {
+        Ok(sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(["exec", "-T", "s", "sh", "-c", script]).output()?.status.success())
+    };
+    // enabled (Docker's default) and readonly: the tmpfs is there and read-only too.
+    for at in ["/enabled", "/readonly"] {
+        assert!(sh(&format!("grep -q inner {at}/sub/inner"))?, "{at}: submount not bound");
+        assert!(!sh(&format!("touch {at}/sub/new"))?, "{at}: submount writable");
+        assert!(!sh(&format!("touch {at}/new"))?, "{at}: mount writable");
+    }
+    // writable: the top is read-only, the tmpfs under it not.
+    assert!(!sh("touch /writable/new")?);
+    assert!(sh("touch /writable/sub/new")?, "writable: submount read-only");
+    // disabled: the tmpfs is not bound, only the directory under it.
+    assert!(!sh("test -e /disabled/sub/inner")?, "disabled: submount bound");
+    assert!(sh("test -d /disabled/sub")?);
+    xcompose(&sb, &dir, &["down"])?;
+
+    // writable or readonly on a writable mount is refused, as by Docker.
+    let bad = project(&sb, "badrec", &format!("services:\n  s:\n    image: busybox:latest\n    command: [\"true\"]\n    volumes:\n{}", bind("/w", "writable", false)))?;
+    let err = fails(&sb, &bad, &["up", "-d"])?;
+    assert!(err.lines().last().is_some_and(|l| l.contains("bind recursive \"writable\" needs a read-only mount")), "{err}");
+    Ok(())
+}

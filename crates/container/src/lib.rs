@@ -26,7 +26,7 @@ pub use capabilities::{capability_set, DEFAULT_CAPABILITIES};
 pub use rootfs::secure_join;
 pub use exec::{capture_output, exec, ExecProcess, ExecSpec};
 pub use spawn::{spawn, Pending, Running, Stdio};
-pub use spec::{ContainerSpec, Mount, MountKind, NetworkNamespace, Process, Rlimit, RootFs, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS};
+pub use spec::{ContainerSpec, Mount, MountKind, NetworkNamespace, Process, Recursive, Rlimit, RootFs, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS};
 
 /// Why a container could not be started.
 #[derive(Debug, thiserror::Error)]

@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use xcompose_container::{Mount, MountKind, NetworkNamespace};
+use xcompose_container::{Mount, MountKind, NetworkNamespace, Recursive};
 use xcompose_loader::model::{Service, ServiceNetwork};
 use xcompose_orchestrator::labels::{self, container_labels, ProjectInfo};
 use xcompose_orchestrator::plan::ActualContainer;
@@ -129,7 +129,8 @@ impl Stack {
                 }
                 other => return Err(StackError::Invalid(format!("volume type {other:?} is not supported"))),
             };
-            mounts.push(Mount { target: v.target.clone().into(), kind: MountKind::Bind { source }, read_only: v.read_only });
+            let recursive = bind_recursive(v)?;
+            mounts.push(Mount { target: v.target.clone().into(), kind: MountKind::Bind { source, recursive }, read_only: v.read_only });
         }
         Ok(mounts)
     }
@@ -288,6 +289,24 @@ impl Stack {
     pub(crate) fn resource_labels(&self, kind_label: &str, key: &str, own: &BTreeMap<String, String>) -> BTreeMap<String, String> {
         labels::resource_labels(&self.project.name, kind_label, key, own)
     }
+}
+
+/// A bind mount's `bind.recursive`, as Docker 25+ takes it: `writable` and `readonly` only on a
+/// read-only mount.
+fn bind_recursive(v: &xcompose_loader::model::ServiceVolume) -> Result<Recursive, StackError> {
+    let text = v.bind.as_ref().map(|b| b.recursive.as_str()).unwrap_or_default();
+    let invalid = |reason: &str| StackError::Invalid(format!("volume {}: bind recursive {text:?} {reason}", v.target));
+    let recursive = match text {
+        "" | "enabled" => Recursive::Enabled,
+        "disabled" => Recursive::Disabled,
+        "writable" => Recursive::Writable,
+        "readonly" => Recursive::Readonly,
+        _ => return Err(invalid("is not one of enabled, disabled, writable, readonly")),
+    };
+    if matches!(recursive, Recursive::Writable | Recursive::Readonly) && !v.read_only {
+        return Err(invalid("needs a read-only mount: add read_only: true (or :ro)"));
+    }
+    Ok(recursive)
 }
 
 /// The names `service`'s `links` and `external_links` give its containers (`db:database`:

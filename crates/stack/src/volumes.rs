@@ -8,7 +8,7 @@ use std::path::{Component, Path, PathBuf};
 
 use nix::mount::{mount, MsFlags};
 use nix::sched::{unshare, CloneFlags};
-use xcompose_container::{Mount, MountKind};
+use xcompose_container::{Mount, MountKind, Recursive};
 use xcompose_loader::model::ServiceVolume;
 use xcompose_orchestrator::labels;
 use xcompose_volumes::{random_name, Volume, ANONYMOUS_LABEL};
@@ -75,7 +75,7 @@ impl Stack {
             if !volume.seeded {
                 seed_from_image(&self.volumes, &volume.name, layers, &target)?;
             }
-            mounts.push(Mount { target, kind: MountKind::Bind { source: volume.mountpoint }, read_only: false });
+            mounts.push(Mount { target, kind: MountKind::Bind { source: volume.mountpoint, recursive: Recursive::default() }, read_only: false });
         }
         Ok(mounts)
     }
@@ -92,7 +92,7 @@ impl Stack {
             .mounts
             .iter()
             .filter_map(|m| match &m.kind {
-                MountKind::Bind { source } => by_mountpoint.get(source).map(|name| (clean(&m.target.to_string_lossy()), name.clone())),
+                MountKind::Bind { source, .. } => by_mountpoint.get(source).map(|name| (clean(&m.target.to_string_lossy()), name.clone())),
                 _ => None,
             })
             .collect())
@@ -171,18 +171,6 @@ fn seed_from_image(store: &xcompose_volumes::VolumeStore, name: &str, layers: &[
     .unwrap_or_else(|p| std::panic::resume_unwind(p))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mount_points_are_compared_cleaned() {
-        assert_eq!(clean("/data/"), PathBuf::from("/data"));
-        assert_eq!(clean("/var/./lib/../lib/db"), PathBuf::from("/var/lib/db"));
-        assert_eq!(clean("data"), PathBuf::from("/data"));
-    }
-}
-
 /// `subpath` of volume `name` (at `mountpoint`): an existing path inside the volume, symlinks
 /// resolved, which may not lead out of it.
 fn volume_subpath(name: &str, mountpoint: &Path, subpath: &str) -> Result<PathBuf, StackError> {
@@ -196,4 +184,16 @@ fn volume_subpath(name: &str, mountpoint: &Path, subpath: &str) -> Result<PathBu
         return Err(invalid("leads out of the volume".into()));
     }
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_points_are_compared_cleaned() {
+        assert_eq!(clean("/data/"), PathBuf::from("/data"));
+        assert_eq!(clean("/var/./lib/../lib/db"), PathBuf::from("/var/lib/db"));
+        assert_eq!(clean("data"), PathBuf::from("/data"));
+    }
 }
