@@ -147,6 +147,14 @@ fn network_settings_that_cannot_work_are_refused_before_anything_is_made() -> Re
             "network default: driver_opts com.docker.network.bridge.name is not supported: xcompose names each bridge after its network",
         ),
         (
+            "services:\n  web:\n    image: busybox:latest\nnetworks:\n  default:\n    driver: overlay\n",
+            "networks.default.driver \"overlay\" is not supported: only bridge networks are supported",
+        ),
+        (
+            "services:\n  web:\n    image: busybox:latest\nnetworks:\n  default:\n    driver: macvlan\n",
+            "networks.default.driver \"macvlan\" is not supported: only bridge networks are supported",
+        ),
+        (
             "services:\n  web:\n    image: busybox:latest\n    mac_address: \"02:42:zz:00:00:01\"\n",
             "network default: invalid mac_address \"02:42:zz:00:00:01\": six hexadecimal bytes",
         ),
