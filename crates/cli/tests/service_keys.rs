@@ -227,8 +227,8 @@ services:
     Ok(())
 }
 
-/// Keys only swarm reads (placement, update and rollback configs, endpoint mode...), port names
-/// and app protocols, bind consistency and `pull_refresh_after`: Docker Compose accepts and
+/// Keys only swarm reads (placement, update and rollback configs, endpoint mode, secret and
+/// config labels...), port names and app protocols, bind consistency and `pull_refresh_after`: Docker Compose accepts and
 /// ignores them without swarm; so does xcompose, and the service runs.
 #[test]
 fn keys_compose_ignores_without_swarm_are_accepted_and_ignored() -> Result<()> {
@@ -252,16 +252,210 @@ services:
       placement: {constraints: [node.role==manager], max_replicas_per_node: 1, preferences: [{spread: node.id}]}
       update_config: {parallelism: 2, delay: 1s, failure_action: pause, monitor: 1s, max_failure_ratio: 0.1, order: start-first}
       rollback_config: {parallelism: 1, delay: 1s, failure_action: pause, monitor: 1s, max_failure_ratio: 0.1, order: stop-first}
+    secrets: [token]
+    configs: [motd]
 networks:
   default:
     attachable: true
+secrets:
+  token: {file: ./token, labels: {swarm.only: "yes"}}
+configs:
+  motd: {content: hi, labels: [swarm.only=yes]}
 "#,
     )?;
+    std::fs::write(dir.join("token"), "t")?;
     xcompose(&sb, &dir, &["up", "-d"])?;
     let states = xcompose(&sb, &dir, &["ps", "--format", "{{.Name}} {{.State}}"])?;
     ensure!(states.trim() == "swarmish-web-1 running", "{states}");
     let labels = record(&sb, &container_id(&sb, &dir, "web")?)?["labels"].clone();
     ensure!(labels.get("swarm.only").is_none(), "deploy.labels are swarm service labels, not container labels: {labels}");
+    xcompose(&sb, &dir, &["down"])?;
+    Ok(())
+}
+
+/// Secrets and configs are read-only files in the container, as compose gives them without swarm:
+/// a file's own content, mode and owner (its uid/gid/mode ignored with compose's warning); an
+/// environment variable's or inline content's in a file of mode `mode` (default 0444) owned by
+/// `uid`:`gid`. External ones and unset variables fail `up` before anything is made.
+#[test]
+fn secrets_and_configs_are_read_only_files_in_the_container() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let text = r#"
+services:
+  app:
+    image: busybox:latest
+    init: true
+    command: [sleep, "1000"]
+    secrets:
+      - token
+      - source: cert
+        target: server.pem
+        mode: 0400
+      - source: token
+        target: /etc/token
+        uid: "1000"
+        gid: "1001"
+        mode: 0440
+    configs:
+      - motd
+      - source: app
+        target: etc/app.conf
+secrets:
+  token:
+    environment: TOKEN
+  cert:
+    file: ./cert.pem
+configs:
+  motd:
+    content: "hello ${WHO}"
+  app:
+    file: ./app.conf
+"#;
+    let dir = project(&sb, "files", text)?;
+    std::fs::write(dir.join(".env"), "TOKEN=s3cret\nWHO=alice\n")?;
+    std::fs::write(dir.join("cert.pem"), "PEM\n")?;
+    std::fs::set_permissions(dir.join("cert.pem"), std::os::unix::fs::PermissionsExt::from_mode(0o640))?;
+    std::fs::write(dir.join("app.conf"), "key=value\n")?;
+    let out = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(["up", "-d"]).output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(out.status.success(), "up: {stderr}");
+    ensure!(stderr.contains("WARN[0000] secrets `uid`, `gid` and `mode` are not supported, they will be ignored"), "compose's warning for a file's mode: {stderr}");
+    let files = sh(
+        &sb,
+        &dir,
+        "app",
+        "for f in /run/secrets/token /run/secrets/server.pem /etc/token /motd /etc/app.conf; do echo \"$f $(stat -c '%a %u:%g' $f) $(cat $f)\"; done",
+    )?;
+    let expected = "/run/secrets/token 444 0:0 s3cret\n/run/secrets/server.pem 640 0:0 PEM\n/etc/token 440 1000:1001 s3cret\n/motd 444 0:0 hello alice\n/etc/app.conf 644 0:0 key=value";
+    ensure!(files == expected, "secrets and configs:\n{files}\nwanted:\n{expected}");
+    ensure!(sh(&sb, &dir, "app", "echo x > /run/secrets/token 2>/dev/null && echo written || echo read-only")? == "read-only", "read-only");
+    xcompose(&sb, &dir, &["down"])?;
+
+    for (n, (text, message)) in [
+        ("secrets:\n  token:\n    external: true\n", "compose.yaml:11: secrets.token.external \"true\" is not supported: external secrets live in a swarm"),
+        ("secrets:\n  token:\n    environment: UNSET_TOKEN\n", "service \"app\": secret \"token\": environment variable \"UNSET_TOKEN\" is not set"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let text = format!("services:\n  app:\n    image: busybox:latest\n    command: [sleep, \"1000\"]\n    secrets: [token]\n    networks: [back]\nnetworks:\n  back:\n{text}");
+        let dir = project(&sb, &format!("bad{n}"), &text)?;
+        let out = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(["up", "-d"]).output()?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        ensure!(out.status.code() == Some(1) && stderr.lines().count() == 1 && stderr.contains(message), "wanted {message:?}:\n{stderr}");
+        ensure!(!sb.root().join("networks").join(format!("bad{n}_back.json")).exists(), "the network was made");
+    }
+    Ok(())
+}
+
+/// `platform:` is honoured as Docker Engine does: an image of that platform runs, one of another
+/// platform is refused before anything is made, in Docker's words.
+#[test]
+fn platform_must_match_the_image() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let host = match std::env::consts::ARCH {
+        "x86_64" => "linux/amd64",
+        "aarch64" => "linux/arm64",
+        other => anyhow::bail!("no Docker platform name known for {other}"),
+    };
+    let stack = |platform: &str| format!("services:\n  app:\n    image: busybox:latest\n    init: true\n    command: [sleep, \"1000\"]\n    platform: {platform}\n");
+    let dir = project(&sb, "same", &stack(host))?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    ensure!(xcompose(&sb, &dir, &["ps", "--format", "{{.State}}"])?.trim() == "running", "the host's platform runs");
+    xcompose(&sb, &dir, &["down"])?;
+    let dir = project(&sb, "other", &stack("linux/s390x"))?;
+    let out = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(["up", "-d"]).output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let message = format!("service \"app\": image with reference busybox:latest was found but does not match the specified platform: wanted linux/s390x, actual: {host}");
+    ensure!(out.status.code() == Some(1) && stderr.lines().count() == 1 && stderr.contains(&message), "wanted {message:?}:\n{stderr}");
+    ensure!(xcompose(&sb, &dir, &["ps", "-a", "-q"])?.is_empty(), "a container was made");
+    Ok(())
+}
+
+/// `develop.watch.initial_sync`: when watching starts, the files of a sync rule modified since the
+/// image was made are copied in at once (ignored ones and those `include` leaves out not), before
+/// any change.
+#[test]
+fn watch_initial_sync_copies_what_changed_since_the_image() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(
+        &sb,
+        "initial",
+        "services:\n  app:\n    image: busybox:latest\n    init: true\n    command: [sleep, \"1000\"]\n    develop:\n      watch:\n        - {path: ./src, action: sync, target: /app, initial_sync: true, ignore: [\"*.tmp\"], include: [\"*.txt\", sub]}\n",
+    )?;
+    std::fs::create_dir_all(dir.join("src/sub"))?;
+    std::fs::write(dir.join("src/sub/a.txt"), "edited\n")?;
+    std::fs::write(dir.join("src/skip.tmp"), "no\n")?;
+    std::fs::write(dir.join("src/notes.md"), "not included\n")?;
+    let mut watch = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).arg("watch").stderr(std::process::Stdio::piped()).spawn()?;
+    let stderr = watch.stderr.take().context("stderr")?;
+    let result = (|| -> Result<()> {
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+        let mut seen = Vec::new();
+        loop {
+            let line = lines.next().with_context(|| format!("watch ended before it was enabled: {seen:?}"))??;
+            if line.contains("Watch enabled") {
+                break;
+            }
+            seen.push(line);
+        }
+        ensure!(sh(&sb, &dir, "app", "cat /app/sub/a.txt")? == "edited", "the edited file is synced at once");
+        ensure!(sh(&sb, &dir, "app", "ls /app")? == "sub", "ignored files and those not included stay out");
+        Ok(())
+    })();
+    let _ = watch.kill();
+    let _ = watch.wait();
+    result?;
+    xcompose(&sb, &dir, &["down"])?;
+    Ok(())
+}
+
+/// A `sync+exec` watch rule syncs the change, then runs its `exec` command (given as a string)
+/// in the service's container as its `user`, in its `working_dir`, with its `environment`.
+#[test]
+fn watch_sync_exec_runs_the_command_after_syncing() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(
+        &sb,
+        "execwatch",
+        r#"
+services:
+  app:
+    image: busybox:latest
+    init: true
+    command: [sleep, "1000"]
+    develop:
+      watch:
+        - path: ./src
+          action: sync+exec
+          target: /app
+          exec:
+            command: sh -c 'echo "$$MARK $(id -u) $(pwd) $(cat /app/x.txt)" > /tmp/ran'
+            user: "1000"
+            working_dir: /home/app
+            environment: {MARK: done}
+"#,
+    )?;
+    std::fs::create_dir_all(dir.join("src"))?;
+    let mut watch = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).arg("watch").stderr(std::process::Stdio::piped()).spawn()?;
+    let stderr = watch.stderr.take().context("stderr")?;
+    let result = (|| -> Result<()> {
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+        while !lines.next().context("watch ended before it was enabled")??.contains("Watch enabled") {}
+        std::fs::write(dir.join("src/x.txt"), "synced\n")?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let ran = sh(&sb, &dir, "app", "cat /tmp/ran 2>/dev/null; true")?;
+            if ran == "done 1000 /home/app synced" {
+                return Ok(());
+            }
+            ensure!(std::time::Instant::now() < deadline, "the exec command did not run as asked: {ran:?}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    })();
+    let _ = watch.kill();
+    let _ = watch.wait();
+    result?;
     xcompose(&sb, &dir, &["down"])?;
     Ok(())
 }
@@ -275,7 +469,7 @@ fn refused_keys_fail_up_before_anything_is_created() -> Result<()> {
         ("logging:\n      driver: syslog\n", "compose.yaml:8: services.web.logging.driver \"syslog\" is not supported: xcompose writes json-file logs"),
         ("cpu_rt_runtime: 400000\n", "compose.yaml:7: services.web.cpu_rt_runtime is not supported: real-time CPU limits are not applied"),
         ("build: .\n", "compose.yaml:7: services.web.build.context is not supported: xcompose does not build images"),
-        ("models: [llm]\n", "compose.yaml:7: services.web.models is not supported: models need a model runner; xcompose has none"),
+        ("models: [llm]\n", "compose.yaml:7: services.web.models.llm is not supported: models need a model runner; xcompose has none"),
         ("security_opt: [\"seccomp=profile.json\"]\n", "compose.yaml:7: services.web.security_opt \"seccomp=profile.json\" is not supported: only no-new-privileges"),
     ];
     for (n, (key, message)) in cases.iter().enumerate() {

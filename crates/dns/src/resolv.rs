@@ -70,9 +70,56 @@ pub fn container_resolv_conf(host: &str, dns_search: &[String], dns_opt: &[Strin
     text
 }
 
+/// The /etc/resolv.conf of a container without the project's resolver (`network_mode: host` or
+/// `none`), as Docker Engine writes it: the host's, with its nameservers replaced by `dns`, its
+/// search domains by `dns_search` (`.` stands for none) and its options by `dns_opt` where given.
+pub fn standalone_resolv_conf(host: &str, dns: &[String], dns_search: &[String], dns_opt: &[String]) -> String {
+    let mut nameservers: Vec<String> = Vec::new();
+    let mut search: Vec<String> = Vec::new();
+    let mut options: Vec<String> = Vec::new();
+    for line in host.lines() {
+        let mut words = line.split(['#', ';']).next().unwrap_or_default().split_whitespace();
+        match words.next() {
+            Some("nameserver") => nameservers.extend(words.next().map(str::to_string)),
+            Some("search" | "domain") => search = words.map(str::to_string).collect(),
+            Some("options") => options.extend(words.map(str::to_string)),
+            _ => {}
+        }
+    }
+    if !dns.is_empty() {
+        nameservers = dns.to_vec();
+    }
+    if !dns_search.is_empty() {
+        search = dns_search.iter().filter(|s| *s != ".").cloned().collect();
+    }
+    if !dns_opt.is_empty() {
+        options = dns_opt.to_vec();
+    }
+    let mut text: String = nameservers.iter().map(|n| format!("nameserver {n}\n")).collect();
+    if !search.is_empty() {
+        text.push_str(&format!("search {}\n", search.join(" ")));
+    }
+    if !options.is_empty() {
+        text.push_str(&format!("options {}\n", options.join(" ")));
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn standalone_keeps_the_host_s_settings_unless_the_service_gives_its_own() {
+        let host = "nameserver 10.0.0.1\nsearch corp.example\noptions edns0\n";
+        assert_eq!(standalone_resolv_conf(host, &[], &[], &[]), host);
+        let own = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            standalone_resolv_conf(host, &own(&["10.9.9.9"]), &own(&["svc.example"]), &own(&["timeout:2"])),
+            "nameserver 10.9.9.9\nsearch svc.example\noptions timeout:2\n"
+        );
+        assert_eq!(standalone_resolv_conf(host, &[], &own(&["."]), &[]), "nameserver 10.0.0.1\noptions edns0\n");
+    }
 
     #[test]
     fn nameserver_lines_in_order_ipv4_and_ipv6() {

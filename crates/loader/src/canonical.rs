@@ -201,6 +201,54 @@ fn canonical_service(name: &str, s: &mut Map<String, Value>) -> Result<(), LoadE
     if let Some(Value::Object(deploy)) = s.get_mut("deploy") {
         list_to_map(deploy, "labels", '=', Value::String(String::new()));
     }
+    canonical_newer_keys(name, s)?;
+    Ok(())
+}
+
+/// Compose v2.40's newer keys (checked against its `config` output): `gpus: all` is one request
+/// for every GPU, a `models` list names models without options, hooks and watch `exec`
+/// commands given as strings are split like `command`, a watch `include` string is a one-item
+/// list, and a provider's scalar option a one-value list (options in name order).
+fn canonical_newer_keys(name: &str, s: &mut Map<String, Value>) -> Result<(), LoadError> {
+    if s.get("gpus").and_then(Value::as_str) == Some("all") {
+        s.insert("gpus".into(), json!([{"count": -1}]));
+    }
+    if let Some(Value::Array(models)) = s.get("models").cloned() {
+        let map: Map<String, Value> = models.iter().map(|m| (scalar_text(m), Value::Null)).collect();
+        s.insert("models".into(), Value::Object(map));
+    }
+    let split = |key: String, hook: &mut Value| -> Result<(), LoadError> {
+        if let Some(Value::String(cmd)) = hook.get("command").cloned() {
+            let words = shell::split(&cmd).map_err(|e| LoadError::Invalid(format!("services.{name}.{key}.command: {e}")))?;
+            hook["command"] = Value::Array(words.into_iter().map(Value::String).collect());
+        }
+        Ok(())
+    };
+    for key in ["post_start", "pre_stop"] {
+        if let Some(Value::Array(hooks)) = s.get_mut(key) {
+            for hook in hooks.iter_mut().filter(|h| h.is_object()) {
+                split(key.to_string(), hook)?;
+            }
+        }
+    }
+    if let Some(Value::Array(rules)) = s.get_mut("develop").and_then(|d| d.get_mut("watch")) {
+        for rule in rules.iter_mut().filter_map(Value::as_object_mut) {
+            string_to_list(rule, "include");
+            string_to_list(rule, "ignore");
+            if let Some(exec) = rule.get_mut("exec").filter(|e| e.is_object()) {
+                split("develop.watch.exec".into(), exec)?;
+            }
+        }
+    }
+    if let Some(Value::Object(options)) = s.get_mut("provider").and_then(|p| p.get_mut("options")) {
+        for value in options.values_mut() {
+            if !value.is_array() {
+                *value = Value::Array(vec![Value::String(scalar_text(value))]);
+            }
+        }
+        // Compose keeps them in a Go map: printed in name order.
+        options.sort_keys();
+    }
     Ok(())
 }
 

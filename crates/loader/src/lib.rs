@@ -44,6 +44,8 @@ pub use options::ProjectOptions;
 pub fn load(opts: &ProjectOptions) -> Result<Project, LoadError> {
     let (model, resolved) = merged_model(opts)?;
     let mut project = decode(model)?;
+    project::resolve_label_files(&mut project)?;
+    project::resolve_file_object_environment(&mut project, &resolved.environment);
     project::apply_profiles(&mut project, &active_profiles(opts, &resolved), &opts.services)?;
     project::check_consistency(&project)?;
     if opts.prune_unused {

@@ -722,6 +722,10 @@ pub struct FileObject {
     pub driver_opts: Labels,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub template_driver: String,
+    /// The value of the variable `environment` names, from the project's environment (the
+    /// process's and `.env`'s), when it is set: what the secret or config holds. Never printed.
+    #[serde(skip)]
+    pub environment_value: Option<String>,
     #[serde(flatten, skip_serializing)]
     pub extensions: BTreeMap<String, Value>,
 }

@@ -45,7 +45,8 @@ pub fn normalize(doc: &mut Value, project: &str) {
 }
 
 fn normalize_service(s: &mut Map<String, Value>) {
-    if !s.contains_key("network_mode") && !s.contains_key("networks") {
+    // A provider service has no container: compose gives it no network.
+    if !s.contains_key("network_mode") && !s.contains_key("networks") && !s.contains_key("provider") {
         s.insert("networks".into(), json!({"default": null}));
     }
     if let Some(Value::Object(build)) = s.get_mut("build") {

@@ -57,7 +57,8 @@ pub fn apply_profiles(project: &mut Project, profiles: &[String], selected: &[St
 /// Checks references between services and resources, as compose does before running anything.
 pub fn check_consistency(project: &Project) -> Result<(), LoadError> {
     for (name, s) in &project.services {
-        if s.image.is_empty() && s.build.is_none() {
+        // A provider service runs its provider's command instead of an image.
+        if s.image.is_empty() && s.build.is_none() && s.provider.is_none() {
             return Err(invalid(format!("service {name:?} has neither an image nor a build context specified")));
         }
         for (dep, d) in &s.depends_on {
@@ -219,4 +220,30 @@ pub fn resolve_env_files(project: &mut Project, env: &IndexMap<String, String>) 
         service.env_file.clear();
     }
     Ok(())
+}
+
+/// Reads each service's `label_file`s into its labels, as compose does at load: a file's labels
+/// under those of the files after it, and all under the service's own `labels`.
+pub fn resolve_label_files(project: &mut Project) -> Result<(), LoadError> {
+    for service in project.services.values_mut() {
+        let mut labels = BTreeMap::new();
+        for path in std::mem::take(&mut service.label_file) {
+            let vars = xcompose_env::dotenv::read_file(Path::new(&path), &|_: &str| None)
+                .map_err(|e| LoadError::EnvFile(format!("failed to read label file {path}: {e}")))?;
+            labels.extend(vars);
+        }
+        labels.extend(std::mem::take(&mut service.labels));
+        service.labels = labels;
+    }
+    Ok(())
+}
+
+/// Gives each secret and config defined by an `environment` variable that variable's value from
+/// `env` (the project's environment), as compose reads it when it creates the containers.
+pub fn resolve_file_object_environment(project: &mut Project, env: &IndexMap<String, String>) {
+    for object in project.secrets.values_mut().chain(project.configs.values_mut()) {
+        if !object.environment.is_empty() {
+            object.environment_value = env.get(&object.environment).cloned();
+        }
+    }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -158,6 +158,7 @@ impl Stack {
         }
         request.mounts.extend(self.volume_mounts(service, &image.layer_dirs, inherited)?);
         request.mounts.extend(self.volumes_from_mounts(service_name, service)?);
+        request.mounts.extend(self.file_object_mounts(service_name, service)?);
         let image_volumes = image.config.config().as_ref().and_then(|c| c.volumes().clone()).unwrap_or_default();
         let anonymous = self.image_volume_mounts(image_volumes.iter(), &request.mounts, &image.layer_dirs, inherited)?;
         request.mounts.extend(anonymous);
@@ -180,7 +181,8 @@ impl Stack {
         match self.runtime.find(id)?.supervisor.spec.network {
             NetworkNamespace::Join(path) if path == netns => {}
             NetworkNamespace::Join(shared) => return self.share_resolv_conf(id, &shared),
-            _ => return Ok(()),
+            NetworkNamespace::Host => return self.write_host_mode_etc_files(id, service),
+            NetworkNamespace::New => return Ok(()),
         }
         self.runtime.ensure_netns(id)?;
         self.ports.unpublish_all(id)?;
@@ -225,25 +227,19 @@ impl Stack {
             addresses.push((address.addr(), address6));
             records_files.push(self.networks.records_file(&network.name));
         }
-        if !records_files.is_empty() {
+        let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let resolv = if records_files.is_empty() {
+            // No project network (`network_mode: none`): no resolver, the service's DNS settings.
+            xcompose_dns::resolv::standalone_resolv_conf(&host, &service.dns, &service.dns_search, &service.dns_opt)
+        } else {
             self.resolver.serve(id, &netns, records_files, &upstreams, link_aliases(service))?;
-            let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-            let resolv = xcompose_dns::resolv::container_resolv_conf(&host, &service.dns_search, &service.dns_opt);
-            self.runtime.write_etc_file(id, "resolv.conf", resolv.as_bytes())?;
-        }
-        let mut hosts = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
-        for entry in &service.extra_hosts {
-            if let Some((host, ip)) = entry.split_once([':', '=']) {
-                let _ = writeln!(hosts, "{}\t{host}", ip.trim_matches(['[', ']']));
-            }
-        }
-        if let Some((first, first6)) = addresses.first() {
-            // As Docker: the hostname has the first network's IPv4 and IPv6 addresses.
-            let _ = writeln!(hosts, "{first}\t{}", record.supervisor.spec.hostname);
-            if let Some(first6) = first6 {
-                let _ = writeln!(hosts, "{first6}\t{}", record.supervisor.spec.hostname);
-            }
-        }
+            xcompose_dns::resolv::container_resolv_conf(&host, &service.dns_search, &service.dns_opt)
+        };
+        self.runtime.write_etc_file(id, "resolv.conf", resolv.as_bytes())?;
+        // As Docker: the hostname has the first network's IPv4 and IPv6 addresses.
+        let own_addresses: Vec<IpAddr> = addresses.first().map(|(v4, v6)| std::iter::once(IpAddr::V4(*v4)).chain(v6.map(IpAddr::V6)).collect()).unwrap_or_default();
+        let own = (!own_addresses.is_empty()).then_some((own_addresses.as_slice(), record.supervisor.spec.hostname.as_str(), service.domainname.as_str()));
+        let hosts = hosts_file("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n", &service.extra_hosts, own);
         self.runtime.write_etc_file(id, "hosts", hosts.as_bytes())?;
         Ok(())
     }
@@ -261,6 +257,17 @@ impl Stack {
                 .map(|(i, _)| i)
         };
         (pick(&|_| true), pick(&|n| n.enable_ipv6 == Some(true)))
+    }
+
+    /// On the host's network, as Docker: the host's /etc/hosts with the service's `extra_hosts`
+    /// added, and the host's resolv.conf with the service's DNS settings.
+    fn write_host_mode_etc_files(&self, id: &str, service: &Service) -> Result<(), StackError> {
+        let host_hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+        let hosts = hosts_file(&host_hosts, &service.extra_hosts, None);
+        self.runtime.write_etc_file(id, "hosts", hosts.as_bytes())?;
+        let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let resolv = xcompose_dns::resolv::standalone_resolv_conf(&host_resolv, &service.dns, &service.dns_search, &service.dns_opt);
+        Ok(self.runtime.write_etc_file(id, "resolv.conf", resolv.as_bytes())?)
     }
 
     /// Stops (within `grace`) and removes container `id`, detaching it from its networks first.
@@ -321,4 +328,29 @@ fn link_aliases(service: &Service) -> BTreeMap<String, String> {
         .filter_map(|link| link.split_once(':'))
         .map(|(target, alias)| (alias.to_ascii_lowercase(), target.to_string()))
         .collect()
+}
+
+/// A container's /etc/hosts as Docker writes it: `base`, then the `extra_hosts` entries
+/// (`name:ip` or `name=ip`), then the container's own address under its
+/// `hostname.domainname` and `hostname` when it has one (a line per address: IPv4, IPv6).
+fn hosts_file(base: &str, extra_hosts: &[String], own: Option<(&[IpAddr], &str, &str)>) -> String {
+    let mut hosts = base.to_string();
+    if !hosts.is_empty() && !hosts.ends_with('\n') {
+        hosts.push('\n');
+    }
+    for entry in extra_hosts {
+        if let Some((host, ip)) = entry.split_once([':', '=']) {
+            let _ = writeln!(hosts, "{}\t{host}", ip.trim_matches(['[', ']']));
+        }
+    }
+    if let Some((addresses, hostname, domainname)) = own {
+        for address in addresses {
+            if domainname.is_empty() {
+                let _ = writeln!(hosts, "{address}\t{hostname}");
+            } else {
+                let _ = writeln!(hosts, "{address}\t{hostname}.{domainname} {hostname}");
+            }
+        }
+    }
+    hosts
 }

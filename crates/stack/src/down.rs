@@ -80,6 +80,11 @@ impl Stack {
             Ok(())
         })?;
         self.resolver.stop_if_idle()?;
+        // The files of secrets and configs given by content went with the containers.
+        let files = self.file_objects_dir();
+        if files.exists() {
+            std::fs::remove_dir_all(&files).map_err(StackError::io(&files))?;
+        }
         let networks: Vec<_> = self.project.networks.values().filter(|n| !n.external).collect();
         let results: Vec<Result<(), StackError>> = std::thread::scope(|scope| {
             let handles: Vec<_> = networks

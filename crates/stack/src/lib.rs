@@ -17,6 +17,7 @@ mod lifecycle;
 mod lock;
 mod network_options;
 mod networks;
+mod platform;
 mod ports;
 mod pull;
 mod push;
@@ -24,6 +25,7 @@ mod query;
 mod request;
 mod run;
 mod schedule;
+mod secrets;
 pub mod support;
 mod sync;
 mod down;
@@ -103,11 +105,12 @@ impl Stack {
     }
 
     /// Fails, before anything is made, when the project sets a key xcompose does not honour or
-    /// networking settings that cannot work together.
+    /// networking settings that cannot work together, or a secret or config has nothing to read.
     fn refuse_unsupported(&self) -> Result<(), StackError> {
         let files: Vec<PathBuf> = self.config_files.iter().map(PathBuf::from).collect();
         support::refuse_unsupported(&self.project, &files, &self.working_dir)?;
-        networks::check_project(&self.project)
+        networks::check_project(&self.project)?;
+        secrets::check_sources(&self.project)
     }
 
     fn lock(&self) -> Result<lock::ProjectLock, StackError> {

@@ -6,7 +6,8 @@
 //! with `reason` and the `allowed` values that are honoured), read here and by the schema-walk
 //! test (`tests/keys.rs`), which proves that every leaf key of the Compose Specification is in it
 //! or in `keys/honoured.toml` (key path -> the test that proves it). Key paths are the schema's:
-//! dotted keys, `*` for any name, sequence items transparent (`services.*.ports.host_ip`).
+//! dotted keys, `*` for any name, sequence items transparent (`services.*.ports.host_ip`); a
+//! refused key also refuses every key under it.
 //!
 //! A refusal names the file and line the key was written at (the last of the compose files
 //! holding it, as the last one wins a merge), the key path and the reason, on one line:
@@ -101,7 +102,10 @@ fn first_refused(model: &Value, refused: &BTreeMap<String, Refusal>) -> Option<R
             other => other.to_string(),
         };
         for (pattern, refusal) in refused {
-            if matches_prefix(pattern, path) && refusal.refuses(&text) {
+            // A null is no value for the key listed (`exec.command: null` is unset), but an
+            // entry under a listed mapping (`models: {llm: null}` names a model): list leaf keys.
+            let unset = value.is_null() && pattern.split('.').count() == keys_of(path).len();
+            if matches_prefix(pattern, path) && !unset && refusal.refuses(&text) {
                 let value = matches!(refusal, Refusal::Unless { .. }).then(|| text.clone());
                 found = Some(Refused { path: path.clone(), value, reason: refusal.reason().to_string() });
                 return;
@@ -111,12 +115,16 @@ fn first_refused(model: &Value, refused: &BTreeMap<String, Refusal>) -> Option<R
     found
 }
 
-/// Calls `f` with each scalar of `value` that is set (not null) and its path.
+/// Calls `f` with each scalar of `value` and its path, the nulls of mappings too (`models:
+/// [llm]` is `models: {llm: null}`), not those of lists.
 fn each_leaf(value: &Value, path: &mut KeyPath, f: &mut impl FnMut(&KeyPath, &Value)) {
     match value {
         Value::Null => {}
         Value::Object(map) => {
             for (key, v) in map {
+                if v.is_null() {
+                    f(&path.child(key), v);
+                }
                 each_leaf(v, &mut path.child(key), f);
             }
         }
@@ -202,6 +210,16 @@ mod tests {
     fn an_allowed_value_and_an_unset_key_pass() {
         let (dir, file, project) = load("services:\n  web:\n    image: busybox\n    init: true\n    ports: ['80']\n");
         refuse_unsupported(&project, &[file], dir.path()).unwrap();
+    }
+
+    #[test]
+    fn a_null_is_refused_as_an_entry_of_a_refused_mapping_only() {
+        let refused: BTreeMap<String, Refusal> =
+            [("services.*.models".to_string(), Refusal::Always("models need a model runner".into())), ("services.*.develop.watch.exec.command".to_string(), Refusal::Always("exec rules are not run".into()))].into();
+        let unset = serde_json::json!({"services": {"web": {"develop": {"watch": [{"exec": {"command": null}}]}}}});
+        assert_eq!(first_refused(&unset, &refused), None);
+        let set = serde_json::json!({"services": {"web": {"models": {"llm": null}}}});
+        assert_eq!(first_refused(&set, &refused).map(|r| keys_of(&r.path).join(".")), Some("services.web.models.llm".to_string()));
     }
 
     #[test]

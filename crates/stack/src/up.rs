@@ -61,6 +61,7 @@ impl Stack {
                 .images()
                 .resolve(&service.image)
                 .map_err(|e| StackError::Service { service: name.clone(), message: e.to_string() })?;
+            crate::platform::check(name, service, &image)?;
             plan_opts.image_digests.insert(name.clone(), image.id);
         }
         let mut actual = Actual { containers: self.actual_containers()?, ..Default::default() };

@@ -1,7 +1,7 @@
 //! The project's volumes in the volume store: named ones (`<project>_<key>`), external ones
 //! (which must exist), and anonymous ones (the service's, and one per VOLUME of the image,
-//! inherited by the container that replaces theirs); a new volume is seeded with what the image
-//! has at the mount point, as Docker does.
+//! inherited by the container that replaces theirs); an empty volume is seeded with what the
+//! image has at the mount point each time a container is created with it, as Docker does.
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -39,7 +39,7 @@ impl Stack {
     }
 
     /// The host directory mounted for `v` (of type `volume`) in a container of an image whose
-    /// layers are `layers` (bottom first): the volume's, created and seeded if new; for an
+    /// layers are `layers` (bottom first): the volume's, created if new and seeded if empty; for an
     /// anonymous one, the volume `inherited` has at its target, if any.
     pub(crate) fn volume_source(&self, v: &ServiceVolume, layers: &[PathBuf], inherited: &AnonymousVolumes) -> Result<PathBuf, StackError> {
         let volume = if v.source.is_empty() { self.anonymous_volume(Path::new(&v.target), inherited)? } else { self.create_volume(&v.source)? };
@@ -49,7 +49,7 @@ impl Stack {
             // image into it.
             return volume_subpath(&volume.name, &volume.mountpoint, subpath);
         }
-        if !v.volume.as_ref().is_some_and(|o| o.nocopy) && !volume.seeded {
+        if !v.volume.as_ref().is_some_and(|o| o.nocopy) {
             seed_from_image(&self.volumes, &volume.name, layers, Path::new(&v.target))?;
         }
         Ok(volume.mountpoint)
@@ -72,9 +72,7 @@ impl Stack {
                 continue;
             }
             let volume = self.anonymous_volume(&target, inherited)?;
-            if !volume.seeded {
-                seed_from_image(&self.volumes, &volume.name, layers, &target)?;
-            }
+            seed_from_image(&self.volumes, &volume.name, layers, &target)?;
             mounts.push(Mount { target, kind: MountKind::Bind { source: volume.mountpoint, recursive: Recursive::default() }, read_only: false });
         }
         Ok(mounts)

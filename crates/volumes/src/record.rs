@@ -26,10 +26,6 @@ pub struct Volume {
     pub created: DateTime<Utc>,
     /// The directory holding its content: its `_data`, or the device of a bind volume.
     pub mountpoint: PathBuf,
-    /// Whether it has been mounted over image content once already (see
-    /// [`crate::VolumeStore::seed`]): it is never seeded again.
-    #[serde(default)]
-    pub seeded: bool,
 }
 
 impl Volume {
@@ -84,7 +80,6 @@ mod tests {
             options: BTreeMap::new(),
             created: Utc::now(),
             mountpoint: "/x/volumes/data/_data".into(),
-            seeded: true,
         }
     }
 
@@ -96,7 +91,7 @@ mod tests {
         let mut v = volume();
         write(&path, &v).unwrap();
         assert_eq!(read(&path).unwrap(), Some(v.clone()));
-        v.seeded = false;
+        v.labels.clear();
         write(&path, &v).unwrap();
         assert_eq!(read(&path).unwrap(), Some(v));
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file is left behind");
@@ -113,12 +108,13 @@ mod tests {
     }
 
     #[test]
-    fn records_without_seeded_read_as_not_seeded() {
+    fn records_of_earlier_versions_with_a_seeded_flag_still_read() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("volume.json");
-        let mut json = serde_json::to_value(volume()).unwrap();
-        json.as_object_mut().unwrap().remove("seeded");
+        let v = volume();
+        let mut json = serde_json::to_value(&v).unwrap();
+        json.as_object_mut().unwrap().insert("seeded".into(), true.into());
         fs::write(&path, json.to_string()).unwrap();
-        assert!(!read(&path).unwrap().unwrap().seeded);
+        assert_eq!(read(&path).unwrap(), Some(v));
     }
 }

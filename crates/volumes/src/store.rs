@@ -68,7 +68,6 @@ impl VolumeStore {
             options: driver_opts,
             created: chrono::Utc::now(),
             mountpoint: device.unwrap_or_else(|| final_dir.join(DATA)),
-            seeded: false,
         };
         if final_dir.is_dir() {
             // A volume directory without a record (made by hand, or by an earlier xcompose) is
@@ -119,25 +118,17 @@ impl VolumeStore {
     /// Seeds the volume `name` from `from`, the image's content at the path the volume is mounted
     /// on (a real directory, not a symbolic link: resolve it inside the image's root first).
     ///
-    /// As Docker does the first time a new volume is mounted, the tree is copied if the volume is
-    /// empty: regular files, directories, symbolic links (as links, never followed), device nodes,
-    /// FIFOs and sockets, with their modes, owners, extended attributes and times; hard links stay
-    /// links. The first time `from` exists the volume is
-    /// marked seeded, whether it was empty or not, so that it is never seeded again, even once
-    /// emptied. Whether anything was copied.
+    /// As Docker does whenever a container is created with a volume mounted, the tree is copied
+    /// if the volume is empty: regular files, directories, symbolic links (as links, never
+    /// followed), device nodes, FIFOs and sockets, with their modes, owners, extended attributes
+    /// and times; hard links stay links. Nothing marks a volume as seeded: an empty copy (an image
+    /// with nothing there) leaves it to the next container's image, so two services sharing it
+    /// give the same result in either order, and an emptied volume is filled again. Whether
+    /// anything was copied.
     pub fn seed(&self, name: &str, from: &Path) -> Result<bool> {
         let _lock = self.lock_for_writing()?;
-        let mut volume = self.read(name)?;
-        if volume.seeded {
-            return Ok(false);
-        }
-        let outcome = seed_dir(name, from, &volume.mountpoint)?;
-        if outcome == Seeding::NoSource {
-            return Ok(false);
-        }
-        volume.seeded = true;
-        record::write(&self.dir.join(name).join(RECORD), &volume)?;
-        Ok(outcome == Seeding::Copied)
+        let volume = self.read(name)?;
+        Ok(seed_dir(name, from, &volume.mountpoint)? == Seeding::Copied)
     }
 
     fn prune_where(&self, wanted: &dyn Fn(&Volume) -> bool, in_use: &dyn Fn(&str) -> bool) -> Result<Pruned> {

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use notify::{RecursiveMode, Watcher as _};
@@ -33,6 +33,14 @@ pub enum WatchError {
     /// The watcher stopped.
     #[error("the file watcher stopped")]
     Stopped,
+    /// A watched tree could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// What one rule watches.
@@ -86,6 +94,32 @@ pub fn is_ephemeral(name: &str) -> bool {
         || name.starts_with(".goutputstream-")
         || (name.starts_with('.') && (name.ends_with(".swp") || name.ends_with(".swx") || name.ends_with(".swo")))
         || (name.starts_with('#') && name.ends_with('#'))
+}
+
+/// The files under `rule`'s path that the rule watches and that were modified after `since`:
+/// what `initial_sync` copies into the containers when watching starts (compose's initial sync
+/// takes the files changed since the image was created), in path order.
+pub fn files_modified_since(rule: &RuleSpec, since: SystemTime) -> Result<Vec<PathBuf>, WatchError> {
+    let include = if rule.include.is_empty() { None } else { Some(glob_set(&rule.include)?) };
+    let compiled = Rule { path: rule.path.clone(), ignore: glob_set(&rule.ignore)?, include };
+    let read = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| WatchError::Read { path, source }
+    };
+    let mut files = Vec::new();
+    let mut pending = vec![rule.path.clone()];
+    while let Some(path) = pending.pop() {
+        let meta = std::fs::symlink_metadata(&path).map_err(read(&path))?;
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(&path).map_err(read(&path))? {
+                pending.push(entry.map_err(read(&path))?.path());
+            }
+        } else if meta.is_file() && compiled.matches(&path) && meta.modified().map_err(read(&path))? > since {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
 }
 
 /// Watches the rules' paths.
@@ -152,6 +186,22 @@ mod tests {
             ignore: glob_set(&ignore.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap(),
             include: (!include.is_empty()).then(|| glob_set(&include.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()),
         }
+    }
+
+    #[test]
+    fn files_modified_since_a_time_follow_the_rule_s_patterns() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("old.js");
+        std::fs::write(&old, "old").unwrap();
+        let before = std::fs::metadata(&old).unwrap().modified().unwrap();
+        std::fs::File::options().write(true).open(&old).unwrap().set_modified(before - Duration::from_secs(60)).unwrap();
+        std::fs::create_dir(dir.path().join("lib")).unwrap();
+        for new in ["new.js", "lib/util.js", "skip.tmp"] {
+            std::fs::write(dir.path().join(new), "new").unwrap();
+        }
+        let spec = RuleSpec { path: dir.path().to_path_buf(), ignore: vec!["*.tmp".into()], include: Vec::new() };
+        let files = files_modified_since(&spec, before - Duration::from_secs(30)).unwrap();
+        assert_eq!(files, [dir.path().join("lib/util.js"), dir.path().join("new.js")]);
     }
 
     #[test]

@@ -161,9 +161,18 @@ fn render(project: &Project, args: &ConfigArgs) -> Result<String> {
         value = escape_dollars(value);
     }
     Ok(match args.format {
-        Format::Json => serde_json::to_string_pretty(&value)?,
+        Format::Json => serde_json::to_string_pretty(&json_top_level(value))?,
         Format::Yaml => crate::compose_yaml::to_yaml(&value),
     })
+}
+
+/// Compose v2.40.3's JSON has its top-level keys in name order (`configs` before `name`,
+/// `secrets` before `services`) and no `models` (its YAML has them, in the model's order).
+fn json_top_level(value: serde_json::Value) -> serde_json::Value {
+    let serde_json::Value::Object(map) = value else { return value };
+    let mut entries: Vec<(String, serde_json::Value)> = map.into_iter().filter(|(k, _)| k != "models").collect();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    serde_json::Value::Object(entries.into_iter().collect())
 }
 
 /// Doubles every `$` in keys and strings.

@@ -1,6 +1,7 @@
 //! `xcompose watch`: brings the stack up, then applies each service's `develop.watch` rules
 //! as files change: `sync` copies them into the running containers, `restart` restarts them,
 //! `sync+restart` and `sync+exec` do both in turn. There is no image build, so `rebuild` says so.
+//! A sync rule with `initial_sync` first copies what changed since the image was made.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -49,6 +50,9 @@ pub fn run(cli: &Cli, args: &WatchArgs) -> Result<ExitCode> {
     }
     let specs: Vec<RuleSpec> = rules.iter().map(|(_, r)| RuleSpec { path: PathBuf::from(&r.path), ignore: r.ignore.clone(), include: r.include.clone() }).collect();
     let watcher = Watcher::new(&specs)?;
+    for ((service, rule), spec) in rules.iter().zip(&specs).filter(|((_, r), _)| r.initial_sync && r.action.starts_with("sync")) {
+        initial_sync(&stack, service, rule, spec)?;
+    }
     eprintln!("Watch enabled");
     loop {
         for (index, paths) in watcher.next_batch(QUIET)? {
@@ -61,19 +65,43 @@ pub fn run(cli: &Cli, args: &WatchArgs) -> Result<ExitCode> {
     }
 }
 
+/// `initial_sync`: as compose does when watching starts, copies into `service`'s containers the
+/// files under the rule's path modified since the service's image was created (the image may
+/// hold older copies of them).
+fn initial_sync(stack: &Stack, service: &str, rule: &WatchRule, spec: &RuleSpec) -> Result<()> {
+    let image_name = &stack.project().services[service].image;
+    let image = stack.runtime().images().resolve(image_name)?;
+    let created = image
+        .config
+        .created()
+        .as_deref()
+        .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
+        .map_or(std::time::UNIX_EPOCH, std::time::SystemTime::from);
+    let files = xcompose_watch::files_modified_since(spec, created)?;
+    if !files.is_empty() {
+        sync_paths(stack, service, rule, &files)?;
+    }
+    Ok(())
+}
+
+/// Copies the `changed` paths under `rule`'s path to its target in `service`'s containers.
+fn sync_paths(stack: &Stack, service: &str, rule: &WatchRule, changed: &[PathBuf]) -> Result<()> {
+    if rule.target.is_empty() {
+        bail!("the {} rule for {} has no target", rule.action, rule.path);
+    }
+    eprintln!("Syncing service {service:?} after {} changes were detected", changed.len());
+    for path in changed {
+        let relative = path.strip_prefix(&rule.path).map_err(|_| anyhow!("{} is not under {}", path.display(), rule.path))?;
+        let target = if relative.as_os_str().is_empty() { PathBuf::from(&rule.target) } else { Path::new(&rule.target).join(relative) };
+        stack.sync(service, path, &target)?;
+    }
+    Ok(())
+}
+
 /// Carries out `rule` of `service` for the `changed` paths.
 fn apply(stack: &Stack, service: &str, rule: &WatchRule, changed: &[PathBuf]) -> Result<()> {
-    let syncs = rule.action.starts_with("sync");
-    if syncs {
-        if rule.target.is_empty() {
-            bail!("the {} rule for {} has no target", rule.action, rule.path);
-        }
-        eprintln!("Syncing service {service:?} after {} changes were detected", changed.len());
-        for path in changed {
-            let relative = path.strip_prefix(&rule.path).map_err(|_| anyhow!("{} is not under {}", path.display(), rule.path))?;
-            let target = if relative.as_os_str().is_empty() { PathBuf::from(&rule.target) } else { Path::new(&rule.target).join(relative) };
-            stack.sync(service, path, &target)?;
-        }
+    if rule.action.starts_with("sync") {
+        sync_paths(stack, service, rule, changed)?;
     }
     match rule.action.as_str() {
         "sync" => {}
