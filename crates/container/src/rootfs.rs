@@ -9,7 +9,7 @@ use std::path::{Component, Path, PathBuf};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::unistd::{chdir, pivot_root};
 
-use crate::spec::{ContainerSpec, MountKind, RootFs, Shm};
+use crate::spec::{ContainerSpec, MountKind, Recursive, RootFs, Shm};
 
 type Result<T> = std::result::Result<T, String>;
 
@@ -135,11 +135,18 @@ fn ensure_file(path: &Path) -> Result<()> {
 fn extra_mount(root: &Path, m: &crate::spec::Mount) -> Result<()> {
     let at = secure_join(root, &m.target)?;
     match &m.kind {
-        MountKind::Bind { source } => {
+        MountKind::Bind { source, recursive } => {
             if source.is_dir() { ensure_dir(&at)? } else { ensure_file(&at)? }
-            sys(|| format!("binding {} on {}", source.display(), m.target.display()), mount(Some(source.as_path()), &at, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>))?;
+            let flags = match recursive {
+                Recursive::Disabled => MsFlags::MS_BIND,
+                _ => MsFlags::MS_BIND | MsFlags::MS_REC,
+            };
+            sys(|| format!("binding {} on {}", source.display(), m.target.display()), mount(Some(source.as_path()), &at, None::<&str>, flags, None::<&str>))?;
             if m.read_only {
                 bind_read_only(&at)?;
+                if matches!(recursive, Recursive::Enabled | Recursive::Readonly) {
+                    submounts_read_only(&at)?;
+                }
             }
         }
         MountKind::Tmpfs { size, mode } => {
@@ -156,6 +163,44 @@ fn extra_mount(root: &Path, m: &crate::spec::Mount) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Remounts read-only every mount under `at` (not `at` itself), as a recursively read-only bind
+/// mount needs.
+fn submounts_read_only(at: &Path) -> Result<()> {
+    let mountinfo = io(|| "reading /proc/self/mountinfo".into(), std::fs::read_to_string("/proc/self/mountinfo"))?;
+    let under: Vec<PathBuf> = mountinfo
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .map(unescape_mountinfo)
+        .filter(|point| point != at && point.starts_with(at))
+        .collect();
+    for point in under {
+        sys(|| format!("making {} read-only", point.display()), mount(None::<&str>, &point, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY, None::<&str>))?;
+    }
+    Ok(())
+}
+
+/// A mount point as /proc/self/mountinfo writes it (space, tab, newline and backslash as
+/// `\ooo` octal escapes) back as a path.
+fn unescape_mountinfo(text: &str) -> PathBuf {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes.get(i + 1..i + 4).filter(|d| bytes[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match octal {
+            Some(d) => {
+                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                i += 4;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    PathBuf::from(<std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(out))
 }
 
 fn bind_read_only(at: &Path) -> Result<()> {
@@ -229,6 +274,12 @@ fn mount_proc_sys_dev(root: &Path, spec: &ContainerSpec) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mountinfo_escapes_are_undone() {
+        assert_eq!(unescape_mountinfo("/a\\040b/c\\011d\\134e"), PathBuf::from("/a b/c\td\\e"));
+        assert_eq!(unescape_mountinfo("/plain\\9x"), PathBuf::from("/plain\\9x"));
+    }
 
     #[test]
     fn secure_join_never_leaves_the_root() {

@@ -68,6 +68,9 @@ pub enum MountKind {
     Bind {
         /// Host path.
         source: PathBuf,
+        /// What happens to the mounts under `source` (`bind.recursive`).
+        #[serde(default)]
+        recursive: Recursive,
     },
     /// A fresh tmpfs.
     Tmpfs {
@@ -87,6 +90,22 @@ pub struct Mount {
     pub kind: MountKind,
     /// Read-only.
     pub read_only: bool,
+}
+
+/// How a bind mount treats the mounts under its source, as Docker 25+ (`bind.recursive`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Recursive {
+    /// They are bound too, and read-only with the mount (Docker's default; recursively
+    /// read-only where the kernel allows, which here is always: each is remounted).
+    #[default]
+    Enabled,
+    /// Only the source itself is bound; the mounts under it are not seen.
+    Disabled,
+    /// They are bound too, and stay writable when the mount is read-only.
+    Writable,
+    /// They are bound too, and read-only with the mount, without fallback.
+    Readonly,
 }
 
 /// The container's network namespace.

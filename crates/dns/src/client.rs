@@ -5,9 +5,11 @@
 //! ```json
 //! {"netns": "/root/containers/ab12/netns",
 //!  "networks": ["/root/networks/p_default.dns/records.json"],
-//!  "upstreams": ["10.0.0.53:53"]}
+//!  "upstreams": ["10.0.0.53:53"],
+//!  "aliases": {"database": "db"}}
 //! ```
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -27,6 +29,10 @@ pub struct Client {
     /// host's.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub upstreams: Vec<SocketAddr>,
+    /// Names only this container knows (`links: [db:database]`, `external_links`), each
+    /// answered with the addresses of the name it stands for, in lower case.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub aliases: BTreeMap<String, String>,
 }
 
 impl Client {
@@ -38,6 +44,13 @@ impl Client {
             Err(source) => return Err(Error::Read { path: path.to_path_buf(), source }),
         };
         serde_json::from_slice(&bytes).map(Some).map_err(|source| Error::Parse { path: path.to_path_buf(), source })
+    }
+
+    /// The name to look up for `name` (any case, trailing dot or not): what it is an alias of for
+    /// this container, else itself.
+    pub fn target<'a>(&'a self, name: &'a str) -> &'a str {
+        let key = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+        self.aliases.get(&key).map_or(name, String::as_str)
     }
 
     /// Writes the client file at `path` atomically.
@@ -70,9 +83,17 @@ mod tests {
             netns: "/r/c/ab12/netns".into(),
             networks: vec!["/r/n/a.dns/records.json".into(), "/r/n/b.dns/records.json".into()],
             upstreams: vec!["10.0.0.53:53".parse().unwrap()],
+            aliases: [("database".to_string(), "db".to_string())].into(),
         };
         client.save(&path).unwrap();
         assert_eq!(Client::load(&path).unwrap(), Some(client));
+    }
+
+    #[test]
+    fn aliases_stand_for_their_target_in_any_case() {
+        let client = Client { aliases: [("database".to_string(), "db".to_string())].into(), ..Default::default() };
+        assert_eq!(client.target("DataBase."), "db");
+        assert_eq!(client.target("web"), "web");
     }
 
     #[test]

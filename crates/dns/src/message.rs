@@ -1,9 +1,9 @@
 //! What to do with one DNS packet: answer it from the client's networks, forward it, or ignore it.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use hickory_proto::op::{Edns, Message, MessageType, Metadata, OpCode, ResponseCode, DEFAULT_MAX_PAYLOAD_LEN};
-use hickory_proto::rr::rdata::A;
+use hickory_proto::rr::rdata::{A, AAAA};
 use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
 
 /// TTL of the answers: 0, so that no resolver caches a container's address past its restart and
@@ -40,8 +40,10 @@ pub(crate) enum Outcome {
 
 /// Decides what to do with `packet`. `forwarding` says whether there are upstream resolvers for
 /// names `lookup` does not know (without, those get NXDOMAIN); `lookup` gives the addresses of a
-/// name its client's networks know.
-pub(crate) fn handle(lookup: impl FnOnce(&str) -> Option<Vec<Ipv4Addr>>, packet: &[u8], forwarding: bool, transport: Transport) -> Outcome {
+/// name its client's networks know: A records for its IPv4 ones, AAAA for its IPv6 ones (a known
+/// name without an address of the asked family gets an empty NOERROR answer, as Docker's
+/// embedded DNS gives).
+pub(crate) fn handle(lookup: impl FnOnce(&str) -> Option<Vec<IpAddr>>, packet: &[u8], forwarding: bool, transport: Transport) -> Outcome {
     let Ok(request) = Message::from_vec(packet) else {
         return Outcome::Ignore;
     };
@@ -63,12 +65,16 @@ pub(crate) fn handle(lookup: impl FnOnce(&str) -> Option<Vec<Ipv4Addr>>, packet:
         Some(addresses) => {
             let mut message = response(&request, ResponseCode::NoError, forwarding);
             message.metadata.authoritative = true;
-            let wants_a = matches!(query.query_type(), RecordType::A | RecordType::ANY)
-                && matches!(query.query_class(), DNSClass::IN | DNSClass::ANY);
-            if wants_a {
-                for address in addresses {
-                    message.add_answer(Record::from_rdata(query.name().clone(), TTL, RData::A(A(address))));
-                }
+            let internet = matches!(query.query_class(), DNSClass::IN | DNSClass::ANY);
+            let wants_a = internet && matches!(query.query_type(), RecordType::A | RecordType::ANY);
+            let wants_aaaa = internet && matches!(query.query_type(), RecordType::AAAA | RecordType::ANY);
+            for address in addresses {
+                let data = match address {
+                    IpAddr::V4(v4) if wants_a => RData::A(A(v4)),
+                    IpAddr::V6(v6) if wants_aaaa => RData::AAAA(AAAA(v6)),
+                    _ => continue,
+                };
+                message.add_answer(Record::from_rdata(query.name().clone(), TTL, data));
             }
             reply(message)
         }
@@ -126,11 +132,13 @@ mod tests {
     use hickory_proto::rr::Name;
     use proptest::prelude::*;
 
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
     use super::*;
     use crate::zone::Zone;
     use crate::Records;
 
-    fn zone_with(names: &[(&str, &[Ipv4Addr])]) -> (tempfile::TempDir, Zone) {
+    fn zone_with(names: &[(&str, &[IpAddr])]) -> (tempfile::TempDir, Zone) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("records.json");
         let mut records = Records::default();
@@ -160,7 +168,7 @@ mod tests {
     #[test]
     fn a_query_for_a_known_name_gets_its_addresses() {
         let ip = Ipv4Addr::new(172, 18, 0, 2);
-        let (_dir, mut zone) = zone_with(&[("web", &[ip])]);
+        let (_dir, mut zone) = zone_with(&[("web", &[ip.into()])]);
         let request = query("WEB.", RecordType::A);
         let answer = reply(handle(|name| zone.lookup(name), &request.to_vec().unwrap(), true, Transport::Udp));
         assert_eq!(answer.metadata.id, request.metadata.id);
@@ -169,6 +177,21 @@ mod tests {
         assert_eq!(answer.queries, request.queries);
         let addresses: Vec<_> = answer.answers.iter().map(|r| (r.data.clone(), r.ttl)).collect();
         assert_eq!(addresses, vec![(RData::A(A(ip)), 0)]);
+    }
+
+    #[test]
+    fn a_and_aaaa_queries_get_the_addresses_of_their_family() {
+        let (v4, v6) = (Ipv4Addr::new(172, 18, 0, 2), "fd00:1::2".parse::<Ipv6Addr>().unwrap());
+        let (_dir, mut zone) = zone_with(&[("web", &[v4.into(), v6.into()]), ("old", &[v4.into()])]);
+        let mut ask = |name: &str, kind| {
+            let answer = reply(handle(|name| zone.lookup(name), &query(name, kind).to_vec().unwrap(), false, Transport::Udp));
+            assert_eq!(answer.metadata.response_code, ResponseCode::NoError);
+            answer.answers.iter().map(|r| r.data.clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(ask("web.", RecordType::A), vec![RData::A(A(v4))]);
+        assert_eq!(ask("web.", RecordType::AAAA), vec![RData::AAAA(AAAA(v6))]);
+        assert_eq!(ask("web.", RecordType::ANY).len(), 2);
+        assert_eq!(ask("old.", RecordType::AAAA), vec![]);
     }
 
     #[test]
@@ -185,7 +208,7 @@ mod tests {
 
     #[test]
     fn too_many_addresses_for_udp_are_truncated_but_not_over_tcp() {
-        let addresses: Vec<Ipv4Addr> = (1..=60).map(|i| Ipv4Addr::new(10, 0, 0, i)).collect();
+        let addresses: Vec<IpAddr> = (1..=60).map(|i| Ipv4Addr::new(10, 0, 0, i).into()).collect();
         let (_dir, mut zone) = zone_with(&[("big", &addresses)]);
         let request = query("big.", RecordType::A).to_vec().unwrap();
         let udp = reply(handle(|name| zone.lookup(name), &request, false, Transport::Udp));
@@ -210,13 +233,13 @@ mod tests {
     proptest! {
         #[test]
         fn arbitrary_bytes_never_panic(packet in proptest::collection::vec(any::<u8>(), 0..600)) {
-            let (_dir, mut zone) = zone_with(&[("web", &[Ipv4Addr::new(10, 0, 0, 1)])]);
+            let (_dir, mut zone) = zone_with(&[("web", &[Ipv4Addr::new(10, 0, 0, 1).into()])]);
             let _ = handle(|name| zone.lookup(name), &packet, true, Transport::Udp);
         }
 
         #[test]
         fn corrupted_queries_never_panic(flips in proptest::collection::vec((0usize..64, any::<u8>()), 1..8)) {
-            let (_dir, mut zone) = zone_with(&[("web", &[Ipv4Addr::new(10, 0, 0, 1)])]);
+            let (_dir, mut zone) = zone_with(&[("web", &[Ipv4Addr::new(10, 0, 0, 1).into()])]);
             let mut packet = query("web.", RecordType::A).to_vec().unwrap();
             for (at, byte) in flips {
                 let at = at % packet.len();

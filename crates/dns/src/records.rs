@@ -2,11 +2,13 @@
 //! has. Written by the orchestrator, read by the resolver whenever it changes.
 //!
 //! ```json
-//! {"names": {"web": ["172.18.0.2", "172.18.0.3"], "myproj-web-1": ["172.18.0.2"]}}
+//! {"names": {"web": ["172.18.0.2", "fd00:1::2", "172.18.0.3"], "myproj-web-1": ["172.18.0.2", "fd00:1::2"]}}
 //! ```
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::net::IpAddr;
+#[cfg(test)]
 use std::net::Ipv4Addr;
 use std::path::Path;
 
@@ -15,9 +17,9 @@ use crate::Error;
 /// The names of one network and their addresses.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Records {
-    /// Each name's addresses, in the order they were added.
+    /// Each name's addresses (IPv4 and IPv6), in the order they were added.
     #[serde(default)]
-    pub names: BTreeMap<String, Vec<Ipv4Addr>>,
+    pub names: BTreeMap<String, Vec<IpAddr>>,
 }
 
 impl Records {
@@ -39,7 +41,8 @@ impl Records {
     }
 
     /// Gives `name` the address `ip` too (nothing changes if it has it already).
-    pub fn insert(&mut self, name: &str, ip: Ipv4Addr) {
+    pub fn insert(&mut self, name: &str, ip: impl Into<IpAddr>) {
+        let ip = ip.into();
         let addresses = self.names.entry(name.to_string()).or_default();
         if !addresses.contains(&ip) {
             addresses.push(ip);
@@ -48,7 +51,8 @@ impl Records {
 
     /// Takes `ip` away from every name (a container left the network); names left without an
     /// address are removed.
-    pub fn remove_address(&mut self, ip: Ipv4Addr) {
+    pub fn remove_address(&mut self, ip: impl Into<IpAddr>) {
+        let ip = ip.into();
         self.names.retain(|_, addresses| {
             addresses.retain(|a| *a != ip);
             !addresses.is_empty()
@@ -85,7 +89,7 @@ mod tests {
         records.insert("web", ip(2));
         records.insert("web", ip(3));
         records.insert("web", ip(2));
-        assert_eq!(records.names["web"], vec![ip(2), ip(3)]);
+        assert_eq!(records.names["web"], vec![IpAddr::from(ip(2)), ip(3).into()]);
     }
 
     #[test]
@@ -96,7 +100,7 @@ mod tests {
         records.insert("myproj-web-1", ip(2));
         records.remove_address(ip(2));
         assert_eq!(records.names.len(), 1);
-        assert_eq!(records.names["web"], vec![ip(3)]);
+        assert_eq!(records.names["web"], vec![IpAddr::from(ip(3))]);
     }
 
     #[test]
@@ -118,7 +122,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("records.json");
         std::fs::write(&path, r#"{"names": {"web": ["172.18.0.2","172.18.0.3"]}}"#).unwrap();
-        assert_eq!(Records::load(&path).unwrap().names["web"], vec![ip(2), ip(3)]);
+        assert_eq!(Records::load(&path).unwrap().names["web"], vec![IpAddr::from(ip(2)), ip(3).into()]);
+        std::fs::write(&path, r#"{"names": {"web": ["fd00:1::2"]}}"#).unwrap();
+        assert_eq!(Records::load(&path).unwrap().names["web"], vec!["fd00:1::2".parse::<IpAddr>().unwrap()]);
         std::fs::write(&path, r#"{"names": {"web": ["not an address"]}}"#).unwrap();
         let err = Records::load(&path).unwrap_err().to_string();
         assert!(err.starts_with(&format!("parsing {}", path.display())), "{err}");

@@ -336,7 +336,7 @@ async fn answer(shared: &Shared, client: &Mutex<Arc<Client>>, packet: &[u8], tra
     let upstreams = if client.upstreams.is_empty() { &shared.upstreams } else { &client.upstreams };
     let outcome = {
         let mut zones = shared.zones.lock().unwrap_or_else(PoisonError::into_inner);
-        handle(|name| zones.lookup(&client.networks, name), packet, !upstreams.is_empty(), transport)
+        handle(|name| zones.lookup(&client.networks, client.target(name)), packet, !upstreams.is_empty(), transport)
     };
     match outcome {
         Outcome::Reply(reply) => Some(reply),

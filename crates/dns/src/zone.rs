@@ -2,7 +2,7 @@
 //! changed, and a round-robin turn per name.
 
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -25,7 +25,7 @@ pub(crate) struct Zone {
     path: PathBuf,
     /// The version read last; `None` while there is no file.
     stamp: Option<Stamp>,
-    names: HashMap<String, Vec<Ipv4Addr>>,
+    names: HashMap<String, Vec<IpAddr>>,
     /// How many times each name has been answered: where its rotation starts next.
     turns: HashMap<String, usize>,
 }
@@ -78,7 +78,7 @@ impl Zone {
 
     /// The addresses of `name` (any case, trailing dot or not) after bringing the zone up to date
     /// with the file, rotated by one more place than last time; `None` for an unknown name.
-    pub(crate) fn lookup(&mut self, name: &str) -> Option<Vec<Ipv4Addr>> {
+    pub(crate) fn lookup(&mut self, name: &str) -> Option<Vec<IpAddr>> {
         self.refresh();
         let key = normalize(name);
         let addresses = self.names.get(&key)?;
@@ -101,7 +101,7 @@ pub(crate) struct Zones {
 impl Zones {
     /// The addresses of `name` on the first of `networks` (records files) that knows it, as
     /// [`Zone::lookup`] gives them; `None` if none does.
-    pub(crate) fn lookup(&mut self, networks: &[PathBuf], name: &str) -> Option<Vec<Ipv4Addr>> {
+    pub(crate) fn lookup(&mut self, networks: &[PathBuf], name: &str) -> Option<Vec<IpAddr>> {
         networks.iter().find_map(|file| {
             if !self.by_file.contains_key(file) {
                 self.by_file.insert(file.clone(), Zone::new(file.clone()));
@@ -125,8 +125,10 @@ fn normalize(name: &str) -> String {
 mod tests {
     use super::*;
 
-    fn ip(last: u8) -> Ipv4Addr {
-        Ipv4Addr::new(10, 0, 0, last)
+    use std::net::Ipv4Addr;
+
+    fn ip(last: u8) -> IpAddr {
+        Ipv4Addr::new(10, 0, 0, last).into()
     }
 
     #[test]
@@ -179,8 +181,8 @@ mod tests {
         let mut zones = Zones::default();
         let both = [front.clone(), back.clone()];
         assert_eq!(zones.lookup(&both, "web"), Some(vec![ip(2)]));
-        assert_eq!(zones.lookup(&[back, front.clone()], "web"), Some(vec![Ipv4Addr::new(10, 1, 0, 2)]));
-        assert_eq!(zones.lookup(&both, "db"), Some(vec![Ipv4Addr::new(10, 1, 0, 3)]));
+        assert_eq!(zones.lookup(&[back, front.clone()], "web"), Some(vec![IpAddr::from(Ipv4Addr::new(10, 1, 0, 2))]));
+        assert_eq!(zones.lookup(&both, "db"), Some(vec![IpAddr::from(Ipv4Addr::new(10, 1, 0, 3))]));
         assert_eq!(zones.lookup(std::slice::from_ref(&front), "db"), None);
         zones.retain(|file| file == front);
         assert_eq!(zones.by_file.len(), 1);

@@ -70,7 +70,7 @@ fn containers_are_served_changed_and_dropped_as_their_client_files_say() {
 
         // Moved to the other network: the same sockets answer from it.
         let path = client_file(&project.clients(), "late").map_err(|e| e.to_string())?;
-        Client { netns: netns.clone(), networks: vec![two.clone()], upstreams: Vec::new() }.save(&path).map_err(|e| e.to_string())?;
+        Client { netns: netns.clone(), networks: vec![two.clone()], upstreams: Vec::new(), aliases: Default::default() }.save(&path).map_err(|e| e.to_string())?;
         control::sync(&project.control(), "late").map_err(|e| e.to_string())?;
         let reply = in_netns(&netns, || ask_udp("on-one", RecordType::A))??;
         check(reply.metadata.response_code == ResponseCode::NXDomain, || format!("still on one: {reply:?}"))?;
@@ -91,7 +91,7 @@ fn containers_are_served_changed_and_dropped_as_their_client_files_say() {
         check(closed, || "the resolver still listens in a removed container's namespace".into())?;
 
         // A container whose namespace is not there is refused with the reason.
-        Client { netns: project.dir.path().join("nowhere"), networks: vec![one.clone()], upstreams: Vec::new() }
+        Client { netns: project.dir.path().join("nowhere"), networks: vec![one.clone()], upstreams: Vec::new(), aliases: Default::default() }
             .save(&client_file(&project.clients(), "broken").map_err(|e| e.to_string())?)
             .map_err(|e| e.to_string())?;
         let err = control::sync(&project.control(), "broken").err().ok_or("a container without a namespace was served")?.to_string();
@@ -111,7 +111,7 @@ fn a_resolver_started_again_serves_every_container_that_is_still_there() {
         save_records(&records, &[("kept", &[front(2)])])?;
         let alive = project.container("alive", &[&records], &[])?;
         // A container removed while no resolver ran left its file but not its namespace.
-        Client { netns: project.dir.path().join("gone.netns"), networks: vec![records.clone()], upstreams: Vec::new() }
+        Client { netns: project.dir.path().join("gone.netns"), networks: vec![records.clone()], upstreams: Vec::new(), aliases: Default::default() }
             .save(&client_file(&project.clients(), "gone").map_err(|e| e.to_string())?)
             .map_err(|e| e.to_string())?;
         project.start(Vec::new())?;

@@ -38,6 +38,8 @@ fn bench(c: &mut Criterion) {
                 address,
                 gateway: Some(subnet.gateway),
                 mtu: None,
+                ipv6: None,
+                settings: Default::default(),
             };
             link::attach(&attachment).unwrap();
             link::detach(ENDPOINT).unwrap();

@@ -19,6 +19,10 @@
 //!                                               lo dropped (route_localnet is on for bridges)
 //! ```
 //!
+//! Networks with IPv6 get the same chains and rules in ip6tables for their IPv6 subnet, as Docker
+//! makes them with `ip6tables: true` and no userland proxy; IPv6 has no `route_localnet`, so
+//! nothing is published on `::1`.
+//!
 //! The chains are made on first use and removed with their jumps when the last network goes.
 //! Sequences of commands are serialised by a lock file in /run, so concurrent xcompose
 //! processes never interleave them.
@@ -26,10 +30,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::Write;
-use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
 use std::process::{Command, Stdio};
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use nix::fcntl::{Flock, FlockArg};
 
 /// Why a firewall change failed.
@@ -76,8 +80,13 @@ pub struct NetworkRules {
     pub bridge: String,
     /// Its subnet.
     pub subnet: Ipv4Net,
+    /// Its IPv6 subnet, with `enable_ipv6`.
+    pub subnet6: Option<Ipv6Net>,
     /// No traffic in or out of the bridge (`internal: true`).
     pub internal: bool,
+    /// Traffic out leaves with the host's address (Docker's default); off with the bridge
+    /// option `com.docker.network.bridge.enable_ip_masquerade: "false"`.
+    pub masquerade: bool,
 }
 
 /// A transport protocol of a published port.
@@ -103,12 +112,13 @@ impl Protocol {
 pub struct PortMapping {
     /// Its protocol.
     pub protocol: Protocol,
-    /// The host address it is published on; `None` for all.
-    pub host_ip: Option<Ipv4Addr>,
+    /// The host address it is published on, of the container address's family; `None` for all
+    /// of that family.
+    pub host_ip: Option<IpAddr>,
     /// The host port.
     pub host_port: u16,
-    /// The container's address.
-    pub container_ip: Ipv4Addr,
+    /// The container's address (IPv4 or IPv6: the family of the rule).
+    pub container_ip: IpAddr,
     /// The container's port.
     pub container_port: u16,
     /// The bridge the container is on.
@@ -122,6 +132,51 @@ const ISOLATION: &str = "XCOMPOSE-ISOLATION";
 const RAW: &str = "XCOMPOSE-RAW";
 /// Prefix of the bridges of compose networks (see [`crate::link::bridge_name`]).
 const BRIDGES: &str = "xc-+";
+
+/// The two families of rules: iptables and ip6tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    /// IPv4, iptables.
+    V4,
+    /// IPv6, ip6tables.
+    V6,
+}
+
+impl Family {
+    fn of(ip: IpAddr) -> Family {
+        if ip.is_ipv4() { Family::V4 } else { Family::V6 }
+    }
+
+    fn save(self) -> &'static str {
+        match self {
+            Family::V4 => "iptables-save",
+            Family::V6 => "ip6tables-save",
+        }
+    }
+
+    fn restore(self) -> &'static str {
+        match self {
+            Family::V4 => "iptables-restore",
+            Family::V6 => "ip6tables-restore",
+        }
+    }
+
+    /// A host address as a rule matches it.
+    fn host(self, ip: IpAddr) -> String {
+        match self {
+            Family::V4 => format!("{ip}/32"),
+            Family::V6 => format!("{ip}/128"),
+        }
+    }
+
+    /// Every address of the family.
+    fn unspecified(self) -> IpAddr {
+        match self {
+            Family::V4 => Ipv4Addr::UNSPECIFIED.into(),
+            Family::V6 => Ipv6Addr::UNSPECIFIED.into(),
+        }
+    }
+}
 
 /// xcompose's chains, by table.
 const CHAINS: [(&str, &str); 5] = [("nat", DNAT), ("nat", POSTROUTING), ("filter", FORWARD), ("filter", ISOLATION), ("raw", RAW)];
@@ -138,13 +193,14 @@ fn jumps() -> [(&'static str, &'static str, String); 5] {
 }
 
 /// The rules every network needs once: (table, chain, rule).
-fn common_rules() -> [(&'static str, &'static str, String); 2] {
-    [
-        // Traffic between two compose networks goes through the isolation chain.
-        ("filter", FORWARD, format!("-i {BRIDGES} -o {BRIDGES} -j {ISOLATION}")),
+fn common_rules(family: Family) -> Vec<(&'static str, &'static str, String)> {
+    // Traffic between two compose networks goes through the isolation chain.
+    let mut rules = vec![("filter", FORWARD, format!("-i {BRIDGES} -o {BRIDGES} -j {ISOLATION}"))];
+    if family == Family::V4 {
         // route_localnet is on for bridges: nothing but lo may send to 127.0.0.0/8.
-        ("raw", RAW, "-d 127.0.0.0/8 ! -i lo -j DROP".to_string()),
-    ]
+        rules.push(("raw", RAW, "-d 127.0.0.0/8 ! -i lo -j DROP".to_string()));
+    }
+    rules
 }
 
 /// Holds the firewall lock while alive.
@@ -167,10 +223,11 @@ struct Snapshot {
 }
 
 impl Snapshot {
-    fn take() -> Result<Snapshot> {
-        let out = Command::new("iptables-save").stderr(Stdio::piped()).output().map_err(|e| FirewallError::Iptables(format!("running iptables-save: {e}")))?;
+    fn take(family: Family) -> Result<Snapshot> {
+        let save = family.save();
+        let out = Command::new(save).stderr(Stdio::piped()).output().map_err(|e| FirewallError::Iptables(format!("running {save}: {e}")))?;
         if !out.status.success() {
-            return Err(FirewallError::Iptables(format!("iptables-save: {}", String::from_utf8_lossy(&out.stderr).trim())));
+            return Err(FirewallError::Iptables(format!("{save}: {}", String::from_utf8_lossy(&out.stderr).trim())));
         }
         let mut snapshot = Snapshot { chains: BTreeSet::new(), rules: BTreeSet::new() };
         let mut table = String::new();
@@ -214,7 +271,7 @@ impl Batch {
         self.tables.entry(table).or_default().push(command);
     }
 
-    fn apply(self) -> Result<()> {
+    fn apply(self, family: Family) -> Result<()> {
         if self.tables.is_empty() {
             return Ok(());
         }
@@ -227,24 +284,25 @@ impl Batch {
             }
             script.push_str("COMMIT\n");
         }
-        let mut child = Command::new("iptables-restore")
+        let restore = family.restore();
+        let mut child = Command::new(restore)
             .args(["--noflush", "--wait"])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| FirewallError::Iptables(format!("running iptables-restore: {e}")))?;
-        child.stdin.take().expect("stdin is piped").write_all(script.as_bytes()).map_err(|e| FirewallError::Iptables(format!("writing to iptables-restore: {e}")))?;
-        let out = child.wait_with_output().map_err(|e| FirewallError::Iptables(format!("iptables-restore: {e}")))?;
+            .map_err(|e| FirewallError::Iptables(format!("running {restore}: {e}")))?;
+        child.stdin.take().expect("stdin is piped").write_all(script.as_bytes()).map_err(|e| FirewallError::Iptables(format!("writing to {restore}: {e}")))?;
+        let out = child.wait_with_output().map_err(|e| FirewallError::Iptables(format!("{restore}: {e}")))?;
         if !out.status.success() {
-            return Err(FirewallError::Iptables(format!("iptables-restore: {} (rules: {script:?})", String::from_utf8_lossy(&out.stderr).trim())));
+            return Err(FirewallError::Iptables(format!("{restore}: {} (rules: {script:?})", String::from_utf8_lossy(&out.stderr).trim())));
         }
         Ok(())
     }
 }
 
 /// Adds to `batch` what is missing of xcompose's chains, the jumps to them and the common rules.
-fn ensure_chains(snapshot: &Snapshot, batch: &mut Batch) {
+fn ensure_chains(family: Family, snapshot: &Snapshot, batch: &mut Batch) {
     for (table, chain) in CHAINS {
         if !snapshot.has_chain(table, chain) {
             batch.push(table, format!(":{chain} - [0:0]"));
@@ -255,30 +313,37 @@ fn ensure_chains(snapshot: &Snapshot, batch: &mut Batch) {
             batch.push(table, format!("-I {builtin} 1 {rule}"));
         }
     }
-    for (table, chain, rule) in common_rules() {
+    for (table, chain, rule) in common_rules(family) {
         if !snapshot.has(table, chain, &rule) {
             batch.push(table, format!("-A {chain} {rule}"));
         }
     }
 }
 
-/// The rules of network `n`: (table, chain, rule), in the order they go in.
-fn network_rules(n: &NetworkRules) -> Vec<(&'static str, &'static str, String)> {
-    let (br, subnet) = (&n.bridge, n.subnet);
-    let mut rules = vec![
-        // Ports published on localhost: the kernel routes 127.0.0.1 sources out of the bridge
-        // (route_localnet); they leave with the gateway's address.
-        ("nat", POSTROUTING, format!("-s 127.0.0.0/8 -o {br} -j MASQUERADE")),
+/// The rules of network `n` for `family`: (table, chain, rule), in the order they go in; none
+/// for IPv6 on a network without it.
+fn network_rules(family: Family, n: &NetworkRules) -> Vec<(&'static str, &'static str, String)> {
+    let br = &n.bridge;
+    let (subnet, mut rules) = match (family, n.subnet6) {
+        (Family::V4, _) => (n.subnet.to_string(), vec![
+            // Ports published on localhost: the kernel routes 127.0.0.1 sources out of the
+            // bridge (route_localnet); they leave with the gateway's address.
+            ("nat", POSTROUTING, format!("-s 127.0.0.0/8 -o {br} -j MASQUERADE")),
+        ]),
+        (Family::V6, Some(subnet6)) => (subnet6.to_string(), Vec::new()),
+        (Family::V6, None) => return Vec::new(),
+    };
+    rules.extend([
         // Hairpin: a container reaching a published port of its own network gets its answer back
         // through the host.
         ("nat", POSTROUTING, format!("-s {subnet} -o {br} -m conntrack --ctstate DNAT -j MASQUERADE")),
         // Between two different compose bridges: dropped.
         ("filter", ISOLATION, format!("-i {br} ! -o {br} -j DROP")),
-    ];
+    ]);
     if n.internal {
         rules.push(("filter", FORWARD, format!("-i {br} ! -o {br} -j DROP")));
         rules.push(("filter", FORWARD, format!("! -i {br} -o {br} -j DROP")));
-    } else {
+    } else if n.masquerade {
         rules.push(("nat", POSTROUTING, format!("-s {subnet} ! -o {br} -j MASQUERADE")));
     }
     rules.push(("filter", FORWARD, format!("-i {br} -j ACCEPT")));
@@ -286,30 +351,48 @@ fn network_rules(n: &NetworkRules) -> Vec<(&'static str, &'static str, String)> 
     rules
 }
 
-/// Sets up NAT and filtering for network `n` (idempotent); forwarding on.
+/// Sets up NAT and filtering for network `n` (idempotent), in ip6tables too for a network with
+/// IPv6; forwarding on.
 pub fn add_network(n: &NetworkRules) -> Result<()> {
     let _lock = lock()?;
-    let snapshot = Snapshot::take()?;
+    add_rules(Family::V4, n)?;
+    sysctl("/proc/sys/net/ipv4/ip_forward", "1")?;
+    sysctl(&format!("/proc/sys/net/ipv4/conf/{}/route_localnet", n.bridge), "1")?;
+    if n.subnet6.is_some() {
+        add_rules(Family::V6, n)?;
+        sysctl("/proc/sys/net/ipv6/conf/all/forwarding", "1")?;
+    }
+    Ok(())
+}
+
+fn add_rules(family: Family, n: &NetworkRules) -> Result<()> {
+    let snapshot = Snapshot::take(family)?;
     let mut batch = Batch::default();
-    ensure_chains(&snapshot, &mut batch);
-    for (table, chain, rule) in network_rules(n) {
+    ensure_chains(family, &snapshot, &mut batch);
+    for (table, chain, rule) in network_rules(family, n) {
         if !snapshot.has(table, chain, &rule) {
             batch.push(table, format!("-A {chain} {rule}"));
         }
     }
-    batch.apply()?;
-    sysctl("/proc/sys/net/ipv4/ip_forward", "1")?;
-    sysctl(&format!("/proc/sys/net/ipv4/conf/{}/route_localnet", n.bridge), "1")
+    batch.apply(family)
 }
 
 /// Removes the rules of network `n` (idempotent); with the last network, xcompose's chains and
 /// jumps go too.
 pub fn remove_network(n: &NetworkRules) -> Result<()> {
     let _lock = lock()?;
-    let snapshot = Snapshot::take()?;
+    remove_rules(Family::V4, n)?;
+    if n.subnet6.is_some() {
+        remove_rules(Family::V6, n)?;
+    }
+    Ok(())
+}
+
+fn remove_rules(family: Family, n: &NetworkRules) -> Result<()> {
+    let snapshot = Snapshot::take(family)?;
     let mut batch = Batch::default();
     let mut removed = BTreeSet::new();
-    for (table, chain, rule) in network_rules(n) {
+    for (table, chain, rule) in network_rules(family, n) {
         if snapshot.has(table, chain, &rule) {
             batch.push(table, format!("-D {chain} {rule}"));
             removed.insert((table.to_string(), chain.to_string(), rule));
@@ -319,7 +402,7 @@ pub fn remove_network(n: &NetworkRules) -> Result<()> {
     if !left("filter", ISOLATION) && !left("nat", DNAT) {
         remove_chains(&snapshot, &mut batch);
     }
-    batch.apply()
+    batch.apply(family)
 }
 
 /// Adds to `batch` the removal of the jumps and of xcompose's chains.
@@ -342,22 +425,25 @@ fn remove_chains(snapshot: &Snapshot, batch: &mut Batch) {
 }
 
 fn dnat_rule(m: &PortMapping) -> String {
-    let dst = m.host_ip.map(|ip| format!("-d {ip}/32 ")).unwrap_or_default();
-    format!("{dst}-p {proto} -m {proto} --dport {} -j DNAT --to-destination {}:{}", m.host_port, m.container_ip, m.container_port, proto = m.protocol.name())
+    let family = Family::of(m.container_ip);
+    let dst = m.host_ip.map(|ip| format!("-d {} ", family.host(ip))).unwrap_or_default();
+    let to = SocketAddr::new(m.container_ip, m.container_port);
+    format!("{dst}-p {proto} -m {proto} --dport {} -j DNAT --to-destination {to}", m.host_port, proto = m.protocol.name())
 }
 
-/// Whether `protocol` port `port` of `host_ip` (all addresses if `None`) is free: published by
-/// no xcompose rule, and bindable (no process listens on it).
-pub fn port_is_free(protocol: Protocol, host_ip: Option<Ipv4Addr>, port: u16) -> Result<bool> {
-    let snapshot = Snapshot::take()?;
-    Ok(!published(&snapshot, protocol, host_ip, port) && bindable(protocol, host_ip, port))
+/// Whether `protocol` port `port` of `host_ip` (all IPv4 addresses if `None`) is free: published
+/// by no xcompose rule, and bindable (no process listens on it).
+pub fn port_is_free(protocol: Protocol, host_ip: Option<IpAddr>, port: u16) -> Result<bool> {
+    let family = host_ip.map_or(Family::V4, Family::of);
+    let snapshot = Snapshot::take(family)?;
+    Ok(!published(family, &snapshot, protocol, host_ip, port) && bindable(family, protocol, host_ip, port))
 }
 
-fn published(snapshot: &Snapshot, protocol: Protocol, host_ip: Option<Ipv4Addr>, port: u16) -> bool {
+fn published(family: Family, snapshot: &Snapshot, protocol: Protocol, host_ip: Option<IpAddr>, port: u16) -> bool {
     let needle = format!("-p {} -m {} --dport {port} ", protocol.name(), protocol.name());
     snapshot.rules_of("nat", DNAT).any(|rule| {
         let same_ip = match (host_ip, rule.strip_prefix("-d ")) {
-            (Some(ip), Some(rest)) => rest.starts_with(&format!("{ip}/32 ")),
+            (Some(ip), Some(rest)) => rest.starts_with(&format!("{} ", family.host(ip))),
             // One of them is on every address: they overlap.
             _ => true,
         };
@@ -365,51 +451,57 @@ fn published(snapshot: &Snapshot, protocol: Protocol, host_ip: Option<Ipv4Addr>,
     })
 }
 
-fn bindable(protocol: Protocol, host_ip: Option<Ipv4Addr>, port: u16) -> bool {
-    let addr = SocketAddrV4::new(host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED), port);
+fn bindable(family: Family, protocol: Protocol, host_ip: Option<IpAddr>, port: u16) -> bool {
+    let addr = SocketAddr::new(host_ip.unwrap_or(family.unspecified()), port);
     match protocol {
         Protocol::Tcp => TcpListener::bind(addr).is_ok(),
         Protocol::Udp => UdpSocket::bind(addr).is_ok(),
     }
 }
 
-/// A free host port (32768-60999) for `protocol` on `host_ip`.
-pub fn random_host_port(protocol: Protocol, host_ip: Option<Ipv4Addr>) -> Result<u16> {
-    let snapshot = Snapshot::take()?;
+/// A free host port (32768-60999) for `protocol` on `host_ip` (all IPv4 addresses if `None`).
+pub fn random_host_port(protocol: Protocol, host_ip: Option<IpAddr>) -> Result<u16> {
+    let family = host_ip.map_or(Family::V4, Family::of);
+    let snapshot = Snapshot::take(family)?;
     let start = std::process::id() as u16 % 28232;
     (0..28232u16)
         .map(|offset| 32768 + (start + offset) % 28232)
-        .find(|port| !published(&snapshot, protocol, host_ip, *port) && bindable(protocol, host_ip, *port))
+        .find(|port| !published(family, &snapshot, protocol, host_ip, *port) && bindable(family, protocol, host_ip, *port))
         .ok_or_else(|| FirewallError::NoFreePort(protocol.name().into()))
 }
 
 /// Publishes `m`; fails if its host port is already published or in use on the host.
 pub fn publish(m: &PortMapping) -> Result<()> {
     let _lock = lock()?;
-    let snapshot = Snapshot::take()?;
+    let family = Family::of(m.container_ip);
+    let snapshot = Snapshot::take(family)?;
     let rule = dnat_rule(m);
     if snapshot.has("nat", DNAT, &rule) {
         return Ok(());
     }
-    if published(&snapshot, m.protocol, m.host_ip, m.host_port) || !bindable(m.protocol, m.host_ip, m.host_port) {
-        let ip = m.host_ip.map_or("0.0.0.0".to_string(), |ip| ip.to_string());
+    if published(family, &snapshot, m.protocol, m.host_ip, m.host_port) || !bindable(family, m.protocol, m.host_ip, m.host_port) {
+        let ip = match m.host_ip.unwrap_or(family.unspecified()) {
+            IpAddr::V6(v6) => format!("[{v6}]"),
+            v4 => v4.to_string(),
+        };
         return Err(FirewallError::PortAllocated { ip, port: m.host_port });
     }
     let mut batch = Batch::default();
-    ensure_chains(&snapshot, &mut batch);
+    ensure_chains(family, &snapshot, &mut batch);
     batch.push("nat", format!("-A {DNAT} {rule}"));
-    batch.apply()
+    batch.apply(family)
 }
 
 /// Unpublishes `m` (idempotent).
 pub fn unpublish(m: &PortMapping) -> Result<()> {
     let _lock = lock()?;
-    let snapshot = Snapshot::take()?;
+    let family = Family::of(m.container_ip);
+    let snapshot = Snapshot::take(family)?;
     let rule = dnat_rule(m);
     if !snapshot.has("nat", DNAT, &rule) {
         return Ok(());
     }
     let mut batch = Batch::default();
     batch.push("nat", format!("-D {DNAT} {rule}"));
-    batch.apply()
+    batch.apply(family)
 }

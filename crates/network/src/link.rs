@@ -3,18 +3,19 @@
 //! One bridge per network, `xc-<first 12 hex digits of the network id>`, holding the gateway
 //! address; one veth pair per container attachment: the host end `xv<first 13 hex digits of the
 //! endpoint id>` is a port of the bridge, the other end goes into the container's network
-//! namespace as the lowest free `ethN`, with the container's address, Docker's MAC for it
-//! ([`container_mac`]) and a default route via the gateway, and announces the address
+//! namespace as the lowest free `ethN` (or its `interface_name`), with the container's address,
+//! Docker's MAC for it ([`container_mac`], unless `mac_address` sets one) and a default route via the gateway, and announces the address
 //! (gratuitous ARP) once the bridge forwards. All names fit IFNAMSIZ (15 characters).
 
 use std::fs::File;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 
 use futures_util::TryStreamExt;
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use nix::sched::CloneFlags;
+use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
 use rtnetlink::packet_route::link::{BridgePortState, InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoVeth, LinkAttribute, LinkInfo, LinkMessage};
 use rtnetlink::{Handle, LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder};
 
@@ -65,6 +66,15 @@ pub enum LinkError {
         #[source]
         source: std::io::Error,
     },
+    /// A kernel parameter of the container's interface could not be set.
+    #[error("setting {path} in the container: {source}")]
+    Sysctl {
+        /// The /proc/sys file.
+        path: String,
+        /// What went wrong.
+        #[source]
+        source: std::io::Error,
+    },
     /// The veth end vanished between steps (its namespace died meanwhile).
     #[error("interface {0} disappeared while being set up: the container probably exited; start it again")]
     Vanished(String),
@@ -104,6 +114,38 @@ pub struct Attachment {
     pub gateway: Option<Ipv4Addr>,
     /// MTU of both veth ends; the kernel's default (1500) if `None`.
     pub mtu: Option<u32>,
+    /// The container's IPv6 side on an `enable_ipv6` network; `None` turns IPv6 off on the
+    /// container's interface, as Docker does on IPv4-only networks.
+    pub ipv6: Option<Ipv6Attachment>,
+    /// What the compose file sets of the container's interface.
+    pub settings: InterfaceSettings,
+}
+
+/// A container interface's `mac_address`, `interface_name` and `link_local_ips`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InterfaceSettings {
+    /// Its MAC address; Docker's, derived from the IPv4 address ([`container_mac`]), if `None`.
+    pub mac: Option<[u8; 6]>,
+    /// Its name; the lowest free `ethN` if `None`.
+    pub name: Option<String>,
+    /// More addresses, each with a host prefix (/32, /128) as Docker adds link-local ones.
+    pub link_local: Vec<IpAddr>,
+}
+
+impl Attachment {
+    /// The MAC address of the container's interface.
+    pub fn mac(&self) -> [u8; 6] {
+        self.settings.mac.unwrap_or_else(|| container_mac(self.address.addr()))
+    }
+}
+
+/// The IPv6 side of an [`Attachment`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv6Attachment {
+    /// The container's IPv6 address with the subnet's prefix length.
+    pub address: Ipv6Net,
+    /// The IPv6 default route's gateway; `None` for internal networks.
+    pub gateway: Option<Ipv6Addr>,
 }
 
 /// What [`attach`] made.
@@ -213,6 +255,20 @@ pub fn ensure_bridge(
     })
 }
 
+/// Gives network `network_id`'s bridge (made by [`ensure_bridge`]) the IPv6 address `gateway`
+/// (the gateway with the subnet's prefix length), usable at once (no duplicate address
+/// detection: the address is the network's own).
+pub fn add_bridge_ipv6(network_id: &str, gateway: Ipv6Net) -> Result<(), LinkError> {
+    let name = bridge_name(network_id)?;
+    with_handle(|handle| async move {
+        let index = find_link(&handle, &name).await?.ok_or_else(|| LinkError::NoBridge(name.clone()))?.header.index;
+        let mut request = handle.address().add(index, IpAddr::V6(gateway.addr()), gateway.prefix_len()).replace();
+        request.message_mut().attributes.push(AddressAttribute::Flags(AddressFlags::Nodad));
+        request.execute().await.map_err(|e| NetlinkError::request(format!("adding address {gateway} to bridge {name}"), e))?;
+        Ok(())
+    })
+}
+
 /// Deletes network `network_id`'s bridge (its ports are detached, not deleted); nothing to do if
 /// it does not exist.
 pub fn delete_bridge(network_id: &str) -> Result<(), LinkError> {
@@ -232,7 +288,7 @@ pub fn attach(attachment: &Attachment) -> Result<Attached, LinkError> {
         path: path.clone(),
         source,
     })?;
-    create_veth(&bridge, &host, &temp, attachment.address.addr(), attachment.mtu, &netns)?;
+    create_veth(&bridge, &host, &temp, attachment.mac(), attachment.mtu, &netns)?;
     let configured = configure_container_end(&netns, &path, &temp, attachment).and_then(|(container_ifname, announcer)| {
         wait_forwarding(&host)?;
         announcer.announce().map_err(|source| LinkError::Announce { name: container_ifname.clone(), source })?;
@@ -259,13 +315,12 @@ pub fn detach(endpoint_id: &str) -> Result<(), LinkError> {
 
 /// In the calling thread's namespace: the veth pair `host`/`temp`, `host` a port of `bridge` and
 /// up, `temp` made directly inside `netns` (one request: moving an interface between namespaces
-/// afterwards costs the kernel an RCU grace period, ~10 ms) with the MAC address derived from
-/// `address`.
+/// afterwards costs the kernel an RCU grace period, ~10 ms) with MAC address `mac`.
 fn create_veth(
     bridge: &str,
     host: &str,
     temp: &str,
-    address: Ipv4Addr,
+    mac: [u8; 6],
     mtu: Option<u32>,
     netns: &File,
 ) -> Result<(), LinkError> {
@@ -275,7 +330,7 @@ fn create_veth(
             .ok_or_else(|| LinkError::NoBridge(bridge.to_string()))?
             .header
             .index;
-        let mut peer = LinkUnspec::new_with_name(temp).address(container_mac(address).to_vec()).setns_by_fd(netns.as_raw_fd());
+        let mut peer = LinkUnspec::new_with_name(temp).address(mac.to_vec()).setns_by_fd(netns.as_raw_fd());
         let mut pair = LinkVeth::new(host, temp).controller(bridge_index).up();
         if let Some(mtu) = mtu {
             peer = peer.mtu(mtu);
@@ -312,7 +367,7 @@ fn configure_container_end(
                 })?;
                 let (name, index) = with_handle(|handle| configure_in_namespace(handle, temp, attachment))?;
                 let address = attachment.address.addr();
-                let announcer = Announcer::open(index, container_mac(address), address).map_err(|source| LinkError::Announce { name: name.clone(), source })?;
+                let announcer = Announcer::open(index, attachment.mac(), address).map_err(|source| LinkError::Announce { name: name.clone(), source })?;
                 Ok((name, announcer))
             })
             .join()
@@ -330,7 +385,10 @@ async fn configure_in_namespace(
         .ok_or_else(|| LinkError::Vanished(temp.to_string()))?
         .header
         .index;
-    let name = free_eth_name(&handle).await?;
+    let name = match &attachment.settings.name {
+        Some(name) => name.clone(),
+        None => free_eth_name(&handle).await?,
+    };
     // Up at once: the host end's bridge port turns forwarding (asynchronously, once the kernel
     // sees the carrier) while the address and routes are set, in time for the announcement.
     handle
@@ -354,6 +412,16 @@ async fn configure_in_namespace(
             )
         })?;
     set_loopback_up(&handle).await?;
+    match attachment.ipv6 {
+        Some(ipv6) => add_ipv6(&handle, index, &name, ipv6).await?,
+        None => disable_ipv6(&name)?,
+    }
+    for address in &attachment.settings.link_local {
+        let prefix = if address.is_ipv4() { 32 } else { 128 };
+        let mut request = handle.address().add(index, *address, prefix);
+        request.message_mut().attributes.push(AddressAttribute::Flags(AddressFlags::Nodad));
+        request.execute().await.map_err(|e| NetlinkError::request(format!("adding link-local address {address} to {name} in the container"), e))?;
+    }
     if let Some(gateway) = attachment.gateway {
         let route = RouteMessageBuilder::<Ipv4Addr>::new()
             .gateway(gateway)
@@ -373,6 +441,37 @@ async fn configure_in_namespace(
         }
     }
     Ok((name, index))
+}
+
+/// Gives the container's interface `name` (index `index`) its IPv6 address, usable at once, and
+/// the IPv6 default route via the gateway if it has none yet.
+async fn add_ipv6(handle: &Handle, index: u32, name: &str, ipv6: Ipv6Attachment) -> Result<(), LinkError> {
+    let address = ipv6.address;
+    let mut request = handle.address().add(index, IpAddr::V6(address.addr()), address.prefix_len());
+    request.message_mut().attributes.push(AddressAttribute::Flags(AddressFlags::Nodad));
+    request.execute().await.map_err(|e| NetlinkError::request(format!("adding address {address} to {name} in the container"), e))?;
+    if let Some(gateway) = ipv6.gateway {
+        let route = RouteMessageBuilder::<Ipv6Addr>::new().gateway(gateway).output_interface(index).build();
+        match handle.route().add(route).execute().await {
+            Ok(()) => {}
+            // The container already has an IPv6 default route, via a network attached earlier.
+            Err(e) if errno(&e) == Some(nix::libc::EEXIST) => {}
+            Err(e) => return Err(NetlinkError::request(format!("adding the IPv6 default route via {gateway} in the container"), e).into()),
+        }
+    }
+    Ok(())
+}
+
+/// Turns IPv6 off on the calling thread's namespace's interface `name` (no link-local address,
+/// no router solicitations), as Docker does for an endpoint on a network without IPv6.
+fn disable_ipv6(name: &str) -> Result<(), LinkError> {
+    let path = format!("/proc/sys/net/ipv6/conf/{name}/disable_ipv6");
+    match std::fs::write(&path, "1") {
+        Ok(()) => Ok(()),
+        // A kernel without IPv6: nothing to turn off.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(LinkError::Sysctl { path, source }),
+    }
 }
 
 /// Waits (up to [`FORWARDING_WAIT`]) until bridge port `host` forwards, which the kernel makes

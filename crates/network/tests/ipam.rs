@@ -60,6 +60,27 @@ fn default_pool_skips_routes_of_the_namespace_and_taken_subnets() -> anyhow::Res
 }
 
 #[test]
+fn aux_addresses_are_never_handed_out_and_do_not_keep_the_network() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let ipam = Ipam::open(dir.path())?;
+    let request = SubnetRequest {
+        subnet: Some(net("10.21.0.0/24")),
+        aux_addresses: vec![("router".into(), addr("10.21.0.2")), ("printer".into(), addr("10.21.0.3"))],
+        ..Default::default()
+    };
+    ipam.create_network("aux", &request)?;
+    assert_eq!(ipam.allocate("aux", "a", None)?, net("10.21.0.4/24"));
+    let taken = ipam.allocate("aux", "b", Some(addr("10.21.0.2"))).unwrap_err().to_string();
+    assert!(taken.contains("already used by aux_addresses router"), "{taken}");
+    ipam.release_owner("aux", "a")?;
+    ipam.remove_network("aux")?;
+    let outside = SubnetRequest { subnet: Some(net("10.22.0.0/24")), aux_addresses: vec![("x".into(), addr("10.23.0.2"))], ..Default::default() };
+    let err = ipam.create_network("outside", &outside).unwrap_err().to_string();
+    assert!(err.contains("address 10.23.0.2 is outside subnet 10.22.0.0/24"), "{err}");
+    Ok(())
+}
+
+#[test]
 fn explicit_config_static_addresses_exhaustion_and_reuse() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let ipam = Ipam::open(dir.path())?;
@@ -67,6 +88,7 @@ fn explicit_config_static_addresses_exhaustion_and_reuse() -> anyhow::Result<()>
         subnet: Some(net("10.20.0.0/24")),
         gateway: Some(addr("10.20.0.254")),
         ip_range: Some(net("10.20.0.0/30")),
+        aux_addresses: Vec::new(),
     };
     let subnet = ipam.create_network("explicit", &request)?;
     assert_eq!(subnet.gateway_net(), net("10.20.0.254/24"));

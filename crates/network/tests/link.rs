@@ -76,6 +76,8 @@ fn containers_on_a_bridge_reach_each_other_and_cleanup_is_complete() -> anyhow::
                 address,
                 gateway: Some(subnet.gateway),
                 mtu: Some(1400),
+                ipv6: None,
+                settings: Default::default(),
             })
         })??;
         assert_eq!(attached.container_ifname, "eth0");
@@ -162,6 +164,8 @@ fn internal_network_has_no_default_route_and_second_attachment_is_eth1() -> anyh
                 address,
                 gateway: None,
                 mtu: None,
+                ipv6: None,
+                settings: Default::default(),
             })
         })??;
         names.push(attached.container_ifname);
@@ -180,6 +184,8 @@ fn internal_network_has_no_default_route_and_second_attachment_is_eth1() -> anyh
                 address: "10.99.0.2/24".parse().unwrap(),
                 gateway: None,
                 mtu: None,
+                ipv6: None,
+                settings: Default::default(),
             })
         })?
         .unwrap_err();
@@ -211,6 +217,8 @@ fn the_mac_follows_the_address_and_neighbours_learn_it_at_once() -> anyhow::Resu
                 address,
                 gateway: Some(subnet.gateway),
                 mtu: None,
+                ipv6: None,
+                settings: Default::default(),
             })
         })
     };

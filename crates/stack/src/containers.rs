@@ -4,12 +4,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use xcompose_container::{Mount, MountKind, NetworkNamespace};
-use xcompose_loader::model::Service;
+use xcompose_container::{Mount, MountKind, NetworkNamespace, Recursive};
+use xcompose_loader::model::{Service, ServiceNetwork};
 use xcompose_orchestrator::labels::{self, container_labels, ProjectInfo};
 use xcompose_orchestrator::plan::ActualContainer;
 use xcompose_orchestrator::process::process_for;
@@ -17,6 +17,7 @@ use xcompose_runtime::ContainerSummary;
 use xcompose_supervisor::state::Status;
 
 use crate::image_config::{merge_labels, ImageDefaults};
+use crate::networks::EndpointRequest;
 use crate::request::{bind_source, create_request};
 use crate::volumes::AnonymousVolumes;
 use crate::{Stack, StackError};
@@ -128,7 +129,8 @@ impl Stack {
                 }
                 other => return Err(StackError::Invalid(format!("volume type {other:?} is not supported"))),
             };
-            mounts.push(Mount { target: v.target.clone().into(), kind: MountKind::Bind { source }, read_only: v.read_only });
+            let recursive = bind_recursive(v)?;
+            mounts.push(Mount { target: v.target.clone().into(), kind: MountKind::Bind { source, recursive }, read_only: v.read_only });
         }
         Ok(mounts)
     }
@@ -197,7 +199,9 @@ impl Stack {
             .collect::<Result<Vec<_>, _>>()?;
         let mut addresses = Vec::new();
         let mut records_files = Vec::new();
-        for (key, options) in xcompose_orchestrator::plan::service_networks(service) {
+        let networks = xcompose_orchestrator::plan::service_networks(service);
+        let (gateway4, gateway6) = self.gateway_networks(&networks);
+        for (i, (key, options)) in networks.into_iter().enumerate() {
             let network = self.project.networks.get(&key).ok_or_else(|| StackError::Service {
                 service: service_name.to_string(),
                 message: format!("service refers to undefined network {key}"),
@@ -206,15 +210,22 @@ impl Stack {
                 Some(a) => Some(a.parse::<Ipv4Addr>().map_err(|_| StackError::Service { service: service_name.into(), message: format!("invalid ipv4_address {a:?}") })?),
                 None => None,
             };
+            let requested6 = match options.map(|o| o.ipv6_address.as_str()).filter(|a| !a.is_empty()) {
+                Some(a) => Some(a.parse::<Ipv6Addr>().map_err(|_| StackError::Service { service: service_name.into(), message: format!("invalid ipv6_address {a:?}") })?),
+                None => None,
+            };
             let mut names = vec![service_name.to_string(), record.name.clone(), id[..12].to_string()];
             names.extend(options.map(|o| o.aliases.clone()).unwrap_or_default());
             let network_record = self.networks.get(&network.name)?.ok_or_else(|| StackError::Network(format!("network {} not found: run `xcompose up` to create it", network.name)))?;
-            let address = self.networks.attach(id, &netns, &network_record, requested, &names)?.addr();
+            let settings = crate::network_options::interface_settings(service_name, service, &key, options, i == 0)?;
+            let request = EndpointRequest { requested, requested6, names: &names, settings, default_route: gateway4 == Some(i), default_route6: gateway6 == Some(i) };
+            let (address, address6) = self.networks.attach(id, &netns, &network_record, request)?;
+            let address6 = address6.map(|a| a.addr());
             if addresses.is_empty() && !service.ports.is_empty() {
-                // Published ports lead to the address on the first network.
-                self.ports.publish(service_name, id, &service.ports, address, &crate::networks::bridge_of(&network_record)?)?;
+                // Published ports lead to the addresses on the first network.
+                self.ports.publish(service_name, id, &service.ports, &network_record, address.addr(), address6)?;
             }
-            addresses.push(address);
+            addresses.push((address.addr(), address6));
             records_files.push(self.networks.records_file(&network.name));
         }
         let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
@@ -222,14 +233,31 @@ impl Stack {
             // No project network (`network_mode: none`): no resolver, the service's DNS settings.
             xcompose_dns::resolv::standalone_resolv_conf(&host, &service.dns, &service.dns_search, &service.dns_opt)
         } else {
-            self.resolver.serve(id, &netns, records_files, &upstreams)?;
+            self.resolver.serve(id, &netns, records_files, &upstreams, link_aliases(service))?;
             xcompose_dns::resolv::container_resolv_conf(&host, &service.dns_search, &service.dns_opt)
         };
         self.runtime.write_etc_file(id, "resolv.conf", resolv.as_bytes())?;
-        let own = addresses.first().map(|address| (*address, record.supervisor.spec.hostname.as_str(), service.domainname.as_str()));
+        // As Docker: the hostname has the first network's IPv4 and IPv6 addresses.
+        let own_addresses: Vec<IpAddr> = addresses.first().map(|(v4, v6)| std::iter::once(IpAddr::V4(*v4)).chain(v6.map(IpAddr::V6)).collect()).unwrap_or_default();
+        let own = (!own_addresses.is_empty()).then_some((own_addresses.as_slice(), record.supervisor.spec.hostname.as_str(), service.domainname.as_str()));
         let hosts = hosts_file("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n", &service.extra_hosts, own);
         self.runtime.write_etc_file(id, "hosts", hosts.as_bytes())?;
         Ok(())
+    }
+
+    /// Which of a service's `networks` (in attach order) give the IPv4 and the IPv6 default
+    /// route: the one with the highest `gw_priority` among those with a way out (not internal),
+    /// and with IPv6 for the IPv6 route, the first of equals, as Docker (28) picks them.
+    fn gateway_networks(&self, networks: &[(String, Option<&ServiceNetwork>)]) -> (Option<usize>, Option<usize>) {
+        let pick = |eligible: &dyn Fn(&xcompose_loader::model::Network) -> bool| {
+            networks
+                .iter()
+                .enumerate()
+                .filter(|(_, (key, _))| self.project.networks.get(key).is_some_and(|n| !n.internal && eligible(n)))
+                .max_by_key(|(i, (_, options))| (options.map_or(0, |o| o.gw_priority), std::cmp::Reverse(*i)))
+                .map(|(i, _)| i)
+        };
+        (pick(&|_| true), pick(&|n| n.enable_ipv6 == Some(true)))
     }
 
     /// On the host's network, as Docker: the host's /etc/hosts with the service's `extra_hosts`
@@ -271,10 +299,42 @@ impl Stack {
     }
 }
 
+/// A bind mount's `bind.recursive`, as Docker 25+ takes it: `writable` and `readonly` only on a
+/// read-only mount.
+fn bind_recursive(v: &xcompose_loader::model::ServiceVolume) -> Result<Recursive, StackError> {
+    let text = v.bind.as_ref().map(|b| b.recursive.as_str()).unwrap_or_default();
+    let invalid = |reason: &str| StackError::Invalid(format!("volume {}: bind recursive {text:?} {reason}", v.target));
+    let recursive = match text {
+        "" | "enabled" => Recursive::Enabled,
+        "disabled" => Recursive::Disabled,
+        "writable" => Recursive::Writable,
+        "readonly" => Recursive::Readonly,
+        _ => return Err(invalid("is not one of enabled, disabled, writable, readonly")),
+    };
+    if matches!(recursive, Recursive::Writable | Recursive::Readonly) && !v.read_only {
+        return Err(invalid("needs a read-only mount: add read_only: true (or :ro)"));
+    }
+    Ok(recursive)
+}
+
+/// The names `service`'s `links` and `external_links` give its containers (`db:database`:
+/// `database` stands for `db`), in lower case as the resolver compares them. As with Docker on
+/// user-defined networks, they resolve by DNS in the linking container only, to the linked
+/// container's addresses on the networks they share.
+fn link_aliases(service: &Service) -> BTreeMap<String, String> {
+    service
+        .links
+        .iter()
+        .chain(&service.external_links)
+        .filter_map(|link| link.split_once(':'))
+        .map(|(target, alias)| (alias.to_ascii_lowercase(), target.to_string()))
+        .collect()
+}
+
 /// A container's /etc/hosts as Docker writes it: `base`, then the `extra_hosts` entries
 /// (`name:ip` or `name=ip`), then the container's own address under its
-/// `hostname.domainname` and `hostname` when it has one.
-fn hosts_file(base: &str, extra_hosts: &[String], own: Option<(Ipv4Addr, &str, &str)>) -> String {
+/// `hostname.domainname` and `hostname` when it has one (a line per address: IPv4, IPv6).
+fn hosts_file(base: &str, extra_hosts: &[String], own: Option<(&[IpAddr], &str, &str)>) -> String {
     let mut hosts = base.to_string();
     if !hosts.is_empty() && !hosts.ends_with('\n') {
         hosts.push('\n');
@@ -284,11 +344,13 @@ fn hosts_file(base: &str, extra_hosts: &[String], own: Option<(Ipv4Addr, &str, &
             let _ = writeln!(hosts, "{}\t{host}", ip.trim_matches(['[', ']']));
         }
     }
-    if let Some((address, hostname, domainname)) = own {
-        if domainname.is_empty() {
-            let _ = writeln!(hosts, "{address}\t{hostname}");
-        } else {
-            let _ = writeln!(hosts, "{address}\t{hostname}.{domainname} {hostname}");
+    if let Some((addresses, hostname, domainname)) = own {
+        for address in addresses {
+            if domainname.is_empty() {
+                let _ = writeln!(hosts, "{address}\t{hostname}");
+            } else {
+                let _ = writeln!(hosts, "{address}\t{hostname}.{domainname} {hostname}");
+            }
         }
     }
     hosts

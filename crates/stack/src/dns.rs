@@ -4,8 +4,9 @@
 //! 127.0.0.11 inside each container's network namespace, with a client file per container in
 //! `<root>/dns/<project>/clients/`.
 
+use std::collections::BTreeMap;
 use std::fs;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -73,12 +74,12 @@ impl Names {
     }
 
     /// `names` resolve to `address` on `network`.
-    pub(crate) fn add(&self, network: &str, names: &[String], address: Ipv4Addr) -> Result<(), StackError> {
+    pub(crate) fn add(&self, network: &str, names: &[String], address: IpAddr) -> Result<(), StackError> {
         self.update(network, |records| names.iter().for_each(|n| records.insert(n, address)))
     }
 
     /// Nothing resolves to `address` on `network` any more.
-    pub(crate) fn remove_address(&self, network: &str, address: Ipv4Addr) -> Result<(), StackError> {
+    pub(crate) fn remove_address(&self, network: &str, address: IpAddr) -> Result<(), StackError> {
         if !self.network_dir(network).exists() {
             return Ok(());
         }
@@ -174,11 +175,12 @@ impl Resolver {
     /// Has the resolver answer on 127.0.0.11 in container `id`'s network namespace `netns` for
     /// the names of `networks` (records files, in the container's order), sending the names
     /// they do not know to `upstreams` (the container's own `dns:`) or else the host's
-    /// resolvers; returns once it listens there. Starts the resolver if it does not run.
-    pub(crate) fn serve(&self, id: &str, netns: &Path, networks: Vec<PathBuf>, upstreams: &[SocketAddr]) -> Result<(), StackError> {
+    /// resolvers, and for `aliases` (`links`) only this container knows; returns once it listens
+    /// there. Starts the resolver if it does not run.
+    pub(crate) fn serve(&self, id: &str, netns: &Path, networks: Vec<PathBuf>, upstreams: &[SocketAddr], aliases: BTreeMap<String, String>) -> Result<(), StackError> {
         let clients = self.clients_dir();
         fs::create_dir_all(&clients).map_err(StackError::io(&clients))?;
-        let client = Client { netns: netns.to_path_buf(), networks, upstreams: upstreams.to_vec() };
+        let client = Client { netns: netns.to_path_buf(), networks, upstreams: upstreams.to_vec(), aliases };
         client.save(&client_file(&clients, id).map_err(StackError::network)?).map_err(StackError::network)?;
         self.ensure_running()?;
         self.sync(id)

@@ -20,6 +20,7 @@ mod lifecycle;
 mod lock;
 mod logging;
 mod namespaces;
+mod network_options;
 mod networks;
 mod platform;
 mod ports;
@@ -39,6 +40,7 @@ mod volumes;
 use std::path::{Path, PathBuf};
 
 pub use error::StackError;
+pub use network_options::BridgeOptions;
 pub use networks::{Endpoint, NetworkRecord};
 pub use ports::PortBinding;
 pub use pull::{PullOptions, PullPolicy};
@@ -108,10 +110,11 @@ impl Stack {
     }
 
     /// Fails, before anything is made, when the project sets a key xcompose does not honour or
-    /// a secret or config has nothing to read.
+    /// networking settings that cannot work together, or a secret or config has nothing to read.
     fn refuse_unsupported(&self) -> Result<(), StackError> {
         let files: Vec<PathBuf> = self.config_files.iter().map(PathBuf::from).collect();
         support::refuse_unsupported(&self.project, &files, &self.working_dir)?;
+        networks::check_project(&self.project)?;
         secrets::check_sources(&self.project)
     }
 

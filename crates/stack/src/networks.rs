@@ -5,18 +5,19 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use xcompose_loader::model::Network;
-use xcompose_network::ipam::{Ipam, Subnet, SubnetRequest};
+use xcompose_loader::model::{IpamPool, Network};
+use xcompose_network::ipam::{Ipam, Subnet, Subnet6, Subnet6Request, SubnetRequest};
 use xcompose_network::firewall::{self, NetworkRules};
-use xcompose_network::link::{self, Attachment, Netns};
+use xcompose_network::link::{self, Attachment, InterfaceSettings, Ipv6Attachment, Netns};
 
 use crate::dns::Names;
+use crate::network_options::{bridge_options, BridgeOptions};
 use crate::StackError;
 
 /// A network as created.
@@ -32,6 +33,12 @@ pub struct NetworkRecord {
     pub internal: bool,
     /// Its addressing.
     pub subnet: Subnet,
+    /// Its IPv6 addressing, with `enable_ipv6: true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet6: Option<Subnet6>,
+    /// What its `driver_opts` set.
+    #[serde(default)]
+    pub options: BridgeOptions,
 }
 
 /// One container's attachment to one network.
@@ -45,6 +52,26 @@ pub struct Endpoint {
     pub endpoint_id: String,
     /// The container's address on the network, once allocated.
     pub address: Option<Ipv4Net>,
+    /// The container's IPv6 address on the network, once allocated (IPv6 networks only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address6: Option<Ipv6Net>,
+}
+
+/// What a container asks of its endpoint on one network.
+#[derive(Debug, Clone)]
+pub(crate) struct EndpointRequest<'a> {
+    /// `ipv4_address`.
+    pub requested: Option<Ipv4Addr>,
+    /// `ipv6_address`.
+    pub requested6: Option<Ipv6Addr>,
+    /// Its DNS names there.
+    pub names: &'a [String],
+    /// `mac_address`, `interface_name`, `link_local_ips`.
+    pub settings: InterfaceSettings,
+    /// Whether the network's gateway gives the container's IPv4 default route (`gw_priority`).
+    pub default_route: bool,
+    /// Whether the network's IPv6 gateway gives the container's IPv6 default route.
+    pub default_route6: bool,
 }
 
 /// The networks and endpoints of one state root.
@@ -93,19 +120,43 @@ impl Networks {
             return Ok(existing);
         }
         let id = sha256_hex(name);
-        let pool = network.ipam.config.first();
-        let request = match pool {
+        let options = bridge_options(name, network)?;
+        let (v4_pool, v6_pool) = pools(name, network)?;
+        let request = match v4_pool {
             Some(p) => SubnetRequest {
                 subnet: parse_opt(name, "subnet", &p.subnet)?,
                 gateway: parse_opt(name, "gateway", &p.gateway)?,
                 ip_range: parse_opt(name, "ip_range", &p.ip_range)?,
+                aux_addresses: aux_addresses(name, p)?,
             },
             None => SubnetRequest::default(),
         };
+        let request6 = match v6_pool {
+            Some(p) => Subnet6Request {
+                subnet: parse_opt(name, "subnet", &p.subnet)?,
+                gateway: parse_opt(name, "gateway", &p.gateway)?,
+                ip_range: parse_opt(name, "ip_range", &p.ip_range)?,
+                aux_addresses: aux_addresses(name, p)?,
+            },
+            None => Subnet6Request::default(),
+        };
         let subnet = self.ipam.create_network(&id, &request).map_err(StackError::network)?;
-        let mtu = network.driver_opts.get("com.docker.network.driver.mtu").and_then(|m| m.parse().ok());
-        link::ensure_bridge(&id, subnet.gateway_net(), mtu).map_err(StackError::network)?;
-        let record = NetworkRecord { name: name.to_string(), id, labels, internal: network.internal, subnet };
+        let subnet6 = match network.enable_ipv6 {
+            Some(true) => match self.ipam.create_network6(&id, &request6) {
+                Ok(subnet6) => Some(subnet6),
+                Err(e) => {
+                    // Nothing of the network is left: it holds no address yet.
+                    let _ = self.ipam.remove_network(&id);
+                    return Err(StackError::network(e));
+                }
+            },
+            _ => None,
+        };
+        link::ensure_bridge(&id, subnet.gateway_net(), options.mtu).map_err(StackError::network)?;
+        if let Some(subnet6) = subnet6 {
+            link::add_bridge_ipv6(&id, subnet6.gateway_net()).map_err(StackError::network)?;
+        }
+        let record = NetworkRecord { name: name.to_string(), id, labels, internal: network.internal, subnet, subnet6, options };
         firewall::add_network(&firewall_rules(&record)?).map_err(StackError::network)?;
         xcompose_images::store::atomic_write(&self.record_path(name), &serde_json::to_vec_pretty(&record).expect("records serialise"))?;
         Ok(record)
@@ -114,7 +165,10 @@ impl Networks {
     /// Makes what an existing network needs that may have gone (after a reboot or a kill -9):
     /// its bridge and its firewall rules.
     pub(crate) fn ensure(&self, record: &NetworkRecord) -> Result<(), StackError> {
-        link::ensure_bridge(&record.id, record.subnet.gateway_net(), None).map_err(StackError::network)?;
+        link::ensure_bridge(&record.id, record.subnet.gateway_net(), record.options.mtu).map_err(StackError::network)?;
+        if let Some(subnet6) = record.subnet6 {
+            link::add_bridge_ipv6(&record.id, subnet6.gateway_net()).map_err(StackError::network)?;
+        }
         firewall::add_network(&firewall_rules(record)?).map_err(StackError::network)
     }
 
@@ -147,29 +201,46 @@ impl Networks {
         }
     }
 
-    /// Attaches container `container_id` (network namespace `netns`) to `network` with a static
-    /// address if `requested`, under DNS `names`; the first network attached gives the default
-    /// route. The endpoint is recorded before anything is made for it, so that
-    /// [`Networks::detach_all`] undoes an attach interrupted at any point.
-    pub(crate) fn attach(&self, container_id: &str, netns: &Path, network: &NetworkRecord, requested: Option<Ipv4Addr>, names: &[String]) -> Result<Ipv4Net, StackError> {
+    /// Attaches container `container_id` (network namespace `netns`) to `network` with static
+    /// addresses if `requested` (IPv4) or `requested6` (IPv6, for a network with IPv6), under DNS
+    /// `names`, with interface `settings`; with `default_route` (`default_route6`) the network's
+    /// gateway gives the container's IPv4 (IPv6) default route. Returns the
+    /// container's addresses there. The endpoint is recorded before anything is made for it, so
+    /// that [`Networks::detach_all`] undoes an attach interrupted at any point.
+    pub(crate) fn attach(&self, container_id: &str, netns: &Path, network: &NetworkRecord, request: EndpointRequest<'_>) -> Result<(Ipv4Net, Option<Ipv6Net>), StackError> {
+        let EndpointRequest { requested, requested6, names, settings, default_route, default_route6 } = request;
+        if let (Some(address), None) = (requested6, network.subnet6) {
+            return Err(StackError::Network(format!("ipv6_address {address} on network {}: the network has no IPv6; set enable_ipv6: true on it", network.name)));
+        }
         let mut endpoints = self.endpoints(container_id)?;
         let endpoint_id = sha256_hex(&format!("{container_id}/{}", network.id));
-        endpoints.push(Endpoint { network: network.name.clone(), network_id: network.id.clone(), endpoint_id: endpoint_id.clone(), address: None });
+        endpoints.push(Endpoint { network: network.name.clone(), network_id: network.id.clone(), endpoint_id: endpoint_id.clone(), address: None, address6: None });
         self.save_endpoints(container_id, &endpoints)?;
         let address = self.ipam.allocate(&network.id, container_id, requested).map_err(StackError::network)?;
-        endpoints.last_mut().expect("just pushed").address = Some(address);
+        let address6 = match network.subnet6 {
+            Some(_) => Some(self.ipam.allocate6(&network.id, container_id, requested6).map_err(StackError::network)?),
+            None => None,
+        };
+        let endpoint = endpoints.last_mut().expect("just pushed");
+        endpoint.address = Some(address);
+        endpoint.address6 = address6;
         self.save_endpoints(container_id, &endpoints)?;
         let attachment = Attachment {
             network_id: network.id.clone(),
             endpoint_id,
             netns: Netns::Path(netns.to_path_buf()),
             address,
-            gateway: (!network.internal).then_some(network.subnet.gateway),
-            mtu: None,
+            gateway: default_route.then_some(network.subnet.gateway),
+            mtu: network.options.mtu,
+            ipv6: address6.zip(network.subnet6).map(|(address, subnet6)| Ipv6Attachment { address, gateway: default_route6.then_some(subnet6.gateway) }),
+            settings,
         };
         link::attach(&attachment).map_err(StackError::network)?;
-        self.names.add(&network.name, names, address.addr())?;
-        Ok(address)
+        self.names.add(&network.name, names, address.addr().into())?;
+        if let Some(address6) = address6 {
+            self.names.add(&network.name, names, address6.addr().into())?;
+        }
+        Ok((address, address6))
     }
 
     fn save_endpoints(&self, container_id: &str, endpoints: &[Endpoint]) -> Result<(), StackError> {
@@ -192,7 +263,10 @@ impl Networks {
         let mut detached = Vec::new();
         while let Some(endpoint) = endpoints.pop() {
             if let Some(address) = endpoint.address {
-                self.names.remove_address(&endpoint.network, address.addr())?;
+                self.names.remove_address(&endpoint.network, address.addr().into())?;
+            }
+            if let Some(address6) = endpoint.address6 {
+                self.names.remove_address(&endpoint.network, address6.addr().into())?;
             }
             link::detach(&endpoint.endpoint_id).map_err(StackError::network)?;
             self.ipam.release_owner(&endpoint.network_id, container_id).map_err(StackError::network)?;
@@ -205,12 +279,69 @@ impl Networks {
 
 /// What the firewall needs to know of a network.
 fn firewall_rules(record: &NetworkRecord) -> Result<NetworkRules, StackError> {
-    Ok(NetworkRules { bridge: link::bridge_name(&record.id).map_err(StackError::network)?, subnet: record.subnet.subnet, internal: record.internal })
+    Ok(NetworkRules { bridge: link::bridge_name(&record.id).map_err(StackError::network)?, subnet: record.subnet.subnet, subnet6: record.subnet6.map(|s| s.subnet), internal: record.internal, masquerade: record.options.masquerade })
 }
 
 /// The bridge of network `record`.
 pub(crate) fn bridge_of(record: &NetworkRecord) -> Result<String, StackError> {
     link::bridge_name(&record.id).map_err(StackError::network)
+}
+
+/// Fails, before anything is made, on networking settings of `project` that cannot work
+/// together: several subnets of a family, an IPv6 subnet or `ipv6_address` on a network without
+/// `enable_ipv6`, a port that cannot be published on IPv6.
+pub(crate) fn check_project(project: &xcompose_loader::Project) -> Result<(), StackError> {
+    for (key, network) in &project.networks {
+        let (v4, v6) = pools(key, network)?;
+        if let Some(pool) = v4 {
+            aux_addresses::<Ipv4Addr>(key, pool)?;
+        }
+        if let Some(pool) = v6 {
+            aux_addresses::<Ipv6Addr>(key, pool)?;
+        }
+        bridge_options(key, network)?;
+    }
+    for (service_name, service) in &project.services {
+        let networks = xcompose_orchestrator::plan::service_networks(service);
+        let has_ipv6 = |key: &str| project.networks.get(key).is_some_and(|n| n.enable_ipv6 == Some(true));
+        for (i, (key, options)) in networks.iter().enumerate() {
+            crate::network_options::interface_settings(service_name, service, key, *options, i == 0)?;
+            let address6 = options.map(|o| o.ipv6_address.as_str()).unwrap_or_default();
+            if !address6.is_empty() && !has_ipv6(key) {
+                return Err(StackError::Service { service: service_name.clone(), message: format!("ipv6_address {address6} on network {key}: the network has no IPv6; set enable_ipv6: true on it") });
+            }
+        }
+        let first6 = networks.first().filter(|(key, _)| has_ipv6(key)).map(|_| std::net::Ipv6Addr::UNSPECIFIED);
+        for port in &service.ports {
+            crate::ports::families(service_name, &port.host_ip, None, Ipv4Addr::UNSPECIFIED, first6)?;
+        }
+    }
+    Ok(())
+}
+
+/// The IPv4 and the IPv6 `ipam.config` entry of `network` (`name`), told apart by their subnet
+/// (or gateway or ip_range); an IPv6 one needs `enable_ipv6: true`, as with Docker.
+fn pools<'a>(name: &str, network: &'a Network) -> Result<(Option<&'a IpamPool>, Option<&'a IpamPool>), StackError> {
+    let is_v6 = |p: &IpamPool| [&p.subnet, &p.gateway, &p.ip_range].iter().any(|a| a.contains(':'));
+    let (v6, v4): (Vec<&IpamPool>, Vec<&IpamPool>) = network.ipam.config.iter().partition(|p| is_v6(p));
+    if v4.len() > 1 || v6.len() > 1 {
+        return Err(StackError::Invalid(format!("network {name}: ipam.config has more than one IPv4 or IPv6 subnet; xcompose gives a network one of each: keep one per family")));
+    }
+    if let (Some(pool), false) = (v6.first(), network.enable_ipv6 == Some(true)) {
+        return Err(StackError::Invalid(format!("network {name}: ipam subnet {:?} is IPv6 but IPv6 is not enabled: add enable_ipv6: true to the network", pool.subnet)));
+    }
+    Ok((v4.first().copied(), v6.first().copied()))
+}
+
+/// The `aux_addresses` of ipam pool `pool` of network `network`, by name.
+fn aux_addresses<T: std::str::FromStr>(network: &str, pool: &IpamPool) -> Result<Vec<(String, T)>, StackError> {
+    pool.aux_addresses
+        .iter()
+        .map(|(name, address)| {
+            let parsed = address.parse().map_err(|_| StackError::Invalid(format!("network {network}: ipam aux_addresses {name}: {address:?} is not an address of the subnet's family")))?;
+            Ok((name.clone(), parsed))
+        })
+        .collect()
 }
 
 fn parse_opt<T: std::str::FromStr>(network: &str, key: &str, text: &str) -> Result<Option<T>, StackError> {

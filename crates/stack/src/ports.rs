@@ -1,40 +1,54 @@
 //! Published ports: a service's `ports:` become bindings of host addresses and ports to the
-//! container's address on its first network, recorded per container
+//! container's address on its first network (a port without a host address on both IPv4 and,
+//! if that network has IPv6, IPv6 `[::]`, as Docker publishes it), recorded per container
 //! (`<root>/ports/<container id>.json`) before the firewall rules are made, so that removing the
 //! container (or an interrupted publish) takes exactly those rules away again.
 
 use std::fs;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use xcompose_loader::model::Port;
 use xcompose_network::firewall::{self, PortMapping, Protocol};
 
-use crate::StackError;
+use crate::{NetworkRecord, StackError};
 
 /// One published port of a container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortBinding {
     /// `tcp` or `udp`.
     pub protocol: String,
-    /// The host address it is published on; `None` for all of them.
-    pub host_ip: Option<Ipv4Addr>,
+    /// The host address it is published on; `None` for all of them of the container address's
+    /// family.
+    pub host_ip: Option<IpAddr>,
     /// The host port.
     pub host_port: u16,
     /// The container's port.
     pub container_port: u16,
-    /// The container's address.
-    pub container_ip: Ipv4Addr,
+    /// The container's address (IPv4 or IPv6).
+    pub container_ip: IpAddr,
     /// The bridge the container's address is on.
     pub bridge: String,
 }
 
 impl PortBinding {
-    /// As `ps` shows it: `127.0.0.1:8080->80/tcp`.
+    /// The host address as Docker names it: `0.0.0.0` or `::` for all of a family.
+    pub fn host_address(&self) -> IpAddr {
+        self.host_ip.unwrap_or(match self.container_ip {
+            IpAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
+            IpAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
+        })
+    }
+
+    /// The host address and port as `port` prints them: `0.0.0.0:8080`, `[::]:8080`.
+    pub fn host_socket(&self) -> String {
+        std::net::SocketAddr::new(self.host_address(), self.host_port).to_string()
+    }
+
+    /// As `ps` shows it: `127.0.0.1:8080->80/tcp`, `[::]:8080->80/tcp`.
     pub fn display(&self) -> String {
-        let ip = self.host_ip.map_or("0.0.0.0".to_string(), |ip| ip.to_string());
-        format!("{ip}:{}->{}/{}", self.host_port, self.container_port, self.protocol)
+        format!("{}->{}/{}", self.host_socket(), self.container_port, self.protocol)
     }
 
     fn mapping(&self) -> PortMapping {
@@ -93,8 +107,11 @@ impl Ports {
     }
 
     /// Publishes `ports` of `service` for container `container_id`, reachable at `container_ip`
-    /// on `bridge`. A port without a host port gets a free one.
-    pub(crate) fn publish(&self, service: &str, container_id: &str, ports: &[Port], container_ip: Ipv4Addr, bridge: &str) -> Result<(), StackError> {
+    /// (and `container_ip6` if it has IPv6) on `network`; a port without a host address on the
+    /// network's `host_binding_ipv4` if set. A port without a host port gets a free one.
+    pub(crate) fn publish(&self, service: &str, container_id: &str, ports: &[Port], network: &NetworkRecord, container_ip: Ipv4Addr, container_ip6: Option<Ipv6Addr>) -> Result<(), StackError> {
+        let bridge = crate::networks::bridge_of(network)?;
+        let default_host_ip = network.options.host_binding_ipv4;
         let mut bindings = Vec::new();
         for port in ports {
             let protocol = if port.protocol.is_empty() { "tcp".to_string() } else { port.protocol.to_ascii_lowercase() };
@@ -103,10 +120,8 @@ impl Ports {
                 "udp" => Protocol::Udp,
                 other => return Err(invalid(service, format!("port protocol {other:?} is not supported (tcp or udp)"))),
             };
-            let host_ip = match port.host_ip.as_str() {
-                "" | "0.0.0.0" => None,
-                ip => Some(ip.parse::<Ipv4Addr>().map_err(|_| invalid(service, format!("invalid host_ip {ip:?} (IPv4 only)")))?),
-            };
+            let families = families(service, &port.host_ip, default_host_ip, container_ip, container_ip6)?;
+            let host_ip = families[0].0;
             let container_port = u16::try_from(port.target).map_err(|_| invalid(service, format!("invalid port {}", port.target)))?;
             let host_port = match port.published.split_once('-') {
                 _ if port.published.is_empty() => firewall::random_host_port(proto, host_ip).map_err(StackError::network)?,
@@ -125,7 +140,9 @@ impl Ports {
                 }
                 None => port.published.parse().map_err(|_| invalid(service, format!("invalid published port {:?}", port.published)))?,
             };
-            bindings.push(PortBinding { protocol, host_ip, host_port, container_port, container_ip, bridge: bridge.to_string() });
+            for (host_ip, container_ip) in families {
+                bindings.push(PortBinding { protocol: protocol.clone(), host_ip, host_port, container_port, container_ip, bridge: bridge.clone() });
+            }
         }
         // Recorded first: whatever happens next, removing the container unpublishes them.
         let mut recorded = self.of(container_id)?;
@@ -145,5 +162,29 @@ impl Ports {
             self.save(container_id, &bindings)?;
         }
         Ok(())
+    }
+}
+
+/// What a port with host address `host_ip` binds: (host address, container address) pairs, the
+/// first deciding the host port. No address: IPv4 (on `default_host_ip` if set) and, for a
+/// container with IPv6, IPv6 too;
+/// `0.0.0.0` IPv4 only, `::` IPv6 only. An IPv6 address needs a container with IPv6: Docker
+/// reaches an IPv4-only container from IPv6 through its userland proxy, which xcompose does not
+/// run (as Docker with `userland-proxy: false`). For the same reason nothing is published on
+/// `::1`: IPv6 has no `route_localnet` to NAT loopback traffic into a bridge.
+pub(crate) fn families(service: &str, host_ip: &str, default_host_ip: Option<Ipv4Addr>, container_ip: Ipv4Addr, container_ip6: Option<Ipv6Addr>) -> Result<Vec<(Option<IpAddr>, IpAddr)>, StackError> {
+    let v4 = (default_host_ip.map(IpAddr::V4), IpAddr::V4(container_ip));
+    let parsed = match host_ip.trim_matches(['[', ']']) {
+        "" => return Ok([Some(v4), container_ip6.map(|ip6| (None, IpAddr::V6(ip6)))].into_iter().flatten().collect()),
+        ip => ip.parse::<IpAddr>().map_err(|_| invalid(service, format!("invalid host_ip {ip:?}: an IPv4 or IPv6 address is expected")))?,
+    };
+    let host = (!parsed.is_unspecified()).then_some(parsed);
+    match parsed {
+        IpAddr::V4(_) => Ok(vec![(host, IpAddr::V4(container_ip))]),
+        IpAddr::V6(ip) if ip.is_loopback() => Err(invalid(service, format!("ports on [{ip}] are not supported: IPv6 loopback cannot be forwarded into a container without Docker's userland proxy, which xcompose does not run; publish on 127.0.0.1, [::] or a host IPv6 address"))),
+        IpAddr::V6(ip) => match container_ip6 {
+            Some(ip6) => Ok(vec![(host, IpAddr::V6(ip6))]),
+            None => Err(invalid(service, format!("a port published on [{ip}] needs the service's first network to have IPv6: set enable_ipv6: true on it, or publish on an IPv4 address"))),
+        },
     }
 }

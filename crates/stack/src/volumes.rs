@@ -8,7 +8,7 @@ use std::path::{Component, Path, PathBuf};
 
 use nix::mount::{mount, MsFlags};
 use nix::sched::{unshare, CloneFlags};
-use xcompose_container::{Mount, MountKind};
+use xcompose_container::{Mount, MountKind, Recursive};
 use xcompose_loader::model::ServiceVolume;
 use xcompose_orchestrator::labels;
 use xcompose_volumes::{random_name, Volume, ANONYMOUS_LABEL};
@@ -43,6 +43,12 @@ impl Stack {
     /// anonymous one, the volume `inherited` has at its target, if any.
     pub(crate) fn volume_source(&self, v: &ServiceVolume, layers: &[PathBuf], inherited: &AnonymousVolumes) -> Result<PathBuf, StackError> {
         let volume = if v.source.is_empty() { self.anonymous_volume(Path::new(&v.target), inherited)? } else { self.create_volume(&v.source)? };
+        let subpath = v.volume.as_ref().map(|o| o.subpath.as_str()).filter(|s| !s.is_empty());
+        if let Some(subpath) = subpath {
+            // As Docker: a sub-directory that must exist already, and nothing copied from the
+            // image into it.
+            return volume_subpath(&volume.name, &volume.mountpoint, subpath);
+        }
         if !v.volume.as_ref().is_some_and(|o| o.nocopy) {
             seed_from_image(&self.volumes, &volume.name, layers, Path::new(&v.target))?;
         }
@@ -67,7 +73,7 @@ impl Stack {
             }
             let volume = self.anonymous_volume(&target, inherited)?;
             seed_from_image(&self.volumes, &volume.name, layers, &target)?;
-            mounts.push(Mount { target, kind: MountKind::Bind { source: volume.mountpoint }, read_only: false });
+            mounts.push(Mount { target, kind: MountKind::Bind { source: volume.mountpoint, recursive: Recursive::default() }, read_only: false });
         }
         Ok(mounts)
     }
@@ -84,7 +90,7 @@ impl Stack {
             .mounts
             .iter()
             .filter_map(|m| match &m.kind {
-                MountKind::Bind { source } => by_mountpoint.get(source).map(|name| (clean(&m.target.to_string_lossy()), name.clone())),
+                MountKind::Bind { source, .. } => by_mountpoint.get(source).map(|name| (clean(&m.target.to_string_lossy()), name.clone())),
                 _ => None,
             })
             .collect())
@@ -161,6 +167,21 @@ fn seed_from_image(store: &xcompose_volumes::VolumeStore, name: &str, layers: &[
     })
     .join()
     .unwrap_or_else(|p| std::panic::resume_unwind(p))
+}
+
+/// `subpath` of volume `name` (at `mountpoint`): an existing path inside the volume, symlinks
+/// resolved, which may not lead out of it.
+fn volume_subpath(name: &str, mountpoint: &Path, subpath: &str) -> Result<PathBuf, StackError> {
+    let invalid = |reason: String| StackError::Invalid(format!("volume {name}: subpath {subpath:?} {reason}"));
+    if Path::new(subpath).is_absolute() {
+        return Err(invalid("must be a relative path inside the volume".into()));
+    }
+    let root = std::fs::canonicalize(mountpoint).map_err(StackError::io(mountpoint))?;
+    let path = std::fs::canonicalize(root.join(subpath)).map_err(|e| invalid(format!("cannot be accessed: {e}; create it in the volume first")))?;
+    if !path.starts_with(&root) {
+        return Err(invalid("leads out of the volume".into()));
+    }
+    Ok(path)
 }
 
 #[cfg(test)]

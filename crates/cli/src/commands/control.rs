@@ -220,7 +220,7 @@ pub fn port(cli: &Cli, args: &PortArgs) -> Result<ExitCode> {
         .iter()
         .find(|p| p.container_port == args.private_port && p.protocol == args.protocol)
         .ok_or_else(|| anyhow!("no port {}/{} for container {}", args.private_port, args.protocol, container.name))?;
-    println!("{}:{}", binding.host_ip.map_or("0.0.0.0".to_string(), |ip| ip.to_string()), binding.host_port);
+    println!("{}", binding.host_socket());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -185,7 +185,7 @@ fn json_line(c: &ContainerInfo, project: &Project, now: DateTime<Utc>) -> serde_
             "PublishedPort": 0,
             "Protocol": protocol,
         })).chain(c.ports.iter().map(|p| serde_json::json!({
-            "URL": p.host_ip.map_or("0.0.0.0".to_string(), |ip| ip.to_string()),
+            "URL": p.host_address().to_string(),
             "TargetPort": p.container_port,
             "PublishedPort": p.host_port,
             "Protocol": p.protocol,

@@ -245,7 +245,7 @@ fn users_of(cli: &Cli, volumes: &[Volume]) -> Result<BTreeMap<String, BTreeSet<S
             Err(e) => return Err(e.into()),
         };
         for mount in &record.supervisor.spec.mounts {
-            let MountKind::Bind { source } = &mount.kind else { continue };
+            let MountKind::Bind { source, .. } = &mount.kind else { continue };
             for volume in volumes.iter().filter(|v| source.starts_with(&v.mountpoint)) {
                 users.entry(volume.name.clone()).or_default().insert(container.id.clone());
             }

@@ -110,7 +110,7 @@ impl Project {
     pub fn container(&self, id: &str, networks: &[&Path], upstreams: &[SocketAddr]) -> Result<PathBuf, String> {
         let netns = self.dir.path().join(format!("{id}.netns"));
         container_netns(&netns)?;
-        let client = Client { netns: netns.clone(), networks: networks.iter().map(|n| n.to_path_buf()).collect(), upstreams: upstreams.to_vec() };
+        let client = Client { netns: netns.clone(), networks: networks.iter().map(|n| n.to_path_buf()).collect(), upstreams: upstreams.to_vec(), aliases: Default::default() };
         client.save(&client_file(&self.clients(), id).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
         Ok(netns)
     }

@@ -1,4 +1,5 @@
-//! IP address management for compose networks (IPv4).
+//! IP address management for compose networks (IPv4, and IPv6 for `enable_ipv6` networks: see
+//! [`Ipam::create_network6`]).
 //!
 //! [`Ipam`] picks a subnet for each network, either the one the compose file asks for
 //! (`ipam.config`) or the first free one of Docker's default pool (172.17.0.0/16 … 172.31.0.0/16,
@@ -11,12 +12,15 @@
 //! exclusive flock on that directory, so concurrent xcompose processes never hand out the same
 //! subnet or address.
 
+mod ipv6;
 mod store;
 
-use std::net::Ipv4Addr;
+pub use ipv6::{Subnet6, Subnet6Request};
+
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
-use ipnet::Ipv4Net;
+use ipnet::{IpNet, Ipv4Net};
 use serde::{Deserialize, Serialize};
 
 use crate::NetlinkError;
@@ -31,6 +35,20 @@ pub struct SubnetRequest {
     pub gateway: Option<Ipv4Addr>,
     /// `ip_range`: where container addresses are picked from. Defaults to the whole subnet.
     pub ip_range: Option<Ipv4Net>,
+    /// `aux_addresses`: addresses of the subnet never handed out, by name.
+    pub aux_addresses: Vec<(String, Ipv4Addr)>,
+}
+
+/// The owner IPAM records for an `aux_addresses` entry: such addresses are held for good.
+fn aux_owner(name: &str) -> String {
+    format!("{AUX_PREFIX}{name}")
+}
+
+const AUX_PREFIX: &str = "aux_addresses ";
+
+/// Whether an address's owner is an `aux_addresses` entry rather than a container.
+fn is_aux(owner: &str) -> bool {
+    owner.starts_with(AUX_PREFIX)
 }
 
 /// The addressing of one network, as allocated.
@@ -90,8 +108,8 @@ pub enum IpamError {
     #[error("reading the routes to find a free subnet: {0}; or give the network an explicit ipam subnet")]
     Routes(#[source] NetlinkError),
     /// The subnet is too small for a network, a gateway and one container.
-    #[error("subnet {0} is too small: use a prefix of /30 or shorter")]
-    SubnetTooSmall(Ipv4Net),
+    #[error("subnet {0} is too small: use a prefix of /30 (IPv6: /126) or shorter")]
+    SubnetTooSmall(IpNet),
     /// `gateway` or `ip_range` was given without `subnet`.
     #[error("ipam config sets gateway or ip_range without subnet: add the subnet they belong to")]
     MissingSubnet,
@@ -99,25 +117,25 @@ pub enum IpamError {
     #[error("gateway {gateway} is not a host address of subnet {subnet}: pick an address inside it, other than the network and broadcast addresses")]
     GatewayOutsideSubnet {
         /// The requested gateway.
-        gateway: Ipv4Addr,
+        gateway: IpAddr,
         /// The subnet.
-        subnet: Ipv4Net,
+        subnet: IpNet,
     },
     /// `ip_range` is not inside the subnet.
     #[error("ip_range {ip_range} is not inside subnet {subnet}: pick a range within the subnet")]
     RangeOutsideSubnet {
         /// The requested range.
-        ip_range: Ipv4Net,
+        ip_range: IpNet,
         /// The subnet.
-        subnet: Ipv4Net,
+        subnet: IpNet,
     },
     /// The requested subnet overlaps one already allocated to another network.
     #[error("subnet {subnet} overlaps subnet {other} of network {network}: pick another subnet or remove that network")]
     SubnetOverlap {
         /// The requested subnet.
-        subnet: Ipv4Net,
+        subnet: IpNet,
         /// The overlapping one.
-        other: Ipv4Net,
+        other: IpNet,
         /// The network that has it.
         network: String,
     },
@@ -127,9 +145,9 @@ pub enum IpamError {
         /// The network.
         network: String,
         /// Its subnet.
-        existing: Ipv4Net,
+        existing: IpNet,
         /// The one now asked for.
-        requested: Ipv4Net,
+        requested: IpNet,
     },
     /// Every subnet of the default pool is taken by a route or a network.
     #[error("no free subnet left in the default pool (172.17-31.0.0/16, 192.168.0.0/16 in /20s): every one overlaps a route or another network; remove unused networks or give this one an explicit ipam subnet")]
@@ -137,6 +155,9 @@ pub enum IpamError {
     /// The network has no IPAM state.
     #[error("network {0} has no address allocation: create it first")]
     UnknownNetwork(String),
+    /// An IPv6 address was asked of a network without IPv6.
+    #[error("network {0} has no IPv6 subnet: set enable_ipv6: true on it (and an IPv6 ipam subnet if you want a fixed one), or drop the ipv6_address")]
+    NoIpv6(String),
     /// The network still has addresses handed out.
     #[error("network {network} still has {count} container address(es) allocated: remove its containers first")]
     NetworkInUse {
@@ -151,31 +172,31 @@ pub enum IpamError {
         /// The network.
         network: String,
         /// The range addresses come from.
-        range: Ipv4Net,
+        range: IpNet,
     },
     /// A static address is outside the network's subnet.
-    #[error("address {address} is outside subnet {subnet} of network {network}: pick an ipv4_address inside it")]
+    #[error("address {address} is outside subnet {subnet} of network {network}: pick an ipv4_address/ipv6_address inside it")]
     AddressOutsideSubnet {
         /// The requested address.
-        address: Ipv4Addr,
+        address: IpAddr,
         /// The subnet.
-        subnet: Ipv4Net,
+        subnet: IpNet,
         /// The network.
         network: String,
     },
     /// A static address is the network, broadcast or gateway address.
-    #[error("address {address} is reserved in subnet {subnet} (network, broadcast or gateway address): pick another ipv4_address")]
+    #[error("address {address} is reserved in subnet {subnet} (network, broadcast, gateway or aux address): pick another ipv4_address/ipv6_address")]
     AddressReserved {
         /// The requested address.
-        address: Ipv4Addr,
+        address: IpAddr,
         /// The subnet.
-        subnet: Ipv4Net,
+        subnet: IpNet,
     },
     /// A static address is already held.
-    #[error("address {address} on network {network} is already used by {owner}: pick another ipv4_address or remove {owner}")]
+    #[error("address {address} on network {network} is already used by {owner}: pick another ipv4_address/ipv6_address or remove {owner}")]
     AddressInUse {
         /// The requested address.
-        address: Ipv4Addr,
+        address: IpAddr,
         /// The network.
         network: String,
         /// Who holds it.
@@ -225,8 +246,8 @@ impl Ipam {
                 Some(requested) if requested != state.subnet.subnet => {
                     Err(IpamError::SubnetChanged {
                         network: network.to_string(),
-                        existing: state.subnet.subnet,
-                        requested,
+                        existing: state.subnet.subnet.into(),
+                        requested: requested.into(),
                     })
                 }
                 _ => Ok(state.subnet),
@@ -242,9 +263,21 @@ impl Ipam {
                 pool_subnet(&routes, &others)?
             }
         };
+        let mut addresses = std::collections::BTreeMap::new();
+        for (name, address) in &request.aux_addresses {
+            if !subnet.subnet.contains(address) {
+                return Err(IpamError::AddressOutsideSubnet { address: (*address).into(), subnet: subnet.subnet.into(), network: network.to_string() });
+            }
+            if subnet.is_reserved(*address) {
+                return Err(IpamError::AddressReserved { address: (*address).into(), subnet: subnet.subnet.into() });
+            }
+            addresses.insert(*address, aux_owner(name));
+        }
         let state = NetworkState {
             subnet,
-            addresses: Default::default(),
+            addresses,
+            ipv6: None,
+            addresses6: Default::default(),
         };
         locked.save(network, &state)?;
         Ok(subnet)
@@ -263,10 +296,11 @@ impl Ipam {
         check_network_id(network)?;
         let locked = store::lock(&self.dir)?;
         if let Some(state) = locked.load(network)? {
-            if !state.addresses.is_empty() {
+            let count = state.addresses.values().chain(state.addresses6.values()).filter(|o| !is_aux(o)).count();
+            if count > 0 {
                 return Err(IpamError::NetworkInUse {
                     network: network.to_string(),
-                    count: state.addresses.len(),
+                    count,
                 });
             }
         }
@@ -290,20 +324,20 @@ impl Ipam {
             Some(address) => {
                 if !subnet.subnet.contains(&address) {
                     return Err(IpamError::AddressOutsideSubnet {
-                        address,
-                        subnet: subnet.subnet,
+                        address: address.into(),
+                        subnet: subnet.subnet.into(),
                         network: network.to_string(),
                     });
                 }
                 if subnet.is_reserved(address) {
                     return Err(IpamError::AddressReserved {
-                        address,
-                        subnet: subnet.subnet,
+                        address: address.into(),
+                        subnet: subnet.subnet.into(),
                     });
                 }
                 if let Some(owner) = state.addresses.get(&address) {
                     return Err(IpamError::AddressInUse {
-                        address,
+                        address: address.into(),
                         network: network.to_string(),
                         owner: owner.clone(),
                     });
@@ -317,7 +351,7 @@ impl Ipam {
                     .find(|a| !subnet.is_reserved(*a) && !state.addresses.contains_key(a))
                     .ok_or_else(|| IpamError::AddressesExhausted {
                         network: network.to_string(),
-                        range,
+                        range: range.into(),
                     })?
             }
         };
@@ -348,9 +382,10 @@ impl Ipam {
         let Some(mut state) = locked.load(network)? else {
             return Ok(());
         };
-        let before = state.addresses.len();
+        let before = state.addresses.len() + state.addresses6.len();
         state.addresses.retain(|_, o| o != owner);
-        if state.addresses.len() != before {
+        state.addresses6.retain(|_, o| o != owner);
+        if state.addresses.len() + state.addresses6.len() != before {
             locked.save(network, &state)?;
         }
         Ok(())
@@ -387,16 +422,16 @@ fn explicit_subnet(
     others: &[(String, NetworkState)],
 ) -> Result<Subnet, IpamError> {
     if subnet.prefix_len() > 30 {
-        return Err(IpamError::SubnetTooSmall(subnet));
+        return Err(IpamError::SubnetTooSmall(subnet.into()));
     }
     let gateway = request.gateway.unwrap_or_else(|| first_host(subnet));
     if !subnet.contains(&gateway) || gateway == subnet.network() || gateway == subnet.broadcast() {
-        return Err(IpamError::GatewayOutsideSubnet { gateway, subnet });
+        return Err(IpamError::GatewayOutsideSubnet { gateway: gateway.into(), subnet: subnet.into() });
     }
     let ip_range = request.ip_range.map(|r| r.trunc());
     if let Some(ip_range) = ip_range {
         if !subnet.contains(&ip_range) {
-            return Err(IpamError::RangeOutsideSubnet { ip_range, subnet });
+            return Err(IpamError::RangeOutsideSubnet { ip_range: ip_range.into(), subnet: subnet.into() });
         }
     }
     if let Some((network, other)) = others
@@ -404,8 +439,8 @@ fn explicit_subnet(
         .find(|(_, s)| overlaps(&subnet, &s.subnet.subnet))
     {
         return Err(IpamError::SubnetOverlap {
-            subnet,
-            other: other.subnet.subnet,
+            subnet: subnet.into(),
+            other: other.subnet.subnet.into(),
             network: network.clone(),
         });
     }
@@ -493,6 +528,8 @@ mod tests {
                 ip_range: Some(net("10.1.0.128/25")),
             },
             addresses: [(Ipv4Addr::new(10, 1, 0, 130), "web-1".to_string())].into(),
+            ipv6: None,
+            addresses6: Default::default(),
         };
         let json = serde_json::to_string(&state).unwrap();
         assert!(json.contains("\"10.1.0.130\":\"web-1\""), "{json}");

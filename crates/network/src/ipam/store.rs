@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
-use super::{IpamError, Subnet};
+use super::{IpamError, Subnet, Subnet6};
 
 /// What IPAM keeps about one network.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -20,6 +20,12 @@ pub(super) struct NetworkState {
     pub subnet: Subnet,
     /// Addresses handed out, with who holds each.
     pub addresses: BTreeMap<Ipv4Addr, String>,
+    /// The IPv6 addressing, for a network with `enable_ipv6`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<Subnet6>,
+    /// IPv6 addresses handed out, with who holds each.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub addresses6: BTreeMap<Ipv6Addr, String>,
 }
 
 /// The state directory, locked: at most one `Locked` exists at a time across all processes.

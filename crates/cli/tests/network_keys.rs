@@ -1,0 +1,363 @@
+//! Network keys of issue 12 end to end, each test in its own sandbox: IPv6 networks
+//! (`enable_ipv6`, IPv6 ipam subnets, `ipv6_address`, published IPv6 ports, AAAA answers) and
+//! Docker's default of no IPv6 on other networks; interface settings (`mac_address`,
+//! `interface_name`, `link_local_ips`, `gw_priority`) and bridge `driver_opts`; and the settings
+//! refused before anything is made; `links` and `external_links` aliases by DNS.
+
+use std::path::Path;
+
+use anyhow::Result;
+use xcompose_testkit::Sandbox;
+
+mod common;
+use common::{project, sandbox_with_busybox, xcompose, XCOMPOSE};
+
+const IPV6_STACK: &str = r#"
+services:
+  web:
+    image: busybox:latest
+    init: true
+    command: ["sh", "-c", "echo hello > /tmp/index.html; exec httpd -f -p 80 -h /tmp"]
+    ports: ["18091:80", "[fd99::1]:18092:80"]
+    networks:
+      v6:
+        ipv6_address: fd00:db8:1::10
+  client:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    networks: [v6, plain]
+  old:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    networks: [plain]
+networks:
+  v6:
+    enable_ipv6: true
+    ipam:
+      config:
+        - subnet: 172.30.5.0/24
+        - subnet: fd00:db8:1::/64
+          gateway: fd00:db8:1::1
+  plain: {}
+"#;
+
+/// `wget` of `url` from the sandbox (`peer` false) or from the peer, with a short timeout.
+fn fetch(sb: &Sandbox, peer: bool, url: &str) -> Result<Option<String>> {
+    let args = ["3", "busybox", "wget", "-q", "-O", "-", url];
+    let out = if peer { sb.run_in_peer("timeout", &args)? } else { sb.run("timeout", &args)? };
+    Ok(out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string()))
+}
+
+/// Every rule and custom chain of every ip6tables table.
+fn ip6tables_rules(sb: &Sandbox) -> Result<Vec<String>> {
+    let saved = sb.run_ok("ip6tables-save", &[])?;
+    Ok(saved.lines().filter(|l| l.starts_with("-A") || (l.starts_with(':') && l.contains(" - "))).map(str::to_string).collect())
+}
+
+/// `xcompose ...` in `dir` that must fail: its stderr.
+fn fails(sb: &Sandbox, dir: &Path, args: &[&str]) -> Result<String> {
+    let out = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(args).output()?;
+    anyhow::ensure!(!out.status.success(), "xcompose {args:?} succeeded");
+    Ok(String::from_utf8_lossy(&out.stderr).trim().to_string())
+}
+
+#[test]
+fn ipv6_networks_addresses_ports_and_names() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    // The sandbox and its peer share an IPv6 LAN.
+    sb.run_ok("ip", &["addr", "add", "fd99::1/64", "dev", sb.uplink_ifname(), "nodad"])?;
+    sb.run_in_peer_ok("ip", &["addr", "add", "fd99::2/64", "dev", sb.peer_ifname(), "nodad"])?;
+    let dir = project(&sb, "six", IPV6_STACK)?;
+    let rules_before = ip6tables_rules(&sb)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let exec = |service: &str, command: &[&str]| -> Result<String> {
+        let mut args = vec!["exec", "-T", service];
+        args.extend_from_slice(command);
+        xcompose(&sb, &dir, &args)
+    };
+
+    // The bridge holds the IPv6 gateway; web has its static address and the IPv6 default route.
+    assert!(sb.run_ok("ip", &["-6", "addr"])?.contains("inet6 fd00:db8:1::1/64"), "the bridge's IPv6 gateway");
+    let web_addr = exec("web", &["ip", "-6", "addr", "show", "dev", "eth0"])?;
+    assert!(web_addr.contains("inet6 fd00:db8:1::10/64"), "{web_addr}");
+    assert!(exec("web", &["ip", "-6", "route"])?.contains("default via fd00:db8:1::1 dev eth0"));
+    // The first free address goes to the next container; IPv4 is there as well.
+    let client_addr = exec("client", &["ip", "addr"])?;
+    assert!(client_addr.contains("inet6 fd00:db8:1::2/64") && client_addr.contains("inet 172.30.5."), "{client_addr}");
+    // As Docker: no IPv6 at all on an interface of a network without it (not even link-local).
+    let old = exec("old", &["ip", "-6", "addr"])?;
+    assert!(!old.contains("eth0") && !old.contains("fe80"), "IPv6 on an IPv4-only network: {old}");
+    let hosts = exec("web", &["cat", "/etc/hosts"])?;
+    assert!(hosts.lines().any(|l| l.starts_with("fd00:db8:1::10\t")), "{hosts}");
+
+    // The resolver answers AAAA with the IPv6 address, A with the IPv4 one.
+    let aaaa = exec("client", &["nslookup", "-type=AAAA", "web"])?;
+    assert!(aaaa.contains("fd00:db8:1::10"), "{aaaa}");
+    let a = exec("client", &["nslookup", "-type=A", "web"])?;
+    assert!(a.contains("172.30.5.") && !a.contains("fd00:db8"), "{a}");
+
+    // Containers reach each other over IPv6, and the LAN through the masquerade.
+    let page = exec("client", &["timeout", "3", "wget", "-q", "-O", "-", "http://[fd00:db8:1::10]/index.html"])?;
+    assert_eq!(page.trim(), "hello");
+    let ping = exec("client", &["ping", "-6", "-c", "1", "-W", "2", "fd99::2"])?;
+    assert!(ping.contains("1 packets received"), "{ping}");
+
+    // "18091:80" is published on [::] too, "[fd99::1]:18092:80" on that address only; both answer
+    // from the peer over IPv6, and IPv4 still answers.
+    assert_eq!(fetch(&sb, true, "http://[fd99::1]:18091/index.html")?.as_deref(), Some("hello"));
+    assert_eq!(fetch(&sb, true, "http://[fd99::1]:18092/index.html")?.as_deref(), Some("hello"));
+    assert_eq!(fetch(&sb, false, "http://127.0.0.1:18091/index.html")?.as_deref(), Some("hello"));
+    assert_eq!(fetch(&sb, true, &format!("http://{}:18092/index.html", sb.uplink_addr()))?, None, "an IPv6-only port answered on IPv4");
+    let ps = xcompose(&sb, &dir, &["ps", "web"])?;
+    assert!(ps.contains("0.0.0.0:18091->80/tcp, [::]:18091->80/tcp, [fd99::1]:18092->80/tcp"), "{ps}");
+
+    xcompose(&sb, &dir, &["down"])?;
+    assert_eq!(ip6tables_rules(&sb)?, rules_before, "ip6tables rules left after down");
+    Ok(())
+}
+
+#[test]
+fn network_settings_that_cannot_work_are_refused_before_anything_is_made() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let cases = [
+        (
+            "services:\n  web:\n    image: busybox:latest\n    ports: [\"[::1]:18093:80\"]\n    networks: [v6]\nnetworks:\n  v6:\n    enable_ipv6: true\n",
+            "ports on [::1] are not supported: IPv6 loopback cannot be forwarded into a container without Docker's userland proxy",
+        ),
+        (
+            "services:\n  web:\n    image: busybox:latest\n    ports: [\"[fd99::1]:18093:80\"]\n",
+            "a port published on [fd99::1] needs the service's first network to have IPv6: set enable_ipv6: true",
+        ),
+        (
+            "services:\n  web:\n    image: busybox:latest\n    networks:\n      default:\n        ipv6_address: fd00::5\n",
+            "ipv6_address fd00::5 on network default: the network has no IPv6; set enable_ipv6: true on it",
+        ),
+        (
+            "services:\n  web:\n    image: busybox:latest\nnetworks:\n  default:\n    ipam:\n      config:\n        - subnet: fd00:5::/64\n",
+            "ipam subnet \"fd00:5::/64\" is IPv6 but IPv6 is not enabled: add enable_ipv6: true to the network",
+        ),
+        (
+            "services:\n  web:\n    image: busybox:latest\nnetworks:\n  default:\n    driver_opts:\n      com.docker.network.bridge.enable_icc: \"false\"\n",
+            "network default: driver_opts com.docker.network.bridge.enable_icc is not supported by xcompose's bridge driver",
+        ),
+        (
+            "services:\n  web:\n    image: busybox:latest\nnetworks:\n  default:\n    driver_opts:\n      com.docker.network.bridge.name: mybr0\n",
+            "network default: driver_opts com.docker.network.bridge.name is not supported: xcompose names each bridge after its network",
+        ),
+        (
+            "services:\n  web:\n    image: busybox:latest\nnetworks:\n  default:\n    driver: overlay\n",
+            "networks.default.driver \"overlay\" is not supported: only bridge networks are supported",
+        ),
+        (
+            "services:\n  web:\n    image: busybox:latest\nnetworks:\n  default:\n    driver: macvlan\n",
+            "networks.default.driver \"macvlan\" is not supported: only bridge networks are supported",
+        ),
+        (
+            "services:\n  web:\n    image: busybox:latest\n    mac_address: \"02:42:zz:00:00:01\"\n",
+            "network default: invalid mac_address \"02:42:zz:00:00:01\": six hexadecimal bytes",
+        ),
+        (
+            "services:\n  web:\n    image: busybox:latest\n    networks:\n      default:\n        interface_name: a-name-far-too-long\n",
+            "network default: invalid interface_name \"a-name-far-too-long\": at most 15 characters",
+        ),
+    ];
+    for (i, (stack, message)) in cases.iter().enumerate() {
+        let dir = project(&sb, &format!("bad{i}"), stack)?;
+        let err = fails(&sb, &dir, &["up", "-d"])?;
+        assert!(err.contains(message) && err.lines().count() == 1, "case {i}: {err}");
+        assert_eq!(xcompose(&sb, &dir, &["ps", "-a", "-q"])?.trim(), "", "case {i}: a container was made");
+        assert!(!sb.run_ok("ip", &["-o", "link"])?.contains("xc-"), "case {i}: a bridge was made");
+    }
+    Ok(())
+}
+
+const INTERFACES_STACK: &str = r#"
+services:
+  a:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    mac_address: "02:42:c0:ff:ee:01"
+    networks:
+      back:
+        link_local_ips: ["169.254.7.7"]
+      front:
+        mac_address: "02:42:c0:ff:ee:02"
+        interface_name: front0
+        gw_priority: 10
+  b:
+    image: busybox:latest
+    init: true
+    command: ["sh", "-c", "echo hi > /tmp/index.html; exec httpd -f -p 80 -h /tmp"]
+    ports: ["18094:80"]
+    networks: [back]
+networks:
+  front:
+    ipam: {config: [{subnet: 172.30.6.0/24, aux_addresses: {router: 172.30.6.2}}]}
+  back:
+    driver_opts:
+      com.docker.network.driver.mtu: "1400"
+      com.docker.network.bridge.enable_ip_masquerade: "false"
+      com.docker.network.bridge.host_binding_ipv4: "127.0.0.1"
+    ipam: {config: [{subnet: 172.30.7.0/24}]}
+"#;
+
+#[test]
+fn interface_settings_and_bridge_options_take_effect() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "ifs", INTERFACES_STACK)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let exec = |service: &str, command: &[&str]| -> Result<String> {
+        let mut args = vec!["exec", "-T", service];
+        args.extend_from_slice(command);
+        xcompose(&sb, &dir, &args)
+    };
+
+    // back is attached first (eth0) and gets the service's mac_address, the network's MTU and
+    // the link-local address; front is named front0, has its own MAC, the first address its
+    // aux_addresses leave free and, by gw_priority, the default route.
+    let eth0 = exec("a", &["ip", "addr", "show", "dev", "eth0"])?;
+    assert!(eth0.contains("link/ether 02:42:c0:ff:ee:01") && eth0.contains("mtu 1400") && eth0.contains("inet 169.254.7.7/32"), "{eth0}");
+    let front = exec("a", &["ip", "addr", "show", "dev", "front0"])?;
+    assert!(front.contains("link/ether 02:42:c0:ff:ee:02") && front.contains("inet 172.30.6.3/24"), "{front}");
+    let routes = exec("a", &["ip", "route"])?;
+    assert!(routes.contains("default via 172.30.6.1 dev front0"), "{routes}");
+    // The chosen MACs work: b answers a by name across back.
+    assert_eq!(exec("a", &["timeout", "3", "wget", "-q", "-O", "-", "http://b/index.html"])?.trim(), "hi");
+
+    // No masquerade out of back, one out of front.
+    let nat = sb.run_ok("iptables-save", &["-t", "nat"])?;
+    assert!(!nat.lines().any(|l| l.starts_with("-A XCOMPOSE-POSTROUTING -s 172.30.7.0/24 ! -o")), "{nat}");
+    assert!(nat.lines().any(|l| l.starts_with("-A XCOMPOSE-POSTROUTING -s 172.30.6.0/24 ! -o")), "{nat}");
+    // host_binding_ipv4: b's port without a host address is published on 127.0.0.1 only.
+    assert!(xcompose(&sb, &dir, &["ps", "b"])?.contains("127.0.0.1:18094->80/tcp"));
+    assert_eq!(fetch(&sb, false, "http://127.0.0.1:18094/index.html")?.as_deref(), Some("hi"));
+    assert_eq!(fetch(&sb, true, &format!("http://{}:18094/index.html", sb.uplink_addr()))?, None, "published beyond host_binding_ipv4");
+    xcompose(&sb, &dir, &["down"])?;
+    Ok(())
+}
+
+const LINKS_STACK: &str = r#"
+services:
+  db:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+  fixed:
+    image: busybox:latest
+    init: true
+    container_name: fixed-name
+    command: ["sleep", "1000"]
+  web:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    links: ["db:database", "db"]
+    external_links: ["fixed-name:ext"]
+  other:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+"#;
+
+/// The addresses `name` resolves to inside `service`'s container (none if it does not resolve).
+fn resolve(sb: &Sandbox, dir: &Path, service: &str, name: &str) -> Result<Vec<String>> {
+    let out = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(["exec", "-T", service, "nslookup", "-type=A", name]).output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    Ok(text.lines().skip_while(|l| !l.starts_with("Name:")).filter_map(|l| l.strip_prefix("Address:")).map(|a| a.trim().to_string()).collect())
+}
+
+#[test]
+fn links_and_external_links_resolve_in_the_linking_container_only() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "links", LINKS_STACK)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let db = resolve(&sb, &dir, "web", "db")?;
+    let fixed = resolve(&sb, &dir, "web", "fixed-name")?;
+    assert_eq!(db.len(), 1, "{db:?}");
+    assert_eq!(fixed.len(), 1, "{fixed:?}");
+    assert_ne!(db, fixed);
+    // The link's alias stands for db, the external link's for the fixed-name container.
+    assert_eq!(resolve(&sb, &dir, "web", "database")?, db);
+    assert_eq!(resolve(&sb, &dir, "web", "DATABASE.")?, db);
+    assert_eq!(resolve(&sb, &dir, "web", "ext")?, fixed);
+    // Another container does not know web's aliases.
+    assert_eq!(resolve(&sb, &dir, "other", "database")?, Vec::<String>::new());
+    assert_eq!(resolve(&sb, &dir, "other", "ext")?, Vec::<String>::new());
+    xcompose(&sb, &dir, &["down"])?;
+    Ok(())
+}
+
+#[test]
+fn a_volume_subpath_mounts_that_directory_and_must_exist_inside_the_volume() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let device = sb.temp_dir().join("device");
+    std::fs::create_dir_all(device.join("sub"))?;
+    std::fs::write(device.join("top"), "top\n")?;
+    std::fs::write(device.join("sub/f"), "hi\n")?;
+    let stack = |subpath: &str| {
+        format!(
+            "services:\n  s:\n    image: busybox:latest\n    init: true\n    command: [\"sleep\", \"1000\"]\n    volumes:\n      - type: volume\n        source: data\n        target: /mnt\n        volume: {{subpath: \"{subpath}\"}}\nvolumes:\n  data:\n    driver_opts: {{type: none, o: bind, device: \"{}\"}}\n",
+            device.display()
+        )
+    };
+    let dir = project(&sb, "sub", &stack("sub"))?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    assert_eq!(xcompose(&sb, &dir, &["exec", "-T", "s", "ls", "/mnt"])?.trim(), "f");
+    assert_eq!(xcompose(&sb, &dir, &["exec", "-T", "s", "cat", "/mnt/f"])?.trim(), "hi");
+    xcompose(&sb, &dir, &["down"])?;
+    for (i, (subpath, message)) in [("missing", "subpath \"missing\" cannot be accessed"), ("../..", "subpath \"../..\" leads out of the volume"), ("/sub", "must be a relative path")].into_iter().enumerate() {
+        let dir = project(&sb, &format!("badsub{i}"), &stack(subpath))?;
+        let err = fails(&sb, &dir, &["up", "-d"])?;
+        // After the progress lines, one line of error.
+        assert!(err.lines().last().is_some_and(|l| l.contains(message)), "{subpath}: {err}");
+        assert_eq!(xcompose(&sb, &dir, &["ps", "-a", "-q"])?.trim(), "", "{subpath}: a container was made");
+    }
+    Ok(())
+}
+
+#[test]
+fn bind_recursive_decides_what_the_mounts_under_the_source_are() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    // A host directory with a tmpfs mounted under it.
+    let host = sb.temp_dir().join("host");
+    std::fs::create_dir_all(host.join("sub"))?;
+    sb.run_ok("mount", &["-t", "tmpfs", "tmpfs", host.join("sub").to_str().unwrap()])?;
+    sb.run_ok("sh", &["-c", &format!("echo inner > {}/sub/inner", host.display())])?;
+    let bind = |target: &str, recursive: &str, read_only: bool| {
+        format!("      - type: bind\n        source: {}\n        target: {target}\n        read_only: {read_only}\n        bind: {{recursive: {recursive}}}\n", host.display())
+    };
+    let stack = format!(
+        "services:\n  s:\n    image: busybox:latest\n    init: true\n    command: [\"sleep\", \"1000\"]\n    volumes:\n{}{}{}{}",
+        bind("/enabled", "enabled", true),
+        bind("/disabled", "disabled", false),
+        bind("/writable", "writable", true),
+        bind("/readonly", "readonly", true)
+    );
+    let dir = project(&sb, "rec", &stack)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let sh = |script: &str| -> Result<bool> {
+        Ok(sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(["exec", "-T", "s", "sh", "-c", script]).output()?.status.success())
+    };
+    // enabled (Docker's default) and readonly: the tmpfs is there and read-only too.
+    for at in ["/enabled", "/readonly"] {
+        assert!(sh(&format!("grep -q inner {at}/sub/inner"))?, "{at}: submount not bound");
+        assert!(!sh(&format!("touch {at}/sub/new"))?, "{at}: submount writable");
+        assert!(!sh(&format!("touch {at}/new"))?, "{at}: mount writable");
+    }
+    // writable: the top is read-only, the tmpfs under it not.
+    assert!(!sh("touch /writable/new")?);
+    assert!(sh("touch /writable/sub/new")?, "writable: submount read-only");
+    // disabled: the tmpfs is not bound, only the directory under it.
+    assert!(!sh("test -e /disabled/sub/inner")?, "disabled: submount bound");
+    assert!(sh("test -d /disabled/sub")?);
+    xcompose(&sb, &dir, &["down"])?;
+
+    // writable or readonly on a writable mount is refused, as by Docker.
+    let bad = project(&sb, "badrec", &format!("services:\n  s:\n    image: busybox:latest\n    command: [\"true\"]\n    volumes:\n{}", bind("/w", "writable", false)))?;
+    let err = fails(&sb, &bad, &["up", "-d"])?;
+    assert!(err.lines().last().is_some_and(|l| l.contains("bind recursive \"writable\" needs a read-only mount")), "{err}");
+    Ok(())
+}

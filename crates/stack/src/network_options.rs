@@ -1,0 +1,112 @@
+//! The bridge driver's options of a network (`driver_opts`) and the per-container interface
+//! settings of a service's network entry (`mac_address`, `interface_name`, `link_local_ips`),
+//! read and checked as Docker's bridge driver does; an option it would not apply is refused.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use serde::{Deserialize, Serialize};
+use xcompose_loader::model::{Network, Service, ServiceNetwork};
+use xcompose_network::link::InterfaceSettings;
+
+use crate::StackError;
+
+const MTU: &str = "com.docker.network.driver.mtu";
+const MASQUERADE: &str = "com.docker.network.bridge.enable_ip_masquerade";
+const HOST_BINDING: &str = "com.docker.network.bridge.host_binding_ipv4";
+const BRIDGE_NAME: &str = "com.docker.network.bridge.name";
+
+/// What a network's `driver_opts` set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BridgeOptions {
+    /// `com.docker.network.driver.mtu`: the MTU of the bridge and of every container interface.
+    pub mtu: Option<u32>,
+    /// `com.docker.network.bridge.enable_ip_masquerade` (default true).
+    pub masquerade: bool,
+    /// `com.docker.network.bridge.host_binding_ipv4`: where ports without a host address are
+    /// published (IPv4); every address if `None`.
+    pub host_binding_ipv4: Option<Ipv4Addr>,
+}
+
+impl Default for BridgeOptions {
+    fn default() -> Self {
+        BridgeOptions { mtu: None, masquerade: true, host_binding_ipv4: None }
+    }
+}
+
+/// The options of network `name` from its `driver_opts`; an unknown option, or one with a value
+/// Docker would reject, is an error naming it.
+pub(crate) fn bridge_options(name: &str, network: &Network) -> Result<BridgeOptions, StackError> {
+    let invalid = |key: &str, value: &str, expected: &str| StackError::Invalid(format!("network {name}: driver_opts {key}: {value:?} is not {expected}"));
+    let mut options = BridgeOptions::default();
+    for (key, value) in &network.driver_opts {
+        match key.as_str() {
+            MTU => options.mtu = Some(value.parse().ok().filter(|m| (68..=65535).contains(m)).ok_or_else(|| invalid(key, value, "an MTU (68-65535)"))?),
+            MASQUERADE => options.masquerade = value.parse().map_err(|_| invalid(key, value, "true or false"))?,
+            HOST_BINDING => options.host_binding_ipv4 = Some(value.parse().map_err(|_| invalid(key, value, "an IPv4 address"))?),
+            BRIDGE_NAME => return Err(StackError::Invalid(format!("network {name}: driver_opts {key} is not supported: xcompose names each bridge after its network (xc-<id>) to isolate networks from each other; remove the option"))),
+            other => return Err(StackError::Invalid(format!("network {name}: driver_opts {other} is not supported by xcompose's bridge driver (supported: {MTU}, {MASQUERADE}, {HOST_BINDING}); remove it"))),
+        }
+    }
+    Ok(options)
+}
+
+/// The interface settings of `service_name`'s container on network `key` (entry `options`; the
+/// service's own `mac_address` goes to its first network, `first`, unless the entry sets one).
+pub(crate) fn interface_settings(service_name: &str, service: &Service, key: &str, options: Option<&ServiceNetwork>, first: bool) -> Result<InterfaceSettings, StackError> {
+    let invalid = |message: String| StackError::Service { service: service_name.to_string(), message: format!("network {key}: {message}") };
+    let mac_text = options.map(|o| o.mac_address.as_str()).filter(|m| !m.is_empty()).or((first && !service.mac_address.is_empty()).then_some(service.mac_address.as_str()));
+    let mac = mac_text.map(|m| parse_mac(m).ok_or_else(|| invalid(format!("invalid mac_address {m:?}: six hexadecimal bytes like 02:42:ac:11:00:02 are expected")))).transpose()?;
+    if mac.is_some_and(|m| m[0] & 1 == 1) {
+        return Err(invalid(format!("mac_address {} is a multicast address: pick a unicast one (even first byte)", mac_text.unwrap_or_default())));
+    }
+    let name = options.map(|o| o.interface_name.clone()).filter(|n| !n.is_empty());
+    if let Some(n) = &name {
+        let valid = n.len() <= 15 && !n.contains(['/', ':']) && !n.chars().any(char::is_whitespace) && n != "." && n != ".." && n != "lo";
+        if !valid {
+            return Err(invalid(format!("invalid interface_name {n:?}: at most 15 characters, no '/', ':' or spaces, not lo")));
+        }
+    }
+    let link_local = options
+        .map(|o| o.link_local_ips.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .map(|ip| ip.parse::<IpAddr>().map_err(|_| invalid(format!("invalid link_local_ips entry {ip:?}: an IP address is expected"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(InterfaceSettings { mac, name, link_local })
+}
+
+/// `02:42:ac:11:00:02` (or with `-`) as bytes.
+fn parse_mac(text: &str) -> Option<[u8; 6]> {
+    let bytes: Vec<u8> = text.split([':', '-']).map(|b| (b.len() == 2).then(|| u8::from_str_radix(b, 16).ok()).flatten()).collect::<Option<_>>()?;
+    bytes.try_into().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn macs_parse_in_both_notations_and_nothing_else() {
+        assert_eq!(parse_mac("02:42:AC:11:00:99"), Some([2, 0x42, 0xac, 0x11, 0, 0x99]));
+        assert_eq!(parse_mac("02-42-ac-11-00-99"), Some([2, 0x42, 0xac, 0x11, 0, 0x99]));
+        for bad in ["02:42:ac:11:00", "02:42:ac:11:00:99:01", "2:42:ac:11:00:99", "zz:42:ac:11:00:99", ""] {
+            assert_eq!(parse_mac(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn driver_options_are_read_and_unknown_ones_refused() {
+        let mut network = Network::default();
+        network.driver_opts.insert(MTU.into(), "1400".into());
+        network.driver_opts.insert(MASQUERADE.into(), "false".into());
+        network.driver_opts.insert(HOST_BINDING.into(), "127.0.0.1".into());
+        let options = bridge_options("n", &network).unwrap();
+        assert_eq!(options, BridgeOptions { mtu: Some(1400), masquerade: false, host_binding_ipv4: Some(Ipv4Addr::LOCALHOST) });
+        network.driver_opts.insert(MTU.into(), "9".into());
+        assert!(bridge_options("n", &network).unwrap_err().to_string().contains("is not an MTU"));
+        network.driver_opts.remove(MTU);
+        network.driver_opts.insert("com.docker.network.bridge.enable_icc".into(), "false".into());
+        let err = bridge_options("n", &network).unwrap_err().to_string();
+        assert!(err.contains("driver_opts com.docker.network.bridge.enable_icc is not supported"), "{err}");
+    }
+}
