@@ -117,6 +117,10 @@ pub enum Command {
     Dns {
         /// The resolver's JSON config.
         config: PathBuf,
+        /// Serve, in this process; without it, run a keeper that starts `__dns --serve` again
+        /// whenever it is killed.
+        #[arg(long)]
+        serve: bool,
     },
 }
 
@@ -212,7 +216,12 @@ fn main() -> ExitCode {
         Command::Supervise { config } => xcompose_supervisor::daemon::main(config)
             .map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1)))
             .map_err(anyhow::Error::msg),
-        Command::Dns { config } => xcompose_dns::daemon::main(config)
+        Command::Dns { config, serve: true } => xcompose_dns::daemon::main(config)
+            .map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1)))
+            .map_err(anyhow::Error::msg),
+        Command::Dns { config, serve: false } => std::env::current_exe()
+            .map_err(|e| anyhow::anyhow!("finding the xcompose binary: {e}"))
+            .and_then(|exe| xcompose_dns::keeper::main(&exe, config).map_err(anyhow::Error::msg))
             .map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1)))
             .map_err(anyhow::Error::msg),
     };
