@@ -20,6 +20,7 @@ mod ports;
 mod pull;
 mod push;
 mod query;
+mod repair;
 mod request;
 mod run;
 mod schedule;

@@ -55,6 +55,7 @@ impl Stack {
     /// Starts the stopped containers of `services` (all if empty), dependencies first.
     pub fn start(&self, services: &[String]) -> Result<(), StackError> {
         let _lock = self.lock()?;
+        self.repair()?;
         self.start_unlocked(services)
     }
 

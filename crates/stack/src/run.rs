@@ -38,6 +38,7 @@ impl Stack {
         }
         let _lock = self.lock()?;
         self.pull_for_up(&[service_name.to_string()], None, false)?;
+        self.repair()?;
         self.ensure_resources()?;
         let mut service = service.clone();
         if let Some(command) = &opts.command {

@@ -80,7 +80,7 @@ impl Stack {
     pub fn up(&self, opts: &UpOptions) -> Result<(), StackError> {
         let _lock = self.lock()?;
         self.pull_for_up(&opts.plan.services, opts.pull, opts.quiet_pull)?;
-        self.resolver.revive()?;
+        self.repair()?;
         let plan = self.plan(opts)?;
         for orphan in &plan.orphans {
             eprintln!("Found orphan containers ([{orphan}]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.");

@@ -1,0 +1,175 @@
+//! What xcompose promises when real machines misbehave, each test in its own sandbox, checking
+//! the state after the fault (containers answer, names resolve, nothing leaked), not only exit
+//! codes: a killed resolver is back at once; after a reboot (every process, link, rule and mount
+//! gone, the state root kept) one `up -d` repairs everything, and `system boot` brings back what
+//! the restart policies say; a killed supervisor takes its container down cleanly and the
+//! container comes back by its restart policy; concurrent commands serialize.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use xcompose_testkit::Sandbox;
+
+mod common;
+use common::{project, sandbox_with_busybox, xcompose, XCOMPOSE};
+
+/// A web server published on the sandbox's loopback, a database-like service, both found by
+/// name; `restart: always` on the server, none on the one-shot job.
+const STACK: &str = r#"
+services:
+  web:
+    image: busybox:latest
+    init: true
+    command: ["sh", "-c", "echo hello > /tmp/index.html && exec httpd -f -p 80 -h /tmp"]
+    ports: ["127.0.0.1:18082:80"]
+    restart: always
+  db:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    restart: unless-stopped
+    volumes: [data:/data]
+  job:
+    image: busybox:latest
+    command: ["true"]
+    restart: "no"
+volumes:
+  data:
+"#;
+
+/// The addresses `name` resolves to inside `service`'s container (empty if it does not).
+fn resolve(sb: &Sandbox, dir: &Path, service: &str, name: &str) -> Result<Vec<String>> {
+    let out = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(["exec", "-T", service, "nslookup", name]).output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut addresses: Vec<String> = text.lines().skip_while(|l| !l.starts_with("Name:")).filter_map(|l| l.strip_prefix("Address:")).map(|a| a.trim().to_string()).collect();
+    addresses.sort();
+    Ok(addresses)
+}
+
+/// Retries `resolve` for up to 2 s until it gives `want`; the last answer.
+fn resolves_to(sb: &Sandbox, dir: &Path, service: &str, name: &str, want: &[String]) -> Result<Vec<String>> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let got = resolve(sb, dir, service, name)?;
+        if got == want || Instant::now() > deadline {
+            return Ok(got);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The address of `service`'s container, as it sees itself.
+fn address(sb: &Sandbox, dir: &Path, service: &str) -> Result<String> {
+    Ok(xcompose(sb, dir, &["exec", "-T", service, "hostname", "-i"])?.trim().to_string())
+}
+
+/// Service containers by name: (id, state, when it started).
+fn containers(sb: &Sandbox, dir: &Path) -> Result<BTreeMap<String, (String, String, String)>> {
+    let mut out = BTreeMap::new();
+    for line in xcompose(sb, dir, &["ps", "-a", "--format", "json"])?.lines() {
+        let c: serde_json::Value = serde_json::from_str(line)?;
+        let id = c["ID"].as_str().context("ID")?.to_string();
+        let state: serde_json::Value = serde_json::from_slice(&std::fs::read(sb.root().join("containers").join(&id).join("state.json"))?)?;
+        out.insert(c["Name"].as_str().context("Name")?.to_string(), (id, c["State"].as_str().context("State")?.to_string(), state["started_at"].to_string()));
+    }
+    Ok(out)
+}
+
+/// The containers of `containers` but the one-shot job (which every `up` runs again, as
+/// compose's does).
+fn long_running(mut containers: BTreeMap<String, (String, String, String)>) -> BTreeMap<String, (String, String, String)> {
+    containers.retain(|name, _| !name.ends_with("-job-1"));
+    containers
+}
+
+/// Service containers by name: their state.
+fn states(sb: &Sandbox, dir: &Path) -> Result<BTreeMap<String, String>> {
+    Ok(containers(sb, dir)?.into_iter().map(|(name, (_, state, _))| (name, state)).collect())
+}
+
+/// The page the web service serves on the sandbox's 127.0.0.1:18082 (published port).
+fn page(sb: &Sandbox) -> Result<String> {
+    sb.run_ok("timeout", &["3", "busybox", "wget", "-q", "-O", "-", "http://127.0.0.1:18082/index.html"])
+}
+
+/// The pid the project's resolver serves as (its `dns.pid`).
+fn resolver_pid(sb: &Sandbox, project: &str) -> Result<String> {
+    let path = sb.root().join("dns").join(project).join("dns.pid");
+    Ok(std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?.trim().to_string())
+}
+
+/// xcompose processes of the sandbox's state root (resolvers and supervisors).
+fn helpers(sb: &Sandbox) -> Result<String> {
+    let out = std::process::Command::new("pgrep").args(["-a", "-f", &format!("xcompose (__dns|__supervise) (--serve )?{}", sb.root().display())]).output()?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Non-loopback links of the sandbox (bridges, veths), by name.
+fn links(sb: &Sandbox) -> Result<Vec<String>> {
+    let out = sb.run_ok("ip", &["-o", "link", "show"])?;
+    Ok(out.lines().filter_map(|l| l.split(": ").nth(1)).map(|n| n.split('@').next().unwrap_or(n).to_string()).filter(|n| n != "lo" && !n.starts_with("xu")).collect())
+}
+
+/// Asserts `down -v` left no container, network, volume, resolver, supervisor or link.
+fn assert_nothing_left(sb: &Sandbox, dir: &Path, after: &str) -> Result<()> {
+    xcompose(sb, dir, &["down", "-v"])?;
+    for kind in ["containers", "volumes", "networks", "endpoints", "ipam"] {
+        let left: Vec<_> = std::fs::read_dir(sb.root().join(kind)).map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).filter(|n| !n.to_string_lossy().starts_with('.')).collect()).unwrap_or_default();
+        assert!(left.is_empty(), "{kind} left {after}: {left:?}");
+    }
+    assert!(!sb.root().join("dns").exists(), "resolver files left {after}");
+    assert_eq!(helpers(sb)?, "", "helper processes left {after}");
+    assert_eq!(links(sb)?, Vec::<String>::new(), "links left {after}");
+    Ok(())
+}
+
+/// Promise: a resolver killed with SIGKILL is back within a second, serving every container
+/// with the same records, and the next `up -d` has nothing to do.
+#[test]
+fn a_killed_resolver_comes_back_at_once_and_up_has_nothing_to_do() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "dnskill", STACK)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let db = address(&sb, &dir, "db")?;
+    assert_eq!(resolve(&sb, &dir, "web", "db")?, vec![db.clone()]);
+    let before = containers(&sb, &dir)?;
+    let killed = resolver_pid(&sb, "dnskill")?;
+    sb.run_ok("kill", &["-9", &killed])?;
+
+    assert_eq!(resolves_to(&sb, &dir, "web", "db", std::slice::from_ref(&db))?, vec![db.clone()], "db resolves again");
+    assert_eq!(resolves_to(&sb, &dir, "db", "web", &[address(&sb, &dir, "web")?])?, vec![address(&sb, &dir, "web")?]);
+    let respawned = resolver_pid(&sb, "dnskill")?;
+    assert_ne!(respawned, killed, "a new resolver serves");
+
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    assert_eq!(long_running(containers(&sb, &dir)?), long_running(before), "up -d recreated or restarted nothing");
+    assert_eq!(resolver_pid(&sb, "dnskill")?, respawned, "up -d left the resolver alone");
+    assert_nothing_left(&sb, &dir, "after the resolver was killed")
+}
+
+/// Promise: after a reboot (every process, link, firewall rule and mount gone, the state root
+/// kept) one `up -d` brings the project back: containers run, names resolve, the published port
+/// answers; a second `up -d` has nothing to do; `down -v` leaves nothing.
+#[test]
+fn up_after_a_reboot_repairs_everything_in_one_run() -> Result<()> {
+    let mut sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "boot", STACK)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    assert_eq!(page(&sb)?, "hello\n");
+    sb.reboot()?;
+    assert_eq!(helpers(&sb)?, "", "the reboot killed every helper");
+    assert_eq!(links(&sb)?, Vec::<String>::new(), "the reboot removed every link");
+
+    xcompose(&sb, &dir, &["up", "-d"]).context("up after the reboot")?;
+    let expected: BTreeMap<String, String> = [("boot-db-1", "running"), ("boot-job-1", "exited"), ("boot-web-1", "running")].map(|(a, b)| (a.into(), b.into())).into();
+    assert_eq!(states(&sb, &dir)?, expected);
+    assert_eq!(page(&sb)?, "hello\n", "the published port answers");
+    let db = address(&sb, &dir, "db")?;
+    assert_eq!(resolves_to(&sb, &dir, "web", "db", std::slice::from_ref(&db))?, vec![db], "names resolve");
+    let after = long_running(containers(&sb, &dir)?);
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    assert_eq!(long_running(containers(&sb, &dir)?), after, "a second up -d has nothing to do");
+    assert_nothing_left(&sb, &dir, "after a reboot")
+}
