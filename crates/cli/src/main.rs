@@ -110,6 +110,10 @@ pub enum Command {
     Supervise {
         /// The supervisor's JSON config.
         config: PathBuf,
+        /// Supervise, in this process; without it, run a keeper that applies the container's
+        /// restart policy if this supervisor is killed.
+        #[arg(long)]
+        serve: bool,
     },
     /// Internal: resolve names for one project's containers, detached from the command that
     /// started it.
@@ -213,9 +217,13 @@ fn main() -> ExitCode {
         Command::Watch(args) => commands::watch::run(&cli, args),
         Command::Stats(args) => commands::stats::run(&cli, args),
         Command::Version(args) => commands::control::version(args),
-        Command::Supervise { config } => xcompose_supervisor::daemon::main(config)
+        Command::Supervise { config, serve: true } => xcompose_supervisor::daemon::main(config)
             .map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1)))
             .map_err(anyhow::Error::msg),
+        Command::Supervise { config, serve: false } => std::env::current_exe()
+            .map_err(|e| anyhow::anyhow!("finding the xcompose binary: {e}"))
+            .and_then(|exe| xcompose_supervisor::keeper::main(&exe, config).map_err(anyhow::Error::msg))
+            .map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1))),
         Command::Dns { config, serve: true } => xcompose_dns::daemon::main(config)
             .map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1)))
             .map_err(anyhow::Error::msg),

@@ -173,3 +173,66 @@ fn up_after_a_reboot_repairs_everything_in_one_run() -> Result<()> {
     assert_eq!(long_running(containers(&sb, &dir)?), after, "a second up -d has nothing to do");
     assert_nothing_left(&sb, &dir, "after a reboot")
 }
+
+/// The pid recorded in container `name`'s `file` (`supervisor.pid`, or the state's `pid`).
+fn container_pid(sb: &Sandbox, dir: &Path, name: &str, file: &str) -> Result<Option<String>> {
+    let id = containers(sb, dir)?.remove(name).with_context(|| format!("no container {name}"))?.0;
+    let path = sb.root().join("containers").join(&id).join(file);
+    Ok(match file {
+        "state.json" => serde_json::from_slice::<serde_json::Value>(&std::fs::read(&path)?)?["pid"].as_u64().map(|p| p.to_string()),
+        _ => std::fs::read_to_string(&path).ok().map(|p| p.trim().to_string()),
+    })
+}
+
+/// Whether process `pid` is gone (or a zombie).
+fn gone(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')))
+}
+
+/// Promise: a supervisor killed with SIGKILL does not leave its container unsupervised: the
+/// container's restart policy decides, as for an exit 255 — `always` brings it back at once (a
+/// new run, serving again), `no` leaves it exited with nothing of it running — and `down -v`
+/// then leaves nothing.
+#[test]
+fn a_killed_supervisor_restarts_its_container_by_its_policy() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let once = "  once:\n    image: busybox:latest\n    init: true\n    command: [\"sleep\", \"1000\"]\n    restart: \"no\"\n";
+    let text = STACK.replace("volumes:\n  data:\n", &format!("{once}volumes:\n  data:\n"));
+    let dir = project(&sb, "supkill", &text)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let before = containers(&sb, &dir)?;
+
+    let web_container = container_pid(&sb, &dir, "supkill-web-1", "state.json")?.context("web runs")?;
+    let web_supervisor = container_pid(&sb, &dir, "supkill-web-1", "supervisor.pid")?.context("web's supervisor")?;
+    sb.run_ok("kill", &["-9", &web_supervisor])?;
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while !(states(&sb, &dir)?["supkill-web-1"] == "running" && container_pid(&sb, &dir, "supkill-web-1", "state.json")?.is_some_and(|p| p != web_container)) {
+        anyhow::ensure!(Instant::now() < deadline, "web did not come back after its supervisor was killed: {:?}", containers(&sb, &dir)?);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(gone(&web_container), "the old run of web is gone");
+    assert_ne!(containers(&sb, &dir)?["supkill-web-1"].2, before["supkill-web-1"].2, "web started anew");
+    assert_eq!(containers(&sb, &dir)?["supkill-web-1"].0, before["supkill-web-1"].0, "the same container");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while page(&sb).is_err() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(page(&sb)?, "hello\n", "web serves again");
+
+    let once_container = container_pid(&sb, &dir, "supkill-once-1", "state.json")?.context("once runs")?;
+    let once_supervisor = container_pid(&sb, &dir, "supkill-once-1", "supervisor.pid")?.context("once's supervisor")?;
+    sb.run_ok("kill", &["-9", &once_supervisor])?;
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while !gone(&once_container) {
+        anyhow::ensure!(Instant::now() < deadline, "once's container still runs without a supervisor");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(states(&sb, &dir)?["supkill-once-1"], "exited", "restart: no keeps it exited");
+    let ps = xcompose(&sb, &dir, &["ps", "-a", "--format", "{{.Name}} {{.Status}}"])?;
+    assert!(ps.contains("supkill-once-1 Exited (255)"), "{ps}");
+    assert_eq!(states(&sb, &dir)?["supkill-db-1"], "running", "the other containers were left alone");
+
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    assert_eq!(states(&sb, &dir)?["supkill-once-1"], "running", "up starts it again");
+    assert_nothing_left(&sb, &dir, "after supervisors were killed")
+}

@@ -10,6 +10,7 @@ use xcompose_container::{user, ContainerSpec, NetworkNamespace, RootFs};
 use xcompose_events::{Journal, Source};
 use xcompose_images::{ImageStore, StoreError};
 use xcompose_supervisor::daemon::{pid_file, DaemonConfig};
+use xcompose_supervisor::keeper::{keeper_alive, keeper_pid};
 use xcompose_supervisor::run::SupervisorConfig;
 use xcompose_supervisor::state::{ContainerState, Status};
 
@@ -376,10 +377,16 @@ impl Runtime {
     /// Starts a created or exited container under a new supervisor; returns once it runs.
     pub fn start(&self, wanted: &str) -> Result<()> {
         let record = self.find(wanted)?;
+        let dir = self.dir.join(&record.id);
+        // The keeper of a supervisor killed a moment ago decides by the restart policy whether
+        // to start the container again: wait until it has started a new supervisor or ended.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.supervisor_running(&record).is_none() && keeper_alive(&dir.join("supervisor.json")) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         if self.supervisor_running(&record).is_some() {
             return Ok(());
         }
-        let dir = self.dir.join(&record.id);
         // What a dead supervisor left says "running": record it as exited, so that waiting for
         // the new supervisor below does not mistake the old record for the new run.
         self.state(&record).save(&record.supervisor.state_path).map_err(io(&record.supervisor.state_path))?;
@@ -438,6 +445,10 @@ impl Runtime {
         let deadline = Instant::now() + limit;
         while self.supervisor_running(&record).is_some() && pid_file(&self.dir.join(&record.id).join("supervisor.json")).exists() {
             if Instant::now() > deadline {
+                // Its keeper first, which would start a supervisor killed under it again.
+                if let Some(keeper) = keeper_pid(&self.dir.join(&record.id).join("supervisor.json")) {
+                    let _ = nix::sys::signal::kill(keeper, nix::sys::signal::Signal::SIGKILL);
+                }
                 let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
                 break;
             }
