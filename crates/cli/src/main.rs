@@ -53,6 +53,9 @@ pub enum Command {
     /// Manage volumes.
     #[command(subcommand)]
     Volume(commands::volume::VolumeCommand),
+    /// Manage xcompose on this machine (`system boot`: at the machine's start).
+    #[command(subcommand)]
+    System(commands::system::SystemCommand),
     /// Create and start containers.
     Up(commands::up::UpArgs),
     /// Pull service images.
@@ -191,6 +194,7 @@ fn main() -> ExitCode {
         Command::Config(args) => commands::config::run(&cli, args),
         Command::Image(cmd) => commands::image::run(&cli, cmd),
         Command::Volume(cmd) => commands::volume::run(&cli, cmd),
+        Command::System(cmd) => commands::system::run(&cli, cmd),
         Command::Up(args) => commands::up::run(&cli, args),
         Command::Pull(args) => commands::pull::pull(&cli, args),
         Command::Push(args) => commands::pull::push(&cli, args),
@@ -245,7 +249,7 @@ fn main() -> ExitCode {
 /// The error and its causes on one line, `what: why: cause`, as anyhow's `{:#}` prints them,
 /// except that a cause whose text ends the line already is not repeated: errors that print their
 /// source themselves (`#[error("{0}")]` over a `#[from]`) gave "exec: x: exec: x".
-fn error_line(err: &anyhow::Error) -> String {
+pub(crate) fn error_line(err: &anyhow::Error) -> String {
     let mut line = String::new();
     for cause in err.chain() {
         let text = cause.to_string();

@@ -236,3 +236,57 @@ fn a_killed_supervisor_restarts_its_container_by_its_policy() -> Result<()> {
     assert_eq!(states(&sb, &dir)?["supkill-once-1"], "running", "up starts it again");
     assert_nothing_left(&sb, &dir, "after supervisors were killed")
 }
+
+/// Runs `xcompose system boot` on the sandbox's state root (from anywhere: no project files
+/// named); its stderr.
+fn system_boot(sb: &Sandbox) -> Result<String> {
+    let out = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).args(["system", "boot"]).current_dir("/").output()?;
+    anyhow::ensure!(out.status.success(), "system boot failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr));
+    Ok(String::from_utf8(out.stderr)?)
+}
+
+/// Promise: after a reboot, `xcompose system boot` (what `examples/systemd/xcompose.service`
+/// runs) brings back, in every project of the state root, the containers Docker's daemon would:
+/// `always`, `unless-stopped` unless the user stopped it, `on-failure` unless it exited cleanly;
+/// not `no`. They answer and resolve names; a second `system boot` changes nothing.
+#[test]
+fn system_boot_after_a_reboot_starts_what_the_restart_policies_say() -> Result<()> {
+    let mut sb = sandbox_with_busybox()?;
+    let extra = "  flaky:\n    image: busybox:latest\n    init: true\n    command: [\"sleep\", \"1000\"]\n    restart: on-failure\n  \
+                 clean:\n    image: busybox:latest\n    command: [\"true\"]\n    restart: on-failure\n  \
+                 stopped:\n    image: busybox:latest\n    init: true\n    command: [\"sleep\", \"1000\"]\n    restart: unless-stopped\n  \
+                 plain:\n    image: busybox:latest\n    init: true\n    command: [\"sleep\", \"1000\"]\n";
+    let dir = project(&sb, "sysboot", &STACK.replace("volumes:\n  data:\n", &format!("{extra}volumes:\n  data:\n")))?;
+    let other = project(&sb, "other", "services:\n  app:\n    image: busybox:latest\n    init: true\n    command: [\"sleep\", \"1000\"]\n    restart: always\n  peer:\n    image: busybox:latest\n    init: true\n    command: [\"sleep\", \"1000\"]\n    restart: always\n")?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    xcompose(&sb, &other, &["up", "-d"])?;
+    xcompose(&sb, &dir, &["stop", "stopped"])?;
+    sb.reboot()?;
+
+    system_boot(&sb)?;
+    let expected: BTreeMap<String, String> = [
+        ("sysboot-clean-1", "exited"),
+        ("sysboot-db-1", "running"),
+        ("sysboot-flaky-1", "running"),
+        ("sysboot-job-1", "exited"),
+        ("sysboot-plain-1", "exited"),
+        ("sysboot-stopped-1", "exited"),
+        ("sysboot-web-1", "running"),
+    ]
+    .map(|(a, b)| (a.into(), b.into()))
+    .into();
+    assert_eq!(states(&sb, &dir)?, expected);
+    let others: BTreeMap<String, String> = [("other-app-1", "running"), ("other-peer-1", "running")].map(|(a, b)| (a.into(), b.into())).into();
+    assert_eq!(states(&sb, &other)?, others, "every project of the state root");
+    assert_eq!(page(&sb)?, "hello\n", "the published port answers");
+    let db = address(&sb, &dir, "db")?;
+    assert_eq!(resolves_to(&sb, &dir, "web", "db", std::slice::from_ref(&db))?, vec![db], "names resolve");
+    let peer = address(&sb, &other, "peer")?;
+    assert_eq!(resolves_to(&sb, &other, "app", "peer", std::slice::from_ref(&peer))?, vec![peer]);
+
+    let after = (containers(&sb, &dir)?, containers(&sb, &other)?);
+    system_boot(&sb)?;
+    assert_eq!((containers(&sb, &dir)?, containers(&sb, &other)?), after, "a second system boot changes nothing");
+    xcompose(&sb, &other, &["down", "-v"])?;
+    assert_nothing_left(&sb, &dir, "after system boot")
+}

@@ -60,7 +60,12 @@ impl Stack {
     }
 
     fn start_unlocked(&self, services: &[String]) -> Result<(), StackError> {
-        let containers = self.service_containers(services)?;
+        self.start_in_order(&self.service_containers(services)?)
+    }
+
+    /// Starts those of `containers` that do not run, each level of the dependency graph after
+    /// the one before.
+    pub(crate) fn start_in_order(&self, containers: &[ContainerSummary]) -> Result<(), StackError> {
         let graph = ServiceGraph::new(&self.project).map_err(|e| StackError::Invalid(e.to_string()))?;
         for level in graph.levels() {
             let batch: Vec<ContainerSummary> = containers
