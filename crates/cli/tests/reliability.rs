@@ -290,3 +290,76 @@ fn system_boot_after_a_reboot_starts_what_the_restart_policies_say() -> Result<(
     xcompose(&sb, &other, &["down", "-v"])?;
     assert_nothing_left(&sb, &dir, "after system boot")
 }
+
+/// A small project for the concurrency tests: a web server on a random host port of the
+/// sandbox's loopback and a client that finds it by name.
+const SMALL: &str = r#"
+services:
+  web:
+    image: busybox:latest
+    init: true
+    command: ["sh", "-c", "hostname > /tmp/index.html && exec httpd -f -p 80 -h /tmp"]
+    ports: ["127.0.0.1::80"]
+  client:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+"#;
+
+/// Starts xcompose `args` on the project in `dir` without waiting.
+fn spawn_xcompose(sb: &Sandbox, dir: &Path, args: &[&str]) -> Result<std::process::Child> {
+    Ok(sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(args).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn()?)
+}
+
+/// Waits for every child; fails naming the first that did not exit 0.
+fn all_succeed(children: Vec<(String, std::process::Child)>) -> Result<()> {
+    for (what, child) in children {
+        let out = child.wait_with_output()?;
+        anyhow::ensure!(out.status.success(), "{what} failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(())
+}
+
+/// Promise: two `up -d` on one project at once serialize on the project's lock and both end
+/// with the project up (one container per service, running, serving).
+#[test]
+fn two_concurrent_ups_of_one_project_serialize() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "twice", SMALL)?;
+    let ups = (0..2).map(|i| Ok((format!("up #{i}"), spawn_xcompose(&sb, &dir, &["up", "-d"])?))).collect::<Result<Vec<_>>>()?;
+    all_succeed(ups)?;
+    let expected: BTreeMap<String, String> = [("twice-client-1", "running"), ("twice-web-1", "running")].map(|(a, b)| (a.into(), b.into())).into();
+    assert_eq!(states(&sb, &dir)?, expected, "one container per service");
+    let web = address(&sb, &dir, "web")?;
+    assert_eq!(resolves_to(&sb, &dir, "client", "web", std::slice::from_ref(&web))?, vec![web]);
+    assert_nothing_left(&sb, &dir, "after two concurrent ups")
+}
+
+/// Promise: 20 projects brought up at once from separate processes (as a CI runner does) all
+/// come up with their own subnets, addresses, host ports and names, serve, and all come down
+/// clean at once.
+#[test]
+fn twenty_projects_up_and_down_in_parallel_without_collisions() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dirs: Vec<_> = (0..20).map(|i| project(&sb, &format!("ci{i:02}"), SMALL)).collect::<Result<_>>()?;
+    all_succeed(dirs.iter().enumerate().map(|(i, d)| Ok((format!("up of ci{i:02}"), spawn_xcompose(&sb, d, &["up", "-d"])?))).collect::<Result<Vec<_>>>()?)?;
+
+    let mut subnets = std::collections::BTreeSet::new();
+    let mut ports = std::collections::BTreeSet::new();
+    let mut addresses = std::collections::BTreeSet::new();
+    for (i, dir) in dirs.iter().enumerate() {
+        let name = format!("ci{i:02}");
+        let record: serde_json::Value = serde_json::from_slice(&std::fs::read(sb.root().join("networks").join(format!("{name}_default.json")))?)?;
+        assert!(subnets.insert(record["subnet"]["subnet"].to_string()), "{name}'s subnet is another project's: {record}");
+        let port = xcompose(&sb, dir, &["port", "web", "80"])?.trim().to_string();
+        assert!(ports.insert(port.clone()), "{name}'s host port {port} is another project's");
+        assert_eq!(sb.run_ok("timeout", &["3", "busybox", "wget", "-q", "-O", "-", &format!("http://{port}/index.html")])?.trim(), xcompose(&sb, dir, &["exec", "-T", "web", "hostname"])?.trim(), "{name} serves on {port}");
+        let web = address(&sb, dir, "web")?;
+        assert_eq!(resolves_to(&sb, dir, "client", "web", std::slice::from_ref(&web))?, vec![web.clone()], "{name}'s names");
+        addresses.insert((record["subnet"]["subnet"].to_string(), web));
+    }
+    assert_eq!(addresses.len(), 20);
+
+    all_succeed(dirs.iter().enumerate().map(|(i, d)| Ok((format!("down of ci{i:02}"), spawn_xcompose(&sb, d, &["down", "-v"])?))).collect::<Result<Vec<_>>>()?)?;
+    assert_nothing_left(&sb, &dirs[0], "after 20 projects came down in parallel")
+}
