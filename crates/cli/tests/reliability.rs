@@ -245,8 +245,8 @@ fn system_boot(sb: &Sandbox) -> Result<String> {
     Ok(String::from_utf8(out.stderr)?)
 }
 
-/// Promise: after a reboot, `xcompose system boot` (what `examples/systemd/xcompose.service`
-/// runs) brings back, in every project of the state root, the containers Docker's daemon would:
+/// Promise: after `system shutdown` and a reboot, `xcompose system boot` (what
+/// `examples/systemd/xcompose.service` runs) brings back, in every project of the state root, the containers Docker's daemon would:
 /// `always`, `unless-stopped` unless the user stopped it, `on-failure` unless it exited cleanly;
 /// not `no`. They answer and resolve names; a second `system boot` changes nothing.
 #[test]
@@ -261,6 +261,10 @@ fn system_boot_after_a_reboot_starts_what_the_restart_policies_say() -> Result<(
     xcompose(&sb, &dir, &["up", "-d"])?;
     xcompose(&sb, &other, &["up", "-d"])?;
     xcompose(&sb, &dir, &["stop", "stopped"])?;
+    // The machine shuts down (xcompose.service's ExecStop), then comes back.
+    let out = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).args(["system", "shutdown"]).output()?;
+    anyhow::ensure!(out.status.success(), "system shutdown failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(states(&sb, &dir)?.values().chain(states(&sb, &other)?.values()).all(|s| s == "exited"), "system shutdown stopped everything");
     sb.reboot()?;
 
     system_boot(&sb)?;

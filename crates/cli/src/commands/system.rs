@@ -1,6 +1,10 @@
-//! `xcompose system boot`: run once when the machine starts (`examples/systemd/xcompose.service`),
-//! it does what Docker's daemon does at its start: every project of the state root gets back what
-//! the reboot removed, and its containers whose restart policy says so are started again.
+//! `xcompose system boot` and `system shutdown`, run when the machine starts and stops
+//! (`examples/systemd/xcompose.service`). Boot does what Docker's daemon does at its start: every
+//! project of the state root gets back what the reboot removed, and its containers whose restart
+//! policy says so are started again. Shutdown stops every container as Docker's daemon does when
+//! it stops: each with its stop signal and grace period, not recorded as stopped by the user (the
+//! SIGTERM the system sends every process at shutdown would read as one, and `unless-stopped`
+//! and `on-failure` containers would then stay down at boot).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -10,6 +14,7 @@ use anyhow::{Context, Result};
 use clap::Subcommand;
 use xcompose_orchestrator::labels;
 use xcompose_stack::Stack;
+use xcompose_supervisor::state::{ContainerState, Status};
 
 use crate::Cli;
 
@@ -20,13 +25,49 @@ pub enum SystemCommand {
     /// unless-stopped, unless the user stopped them; on-failure, unless they exited cleanly), in
     /// every project of the state root; idempotent.
     Boot,
+    /// Stop every running container of the state root, as the machine shuts down, without
+    /// recording it as stopped by the user (so `system boot` starts it again by its policy).
+    Shutdown,
 }
 
 /// Runs a `system` subcommand.
 pub fn run(cli: &Cli, command: &SystemCommand) -> Result<ExitCode> {
     match command {
         SystemCommand::Boot => boot(cli),
+        SystemCommand::Shutdown => shutdown(cli),
     }
+}
+
+/// `system shutdown`: every running container stopped at once, its record then saying what it
+/// said before about a stop by the user.
+fn shutdown(cli: &Cli) -> Result<ExitCode> {
+    let runtime = xcompose_runtime::Runtime::open(&cli.root, &std::env::current_exe().context("finding the xcompose binary")?)?;
+    let running: Vec<_> = runtime.list()?.into_iter().filter(|c| matches!(c.state.status, Status::Running | Status::Paused | Status::Restarting)).collect();
+    let results: Vec<Result<()>> = std::thread::scope(|scope| {
+        let stops: Vec<_> = running
+            .iter()
+            .map(|c| {
+                let runtime = &runtime;
+                scope.spawn(move || -> Result<()> {
+                    let state_path = runtime.find(&c.id)?.supervisor.state_path;
+                    runtime.stop(&c.id, None)?;
+                    let mut state = ContainerState::load(&state_path).with_context(|| format!("reading {}", state_path.display()))?;
+                    state.stopped_by_user = c.state.stopped_by_user;
+                    state.save(&state_path).with_context(|| format!("writing {}", state_path.display()))?;
+                    Ok(())
+                })
+            })
+            .collect();
+        stops.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+    });
+    let mut failed = false;
+    for (container, result) in running.iter().zip(results) {
+        if let Err(e) = result {
+            eprintln!("container {}: {}", container.name, crate::error_line(&e));
+            failed = true;
+        }
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
 /// Where a project was brought up from: its working directory and compose files, as its
