@@ -21,7 +21,8 @@ fi
 ip link set lo up
 work=$(mktemp -d /tmp/xc-soak.XXXXXX)
 cleanup() {
-  umount -R "$work" 2>/dev/null || true
+  xc down -v >/dev/null 2>&1 || true
+  awk -v dir="$work/" 'index($5, dir) == 1 { print $5 }' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -38,8 +39,10 @@ cgroup_names() { cat "$work"/root/containers/*/supervisor.json 2>/dev/null | gre
 cgroups() { [ -s "$work/cgroups" ] || { echo 0; return; }; find /sys/fs/cgroup -type d -path '*/xcompose/*' 2>/dev/null | grep -c -F -f "$work/cgroups" || true; }
 helpers() { pgrep -f "xcompose (__supervise|__dns)" | wc -l || true; }
 files() { find "$work/root" -path "$work/root/images" -prune -o -type f -print | grep -v '\.lock$' | wc -l; }
-helper_fds() { local n=0; for p in $(pgrep -f "xcompose (__supervise|__dns)"); do n=$((n + $(ls "/proc/$p/fd" | wc -l))); done; echo "$n"; }
-helper_rss() { local n=0; for p in $(pgrep -f "xcompose (__supervise|__dns)"); do n=$((n + $(awk '/^VmRSS/ {print $2}' "/proc/$p/status"))); done; echo "$n"; }
+helper_fds() { local n=0 f; for p in $(pgrep -f "xcompose (__supervise|__dns)"); do f=$(ls "/proc/$p/fd" 2>/dev/null | wc -l); n=$((n + f)); done; echo "$n"; }
+helper_rss() { local n=0 r; for p in $(pgrep -f "xcompose (__supervise|__dns)"); do r=$(awk '/^VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null); n=$((n + ${r:-0})); done; echo "$n"; }
+# Waits until the set of helpers stops changing (the one-shot migration's supervisor ends).
+settle() { local last=x now; for _ in $(seq 100); do now=$(pgrep -f "xcompose (__supervise|__dns)" | sort | tr '\n' ' '); [ "$now" = "$last" ] && return; last=$now; sleep 0.1; done; }
 
 # The first cycle makes what stays between projects (the firewall's common chains, the state
 # root's own files): the baseline is taken after it.
@@ -52,6 +55,7 @@ for i in $(seq "$cycles"); do
   xc up -d >/dev/null 2>"$work/up.err" || { echo "cycle $i: up failed: $(cat "$work/up.err")" >&2; exit 1; }
   cgroup_names | tr -d '"' >"$work/cgroups"
   [ -s "$work/cgroups" ] || { echo "cycle $i: no container cgroup recorded" >&2; exit 1; }
+  settle
   fds=$(helper_fds) rss=$(helper_rss)
   fds_first=${fds_first:-$fds} rss_first=${rss_first:-$rss}
   [ "$rss" -gt "$rss_max" ] && rss_max=$rss

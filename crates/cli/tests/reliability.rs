@@ -116,7 +116,7 @@ fn links(sb: &Sandbox) -> Result<Vec<String>> {
 fn assert_nothing_left(sb: &Sandbox, dir: &Path, after: &str) -> Result<()> {
     xcompose(sb, dir, &["down", "-v"])?;
     for kind in ["containers", "volumes", "networks", "endpoints", "ipam"] {
-        let left: Vec<_> = std::fs::read_dir(sb.root().join(kind)).map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).filter(|n| !n.to_string_lossy().starts_with('.')).collect()).unwrap_or_default();
+        let left: Vec<_> = std::fs::read_dir(sb.root().join(kind)).map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).filter(|n| !n.to_string_lossy().ends_with(".lock")).collect()).unwrap_or_default();
         assert!(left.is_empty(), "{kind} left {after}: {left:?}");
     }
     assert!(!sb.root().join("dns").exists(), "resolver files left {after}");
@@ -366,4 +366,99 @@ fn twenty_projects_up_and_down_in_parallel_without_collisions() -> Result<()> {
 
     all_succeed(dirs.iter().enumerate().map(|(i, d)| Ok((format!("down of ci{i:02}"), spawn_xcompose(&sb, d, &["down", "-v"])?))).collect::<Result<Vec<_>>>()?)?;
     assert_nothing_left(&sb, &dirs[0], "after 20 projects came down in parallel")
+}
+
+/// The steps (fault points) `args` passes on the project in `dir`, in order, each as
+/// `NAME#N` for its N-th pass: only the first and the last pass of each point, which bounds the
+/// runs while still cutting the first and the last of repeated steps.
+fn steps_of(sb: &Sandbox, dir: &Path, args: &[&str]) -> Result<Vec<String>> {
+    let trace = sb.temp_dir().join("fault-trace");
+    let _ = std::fs::remove_file(&trace);
+    let out = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(args).env("XCOMPOSE_FAULT_TRACE", &trace).output()?;
+    anyhow::ensure!(out.status.success(), "{args:?} failed while traced: {}", String::from_utf8_lossy(&out.stderr));
+    let names: Vec<String> = std::fs::read_to_string(&trace).unwrap_or_default().lines().map(str::to_string).collect();
+    let mut steps = Vec::new();
+    for name in names.iter().collect::<std::collections::BTreeSet<_>>() {
+        let passes = names.iter().filter(|n| *n == name).count();
+        steps.push(format!("{name}#1"));
+        if passes > 1 {
+            steps.push(format!("{name}#{passes}"));
+        }
+    }
+    Ok(steps)
+}
+
+/// Runs `args` on the project in `dir` with `XCOMPOSE_FAULT_AT=step`; fails unless it died of
+/// SIGKILL there.
+fn killed_at(sb: &Sandbox, dir: &Path, args: &[&str], step: &str) -> Result<()> {
+    use std::os::unix::process::ExitStatusExt;
+    let out = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(args).env("XCOMPOSE_FAULT_AT", step).output()?;
+    anyhow::ensure!(out.status.signal() == Some(9), "{args:?} was not killed at {step} ({}): {}", out.status, String::from_utf8_lossy(&out.stderr));
+    Ok(())
+}
+
+/// Asserts the small project runs as it should: both containers running, the web server
+/// answering on its published port, the client resolving it.
+fn assert_small_up(sb: &Sandbox, dir: &Path, project: &str, after: &str) -> Result<()> {
+    let expected: BTreeMap<String, String> = [(format!("{project}-client-1"), "running".to_string()), (format!("{project}-web-1"), "running".to_string())].into();
+    assert_eq!(states(sb, dir)?, expected, "{after}");
+    let port = xcompose(sb, dir, &["port", "web", "80"])?.trim().to_string();
+    assert!(sb.run_ok("timeout", &["3", "busybox", "wget", "-q", "-O", "-", &format!("http://{port}/index.html")]).is_ok(), "web serves on {port} {after}");
+    let web = address(sb, dir, "web")?;
+    assert_eq!(resolves_to(sb, dir, "client", "web", std::slice::from_ref(&web))?, vec![web], "names resolve {after}");
+    Ok(())
+}
+
+/// Promise: `up -d` killed with SIGKILL at any of its steps converges when run again (the
+/// project runs, serves and resolves), and `down -v` then leaves nothing.
+#[test]
+fn up_killed_at_every_step_converges() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "fup", SMALL)?;
+    let steps = steps_of(&sb, &dir, &["up", "-d"])?;
+    assert!(steps.len() >= 10, "up passes its steps: {steps:?}");
+    assert_nothing_left(&sb, &dir, "after the traced up")?;
+    for step in &steps {
+        killed_at(&sb, &dir, &["up", "-d"], step)?;
+        xcompose(&sb, &dir, &["up", "-d"]).with_context(|| format!("up after a kill at {step}"))?;
+        assert_small_up(&sb, &dir, "fup", &format!("after a kill at {step}"))?;
+        assert_nothing_left(&sb, &dir, &format!("after up was killed at {step}"))?;
+    }
+    Ok(())
+}
+
+/// Promise: `down -v` killed with SIGKILL at any of its steps leaves nothing once run again.
+#[test]
+fn down_killed_at_every_step_converges() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "fdown", SMALL)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let steps = steps_of(&sb, &dir, &["down", "-v"])?;
+    assert!(steps.len() >= 8, "down passes its steps: {steps:?}");
+    for step in &steps {
+        xcompose(&sb, &dir, &["up", "-d"])?;
+        killed_at(&sb, &dir, &["down", "-v"], step)?;
+        assert_nothing_left(&sb, &dir, &format!("after down was killed at {step}"))?;
+    }
+    Ok(())
+}
+
+/// Promise: `run --rm` killed with SIGKILL at any of its steps: running it again works, the
+/// killed run's container goes with `down` (as compose's), and nothing is left.
+#[test]
+fn run_rm_killed_at_every_step_converges() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "frun", SMALL)?;
+    let args = ["run", "--rm", "client", "nslookup", "web"];
+    xcompose(&sb, &dir, &["up", "-d", "web"])?;
+    let steps = steps_of(&sb, &dir, &args)?;
+    assert!(steps.iter().any(|s| s.starts_with("run.started")), "run passes its steps: {steps:?}");
+    for step in &steps {
+        xcompose(&sb, &dir, &["up", "-d", "web"])?;
+        killed_at(&sb, &dir, &args, step)?;
+        let answer = xcompose(&sb, &dir, &args).with_context(|| format!("run after a kill at {step}"))?;
+        assert!(answer.contains(&address(&sb, &dir, "web")?), "the one-off resolves web after a kill at {step}: {answer}");
+        assert_nothing_left(&sb, &dir, &format!("after run was killed at {step}"))?;
+    }
+    Ok(())
 }

@@ -149,10 +149,14 @@ pub struct Runtime {
 
 impl Runtime {
     /// The runtime of `root`; `supervisor_exe` is the `xcompose` binary (run as `__supervise`).
+    /// What a create or remove killed midway left (a `down` killed while removing) goes here,
+    /// so that any next command clears it.
     pub fn open(root: &Path, supervisor_exe: &Path) -> Result<Self> {
         let dir = root.join("containers");
         fs::create_dir_all(&dir).map_err(io(&dir))?;
-        Ok(Self { dir, images: ImageStore::open(root)?, supervisor_exe: supervisor_exe.to_path_buf(), events: Journal::new(root.join("events.jsonl")) })
+        let runtime = Self { dir, images: ImageStore::open(root)?, supervisor_exe: supervisor_exe.to_path_buf(), events: Journal::new(root.join("events.jsonl")) };
+        runtime.remove_interrupted_creates()?;
+        Ok(runtime)
     }
 
     /// The journal of the containers' events.
@@ -280,8 +284,10 @@ impl Runtime {
         let state = ContainerState::created();
         state.save(&staging.join("state.json")).map_err(io(&staging))?;
         write_etc_files(&staging, &record.supervisor.spec.hostname)?;
+        xcompose_fault::point("runtime.create.staged");
         let own_netns = matches!(&record.supervisor.spec.network, NetworkNamespace::Join(p) if *p == final_dir.join(NETNS_FILE));
         fs::rename(&staging, &final_dir).map_err(io(&final_dir))?;
+        xcompose_fault::point("runtime.create.named");
         emit(&record, "create", &[]);
         // The name is taken: other creates may go on while the namespace is made.
         drop(lock);
@@ -332,7 +338,11 @@ impl Runtime {
             let Some(rest) = name.strip_prefix(".creating-").or_else(|| name.strip_prefix(".removing-")) else { continue };
             let creator = rest.split_once('-').and_then(|(pid, _)| pid.parse::<u32>().ok());
             if creator.is_none_or(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
-                fs::remove_dir_all(entry.path()).map_err(io(&entry.path()))?;
+                // Another command may be clearing it at the same moment.
+                match fs::remove_dir_all(entry.path()) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&entry.path())(e)),
+                    _ => {}
+                }
             }
         }
         Ok(())
@@ -400,6 +410,7 @@ impl Runtime {
         xcompose_images::store::atomic_write(&config_path, &serde_json::to_vec_pretty(&config).expect("configs serialise"))?;
         let err_path = dir.join("supervisor.err");
         let err = fs::File::create(&err_path).map_err(io(&err_path))?;
+        xcompose_fault::point("runtime.start.configured");
         let spawned_at = chrono::Utc::now();
         let mut child = Command::new(&self.supervisor_exe)
             .arg("__supervise")
@@ -527,9 +538,11 @@ impl Runtime {
         }
         let dir = self.dir.join(&record.id);
         xcompose_network::netns::remove(&dir.join(NETNS_FILE))?;
+        xcompose_fault::point("runtime.remove.unpinned");
         // Out of sight first, so that listing never sees a half-removed container.
         let doomed = self.dir.join(format!(".removing-{}-{}", std::process::id(), record.id));
         fs::rename(&dir, &doomed).map_err(io(&dir))?;
+        xcompose_fault::point("runtime.remove.hidden");
         emit(&record, "destroy", &[]);
         fs::remove_dir_all(&doomed).map_err(io(&doomed))
     }

@@ -216,6 +216,7 @@ impl Stack {
         }
         if !records_files.is_empty() {
             self.resolver.serve(id, &netns, records_files, &upstreams)?;
+            xcompose_fault::point("container.connect.served");
             let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
             let resolv = xcompose_dns::resolv::container_resolv_conf(&host, &service.dns_search, &service.dns_opt);
             xcompose_images::store::atomic_write(&self.runtime.etc_file(id, "resolv.conf"), resolv.as_bytes())?;
@@ -236,9 +237,13 @@ impl Stack {
     /// Stops (within `grace`) and removes container `id`, detaching it from its networks first.
     pub(crate) fn remove_container(&self, id: &str, grace: Duration) -> Result<(), StackError> {
         self.runtime.stop(id, Some(grace))?;
+        xcompose_fault::point("container.remove.stopped");
         self.ports.unpublish_all(id)?;
+        xcompose_fault::point("container.remove.unpublished");
         self.networks.detach_all(id)?;
+        xcompose_fault::point("container.remove.detached");
         self.resolver.forget(id)?;
+        xcompose_fault::point("container.remove.forgotten");
         self.runtime.remove(id, true)?;
         Ok(())
     }

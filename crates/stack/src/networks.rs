@@ -103,10 +103,13 @@ impl Networks {
             None => SubnetRequest::default(),
         };
         let subnet = self.ipam.create_network(&id, &request).map_err(StackError::network)?;
+        xcompose_fault::point("network.create.subnet");
         let mtu = network.driver_opts.get("com.docker.network.driver.mtu").and_then(|m| m.parse().ok());
         link::ensure_bridge(&id, subnet.gateway_net(), mtu).map_err(StackError::network)?;
+        xcompose_fault::point("network.create.bridge");
         let record = NetworkRecord { name: name.to_string(), id, labels, internal: network.internal, subnet };
         firewall::add_network(&firewall_rules(&record)?).map_err(StackError::network)?;
+        xcompose_fault::point("network.create.rules");
         xcompose_images::store::atomic_write(&self.record_path(name), &serde_json::to_vec_pretty(&record).expect("records serialise"))?;
         Ok(record)
     }
@@ -121,9 +124,13 @@ impl Networks {
     /// Removes network `record`: its names, its bridge, its subnet, its record.
     pub(crate) fn remove(&self, record: &NetworkRecord) -> Result<(), StackError> {
         self.names.remove(&record.name)?;
+        xcompose_fault::point("network.remove.names");
         firewall::remove_network(&firewall_rules(record)?).map_err(StackError::network)?;
+        xcompose_fault::point("network.remove.rules");
         link::delete_bridge(&record.id).map_err(StackError::network)?;
+        xcompose_fault::point("network.remove.bridge");
         self.ipam.remove_network(&record.id).map_err(StackError::network)?;
+        xcompose_fault::point("network.remove.subnet");
         let path = self.record_path(&record.name);
         fs::remove_file(&path).map_err(StackError::io(&path))
     }
@@ -156,9 +163,11 @@ impl Networks {
         let endpoint_id = sha256_hex(&format!("{container_id}/{}", network.id));
         endpoints.push(Endpoint { network: network.name.clone(), network_id: network.id.clone(), endpoint_id: endpoint_id.clone(), address: None });
         self.save_endpoints(container_id, &endpoints)?;
+        xcompose_fault::point("network.attach.recorded");
         let address = self.ipam.allocate(&network.id, container_id, requested).map_err(StackError::network)?;
         endpoints.last_mut().expect("just pushed").address = Some(address);
         self.save_endpoints(container_id, &endpoints)?;
+        xcompose_fault::point("network.attach.addressed");
         let attachment = Attachment {
             network_id: network.id.clone(),
             endpoint_id,
@@ -168,6 +177,7 @@ impl Networks {
             mtu: None,
         };
         link::attach(&attachment).map_err(StackError::network)?;
+        xcompose_fault::point("network.attach.linked");
         self.names.add(&network.name, names, address.addr())?;
         Ok(address)
     }
@@ -195,6 +205,7 @@ impl Networks {
                 self.names.remove_address(&endpoint.network, address.addr())?;
             }
             link::detach(&endpoint.endpoint_id).map_err(StackError::network)?;
+            xcompose_fault::point("network.detach.unlinked");
             self.ipam.release_owner(&endpoint.network_id, container_id).map_err(StackError::network)?;
             self.save_endpoints(container_id, &endpoints)?;
             detached.push(endpoint);

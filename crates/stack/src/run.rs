@@ -67,8 +67,10 @@ impl Stack {
         self.report("Container", &name, "Creating");
         let id = self.create_from(service_name, &service, 1, &name, true, &Default::default())?;
         self.report("Container", &name, "Created");
+        xcompose_fault::point("run.created");
         self.connect(&id, service_name, &service)?;
         self.runtime.start(&id)?;
+        xcompose_fault::point("run.started");
         Ok(id)
     }
 

@@ -162,6 +162,7 @@ impl Stack {
             Action::Create { number, name, .. } => {
                 self.report("Container", name, "Creating");
                 let id = self.create_container(service, *number, name, &AnonymousVolumes::new())?;
+                xcompose_fault::point("up.created");
                 self.report("Container", name, "Created");
                 (id, name.clone())
             }
@@ -193,6 +194,7 @@ impl Stack {
             self.report("Container", &name, "Starting");
         }
         self.runtime.start(&id)?;
+        xcompose_fault::point("up.started");
         self.report("Container", &name, "Started");
         Ok(())
     }
