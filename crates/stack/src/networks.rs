@@ -67,6 +67,8 @@ impl Networks {
         let endpoints = root.join("endpoints");
         for d in [&dir, &endpoints] {
             fs::create_dir_all(d).map_err(StackError::io(d))?;
+            // What a command killed while writing a record left.
+            xcompose_images::store::remove_stale_temporaries(d)?;
         }
         Ok(Self { names: Names::new(&dir), dir, endpoints, ipam: Ipam::open(root.join("ipam")).map_err(StackError::network)? })
     }
