@@ -58,6 +58,9 @@ pub enum Command {
     /// Manage volumes.
     #[command(subcommand)]
     Volume(commands::volume::VolumeCommand),
+    /// Manage xcompose on this machine (`system boot`: at the machine's start).
+    #[command(subcommand)]
+    System(commands::system::SystemCommand),
     /// Create and start containers.
     Up(commands::up::UpArgs),
     /// Pull service images.
@@ -115,6 +118,10 @@ pub enum Command {
     Supervise {
         /// The supervisor's JSON config.
         config: PathBuf,
+        /// Supervise, in this process; without it, run a keeper that applies the container's
+        /// restart policy if this supervisor is killed.
+        #[arg(long)]
+        serve: bool,
     },
     /// Internal: resolve names for one project's containers, detached from the command that
     /// started it.
@@ -122,6 +129,10 @@ pub enum Command {
     Dns {
         /// The resolver's JSON config.
         config: PathBuf,
+        /// Serve, in this process; without it, run a keeper that starts `__dns --serve` again
+        /// whenever it is killed.
+        #[arg(long)]
+        serve: bool,
     },
 }
 
@@ -191,6 +202,7 @@ fn main() -> ExitCode {
         Command::Deploy(args) => commands::deploy::run(&cli, args),
         Command::Image(cmd) => commands::image::run(&cli, cmd),
         Command::Volume(cmd) => commands::volume::run(&cli, cmd),
+        Command::System(cmd) => commands::system::run(&cli, cmd),
         Command::Up(args) => commands::up::run(&cli, args),
         Command::Pull(args) => commands::pull::pull(&cli, args),
         Command::Push(args) => commands::pull::push(&cli, args),
@@ -217,10 +229,19 @@ fn main() -> ExitCode {
         Command::Watch(args) => commands::watch::run(&cli, args),
         Command::Stats(args) => commands::stats::run(&cli, args),
         Command::Version(args) => commands::control::version(args),
-        Command::Supervise { config } => xcompose_supervisor::daemon::main(config)
+        Command::Supervise { config, serve: true } => xcompose_supervisor::daemon::main(config)
             .map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1)))
             .map_err(anyhow::Error::msg),
-        Command::Dns { config } => xcompose_dns::daemon::main(config)
+        Command::Supervise { config, serve: false } => std::env::current_exe()
+            .map_err(|e| anyhow::anyhow!("finding the xcompose binary: {e}"))
+            .and_then(|exe| xcompose_supervisor::keeper::main(&exe, config).map_err(anyhow::Error::msg))
+            .map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1))),
+        Command::Dns { config, serve: true } => xcompose_dns::daemon::main(config)
+            .map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1)))
+            .map_err(anyhow::Error::msg),
+        Command::Dns { config, serve: false } => std::env::current_exe()
+            .map_err(|e| anyhow::anyhow!("finding the xcompose binary: {e}"))
+            .and_then(|exe| xcompose_dns::keeper::main(&exe, config).map_err(anyhow::Error::msg))
             .map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1)))
             .map_err(anyhow::Error::msg),
     };
@@ -236,7 +257,7 @@ fn main() -> ExitCode {
 /// The error and its causes on one line, `what: why: cause`, as anyhow's `{:#}` prints them,
 /// except that a cause whose text ends the line already is not repeated: errors that print their
 /// source themselves (`#[error("{0}")]` over a `#[from]`) gave "exec: x: exec: x".
-fn error_line(err: &anyhow::Error) -> String {
+pub(crate) fn error_line(err: &anyhow::Error) -> String {
     let mut line = String::new();
     for cause in err.chain() {
         let text = cause.to_string();

@@ -2,7 +2,7 @@
 //! their own network namespace, so a service may publish host port 53 (and listen on port 53
 //! itself) while its peers resolve it by name, alias and container name; a container on two
 //! networks resolves the names of both; unknown names go to the host's resolver, even one on the
-//! host's loopback; a killed resolver is started again by the next `up`; `down`, or `rm` of the
+//! host's loopback; a killed resolver and its keeper are started again by the next `up`; `down`, or `rm` of the
 //! last container, leaves no resolver process or file behind.
 
 use std::path::{Path, PathBuf};
@@ -52,9 +52,9 @@ fn resolver_dir(sb: &Sandbox, project: &str) -> PathBuf {
     sb.root().join("dns").join(project)
 }
 
-/// Resolver processes of the sandbox's state root.
+/// Resolver processes of the sandbox's state root (keepers and the resolvers they run).
 fn resolver_processes(sb: &Sandbox) -> Result<String> {
-    let out = std::process::Command::new("pgrep").args(["-a", "-f", &format!("__dns {}", sb.root().display())]).output()?;
+    let out = std::process::Command::new("pgrep").args(["-a", "-f", &format!("__dns (--serve )?{}", sb.root().display())]).output()?;
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
@@ -226,7 +226,11 @@ services:
     }
     assert_eq!(answer, vec!["192.0.2.53".to_string()], "forwarded to the host's loopback resolver");
 
-    // A killed resolver: names fail until the next `up` starts it again.
+    // A killed resolver and its keeper: names fail until the next `up` starts it again (a
+    // resolver killed alone is started again by its keeper, see reliability.rs).
+    let keeper = std::process::Command::new("pgrep").args(["-f", &format!("__dns {}", sb.root().display())]).output()?;
+    let keeper = String::from_utf8(keeper.stdout)?.trim().to_string();
+    sb.run_ok("kill", &["-9", &keeper])?;
     let pid_file = resolver_dir(&sb, "fwd").join("dns.pid");
     let pid = std::fs::read_to_string(&pid_file)?.trim().to_string();
     sb.run_ok("kill", &["-9", &pid])?;

@@ -37,6 +37,9 @@
 //!   started again serves every container whose client file is there.
 //! - **A process, not a thread of the CLI.** xcompose has no daemon: the CLI exits after `up`, so
 //!   the resolver must live on its own, like the per-container supervisors.
+//! - **Kept alive.** The resolver runs as the child of a tiny [`keeper`] that starts it again at
+//!   once if it is killed, so a killed resolver is back within milliseconds, serving every
+//!   container from the files, and the next `up` also starts it (and its keeper) if both died.
 //!
 //! Answers: `A` queries for names one of the asking container's networks knows (case-insensitive,
 //! trailing dot optional) get every address of the name on the first such network in the
@@ -51,6 +54,7 @@ pub mod client;
 pub mod control;
 pub mod daemon;
 mod error;
+pub mod keeper;
 mod message;
 mod netns;
 pub mod records;

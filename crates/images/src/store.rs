@@ -269,12 +269,63 @@ impl ImageStore {
     }
 }
 
+/// The prefix of [`atomic_write`]'s temporary files: `.tmp-<pid>-`, so that one a killed writer
+/// left can be told from one being written ([`remove_stale_temporaries`]).
+fn temporary_prefix(pid: u32) -> String {
+    format!(".tmp-{pid}-")
+}
+
 /// Writes a file atomically: temporary file in the same directory, fsync, rename, fsync the directory.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io_err(dir))?;
+    let mut tmp = tempfile::Builder::new().prefix(&temporary_prefix(std::process::id())).tempfile_in(dir).map_err(io_err(dir))?;
     tmp.write_all(bytes).map_err(io_err(path))?;
     tmp.as_file().sync_all().map_err(io_err(path))?;
     tmp.persist(path).map_err(|e| StoreError::Io { path: path.to_path_buf(), source: e.error })?;
     File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))
+}
+
+/// Removes from `dir` the temporary files of [`atomic_write`] whose writer is dead (killed while
+/// writing); those of live writers stay.
+pub fn remove_stale_temporaries(dir: &Path) -> Result<()> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err(dir)(e)),
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix(".tmp-").and_then(|rest| rest.split_once('-')).and_then(|(pid, _)| pid.parse::<u32>().ok()) else { continue };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            match fs::remove_file(entry.path()) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_err(&entry.path())(e)),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_dead_writers_temporary_files_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let stale = dir.path().join(format!("{}abc", temporary_prefix(dead)));
+        let live = dir.path().join(format!("{}abc", temporary_prefix(std::process::id())));
+        for file in [&stale, &live] {
+            fs::write(file, "half").unwrap();
+        }
+        atomic_write(&dir.path().join("record.json"), b"{}").unwrap();
+        remove_stale_temporaries(dir.path()).unwrap();
+        assert!(!stale.exists(), "a dead writer's file is removed");
+        assert!(live.exists(), "a live writer's file stays");
+        assert_eq!(fs::read(dir.path().join("record.json")).unwrap(), b"{}");
+        remove_stale_temporaries(&dir.path().join("missing")).unwrap();
+    }
 }

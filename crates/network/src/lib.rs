@@ -1,6 +1,7 @@
 //! Container networking for xcompose.
 //!
 //! - [`firewall`]: NAT, published ports and isolation between networks, with iptables.
+//! - [`inventory`]: the links there are, in one netlink dump (cheap checks).
 //! - [`ipam`]: picks subnets for compose networks and addresses for containers, with its state in
 //!   one JSON file per network, safe against concurrent xcompose processes.
 //! - [`link`]: Linux bridges (one per network) and veth pairs (one per container attachment),
@@ -14,6 +15,7 @@
 
 mod announce;
 pub mod firewall;
+pub mod inventory;
 pub mod ipam;
 pub mod link;
 mod netlink;

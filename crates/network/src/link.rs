@@ -565,7 +565,8 @@ async fn find_link(handle: &Handle, name: &str) -> Result<Option<LinkMessage>, L
     }
 }
 
-fn link_name(link: &LinkMessage) -> Option<String> {
+/// The name of `link`, if the kernel gave one.
+pub(crate) fn link_name(link: &LinkMessage) -> Option<String> {
     link.attributes
         .iter()
         .find_map(|attribute| match attribute {

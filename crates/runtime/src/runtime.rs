@@ -10,6 +10,7 @@ use xcompose_container::{user, ContainerSpec, NetworkNamespace, RootFs};
 use xcompose_events::{Journal, Source};
 use xcompose_images::{ImageStore, StoreError};
 use xcompose_supervisor::daemon::{pid_file, request_stop, DaemonConfig};
+use xcompose_supervisor::keeper::{keeper_alive, keeper_pid};
 use xcompose_supervisor::run::SupervisorConfig;
 use xcompose_supervisor::state::{ContainerState, Status};
 
@@ -188,10 +189,14 @@ pub struct Runtime {
 
 impl Runtime {
     /// The runtime of `root`; `supervisor_exe` is the `xcompose` binary (run as `__supervise`).
+    /// What a create or remove killed midway left (a `down` killed while removing) goes here,
+    /// so that any next command clears it.
     pub fn open(root: &Path, supervisor_exe: &Path) -> Result<Self> {
         let dir = root.join("containers");
         fs::create_dir_all(&dir).map_err(io(&dir))?;
-        Ok(Self { dir, images: ImageStore::open(root)?, supervisor_exe: supervisor_exe.to_path_buf(), events: Journal::new(root.join("events.jsonl")) })
+        let runtime = Self { dir, images: ImageStore::open(root)?, supervisor_exe: supervisor_exe.to_path_buf(), events: Journal::new(root.join("events.jsonl")) };
+        runtime.remove_interrupted_creates()?;
+        Ok(runtime)
     }
 
     /// The journal of the containers' events.
@@ -334,8 +339,10 @@ impl Runtime {
         let state = ContainerState::created();
         state.save(&staging.join("state.json")).map_err(io(&staging))?;
         write_etc_files(&staging, &record.supervisor.spec.hostname)?;
+        xcompose_fault::point("runtime.create.staged");
         let own_netns = matches!(&record.supervisor.spec.network, NetworkNamespace::Join(p) if *p == final_dir.join(NETNS_FILE));
         fs::rename(&staging, &final_dir).map_err(io(&final_dir))?;
+        xcompose_fault::point("runtime.create.named");
         emit(&record, "create", &[]);
         // The name is taken: other creates may go on while the namespace is made.
         drop(lock);
@@ -392,7 +399,11 @@ impl Runtime {
             let Some(rest) = name.strip_prefix(".creating-").or_else(|| name.strip_prefix(".removing-")) else { continue };
             let creator = rest.split_once('-').and_then(|(pid, _)| pid.parse::<u32>().ok());
             if creator.is_none_or(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
-                fs::remove_dir_all(entry.path()).map_err(io(&entry.path()))?;
+                // Another command may be clearing it at the same moment.
+                match fs::remove_dir_all(entry.path()) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&entry.path())(e)),
+                    _ => {}
+                }
             }
         }
         Ok(())
@@ -437,10 +448,16 @@ impl Runtime {
     /// Starts a created or exited container under a new supervisor; returns once it runs.
     pub fn start(&self, wanted: &str) -> Result<()> {
         let record = self.find(wanted)?;
+        let dir = self.dir.join(&record.id);
+        // The keeper of a supervisor killed a moment ago decides by the restart policy whether
+        // to start the container again: wait until it has started a new supervisor or ended.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.supervisor_running(&record).is_none() && keeper_alive(&dir.join("supervisor.json")) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         if self.supervisor_running(&record).is_some() {
             return Ok(());
         }
-        let dir = self.dir.join(&record.id);
         // What a dead supervisor left says "running": record it as exited, so that waiting for
         // the new supervisor below does not mistake the old record for the new run.
         self.state(&record).save(&record.supervisor.state_path).map_err(io(&record.supervisor.state_path))?;
@@ -454,6 +471,7 @@ impl Runtime {
         xcompose_images::store::atomic_write(&config_path, &serde_json::to_vec_pretty(&config).expect("configs serialise"))?;
         let err_path = dir.join("supervisor.err");
         let err = fs::File::create(&err_path).map_err(io(&err_path))?;
+        xcompose_fault::point("runtime.start.configured");
         let spawned_at = chrono::Utc::now();
         let mut child = Command::new(&self.supervisor_exe)
             .arg("__supervise")
@@ -503,6 +521,10 @@ impl Runtime {
         let deadline = Instant::now() + limit;
         while self.supervisor_running(&record).is_some() && pid_file(&config_path).exists() {
             if Instant::now() > deadline {
+                // Its keeper first, which would start a supervisor killed under it again.
+                if let Some(keeper) = keeper_pid(&self.dir.join(&record.id).join("supervisor.json")) {
+                    let _ = nix::sys::signal::kill(keeper, nix::sys::signal::Signal::SIGKILL);
+                }
                 let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
                 let (name, resources) = &record.cgroup;
                 let leftovers = xcompose_cgroups::Cgroup::create(name, resources).and_then(|c| c.destroy());
@@ -585,9 +607,11 @@ impl Runtime {
         xcompose_network::netns::remove(&dir.join(NETNS_FILE))?;
         // Left mounted by a supervisor that was killed.
         xcompose_supervisor::shm::unmount(&dir.join(SHM_DIR));
+        xcompose_fault::point("runtime.remove.unpinned");
         // Out of sight first, so that listing never sees a half-removed container.
         let doomed = self.dir.join(format!(".removing-{}-{}", std::process::id(), record.id));
         fs::rename(&dir, &doomed).map_err(io(&dir))?;
+        xcompose_fault::point("runtime.remove.hidden");
         emit(&record, "destroy", &[]);
         fs::remove_dir_all(&doomed).map_err(io(&doomed))
     }

@@ -234,6 +234,7 @@ impl Stack {
             xcompose_dns::resolv::standalone_resolv_conf(&host, &service.dns, &service.dns_search, &service.dns_opt)
         } else {
             self.resolver.serve(id, &netns, records_files, &upstreams, link_aliases(service))?;
+            xcompose_fault::point("container.connect.served");
             xcompose_dns::resolv::container_resolv_conf(&host, &service.dns_search, &service.dns_opt)
         };
         self.runtime.write_etc_file(id, "resolv.conf", resolv.as_bytes())?;
@@ -274,9 +275,13 @@ impl Stack {
     /// Stops (within `grace`) and removes container `id`, detaching it from its networks first.
     pub(crate) fn remove_container(&self, id: &str, grace: Duration) -> Result<(), StackError> {
         self.runtime.stop(id, Some(grace))?;
+        xcompose_fault::point("container.remove.stopped");
         self.ports.unpublish_all(id)?;
+        xcompose_fault::point("container.remove.unpublished");
         self.networks.detach_all(id)?;
+        xcompose_fault::point("container.remove.detached");
         self.resolver.forget(id)?;
+        xcompose_fault::point("container.remove.forgotten");
         self.runtime.remove(id, true)?;
         Ok(())
     }

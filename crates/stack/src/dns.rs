@@ -9,7 +9,7 @@ use std::fs;
 use std::net::{IpAddr, SocketAddr};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::fcntl::{Flock, FlockArg};
@@ -17,6 +17,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use xcompose_dns::client::client_file;
 use xcompose_dns::daemon::{control_socket, pid_file, DaemonConfig};
+use xcompose_dns::keeper::keeper_alive;
 use xcompose_dns::{Client, Records};
 
 use crate::StackError;
@@ -138,6 +139,10 @@ impl Resolver {
             return Ok(());
         }
         let config_path = self.config_path();
+        if keeper_alive(&config_path) {
+            // Its keeper is starting it again (it was killed a moment ago).
+            return self.wait_running(None);
+        }
         DaemonConfig { clients: self.clients_dir(), resolv_conf: "/etc/resolv.conf".into() }.save(&config_path).map_err(StackError::network)?;
         let err_path = self.dir.join("dns.err");
         let err = fs::File::create(&err_path).map_err(StackError::io(&err_path))?;
@@ -151,19 +156,31 @@ impl Resolver {
             .process_group(0)
             .spawn()
             .map_err(StackError::io(&self.exe))?;
+        let started = self.wait_running(Some((&mut child, &err_path)));
+        // It outlives this command; meanwhile it must not become a zombie of ours.
+        std::thread::spawn(move || child.wait());
+        started
+    }
+
+    /// Waits up to 5 s for the resolver to serve; fails at once if `keeper` (the process that
+    /// was just started, and the file its errors go to) exits first.
+    fn wait_running(&self, mut keeper: Option<(&mut Child, &Path)>) -> Result<(), StackError> {
         let deadline = Instant::now() + Duration::from_secs(5);
         while self.running().is_none() {
-            if let Ok(Some(status)) = child.try_wait() {
-                let message = fs::read_to_string(&err_path).unwrap_or_default();
-                return Err(StackError::Network(format!("the project's DNS resolver failed ({status}): {}", message.trim())));
+            if let Some((child, err_path)) = keeper.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    let message = fs::read_to_string(err_path).unwrap_or_default();
+                    return Err(StackError::Network(format!("the project's DNS resolver failed ({status}): {}", message.trim())));
+                }
             }
             if Instant::now() > deadline {
-                return Err(StackError::Network("the project's DNS resolver did not start within 5s".into()));
+                return Err(StackError::Network(format!(
+                    "the project's DNS resolver did not start within 5s (see {})",
+                    self.dir.join("dns.err").display()
+                )));
             }
             std::thread::sleep(Duration::from_millis(1));
         }
-        // It outlives this command; meanwhile it must not become a zombie of ours.
-        std::thread::spawn(move || child.wait());
         Ok(())
     }
 
@@ -226,6 +243,11 @@ impl Resolver {
             if self.running().is_some() {
                 let _ = kill(pid, Signal::SIGKILL);
             }
+        }
+        // Its keeper ends with it (no container is left for it to serve).
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while keeper_alive(&self.config_path()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
         }
         remove_dir(&self.dir)?;
         // Fails, as it should, while another project's resolver has its directory there.

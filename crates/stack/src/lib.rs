@@ -10,6 +10,7 @@
 //! completed by running it again.
 
 mod blkio;
+mod boot;
 mod containers;
 mod devices;
 mod dns;
@@ -27,6 +28,7 @@ mod ports;
 mod pull;
 mod push;
 mod query;
+mod repair;
 mod request;
 mod run;
 mod schedule;

@@ -55,11 +55,17 @@ impl Stack {
     /// Starts the stopped containers of `services` (all if empty), dependencies first.
     pub fn start(&self, services: &[String]) -> Result<(), StackError> {
         let _lock = self.lock()?;
+        self.repair()?;
         self.start_unlocked(services)
     }
 
     fn start_unlocked(&self, services: &[String]) -> Result<(), StackError> {
-        let containers = self.service_containers(services)?;
+        self.start_in_order(&self.service_containers(services)?)
+    }
+
+    /// Starts those of `containers` that do not run, each level of the dependency graph after
+    /// the one before.
+    pub(crate) fn start_in_order(&self, containers: &[ContainerSummary]) -> Result<(), StackError> {
         let graph = ServiceGraph::new(&self.project).map_err(|e| StackError::Invalid(e.to_string()))?;
         for level in graph.levels() {
             let batch: Vec<ContainerSummary> = containers

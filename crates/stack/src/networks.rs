@@ -94,6 +94,8 @@ impl Networks {
         let endpoints = root.join("endpoints");
         for d in [&dir, &endpoints] {
             fs::create_dir_all(d).map_err(StackError::io(d))?;
+            // What a command killed while writing a record left.
+            xcompose_images::store::remove_stale_temporaries(d)?;
         }
         Ok(Self { names: Names::new(&dir), dir, endpoints, ipam: Ipam::open(root.join("ipam")).map_err(StackError::network)? })
     }
@@ -141,6 +143,7 @@ impl Networks {
             None => Subnet6Request::default(),
         };
         let subnet = self.ipam.create_network(&id, &request).map_err(StackError::network)?;
+        xcompose_fault::point("network.create.subnet");
         let subnet6 = match network.enable_ipv6 {
             Some(true) => match self.ipam.create_network6(&id, &request6) {
                 Ok(subnet6) => Some(subnet6),
@@ -153,11 +156,13 @@ impl Networks {
             _ => None,
         };
         link::ensure_bridge(&id, subnet.gateway_net(), options.mtu).map_err(StackError::network)?;
+        xcompose_fault::point("network.create.bridge");
         if let Some(subnet6) = subnet6 {
             link::add_bridge_ipv6(&id, subnet6.gateway_net()).map_err(StackError::network)?;
         }
         let record = NetworkRecord { name: name.to_string(), id, labels, internal: network.internal, subnet, subnet6, options };
         firewall::add_network(&firewall_rules(&record)?).map_err(StackError::network)?;
+        xcompose_fault::point("network.create.rules");
         xcompose_images::store::atomic_write(&self.record_path(name), &serde_json::to_vec_pretty(&record).expect("records serialise"))?;
         Ok(record)
     }
@@ -175,9 +180,13 @@ impl Networks {
     /// Removes network `record`: its names, its bridge, its subnet, its record.
     pub(crate) fn remove(&self, record: &NetworkRecord) -> Result<(), StackError> {
         self.names.remove(&record.name)?;
+        xcompose_fault::point("network.remove.names");
         firewall::remove_network(&firewall_rules(record)?).map_err(StackError::network)?;
+        xcompose_fault::point("network.remove.rules");
         link::delete_bridge(&record.id).map_err(StackError::network)?;
+        xcompose_fault::point("network.remove.bridge");
         self.ipam.remove_network(&record.id).map_err(StackError::network)?;
+        xcompose_fault::point("network.remove.subnet");
         let path = self.record_path(&record.name);
         fs::remove_file(&path).map_err(StackError::io(&path))
     }
@@ -216,6 +225,7 @@ impl Networks {
         let endpoint_id = sha256_hex(&format!("{container_id}/{}", network.id));
         endpoints.push(Endpoint { network: network.name.clone(), network_id: network.id.clone(), endpoint_id: endpoint_id.clone(), address: None, address6: None });
         self.save_endpoints(container_id, &endpoints)?;
+        xcompose_fault::point("network.attach.recorded");
         let address = self.ipam.allocate(&network.id, container_id, requested).map_err(StackError::network)?;
         let address6 = match network.subnet6 {
             Some(_) => Some(self.ipam.allocate6(&network.id, container_id, requested6).map_err(StackError::network)?),
@@ -225,6 +235,7 @@ impl Networks {
         endpoint.address = Some(address);
         endpoint.address6 = address6;
         self.save_endpoints(container_id, &endpoints)?;
+        xcompose_fault::point("network.attach.addressed");
         let attachment = Attachment {
             network_id: network.id.clone(),
             endpoint_id,
@@ -236,6 +247,7 @@ impl Networks {
             settings,
         };
         link::attach(&attachment).map_err(StackError::network)?;
+        xcompose_fault::point("network.attach.linked");
         self.names.add(&network.name, names, address.addr().into())?;
         if let Some(address6) = address6 {
             self.names.add(&network.name, names, address6.addr().into())?;
@@ -269,6 +281,7 @@ impl Networks {
                 self.names.remove_address(&endpoint.network, address6.addr().into())?;
             }
             link::detach(&endpoint.endpoint_id).map_err(StackError::network)?;
+            xcompose_fault::point("network.detach.unlinked");
             self.ipam.release_owner(&endpoint.network_id, container_id).map_err(StackError::network)?;
             self.save_endpoints(container_id, &endpoints)?;
             detached.push(endpoint);

@@ -39,6 +39,7 @@ impl Stack {
         }
         let _lock = self.lock()?;
         self.pull_for_up(&[service_name.to_string()], None, false)?;
+        self.repair()?;
         self.ensure_resources()?;
         let mut service = service.clone();
         if let Some(command) = &opts.command {
@@ -67,8 +68,10 @@ impl Stack {
         self.report("Container", &name, "Creating");
         let id = self.create_from(service_name, &service, 1, &name, true, &Default::default())?;
         self.report("Container", &name, "Created");
+        xcompose_fault::point("run.created");
         self.connect(&id, service_name, &service)?;
         self.runtime.start(&id)?;
+        xcompose_fault::point("run.started");
         Ok(id)
     }
 

@@ -84,7 +84,7 @@ impl Stack {
         self.refuse_unsupported()?;
         let _lock = self.lock()?;
         self.pull_for_up(&opts.plan.services, opts.pull, opts.quiet_pull)?;
-        self.resolver.revive()?;
+        self.repair()?;
         let plan = self.plan(opts)?;
         for orphan in &plan.orphans {
             eprintln!("Found orphan containers ([{orphan}]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.");
@@ -166,6 +166,7 @@ impl Stack {
             Action::Create { number, name, .. } => {
                 self.report("Container", name, "Creating");
                 let id = self.create_container(service, *number, name, &AnonymousVolumes::new())?;
+                xcompose_fault::point("up.created");
                 self.report("Container", name, "Created");
                 (id, name.clone())
             }
@@ -198,6 +199,7 @@ impl Stack {
             self.report("Container", &name, "Starting");
         }
         self.runtime.start(&id)?;
+        xcompose_fault::point("up.started");
         self.post_start(service, &id)?;
         self.report("Container", &name, "Started");
         Ok(())

@@ -1,4 +1,5 @@
-//! The supervisor as its own process (`xcompose __supervise CONFIG`): started by the CLI, it
+//! The supervisor as its own process (`xcompose __supervise --serve CONFIG`, run by its
+//! [`crate::keeper`]): started by the CLI, it
 //! leaves the CLI's session so it outlives it, and supervises one container until told to stop
 //! (SIGTERM or SIGINT: the container gets its stop signal, then SIGKILL after the grace period).
 //!

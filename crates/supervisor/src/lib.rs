@@ -6,10 +6,12 @@
 //! [`log`] writes Docker's `json-file` log format with size rotation, [`restart`] decides whether
 //! and when to restart, [`health`] tracks healthcheck results into a health status, and [`state`]
 //! is the container's recorded state, written atomically. [`run`] ties them to a real container,
-//! and [`daemon`] runs that loop as the detached `xcompose __supervise` process.
+//! and [`daemon`] runs that loop as the detached `xcompose __supervise --serve` process, under a
+//! [`keeper`] that applies the restart policy if the supervisor itself is killed.
 
 pub mod daemon;
 pub mod health;
+pub mod keeper;
 pub mod log;
 pub mod restart;
 pub mod run;

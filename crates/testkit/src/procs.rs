@@ -16,7 +16,8 @@ pub(crate) struct NsId {
 }
 
 impl NsId {
-    fn of(metadata: &std::fs::Metadata) -> NsId {
+    /// The identity of the namespace file whose metadata is `metadata`.
+    pub(crate) fn of(metadata: &std::fs::Metadata) -> NsId {
         NsId {
             dev: metadata.dev(),
             ino: metadata.ino(),

@@ -16,6 +16,8 @@ use crate::names::SandboxId;
 use crate::procs::{self, NsId, PinnedNs};
 use crate::watchdog::{self, MARK_VAR};
 
+mod reboot;
+
 /// The sandbox's address on the uplink (TEST-NET-2).
 const UPLINK_ADDR: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
 /// The peer's address on the uplink (TEST-NET-2).
@@ -79,6 +81,8 @@ pub struct Sandbox {
     peer: u32,
     /// The sandbox's net, mnt and uts namespaces, then the peer's.
     pins: Vec<PinnedNs>,
+    /// The namespaces the sandbox had before each [`Sandbox::reboot`], swept at drop too.
+    retired: Vec<PinnedNs>,
     uplink_ifname: String,
     peer_ifname: String,
 }
@@ -117,6 +121,7 @@ impl Sandbox {
             holder: 0,
             peer: 0,
             pins: Vec::new(),
+            retired: Vec::new(),
         };
         // From here on, an error drops `sandbox`, which tears down whatever was made.
         let (holder, peer) = ready?;
@@ -367,7 +372,7 @@ impl Drop for Sandbox {
                 let _ = watchdog.wait();
             }
         }
-        let pins: Vec<&PinnedNs> = self.pins.iter().collect();
+        let pins: Vec<&PinnedNs> = self.pins.iter().chain(&self.retired).collect();
         let mark = format!("{MARK_VAR}={}", self.mark);
         let left = procs::sweep(&pins, &mark, Duration::from_secs(10));
         if !left.is_empty() {
@@ -377,6 +382,7 @@ impl Drop for Sandbox {
             );
         }
         self.pins.clear();
+        self.retired.clear();
         if let Some(temp_dir) = self.temp_dir.take() {
             if temp_dir.path().exists() {
                 if let Err(e) = temp_dir.close() {

@@ -20,6 +20,7 @@ pub mod ps;
 pub mod pull;
 pub mod run;
 pub mod stats;
+pub mod system;
 pub mod terminal;
 pub mod timestamp;
 pub mod up;

@@ -34,7 +34,8 @@ pub(super) struct Locked<'a> {
     _lock: Flock<File>,
 }
 
-/// Takes the exclusive lock on the state directory `dir`, waiting for other holders.
+/// Takes the exclusive lock on the state directory `dir`, waiting for other holders. Every
+/// write happens under it, so a temporary file found then is a killed writer's: it is removed.
 pub(super) fn lock(dir: &Path) -> Result<Locked<'_>, IpamError> {
     let path = dir.join(".lock");
     let file = OpenOptions::new()
@@ -52,7 +53,20 @@ pub(super) fn lock(dir: &Path) -> Result<Locked<'_>, IpamError> {
         path,
         source: errno.into(),
     })?;
+    remove_stale_temporaries(dir)?;
     Ok(Locked { dir, _lock: lock })
+}
+
+/// Removes the temporary files (`.tmp*`, see [`Locked::save`]) in `dir`.
+fn remove_stale_temporaries(dir: &Path) -> Result<(), IpamError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| IpamError::Io { action: "listing", path: dir.to_path_buf(), source })?;
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(".tmp") {
+            let path = entry.path();
+            std::fs::remove_file(&path).map_err(|source| IpamError::Io { action: "removing the stale temporary file", path, source })?;
+        }
+    }
+    Ok(())
 }
 
 impl Locked<'_> {
@@ -148,5 +162,22 @@ impl Locked<'_> {
                 path: self.dir.to_path_buf(),
                 source,
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_killed_writers_temporary_file_goes_with_the_next_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".tmpAbC123"), "{\"half\":").unwrap();
+        std::fs::write(dir.path().join("net.json"), "{}").unwrap();
+        let locked = lock(dir.path()).unwrap();
+        let mut names: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        assert_eq!(names, [".lock", "net.json"]);
+        drop(locked);
     }
 }

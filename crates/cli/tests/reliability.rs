@@ -1,0 +1,464 @@
+//! What xcompose promises when real machines misbehave, each test in its own sandbox, checking
+//! the state after the fault (containers answer, names resolve, nothing leaked), not only exit
+//! codes: a killed resolver is back at once; after a reboot (every process, link, rule and mount
+//! gone, the state root kept) one `up -d` repairs everything, and `system boot` brings back what
+//! the restart policies say; a killed supervisor takes its container down cleanly and the
+//! container comes back by its restart policy; concurrent commands serialize.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use xcompose_testkit::Sandbox;
+
+mod common;
+use common::{project, sandbox_with_busybox, xcompose, XCOMPOSE};
+
+/// A web server published on the sandbox's loopback, a database-like service, both found by
+/// name; `restart: always` on the server, none on the one-shot job.
+const STACK: &str = r#"
+services:
+  web:
+    image: busybox:latest
+    init: true
+    command: ["sh", "-c", "echo hello > /tmp/index.html && exec httpd -f -p 80 -h /tmp"]
+    ports: ["127.0.0.1:18082:80"]
+    restart: always
+  db:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    restart: unless-stopped
+    volumes: [data:/data]
+  job:
+    image: busybox:latest
+    command: ["true"]
+    restart: "no"
+volumes:
+  data:
+"#;
+
+/// The addresses `name` resolves to inside `service`'s container (empty if it does not).
+fn resolve(sb: &Sandbox, dir: &Path, service: &str, name: &str) -> Result<Vec<String>> {
+    let out = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(["exec", "-T", service, "nslookup", name]).output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut addresses: Vec<String> = text.lines().skip_while(|l| !l.starts_with("Name:")).filter_map(|l| l.strip_prefix("Address:")).map(|a| a.trim().to_string()).collect();
+    addresses.sort();
+    Ok(addresses)
+}
+
+/// Retries `resolve` for up to 2 s until it gives `want`; the last answer.
+fn resolves_to(sb: &Sandbox, dir: &Path, service: &str, name: &str, want: &[String]) -> Result<Vec<String>> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let got = resolve(sb, dir, service, name)?;
+        if got == want || Instant::now() > deadline {
+            return Ok(got);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The address of `service`'s container, as it sees itself.
+fn address(sb: &Sandbox, dir: &Path, service: &str) -> Result<String> {
+    Ok(xcompose(sb, dir, &["exec", "-T", service, "hostname", "-i"])?.trim().to_string())
+}
+
+/// Service containers by name: (id, state, when it started).
+fn containers(sb: &Sandbox, dir: &Path) -> Result<BTreeMap<String, (String, String, String)>> {
+    let mut out = BTreeMap::new();
+    for line in xcompose(sb, dir, &["ps", "-a", "--format", "json"])?.lines() {
+        let c: serde_json::Value = serde_json::from_str(line)?;
+        let id = c["ID"].as_str().context("ID")?.to_string();
+        let state: serde_json::Value = serde_json::from_slice(&std::fs::read(sb.root().join("containers").join(&id).join("state.json"))?)?;
+        out.insert(c["Name"].as_str().context("Name")?.to_string(), (id, c["State"].as_str().context("State")?.to_string(), state["started_at"].to_string()));
+    }
+    Ok(out)
+}
+
+/// The containers of `containers` but the one-shot job (which every `up` runs again, as
+/// compose's does).
+fn long_running(mut containers: BTreeMap<String, (String, String, String)>) -> BTreeMap<String, (String, String, String)> {
+    containers.retain(|name, _| !name.ends_with("-job-1"));
+    containers
+}
+
+/// Service containers by name: their state.
+fn states(sb: &Sandbox, dir: &Path) -> Result<BTreeMap<String, String>> {
+    Ok(containers(sb, dir)?.into_iter().map(|(name, (_, state, _))| (name, state)).collect())
+}
+
+/// The page the web service serves on the sandbox's 127.0.0.1:18082 (published port).
+fn page(sb: &Sandbox) -> Result<String> {
+    sb.run_ok("timeout", &["3", "busybox", "wget", "-q", "-O", "-", "http://127.0.0.1:18082/index.html"])
+}
+
+/// The pid the project's resolver serves as (its `dns.pid`).
+fn resolver_pid(sb: &Sandbox, project: &str) -> Result<String> {
+    let path = sb.root().join("dns").join(project).join("dns.pid");
+    Ok(std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?.trim().to_string())
+}
+
+/// xcompose processes of the sandbox's state root (resolvers and supervisors).
+fn helpers(sb: &Sandbox) -> Result<String> {
+    let out = std::process::Command::new("pgrep").args(["-a", "-f", &format!("xcompose (__dns|__supervise) (--serve )?{}", sb.root().display())]).output()?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Non-loopback links of the sandbox (bridges, veths), by name.
+fn links(sb: &Sandbox) -> Result<Vec<String>> {
+    let out = sb.run_ok("ip", &["-o", "link", "show"])?;
+    Ok(out.lines().filter_map(|l| l.split(": ").nth(1)).map(|n| n.split('@').next().unwrap_or(n).to_string()).filter(|n| n != "lo" && !n.starts_with("xu")).collect())
+}
+
+/// Asserts `down -v` left no container, network, volume, resolver, supervisor or link.
+fn assert_nothing_left(sb: &Sandbox, dir: &Path, after: &str) -> Result<()> {
+    xcompose(sb, dir, &["down", "-v"])?;
+    for kind in ["containers", "volumes", "networks", "endpoints", "ipam"] {
+        let left: Vec<_> = std::fs::read_dir(sb.root().join(kind)).map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).filter(|n| !n.to_string_lossy().ends_with(".lock")).collect()).unwrap_or_default();
+        assert!(left.is_empty(), "{kind} left {after}: {left:?}");
+    }
+    assert!(!sb.root().join("dns").exists(), "resolver files left {after}");
+    assert_eq!(helpers(sb)?, "", "helper processes left {after}");
+    assert_eq!(links(sb)?, Vec::<String>::new(), "links left {after}");
+    Ok(())
+}
+
+/// Promise: a resolver killed with SIGKILL is back within a second, serving every container
+/// with the same records, and the next `up -d` has nothing to do.
+#[test]
+fn a_killed_resolver_comes_back_at_once_and_up_has_nothing_to_do() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "dnskill", STACK)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let db = address(&sb, &dir, "db")?;
+    assert_eq!(resolve(&sb, &dir, "web", "db")?, vec![db.clone()]);
+    let before = containers(&sb, &dir)?;
+    let killed = resolver_pid(&sb, "dnskill")?;
+    sb.run_ok("kill", &["-9", &killed])?;
+
+    assert_eq!(resolves_to(&sb, &dir, "web", "db", std::slice::from_ref(&db))?, vec![db.clone()], "db resolves again");
+    assert_eq!(resolves_to(&sb, &dir, "db", "web", &[address(&sb, &dir, "web")?])?, vec![address(&sb, &dir, "web")?]);
+    let respawned = resolver_pid(&sb, "dnskill")?;
+    assert_ne!(respawned, killed, "a new resolver serves");
+
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    assert_eq!(long_running(containers(&sb, &dir)?), long_running(before), "up -d recreated or restarted nothing");
+    assert_eq!(resolver_pid(&sb, "dnskill")?, respawned, "up -d left the resolver alone");
+    assert_nothing_left(&sb, &dir, "after the resolver was killed")
+}
+
+/// Promise: after a reboot (every process, link, firewall rule and mount gone, the state root
+/// kept) one `up -d` brings the project back: containers run, names resolve, the published port
+/// answers; a second `up -d` has nothing to do; `down -v` leaves nothing.
+#[test]
+fn up_after_a_reboot_repairs_everything_in_one_run() -> Result<()> {
+    let mut sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "boot", STACK)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    assert_eq!(page(&sb)?, "hello\n");
+    sb.reboot()?;
+    assert_eq!(helpers(&sb)?, "", "the reboot killed every helper");
+    assert_eq!(links(&sb)?, Vec::<String>::new(), "the reboot removed every link");
+
+    xcompose(&sb, &dir, &["up", "-d"]).context("up after the reboot")?;
+    let expected: BTreeMap<String, String> = [("boot-db-1", "running"), ("boot-job-1", "exited"), ("boot-web-1", "running")].map(|(a, b)| (a.into(), b.into())).into();
+    assert_eq!(states(&sb, &dir)?, expected);
+    assert_eq!(page(&sb)?, "hello\n", "the published port answers");
+    let db = address(&sb, &dir, "db")?;
+    assert_eq!(resolves_to(&sb, &dir, "web", "db", std::slice::from_ref(&db))?, vec![db], "names resolve");
+    let after = long_running(containers(&sb, &dir)?);
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    assert_eq!(long_running(containers(&sb, &dir)?), after, "a second up -d has nothing to do");
+    assert_nothing_left(&sb, &dir, "after a reboot")
+}
+
+/// The pid recorded in container `name`'s `file` (`supervisor.pid`, or the state's `pid`).
+fn container_pid(sb: &Sandbox, dir: &Path, name: &str, file: &str) -> Result<Option<String>> {
+    let id = containers(sb, dir)?.remove(name).with_context(|| format!("no container {name}"))?.0;
+    let path = sb.root().join("containers").join(&id).join(file);
+    Ok(match file {
+        "state.json" => serde_json::from_slice::<serde_json::Value>(&std::fs::read(&path)?)?["pid"].as_u64().map(|p| p.to_string()),
+        _ => std::fs::read_to_string(&path).ok().map(|p| p.trim().to_string()),
+    })
+}
+
+/// Whether process `pid` is gone (or a zombie).
+fn gone(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')))
+}
+
+/// Promise: a supervisor killed with SIGKILL does not leave its container unsupervised: the
+/// container's restart policy decides, as for an exit 255 — `always` brings it back at once (a
+/// new run, serving again), `no` leaves it exited with nothing of it running — and `down -v`
+/// then leaves nothing.
+#[test]
+fn a_killed_supervisor_restarts_its_container_by_its_policy() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let once = "  once:\n    image: busybox:latest\n    init: true\n    command: [\"sleep\", \"1000\"]\n    restart: \"no\"\n";
+    let text = STACK.replace("volumes:\n  data:\n", &format!("{once}volumes:\n  data:\n"));
+    let dir = project(&sb, "supkill", &text)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let before = containers(&sb, &dir)?;
+
+    let web_container = container_pid(&sb, &dir, "supkill-web-1", "state.json")?.context("web runs")?;
+    let web_supervisor = container_pid(&sb, &dir, "supkill-web-1", "supervisor.pid")?.context("web's supervisor")?;
+    sb.run_ok("kill", &["-9", &web_supervisor])?;
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while !(states(&sb, &dir)?["supkill-web-1"] == "running" && container_pid(&sb, &dir, "supkill-web-1", "state.json")?.is_some_and(|p| p != web_container)) {
+        anyhow::ensure!(Instant::now() < deadline, "web did not come back after its supervisor was killed: {:?}", containers(&sb, &dir)?);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(gone(&web_container), "the old run of web is gone");
+    assert_ne!(containers(&sb, &dir)?["supkill-web-1"].2, before["supkill-web-1"].2, "web started anew");
+    assert_eq!(containers(&sb, &dir)?["supkill-web-1"].0, before["supkill-web-1"].0, "the same container");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while page(&sb).is_err() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(page(&sb)?, "hello\n", "web serves again");
+
+    let once_container = container_pid(&sb, &dir, "supkill-once-1", "state.json")?.context("once runs")?;
+    let once_supervisor = container_pid(&sb, &dir, "supkill-once-1", "supervisor.pid")?.context("once's supervisor")?;
+    sb.run_ok("kill", &["-9", &once_supervisor])?;
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while !gone(&once_container) {
+        anyhow::ensure!(Instant::now() < deadline, "once's container still runs without a supervisor");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(states(&sb, &dir)?["supkill-once-1"], "exited", "restart: no keeps it exited");
+    let ps = xcompose(&sb, &dir, &["ps", "-a", "--format", "{{.Name}} {{.Status}}"])?;
+    assert!(ps.contains("supkill-once-1 Exited (255)"), "{ps}");
+    assert_eq!(states(&sb, &dir)?["supkill-db-1"], "running", "the other containers were left alone");
+
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    assert_eq!(states(&sb, &dir)?["supkill-once-1"], "running", "up starts it again");
+    assert_nothing_left(&sb, &dir, "after supervisors were killed")
+}
+
+/// Runs `xcompose system boot` on the sandbox's state root (from anywhere: no project files
+/// named); its stderr.
+fn system_boot(sb: &Sandbox) -> Result<String> {
+    let out = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).args(["system", "boot"]).current_dir("/").output()?;
+    anyhow::ensure!(out.status.success(), "system boot failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr));
+    Ok(String::from_utf8(out.stderr)?)
+}
+
+/// Promise: after `system shutdown` and a reboot, `xcompose system boot` (what
+/// `examples/systemd/xcompose.service` runs) brings back, in every project of the state root, the containers Docker's daemon would:
+/// `always`, `unless-stopped` unless the user stopped it, `on-failure` unless it exited cleanly;
+/// not `no`. They answer and resolve names; a second `system boot` changes nothing.
+#[test]
+fn system_boot_after_a_reboot_starts_what_the_restart_policies_say() -> Result<()> {
+    let mut sb = sandbox_with_busybox()?;
+    let extra = "  flaky:\n    image: busybox:latest\n    init: true\n    command: [\"sleep\", \"1000\"]\n    restart: on-failure\n  \
+                 clean:\n    image: busybox:latest\n    command: [\"true\"]\n    restart: on-failure\n  \
+                 stopped:\n    image: busybox:latest\n    init: true\n    command: [\"sleep\", \"1000\"]\n    restart: unless-stopped\n  \
+                 plain:\n    image: busybox:latest\n    init: true\n    command: [\"sleep\", \"1000\"]\n";
+    let dir = project(&sb, "sysboot", &STACK.replace("volumes:\n  data:\n", &format!("{extra}volumes:\n  data:\n")))?;
+    let other = project(&sb, "other", "services:\n  app:\n    image: busybox:latest\n    init: true\n    command: [\"sleep\", \"1000\"]\n    restart: always\n  peer:\n    image: busybox:latest\n    init: true\n    command: [\"sleep\", \"1000\"]\n    restart: always\n")?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    xcompose(&sb, &other, &["up", "-d"])?;
+    xcompose(&sb, &dir, &["stop", "stopped"])?;
+    // The machine shuts down (xcompose.service's ExecStop), then comes back.
+    let out = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).args(["system", "shutdown"]).output()?;
+    anyhow::ensure!(out.status.success(), "system shutdown failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(states(&sb, &dir)?.values().chain(states(&sb, &other)?.values()).all(|s| s == "exited"), "system shutdown stopped everything");
+    sb.reboot()?;
+
+    system_boot(&sb)?;
+    let expected: BTreeMap<String, String> = [
+        ("sysboot-clean-1", "exited"),
+        ("sysboot-db-1", "running"),
+        ("sysboot-flaky-1", "running"),
+        ("sysboot-job-1", "exited"),
+        ("sysboot-plain-1", "exited"),
+        ("sysboot-stopped-1", "exited"),
+        ("sysboot-web-1", "running"),
+    ]
+    .map(|(a, b)| (a.into(), b.into()))
+    .into();
+    assert_eq!(states(&sb, &dir)?, expected);
+    let others: BTreeMap<String, String> = [("other-app-1", "running"), ("other-peer-1", "running")].map(|(a, b)| (a.into(), b.into())).into();
+    assert_eq!(states(&sb, &other)?, others, "every project of the state root");
+    assert_eq!(page(&sb)?, "hello\n", "the published port answers");
+    let db = address(&sb, &dir, "db")?;
+    assert_eq!(resolves_to(&sb, &dir, "web", "db", std::slice::from_ref(&db))?, vec![db], "names resolve");
+    let peer = address(&sb, &other, "peer")?;
+    assert_eq!(resolves_to(&sb, &other, "app", "peer", std::slice::from_ref(&peer))?, vec![peer]);
+
+    let after = (containers(&sb, &dir)?, containers(&sb, &other)?);
+    system_boot(&sb)?;
+    assert_eq!((containers(&sb, &dir)?, containers(&sb, &other)?), after, "a second system boot changes nothing");
+    xcompose(&sb, &other, &["down", "-v"])?;
+    assert_nothing_left(&sb, &dir, "after system boot")
+}
+
+/// A small project for the concurrency tests: a web server on a random host port of the
+/// sandbox's loopback and a client that finds it by name.
+const SMALL: &str = r#"
+services:
+  web:
+    image: busybox:latest
+    init: true
+    command: ["sh", "-c", "hostname > /tmp/index.html && exec httpd -f -p 80 -h /tmp"]
+    ports: ["127.0.0.1::80"]
+  client:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+"#;
+
+/// Starts xcompose `args` on the project in `dir` without waiting.
+fn spawn_xcompose(sb: &Sandbox, dir: &Path, args: &[&str]) -> Result<std::process::Child> {
+    Ok(sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(args).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn()?)
+}
+
+/// Waits for every child; fails naming the first that did not exit 0.
+fn all_succeed(children: Vec<(String, std::process::Child)>) -> Result<()> {
+    for (what, child) in children {
+        let out = child.wait_with_output()?;
+        anyhow::ensure!(out.status.success(), "{what} failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(())
+}
+
+/// Promise: two `up -d` on one project at once serialize on the project's lock and both end
+/// with the project up (one container per service, running, serving).
+#[test]
+fn two_concurrent_ups_of_one_project_serialize() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "twice", SMALL)?;
+    let ups = (0..2).map(|i| Ok((format!("up #{i}"), spawn_xcompose(&sb, &dir, &["up", "-d"])?))).collect::<Result<Vec<_>>>()?;
+    all_succeed(ups)?;
+    let expected: BTreeMap<String, String> = [("twice-client-1", "running"), ("twice-web-1", "running")].map(|(a, b)| (a.into(), b.into())).into();
+    assert_eq!(states(&sb, &dir)?, expected, "one container per service");
+    let web = address(&sb, &dir, "web")?;
+    assert_eq!(resolves_to(&sb, &dir, "client", "web", std::slice::from_ref(&web))?, vec![web]);
+    assert_nothing_left(&sb, &dir, "after two concurrent ups")
+}
+
+/// Promise: 20 projects brought up at once from separate processes (as a CI runner does) all
+/// come up with their own subnets, addresses, host ports and names, serve, and all come down
+/// clean at once.
+#[test]
+fn twenty_projects_up_and_down_in_parallel_without_collisions() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dirs: Vec<_> = (0..20).map(|i| project(&sb, &format!("ci{i:02}"), SMALL)).collect::<Result<_>>()?;
+    all_succeed(dirs.iter().enumerate().map(|(i, d)| Ok((format!("up of ci{i:02}"), spawn_xcompose(&sb, d, &["up", "-d"])?))).collect::<Result<Vec<_>>>()?)?;
+
+    let mut subnets = std::collections::BTreeSet::new();
+    let mut ports = std::collections::BTreeSet::new();
+    let mut addresses = std::collections::BTreeSet::new();
+    for (i, dir) in dirs.iter().enumerate() {
+        let name = format!("ci{i:02}");
+        let record: serde_json::Value = serde_json::from_slice(&std::fs::read(sb.root().join("networks").join(format!("{name}_default.json")))?)?;
+        assert!(subnets.insert(record["subnet"]["subnet"].to_string()), "{name}'s subnet is another project's: {record}");
+        let port = xcompose(&sb, dir, &["port", "web", "80"])?.trim().to_string();
+        assert!(ports.insert(port.clone()), "{name}'s host port {port} is another project's");
+        assert_eq!(sb.run_ok("timeout", &["3", "busybox", "wget", "-q", "-O", "-", &format!("http://{port}/index.html")])?.trim(), xcompose(&sb, dir, &["exec", "-T", "web", "hostname"])?.trim(), "{name} serves on {port}");
+        let web = address(&sb, dir, "web")?;
+        assert_eq!(resolves_to(&sb, dir, "client", "web", std::slice::from_ref(&web))?, vec![web.clone()], "{name}'s names");
+        addresses.insert((record["subnet"]["subnet"].to_string(), web));
+    }
+    assert_eq!(addresses.len(), 20);
+
+    all_succeed(dirs.iter().enumerate().map(|(i, d)| Ok((format!("down of ci{i:02}"), spawn_xcompose(&sb, d, &["down", "-v"])?))).collect::<Result<Vec<_>>>()?)?;
+    assert_nothing_left(&sb, &dirs[0], "after 20 projects came down in parallel")
+}
+
+/// The steps (fault points) `args` passes on the project in `dir`, in order, each as
+/// `NAME#N` for its N-th pass: only the first and the last pass of each point, which bounds the
+/// runs while still cutting the first and the last of repeated steps.
+fn steps_of(sb: &Sandbox, dir: &Path, args: &[&str]) -> Result<Vec<String>> {
+    let trace = sb.temp_dir().join("fault-trace");
+    let _ = std::fs::remove_file(&trace);
+    let out = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(args).env("XCOMPOSE_FAULT_TRACE", &trace).output()?;
+    anyhow::ensure!(out.status.success(), "{args:?} failed while traced: {}", String::from_utf8_lossy(&out.stderr));
+    let names: Vec<String> = std::fs::read_to_string(&trace).unwrap_or_default().lines().map(str::to_string).collect();
+    let mut steps = Vec::new();
+    for name in names.iter().collect::<std::collections::BTreeSet<_>>() {
+        let passes = names.iter().filter(|n| *n == name).count();
+        steps.push(format!("{name}#1"));
+        if passes > 1 {
+            steps.push(format!("{name}#{passes}"));
+        }
+    }
+    Ok(steps)
+}
+
+/// Runs `args` on the project in `dir` with `XCOMPOSE_FAULT_AT=step`; fails unless it died of
+/// SIGKILL there.
+fn killed_at(sb: &Sandbox, dir: &Path, args: &[&str], step: &str) -> Result<()> {
+    use std::os::unix::process::ExitStatusExt;
+    let out = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(args).env("XCOMPOSE_FAULT_AT", step).output()?;
+    anyhow::ensure!(out.status.signal() == Some(9), "{args:?} was not killed at {step} ({}): {}", out.status, String::from_utf8_lossy(&out.stderr));
+    Ok(())
+}
+
+/// Asserts the small project runs as it should: both containers running, the web server
+/// answering on its published port, the client resolving it.
+fn assert_small_up(sb: &Sandbox, dir: &Path, project: &str, after: &str) -> Result<()> {
+    let expected: BTreeMap<String, String> = [(format!("{project}-client-1"), "running".to_string()), (format!("{project}-web-1"), "running".to_string())].into();
+    assert_eq!(states(sb, dir)?, expected, "{after}");
+    let port = xcompose(sb, dir, &["port", "web", "80"])?.trim().to_string();
+    assert!(sb.run_ok("timeout", &["3", "busybox", "wget", "-q", "-O", "-", &format!("http://{port}/index.html")]).is_ok(), "web serves on {port} {after}");
+    let web = address(sb, dir, "web")?;
+    assert_eq!(resolves_to(sb, dir, "client", "web", std::slice::from_ref(&web))?, vec![web], "names resolve {after}");
+    Ok(())
+}
+
+/// Promise: `up -d` killed with SIGKILL at any of its steps converges when run again (the
+/// project runs, serves and resolves), and `down -v` then leaves nothing.
+#[test]
+fn up_killed_at_every_step_converges() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "fup", SMALL)?;
+    let steps = steps_of(&sb, &dir, &["up", "-d"])?;
+    assert!(steps.len() >= 10, "up passes its steps: {steps:?}");
+    assert_nothing_left(&sb, &dir, "after the traced up")?;
+    for step in &steps {
+        killed_at(&sb, &dir, &["up", "-d"], step)?;
+        xcompose(&sb, &dir, &["up", "-d"]).with_context(|| format!("up after a kill at {step}"))?;
+        assert_small_up(&sb, &dir, "fup", &format!("after a kill at {step}"))?;
+        assert_nothing_left(&sb, &dir, &format!("after up was killed at {step}"))?;
+    }
+    Ok(())
+}
+
+/// Promise: `down -v` killed with SIGKILL at any of its steps leaves nothing once run again.
+#[test]
+fn down_killed_at_every_step_converges() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "fdown", SMALL)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let steps = steps_of(&sb, &dir, &["down", "-v"])?;
+    assert!(steps.len() >= 8, "down passes its steps: {steps:?}");
+    for step in &steps {
+        xcompose(&sb, &dir, &["up", "-d"])?;
+        killed_at(&sb, &dir, &["down", "-v"], step)?;
+        assert_nothing_left(&sb, &dir, &format!("after down was killed at {step}"))?;
+    }
+    Ok(())
+}
+
+/// Promise: `run --rm` killed with SIGKILL at any of its steps: running it again works, the
+/// killed run's container goes with `down` (as compose's), and nothing is left.
+#[test]
+fn run_rm_killed_at_every_step_converges() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "frun", SMALL)?;
+    let args = ["run", "--rm", "client", "nslookup", "web"];
+    xcompose(&sb, &dir, &["up", "-d", "web"])?;
+    let steps = steps_of(&sb, &dir, &args)?;
+    assert!(steps.iter().any(|s| s.starts_with("run.started")), "run passes its steps: {steps:?}");
+    for step in &steps {
+        xcompose(&sb, &dir, &["up", "-d", "web"])?;
+        killed_at(&sb, &dir, &args, step)?;
+        let answer = xcompose(&sb, &dir, &args).with_context(|| format!("run after a kill at {step}"))?;
+        assert!(answer.contains(&address(&sb, &dir, "web")?), "the one-off resolves web after a kill at {step}: {answer}");
+        assert_nothing_left(&sb, &dir, &format!("after run was killed at {step}"))?;
+    }
+    Ok(())
+}

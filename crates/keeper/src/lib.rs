@@ -1,0 +1,138 @@
+//! Keeps a helper process alive. xcompose has no daemon: the helpers that outlive a command (a
+//! project's resolver, a container's supervisor) are processes of their own, and one killed by a
+//! signal (SIGKILL by hand, the OOM killer, a crash) would stay dead until the next command. A
+//! keeper is a tiny parent that runs the helper as its child and starts it again at once when a
+//! signal killed it and the caller says it is still needed.
+//!
+//! - The keeper holds an exclusive `flock` on a lock file for as long as it lives, so whoever
+//!   finds the helper dead can tell, with [`alive`], whether a new one is on its way.
+//! - A helper that exits on its own (asked to stop, or unable to run) ends the keeper with its
+//!   exit code: starting it again would not help.
+//! - A helper that keeps dying soon after it started is started again after a growing pause (up
+//!   to [`MAX_PAUSE`]), never in a tight loop.
+//! - The helper does not die with its keeper: a killed keeper leaves it running, and the next
+//!   command starts a new keeper only if the helper is dead too.
+
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::{Command, ExitStatus};
+use std::time::{Duration, Instant};
+
+use nix::fcntl::{Flock, FlockArg};
+use nix::unistd::Pid;
+
+/// A helper that ran at least this long before it was killed is started again at once.
+const HEALTHY_RUN: Duration = Duration::from_secs(1);
+
+/// The longest pause before starting again a helper that keeps dying.
+pub const MAX_PAUSE: Duration = Duration::from_secs(2);
+
+/// Whether a keeper holds the lock file at `lock_path`.
+pub fn alive(lock_path: &Path) -> bool {
+    let Ok(file) = File::options().read(true).open(lock_path) else { return false };
+    Flock::lock(file, FlockArg::LockExclusiveNonblock).is_err()
+}
+
+/// The pid of the keeper holding the lock file at `lock_path`, if one does (to stop it for
+/// good: a keeper starts again a helper killed under it).
+pub fn pid(lock_path: &Path) -> Option<Pid> {
+    let pid = std::fs::read_to_string(lock_path).ok()?.trim().parse().ok()?;
+    alive(lock_path).then_some(Pid::from_raw(pid))
+}
+
+/// Runs `helper()` (a fresh command each time) as a child, holding the lock at `lock_path`,
+/// and starts it again whenever a signal killed it and `again(status)` says so; returns the
+/// exit code of its last run (128 + the signal's number if a signal ended it).
+pub fn keep(lock_path: &Path, mut helper: impl FnMut() -> Command, mut again: impl FnMut(ExitStatus) -> bool) -> Result<i32, String> {
+    let file = File::options().create(true).truncate(false).write(true).open(lock_path).map_err(|e| format!("opening {}: {e}", lock_path.display()))?;
+    let mut lock = Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| format!("{}: another keeper runs ({e})", lock_path.display()))?;
+    lock.set_len(0).and_then(|()| lock.write_all(std::process::id().to_string().as_bytes())).map_err(|e| format!("writing {}: {e}", lock_path.display()))?;
+    let mut pause = Duration::ZERO;
+    loop {
+        let started = Instant::now();
+        let mut command = helper();
+        let status = command.status().map_err(|e| format!("running {:?}: {e}", command.get_program()))?;
+        if status.signal().is_none() || !again(status) {
+            return Ok(exit_code(status));
+        }
+        pause = next_pause(pause, started.elapsed());
+        std::thread::sleep(pause);
+    }
+}
+
+/// The shell's exit code for `status`: its code, or 128 + the signal that ended it.
+fn exit_code(status: ExitStatus) -> i32 {
+    status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+/// The pause before the next start, after the last one (`previous`) and a run of `ran`: none
+/// after a healthy run, else twice the last one (from 50 ms), at most [`MAX_PAUSE`].
+fn next_pause(previous: Duration, ran: Duration) -> Duration {
+    if ran >= HEALTHY_RUN {
+        return Duration::ZERO;
+    }
+    (previous * 2).max(Duration::from_millis(50)).min(MAX_PAUSE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Command {
+        let mut command = Command::new("sh");
+        command.args(["-c", script]);
+        command
+    }
+
+    #[test]
+    fn a_killed_helper_is_started_again_while_wanted() {
+        let dir = tempfile::tempdir().unwrap();
+        let runs = dir.path().join("runs");
+        let script = format!("echo run >> {}; kill -9 $$", runs.display());
+        let mut left = 2;
+        let code = keep(&dir.path().join("lock"), || sh(&script), |status| {
+            assert_eq!(status.signal(), Some(9));
+            left -= 1;
+            left > 0
+        })
+        .unwrap();
+        assert_eq!(code, 137, "the last run's end, as a shell reports it");
+        assert_eq!(std::fs::read_to_string(&runs).unwrap(), "run\nrun\n");
+    }
+
+    #[test]
+    fn a_helper_that_exits_on_its_own_ends_the_keeper() {
+        let dir = tempfile::tempdir().unwrap();
+        let code = keep(&dir.path().join("lock"), || sh("exit 3"), |_| panic!("asked to start again after a plain exit")).unwrap();
+        assert_eq!(code, 3);
+    }
+
+    #[test]
+    fn the_lock_tells_whether_a_keeper_lives() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join("lock");
+        assert!(!alive(&lock));
+        let seen = std::cell::Cell::new((false, None));
+        let lock_for_helper = lock.clone();
+        keep(&lock, || {
+            seen.set((alive(&lock_for_helper), pid(&lock_for_helper)));
+            sh("true")
+        }, |_| false)
+        .unwrap();
+        assert_eq!(seen.get(), (true, Some(Pid::this())), "alive while the keeper runs, with its pid");
+        assert!(!alive(&lock), "not after");
+        assert_eq!(pid(&lock), None);
+    }
+
+    #[test]
+    fn pauses_grow_only_while_it_keeps_dying() {
+        let quick = Duration::from_millis(10);
+        assert_eq!(next_pause(Duration::ZERO, HEALTHY_RUN), Duration::ZERO);
+        assert_eq!(next_pause(Duration::ZERO, quick), Duration::from_millis(50));
+        assert_eq!(next_pause(Duration::from_millis(50), quick), Duration::from_millis(100));
+        assert_eq!(next_pause(Duration::from_secs(5), quick), MAX_PAUSE);
+        assert_eq!(next_pause(MAX_PAUSE, HEALTHY_RUN * 3), Duration::ZERO);
+    }
+}
