@@ -101,6 +101,8 @@ pub enum Command {
     Stats(commands::stats::StatsArgs),
     /// Watch build context for service and rebuild/refresh containers when files are updated.
     Watch(commands::watch::WatchArgs),
+    /// Copy files/folders between a service container and the local filesystem.
+    Cp(commands::cp::CpArgs),
     /// Receive real time events from containers.
     Events(commands::events::EventsArgs),
     /// Show the xcompose version information.
@@ -206,6 +208,7 @@ fn main() -> ExitCode {
         Command::Ls(args) => commands::control::ls(&cli, args),
         Command::Port(args) => commands::control::port(&cli, args),
         Command::Events(args) => commands::events::run(&cli, args),
+        Command::Cp(args) => commands::cp::run(&cli, args),
         Command::Watch(args) => commands::watch::run(&cli, args),
         Command::Stats(args) => commands::stats::run(&cli, args),
         Command::Version(args) => commands::control::version(args),

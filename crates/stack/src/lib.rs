@@ -10,6 +10,7 @@
 //! completed by running it again.
 
 mod containers;
+mod copy;
 mod dns;
 mod error;
 mod image_config;
@@ -36,6 +37,7 @@ pub use ports::PortBinding;
 pub use pull::{PullOptions, PullPolicy};
 pub use push::PushOptions;
 pub use query::{ContainerInfo, LogLine};
+pub use copy::{go_error, CopySource, CopyTarget};
 pub use down::{DownOptions, RemoveImages};
 pub use run::RunOptions;
 pub use up::UpOptions;

@@ -3,6 +3,7 @@
 pub mod attach;
 pub mod config;
 pub mod control;
+pub mod cp;
 pub mod down;
 pub mod dry_run;
 pub mod events;

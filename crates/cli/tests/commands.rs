@@ -1,0 +1,136 @@
+//! The compose commands beyond the lifecycle ones, end to end in a sandbox: `cp` both ways.
+
+use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::{Output, Stdio};
+
+use anyhow::{ensure, Result};
+use xcompose_testkit::Sandbox;
+
+mod common;
+use common::{project, sandbox_with_busybox, xcompose, XCOMPOSE};
+
+const STACK: &str = r#"
+services:
+  web:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    scale: 2
+"#;
+
+/// xcompose run on the project in `dir` with `stdin` as its input, whatever its exit.
+fn xcompose_output(sb: &Sandbox, dir: &Path, args: &[&str], stdin: &[u8]) -> Result<Output> {
+    let mut child = sb
+        .command(XCOMPOSE)
+        .arg("--root")
+        .arg(sb.root())
+        .arg("-f")
+        .arg(dir.join("compose.yaml"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    child.stdin.take().expect("piped").write_all(stdin)?;
+    Ok(child.wait_with_output()?)
+}
+
+/// The failure of xcompose `args`: the last line of its stderr (after compose's progress lines),
+/// the exit code checked to be 1.
+fn failure(sb: &Sandbox, dir: &Path, args: &[&str]) -> Result<String> {
+    let out = xcompose_output(sb, dir, args, b"")?;
+    let stderr = String::from_utf8(out.stderr)?;
+    ensure!(out.status.code() == Some(1), "xcompose {args:?} exited {} ({stderr})", out.status);
+    Ok(stderr.trim().lines().last().unwrap_or_default().to_string())
+}
+
+fn in_web(sb: &Sandbox, dir: &Path, index: &str, script: &str) -> Result<String> {
+    Ok(xcompose(sb, dir, &["exec", "-T", "--index", index, "web", "sh", "-c", script])?.trim().to_string())
+}
+
+#[test]
+fn cp_copies_both_ways_by_docker_rules() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "cpdemo", STACK)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let host = sb.temp_dir().join("host");
+    std::fs::create_dir_all(host.join("tree/sub"))?;
+    std::fs::write(host.join("tree/sub/a.txt"), "alpha")?;
+    std::fs::write(host.join("note.txt"), "hello")?;
+    std::os::unix::fs::chown(host.join("note.txt"), Some(1234), Some(4321))?;
+    let path = |p: &str| host.join(p).to_str().unwrap().to_string();
+
+    // Into an existing directory, in every container of the service; the files become root's.
+    xcompose(&sb, &dir, &["cp", &path("note.txt"), "web:/tmp/"])?;
+    for index in ["1", "2"] {
+        assert_eq!(in_web(&sb, &dir, index, "cat /tmp/note.txt; echo; stat -c %u:%g /tmp/note.txt")?, "hello\n0:0");
+    }
+    // --archive keeps the owner; --index picks one container; a new name renames the copy.
+    xcompose(&sb, &dir, &["cp", "-a", "--index", "2", &path("note.txt"), "web:/tmp/kept.txt"])?;
+    assert_eq!(in_web(&sb, &dir, "2", "stat -c %u:%g /tmp/kept.txt")?, "1234:4321");
+    assert_eq!(in_web(&sb, &dir, "1", "test -e /tmp/kept.txt && echo there || echo absent")?, "absent");
+    // A directory into an existing one, then only its content (`/.`) into a new one.
+    xcompose(&sb, &dir, &["cp", "--index", "1", &path("tree"), "web:/tmp"])?;
+    xcompose(&sb, &dir, &["cp", "--index", "1", &format!("{}/.", path("tree")), "web:/tmp/flat"])?;
+    assert_eq!(in_web(&sb, &dir, "1", "cat /tmp/tree/sub/a.txt /tmp/flat/sub/a.txt")?, "alphaalpha");
+
+    // Out of the container: the first container unless --index; a file into a directory.
+    in_web(&sb, &dir, "1", "echo one > /tmp/who; ln -s /tmp/who /tmp/link")?;
+    in_web(&sb, &dir, "2", "echo two > /tmp/who")?;
+    let out = host.join("out");
+    std::fs::create_dir_all(&out)?;
+    xcompose(&sb, &dir, &["cp", "web:/tmp/who", out.to_str().unwrap()])?;
+    assert_eq!(std::fs::read_to_string(out.join("who"))?, "one\n");
+    xcompose(&sb, &dir, &["cp", "--index", "2", "web:/tmp/who", &path("out/who2")])?;
+    assert_eq!(std::fs::read_to_string(out.join("who2"))?, "two\n");
+    assert_eq!(std::fs::metadata(out.join("who2"))?.uid(), 0);
+    // A symlink is copied as a link, or, with -L, as what it points to under the link's name.
+    xcompose(&sb, &dir, &["cp", "web:/tmp/link", &path("out/asis")])?;
+    assert_eq!(std::fs::read_link(out.join("asis"))?, Path::new("/tmp/who"));
+    xcompose(&sb, &dir, &["cp", "-L", "web:/tmp/link", &path("out")])?;
+    assert_eq!(std::fs::read_to_string(out.join("link"))?, "one\n");
+    xcompose(&sb, &dir, &["cp", "web:/tmp/tree", &path("out/copy")])?;
+    assert_eq!(std::fs::read_to_string(out.join("copy/sub/a.txt"))?, "alpha");
+
+    // `-`: a tar stream on stdout, and one read from stdin into a directory.
+    let streamed = xcompose_output(&sb, &dir, &["cp", "web:/tmp/who", "-"], b"")?;
+    ensure!(streamed.status.success(), "cp to stdout: {}", String::from_utf8_lossy(&streamed.stderr));
+    assert!(streamed.stdout.starts_with(b"who\0"), "a tar entry named who");
+    assert_eq!(&streamed.stdout[257..262], b"ustar");
+    assert_eq!(&streamed.stdout[512..516], b"one\n");
+    let taken = xcompose_output(&sb, &dir, &["cp", "--index", "1", "-", "web:/tmp/flat"], &streamed.stdout)?;
+    ensure!(taken.status.success(), "cp from stdin: {}", String::from_utf8_lossy(&taken.stderr));
+    assert_eq!(in_web(&sb, &dir, "1", "cat /tmp/flat/who")?, "one");
+
+    // A symlink in the container pointing at a host path leads inside the container's root.
+    let host_dir = out.to_str().unwrap();
+    in_web(&sb, &dir, "1", &format!("mkdir -p {host_dir} && ln -s {host_dir} /tmp/escape"))?;
+    xcompose(&sb, &dir, &["cp", "--index", "1", &path("tree/sub/a.txt"), "web:/tmp/escape/planted"])?;
+    assert!(!out.join("planted").exists(), "the copy escaped the container's root");
+    assert_eq!(in_web(&sb, &dir, "1", &format!("cat {host_dir}/planted"))?, "alpha");
+
+    // A stopped container is copied into and out of as well.
+    xcompose(&sb, &dir, &["stop", "web"])?;
+    xcompose(&sb, &dir, &["cp", "--index", "1", &path("note.txt"), "web:/tmp/while-stopped"])?;
+    xcompose(&sb, &dir, &["cp", "--index", "1", "web:/tmp/who", &path("out/stopped")])?;
+    assert_eq!(std::fs::read_to_string(out.join("stopped"))?, "one\n");
+    xcompose(&sb, &dir, &["start", "web"])?;
+    assert_eq!(in_web(&sb, &dir, "1", "cat /tmp/while-stopped")?, "hello");
+
+    // compose's errors.
+    let id = xcompose(&sb, &dir, &["ps", "-q", "web"])?.lines().next().unwrap_or_default().to_string();
+    let missing = failure(&sb, &dir, &["cp", "--index", "1", "web:/nope", &path("out")])?;
+    assert!(missing.starts_with("Error response from daemon: Could not find the file /nope in container "), "{missing}");
+    assert!(id.len() >= 12 && missing.contains(&id[..12]), "{missing} names the container {id}");
+    assert_eq!(failure(&sb, &dir, &["cp", "db:/x", &path("out")])?, "no container found for service \"db\"");
+    assert_eq!(failure(&sb, &dir, &["cp", "--index", "3", "web:/x", &path("out")])?, "service \"web\" is not running container #3");
+    assert_eq!(failure(&sb, &dir, &["cp", "web:/x", "web:/y"])?, "copying between services is not supported");
+    assert_eq!(failure(&sb, &dir, &["cp", &path("nope"), "web:/tmp"])?, format!("lstat {}: no such file or directory", path("nope")));
+    assert_eq!(failure(&sb, &dir, &["cp", "--index", "1", &path("tree"), "web:/tmp/who"])?, "cannot copy a directory to a file");
+    let not_dir = failure(&sb, &dir, &["cp", "--index", "1", "-", "web:/tmp/who"])?;
+    assert!(not_dir.starts_with("destination \"") && not_dir.ends_with(":/tmp/who\" must be a directory"), "{not_dir}");
+    xcompose(&sb, &dir, &["down"])?;
+    Ok(())
+}
