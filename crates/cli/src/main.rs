@@ -103,6 +103,8 @@ pub enum Command {
     Watch(commands::watch::WatchArgs),
     /// Copy files/folders between a service container and the local filesystem.
     Cp(commands::cp::CpArgs),
+    /// List volumes.
+    Volumes(commands::volumes::VolumesArgs),
     /// Receive real time events from containers.
     Events(commands::events::EventsArgs),
     /// Show the xcompose version information.
@@ -139,6 +141,7 @@ impl Command {
                 | Command::Port(_)
                 | Command::Stats(_)
                 | Command::Events(_)
+                | Command::Volumes(_)
                 | Command::Version(_)
         )
     }
@@ -209,6 +212,7 @@ fn main() -> ExitCode {
         Command::Port(args) => commands::control::port(&cli, args),
         Command::Events(args) => commands::events::run(&cli, args),
         Command::Cp(args) => commands::cp::run(&cli, args),
+        Command::Volumes(args) => commands::volumes::run(&cli, args),
         Command::Watch(args) => commands::watch::run(&cli, args),
         Command::Stats(args) => commands::stats::run(&cli, args),
         Command::Version(args) => commands::control::version(args),

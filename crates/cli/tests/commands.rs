@@ -134,3 +134,40 @@ fn cp_copies_both_ways_by_docker_rules() -> Result<()> {
     xcompose(&sb, &dir, &["down"])?;
     Ok(())
 }
+
+const VOLUMES: &str = r#"
+services:
+  db:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    volumes: [data:/data]
+  web:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    volumes: [cache:/cache]
+volumes:
+  data:
+  cache:
+"#;
+
+#[test]
+fn volumes_lists_the_projects_volumes() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "vols", VOLUMES)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let other = project(&sb, "other", VOLUMES)?;
+    xcompose(&sb, &other, &["up", "-d"])?;
+    assert_eq!(xcompose(&sb, &dir, &["volumes", "-q"])?, "vols_cache\nvols_data\n");
+    assert_eq!(xcompose(&sb, &dir, &["volumes"])?, "DRIVER    VOLUME NAME\nlocal     vols_cache\nlocal     vols_data\n");
+    assert_eq!(xcompose(&sb, &dir, &["volumes", "--quiet", "db"])?, "vols_data\n");
+    let json = xcompose(&sb, &dir, &["volumes", "--format", "json", "web"])?;
+    let line: serde_json::Value = serde_json::from_str(json.trim())?;
+    assert_eq!((line["Name"].as_str(), line["Driver"].as_str()), (Some("vols_cache"), Some("local")));
+    assert_eq!(failure(&sb, &dir, &["volumes", "nope"])?, "no such service: nope");
+    xcompose(&sb, &other, &["down", "-v"])?;
+    xcompose(&sb, &dir, &["down", "-v"])?;
+    assert_eq!(xcompose(&sb, &dir, &["volumes", "-q"])?, "");
+    Ok(())
+}

@@ -27,6 +27,7 @@ mod schedule;
 mod sync;
 mod down;
 mod up;
+mod volume_list;
 mod volumes;
 
 use std::path::{Path, PathBuf};

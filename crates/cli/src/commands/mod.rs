@@ -23,4 +23,5 @@ pub mod terminal;
 pub mod timestamp;
 pub mod up;
 pub mod volume;
+pub mod volumes;
 pub mod watch;
