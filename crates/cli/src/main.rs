@@ -105,6 +105,8 @@ pub enum Command {
     Cp(commands::cp::CpArgs),
     /// List volumes.
     Volumes(commands::volumes::VolumesArgs),
+    /// Block until containers of all (or specified) services stop.
+    Wait(commands::wait::WaitArgs),
     /// Receive real time events from containers.
     Events(commands::events::EventsArgs),
     /// Show the xcompose version information.
@@ -213,6 +215,7 @@ fn main() -> ExitCode {
         Command::Events(args) => commands::events::run(&cli, args),
         Command::Cp(args) => commands::cp::run(&cli, args),
         Command::Volumes(args) => commands::volumes::run(&cli, args),
+        Command::Wait(args) => commands::wait::run(&cli, args),
         Command::Watch(args) => commands::watch::run(&cli, args),
         Command::Stats(args) => commands::stats::run(&cli, args),
         Command::Version(args) => commands::control::version(args),

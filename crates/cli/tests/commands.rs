@@ -171,3 +171,51 @@ fn volumes_lists_the_projects_volumes() -> Result<()> {
     assert_eq!(xcompose(&sb, &dir, &["volumes", "-q"])?, "");
     Ok(())
 }
+
+const WAIT: &str = r#"
+services:
+  job:
+    image: busybox:latest
+    command: ["sh", "-c", "while [ ! -f /tmp/go ]; do sleep 0.05; done; exit 3"]
+  server:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+"#;
+
+/// Runs `wait` with `flags` on the job, lets the job end once `wait` has had a second to start
+/// watching it, and returns wait's output.
+fn wait_for_job(sb: &Sandbox, dir: &Path, flags: &[&str]) -> Result<Output> {
+    let mut args = vec!["--root", sb.root().to_str().unwrap(), "-f"];
+    let file = dir.join("compose.yaml");
+    args.push(file.to_str().unwrap());
+    args.push("wait");
+    args.extend_from_slice(flags);
+    args.push("job");
+    let waiting = sb.command(XCOMPOSE).args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    xcompose(sb, dir, &["exec", "-T", "job", "touch", "/tmp/go"])?;
+    Ok(waiting.wait_with_output()?)
+}
+
+#[test]
+fn wait_exits_with_the_containers_code_and_can_take_the_project_down() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "waitp", WAIT)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let id = xcompose(&sb, &dir, &["ps", "-q", "job"])?.trim().to_string();
+    let out = wait_for_job(&sb, &dir, &[])?;
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed = String::from_utf8(out.stdout)?;
+    assert!(printed.starts_with("container \"") && printed.ends_with("\" exited with status code 3\n") && printed.contains(&id), "{printed} for {id}");
+    // Nothing of the service runs any more.
+    assert_eq!(failure(&sb, &dir, &["wait", "job"])?, "no containers for project \"waitp\"");
+    assert!(xcompose(&sb, &dir, &["ps", "-q"])?.lines().count() == 1, "the server still runs");
+
+    // A fresh job container (the old one has its /tmp/go).
+    xcompose(&sb, &dir, &["up", "-d", "--force-recreate"])?;
+    let out = wait_for_job(&sb, &dir, &["--down-project"])?;
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(xcompose(&sb, &dir, &["ps", "-a", "-q"])?, "", "the project is down");
+    Ok(())
+}

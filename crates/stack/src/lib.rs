@@ -29,6 +29,7 @@ mod down;
 mod up;
 mod volume_list;
 mod volumes;
+mod wait;
 
 use std::path::{Path, PathBuf};
 

@@ -24,4 +24,5 @@ pub mod timestamp;
 pub mod up;
 pub mod volume;
 pub mod volumes;
+pub mod wait;
 pub mod watch;
