@@ -107,6 +107,8 @@ pub enum Command {
     Volumes(commands::volumes::VolumesArgs),
     /// Block until containers of all (or specified) services stop.
     Wait(commands::wait::WaitArgs),
+    /// Export a service container's filesystem as a tar archive.
+    Export(commands::export::ExportArgs),
     /// Receive real time events from containers.
     Events(commands::events::EventsArgs),
     /// Show the xcompose version information.
@@ -216,6 +218,7 @@ fn main() -> ExitCode {
         Command::Cp(args) => commands::cp::run(&cli, args),
         Command::Volumes(args) => commands::volumes::run(&cli, args),
         Command::Wait(args) => commands::wait::run(&cli, args),
+        Command::Export(args) => commands::export::run(&cli, args),
         Command::Watch(args) => commands::watch::run(&cli, args),
         Command::Stats(args) => commands::stats::run(&cli, args),
         Command::Version(args) => commands::control::version(args),

@@ -219,3 +219,45 @@ fn wait_exits_with_the_containers_code_and_can_take_the_project_down() -> Result
     assert_eq!(xcompose(&sb, &dir, &["ps", "-a", "-q"])?, "", "the project is down");
     Ok(())
 }
+
+const EXPORT: &str = r#"
+services:
+  web:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    volumes: [data:/data]
+volumes:
+  data:
+"#;
+
+#[test]
+fn export_writes_the_containers_filesystem_without_its_mounts() -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "exp", EXPORT)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    xcompose(&sb, &dir, &["exec", "-T", "web", "sh", "-c", "echo marked > /tmp/mark; echo v > /data/in-volume"])?;
+    let file = sb.temp_dir().join("web.tar");
+    xcompose(&sb, &dir, &["export", "-o", file.to_str().unwrap(), "web"])?;
+    assert_eq!(std::fs::metadata(&file)?.permissions().mode() & 0o777, 0o600);
+    let listing = std::process::Command::new("tar").arg("-tf").arg(&file).output()?;
+    ensure!(listing.status.success(), "tar -tf: {}", String::from_utf8_lossy(&listing.stderr));
+    let entries: Vec<String> = String::from_utf8(listing.stdout)?.lines().map(|l| l.trim_end_matches('/').to_string()).collect();
+    for wanted in ["bin/busybox", "tmp/mark", "data", "proc"] {
+        assert!(entries.iter().any(|e| e == wanted), "{wanted} missing from the export");
+    }
+    for unwanted in ["data/in-volume", "proc/1"] {
+        assert!(!entries.iter().any(|e| e.starts_with(unwanted)), "{unwanted} (a mount's content) exported");
+    }
+    let content = std::process::Command::new("tar").arg("-xOf").arg(&file).arg("tmp/mark").output()?;
+    assert_eq!(String::from_utf8(content.stdout)?, "marked\n");
+    // To stdout when it is not a terminal; a service not running is refused.
+    let streamed = xcompose_output(&sb, &dir, &["export", "web"], b"")?;
+    ensure!(streamed.status.success() && streamed.stdout.len() > 512, "export to stdout: {}", String::from_utf8_lossy(&streamed.stderr));
+    assert_eq!(failure(&sb, &dir, &["export", "--index", "2", "web"])?, "service \"web\" is not running container #2");
+    xcompose(&sb, &dir, &["stop", "web"])?;
+    assert_eq!(failure(&sb, &dir, &["export", "web"])?, "service \"web\" is not running");
+    xcompose(&sb, &dir, &["down", "-v"])?;
+    Ok(())
+}

@@ -55,14 +55,19 @@ pub fn plan(source: &CopySource, destination: &str, existing: Option<bool>) -> R
 /// `name`, a directory's entries only). Symlinks are archived as links; ownership, modes and
 /// times are kept.
 pub fn write_tar(path: &Path, name: &str, out: impl Write) -> std::io::Result<()> {
+    write_tar_within(path, name, &[], out)
+}
+
+/// [`write_tar`], with the directories in `mount_points` archived without their content.
+pub(crate) fn write_tar_within(path: &Path, name: &str, mount_points: &[PathBuf], out: impl Write) -> std::io::Result<()> {
     let mut builder = tar::Builder::new(out);
     builder.follow_symlinks(false);
     if name.is_empty() {
         for entry in sorted_entries(path)? {
-            append_tree(&mut builder, &path.join(&entry), Path::new(&entry))?;
+            append_tree(&mut builder, &path.join(&entry), Path::new(&entry), mount_points)?;
         }
     } else {
-        append_tree(&mut builder, path, Path::new(name))?;
+        append_tree(&mut builder, path, Path::new(name), mount_points)?;
     }
     builder.into_inner()?.flush()
 }
@@ -73,11 +78,11 @@ fn sorted_entries(dir: &Path) -> std::io::Result<Vec<std::ffi::OsString>> {
     Ok(names)
 }
 
-fn append_tree<W: Write>(builder: &mut tar::Builder<W>, path: &Path, name: &Path) -> std::io::Result<()> {
+fn append_tree<W: Write>(builder: &mut tar::Builder<W>, path: &Path, name: &Path, mount_points: &[PathBuf]) -> std::io::Result<()> {
     builder.append_path_with_name(path, name)?;
-    if fs::symlink_metadata(path)?.is_dir() {
+    if fs::symlink_metadata(path)?.is_dir() && !mount_points.iter().any(|m| m == path) {
         for entry in sorted_entries(path)? {
-            append_tree(builder, &path.join(&entry), &name.join(&entry))?;
+            append_tree(builder, &path.join(&entry), &name.join(&entry), mount_points)?;
         }
     }
     Ok(())
@@ -107,7 +112,7 @@ pub fn go_error(op: &str, path: &Path, e: &std::io::Error) -> String {
 }
 
 /// A container's filesystem, as the child process of a copy enters it.
-enum ContainerFs {
+pub(crate) enum ContainerFs {
     /// A running container's root, with its mounts.
     Running(u32),
     /// A container not running: its overlay root, mounted for the copy.
@@ -136,7 +141,7 @@ impl ContainerFs {
 
 /// Which way a copy's data flows between the child in the container and this process.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Flow {
+pub(crate) enum Flow {
     /// The child writes, this process reads.
     Out,
     /// This process writes, the child reads.
@@ -145,7 +150,7 @@ enum Flow {
 
 /// Runs `child` in a forked process inside the container's filesystem, handing it one end of a
 /// pipe whose other end `parent` gets; the child's error (its message) is the result's.
-fn in_container<R>(
+pub(crate) fn in_container<R>(
     fs: &ContainerFs,
     flow: Flow,
     child: impl FnOnce(File) -> Result<(), String>,
@@ -210,7 +215,7 @@ fn container_source(path: &str, follow_link: bool, container_id: &str) -> Result
 
 impl Stack {
     /// The filesystem of container `id` as a copy enters it.
-    fn container_fs(&self, id: &str) -> Result<ContainerFs, StackError> {
+    pub(crate) fn container_fs(&self, id: &str) -> Result<ContainerFs, StackError> {
         let record = self.runtime.find(id)?;
         let state = self.runtime.state(&record);
         Ok(match (state.status, state.pid) {

@@ -13,6 +13,7 @@ mod containers;
 mod copy;
 mod dns;
 mod error;
+mod export;
 mod image_config;
 mod lifecycle;
 mod lock;
