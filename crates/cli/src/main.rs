@@ -109,6 +109,8 @@ pub enum Command {
     Wait(commands::wait::WaitArgs),
     /// Export a service container's filesystem as a tar archive.
     Export(commands::export::ExportArgs),
+    /// Scale services.
+    Scale(commands::scale::ScaleArgs),
     /// Receive real time events from containers.
     Events(commands::events::EventsArgs),
     /// Show the xcompose version information.
@@ -219,6 +221,7 @@ fn main() -> ExitCode {
         Command::Volumes(args) => commands::volumes::run(&cli, args),
         Command::Wait(args) => commands::wait::run(&cli, args),
         Command::Export(args) => commands::export::run(&cli, args),
+        Command::Scale(args) => commands::scale::run(&cli, args),
         Command::Watch(args) => commands::watch::run(&cli, args),
         Command::Stats(args) => commands::stats::run(&cli, args),
         Command::Version(args) => commands::control::version(args),

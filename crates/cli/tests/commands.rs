@@ -261,3 +261,39 @@ fn export_writes_the_containers_filesystem_without_its_mounts() -> Result<()> {
     xcompose(&sb, &dir, &["down", "-v"])?;
     Ok(())
 }
+
+const SCALE: &str = r#"
+services:
+  db:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+  web:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    depends_on: [db]
+"#;
+
+/// The names of the project's running containers.
+fn running(sb: &Sandbox, dir: &Path) -> Result<Vec<String>> {
+    let mut names: Vec<String> = xcompose(sb, dir, &["ps", "--format", "{{.Name}}"])?.lines().map(str::to_string).collect();
+    names.sort();
+    Ok(names)
+}
+
+#[test]
+fn scale_sets_the_number_of_containers() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "sc", SCALE)?;
+    xcompose(&sb, &dir, &["scale", "--no-deps", "web=2"])?;
+    assert_eq!(running(&sb, &dir)?, ["sc-web-1", "sc-web-2"]);
+    xcompose(&sb, &dir, &["scale", "web=3"])?;
+    assert_eq!(running(&sb, &dir)?, ["sc-db-1", "sc-web-1", "sc-web-2", "sc-web-3"]);
+    xcompose(&sb, &dir, &["scale", "web=1", "db=2"])?;
+    assert_eq!(running(&sb, &dir)?, ["sc-db-1", "sc-db-2", "sc-web-1"]);
+    assert_eq!(failure(&sb, &dir, &["scale", "nope=1"])?, "no such service: nope");
+    assert_eq!(failure(&sb, &dir, &["scale", "web=x"])?, "invalid scale specifier: can't parse replica value as int: web=x");
+    xcompose(&sb, &dir, &["down"])?;
+    Ok(())
+}

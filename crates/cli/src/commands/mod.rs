@@ -19,6 +19,7 @@ pub mod project;
 pub mod ps;
 pub mod pull;
 pub mod run;
+pub mod scale;
 pub mod stats;
 pub mod terminal;
 pub mod timestamp;
