@@ -297,3 +297,27 @@ fn scale_sets_the_number_of_containers() -> Result<()> {
     xcompose(&sb, &dir, &["down"])?;
     Ok(())
 }
+
+const REPLICAS: &str = r#"
+services:
+  web:
+    image: busybox:latest
+    command: ["sh", "-c", "echo I am $$(hostname)"]
+    scale: 2
+"#;
+
+#[test]
+fn logs_index_shows_one_replica() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "lg", REPLICAS)?;
+    xcompose(&sb, &dir, &["up"])?;
+    let second = xcompose(&sb, &dir, &["logs", "--no-log-prefix", "--index", "2", "web"])?;
+    let host = xcompose(&sb, &dir, &["ps", "-a", "--format", "{{.Name}} {{.ID}}"])?;
+    let id = host.lines().find(|l| l.starts_with("lg-web-2 ")).and_then(|l| l.split(' ').nth(1)).unwrap_or_default().to_string();
+    assert_eq!(second, format!("I am {}\n", &id[..12]));
+    assert_eq!(xcompose(&sb, &dir, &["logs", "--no-log-prefix", "web"])?.lines().count(), 2);
+    assert_eq!(failure(&sb, &dir, &["logs", "--index", "3", "web"])?, "service \"web\" is not running container #3");
+    assert_eq!(failure(&sb, &dir, &["logs", "--index", "1"])?, "--index requires one service to be selected");
+    xcompose(&sb, &dir, &["down"])?;
+    Ok(())
+}
