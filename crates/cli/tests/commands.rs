@@ -321,3 +321,35 @@ fn logs_index_shows_one_replica() -> Result<()> {
     xcompose(&sb, &dir, &["down"])?;
     Ok(())
 }
+
+const PS: &str = r#"
+services:
+  web:
+    image: busybox:latest
+    init: true
+    command: ["sh", "-c", "sleep 1000; echo a long command"]
+  job:
+    image: busybox:latest
+    command: ["true"]
+"#;
+
+#[test]
+fn ps_filter_no_trunc_and_orphans() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "pf", PS)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    // The job has ended (wait refuses when it has already).
+    xcompose(&sb, &dir, &["wait", "job"]).ok();
+    assert_eq!(xcompose(&sb, &dir, &["ps", "--filter", "status=exited", "--format", "{{.Name}}"])?, "pf-job-1\n");
+    assert_eq!(xcompose(&sb, &dir, &["ps", "--filter", "status=running", "--format", "{{.Name}}"])?, "pf-web-1\n");
+    assert_eq!(xcompose(&sb, &dir, &["ps", "--format", "{{.Command}}", "web"])?, "\"sh -c sleep 1000; e…\"\n");
+    assert_eq!(xcompose(&sb, &dir, &["ps", "--no-trunc", "--format", "{{.Command}}", "web"])?, "\"sh -c sleep 1000; echo a long command\"\n");
+    assert_eq!(failure(&sb, &dir, &["ps", "--filter", "status"])?, "arguments to --filter should be in form KEY=VAL");
+    assert_eq!(failure(&sb, &dir, &["ps", "--filter", "name=x"])?, "unknown filter name");
+    // web is an orphan once the file no longer has it.
+    std::fs::write(dir.join("compose.yaml"), PS.replace("  web:\n", "  other:\n"))?;
+    assert!(xcompose(&sb, &dir, &["ps", "--format", "{{.Name}}"])?.contains("pf-web-1"));
+    assert_eq!(xcompose(&sb, &dir, &["ps", "--orphans=false", "--format", "{{.Name}}"])?, "");
+    xcompose(&sb, &dir, &["down", "--remove-orphans"])?;
+    Ok(())
+}
