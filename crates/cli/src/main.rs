@@ -78,7 +78,7 @@ pub enum Command {
     /// Stop services.
     Stop(commands::lifecycle::StopArgs),
     /// Restart service containers.
-    Restart(commands::lifecycle::StopArgs),
+    Restart(commands::lifecycle::RestartArgs),
     /// Removes stopped service containers.
     Rm(commands::lifecycle::RmArgs),
     /// Creates containers for a service.

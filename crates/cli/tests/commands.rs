@@ -353,3 +353,47 @@ fn ps_filter_no_trunc_and_orphans() -> Result<()> {
     xcompose(&sb, &dir, &["down", "--remove-orphans"])?;
     Ok(())
 }
+
+const RESTART: &str = r#"
+x-svc: &svc
+  image: busybox:latest
+  init: true
+  command: ["sh", "-c", "echo started; exec sleep 1000"]
+services:
+  db: *svc
+  web:
+    <<: *svc
+    depends_on:
+      db: {condition: service_started, restart: true}
+  worker:
+    <<: *svc
+    depends_on: [db]
+"#;
+
+/// How many times each service's container has started, from its logs, once they show
+/// `expected` (a started container's line reaches its log a moment after the start) or have had
+/// five seconds to.
+fn starts(sb: &Sandbox, dir: &Path, expected: [usize; 3]) -> Result<Vec<usize>> {
+    let count = || -> Result<Vec<usize>> { ["db", "web", "worker"].iter().map(|s| Ok(xcompose(sb, dir, &["logs", "--no-log-prefix", s])?.lines().count())).collect() };
+    for _ in 0..100 {
+        if count()? == expected {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    count()
+}
+
+#[test]
+fn restart_takes_restarting_dependents_unless_no_deps() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "rs", RESTART)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    assert_eq!(starts(&sb, &dir, [1, 1, 1])?, [1, 1, 1]);
+    xcompose(&sb, &dir, &["restart", "db"])?;
+    assert_eq!(starts(&sb, &dir, [2, 2, 1])?, [2, 2, 1], "db and web (restart: true) restarted, not worker");
+    xcompose(&sb, &dir, &["restart", "--no-deps", "db"])?;
+    assert_eq!(starts(&sb, &dir, [3, 2, 1])?, [3, 2, 1], "only db restarted");
+    xcompose(&sb, &dir, &["down"])?;
+    Ok(())
+}
