@@ -111,6 +111,8 @@ pub enum Command {
     Export(commands::export::ExportArgs),
     /// Scale services.
     Scale(commands::scale::ScaleArgs),
+    /// Attach local standard input, output, and error streams to a service's running container.
+    Attach(commands::attach_cmd::AttachArgs),
     /// Receive real time events from containers.
     Events(commands::events::EventsArgs),
     /// Show the xcompose version information.
@@ -222,6 +224,7 @@ fn main() -> ExitCode {
         Command::Wait(args) => commands::wait::run(&cli, args),
         Command::Export(args) => commands::export::run(&cli, args),
         Command::Scale(args) => commands::scale::run(&cli, args),
+        Command::Attach(args) => commands::attach_cmd::run(&cli, args),
         Command::Watch(args) => commands::watch::run(&cli, args),
         Command::Stats(args) => commands::stats::run(&cli, args),
         Command::Version(args) => commands::control::version(args),

@@ -397,3 +397,53 @@ fn restart_takes_restarting_dependents_unless_no_deps() -> Result<()> {
     xcompose(&sb, &dir, &["down"])?;
     Ok(())
 }
+
+const ATTACH: &str = r#"
+services:
+  talk:
+    image: busybox:latest
+    command: ["sh", "-c", "echo before; while [ ! -f /tmp/stop ]; do sleep 0.05; done; echo out-line; echo err-line >&2; exit 5"]
+  trapper:
+    image: busybox:latest
+    init: true
+    command: ["sh", "-c", "trap 'echo got-term; exit 3' TERM; while true; do sleep 0.05; done"]
+"#;
+
+/// Starts `attach` with `args`, gives it a second to attach, and returns the process.
+fn attach(sb: &Sandbox, dir: &Path, args: &[&str]) -> Result<std::process::Child> {
+    let child = sb
+        .command(XCOMPOSE)
+        .arg("--root")
+        .arg(sb.root())
+        .arg("-f")
+        .arg(dir.join("compose.yaml"))
+        .arg("attach")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    Ok(child)
+}
+
+#[test]
+fn attach_shows_new_output_and_exits_with_the_containers_code() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "at", ATTACH)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let attached = attach(&sb, &dir, &["talk"])?;
+    xcompose(&sb, &dir, &["exec", "-T", "talk", "touch", "/tmp/stop"])?;
+    let out = attached.wait_with_output()?;
+    assert_eq!(out.status.code(), Some(5));
+    assert_eq!(String::from_utf8(out.stdout)?, "out-line\n", "only what came after attaching, stderr apart");
+    assert_eq!(String::from_utf8(out.stderr)?, "err-line\n");
+    // A signal to attach goes to the container (--sig-proxy).
+    let attached = attach(&sb, &dir, &["trapper"])?;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(attached.id() as i32), nix::sys::signal::Signal::SIGTERM)?;
+    let out = attached.wait_with_output()?;
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8(out.stdout)?, "got-term\n");
+    assert_eq!(failure(&sb, &dir, &["attach", "talk"])?, "service \"talk\" is not running");
+    xcompose(&sb, &dir, &["down"])?;
+    Ok(())
+}

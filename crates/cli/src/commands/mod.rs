@@ -1,6 +1,7 @@
 //! One module per `xcompose` command.
 
 pub mod attach;
+pub mod attach_cmd;
 pub mod config;
 pub mod control;
 pub mod cp;
