@@ -86,7 +86,7 @@ pub enum Command {
     /// Stop services.
     Stop(commands::lifecycle::StopArgs),
     /// Restart service containers.
-    Restart(commands::lifecycle::StopArgs),
+    Restart(commands::lifecycle::RestartArgs),
     /// Removes stopped service containers.
     Rm(commands::lifecycle::RmArgs),
     /// Creates containers for a service.
@@ -109,6 +109,18 @@ pub enum Command {
     Stats(commands::stats::StatsArgs),
     /// Watch build context for service and rebuild/refresh containers when files are updated.
     Watch(commands::watch::WatchArgs),
+    /// Copy files/folders between a service container and the local filesystem.
+    Cp(commands::cp::CpArgs),
+    /// List volumes.
+    Volumes(commands::volumes::VolumesArgs),
+    /// Block until containers of all (or specified) services stop.
+    Wait(commands::wait::WaitArgs),
+    /// Export a service container's filesystem as a tar archive.
+    Export(commands::export::ExportArgs),
+    /// Scale services.
+    Scale(commands::scale::ScaleArgs),
+    /// Attach local standard input, output, and error streams to a service's running container.
+    Attach(commands::attach_cmd::AttachArgs),
     /// Receive real time events from containers.
     Events(commands::events::EventsArgs),
     /// Show the xcompose version information.
@@ -154,6 +166,7 @@ impl Command {
                 | Command::Port(_)
                 | Command::Stats(_)
                 | Command::Events(_)
+                | Command::Volumes(_)
                 | Command::Version(_)
         )
     }
@@ -226,6 +239,12 @@ fn main() -> ExitCode {
         Command::Ls(args) => commands::control::ls(&cli, args),
         Command::Port(args) => commands::control::port(&cli, args),
         Command::Events(args) => commands::events::run(&cli, args),
+        Command::Cp(args) => commands::cp::run(&cli, args),
+        Command::Volumes(args) => commands::volumes::run(&cli, args),
+        Command::Wait(args) => commands::wait::run(&cli, args),
+        Command::Export(args) => commands::export::run(&cli, args),
+        Command::Scale(args) => commands::scale::run(&cli, args),
+        Command::Attach(args) => commands::attach_cmd::run(&cli, args),
         Command::Watch(args) => commands::watch::run(&cli, args),
         Command::Stats(args) => commands::stats::run(&cli, args),
         Command::Version(args) => commands::control::version(args),

@@ -97,10 +97,27 @@ fn quiet_prints_nothing_and_lists_print_names() {
     assert_eq!(String::from_utf8_lossy(&services.stdout), "db\nweb\n");
     let volumes = xcompose(dir.path(), &["--profile", "db", "config", "--volumes"]);
     assert_eq!(String::from_utf8_lossy(&volumes.stdout), "data\n");
+    let networks = xcompose(dir.path(), &["config", "--networks", "web"]);
+    assert_eq!(String::from_utf8_lossy(&networks.stdout), "default\n");
     let profiles = xcompose(dir.path(), &["config", "--profiles"]);
     assert_eq!(String::from_utf8_lossy(&profiles.stdout), "db\n");
     let images = xcompose(dir.path(), &["--profile", "db", "config", "--images"]);
     assert_eq!(String::from_utf8_lossy(&images.stdout), "postgres\nnginx\n");
+}
+
+#[test]
+fn networks_lists_the_used_networks_whatever_services_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("compose.yaml"),
+        "services:\n  web:\n    image: nginx\n    networks: [front, back]\n  db:\n    image: postgres\nnetworks:\n  front:\n  back:\n  unused:\n",
+    )
+    .unwrap();
+    // docker compose v2.40.3 prints these three (in random order) for both.
+    for args in [&["config", "--networks"][..], &["config", "--networks", "db"][..]] {
+        let out = xcompose(dir.path(), args);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "back\ndefault\nfront\n", "{args:?}");
+    }
 }
 
 #[test]

@@ -12,9 +12,11 @@
 mod blkio;
 mod boot;
 mod containers;
+mod copy;
 mod devices;
 mod dns;
 mod error;
+mod export;
 mod hooks;
 mod image_config;
 mod lifecycle;
@@ -37,7 +39,9 @@ pub mod support;
 mod sync;
 mod down;
 mod up;
+mod volume_list;
 mod volumes;
+mod wait;
 
 use std::path::{Path, PathBuf};
 
@@ -48,6 +52,7 @@ pub use ports::PortBinding;
 pub use pull::{PullOptions, PullPolicy};
 pub use push::PushOptions;
 pub use query::{ContainerInfo, LogLine};
+pub use copy::{go_error, CopySource, CopyTarget};
 pub use down::{DownOptions, RemoveImages};
 pub use run::RunOptions;
 pub use up::UpOptions;

@@ -36,6 +36,10 @@ pub struct ConfigArgs {
     /// Print the volume names, one per line.
     #[arg(long = "volumes")]
     pub list_volumes: bool,
+    /// Print the network names, one per line (sorted; compose prints them in Go's random map
+    /// order, whatever services are named).
+    #[arg(long = "networks")]
+    pub list_networks: bool,
     /// Print the profile names, one per line.
     #[arg(long = "profiles")]
     pub list_profiles: bool,
@@ -65,7 +69,7 @@ pub fn run(cli: &Cli, args: &ConfigArgs) -> Result<ExitCode> {
         // Every profile defined, whether active or not.
         opts.profiles = vec!["*".into()];
     }
-    if args.no_interpolate && !(args.list_services || args.list_volumes || args.list_profiles || args.list_images || args.hash.is_some()) {
+    if args.no_interpolate && !(args.list_services || args.list_volumes || args.list_networks || args.list_profiles || args.list_images || args.hash.is_some()) {
         // Values such as `${PORT}` cannot be typed before interpolation: print the merged model.
         let model = xcompose_loader::load_untyped(&opts)?;
         if !args.quiet {
@@ -78,7 +82,7 @@ pub fn run(cli: &Cli, args: &ConfigArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let mut project = xcompose_loader::load(&opts)?;
-    if !args.services.is_empty() {
+    if !args.services.is_empty() && !args.list_networks {
         let keep: BTreeSet<String> = dependencies_of(&project, &args.services)?;
         project.services.retain(|name, _| keep.contains(name));
         xcompose_loader::project::prune_unused(&mut project);
@@ -124,6 +128,11 @@ fn render(project: &Project, args: &ConfigArgs) -> Result<String> {
     }
     if args.list_volumes {
         return Ok(lines(project.volumes.keys().cloned()));
+    }
+    if args.list_networks {
+        let mut names: Vec<String> = project.networks.keys().cloned().collect();
+        names.sort();
+        return Ok(lines(names));
     }
     if args.list_profiles {
         let profiles: BTreeSet<String> = project.services.values().flat_map(|s| s.profiles.clone()).collect();

@@ -18,6 +18,19 @@ pub struct StopArgs {
     pub services: Vec<String>,
 }
 
+/// `restart`'s flags.
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    /// Specify a shutdown timeout in seconds.
+    #[arg(short = 't', long)]
+    pub timeout: Option<u64>,
+    /// Don't restart dependent services.
+    #[arg(long)]
+    pub no_deps: bool,
+    /// Services (default: all).
+    pub services: Vec<String>,
+}
+
 /// `start`'s arguments.
 #[derive(Debug, Args)]
 pub struct StartArgs {
@@ -53,10 +66,34 @@ pub fn stop(cli: &Cli, args: &StopArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs `restart`.
-pub fn restart(cli: &Cli, args: &StopArgs) -> Result<ExitCode> {
-    super::project::open(cli, &[])?.restart(&args.services, args.timeout.map(Duration::from_secs))?;
+/// Runs `restart`: the services named and, unless `--no-deps`, the services that depend on
+/// them with `restart: true` (transitively), as compose restarts them.
+pub fn restart(cli: &Cli, args: &RestartArgs) -> Result<ExitCode> {
+    let stack = super::project::open(cli, &[])?;
+    let services = if args.no_deps { args.services.clone() } else { with_restarting_dependents(stack.project(), &args.services) };
+    stack.restart(&services, args.timeout.map(Duration::from_secs))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `services` (empty: all) and the services depending on one of them with `restart: true`.
+fn with_restarting_dependents(project: &xcompose_loader::Project, services: &[String]) -> Vec<String> {
+    let mut chosen = services.to_vec();
+    if chosen.is_empty() {
+        return chosen;
+    }
+    loop {
+        let more: Vec<String> = project
+            .services
+            .iter()
+            .filter(|(name, _)| !chosen.contains(name))
+            .filter(|(_, service)| service.depends_on.iter().any(|(dep, d)| d.restart && chosen.contains(dep)))
+            .map(|(name, _)| name.clone())
+            .collect();
+        if more.is_empty() {
+            return chosen;
+        }
+        chosen.extend(more);
+    }
 }
 
 /// Runs `rm` (without `-f`, compose asks for confirmation; xcompose never prompts).

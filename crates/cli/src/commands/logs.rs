@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
 use clap::Args;
 use xcompose_stack::{ContainerInfo, LogLine};
 
@@ -36,15 +36,29 @@ pub struct LogsArgs {
     /// Produce monochrome output.
     #[arg(long)]
     pub no_color: bool,
+    /// index of the container if service has multiple replicas
+    #[arg(long, default_value_t = 0)]
+    pub index: u32,
     /// Services (default: all).
     pub services: Vec<String>,
 }
 
 /// Runs `logs`.
 pub fn run(cli: &Cli, args: &LogsArgs) -> Result<ExitCode> {
+    if args.index > 0 && args.services.len() != 1 {
+        bail!("--index requires one service to be selected");
+    }
     let stack = super::project::open(cli, &[])?;
-    let containers: Vec<ContainerInfo> =
+    let mut containers: Vec<ContainerInfo> =
         stack.containers()?.into_iter().filter(|c| !c.oneoff && (args.services.is_empty() || args.services.contains(&c.service))).collect();
+    if args.index > 0 {
+        // compose's getSpecifiedContainer: that replica, or an error naming it.
+        let number = args.index.to_string();
+        containers.retain(|c| c.labels.get("com.docker.compose.container-number") == Some(&number));
+        if containers.is_empty() {
+            bail!("service {:?} is not running container #{}", args.services[0], args.index);
+        }
+    }
     let style = Style { prefix: !args.no_log_prefix, timestamps: args.timestamps, split_streams: false, color: colors_wanted(args.no_color) };
     let width = name_width(&containers);
     let tail: Option<usize> = args.tail.parse().ok();

@@ -1,14 +1,17 @@
 //! One module per `xcompose` command.
 
 pub mod attach;
+pub mod attach_cmd;
 pub mod config;
 pub mod control;
 pub mod convert;
+pub mod cp;
 pub mod deploy;
 pub mod down;
 pub mod dry_run;
 pub mod events;
 pub mod exec;
+pub mod export;
 pub mod image;
 pub mod image_change;
 pub mod lifecycle;
@@ -19,10 +22,13 @@ pub mod project;
 pub mod ps;
 pub mod pull;
 pub mod run;
+pub mod scale;
 pub mod stats;
 pub mod system;
 pub mod terminal;
 pub mod timestamp;
 pub mod up;
 pub mod volume;
+pub mod volumes;
+pub mod wait;
 pub mod watch;

@@ -10,8 +10,8 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 /// Statuses after which a resource has nothing left to do in this command.
-const FINAL: [&str; 16] = [
-    "Created", "Started", "Removed", "Healthy", "Exited", "Stopped", "Running", "Recreated", "Restarted", "Pulled", "Pull complete", "Already exists",
+const FINAL: [&str; 18] = [
+    "Copied", "Exported", "Created", "Started", "Removed", "Healthy", "Exited", "Stopped", "Running", "Recreated", "Restarted", "Pulled", "Pull complete", "Already exists",
     "Pushed", "Layer already exists", "Skipped", "Error",
 ];
 

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use std::collections::BTreeMap;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use chrono::{DateTime, Utc};
 use clap::Args;
 use xcompose_loader::Project;
@@ -54,6 +54,15 @@ pub struct PsArgs {
     /// Filter services by status: paused, restarting, removing, running, dead, created, exited.
     #[arg(long)]
     pub status: Vec<String>,
+    /// Filter services by a property (supported filters: status).
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Don't truncate output.
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Include orphaned services (not declared by project).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "true|false")]
+    pub orphans: bool,
     /// Format the output: table, json, or a Go template (`{{.Name}}`, `table {{.Name}}\t{{.Status}}`).
     #[arg(long, default_value = "table")]
     pub format: String,
@@ -70,14 +79,26 @@ pub fn run(cli: &Cli, args: &PsArgs) -> Result<ExitCode> {
     if args.swarm.swarm {
         return super::deploy::ps(cli, &args.swarm);
     }
+    let mut statuses = args.status.clone();
+    if let Some(filter) = &args.filter {
+        // compose's --filter: KEY=VALUE, only `status` carried out (`source` is not in compose either).
+        match filter.split_once('=') {
+            None => bail!("arguments to --filter should be in form KEY=VAL"),
+            Some(("status", value)) => statuses.push(value.to_string()),
+            Some(("source", _)) => bail!("not implemented"),
+            Some((key, _)) => bail!("unknown filter {key}"),
+        }
+    }
     let stack = super::project::open(cli, &[])?;
     let now = Utc::now();
+    let trunc = !args.no_trunc;
     let shown: Vec<ContainerInfo> = stack
         .containers()?
         .into_iter()
         .filter(|c| args.service_names.is_empty() || args.service_names.contains(&c.service))
-        .filter(|c| args.all || (!c.oneoff && matches!(c.state.status, Status::Running | Status::Paused | Status::Restarting)) || !args.status.is_empty())
-        .filter(|c| args.status.is_empty() || args.status.iter().any(|s| s == c.state.status.as_str()))
+        .filter(|c| args.orphans || stack.project().services.contains_key(&c.service))
+        .filter(|c| args.all || (!c.oneoff && matches!(c.state.status, Status::Running | Status::Paused | Status::Restarting)) || !statuses.is_empty())
+        .filter(|c| statuses.is_empty() || statuses.iter().any(|s| s == c.state.status.as_str()))
         .collect();
     if args.quiet {
         shown.iter().for_each(|c| println!("{}", c.id));
@@ -90,12 +111,12 @@ pub fn run(cli: &Cli, args: &PsArgs) -> Result<ExitCode> {
         match Format::parse(&args.format) {
             Format::Json => {
                 for c in &shown {
-                    println!("{}", json_line(c, project, now));
+                    println!("{}", json_line(c, project, now, trunc));
                 }
             }
-            Format::Table => print_table(&shown, now),
+            Format::Table => print_table(&shown, now, trunc),
             Format::Template { text, table } => {
-                let items: Vec<serde_json::Value> = shown.iter().map(|c| json_line(c, project, now)).collect();
+                let items: Vec<serde_json::Value> = shown.iter().map(|c| json_line(c, project, now, trunc)).collect();
                 print!("{}", crate::go_format::render(&text, table, &items, &BTreeMap::from(HEADERS), crate::table::DOCKER_MIN_WIDTH)?);
             }
         }
@@ -103,16 +124,17 @@ pub fn run(cli: &Cli, args: &PsArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn command_text(c: &ContainerInfo) -> String {
+/// Docker's `Command` column: quoted, cut to 20 characters unless `--no-trunc`.
+fn command_text(c: &ContainerInfo, trunc: bool) -> String {
     let joined = c.command.join(" ");
-    let short: String = if joined.chars().count() > 20 { joined.chars().take(19).chain(['…']).collect() } else { joined };
+    let short: String = if trunc && joined.chars().count() > 20 { joined.chars().take(19).chain(['…']).collect() } else { joined };
     format!("\"{short}\"")
 }
 
-fn print_table(shown: &[ContainerInfo], now: DateTime<Utc>) {
+fn print_table(shown: &[ContainerInfo], now: DateTime<Utc>, trunc: bool) {
     let mut rows = vec![["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"].map(String::from).to_vec()];
     rows.extend(shown.iter().map(|c| {
-        vec![c.name.clone(), c.image.clone(), command_text(c), c.service.clone(), created_text(&c.created, now), status_text(&c.state, now), ports_text(c)]
+        vec![c.name.clone(), c.image.clone(), command_text(c, trunc), c.service.clone(), created_text(&c.created, now), status_text(&c.state, now), ports_text(c)]
     }));
     print!("{}", crate::table::render(crate::table::DOCKER_MIN_WIDTH, &rows));
 }
@@ -160,11 +182,11 @@ fn networks_and_mounts(c: &ContainerInfo, project: &Project) -> (Vec<String>, Ve
 }
 
 /// One container as compose's `ps --format json` prints it, and as templates see it.
-fn json_line(c: &ContainerInfo, project: &Project, now: DateTime<Utc>) -> serde_json::Value {
+fn json_line(c: &ContainerInfo, project: &Project, now: DateTime<Utc>, trunc: bool) -> serde_json::Value {
     let label_text: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let (networks, mounts, local_volumes) = networks_and_mounts(c, project);
     serde_json::json!({
-        "Command": command_text(c),
+        "Command": command_text(c, trunc),
         "CreatedAt": c.created,
         "ExitCode": c.state.exit_code.unwrap_or(0),
         "Health": c.state.health.as_ref().map(|h| h.status.as_str()).unwrap_or(""),

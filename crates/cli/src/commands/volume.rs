@@ -111,7 +111,12 @@ fn daemon_error(error: impl Display) -> ExitCode {
 }
 
 fn list(store: &VolumeStore, quiet: bool, format: LsFormat) -> Result<()> {
-    let mut volumes = store.list()?;
+    write_list(store.list()?, quiet, format)
+}
+
+/// Prints `volumes` as `docker volume ls` does: sorted by name, as names only (`quiet`), as
+/// JSON lines, or as a table.
+pub fn write_list(mut volumes: Vec<Volume>, quiet: bool, format: LsFormat) -> Result<()> {
     volumes.sort_by(|a, b| natural_cmp(&a.name, &b.name));
     let mut out = String::new();
     if quiet {

@@ -1,0 +1,449 @@
+//! The compose commands beyond the lifecycle ones, end to end in a sandbox: `cp` both ways.
+
+use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::{Output, Stdio};
+
+use anyhow::{ensure, Result};
+use xcompose_testkit::Sandbox;
+
+mod common;
+use common::{project, sandbox_with_busybox, xcompose, XCOMPOSE};
+
+const STACK: &str = r#"
+services:
+  web:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    scale: 2
+"#;
+
+/// xcompose run on the project in `dir` with `stdin` as its input, whatever its exit.
+fn xcompose_output(sb: &Sandbox, dir: &Path, args: &[&str], stdin: &[u8]) -> Result<Output> {
+    let mut child = sb
+        .command(XCOMPOSE)
+        .arg("--root")
+        .arg(sb.root())
+        .arg("-f")
+        .arg(dir.join("compose.yaml"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    child.stdin.take().expect("piped").write_all(stdin)?;
+    Ok(child.wait_with_output()?)
+}
+
+/// The failure of xcompose `args`: the last line of its stderr (after compose's progress lines),
+/// the exit code checked to be 1.
+fn failure(sb: &Sandbox, dir: &Path, args: &[&str]) -> Result<String> {
+    let out = xcompose_output(sb, dir, args, b"")?;
+    let stderr = String::from_utf8(out.stderr)?;
+    ensure!(out.status.code() == Some(1), "xcompose {args:?} exited {} ({stderr})", out.status);
+    Ok(stderr.trim().lines().last().unwrap_or_default().to_string())
+}
+
+fn in_web(sb: &Sandbox, dir: &Path, index: &str, script: &str) -> Result<String> {
+    Ok(xcompose(sb, dir, &["exec", "-T", "--index", index, "web", "sh", "-c", script])?.trim().to_string())
+}
+
+#[test]
+fn cp_copies_both_ways_by_docker_rules() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "cpdemo", STACK)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let host = sb.temp_dir().join("host");
+    std::fs::create_dir_all(host.join("tree/sub"))?;
+    std::fs::write(host.join("tree/sub/a.txt"), "alpha")?;
+    std::fs::write(host.join("note.txt"), "hello")?;
+    std::os::unix::fs::chown(host.join("note.txt"), Some(1234), Some(4321))?;
+    let path = |p: &str| host.join(p).to_str().unwrap().to_string();
+
+    // Into an existing directory, in every container of the service; the files become root's.
+    xcompose(&sb, &dir, &["cp", &path("note.txt"), "web:/tmp/"])?;
+    for index in ["1", "2"] {
+        assert_eq!(in_web(&sb, &dir, index, "cat /tmp/note.txt; echo; stat -c %u:%g /tmp/note.txt")?, "hello\n0:0");
+    }
+    // --archive keeps the owner; --index picks one container; a new name renames the copy.
+    xcompose(&sb, &dir, &["cp", "-a", "--index", "2", &path("note.txt"), "web:/tmp/kept.txt"])?;
+    assert_eq!(in_web(&sb, &dir, "2", "stat -c %u:%g /tmp/kept.txt")?, "1234:4321");
+    assert_eq!(in_web(&sb, &dir, "1", "test -e /tmp/kept.txt && echo there || echo absent")?, "absent");
+    // A directory into an existing one, then only its content (`/.`) into a new one.
+    xcompose(&sb, &dir, &["cp", "--index", "1", &path("tree"), "web:/tmp"])?;
+    xcompose(&sb, &dir, &["cp", "--index", "1", &format!("{}/.", path("tree")), "web:/tmp/flat"])?;
+    assert_eq!(in_web(&sb, &dir, "1", "cat /tmp/tree/sub/a.txt /tmp/flat/sub/a.txt")?, "alphaalpha");
+
+    // Out of the container: the first container unless --index; a file into a directory.
+    in_web(&sb, &dir, "1", "echo one > /tmp/who; ln -s /tmp/who /tmp/link")?;
+    in_web(&sb, &dir, "2", "echo two > /tmp/who")?;
+    let out = host.join("out");
+    std::fs::create_dir_all(&out)?;
+    xcompose(&sb, &dir, &["cp", "web:/tmp/who", out.to_str().unwrap()])?;
+    assert_eq!(std::fs::read_to_string(out.join("who"))?, "one\n");
+    xcompose(&sb, &dir, &["cp", "--index", "2", "web:/tmp/who", &path("out/who2")])?;
+    assert_eq!(std::fs::read_to_string(out.join("who2"))?, "two\n");
+    assert_eq!(std::fs::metadata(out.join("who2"))?.uid(), 0);
+    // A symlink is copied as a link, or, with -L, as what it points to under the link's name.
+    xcompose(&sb, &dir, &["cp", "web:/tmp/link", &path("out/asis")])?;
+    assert_eq!(std::fs::read_link(out.join("asis"))?, Path::new("/tmp/who"));
+    xcompose(&sb, &dir, &["cp", "-L", "web:/tmp/link", &path("out")])?;
+    assert_eq!(std::fs::read_to_string(out.join("link"))?, "one\n");
+    xcompose(&sb, &dir, &["cp", "web:/tmp/tree", &path("out/copy")])?;
+    assert_eq!(std::fs::read_to_string(out.join("copy/sub/a.txt"))?, "alpha");
+
+    // `-`: a tar stream on stdout, and one read from stdin into a directory.
+    let streamed = xcompose_output(&sb, &dir, &["cp", "web:/tmp/who", "-"], b"")?;
+    ensure!(streamed.status.success(), "cp to stdout: {}", String::from_utf8_lossy(&streamed.stderr));
+    assert!(streamed.stdout.starts_with(b"who\0"), "a tar entry named who");
+    assert_eq!(&streamed.stdout[257..262], b"ustar");
+    assert_eq!(&streamed.stdout[512..516], b"one\n");
+    let taken = xcompose_output(&sb, &dir, &["cp", "--index", "1", "-", "web:/tmp/flat"], &streamed.stdout)?;
+    ensure!(taken.status.success(), "cp from stdin: {}", String::from_utf8_lossy(&taken.stderr));
+    assert_eq!(in_web(&sb, &dir, "1", "cat /tmp/flat/who")?, "one");
+
+    // A symlink in the container pointing at a host path leads inside the container's root.
+    let host_dir = out.to_str().unwrap();
+    in_web(&sb, &dir, "1", &format!("mkdir -p {host_dir} && ln -s {host_dir} /tmp/escape"))?;
+    xcompose(&sb, &dir, &["cp", "--index", "1", &path("tree/sub/a.txt"), "web:/tmp/escape/planted"])?;
+    assert!(!out.join("planted").exists(), "the copy escaped the container's root");
+    assert_eq!(in_web(&sb, &dir, "1", &format!("cat {host_dir}/planted"))?, "alpha");
+
+    // A stopped container is copied into and out of as well.
+    xcompose(&sb, &dir, &["stop", "web"])?;
+    xcompose(&sb, &dir, &["cp", "--index", "1", &path("note.txt"), "web:/tmp/while-stopped"])?;
+    xcompose(&sb, &dir, &["cp", "--index", "1", "web:/tmp/who", &path("out/stopped")])?;
+    assert_eq!(std::fs::read_to_string(out.join("stopped"))?, "one\n");
+    xcompose(&sb, &dir, &["start", "web"])?;
+    assert_eq!(in_web(&sb, &dir, "1", "cat /tmp/while-stopped")?, "hello");
+
+    // compose's errors.
+    let id = xcompose(&sb, &dir, &["ps", "-q", "web"])?.lines().next().unwrap_or_default().to_string();
+    let missing = failure(&sb, &dir, &["cp", "--index", "1", "web:/nope", &path("out")])?;
+    assert!(missing.starts_with("Error response from daemon: Could not find the file /nope in container "), "{missing}");
+    assert!(id.len() >= 12 && missing.contains(&id[..12]), "{missing} names the container {id}");
+    assert_eq!(failure(&sb, &dir, &["cp", "db:/x", &path("out")])?, "no container found for service \"db\"");
+    assert_eq!(failure(&sb, &dir, &["cp", "--index", "3", "web:/x", &path("out")])?, "service \"web\" is not running container #3");
+    assert_eq!(failure(&sb, &dir, &["cp", "web:/x", "web:/y"])?, "copying between services is not supported");
+    assert_eq!(failure(&sb, &dir, &["cp", &path("nope"), "web:/tmp"])?, format!("lstat {}: no such file or directory", path("nope")));
+    assert_eq!(failure(&sb, &dir, &["cp", "--index", "1", &path("tree"), "web:/tmp/who"])?, "cannot copy a directory to a file");
+    let not_dir = failure(&sb, &dir, &["cp", "--index", "1", "-", "web:/tmp/who"])?;
+    assert!(not_dir.starts_with("destination \"") && not_dir.ends_with(":/tmp/who\" must be a directory"), "{not_dir}");
+    xcompose(&sb, &dir, &["down"])?;
+    Ok(())
+}
+
+const VOLUMES: &str = r#"
+services:
+  db:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    volumes: [data:/data]
+  web:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    volumes: [cache:/cache]
+volumes:
+  data:
+  cache:
+"#;
+
+#[test]
+fn volumes_lists_the_projects_volumes() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "vols", VOLUMES)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let other = project(&sb, "other", VOLUMES)?;
+    xcompose(&sb, &other, &["up", "-d"])?;
+    assert_eq!(xcompose(&sb, &dir, &["volumes", "-q"])?, "vols_cache\nvols_data\n");
+    assert_eq!(xcompose(&sb, &dir, &["volumes"])?, "DRIVER    VOLUME NAME\nlocal     vols_cache\nlocal     vols_data\n");
+    assert_eq!(xcompose(&sb, &dir, &["volumes", "--quiet", "db"])?, "vols_data\n");
+    let json = xcompose(&sb, &dir, &["volumes", "--format", "json", "web"])?;
+    let line: serde_json::Value = serde_json::from_str(json.trim())?;
+    assert_eq!((line["Name"].as_str(), line["Driver"].as_str()), (Some("vols_cache"), Some("local")));
+    assert_eq!(failure(&sb, &dir, &["volumes", "nope"])?, "no such service: nope");
+    xcompose(&sb, &other, &["down", "-v"])?;
+    xcompose(&sb, &dir, &["down", "-v"])?;
+    assert_eq!(xcompose(&sb, &dir, &["volumes", "-q"])?, "");
+    Ok(())
+}
+
+const WAIT: &str = r#"
+services:
+  job:
+    image: busybox:latest
+    command: ["sh", "-c", "while [ ! -f /tmp/go ]; do sleep 0.05; done; exit 3"]
+  server:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+"#;
+
+/// Runs `wait` with `flags` on the job, lets the job end once `wait` has had a second to start
+/// watching it, and returns wait's output.
+fn wait_for_job(sb: &Sandbox, dir: &Path, flags: &[&str]) -> Result<Output> {
+    let mut args = vec!["--root", sb.root().to_str().unwrap(), "-f"];
+    let file = dir.join("compose.yaml");
+    args.push(file.to_str().unwrap());
+    args.push("wait");
+    args.extend_from_slice(flags);
+    args.push("job");
+    let waiting = sb.command(XCOMPOSE).args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    xcompose(sb, dir, &["exec", "-T", "job", "touch", "/tmp/go"])?;
+    Ok(waiting.wait_with_output()?)
+}
+
+#[test]
+fn wait_exits_with_the_containers_code_and_can_take_the_project_down() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "waitp", WAIT)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let id = xcompose(&sb, &dir, &["ps", "-q", "job"])?.trim().to_string();
+    let out = wait_for_job(&sb, &dir, &[])?;
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed = String::from_utf8(out.stdout)?;
+    assert!(printed.starts_with("container \"") && printed.ends_with("\" exited with status code 3\n") && printed.contains(&id), "{printed} for {id}");
+    // Nothing of the service runs any more.
+    assert_eq!(failure(&sb, &dir, &["wait", "job"])?, "no containers for project \"waitp\"");
+    assert!(xcompose(&sb, &dir, &["ps", "-q"])?.lines().count() == 1, "the server still runs");
+
+    // A fresh job container (the old one has its /tmp/go).
+    xcompose(&sb, &dir, &["up", "-d", "--force-recreate"])?;
+    let out = wait_for_job(&sb, &dir, &["--down-project"])?;
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(xcompose(&sb, &dir, &["ps", "-a", "-q"])?, "", "the project is down");
+    Ok(())
+}
+
+const EXPORT: &str = r#"
+services:
+  web:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    volumes: [data:/data]
+volumes:
+  data:
+"#;
+
+#[test]
+fn export_writes_the_containers_filesystem_without_its_mounts() -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "exp", EXPORT)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    xcompose(&sb, &dir, &["exec", "-T", "web", "sh", "-c", "echo marked > /tmp/mark; echo v > /data/in-volume"])?;
+    let file = sb.temp_dir().join("web.tar");
+    xcompose(&sb, &dir, &["export", "-o", file.to_str().unwrap(), "web"])?;
+    assert_eq!(std::fs::metadata(&file)?.permissions().mode() & 0o777, 0o600);
+    let listing = std::process::Command::new("tar").arg("-tf").arg(&file).output()?;
+    ensure!(listing.status.success(), "tar -tf: {}", String::from_utf8_lossy(&listing.stderr));
+    let entries: Vec<String> = String::from_utf8(listing.stdout)?.lines().map(|l| l.trim_end_matches('/').to_string()).collect();
+    for wanted in ["bin/busybox", "tmp/mark", "data", "proc"] {
+        assert!(entries.iter().any(|e| e == wanted), "{wanted} missing from the export");
+    }
+    for unwanted in ["data/in-volume", "proc/1"] {
+        assert!(!entries.iter().any(|e| e.starts_with(unwanted)), "{unwanted} (a mount's content) exported");
+    }
+    let content = std::process::Command::new("tar").arg("-xOf").arg(&file).arg("tmp/mark").output()?;
+    assert_eq!(String::from_utf8(content.stdout)?, "marked\n");
+    // To stdout when it is not a terminal; a service not running is refused.
+    let streamed = xcompose_output(&sb, &dir, &["export", "web"], b"")?;
+    ensure!(streamed.status.success() && streamed.stdout.len() > 512, "export to stdout: {}", String::from_utf8_lossy(&streamed.stderr));
+    assert_eq!(failure(&sb, &dir, &["export", "--index", "2", "web"])?, "service \"web\" is not running container #2");
+    xcompose(&sb, &dir, &["stop", "web"])?;
+    assert_eq!(failure(&sb, &dir, &["export", "web"])?, "service \"web\" is not running");
+    xcompose(&sb, &dir, &["down", "-v"])?;
+    Ok(())
+}
+
+const SCALE: &str = r#"
+services:
+  db:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+  web:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    depends_on: [db]
+"#;
+
+/// The names of the project's running containers.
+fn running(sb: &Sandbox, dir: &Path) -> Result<Vec<String>> {
+    let mut names: Vec<String> = xcompose(sb, dir, &["ps", "--format", "{{.Name}}"])?.lines().map(str::to_string).collect();
+    names.sort();
+    Ok(names)
+}
+
+#[test]
+fn scale_sets_the_number_of_containers() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "sc", SCALE)?;
+    xcompose(&sb, &dir, &["scale", "--no-deps", "web=2"])?;
+    assert_eq!(running(&sb, &dir)?, ["sc-web-1", "sc-web-2"]);
+    xcompose(&sb, &dir, &["scale", "web=3"])?;
+    assert_eq!(running(&sb, &dir)?, ["sc-db-1", "sc-web-1", "sc-web-2", "sc-web-3"]);
+    xcompose(&sb, &dir, &["scale", "web=1", "db=2"])?;
+    assert_eq!(running(&sb, &dir)?, ["sc-db-1", "sc-db-2", "sc-web-1"]);
+    assert_eq!(failure(&sb, &dir, &["scale", "nope=1"])?, "no such service: nope");
+    assert_eq!(failure(&sb, &dir, &["scale", "web=x"])?, "invalid scale specifier: can't parse replica value as int: web=x");
+    xcompose(&sb, &dir, &["down"])?;
+    Ok(())
+}
+
+const REPLICAS: &str = r#"
+services:
+  web:
+    image: busybox:latest
+    command: ["sh", "-c", "echo I am $$(hostname)"]
+    scale: 2
+"#;
+
+#[test]
+fn logs_index_shows_one_replica() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "lg", REPLICAS)?;
+    xcompose(&sb, &dir, &["up"])?;
+    let second = xcompose(&sb, &dir, &["logs", "--no-log-prefix", "--index", "2", "web"])?;
+    let host = xcompose(&sb, &dir, &["ps", "-a", "--format", "{{.Name}} {{.ID}}"])?;
+    let id = host.lines().find(|l| l.starts_with("lg-web-2 ")).and_then(|l| l.split(' ').nth(1)).unwrap_or_default().to_string();
+    assert_eq!(second, format!("I am {}\n", &id[..12]));
+    assert_eq!(xcompose(&sb, &dir, &["logs", "--no-log-prefix", "web"])?.lines().count(), 2);
+    assert_eq!(failure(&sb, &dir, &["logs", "--index", "3", "web"])?, "service \"web\" is not running container #3");
+    assert_eq!(failure(&sb, &dir, &["logs", "--index", "1"])?, "--index requires one service to be selected");
+    xcompose(&sb, &dir, &["down"])?;
+    Ok(())
+}
+
+const PS: &str = r#"
+services:
+  web:
+    image: busybox:latest
+    init: true
+    command: ["sh", "-c", "sleep 1000; echo a long command"]
+  job:
+    image: busybox:latest
+    command: ["true"]
+"#;
+
+#[test]
+fn ps_filter_no_trunc_and_orphans() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "pf", PS)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    // The job has ended (wait refuses when it has already).
+    xcompose(&sb, &dir, &["wait", "job"]).ok();
+    assert_eq!(xcompose(&sb, &dir, &["ps", "--filter", "status=exited", "--format", "{{.Name}}"])?, "pf-job-1\n");
+    assert_eq!(xcompose(&sb, &dir, &["ps", "--filter", "status=running", "--format", "{{.Name}}"])?, "pf-web-1\n");
+    assert_eq!(xcompose(&sb, &dir, &["ps", "--format", "{{.Command}}", "web"])?, "\"sh -c sleep 1000; e…\"\n");
+    assert_eq!(xcompose(&sb, &dir, &["ps", "--no-trunc", "--format", "{{.Command}}", "web"])?, "\"sh -c sleep 1000; echo a long command\"\n");
+    assert_eq!(failure(&sb, &dir, &["ps", "--filter", "status"])?, "arguments to --filter should be in form KEY=VAL");
+    assert_eq!(failure(&sb, &dir, &["ps", "--filter", "name=x"])?, "unknown filter name");
+    // web is an orphan once the file no longer has it.
+    std::fs::write(dir.join("compose.yaml"), PS.replace("  web:\n", "  other:\n"))?;
+    assert!(xcompose(&sb, &dir, &["ps", "--format", "{{.Name}}"])?.contains("pf-web-1"));
+    assert_eq!(xcompose(&sb, &dir, &["ps", "--orphans=false", "--format", "{{.Name}}"])?, "");
+    xcompose(&sb, &dir, &["down", "--remove-orphans"])?;
+    Ok(())
+}
+
+const RESTART: &str = r#"
+x-svc: &svc
+  image: busybox:latest
+  init: true
+  command: ["sh", "-c", "echo started; exec sleep 1000"]
+services:
+  db: *svc
+  web:
+    <<: *svc
+    depends_on:
+      db: {condition: service_started, restart: true}
+  worker:
+    <<: *svc
+    depends_on: [db]
+"#;
+
+/// How many times each service's container has started, from its logs, once they show
+/// `expected` (a started container's line reaches its log a moment after the start) or have had
+/// five seconds to.
+fn starts(sb: &Sandbox, dir: &Path, expected: [usize; 3]) -> Result<Vec<usize>> {
+    let count = || -> Result<Vec<usize>> { ["db", "web", "worker"].iter().map(|s| Ok(xcompose(sb, dir, &["logs", "--no-log-prefix", s])?.lines().count())).collect() };
+    for _ in 0..100 {
+        if count()? == expected {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    count()
+}
+
+#[test]
+fn restart_takes_restarting_dependents_unless_no_deps() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "rs", RESTART)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    assert_eq!(starts(&sb, &dir, [1, 1, 1])?, [1, 1, 1]);
+    xcompose(&sb, &dir, &["restart", "db"])?;
+    assert_eq!(starts(&sb, &dir, [2, 2, 1])?, [2, 2, 1], "db and web (restart: true) restarted, not worker");
+    xcompose(&sb, &dir, &["restart", "--no-deps", "db"])?;
+    assert_eq!(starts(&sb, &dir, [3, 2, 1])?, [3, 2, 1], "only db restarted");
+    xcompose(&sb, &dir, &["down"])?;
+    Ok(())
+}
+
+const ATTACH: &str = r#"
+services:
+  talk:
+    image: busybox:latest
+    command: ["sh", "-c", "echo before; while [ ! -f /tmp/stop ]; do sleep 0.05; done; echo out-line; echo err-line >&2; exit 5"]
+  trapper:
+    image: busybox:latest
+    init: true
+    command: ["sh", "-c", "trap 'echo got-term; exit 3' TERM; while true; do sleep 0.05; done"]
+"#;
+
+/// Starts `attach` with `args`, gives it a second to attach, and returns the process.
+fn attach(sb: &Sandbox, dir: &Path, args: &[&str]) -> Result<std::process::Child> {
+    let child = sb
+        .command(XCOMPOSE)
+        .arg("--root")
+        .arg(sb.root())
+        .arg("-f")
+        .arg(dir.join("compose.yaml"))
+        .arg("attach")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    Ok(child)
+}
+
+#[test]
+fn attach_shows_new_output_and_exits_with_the_containers_code() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "at", ATTACH)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let attached = attach(&sb, &dir, &["talk"])?;
+    xcompose(&sb, &dir, &["exec", "-T", "talk", "touch", "/tmp/stop"])?;
+    let out = attached.wait_with_output()?;
+    assert_eq!(out.status.code(), Some(5));
+    assert_eq!(String::from_utf8(out.stdout)?, "out-line\n", "only what came after attaching, stderr apart");
+    assert_eq!(String::from_utf8(out.stderr)?, "err-line\n");
+    // A signal to attach goes to the container (--sig-proxy).
+    let attached = attach(&sb, &dir, &["trapper"])?;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(attached.id() as i32), nix::sys::signal::Signal::SIGTERM)?;
+    let out = attached.wait_with_output()?;
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8(out.stdout)?, "got-term\n");
+    assert_eq!(failure(&sb, &dir, &["attach", "talk"])?, "service \"talk\" is not running");
+    xcompose(&sb, &dir, &["down"])?;
+    Ok(())
+}
