@@ -21,7 +21,7 @@ impl Stack {
             }
             let record = self.runtime.find(&container.id)?;
             for m in &record.supervisor.spec.mounts {
-                if let MountKind::Bind { source } = &m.kind {
+                if let MountKind::Bind { source, .. } = &m.kind {
                     mounted.push(source.clone());
                 }
             }
