@@ -16,6 +16,7 @@
 //! - `context` — `.dockerignore`, COPY/ADD source selection and the content digest of a
 //!   selection for cache keys.
 
+pub mod exec;
 pub mod model;
 
 pub use model::{
