@@ -16,8 +16,12 @@
 //! - `context` — `.dockerignore`, COPY/ADD source selection and the content digest of a
 //!   selection for cache keys.
 
+pub mod error;
 pub mod exec;
 pub mod model;
+mod parse;
+
+pub use error::ParseError;
 
 pub use model::{
     ArgDecl, CommandLine, CopyArgs, CopySource, Dockerfile, HealthProbe, Healthcheck, Heredoc, Instruction, InstructionKind,
