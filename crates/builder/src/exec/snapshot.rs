@@ -67,20 +67,38 @@ impl Snapshot {
         fs::write(self.dir.path().join(CONTAINER_PID), pid.to_string())
     }
 
-    /// Runs `job` with the snapshot mounted (its merged root as the argument), on a thread in a
-    /// private mount namespace; the mount is gone when it returns.
-    pub fn with_mounted<T: Send>(&self, job: impl FnOnce(&Path) -> T + Send) -> io::Result<T> {
+    /// Runs `job` with the snapshot mounted (its merged root as the first argument) and, read
+    /// only, the root filesystems made of each of `sources` (layer directories, bottom first:
+    /// `COPY --from` stages and images) as the second, on a thread in a private mount namespace;
+    /// every mount is gone when it returns.
+    pub fn with_mounted<T: Send>(&self, sources: &[Vec<PathBuf>], job: impl FnOnce(&Path, &[PathBuf]) -> T + Send) -> io::Result<T> {
         let merged = self.dir.path().join("merged");
-        let lowers: Vec<String> = self.lower().iter().rev().map(|p| p.display().to_string()).collect();
-        let options = format!("lowerdir={},upperdir={},workdir={}", lowers.join(":"), self.upper().display(), self.dir.path().join("work").display());
+        let empty = self.dir.path().join("empty");
+        let options = format!("lowerdir={},upperdir={},workdir={}", lowerdir(&self.lower(), &empty), self.upper().display(), self.dir.path().join("work").display());
+        let mut source_roots = Vec::new();
+        for (i, _) in sources.iter().enumerate() {
+            let at = self.dir.path().join(format!("source-{i}"));
+            fs::create_dir_all(&at)?;
+            source_roots.push(at);
+        }
         std::thread::scope(|scope| {
             scope
                 .spawn(|| {
                     unshare(CloneFlags::CLONE_NEWNS)?;
                     mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)?;
                     mount(Some("overlay"), &merged, Some("overlay"), MsFlags::empty(), Some(options.as_str()))?;
-                    let out = job(&merged);
-                    umount2(&merged, MntFlags::MNT_DETACH)?;
+                    for (layers, at) in sources.iter().zip(&source_roots) {
+                        // Without an upper directory overlayfs is read-only; it needs two lower
+                        // directories then, so the empty one is the bottom.
+                        let mut stack = layers.clone();
+                        stack.insert(0, empty.clone());
+                        let options = format!("lowerdir={}", lowerdir(&stack, &empty));
+                        mount(Some("overlay"), at, Some("overlay"), MsFlags::MS_RDONLY, Some(options.as_str()))?;
+                    }
+                    let out = job(&merged, &source_roots);
+                    for at in source_roots.iter().chain([&merged]) {
+                        umount2(at, MntFlags::MNT_DETACH)?;
+                    }
                     Ok(out)
                 })
                 .join()
@@ -88,6 +106,14 @@ impl Snapshot {
         })
         .map_err(|e: nix::Error| io::Error::other(format!("mounting the build snapshot: {e}")))
     }
+}
+
+/// overlayfs's `lowerdir` option for `layers` (bottom first; topmost comes first in the option).
+fn lowerdir(layers: &[PathBuf], empty: &Path) -> String {
+    if layers.is_empty() {
+        return empty.display().to_string();
+    }
+    layers.iter().rev().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":")
 }
 
 /// Removes the working directories of builds that died (their pid is gone), after killing the
@@ -134,7 +160,7 @@ mod tests {
         fs::write(layer.join("etc/passwd"), b"root:x:0:0::/root:/bin/sh\n").unwrap();
         let snapshot = Snapshot::new(&dir.path().join("tmp"), std::slice::from_ref(&layer)).unwrap();
         let seen = snapshot
-            .with_mounted(|root| {
+            .with_mounted(&[], |root, _| {
                 fs::write(root.join("added"), b"new").unwrap();
                 fs::read_to_string(root.join("etc/passwd")).unwrap()
             })
@@ -143,6 +169,20 @@ mod tests {
         assert_eq!(fs::read(snapshot.upper().join("added")).unwrap(), b"new");
         assert!(!layer.join("added").exists());
         assert!(!snapshot.dir().join("merged/etc").exists(), "the mount stays in the thread's namespace");
+    }
+
+    #[test]
+    fn sources_are_mounted_read_only_beside_the_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let stage = dir.path().join("stage");
+        fs::create_dir_all(&stage).unwrap();
+        fs::write(stage.join("built"), b"artifact").unwrap();
+        let snapshot = Snapshot::new(&dir.path().join("tmp"), &[]).unwrap();
+        let (read, write_refused) = snapshot
+            .with_mounted(&[vec![stage.clone()]], |_, sources| (fs::read(sources[0].join("built")).unwrap(), fs::write(sources[0].join("x"), b"").is_err()))
+            .unwrap();
+        assert_eq!(read, b"artifact");
+        assert!(write_refused);
     }
 
     #[test]
