@@ -34,7 +34,8 @@ impl Flags {
                 None => (arg, None),
             };
             let Some((_, kind)) = known.iter().find(|(n, _)| *n == name) else {
-                return Err(format!("unknown flag: {name}"));
+                let names: Vec<&str> = known.iter().map(|(n, _)| *n).collect();
+                return Err(super::suggest::with_suggestion(format!("unknown flag: {name}"), name, &names, true));
             };
             let seen = values.entry(name.to_string()).or_default();
             if !seen.is_empty() && *kind != FlagKind::Strings {
@@ -94,7 +95,8 @@ mod tests {
 
     #[test]
     fn refuses_as_buildkit_does() {
-        assert_eq!(parse(&["--chmode=1"]).unwrap_err(), "unknown flag: chmode");
+        assert_eq!(parse(&["--frm=1"]).unwrap_err(), "unknown flag: frm (did you mean from?)");
+        assert_eq!(parse(&["--chmod=1"]).unwrap_err(), "unknown flag: chmod");
         assert_eq!(parse(&["--from=a", "--from=b"]).unwrap_err(), "duplicate flag specified: from");
         assert_eq!(parse(&["--from"]).unwrap_err(), "missing a value on flag: from");
         assert_eq!(parse(&["--link="]).unwrap_err(), "missing a value on flag: link");

@@ -4,11 +4,18 @@
 use super::duration::parse_go_duration;
 use super::flags::{FlagKind, Flags};
 use super::heredoc;
+use super::suggest;
 use super::words::{fields, json_array, leading_flags, quoted_words, Json, NOT_STRINGS};
 use crate::model::{
     ArgDecl, CommandLine, CopyArgs, CopySource, HealthProbe, Healthcheck, Heredoc, Instruction, InstructionKind, KeyValue, OnbuildTrigger,
     RunArgs, SourceLines,
 };
+
+/// Every instruction's keyword, as BuildKit lists them for its suggestions.
+const KEYWORDS: [&str; 18] = [
+    "add", "arg", "cmd", "copy", "entrypoint", "env", "expose", "from", "healthcheck", "label", "maintainer", "onbuild", "run", "shell", "stopsignal", "user",
+    "volume", "workdir",
+];
 
 /// A line read: the head of a stage or an instruction within one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,7 +134,7 @@ pub(crate) fn parse_instruction(text: &str, heredocs: &[Heredoc], escape: char) 
             none()?;
             InstructionKind::Onbuild(onbuild(args, escape)?)
         }
-        _ => return Err(format!("unknown instruction: {word}")),
+        _ => return Err(suggest::with_suggestion(format!("unknown instruction: {word}"), word, &KEYWORDS, false)),
     };
     Ok(Parsed::Other(kind))
 }

@@ -11,6 +11,7 @@ mod flags;
 mod heredoc;
 mod instruction;
 mod lines;
+mod suggest;
 mod words;
 
 use std::path::Path;

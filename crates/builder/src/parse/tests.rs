@@ -122,8 +122,9 @@ fn lowercase_keywords_and_the_original_text() {
 #[test]
 fn errors_name_the_line_in_buildkits_words() {
     let cases = [
-        ("FROM x\n\nRUN a\n\nRUNN b\n", "dockerfile parse error on line 5: unknown instruction: RUNN"),
-        ("FROM x\nCOPY --chmode=1 a b\n", "dockerfile parse error on line 2: unknown flag: chmode"),
+        ("FROM x\n\nRUN a\n\nRUNN b\n", "dockerfile parse error on line 5: unknown instruction: RUNN (did you mean RUN?)"),
+        ("FROM x\nSELECT 1\n", "dockerfile parse error on line 2: unknown instruction: SELECT"),
+        ("FROM x\nCOPY --chmode=1 a b\n", "dockerfile parse error on line 2: unknown flag: chmode (did you mean chmod?)"),
         ("FROM x\nCOPY a\n", "dockerfile parse error on line 2: COPY requires at least two arguments, but only one was provided. Destination could not be determined"),
         ("FROM x\nCOPY a <<EOF\nx\nEOF\n", "dockerfile parse error on line 2: COPY cannot accept a heredoc as a destination"),
         ("FROM x\nRUN --link a\n", "dockerfile parse error on line 2: unknown flag: link"),
@@ -171,4 +172,34 @@ fn backtick_escape_for_windows_style_files() {
     let k = kinds("# escape=`\nFROM x\nENV a=c:\\path b=x`\ny\nRUN dir `\n  c:\\\n");
     assert_eq!(k[0], InstructionKind::Env(vec![KeyValue { key: "a".into(), value: "c:\\path".into() }, KeyValue { key: "b".into(), value: "xy".into() }]));
     assert!(matches!(&k[1], InstructionKind::Run(r) if r.command == CommandLine::Shell("dir   c:\\".into())));
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Lines made of instruction keywords, flags, quotes, escapes, heredoc and JSON pieces.
+    fn dockerfile_like() -> impl Strategy<Value = String> {
+        let piece = prop::sample::select(vec![
+            "FROM", "RUN", "COPY", "ADD", "ENV", "ARG", "LABEL", "CMD", "ENTRYPOINT", "HEALTHCHECK", "ONBUILD", "SHELL", "EXPOSE", "VOLUME", "USER",
+            "WORKDIR", "STOPSIGNAL", "MAINTAINER", "AS", "x", "a=b", "\"q", "'s", "\\", "`", "--from=x", "--mount=type=cache", "--interval=1s", "CMD",
+            "NONE", "<<EOF", "<<-'E'", "EOF", "\tE", "[\"a\"]", "[1]", "[", "#", "# escape=`", "# syntax=x", "$x", "${x:-y}", " ", "\n", "\n",
+        ]);
+        prop::collection::vec(piece, 0..40).prop_map(|pieces| pieces.join(" "))
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_parses_or_names_a_line(text in dockerfile_like()) {
+            match Dockerfile::parse(&text, "Dockerfile") {
+                Ok(d) => prop_assert!(!d.stages.is_empty()),
+                Err(e) => prop_assert!(e.line >= 1 && e.line <= text.lines().count().max(1), "{e:?}"),
+            }
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(text in ".{0,200}") {
+            let _ = Dockerfile::parse(&text, "Dockerfile");
+        }
+    }
 }
