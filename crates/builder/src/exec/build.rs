@@ -165,7 +165,9 @@ impl Builder {
             let labels = config.config.labels_mut().get_or_insert_with(Default::default);
             labels.extend(request.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
-        let now = chrono_now();
+        // The image was made when its last step ran: a rebuild from the cache gives the same
+        // config, so the same image ID (a no-op `up --build` recreates nothing).
+        let now = image.created.clone().unwrap_or_else(chrono_now);
         let history: Vec<Value> = config
             .history
             .iter()
@@ -182,7 +184,7 @@ impl Builder {
         if let Some(author) = &config.author {
             document.insert("author".into(), json!(author));
         }
-        document.insert("config".into(), config.config_json());
+        document.insert("config".into(), sorted_maps(config.config_json()));
         document.insert("created".into(), json!(now));
         document.insert("history".into(), Value::Array(history));
         document.insert("os".into(), json!(image.platform.1));
@@ -203,6 +205,20 @@ impl Builder {
         }
         vertex.done();
         Ok(id)
+    }
+}
+
+/// `value` with the keys of every object in sorted order, as Go writes its maps: the same
+/// labels always give the same config bytes (the labels are a hash map in between).
+fn sorted_maps(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted_maps(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted_maps).collect()),
+        other => other,
     }
 }
 

@@ -35,6 +35,8 @@ pub struct StageResult {
     pub platform: (String, String),
     /// The cache key of its last step.
     pub key: String,
+    /// When its last step ran (the base image's creation time before any step).
+    pub created: Option<String>,
 }
 
 /// A stage being built.
@@ -120,7 +122,7 @@ impl StageBuilder<'_> {
     fn base(&self, base: &Base, done: &BTreeMap<usize, StageResult>) -> Result<(StageResult, String), BuildError> {
         match base {
             Base::Scratch => {
-                let result = StageResult { layers: Vec::new(), config: ImageConfigState::scratch(), platform: host_platform(), key: "scratch".into() };
+                let result = StageResult { layers: Vec::new(), config: ImageConfigState::scratch(), platform: host_platform(), key: "scratch".into(), created: None };
                 Ok((result, "scratch".into()))
             }
             Base::Stage(index) => {
@@ -137,7 +139,8 @@ impl StageBuilder<'_> {
                 let field = |k: &str, default: &str| raw[k].as_str().unwrap_or(default).to_string();
                 let platform = (field("architecture", &host_platform().0), field("os", "linux"));
                 let name = Reference::parse(reference).map(|r| r.to_string()).unwrap_or_else(|_| reference.clone());
-                Ok((StageResult { layers: self.store.image_layers(&id)?, config, platform, key: id }, name))
+                let created = raw["created"].as_str().map(String::from);
+                Ok((StageResult { layers: self.store.image_layers(&id)?, config, platform, key: id, created }, name))
             }
         }
     }
@@ -214,17 +217,18 @@ impl StageBuilder<'_> {
             }
         };
         let cached = if self.request.no_cache { None } else { self.cache.lookup(&planned.key, self.store) };
-        let layer = match cached {
+        let (layer, created) = match cached {
             Some(step) => {
                 vertex.cached();
-                step.layer.map(|l| l.stored())
+                (step.layer.map(|l| l.stored()), step.created)
             }
             None => match planned.execute.map(|work| work(&vertex).map(Some)).unwrap_or(Ok(None)).and_then(|snapshot| self.commit_layer(snapshot)) {
                 Ok(layer) => {
-                    let record = CachedStep { layer: layer.as_ref().map(CachedLayer::from) };
+                    let created = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+                    let record = CachedStep { layer: layer.as_ref().map(CachedLayer::from), created: created.clone() };
                     self.cache.record(&planned.key, &record).map_err(|e| BuildError::Invalid(format!("recording the build cache: {e}")))?;
                     vertex.done();
-                    layer
+                    (layer, created)
                 }
                 Err(e) => {
                     vertex.error(&e.to_string());
@@ -239,6 +243,10 @@ impl StageBuilder<'_> {
             Some(layer) => state.result.layers.push(layer),
             None => state.result.config.mark_last_empty(),
         }
+        if let Some(entry) = state.result.config.history.last_mut() {
+            entry.set_created(Some(created.clone()));
+        }
+        state.result.created = Some(created);
         state.result.key = planned.key;
         Ok(())
     }

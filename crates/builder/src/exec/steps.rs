@@ -105,6 +105,10 @@ impl<'a> Step<'a> {
             exec => config.command_args(exec),
         };
         let mut env = state.scope.run_env(self.builder.args);
+        // As BuildKit's exec op: a step without PATH gets the default one (the image keeps none).
+        if !env.iter().any(|e| e.starts_with("PATH=")) {
+            env.push(crate::config::DEFAULT_PATH.to_string());
+        }
         let user = state.user();
         let cwd = state.workdir();
         let network = args.network.clone().or(self.request.network.clone()).unwrap_or_else(|| "default".into());
