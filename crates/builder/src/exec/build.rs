@@ -160,7 +160,7 @@ impl Builder {
     /// Commits the target stage as the image, with the request's labels, and tags it.
     fn export(&self, image: StageResult, request: &BuildRequest, progress: &Progress) -> Result<String, BuildError> {
         let vertex = progress.vertex("exporting to image");
-        let mut config = image.config;
+        let mut config = image.frontend.config;
         if !request.labels.is_empty() {
             let labels = config.config.labels_mut().get_or_insert_with(Default::default);
             labels.extend(request.labels.iter().map(|(k, v)| (k.clone(), v.clone())));

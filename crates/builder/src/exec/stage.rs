@@ -21,16 +21,16 @@ use crate::exec::steps::{Planned, Step};
 use crate::expand::Expander;
 use crate::model::{Dockerfile, Instruction, InstructionKind};
 use crate::plan::{Base, BuildPlan, PlannedStage};
-use crate::scope::StageScope;
+use crate::stage::StageState as FrontendState;
 use crate::ImageConfigState;
 
-/// A built stage: its layers and image config.
+/// A built stage: its layers, image config and variables.
 #[derive(Debug, Clone)]
 pub struct StageResult {
     /// Layers, bottom first.
     pub layers: Vec<StoredLayer>,
-    /// The image config and history.
-    pub config: ImageConfigState,
+    /// The image config, history and variables.
+    pub frontend: FrontendState,
     /// The architecture and OS of its base.
     pub platform: (String, String),
     /// The cache key of its last step.
@@ -43,11 +43,19 @@ pub struct StageResult {
 pub(crate) struct StageState {
     /// What is built so far.
     pub result: StageResult,
-    /// The stage's variables.
-    pub scope: StageScope,
 }
 
 impl StageState {
+    /// The stage's variables.
+    pub fn scope(&self) -> &crate::StageScope {
+        &self.result.frontend.scope
+    }
+
+    /// The image config state.
+    pub fn config(&self) -> &ImageConfigState {
+        &self.result.frontend.config
+    }
+
     /// The layer directories, bottom first.
     pub fn layer_dirs(&self, store: &ImageStore) -> Vec<PathBuf> {
         layers_of(&self.result.layers, store)
@@ -55,12 +63,12 @@ impl StageState {
 
     /// The USER in force.
     pub fn user(&self) -> String {
-        self.result.config.config.user().clone().unwrap_or_default()
+        self.config().config.user().clone().unwrap_or_default()
     }
 
     /// The WORKDIR in force (`/` when none).
     pub fn workdir(&self) -> String {
-        self.result.config.config.working_dir().clone().filter(|w| !w.is_empty()).unwrap_or_else(|| "/".into())
+        self.config().config.working_dir().clone().filter(|w| !w.is_empty()).unwrap_or_else(|| "/".into())
     }
 
     /// A step's cache key, starting from this state's.
@@ -101,9 +109,8 @@ impl StageBuilder<'_> {
             _ => String::new(),
         };
         let (mut result, from_name) = self.base(&planned.base, done)?;
-        let triggers = result.config.take_onbuild_triggers(self.dockerfile.escape)?;
-        let scope = StageScope::new(&result.config.config.env().clone().unwrap_or_default());
-        let mut state = StageState { result, scope };
+        let triggers = result.frontend.config.take_onbuild_triggers_at(self.dockerfile, stage.lines)?;
+        let mut state = StageState { result };
         let total = 1 + triggers.iter().chain(&stage.instructions).filter(|i| makes_layer(&i.kind)).count();
         self.progress.vertex(&format!("[{prefix}1/{total}] FROM {from_name}")).cached();
         let expander = Expander::new(self.dockerfile.escape);
@@ -122,13 +129,14 @@ impl StageBuilder<'_> {
     fn base(&self, base: &Base, done: &BTreeMap<usize, StageResult>) -> Result<(StageResult, String), BuildError> {
         match base {
             Base::Scratch => {
-                let result = StageResult { layers: Vec::new(), config: ImageConfigState::scratch(), platform: host_platform(), key: "scratch".into(), created: None };
+                let frontend = FrontendState::from_image(ImageConfigState::scratch());
+                let result = StageResult { layers: Vec::new(), frontend, platform: host_platform(), key: "scratch".into(), created: None };
                 Ok((result, "scratch".into()))
             }
             Base::Stage(index) => {
                 let earlier = done.get(index).ok_or_else(|| BuildError::Invalid(format!("stage {index} was not built before the stage using it")))?;
                 let name = self.dockerfile.stages[*index].name.clone().unwrap_or_else(|| index.to_string());
-                Ok((StageResult { config: earlier.config.for_next_stage(), ..earlier.clone() }, name))
+                Ok((StageResult { frontend: FrontendState::from_stage(&earlier.frontend), ..earlier.clone() }, name))
             }
             Base::Image(reference) => {
                 let id = self.image(reference)?;
@@ -140,7 +148,7 @@ impl StageBuilder<'_> {
                 let platform = (field("architecture", &host_platform().0), field("os", "linux"));
                 let name = Reference::parse(reference).map(|r| r.to_string()).unwrap_or_else(|_| reference.clone());
                 let created = raw["created"].as_str().map(String::from);
-                Ok((StageResult { layers: self.store.image_layers(&id)?, config, platform, key: id, created }, name))
+                Ok((StageResult { layers: self.store.image_layers(&id)?, frontend: FrontendState::from_image(config), platform, key: id, created }, name))
             }
         }
     }
@@ -164,47 +172,30 @@ impl StageBuilder<'_> {
         Ok(self.store.resolve(reference)?.id)
     }
 
-    /// Carries out one instruction.
+    /// Carries out one instruction: the frontend expands it and changes the config and the
+    /// variables; a step that changes the filesystem is then taken from the cache or carried out.
     fn dispatch(&self, state: &mut StageState, instruction: &Instruction, expander: &Expander, done: &BTreeMap<usize, StageResult>, vertex: Option<Vertex>) -> Result<(), BuildError> {
-        let at = |message: String| BuildError::Step { step: instruction.original.clone(), message };
-        let step = instruction.kind.instantiate(expander, &state.scope).map_err(|e| at(e.to_string()));
-        let step = match (step, vertex) {
-            (Ok(step), vertex) => (step, vertex),
-            (Err(e), Some(vertex)) => {
-                vertex.error(&e.to_string());
-                return Err(e);
+        let before = state.key();
+        let step = match state.result.frontend.step(instruction, self.args, &self.plan.globals, expander) {
+            Ok(step) => step,
+            Err(e) => {
+                let error = BuildError::Step { step: instruction.original.clone(), message: format!("{}:{}: {}", self.dockerfile.path.display(), e.line, e.message) };
+                if let Some(vertex) = vertex {
+                    vertex.error(&error.to_string());
+                }
+                return Err(error);
             }
-            (Err(e), None) => return Err(e),
         };
-        match step {
-            (step, None) => {
-                if let InstructionKind::Arg(decls) = &step.kind {
-                    state.scope.declare(decls, self.args, &self.plan.globals, expander).map_err(|e| at(e.to_string()))?;
-                }
-                state.result.config.apply(&step.kind, &state.scope).map_err(|e| at(e.to_string()))?;
-                if let InstructionKind::Env(pairs) = &step.kind {
-                    state.scope.set_env(&pairs.iter().map(|p| (p.key.clone(), p.value.clone())).collect::<Vec<_>>());
-                }
-            }
-            (step, Some(vertex)) => {
-                let inputs = step.cache_inputs(&state.scope);
-                let before = state.key();
-                if let Err(e) = state.result.config.apply(&step.kind, &state.scope) {
-                    vertex.error(&e.to_string());
-                    return Err(at(e.to_string()));
-                }
-                let steps = Step { store: self.store, request: self.request, tmp: self.tmp, stages: done, dockerfile: self.dockerfile, context: self.context, builder: self, expander, inputs };
-                let planned = match &step.kind {
-                    InstructionKind::Run(run) => steps.run(state, before, run),
-                    InstructionKind::Copy(copy) => steps.copy(state, before, copy, false),
-                    InstructionKind::Add(copy) => steps.copy(state, before, copy, true),
-                    InstructionKind::Workdir(_) => steps.workdir(state, before),
-                    other => Err(BuildError::Invalid(format!("{} does not change the filesystem", other.keyword()))),
-                };
-                self.finish_step(state, instruction, planned, vertex)?;
-            }
-        }
-        Ok(())
+        let Some(vertex) = vertex.filter(|_| step.changes_filesystem) else { return Ok(()) };
+        let steps = Step { store: self.store, request: self.request, tmp: self.tmp, stages: done, dockerfile: self.dockerfile, context: self.context, builder: self, expander, inputs: step.cache_inputs };
+        let planned = match &step.kind {
+            InstructionKind::Run(run) => steps.run(state, before, run),
+            InstructionKind::Copy(copy) => steps.copy(state, before, copy, false),
+            InstructionKind::Add(copy) => steps.copy(state, before, copy, true),
+            InstructionKind::Workdir(_) => steps.workdir(state, before),
+            other => Err(BuildError::Invalid(format!("{} does not change the filesystem", other.keyword()))),
+        };
+        self.finish_step(state, instruction, planned, vertex)
     }
 
     /// Takes a step's result from the cache or carries it out, and adds its layer.
@@ -241,9 +232,9 @@ impl StageBuilder<'_> {
         };
         match layer {
             Some(layer) => state.result.layers.push(layer),
-            None => state.result.config.mark_last_empty(),
+            None => state.result.frontend.config.mark_last_empty(),
         }
-        if let Some(entry) = state.result.config.history.last_mut() {
+        if let Some(entry) = state.result.frontend.config.history.last_mut() {
             entry.set_created(Some(created.clone()));
         }
         state.result.created = Some(created);

@@ -86,7 +86,7 @@ impl<'a> Step<'a> {
 
     /// RUN.
     pub fn run(&self, state: &StageState, parent: CacheKey, args: &RunArgs) -> Result<Planned<'a>, BuildError> {
-        let config = &state.result.config;
+        let config = state.config();
         let command = match &args.command {
             CommandLine::Shell(text) => match args.heredocs.first() {
                 // `RUN <<EOF` alone: the here-document is the script.
@@ -104,7 +104,7 @@ impl<'a> Step<'a> {
             },
             exec => config.command_args(exec),
         };
-        let mut env = state.scope.run_env(self.builder.args);
+        let mut env = state.scope().run_env(self.builder.args);
         // As BuildKit's exec op: a step without PATH gets the default one (the image keeps none).
         if !env.iter().any(|e| e.starts_with("PATH=")) {
             env.push(crate::config::DEFAULT_PATH.to_string());
@@ -199,7 +199,7 @@ impl<'a> Step<'a> {
         for source in &args.sources {
             match source {
                 CopySource::Heredoc(heredoc) => {
-                    let content = if heredoc.expand { self.expander.heredoc(&heredoc.content, &state.scope).map_err(|e| invalid(e.to_string()))? } else { heredoc.content.clone() };
+                    let content = if heredoc.expand { self.expander.heredoc(&heredoc.content, state.scope()).map_err(|e| invalid(e.to_string()))? } else { heredoc.content.clone() };
                     inline.push(CopyEntry { dest_path: heredoc.name.clone(), content: EntryContent::Inline(content.into_bytes()) });
                 }
                 CopySource::Path(word) => {
