@@ -3,6 +3,7 @@
 //! layers): RUN in a container of xcompose's runtime ([`run`]), COPY and ADD by writing into the
 //! mounted snapshot; what the step changed becomes an OCI layer ([`diff`]).
 
+pub mod archive;
 pub mod build;
 pub mod cache;
 pub mod copy;

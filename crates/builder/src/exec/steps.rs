@@ -11,6 +11,7 @@ use xcompose_images::ImageStore;
 
 use crate::context::{AddSourceKind, Context, SelectOptions};
 use crate::exec::build::{layers_of, BuildError, BuildRequest};
+use crate::exec::archive;
 use crate::exec::cache::{BuildCache, CacheKey};
 use crate::exec::copy::{copy_entries, make_dirs, walk_entries, CopyEntry, CopyOptions, EntryContent};
 use crate::exec::progress::Vertex;
@@ -143,7 +144,9 @@ impl<'a> Step<'a> {
                 cwd: PathBuf::from(cwd),
                 uid: resolved.uid,
                 gid: resolved.gid,
-                additional_gids: resolved.additional_gids,
+                // The primary group is a supplementary one too, as runc sets them (`id` shows
+                // `groups=1000(app)`).
+                additional_gids: std::iter::once(resolved.gid).chain(resolved.additional_gids.into_iter().filter(|g| *g != resolved.gid)).collect(),
                 network: network_ns,
                 mounts: container_mounts,
                 extra_hosts: request.extra_hosts.clone(),
@@ -245,18 +248,38 @@ impl<'a> Step<'a> {
                 vec![dirs.clone()]
             }
         };
+        // ADD extracts the local archives it names (not those inside a directory it copies).
+        let (archives, entries): (Vec<CopyEntry>, Vec<CopyEntry>) =
+            entries.into_iter().partition(|e| add && matches!(&e.content, EntryContent::Host { path, follow: true } if archive::is_archive(path)));
         let lower = state.layer_dirs(self.store);
         let tmp = self.tmp;
         let work: Work<'a> = Box::new(move |_vertex: &Vertex| {
             let snapshot = Snapshot::new(tmp, &lower).map_err(|e| invalid(format!("preparing the {keyword} snapshot: {e}")))?;
+            let mut extracted = Vec::new();
+            for (i, entry) in archives.iter().enumerate() {
+                if let EntryContent::Host { path, .. } = &entry.content {
+                    let at = snapshot.dir().join(format!("archive-{i}"));
+                    archive::extract(path, &at).map_err(|e| invalid(format!("ADD {}: extracting the archive: {e}", entry.dest_path)))?;
+                    extracted.push(at);
+                }
+            }
+            let dest_dir = if dest.ends_with('/') { dest.clone() } else { format!("{dest}/") };
             snapshot
                 .with_mounted(&layer_sources, |root, mounted| -> Result<(), String> {
+                    let owner = chown.as_deref().map(|spec| chown_ids(spec, root)).transpose()?;
+                    for dir in &extracted {
+                        let content = walk_entries(dir, "").map_err(|e| e.to_string())?;
+                        copy_entries(root, &content, &dest_dir, sources, &CopyOptions { owner, mode, keep_owners: true }).map_err(|e| e.to_string())?;
+                    }
+                    if entries.is_empty() && mounted.is_empty() {
+                        return Ok(());
+                    }
                     let mut entries = entries;
                     if let Some(source_root) = mounted.first() {
                         entries.extend(entries_in(source_root, &words)?);
                     }
-                    let owner = chown.as_deref().map(|spec| chown_ids(spec, root)).transpose()?;
-                    let options = CopyOptions { owner, mode, keep_owners: false };
+                    // Files from a stage or an image keep their owners; the context's are root's.
+                    let options = CopyOptions { owner, mode, keep_owners: !mounted.is_empty() };
                     copy_entries(root, &entries, &dest, sources, &options).map_err(|e| e.to_string())
                 })
                 .map_err(|e| invalid(e.to_string()))?
