@@ -199,6 +199,7 @@ impl<'a> Step<'a> {
         };
         let mut words = Vec::new();
         let mut inline = Vec::new();
+        let mut downloads = Vec::new();
         for source in &args.sources {
             match source {
                 CopySource::Heredoc(heredoc) => {
@@ -209,7 +210,10 @@ impl<'a> Step<'a> {
                     if add {
                         match AddSourceKind::of(word) {
                             AddSourceKind::Git => return Err(invalid(format!("ADD {word}: adding git repositories is not supported by xcompose's builder: clone it into the build context and COPY it"))),
-                            AddSourceKind::Url => return Err(invalid(format!("ADD {word}: adding URLs is not supported by xcompose's builder yet: download it into the build context and COPY it"))),
+                            AddSourceKind::Url => {
+                                downloads.push(download(word, args.checksum.as_deref())?);
+                                continue;
+                            }
                             AddSourceKind::Local => {}
                         }
                     }
@@ -217,7 +221,7 @@ impl<'a> Step<'a> {
                 }
             }
         }
-        let sources = words.len() + inline.len();
+        let sources = words.len() + inline.len() + downloads.len();
         let mut key = self
             .key(parent, keyword)
             .with("dest", &dest)
@@ -225,6 +229,9 @@ impl<'a> Step<'a> {
             .with("chmod", &format!("{mode:?}"))
             .with("parents", &args.parents.to_string())
             .with("exclude", &args.exclude.join("\0"));
+        for file in &downloads {
+            key = key.with("download", &format!("{}\0{}\0{:?}", file.name, file.digest, file.last_modified));
+        }
         for entry in &inline {
             if let EntryContent::Inline(content) = &entry.content {
                 key = key.with("inline", &format!("{}\0{}", entry.dest_path, String::from_utf8_lossy(content)));
@@ -264,6 +271,12 @@ impl<'a> Step<'a> {
                 }
             }
             let dest_dir = if dest.ends_with('/') { dest.clone() } else { format!("{dest}/") };
+            let mut entries = entries;
+            for (i, file) in downloads.iter().enumerate() {
+                let at = snapshot.dir().join(format!("download-{i}"));
+                file.write(&at).map_err(|e| invalid(format!("ADD {}: {e}", file.url)))?;
+                entries.push(CopyEntry { dest_path: file.name.clone(), content: EntryContent::Host { path: at, follow: true } });
+            }
             snapshot
                 .with_mounted(&layer_sources, |root, mounted| -> Result<(), String> {
                     let owner = chown.as_deref().map(|spec| chown_ids(spec, root)).transpose()?;
@@ -303,6 +316,48 @@ impl<'a> Step<'a> {
         let id = self.builder.image(from)?;
         Ok(Origin::Layers { dirs: layers_of(&self.store.image_layers(&id)?, self.store), key: id })
     }
+}
+
+/// A file `ADD <url>` downloaded (when the step is planned: its content is in the key).
+struct DownloadedFile {
+    url: String,
+    /// The name it gets in a directory destination: the URL path's last element.
+    name: String,
+    body: Vec<u8>,
+    digest: String,
+    last_modified: Option<i64>,
+}
+
+impl DownloadedFile {
+    /// Writes the file at `path` as ADD leaves it: mode 0600, the server's modification time.
+    fn write(&self, path: &Path) -> std::io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(path, &self.body)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        if let Some(seconds) = self.last_modified {
+            let time = filetime::FileTime::from_unix_time(seconds, 0);
+            filetime::set_file_times(path, time, time)?;
+        }
+        Ok(())
+    }
+}
+
+/// Downloads `url` for ADD, checking `--checksum` (`sha256:<hex>`) if given.
+fn download(url: &str, checksum: Option<&str>) -> Result<DownloadedFile, BuildError> {
+    use sha2::Digest as _;
+    let fetched = xcompose_registry::download(url).map_err(|e| invalid(e.to_string()))?;
+    let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&fetched.body)));
+    if let Some(expected) = checksum {
+        if !expected.starts_with("sha256:") {
+            return Err(invalid(format!("ADD --checksum={expected}: only sha256:<hex> checksums are supported")));
+        }
+        if expected != digest {
+            return Err(invalid(format!("ADD {url}: digest mismatch {expected}: {digest}")));
+        }
+    }
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    let name = path.rsplit('/').find(|s| !s.is_empty() && !s.contains(':')).unwrap_or("__unnamed__").to_string();
+    Ok(DownloadedFile { url: url.to_string(), name, body: fetched.body, digest, last_modified: fetched.last_modified })
 }
 
 /// Where a COPY takes its files from.
