@@ -266,3 +266,62 @@ fn secrets_are_mounted_for_a_run_and_not_kept() -> Result<()> {
     assert!(seen.contains("No such file or directory"), "the secret's mount point is not in the image: {seen}");
     Ok(())
 }
+
+const WATCHED: &str = r#"
+services:
+  web:
+    build: .
+    init: true
+    command: ["sh", "-c", "cat /version; exec sleep 1000"]
+    develop:
+      watch:
+        - {path: ./version.txt, action: rebuild}
+"#;
+
+#[test]
+fn watch_rebuilds_and_recreates_and_run_builds_on_demand() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "watched", WATCHED)?;
+    write(&dir, "Dockerfile", "FROM busybox:latest\nCOPY version.txt /version\n")?;
+    write(&dir, "version.txt", "v1\n")?;
+    let mut watch = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).arg("watch").stderr(std::process::Stdio::piped()).spawn()?;
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    let stderr = watch.stderr.take().context("stderr")?;
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let result = (|| -> Result<()> {
+        let wait_line = |wanted: &str| -> Result<()> {
+            loop {
+                if lines.recv_timeout(std::time::Duration::from_secs(30))?.contains(wanted) {
+                    return Ok(());
+                }
+            }
+        };
+        wait_line("Watch enabled")?;
+        assert_eq!(xcompose(&sb, &dir, &["exec", "-T", "web", "cat", "/version"])?, "v1\n", "watch built the image and started it");
+        let first = xcompose(&sb, &dir, &["ps", "-q"])?;
+        write(&dir, "version.txt", "v2\n")?;
+        wait_line("successfully built")?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while xcompose(&sb, &dir, &["exec", "-T", "web", "cat", "/version"]).unwrap_or_default() != "v2\n" {
+            ensure!(std::time::Instant::now() < deadline, "the rebuilt image did not come up");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert_ne!(xcompose(&sb, &dir, &["ps", "-q"])?, first, "the container was recreated from the new image");
+        Ok(())
+    })();
+    let _ = watch.kill();
+    let _ = watch.wait();
+    result?;
+    // `run --build` builds the changed file into the image before running.
+    write(&dir, "version.txt", "v3\n")?;
+    assert_eq!(xcompose(&sb, &dir, &["run", "--rm", "web", "cat", "/version"])?, "v2\n", "run uses the existing image");
+    let (ok, output) = compose(&sb, &dir, &["run", "--rm", "--build", "web", "cat", "/version"])?;
+    ensure!(ok, "run --build failed:\n{output}");
+    assert!(output.contains("v3\n"), "run --build runs the rebuilt image:\n{output}");
+    xcompose(&sb, &dir, &["down"])?;
+    Ok(())
+}
