@@ -8,7 +8,9 @@
 //! - `parse` — text to [`Dockerfile`] ([`Dockerfile::parse`]) after BuildKit's parser: the
 //!   `syntax`/`escape` directives, continuations, comments, heredocs, exec/shell forms, flag
 //!   checks, and BuildKit's error words (`dockerfile parse error on line 5: unknown
-//!   instruction: RUNN`) in [`ParseError`].
+//!   instruction: RUNN`) in [`ParseError`] (with [`ParseError::excerpt`] for the lines
+//!   around it). Written after BuildKit's parser rather than on the `parse-dockerfile`
+//!   crate, whose heredocs, continuations and errors differ (the module doc says how).
 //! - [`expand`] — Docker's shell-word expansion (`$v`, `${v:-w}`, `${v#p}`, quotes, escapes) as
 //!   the [`Expander`], which also reports the variables a word used.
 //! - [`instantiate`] — an instruction's words expanded as BuildKit does at dispatch (which
@@ -22,7 +24,8 @@
 //! - [`stage`] — [`StageState`]: one stage's config and scope advanced instruction by
 //!   instruction ([`StageState::step`]), giving the executor each [`Step`].
 //! - [`config`] — [`ImageConfigState`]: the image config and history, instruction by
-//!   instruction, with Docker's rules.
+//!   instruction, with Docker's rules; RUN's process ([`ImageConfigState::run_invocation`])
+//!   and ONBUILD triggers ([`ImageConfigState::take_onbuild_triggers_at`]).
 //! - `copy_flags` — COPY/ADD flag checks at dispatch ([`CopyArgs::chmod_mode`],
 //!   [`CopyArgs::check_checksum`]).
 //! - [`context`] — [`Context`]: `.dockerignore`, COPY/ADD source selection and the content
@@ -73,7 +76,7 @@ pub use expand::{ExpandError, Expanded, Expander, Variables};
 pub use instantiate::Instantiated;
 pub use model::{
     ArgDecl, CommandLine, CopyArgs, CopySource, Dockerfile, HealthProbe, Healthcheck, Heredoc, Instruction, InstructionKind, KeyValue,
-    OnbuildTrigger, RunArgs, SourceLines, Stage,
+    OnbuildTrigger, ParseWarning, RunArgs, SourceLines, Stage,
 };
 pub use plan::{Base, BuildPlan, FromSource, PlanError, PlannedStage};
 pub use scope::StageScope;

@@ -17,6 +17,19 @@ pub struct Dockerfile {
     pub global_args: Vec<Instruction>,
     /// The stages, in file order.
     pub stages: Vec<Stage>,
+    /// What BuildKit would warn about, in its words (the build goes on).
+    pub warnings: Vec<ParseWarning>,
+}
+
+/// A warning about a Dockerfile that still builds, as BuildKit's checks name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseWarning {
+    /// The line it is about.
+    pub line: usize,
+    /// BuildKit's rule (`NoEmptyContinuation`).
+    pub rule: String,
+    /// What it says (`Empty continuation line`).
+    pub message: String,
 }
 
 /// Where an instruction sits in its Dockerfile: 1-based lines, the last one included

@@ -101,6 +101,37 @@ mod tests {
         assert_eq!(next.scope, state.scope);
     }
 
+    fn kinds(text: &str, build_args: &[(&str, &str)]) -> Vec<InstructionKind> {
+        let d = Dockerfile::parse(text, "Dockerfile").unwrap();
+        let args = BuildArgs::new(build_args.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+        let globals = GlobalArgs::new(&d, &args, "").unwrap();
+        let expander = Expander::new(d.escape);
+        let mut state = StageState::from_image(ImageConfigState::scratch());
+        d.stages[0].instructions.iter().map(|i| state.step(i, &args, &globals, &expander).unwrap().kind).collect()
+    }
+
+    #[test]
+    fn the_references_environment_replacement_example() {
+        let k = kinds("FROM busybox\nENV FOO=/bar\nWORKDIR ${FOO}\nADD . $FOO\nCOPY \\$FOO /quux\n", &[]);
+        assert_eq!(k[1], InstructionKind::Workdir("/bar".into()));
+        let (InstructionKind::Add(add), InstructionKind::Copy(copy)) = (&k[2], &k[3]) else { panic!("{k:?}") };
+        assert_eq!((add.sources.clone(), add.dest.as_str()), (vec![crate::CopySource::Path(".".into())], "/bar"));
+        assert_eq!((copy.sources.clone(), copy.dest.as_str()), (vec![crate::CopySource::Path("$FOO".into())], "/quux"));
+    }
+
+    #[test]
+    fn the_references_arg_default_example() {
+        // An ARG is seen from its declaration on: the first USER falls back to its default.
+        let text = "FROM busybox\nUSER ${username:-some_user}\nARG username\nUSER $username\n";
+        let k = kinds(text, &[("username", "what_user")]);
+        assert_eq!((k[0].clone(), k[2].clone()), (InstructionKind::User("some_user".into()), InstructionKind::User("what_user".into())));
+        // ENV wins over an ARG of the same name declared before it.
+        let k = kinds("FROM ubuntu\nARG CONT_IMG_VER\nENV CONT_IMG_VER=v1.0.0\nUSER $CONT_IMG_VER\n", &[("CONT_IMG_VER", "v2.0.1")]);
+        assert_eq!(k[2], InstructionKind::User("v1.0.0".into()));
+        let k = kinds("FROM ubuntu\nARG CONT_IMG_VER\nENV CONT_IMG_VER=${CONT_IMG_VER:-v1.0.0}\nUSER $CONT_IMG_VER\n", &[("CONT_IMG_VER", "v2.0.1")]);
+        assert_eq!(k[2], InstructionKind::User("v2.0.1".into()));
+    }
+
     #[test]
     fn errors_carry_the_line() {
         let d = Dockerfile::parse("FROM scratch\n\nUSER ${P:?port needed}\n", "Dockerfile").unwrap();

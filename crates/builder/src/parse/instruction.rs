@@ -116,7 +116,7 @@ pub(crate) fn parse_instruction(text: &str, heredocs: &[Heredoc], escape: char) 
         }
         "VOLUME" => {
             none()?;
-            let volumes = list("VOLUME", args)?;
+            let volumes = list(args)?;
             if volumes.is_empty() {
                 return Err(at_least_one("VOLUME"));
             }
@@ -172,16 +172,16 @@ fn command(keyword: &str, args: &str) -> Result<CommandLine, String> {
 }
 
 /// COPY, ADD and VOLUME arguments: a JSON array, else whitespace-separated fields.
-fn list(keyword: &str, args: &str) -> Result<Vec<String>, String> {
+fn list(args: &str) -> Result<Vec<String>, String> {
     match json_array(args) {
         Json::Strings(words) => Ok(words),
-        Json::NotStrings if keyword == "VOLUME" => Err(NOT_STRINGS.into()),
+        Json::NotStrings => Err(NOT_STRINGS.into()),
         _ => Ok(fields(args)),
     }
 }
 
 fn copy_args(keyword: &str, args: &str, heredocs: &[Heredoc], flags: &Flags) -> Result<CopyArgs, String> {
-    let words = list(keyword, args)?;
+    let words = list(args)?;
     let Some((dest, sources)) = words.split_last().filter(|(_, s)| !s.is_empty()) else {
         return Err(format!("{keyword} requires at least two arguments, but only one was provided. Destination could not be determined"));
     };

@@ -16,6 +16,8 @@ pub(crate) struct LogicalLine {
     pub heredocs: Vec<Heredoc>,
     /// The lines it spans, heredoc bodies included.
     pub lines: SourceLines,
+    /// Whether an empty line sat inside its continuation (BuildKit warns).
+    pub empty_continuation: bool,
 }
 
 /// The logical lines of `text` and its directives; `Err((line, message))` when a directive is
@@ -37,10 +39,15 @@ pub(crate) fn logical_lines(text: &str) -> Result<(Directives, Vec<LogicalLine>)
         }
         let mut line = first.to_string();
         let mut end = number;
+        let mut empty_continuation = false;
         while !ended {
             let Some((next_number, next)) = physical.next() else { break };
             end = next_number;
-            if is_comment(next) || next.trim().is_empty() {
+            if is_comment(next) {
+                continue;
+            }
+            if next.trim().is_empty() {
+                empty_continuation = true;
                 continue;
             }
             let (part, part_ended) = trim_continuation(next, escape);
@@ -55,7 +62,7 @@ pub(crate) fn logical_lines(text: &str) -> Result<(Directives, Vec<LogicalLine>)
                 heredocs.push(Heredoc { name: declared.name, content, expand: declared.expand });
             }
         }
-        out.push(LogicalLine { text: line, heredocs, lines: SourceLines { start: number, end } });
+        out.push(LogicalLine { text: line, heredocs, lines: SourceLines { start: number, end }, empty_continuation });
     }
     Ok((directives, out))
 }

@@ -17,7 +17,7 @@ mod words;
 use std::path::Path;
 
 use crate::error::ParseError;
-use crate::model::{Dockerfile, Instruction, InstructionKind, Stage};
+use crate::model::{Dockerfile, Instruction, InstructionKind, ParseWarning, Stage};
 use instruction::{parse_instruction, Parsed};
 
 /// The delimiter `word` declares when it is a here-document word (`<<EOF`, `<<-"EOF"`).
@@ -36,7 +36,12 @@ impl Dockerfile {
         }
         let mut global_args = Vec::new();
         let mut stages: Vec<Stage> = Vec::new();
+        let mut warnings = Vec::new();
         for line in logical {
+            if line.empty_continuation {
+                // BuildKit's NoEmptyContinuation check, at the instruction's last line.
+                warnings.push(ParseWarning { line: line.lines.end, rule: "NoEmptyContinuation".into(), message: "Empty continuation line".into() });
+            }
             let at = line.lines.start;
             match parse_instruction(&line.text, &line.heredocs, directives.escape).map_err(|m| error(at, m))? {
                 Parsed::From { base, platform, name } => {
@@ -66,7 +71,7 @@ impl Dockerfile {
             let message = if global_args.is_empty() { "file with no instructions" } else { "dockerfile contains no stages to build" };
             return Err(error(line, message.into()));
         }
-        Ok(Dockerfile { path, syntax: directives.syntax.map(|(s, _)| s), escape: directives.escape, global_args, stages })
+        Ok(Dockerfile { path, syntax: directives.syntax.map(|(s, _)| s), escape: directives.escape, global_args, stages, warnings })
     }
 
     /// The stage `name` names: an `AS` name (case-insensitive) or an index.

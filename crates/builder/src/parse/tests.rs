@@ -124,6 +124,13 @@ fn onbuild_heredocs_are_stored_with_the_trigger() {
 }
 
 #[test]
+fn empty_continuation_lines_are_warned_about_not_refused() {
+    let d = parse("FROM x\nRUN a \\\n\n  b\nRUN c\n");
+    assert_eq!(d.warnings, vec![ParseWarning { line: 4, rule: "NoEmptyContinuation".into(), message: "Empty continuation line".into() }]);
+    assert!(parse("FROM x\nRUN a \\\n  b\n").warnings.is_empty());
+}
+
+#[test]
 fn lowercase_keywords_and_the_original_text() {
     let d = parse("from x\nrun echo hi \\\n there\n");
     assert_eq!(d.stages[0].instructions[0].original, "run echo hi  there");
@@ -145,6 +152,7 @@ fn errors_name_the_line_in_buildkits_words() {
         ("FROM x\nWORKDIR\n", "dockerfile parse error on line 2: WORKDIR requires exactly one argument"),
         ("FROM x\nSHELL sh -c\n", "dockerfile parse error on line 2: SHELL requires the arguments to be in JSON form"),
         ("FROM x\nCMD [1]\n", "dockerfile parse error on line 2: when using JSON array syntax, arrays must be comprised of strings only"),
+        ("FROM x\nCOPY [\"a\", 1] \n", "dockerfile parse error on line 2: when using JSON array syntax, arrays must be comprised of strings only"),
         ("FROM x\nONBUILD ONBUILD RUN x\n", "dockerfile parse error on line 2: Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed"),
         ("FROM x\nONBUILD from y\n", "dockerfile parse error on line 2: FROM isn't allowed as an ONBUILD trigger"),
         ("FROM x\nONBUILD MAINTAINER y\n", "dockerfile parse error on line 2: MAINTAINER isn't allowed as an ONBUILD trigger"),

@@ -190,6 +190,9 @@ fn plan_stage(dockerfile: &Dockerfile, stage: &Stage, globals: &GlobalArgs) -> R
         None => Base::Image(base_name.clone()),
     };
     let platform = stage.platform.as_deref().map(|p| expander.word(p, &globals.values)).transpose().map_err(at(line))?.map(|e| e.value);
+    if let (Some(""), Some(written)) = (platform.as_deref(), &stage.platform) {
+        return Err(PlanError::Expand { line, message: format!("empty platform value from expression {written}") });
+    }
     let mut depends_on: BTreeSet<usize> = match base {
         Base::Stage(i) => [i].into(),
         _ => BTreeSet::new(),

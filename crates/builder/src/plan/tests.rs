@@ -1,4 +1,5 @@
 use super::*;
+use crate::args::Platform;
 
 fn dockerfile(text: &str) -> Dockerfile {
     Dockerfile::parse(text, "Dockerfile").unwrap()
@@ -83,6 +84,8 @@ fn errors_in_buildkits_words() {
     );
     assert_eq!(plan("FROM a\nCOPY --from=3 /x /x\n", None).unwrap_err().to_string(), "line 2: invalid stage index 3");
     assert_eq!(plan("ARG X\nFROM ${X}\n", None).unwrap_err().to_string(), "line 2: base name (${X}) should not be blank");
+    assert_eq!(plan("FROM --platform=$NOPE x\n", None).unwrap_err().to_string(), "line 1: empty platform value from expression $NOPE");
+    assert_eq!(plan("FROM --platform=$BUILDPLATFORM x\n", None).unwrap().stages[0].platform.as_deref(), Some(Platform::host().to_string().as_str()));
 }
 
 #[test]
