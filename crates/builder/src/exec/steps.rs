@@ -19,7 +19,7 @@ use crate::exec::run::{run, RunSpec};
 use crate::exec::snapshot::Snapshot;
 use crate::exec::stage::{StageBuilder, StageResult, StageState};
 use crate::expand::Expander;
-use crate::model::{CommandLine, CopyArgs, CopySource, Dockerfile, RunArgs};
+use crate::model::{CopyArgs, CopySource, Dockerfile, RunArgs};
 
 /// The work of a step, given its output vertex: the snapshot holding its changes.
 pub(crate) type Work<'a> = Box<dyn FnOnce(&Vertex) -> Result<Snapshot, BuildError> + 'a>;
@@ -88,23 +88,19 @@ impl<'a> Step<'a> {
     /// RUN.
     pub fn run(&self, state: &StageState, parent: CacheKey, args: &RunArgs) -> Result<Planned<'a>, BuildError> {
         let config = state.config();
-        let command = match &args.command {
-            CommandLine::Shell(text) => match args.heredocs.first() {
-                // `RUN <<EOF` alone: the here-document is the script.
-                Some(heredoc) if text.trim().trim_start_matches("<<").trim_start_matches('-').trim_matches(['"', '\'']) == heredoc.name => {
-                    config.shell().into_iter().chain([heredoc.content.clone()]).collect()
-                }
-                // Here-documents feeding a command: the shell reads them from the script.
-                _ => {
-                    let mut script = text.clone();
-                    for heredoc in &args.heredocs {
-                        script.push_str(&format!("\n{}{}", heredoc.content, heredoc.name));
-                    }
-                    config.shell().into_iter().chain([script]).collect()
-                }
-            },
-            exec => config.command_args(exec),
-        };
+        let invocation = config.run_invocation(args);
+        // A `#!` here-document runs as a script file. BuildKit mounts it under /dev/pipes, which
+        // our container covers with its own /dev (extra mounts come first), so it goes to
+        // /.pipes instead: the command names it there, and the mount point leaves no trace.
+        let script = invocation.script.map(|(path, content)| (path.replacen(crate::config::PIPES_DIR, "/.pipes", 1), path, content));
+        let command: Vec<String> = invocation
+            .args
+            .into_iter()
+            .map(|arg| match &script {
+                Some((ours, theirs, _)) if arg == *theirs => ours.clone(),
+                _ => arg,
+            })
+            .collect();
         let mut env = state.scope().run_env(self.builder.args);
         // As BuildKit's exec op: a step without PATH gets the default one (the image keeps none).
         if !env.iter().any(|e| e.starts_with("PATH=")) {
@@ -135,6 +131,12 @@ impl<'a> Step<'a> {
                 env.push(format!("HOME={}", resolved.home));
             }
             let mut container_mounts = Vec::new();
+            if let Some((target, _, content)) = &script {
+                use std::os::unix::fs::PermissionsExt;
+                let file = snapshot.dir().join("script");
+                std::fs::write(&file, content).and_then(|()| std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755))).map_err(|e| invalid(format!("writing the RUN script: {e}")))?;
+                container_mounts.push(Mount { target: PathBuf::from(target), kind: MountKind::Bind { source: file }, read_only: true });
+            }
             for mount in &mounts {
                 container_mounts.extend(mount.resolve(request, cache)?);
             }
