@@ -259,10 +259,10 @@ fn secrets_are_mounted_for_a_run_and_not_kept() -> Result<()> {
     let sb = sandbox_with_busybox()?;
     let dir = project(&sb, "secret", SECRETS)?;
     write(&dir, "token.txt", "s3cr3t")?;
-    write(&dir, "Dockerfile", "FROM busybox:latest\nARG GREETING\nRUN --mount=type=secret,id=token,required=true echo \"$GREETING $(cat /run/secrets/token | wc -c)\" > /seen\n")?;
+    write(&dir, "Dockerfile", "FROM busybox:latest\nARG GREETING\nRUN --mount=type=secret,id=token,required=true echo \"$GREETING $(cat /run/secrets/token | wc -c)\" > /seen\nRUN --network=none ip -o link show | cut -d: -f2 | tr -d ' ' | tr '\\n' ' ' >> /seen; echo >> /seen\n")?;
     build(&sb, &dir, &[])?;
     let seen = xcompose(&sb, &dir, &["run", "--rm", "app", "sh", "-c", "cat /seen; ls /run/secrets 2>&1 || true"])?;
-    assert!(seen.starts_with("hi 6\n"), "the RUN read the 6-byte secret: {seen}");
+    assert!(seen.starts_with("hi 6\nlo \n"), "the RUN read the 6-byte secret; --network=none has loopback only: {seen}");
     assert!(seen.contains("No such file or directory"), "the secret's mount point is not in the image: {seen}");
     Ok(())
 }

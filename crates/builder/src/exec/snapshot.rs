@@ -129,6 +129,8 @@ pub fn remove_abandoned(tmp: &Path) {
         if let Some(container) = fs::read_to_string(entry.path().join(CONTAINER_PID)).ok().and_then(|p| p.trim().parse::<i32>().ok()) {
             kill_container(container);
         }
+        // A `--network=none` step's pinned namespace.
+        let _ = umount2(&entry.path().join(crate::exec::steps::NETNS), MntFlags::MNT_DETACH);
         let _ = fs::remove_dir_all(entry.path());
     }
 }

@@ -54,6 +54,9 @@ pub(crate) struct Step<'a> {
     pub inputs: Vec<String>,
 }
 
+/// The file in a RUN snapshot's directory pinning its own network namespace (`--network=none`).
+pub(crate) const NETNS: &str = "netns";
+
 fn invalid(message: impl Into<String>) -> BuildError {
     BuildError::Invalid(message.into())
 }
@@ -109,11 +112,12 @@ impl<'a> Step<'a> {
         let user = state.user();
         let cwd = state.workdir();
         let network = args.network.clone().or(self.request.network.clone()).unwrap_or_else(|| "default".into());
-        let network_ns = match network.as_str() {
-            // The NATed build network is not there yet: RUN shares the host's network, as
-            // `--network=host` does (what BuildKit's default gives a step: the outside world).
-            "default" | "host" => NetworkNamespace::Host,
-            "none" => NetworkNamespace::New,
+        // The NATed build network is not there yet: `default` shares the host's network, as
+        // `host` does (what BuildKit's default gives a step: the outside world). `none` is a
+        // namespace of its own with only loopback, up.
+        let isolated = match network.as_str() {
+            "default" | "host" => false,
+            "none" => true,
             other => return Err(invalid(format!("network mode {other:?} not supported by RUN --network: use default, none or host"))),
         };
         let mounts: Vec<RunMount> = args.mounts.iter().map(|m| RunMount::parse(m)).collect::<Result<_, _>>()?;
@@ -140,7 +144,7 @@ impl<'a> Step<'a> {
             for mount in &mounts {
                 container_mounts.extend(mount.resolve(request, cache)?);
             }
-            let spec = RunSpec {
+            let mut spec = RunSpec {
                 args: command,
                 env,
                 cwd: PathBuf::from(cwd),
@@ -149,13 +153,22 @@ impl<'a> Step<'a> {
                 // The primary group is a supplementary one too, as runc sets them (`id` shows
                 // `groups=1000(app)`).
                 additional_gids: std::iter::once(resolved.gid).chain(resolved.additional_gids.into_iter().filter(|g| *g != resolved.gid)).collect(),
-                network: network_ns,
+                network: NetworkNamespace::Host,
                 mounts: container_mounts,
                 extra_hosts: request.extra_hosts.clone(),
                 privileged: request.privileged,
                 shm_size: request.shm_size,
             };
-            run(&snapshot, &spec, &|line| vertex.output(line)).map_err(|e| invalid(e.to_string()))?;
+            let netns = snapshot.dir().join(NETNS);
+            if isolated {
+                xcompose_network::netns::create(&netns).map_err(|e| invalid(format!("RUN --network=none: {e}")))?;
+                spec.network = NetworkNamespace::Join(netns.clone());
+            }
+            let ran = run(&snapshot, &spec, &|line| vertex.output(line));
+            if isolated {
+                let _ = xcompose_network::netns::remove(&netns);
+            }
+            ran.map_err(|e| invalid(e.to_string()))?;
             Ok(snapshot)
         });
         Ok(Planned { key: key.finish(), execute: Some(work) })
