@@ -183,6 +183,7 @@ RUN exit 1
 
 FROM busybox:latest
 COPY --from=builder /out/tool /usr/local/bin/tool
+RUN --mount=type=bind,from=builder,source=/out,target=/mnt cp /mnt/tool /tool-copy
 RUN rm -rf /home && mkdir /home && echo only > /home/only && rm /bin/vi
 CMD ["tool"]
 "#;
@@ -194,12 +195,14 @@ fn multi_stage_copies_from_an_earlier_stage_and_skips_unused_ones() -> Result<()
     write(&dir, "Dockerfile", MULTI)?;
     write(&dir, "tool.sh", "#!/bin/sh\necho tool ran; ls /home; ls /bin/vi 2>/dev/null || echo no-vi\n")?;
     let output = build(&sb, &dir, &[])?;
-    assert!(output.contains("[builder 2/4] WORKDIR /src") && output.contains("[stage-2 2/3] COPY --from=builder /out/tool /usr/local/bin/tool"), "{output}");
+    assert!(output.contains("[builder 2/4] WORKDIR /src") && output.contains("[stage-2 2/4] COPY --from=builder /out/tool /usr/local/bin/tool"), "{output}");
     assert!(!output.contains("RUN exit 1"), "the unused stage is not built:\n{output}");
     let image = inspect(&sb, &dir, "multi-app")?;
     assert_eq!(image["Config"]["WorkingDir"], serde_json::Value::Null, "the final stage has no WORKDIR of its own: {image}");
     let ran = xcompose(&sb, &dir, &["run", "--rm", "app"])?;
     assert_eq!(ran, "tool ran\nonly\nno-vi\n", "the tool from the builder stage runs, /home is opaque, /bin/vi whited out");
+    let copied = xcompose(&sb, &dir, &["run", "--rm", "app", "sh", "-c", "head -1 /tool-copy; ls /mnt 2>/dev/null || echo no-mnt"])?;
+    assert_eq!(copied, "#!/bin/sh\nno-mnt\n", "a RUN read the builder stage through a bind mount, which left nothing at /mnt");
     Ok(())
 }
 

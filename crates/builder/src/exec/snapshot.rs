@@ -72,6 +72,16 @@ impl Snapshot {
     /// `COPY --from` stages and images) as the second, on a thread in a private mount namespace;
     /// every mount is gone when it returns.
     pub fn with_mounted<T: Send>(&self, sources: &[Vec<PathBuf>], job: impl FnOnce(&Path, &[PathBuf]) -> T + Send) -> io::Result<T> {
+        self.in_namespace(true, sources, job)
+    }
+
+    /// Runs `job` with only the read-only `sources` mounted (see [`Snapshot::with_mounted`]): a
+    /// RUN container started by `job` shares the thread's mounts (`--mount=type=bind,from=`).
+    pub fn with_sources<T: Send>(&self, sources: &[Vec<PathBuf>], job: impl FnOnce(&[PathBuf]) -> T + Send) -> io::Result<T> {
+        self.in_namespace(false, sources, |_, roots| job(roots))
+    }
+
+    fn in_namespace<T: Send>(&self, mount_root: bool, sources: &[Vec<PathBuf>], job: impl FnOnce(&Path, &[PathBuf]) -> T + Send) -> io::Result<T> {
         let merged = self.dir.path().join("merged");
         let empty = self.dir.path().join("empty");
         let options = format!("lowerdir={},upperdir={},workdir={}", lowerdir(&self.lower(), &empty), self.upper().display(), self.dir.path().join("work").display());
@@ -86,7 +96,9 @@ impl Snapshot {
                 .spawn(|| {
                     unshare(CloneFlags::CLONE_NEWNS)?;
                     mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)?;
-                    mount(Some("overlay"), &merged, Some("overlay"), MsFlags::empty(), Some(options.as_str()))?;
+                    if mount_root {
+                        mount(Some("overlay"), &merged, Some("overlay"), MsFlags::empty(), Some(options.as_str()))?;
+                    }
                     for (layers, at) in sources.iter().zip(&source_roots) {
                         // Without an upper directory overlayfs is read-only; it needs two lower
                         // directories then, so the empty one is the bottom.
@@ -96,7 +108,7 @@ impl Snapshot {
                         mount(Some("overlay"), at, Some("overlay"), MsFlags::MS_RDONLY, Some(options.as_str()))?;
                     }
                     let out = job(&merged, &source_roots);
-                    for at in source_roots.iter().chain([&merged]) {
+                    for at in source_roots.iter().chain(mount_root.then_some(&merged)) {
                         umount2(at, MntFlags::MNT_DETACH)?;
                     }
                     Ok(out)

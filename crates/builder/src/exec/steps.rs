@@ -120,10 +120,26 @@ impl<'a> Step<'a> {
             "none" => true,
             other => return Err(invalid(format!("network mode {other:?} not supported by RUN --network: use default, none or host"))),
         };
-        let mounts: Vec<RunMount> = args.mounts.iter().map(|m| RunMount::parse(m)).collect::<Result<_, _>>()?;
+        let mut mounts: Vec<RunMount> = args.mounts.iter().map(|m| RunMount::parse(m)).collect::<Result<_, _>>()?;
+        // Bind mounts from a stage or an image: their roots are mounted for the container.
+        let mut bind_sources = Vec::new();
+        let mut source_keys = Vec::new();
+        for mount in &mut mounts {
+            if let RunMount::Bind { from: Some((name, index)), .. } = mount {
+                let Origin::Layers { dirs, key } = self.copy_origin(Some(name))? else {
+                    return Err(invalid(format!("RUN --mount=type=bind,from={name}: a named context cannot be bind-mounted yet; use a stage or an image")));
+                };
+                *index = bind_sources.len();
+                bind_sources.push(dirs);
+                source_keys.push(key);
+            }
+        }
         let mut key = self.key(parent, "RUN").with("command", &command.join("\0")).with("user", &user).with("cwd", &cwd).with("network", &network);
         for mount in &args.mounts {
             key = key.with("mount", mount);
+        }
+        for source in &source_keys {
+            key = key.with("mount-source", source);
         }
         let lower = state.layer_dirs(self.store);
         let (request, tmp, cache) = (self.request, self.tmp, self.builder.cache);
@@ -140,9 +156,6 @@ impl<'a> Step<'a> {
                 let file = snapshot.dir().join("script");
                 std::fs::write(&file, content).and_then(|()| std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755))).map_err(|e| invalid(format!("writing the RUN script: {e}")))?;
                 container_mounts.push(Mount { target: PathBuf::from(target), kind: MountKind::Bind { source: file }, read_only: true });
-            }
-            for mount in &mounts {
-                container_mounts.extend(mount.resolve(request, cache)?);
             }
             let mut spec = RunSpec {
                 args: command,
@@ -164,11 +177,24 @@ impl<'a> Step<'a> {
                 xcompose_network::netns::create(&netns).map_err(|e| invalid(format!("RUN --network=none: {e}")))?;
                 spec.network = NetworkNamespace::Join(netns.clone());
             }
-            let ran = run(&snapshot, &spec, &|line| vertex.output(line));
+            // The container is started where the bind mounts' stages and images are mounted (a
+            // thread's private namespace, which the container inherits), when there are any.
+            let run_with = |source_roots: &[PathBuf]| -> Result<(), BuildError> {
+                let mut spec = spec.clone();
+                for mount in &mounts {
+                    spec.mounts.extend(mount.resolve(request, cache, source_roots)?);
+                }
+                run(&snapshot, &spec, &|line| vertex.output(line)).map_err(|e| invalid(e.to_string()))
+            };
+            let ran = if bind_sources.is_empty() {
+                run_with(&[])
+            } else {
+                snapshot.with_sources(&bind_sources, run_with).map_err(|e| invalid(e.to_string())).and_then(|r| r)
+            };
             if isolated {
                 let _ = xcompose_network::netns::remove(&netns);
             }
-            ran.map_err(|e| invalid(e.to_string()))?;
+            ran?;
             Ok(snapshot)
         });
         Ok(Planned { key: key.finish(), execute: Some(work) })
@@ -429,8 +455,9 @@ fn chown_ids(spec: &str, root: &Path) -> Result<(u32, u32), String> {
 enum RunMount {
     /// `type=cache`: a persistent directory.
     Cache { target: String, id: String, read_only: bool, uid: u32, gid: u32, mode: u32 },
-    /// `type=bind` from the context.
-    Bind { target: String, source: String, read_only: bool },
+    /// `type=bind` from the context, or (`from`: an index into the step's mounted sources) from
+    /// a stage or an image.
+    Bind { target: String, source: String, read_only: bool, from: Option<(String, usize)> },
     /// `type=tmpfs`.
     Tmpfs { target: String, size: Option<u64> },
     /// `type=secret`.
@@ -472,10 +499,8 @@ impl RunMount {
                 }
             }
             "bind" => {
-                if get("from").is_some() {
-                    return Err(invalid(format!("RUN --mount {text}: bind mounts from a stage or image (from=) are not supported yet: COPY --from the files instead")));
-                }
-                Self::Bind { target: need_target()?, source: get("source").or(get("src")).unwrap_or_default(), read_only: !(flag("rw") || flag("readwrite")) }
+                let from = get("from").map(|f| (f, 0));
+                Self::Bind { target: need_target()?, source: get("source").or(get("src")).unwrap_or_default(), read_only: !(flag("rw") || flag("readwrite")) || from.is_some(), from }
             }
             "tmpfs" => Self::Tmpfs { target: need_target()?, size: get("size").and_then(|s| s.parse().ok()) },
             "secret" => {
@@ -490,16 +515,20 @@ impl RunMount {
     }
 
     /// The container mount(s) for this build.
-    fn resolve(&self, request: &BuildRequest, cache: &BuildCache) -> Result<Vec<Mount>, BuildError> {
+    fn resolve(&self, request: &BuildRequest, cache: &BuildCache, sources: &[PathBuf]) -> Result<Vec<Mount>, BuildError> {
         Ok(match self {
             Self::Cache { target, id, read_only, uid, gid, mode } => {
                 let dir = cache.mount_dir(id, *uid, *gid, *mode).map_err(|e| invalid(format!("cache mount {id}: {e}")))?;
                 vec![Mount { target: PathBuf::from(target), kind: MountKind::Bind { source: dir }, read_only: *read_only }]
             }
-            Self::Bind { target, source, read_only } => {
-                let host = xcompose_container::secure_join(&request.context, &Path::new("/").join(source)).map_err(invalid)?;
+            Self::Bind { target, source, read_only, from } => {
+                let (root, origin) = match from {
+                    Some((name, index)) => (sources.get(*index).cloned().unwrap_or_default(), format!("stage or image {name}")),
+                    None => (request.context.clone(), "the build context".to_string()),
+                };
+                let host = xcompose_container::secure_join(&root, &Path::new("/").join(source)).map_err(invalid)?;
                 if !host.exists() {
-                    return Err(invalid(format!("RUN --mount=type=bind: source {source:?} not found in the build context")));
+                    return Err(invalid(format!("RUN --mount=type=bind: source {source:?} not found in {origin}")));
                 }
                 vec![Mount { target: PathBuf::from(target), kind: MountKind::Bind { source: host }, read_only: *read_only }]
             }
