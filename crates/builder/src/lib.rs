@@ -59,6 +59,7 @@ pub mod config;
 pub mod context;
 mod copy_flags;
 pub mod error;
+pub mod exec;
 pub mod expand;
 pub mod instantiate;
 pub mod model;

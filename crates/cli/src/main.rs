@@ -63,6 +63,11 @@ pub enum Command {
     System(commands::system::SystemCommand),
     /// Create and start containers.
     Up(commands::up::UpArgs),
+    /// Build or rebuild services.
+    Build(commands::build::BuildArgs),
+    /// Manage the build cache.
+    #[command(subcommand)]
+    Builder(commands::build::BuilderCommand),
     /// Pull service images.
     Pull(commands::pull::PullArgs),
     /// Push service images.
@@ -217,6 +222,8 @@ fn main() -> ExitCode {
         Command::Volume(cmd) => commands::volume::run(&cli, cmd),
         Command::System(cmd) => commands::system::run(&cli, cmd),
         Command::Up(args) => commands::up::run(&cli, args),
+        Command::Build(args) => commands::build::run(&cli, args),
+        Command::Builder(cmd) => commands::build::builder(&cli, cmd),
         Command::Pull(args) => commands::pull::pull(&cli, args),
         Command::Push(args) => commands::pull::push(&cli, args),
         Command::Login(args) => commands::login::login(args),

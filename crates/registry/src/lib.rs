@@ -6,6 +6,7 @@
 pub mod certs;
 pub mod conf;
 pub mod credentials;
+mod download;
 mod error;
 mod login;
 pub mod platform;
@@ -15,6 +16,7 @@ mod push;
 mod session;
 
 pub use conf::{Endpoint, Registries};
+pub use download::{download, Downloaded};
 pub use error::RegistryError;
 pub use login::{login, logout, DEFAULT_SERVER};
 pub use platform::Platform;

@@ -11,6 +11,7 @@
 
 mod blkio;
 mod boot;
+mod build;
 mod containers;
 mod copy;
 mod devices;
@@ -45,6 +46,7 @@ mod wait;
 
 use std::path::{Path, PathBuf};
 
+pub use build::{image_name, BuildOptions, BuildPolicy};
 pub use error::StackError;
 pub use network_options::BridgeOptions;
 pub use networks::{Endpoint, NetworkRecord};

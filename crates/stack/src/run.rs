@@ -24,6 +24,8 @@ pub struct RunOptions {
     pub no_deps: bool,
     /// `-P`/`--service-ports`: publish the service's ports, as `up` would.
     pub service_ports: bool,
+    /// `--build`: build the image first even if it exists (a missing one is always built).
+    pub build: bool,
 }
 
 impl Stack {
@@ -38,6 +40,8 @@ impl Stack {
             self.up(&up)?;
         }
         let _lock = self.lock()?;
+        let policy = if opts.build { crate::BuildPolicy::Always } else { crate::BuildPolicy::Missing };
+        self.build_for_up(&[service_name.to_string()], policy)?;
         self.pull_for_up(&[service_name.to_string()], None, false)?;
         self.repair()?;
         self.ensure_resources()?;

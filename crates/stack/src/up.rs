@@ -44,6 +44,8 @@ pub struct UpOptions {
     pub pull: Option<crate::PullPolicy>,
     /// `--quiet-pull`: pull without progress.
     pub quiet_pull: bool,
+    /// `--build` / `--no-build`: when images with a `build:` section are built.
+    pub build: crate::BuildPolicy,
 }
 
 /// How often states are polled while waiting.
@@ -60,7 +62,7 @@ impl Stack {
             let image = self
                 .runtime
                 .images()
-                .resolve(&service.image)
+                .resolve(&self.service_image(name, service))
                 .map_err(|e| StackError::Service { service: name.clone(), message: e.to_string() })?;
             crate::platform::check(name, service, &image)?;
             plan_opts.image_digests.insert(name.clone(), image.id);
@@ -83,6 +85,7 @@ impl Stack {
     pub fn up(&self, opts: &UpOptions) -> Result<(), StackError> {
         self.refuse_unsupported()?;
         let _lock = self.lock()?;
+        self.build_for_up(&opts.plan.services, opts.build)?;
         self.pull_for_up(&opts.plan.services, opts.pull, opts.quiet_pull)?;
         self.repair()?;
         let plan = self.plan(opts)?;

@@ -182,11 +182,14 @@ pub fn run(cli: &Cli, command: &ImageCommand) -> Result<ExitCode> {
                     .map(|i| i.references)
                     .unwrap_or_default();
                 let (tags, digests): (Vec<String>, Vec<String>) = refs.into_iter().partition(|r| Reference::parse(r).is_ok_and(|p| p.digest.is_none()));
+                // The config object as stored: Docker's own fields (Healthcheck, OnBuild, Shell)
+                // beside the OCI ones, which the OCI model would drop.
+                let raw: serde_json::Value = serde_json::from_reader(std::io::BufReader::new(store.open_blob(&resolved.id)?))?;
                 out.push(serde_json::json!({
                     "Id": resolved.id,
                     "RepoTags": tags,
                     "RepoDigests": digests,
-                    "Config": serde_json::to_value(resolved.config.config())?,
+                    "Config": raw.get("config").cloned().unwrap_or(serde_json::Value::Null),
                     "RootFS": serde_json::to_value(resolved.config.rootfs())?,
                     "Created": resolved.config.created(),
                 }));

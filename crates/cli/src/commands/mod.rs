@@ -2,6 +2,7 @@
 
 pub mod attach;
 pub mod attach_cmd;
+pub mod build;
 pub mod config;
 pub mod control;
 pub mod convert;

@@ -35,6 +35,9 @@ pub struct RunArgs {
     /// Run command with all service's ports enabled and mapped to the host.
     #[arg(short = 'P', long)]
     pub service_ports: bool,
+    /// Build image before starting container.
+    #[arg(long)]
+    pub build: bool,
     /// Run as specified username or uid.
     #[arg(short = 'u', long)]
     pub user: Option<String>,
@@ -63,6 +66,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<ExitCode> {
         name: args.name.clone(),
         no_deps: args.no_deps,
         service_ports: args.service_ports,
+        build: args.build,
     };
     catch_interrupts()?;
     let id = stack.run(&args.service, &opts)?;

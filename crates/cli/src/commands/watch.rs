@@ -1,6 +1,7 @@
 //! `xcompose watch`: brings the stack up, then applies each service's `develop.watch` rules
 //! as files change: `sync` copies them into the running containers, `restart` restarts them,
-//! `sync+restart` and `sync+exec` do both in turn. There is no image build, so `rebuild` says so.
+//! `sync+restart` and `sync+exec` do both in turn, `rebuild` builds the service's image and
+//! recreates its containers with it.
 //! A sync rule with `initial_sync` first copies what changed since the image was made.
 
 use std::path::{Path, PathBuf};
@@ -10,7 +11,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
 use xcompose_loader::model::WatchRule;
-use xcompose_stack::{Stack, UpOptions};
+use xcompose_stack::{BuildOptions, BuildPolicy, Stack, UpOptions};
 use xcompose_watch::{RuleSpec, Watcher};
 
 use crate::Cli;
@@ -46,7 +47,7 @@ pub fn run(cli: &Cli, args: &WatchArgs) -> Result<ExitCode> {
     }
     if !args.no_up {
         let plan = xcompose_orchestrator::plan::UpOptions { services: args.services.clone(), ..Default::default() };
-        stack.up(&UpOptions { plan, ..Default::default() })?;
+        stack.up(&UpOptions { plan, build: BuildPolicy::Always, ..Default::default() })?;
     }
     let specs: Vec<RuleSpec> = rules.iter().map(|(_, r)| RuleSpec { path: PathBuf::from(&r.path), ignore: r.ignore.clone(), include: r.include.clone() }).collect();
     let watcher = Watcher::new(&specs)?;
@@ -57,7 +58,7 @@ pub fn run(cli: &Cli, args: &WatchArgs) -> Result<ExitCode> {
     loop {
         for (index, paths) in watcher.next_batch(QUIET)? {
             let (service, rule) = &rules[index];
-            if let Err(e) = apply(&stack, service, rule, &paths.into_iter().collect::<Vec<_>>()) {
+            if let Err(e) = apply(&stack, service, rule, &paths.into_iter().collect::<Vec<_>>(), args.quiet) {
                 // One failed action does not end watching: the next change may fix it.
                 eprintln!("service {service:?}: {e:#}");
             }
@@ -98,8 +99,8 @@ fn sync_paths(stack: &Stack, service: &str, rule: &WatchRule, changed: &[PathBuf
     Ok(())
 }
 
-/// Carries out `rule` of `service` for the `changed` paths.
-fn apply(stack: &Stack, service: &str, rule: &WatchRule, changed: &[PathBuf]) -> Result<()> {
+/// Carries out `rule` of `service` for the `changed` paths (`quiet`: no build output).
+fn apply(stack: &Stack, service: &str, rule: &WatchRule, changed: &[PathBuf], quiet: bool) -> Result<()> {
     if rule.action.starts_with("sync") {
         sync_paths(stack, service, rule, changed)?;
     }
@@ -124,7 +125,13 @@ fn apply(stack: &Stack, service: &str, rule: &WatchRule, changed: &[PathBuf]) ->
                 stack.runtime().exec(&container.id, &request, stdio)?.wait()?;
             }
         }
-        "rebuild" => eprintln!("service {service:?}: rebuild is not supported: xcompose does not build images; rebuild the image and run `xcompose up -d {service}`"),
+        "rebuild" => {
+            eprintln!("Rebuilding service(s) [{service:?}] after changes were detected...");
+            stack.build(&BuildOptions { services: vec![service.to_string()], quiet, ..Default::default() })?;
+            eprintln!("service(s) [{service:?}] successfully built");
+            let plan = xcompose_orchestrator::plan::UpOptions { services: vec![service.to_string()], no_deps: true, ..Default::default() };
+            stack.up(&UpOptions { plan, build: BuildPolicy::Never, ..Default::default() })?;
+        }
         other => bail!("unknown watch action {other:?}"),
     }
     Ok(())
