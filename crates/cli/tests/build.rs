@@ -328,3 +328,57 @@ fn watch_rebuilds_and_recreates_and_run_builds_on_demand() -> Result<()> {
     xcompose(&sb, &dir, &["down"])?;
     Ok(())
 }
+
+const BUILD_KEYS: &str = r#"
+services:
+  app:
+    image: keys-app
+    command: ["sh", "-c", "cat /note /shared.txt /hosts /shm /links /priv"]
+    build:
+      context: ctx
+      dockerfile_inline: |
+        FROM busybox:latest AS base
+        ARG NOTE
+        RUN echo "$NOTE" > /note
+        FROM base AS final
+        COPY --from=extra shared.txt /shared.txt
+        RUN grep -q "10.1.2.3.*gateway.test" /etc/hosts && echo hosts-ok > /hosts
+        RUN df -k /dev/shm | tail -1 | awk '{print $2}' > /shm
+        RUN ip -o link show | wc -l > /links
+        RUN mkdir -p /mnt/t && mount -t tmpfs none /mnt/t && echo privileged > /priv; umount /mnt/t || true
+        FROM base AS unused
+        RUN exit 1
+      args:
+        NOTE: from-args
+      target: final
+      labels:
+        com.example.key: value
+      tags: ["keys-app:extra"]
+      extra_hosts: ["gateway.test=10.1.2.3"]
+      shm_size: 33554432
+      network: none
+      privileged: true
+      no_cache: true
+      additional_contexts:
+        extra: ../extra
+"#;
+
+#[test]
+fn compose_build_keys_take_effect() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "buildkeys", BUILD_KEYS)?;
+    std::fs::create_dir_all(dir.join("ctx"))?;
+    write(&dir, "extra/shared.txt", "from-extra\n")?;
+    let first = build(&sb, &dir, &[])?;
+    let config = inspect(&sb, &dir, "keys-app:extra")?;
+    assert_eq!(config["Config"]["Labels"]["com.example.key"], "value", "labels and tags: {config}");
+    let out = xcompose(&sb, &dir, &["run", "--rm", "app"])?;
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["from-args", "from-extra", "hosts-ok", "32768", "1", "privileged"],
+        "args, target (the unused stage's failing RUN never ran), additional_contexts, extra_hosts, shm_size, network: none, privileged:\n{first}"
+    );
+    let again = build(&sb, &dir, &[])?;
+    assert!(!again.contains("CACHED"), "no_cache: nothing comes from the cache:\n{again}");
+    Ok(())
+}
