@@ -1,0 +1,161 @@
+//! Reading an image archive (`docker save` / `buildah push docker-archive:` / `xcompose image
+//! save`, or an OCI image layout in a tar): its configuration and its layers applied in order.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+
+use anyhow::Context as _;
+use serde_json::Value;
+
+use super::fs_tree::{FsTree, TreeEntry};
+
+/// What an image archive holds: the image configuration (the whole JSON document) and the
+/// filesystem its layers make.
+#[derive(Debug)]
+pub struct ArchiveImage {
+    /// The image configuration (`{"config": {...}, "rootfs": ..., "history": ...}`).
+    pub config: Value,
+    /// The final filesystem, sorted by path.
+    pub tree: Vec<TreeEntry>,
+}
+
+/// Reads the single image of the archive at `path`: `manifest.json` (docker-archive) if there is
+/// one, else `index.json` (OCI layout). Layers may be plain, gzip or zstd tars.
+pub fn read_image_archive(path: &Path) -> anyhow::Result<ArchiveImage> {
+    let files = read_all(path)?;
+    let get = |name: &str| -> anyhow::Result<&Vec<u8>> {
+        resolve(&files, name)
+            .with_context(|| format!("{}: no {name} in the archive", path.display()))
+    };
+    let (config_name, layer_names) = if let Ok(manifest) = get("manifest.json") {
+        let manifest: Value = serde_json::from_slice(manifest).context("parsing manifest.json")?;
+        let image = manifest
+            .as_array()
+            .and_then(|images| images.first())
+            .context("manifest.json lists no image")?;
+        let config = image["Config"]
+            .as_str()
+            .context("manifest.json: no Config")?
+            .to_string();
+        let layers = strings(&image["Layers"]);
+        (config, layers)
+    } else {
+        let index: Value =
+            serde_json::from_slice(get("index.json")?).context("parsing index.json")?;
+        let digest = index["manifests"][0]["digest"]
+            .as_str()
+            .context("index.json lists no manifest")?;
+        let manifest: Value =
+            serde_json::from_slice(get(&blob(digest))?).context("parsing the OCI manifest")?;
+        let config = blob(
+            manifest["config"]["digest"]
+                .as_str()
+                .context("manifest: no config")?,
+        );
+        let layers = manifest["layers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|layer| layer["digest"].as_str().map(blob))
+            .collect();
+        (config, layers)
+    };
+    let config: Value =
+        serde_json::from_slice(get(&config_name)?).context("parsing the image configuration")?;
+    let mut tree = FsTree::new();
+    for name in &layer_names {
+        let bytes = get(name)?;
+        tree.apply_layer(decompress(bytes)?)
+            .with_context(|| format!("{}: layer {name}", path.display()))?;
+    }
+    Ok(ArchiveImage {
+        config,
+        tree: tree.into_entries(),
+    })
+}
+
+/// `sha256:HEX` -> `blobs/sha256/HEX`.
+fn blob(digest: &str) -> String {
+    format!("blobs/{}", digest.replacen(':', "/", 1))
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect()
+}
+
+/// An archive member: its bytes, or the path a symlink member points to.
+enum Member {
+    Data(Vec<u8>),
+    Link(String),
+}
+
+fn read_all(path: &Path) -> anyhow::Result<HashMap<String, Member>> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut archive = tar::Archive::new(std::io::BufReader::new(file));
+    let mut files = HashMap::new();
+    for entry in archive
+        .entries()
+        .with_context(|| format!("reading {}", path.display()))?
+    {
+        let mut entry = entry?;
+        let name = clean(&entry.path()?.to_string_lossy());
+        if entry.header().entry_type().is_symlink() {
+            let target = entry.link_name()?.context("symlink without target")?;
+            let target = target.to_string_lossy();
+            let base = name
+                .rsplit_once('/')
+                .map(|(dir, _)| dir.to_string())
+                .unwrap_or_default();
+            files.insert(name, Member::Link(clean(&format!("{base}/{target}"))));
+        } else if entry.header().entry_type().is_file() {
+            let mut data = Vec::new();
+            entry.read_to_end(&mut data)?;
+            files.insert(name, Member::Data(data));
+        }
+    }
+    Ok(files)
+}
+
+/// A member's bytes, following symlinks inside the archive (buildah's `ID/layer.tar -> ../X.tar`).
+fn resolve<'a>(files: &'a HashMap<String, Member>, name: &str) -> Option<&'a Vec<u8>> {
+    let mut name = clean(name);
+    for _ in 0..8 {
+        match files.get(&name)? {
+            Member::Data(data) => return Some(data),
+            Member::Link(target) => name = target.clone(),
+        }
+    }
+    None
+}
+
+/// A relative path with `.` and `..` resolved and no leading `./` or `/`.
+fn clean(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    parts.join("/")
+}
+
+/// A reader of the uncompressed tar in `bytes`: gzip and zstd are recognised by their magic.
+fn decompress(bytes: &[u8]) -> anyhow::Result<Box<dyn Read + '_>> {
+    Ok(if bytes.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::read::GzDecoder::new(bytes))
+    } else if bytes.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Box::new(zstd::Decoder::new(bytes)?)
+    } else {
+        Box::new(bytes)
+    })
+}
