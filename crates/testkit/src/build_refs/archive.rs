@@ -23,6 +23,16 @@ pub struct ArchiveImage {
 /// Reads the single image of the archive at `path`: `manifest.json` (docker-archive) if there is
 /// one, else `index.json` (OCI layout). Layers may be plain, gzip or zstd tars.
 pub fn read_image_archive(path: &Path) -> anyhow::Result<ArchiveImage> {
+    Ok(read(path, None)?.0)
+}
+
+/// The contents of the regular file at `file` (absolute) in the image of the archive at
+/// `path`, or `None` if there is no such file.
+pub fn file_contents(path: &Path, file: &str) -> anyhow::Result<Option<Vec<u8>>> {
+    Ok(read(path, Some(file))?.1)
+}
+
+fn read(path: &Path, capture: Option<&str>) -> anyhow::Result<(ArchiveImage, Option<Vec<u8>>)> {
     let files = read_all(path)?;
     let get = |name: &str| -> anyhow::Result<&Vec<u8>> {
         resolve(&files, name)
@@ -64,15 +74,20 @@ pub fn read_image_archive(path: &Path) -> anyhow::Result<ArchiveImage> {
     let config: Value =
         serde_json::from_slice(get(&config_name)?).context("parsing the image configuration")?;
     let mut tree = FsTree::new();
+    if let Some(file) = capture {
+        tree.capture(file);
+    }
     for name in &layer_names {
         let bytes = get(name)?;
         tree.apply_layer(decompress(bytes)?)
             .with_context(|| format!("{}: layer {name}", path.display()))?;
     }
-    Ok(ArchiveImage {
+    let captured = tree.captured().map(<[u8]>::to_vec);
+    let image = ArchiveImage {
         config,
         tree: tree.into_entries(),
-    })
+    };
+    Ok((image, captured))
 }
 
 /// `sha256:HEX` -> `blobs/sha256/HEX`.

@@ -54,12 +54,29 @@ impl fmt::Display for TreeEntry {
 #[derive(Default, Debug)]
 pub struct FsTree {
     entries: BTreeMap<String, TreeEntry>,
+    /// The path whose contents are kept ([`FsTree::capture`]), and its latest contents.
+    capture: Option<(String, Option<Vec<u8>>)>,
 }
 
 impl FsTree {
     /// An empty filesystem (`FROM scratch`).
     pub fn new() -> FsTree {
         FsTree::default()
+    }
+
+    /// Keeps the contents of the regular file at `path` (absolute) as layers are applied, for
+    /// [`FsTree::captured`].
+    pub fn capture(&mut self, path: &str) {
+        self.capture = Some((normalize(path), None));
+    }
+
+    /// The contents of the captured file, if it is a regular file of the tree.
+    pub fn captured(&self) -> Option<&[u8]> {
+        let (path, contents) = self.capture.as_ref()?;
+        match self.entries.get(path) {
+            Some(entry) if entry.kind == "file" => contents.as_deref(),
+            _ => None,
+        }
     }
 
     /// Applies one uncompressed layer tar on top: entries added or replaced, `.wh.NAME` removes
@@ -123,8 +140,20 @@ impl FsTree {
                     ("fifo", None, None)
                 } else if entry_type.is_file() || entry_type.is_contiguous() {
                     let mut hasher = Sha256::new();
-                    std::io::copy(&mut entry, &mut hasher)
-                        .with_context(|| format!("reading {path} in a layer"))?;
+                    match &mut self.capture {
+                        Some((captured, contents)) if *captured == path => {
+                            let mut data = Vec::new();
+                            entry
+                                .read_to_end(&mut data)
+                                .with_context(|| format!("reading {path} in a layer"))?;
+                            hasher.update(&data);
+                            *contents = Some(data);
+                        }
+                        _ => {
+                            std::io::copy(&mut entry, &mut hasher)
+                                .with_context(|| format!("reading {path} in a layer"))?;
+                        }
+                    }
                     ("file", None, Some(hex::encode(hasher.finalize())))
                 } else {
                     anyhow::bail!("{path}: unexpected tar entry type {entry_type:?} in a layer");

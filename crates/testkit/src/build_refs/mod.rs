@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-pub use archive::{read_image_archive, ArchiveImage};
+pub use archive::{file_contents, read_image_archive, ArchiveImage};
 pub use base_image::{base_image_archive, BASE_IMAGE};
 pub use buildah::Buildah;
 pub use corpus::{Case, Divergence, Expectations, PreBuild, Reference};
