@@ -55,6 +55,11 @@ pub enum Command {
     Volume(commands::volume::VolumeCommand),
     /// Create and start containers.
     Up(commands::up::UpArgs),
+    /// Build or rebuild services.
+    Build(commands::build::BuildArgs),
+    /// Manage the build cache.
+    #[command(subcommand)]
+    Builder(commands::build::BuilderCommand),
     /// Pull service images.
     Pull(commands::pull::PullArgs),
     /// Push service images.
@@ -184,6 +189,8 @@ fn main() -> ExitCode {
         Command::Image(cmd) => commands::image::run(&cli, cmd),
         Command::Volume(cmd) => commands::volume::run(&cli, cmd),
         Command::Up(args) => commands::up::run(&cli, args),
+        Command::Build(args) => commands::build::run(&cli, args),
+        Command::Builder(cmd) => commands::build::builder(&cli, cmd),
         Command::Pull(args) => commands::pull::pull(&cli, args),
         Command::Push(args) => commands::pull::push(&cli, args),
         Command::Login(args) => commands::login::login(args),

@@ -72,14 +72,14 @@ pub(crate) struct Committed {
 
 /// Paths created by a commit in progress, removed again unless it completes.
 #[derive(Default)]
-struct Rollback(Vec<PathBuf>);
+pub(crate) struct Rollback(Vec<PathBuf>);
 
 impl Rollback {
-    fn created(&mut self, path: PathBuf) {
+    pub(crate) fn created(&mut self, path: PathBuf) {
         self.0.push(path);
     }
 
-    fn complete(mut self) {
+    pub(crate) fn complete(mut self) {
         self.0.clear();
     }
 }
@@ -132,28 +132,12 @@ impl ImageStore {
         let _lock = self.lock()?;
         let mut rollback = Rollback::default();
         for layer in images.iter().flat_map(|i| &i.layers) {
-            let dir = self.layer_dir(&layer.diff_id);
-            if dir.exists() {
-                continue;
-            }
-            on_layer(&layer.diff_id, layer.size);
-            match &layer.unpacked {
-                Some(unpacked) => fs::rename(unpacked, &dir).map_err(io_err(&dir))?,
-                None => {
-                    let blob = BufReader::new(File::open(&layer.staged).map_err(io_err(&layer.staged))?);
-                    unpack_layer(layer.compression.decoder(blob).map_err(io_err(&layer.staged))?, &dir)?;
-                }
-            }
-            rollback.created(dir);
+            self.unpack_staged(layer, on_layer, &mut rollback)?;
         }
         let mut manifests = Vec::new();
         for image in images {
             for layer in &image.layers {
-                let blob = self.blob_path(&layer.digest);
-                if !blob.exists() {
-                    fs::rename(&layer.staged, &blob).map_err(io_err(&blob))?;
-                    rollback.created(blob);
-                }
+                self.place_blob(layer, &mut rollback)?;
             }
             let config_digest = self.put_blob(&image.config, &mut rollback)?;
             let manifest = match &image.manifest {
@@ -182,6 +166,34 @@ impl ImageStore {
         self.write_index(&index)?;
         rollback.complete();
         Ok(out)
+    }
+
+    /// Unpacks a staged layer into its layer directory unless the store has it already.
+    pub(crate) fn unpack_staged(&self, layer: &StagedLayer, on_layer: &mut dyn FnMut(&str, u64), rollback: &mut Rollback) -> Result<()> {
+        let dir = self.layer_dir(&layer.diff_id);
+        if dir.exists() {
+            return Ok(());
+        }
+        on_layer(&layer.diff_id, layer.size);
+        match &layer.unpacked {
+            Some(unpacked) => fs::rename(unpacked, &dir).map_err(io_err(&dir))?,
+            None => {
+                let blob = BufReader::new(File::open(&layer.staged).map_err(io_err(&layer.staged))?);
+                unpack_layer(layer.compression.decoder(blob).map_err(io_err(&layer.staged))?, &dir)?;
+            }
+        }
+        rollback.created(dir);
+        Ok(())
+    }
+
+    /// Moves a staged layer's blob into place unless the store has it already.
+    pub(crate) fn place_blob(&self, layer: &StagedLayer, rollback: &mut Rollback) -> Result<()> {
+        let blob = self.blob_path(&layer.digest);
+        if !blob.exists() {
+            fs::rename(&layer.staged, &blob).map_err(io_err(&blob))?;
+            rollback.created(blob);
+        }
+        Ok(())
     }
 
     /// Checks that every layer a pulled image's manifest and config name is in the store (a
@@ -213,11 +225,18 @@ impl ImageStore {
 /// The OCI manifest of an image: the same config and layers always give the same bytes, so an
 /// image loaded twice, or saved and loaded again, keeps its manifest digest.
 fn manifest_for(config_digest: &str, config_size: usize, layers: &[StagedLayer]) -> Result<Vec<u8>> {
+    let layers: Vec<(MediaType, u64, &str)> = layers.iter().map(|l| (l.compression.layer_media_type(), l.size, l.digest.as_str())).collect();
+    manifest_of(config_digest, config_size, &layers)
+}
+
+/// The OCI manifest of the config `config_digest` with `layers` (media type, size, digest),
+/// bottom first.
+pub(crate) fn manifest_of(config_digest: &str, config_size: usize, layers: &[(MediaType, u64, &str)]) -> Result<Vec<u8>> {
     let corrupt = |message: String| StoreError::Corrupt { path: Path::new(config_digest).to_path_buf(), message };
     let digest = |d: &str| Digest::from_str(d).map_err(|e| corrupt(e.to_string()));
     let layers = layers
         .iter()
-        .map(|l| Ok(Descriptor::new(l.compression.layer_media_type(), l.size, digest(&l.digest)?)))
+        .map(|(media_type, size, d)| Ok(Descriptor::new(media_type.clone(), *size, digest(d)?)))
         .collect::<Result<Vec<_>>>()?;
     let manifest = ImageManifestBuilder::default()
         .schema_version(2u32)

@@ -4,6 +4,7 @@
 //! overlayfs can stack without any entry being able to write outside it.
 
 mod blob;
+mod built;
 mod commit;
 mod healthcheck;
 mod index;
@@ -15,6 +16,7 @@ mod save;
 pub mod store;
 pub mod unpack;
 
+pub use built::{LayerWriter, StoredLayer};
 pub use healthcheck::ImageHealthcheck;
 pub use ingest::{ExpectedLayer, IngestedLayer, LayerIngest, PullStaging, PulledImage};
 pub use load::LoadEvent;

@@ -142,11 +142,13 @@ impl Stack {
     /// Creates container `name` from `service` (the project's `service_name`, possibly adjusted
     /// for a one-off run), with the anonymous volumes `inherited` at their paths.
     pub(crate) fn create_from(&self, service_name: &str, service: &Service, number: u32, name: &str, oneoff: bool, inherited: &AnonymousVolumes) -> Result<String, StackError> {
-        let image = self.runtime.images().resolve(&service.image)?;
+        let image_name = self.service_image(service_name, service);
+        let image = self.runtime.images().resolve(&image_name)?;
         let (process, user) = process_for(service_name, service, image.config.config().as_ref())
             .map_err(|e| StackError::Service { service: service_name.to_string(), message: e.to_string() })?;
         let defaults = ImageDefaults::of(self.runtime.images(), &image)?;
         let mut request = create_request(service_name, service, name, &defaults)?;
+        request.image = image_name;
         request.process = process;
         request.user = user;
         request.network = self.network_namespace(service_name, service)?;

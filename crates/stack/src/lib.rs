@@ -9,6 +9,7 @@
 //! step records what it made as soon as it made it, so a command killed at any point is
 //! completed by running it again.
 
+mod build;
 mod containers;
 mod dns;
 mod error;
@@ -30,6 +31,7 @@ mod volumes;
 
 use std::path::{Path, PathBuf};
 
+pub use build::{image_name, BuildOptions, BuildPolicy};
 pub use error::StackError;
 pub use networks::{Endpoint, NetworkRecord};
 pub use ports::PortBinding;

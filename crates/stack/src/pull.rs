@@ -120,7 +120,8 @@ impl Stack {
         let mut wanted = Vec::new();
         for name in self.services_to_pull(services, true)? {
             let service = &self.project.services[&name];
-            if service.image.is_empty() {
+            // A service that builds its image is built by `up`, not pulled (as compose does).
+            if service.image.is_empty() || service.build.is_some() {
                 continue;
             }
             let policy = policy.or(PullPolicy::parse(&service.pull_policy).map_err(|e| StackError::Service { service: name.clone(), message: e })?);

@@ -44,6 +44,8 @@ pub struct UpOptions {
     pub pull: Option<crate::PullPolicy>,
     /// `--quiet-pull`: pull without progress.
     pub quiet_pull: bool,
+    /// `--build` / `--no-build`: when images with a `build:` section are built.
+    pub build: crate::BuildPolicy,
 }
 
 /// How often states are polled while waiting.
@@ -58,7 +60,7 @@ impl Stack {
             let image = self
                 .runtime
                 .images()
-                .resolve(&service.image)
+                .resolve(&self.service_image(name, service))
                 .map_err(|e| StackError::Service { service: name.clone(), message: e.to_string() })?;
             plan_opts.image_digests.insert(name.clone(), image.id);
         }
@@ -79,6 +81,7 @@ impl Stack {
     /// Brings the project to what its files say.
     pub fn up(&self, opts: &UpOptions) -> Result<(), StackError> {
         let _lock = self.lock()?;
+        self.build_for_up(&opts.plan.services, opts.build)?;
         self.pull_for_up(&opts.plan.services, opts.pull, opts.quiet_pull)?;
         self.resolver.revive()?;
         let plan = self.plan(opts)?;

@@ -1,6 +1,7 @@
 //! One module per `xcompose` command.
 
 pub mod attach;
+pub mod build;
 pub mod config;
 pub mod control;
 pub mod down;

@@ -66,6 +66,12 @@ pub struct UpArgs {
     /// Pull without printing progress information.
     #[arg(long)]
     pub quiet_pull: bool,
+    /// Build images before starting containers.
+    #[arg(long)]
+    pub build: bool,
+    /// Don't build an image, even if it's policy.
+    #[arg(long, conflicts_with = "build")]
+    pub no_build: bool,
     /// Services to start (default: all).
     pub services: Vec<String>,
 }
@@ -117,6 +123,11 @@ fn up_options(args: &UpArgs) -> Result<UpOptions> {
         timeout: args.timeout.map(Duration::from_secs),
         pull: args.pull.as_deref().map(xcompose_stack::PullPolicy::parse).transpose().map_err(anyhow::Error::msg)?.flatten(),
         quiet_pull: args.quiet_pull,
+        build: match (args.build, args.no_build) {
+            (true, _) => xcompose_stack::BuildPolicy::Always,
+            (_, true) => xcompose_stack::BuildPolicy::Never,
+            _ => xcompose_stack::BuildPolicy::Missing,
+        },
     })
 }
 
