@@ -13,8 +13,8 @@
 use std::path::{Path, PathBuf};
 
 use xcompose_testkit::build_refs::{
-    base_image_archive, differences, BuildSpec, Buildah, BuiltImage, Case, DockerClassic,
-    HttpFiles, ImageBuilder, Reference, Xcompose, CONFIG_FIELDS,
+    base_image_archive, differences, without_compose_labels, ArchiveImage, BuildSpec, Buildah,
+    BuiltImage, Case, DockerClassic, HttpFiles, ImageBuilder, Reference, Xcompose, CONFIG_FIELDS,
 };
 use xcompose_testkit::Sandbox;
 
@@ -238,10 +238,10 @@ fn inspect_disagrees(
         Ok(inspect) => inspect,
         Err(e) => return vec![format!("{e:#}")],
     };
-    let from_inspect = BuiltImage::from_archive(xcompose_testkit::build_refs::ArchiveImage {
+    let from_inspect = without_compose_labels(BuiltImage::from_archive(ArchiveImage {
         config: serde_json::json!({"config": inspect["Config"], "author": inspect["Author"]}),
         tree: Vec::new(),
-    });
+    }));
     CONFIG_FIELDS
         .iter()
         .filter(|field| from_inspect.config[**field] != saved.config[**field])

@@ -39,7 +39,7 @@ pub use corpus::{Case, Divergence, Expectations, PreBuild, Reference};
 pub use docker_classic::DockerClassic;
 pub use fs_tree::{FsTree, TreeEntry};
 pub use http_files::{HttpFiles, HTTP_FILES_PORT};
-pub use xcompose::Xcompose;
+pub use xcompose::{without_compose_labels, Xcompose};
 
 /// The image configuration fields the conformance tests compare (`.config` of the image JSON,
 /// `.Config` of `docker image inspect`).

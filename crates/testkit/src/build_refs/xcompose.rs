@@ -6,6 +6,14 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
+/// The labels `docker compose build` gives every image it builds (project, service and compose
+/// version); the references build without compose, so they are left out of the comparison.
+const COMPOSE_LABELS: [&str; 3] = [
+    "com.docker.compose.project",
+    "com.docker.compose.service",
+    "com.docker.compose.version",
+];
+
 use super::{checked, read_image_archive, BuildSpec, BuiltImage, ImageBuilder};
 use crate::Sandbox;
 
@@ -113,6 +121,23 @@ impl ImageBuilder for Xcompose {
                 .arg(&spec.tag)
                 .output(),
         )?;
-        Ok(BuiltImage::from_archive(read_image_archive(&out)?))
+        Ok(without_compose_labels(BuiltImage::from_archive(
+            read_image_archive(&out)?,
+        )))
     }
+}
+
+/// `image` without [`COMPOSE_LABELS`] (`Labels` unset if nothing else is left).
+pub fn without_compose_labels(mut image: BuiltImage) -> BuiltImage {
+    if let Some(labels) = image.config.get_mut("Labels") {
+        if let Some(map) = labels.as_object_mut() {
+            for label in COMPOSE_LABELS {
+                map.remove(label);
+            }
+            if map.is_empty() {
+                *labels = Value::Null;
+            }
+        }
+    }
+    image
 }
