@@ -174,3 +174,66 @@ fn decompress(bytes: &[u8]) -> anyhow::Result<Box<dyn Read + '_>> {
         Box::new(bytes)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn append(builder: &mut tar::Builder<Vec<u8>>, path: &str, data: &[u8]) {
+        let mut header = tar::Header::new_gnu();
+        header.set_mode(0o644);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_size(data.len() as u64);
+        builder.append_data(&mut header, path, data).unwrap();
+    }
+
+    fn layer(path: &str, data: &[u8]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        append(&mut builder, path, data);
+        builder.into_inner().unwrap()
+    }
+
+    #[test]
+    fn a_docker_archive_with_linked_and_gzipped_layers_is_read_in_order() {
+        let mut gzipped = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gzipped, &layer("etc/motd", b"second")).unwrap();
+        let mut archive = tar::Builder::new(Vec::new());
+        append(
+            &mut archive,
+            "manifest.json",
+            br#"[{"Config":"c.json","Layers":["id1/layer.tar","l2.tar.gz"]}]"#,
+        );
+        append(
+            &mut archive,
+            "c.json",
+            br#"{"config":{"Cmd":["sh"],"Volumes":{}},"author":"me"}"#,
+        );
+        append(&mut archive, "l1.tar", &layer("etc/motd", b"first"));
+        let mut link = tar::Header::new_gnu();
+        link.set_entry_type(tar::EntryType::Symlink);
+        link.set_size(0);
+        archive
+            .append_link(&mut link, "id1/layer.tar", "../l1.tar")
+            .unwrap();
+        append(&mut archive, "l2.tar.gz", &gzipped.finish().unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("image.tar");
+        std::fs::write(&path, archive.into_inner().unwrap()).unwrap();
+
+        let image = read_image_archive(&path).unwrap();
+        assert_eq!(image.config["config"]["Cmd"][0], "sh");
+        assert_eq!(image.tree.len(), 1);
+        assert_eq!(
+            file_contents(&path, "/etc/motd").unwrap().as_deref(),
+            Some(&b"second"[..])
+        );
+        let built = super::super::BuiltImage::from_archive(image);
+        assert_eq!(
+            built.config["Volumes"],
+            Value::Null,
+            "an empty map is no value"
+        );
+        assert_eq!(built.config["Author"], "me");
+    }
+}

@@ -300,4 +300,24 @@ mod tests {
         assert_eq!(entries[0].sha256, entries[2].sha256);
         assert_eq!(entries[0].kind, "file");
     }
+
+    #[test]
+    fn a_captured_file_has_its_latest_contents_and_none_once_whited_out() {
+        let mut tree = FsTree::new();
+        tree.capture("/etc/log");
+        tree.apply_layer(
+            &layer(|b| {
+                add(b, "etc/", tar::EntryType::Directory, b"");
+                add(b, "etc/log", tar::EntryType::Regular, b"first");
+            })[..],
+        )
+        .unwrap();
+        assert_eq!(tree.captured(), Some(&b"first"[..]));
+        tree.apply_layer(&layer(|b| add(b, "etc/log", tar::EntryType::Regular, b"second"))[..])
+            .unwrap();
+        assert_eq!(tree.captured(), Some(&b"second"[..]));
+        tree.apply_layer(&layer(|b| add(b, "etc/.wh.log", tar::EntryType::Regular, b""))[..])
+            .unwrap();
+        assert_eq!(tree.captured(), None);
+    }
 }
