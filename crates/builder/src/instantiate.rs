@@ -1,14 +1,15 @@
 //! An instruction's words expanded as BuildKit expands them when it dispatches the
-//! instruction (`SupportsSingleWordExpansion`): the sources, destination and `--from`,
-//! `--chown`, `--chmod`, `--exclude`, `--checksum` of COPY/ADD, ENV and LABEL keys and values,
-//! ARG names and defaults, EXPOSE, VOLUME, USER, WORKDIR, STOPSIGNAL and RUN's `--mount`
-//! options. RUN, CMD, ENTRYPOINT, SHELL, HEALTHCHECK, MAINTAINER and ONBUILD's stored trigger
-//! stay as written. Also gives the variables used, which an instruction's cache key holds.
+//! instruction (`SupportsSingleWordExpansion`): the sources, destination and `--chown`,
+//! `--chmod`, `--exclude`, `--checksum` of COPY/ADD (not `--from`), ENV and LABEL keys and
+//! values, EXPOSE, VOLUME, USER, WORKDIR, STOPSIGNAL and RUN's `--mount` options. ARG's
+//! defaults expand in [`crate::StageScope::declare`]; RUN, CMD, ENTRYPOINT, SHELL,
+//! HEALTHCHECK, MAINTAINER and ONBUILD's stored trigger stay as written. Also gives the
+//! variables used, which an instruction's cache key holds.
 
 use std::collections::BTreeSet;
 
 use crate::expand::{ExpandError, Expander, Variables};
-use crate::model::{ArgDecl, CopyArgs, CopySource, InstructionKind, KeyValue};
+use crate::model::{CopyArgs, CopySource, InstructionKind, KeyValue};
 use crate::scope::StageScope;
 
 /// An instruction with its words expanded, and the set variables it used.
@@ -47,6 +48,15 @@ impl Expansion<'_> {
         Ok(expanded.value)
     }
 
+    fn split(&mut self, words: &[String]) -> Result<Vec<String>, ExpandError> {
+        let mut out = Vec::new();
+        for word in words {
+            self.used.extend(self.expander.word(word, self.env)?.matched);
+            out.extend(self.expander.words(word, self.env)?);
+        }
+        Ok(out)
+    }
+
     fn all(&mut self, words: &[String]) -> Result<Vec<String>, ExpandError> {
         words.iter().map(|w| self.word(w)).collect()
     }
@@ -71,7 +81,6 @@ impl Expansion<'_> {
         Ok(CopyArgs {
             sources,
             dest: self.word(&args.dest)?,
-            from: self.optional(&args.from)?,
             chown: self.optional(&args.chown)?,
             chmod: self.optional(&args.chmod)?,
             exclude: self.all(&args.exclude)?,
@@ -90,10 +99,8 @@ impl InstructionKind {
             Self::Copy(args) => Self::Copy(x.copy(args)?),
             Self::Env(pairs) => Self::Env(x.pairs(pairs)?),
             Self::Label(pairs) => Self::Label(x.pairs(pairs)?),
-            Self::Arg(decls) => Self::Arg(
-                decls.iter().map(|d| Ok(ArgDecl { name: x.word(&d.name)?, default: d.default.clone() })).collect::<Result<_, ExpandError>>()?,
-            ),
-            Self::Expose(ports) => Self::Expose(x.all(ports)?),
+            // EXPOSE splits its words after expansion (BuildKit's `ProcessWords`).
+            Self::Expose(ports) => Self::Expose(x.split(ports)?),
             Self::Volume(paths) => Self::Volume(x.all(paths)?),
             Self::User(user) => Self::User(x.word(user)?),
             Self::Workdir(dir) => Self::Workdir(x.word(dir)?),
@@ -111,17 +118,19 @@ impl InstructionKind {
 
 impl Expander {
     /// A COPY/ADD here-document body whose delimiter was not quoted: variables expanded,
-    /// quotes left as they are (BuildKit's lexer with `SkipProcessQuotes`).
+    /// quotes left as they are (BuildKit's lexer with `SkipProcessQuotes`, and `\` as the
+    /// escape whatever the Dockerfile's).
     pub fn heredoc(&self, content: &str, env: &dyn Variables) -> Result<String, ExpandError> {
+        let lexer = Expander::default();
         let mut out = String::new();
         let mut rest = content;
         // Quotes are literal here: expand each quote-free run, and keep the quotes.
         while let Some(at) = rest.find(['\'', '"']) {
-            out.push_str(&self.word(&rest[..at], env)?.value);
+            out.push_str(&lexer.word(&rest[..at], env)?.value);
             out.push_str(&rest[at..at + 1]);
             rest = &rest[at + 1..];
         }
-        out.push_str(&self.word(rest, env)?.value);
+        out.push_str(&lexer.word(rest, env)?.value);
         Ok(out)
     }
 }
@@ -143,9 +152,9 @@ mod tests {
         let i = instantiate("COPY --from=$STAGE --chown=${USER}:app --exclude=$EX ${SRC}/* \"$DEST\"", &[("STAGE", "build"), ("USER", "me"), ("EX", "*.md"), ("SRC", "src"), ("DEST", "/app dir")]);
         let InstructionKind::Copy(c) = i.kind else { panic!() };
         assert_eq!(c.sources, vec![CopySource::Path("src/*".into())]);
-        assert_eq!((c.dest.as_str(), c.from.as_deref(), c.chown.as_deref()), ("/app dir", Some("build"), Some("me:app")));
+        assert_eq!((c.dest.as_str(), c.from.as_deref(), c.chown.as_deref()), ("/app dir", Some("$STAGE"), Some("me:app")), "--from is not expanded");
         assert_eq!(c.exclude, vec!["*.md"]);
-        assert_eq!(i.used, ["DEST", "EX", "SRC", "STAGE", "USER"].map(String::from).into());
+        assert_eq!(i.used, ["DEST", "EX", "SRC", "USER"].map(String::from).into());
     }
 
     #[test]
@@ -169,6 +178,7 @@ mod tests {
     fn metadata_words_expand() {
         let env = [("P", "8080"), ("U", "app"), ("D", "/srv"), ("S", "SIGINT")];
         assert_eq!(instantiate("EXPOSE $P/tcp 53", &env).kind, InstructionKind::Expose(vec!["8080/tcp".into(), "53".into()]));
+        assert_eq!(instantiate("EXPOSE $PORTS", &[("PORTS", "80 443/udp")]).kind, InstructionKind::Expose(vec!["80".into(), "443/udp".into()]));
         assert_eq!(instantiate("USER $U", &env).kind, InstructionKind::User("app".into()));
         assert_eq!(instantiate("WORKDIR $D/x", &env).kind, InstructionKind::Workdir("/srv/x".into()));
         assert_eq!(instantiate("STOPSIGNAL $S", &env).kind, InstructionKind::Stopsignal("SIGINT".into()));
@@ -204,6 +214,6 @@ mod tests {
     #[test]
     fn heredoc_bodies_keep_their_quotes() {
         let env: BTreeMap<String, String> = [("X".to_string(), "1".to_string())].into();
-        assert_eq!(Expander::default().heredoc("a=\"$X\" b='${X}'\n", &env).unwrap(), "a=\"1\" b='1'\n");
+        assert_eq!(Expander::new('`').heredoc("a=\"$X\" b='${X}'\n", &env).unwrap(), "a=\"1\" b='1'\n");
     }
 }

@@ -19,8 +19,12 @@
 //!   RUN's environment and its `|N A=1` history prefix.
 //! - [`plan`] — [`BuildPlan`]: the stages a target needs, in order, each one's base and
 //!   `--from` sources, and which can be built in parallel.
+//! - [`stage`] — [`StageState`]: one stage's config and scope advanced instruction by
+//!   instruction ([`StageState::step`]), giving the executor each [`Step`].
 //! - [`config`] — [`ImageConfigState`]: the image config and history, instruction by
 //!   instruction, with Docker's rules.
+//! - `copy_flags` — COPY/ADD flag checks at dispatch ([`CopyArgs::chmod_mode`],
+//!   [`CopyArgs::check_checksum`]).
 //! - [`context`] — [`Context`]: `.dockerignore`, COPY/ADD source selection and the content
 //!   digest of a selection for cache keys.
 //!
@@ -34,33 +38,23 @@
 //! let plan = BuildPlan::new(&dockerfile, &args, None).unwrap();
 //! assert_eq!(plan.stages[0].base, Base::Image("alpine:1".into()));
 //!
-//! let stage = &dockerfile.stages[plan.target];
-//! let mut config = ImageConfigState::scratch(); // or `from_config_blob` of the base image
-//! let mut scope = StageScope::new(&config.config.env().clone().unwrap_or_default());
 //! let expander = Expander::new(dockerfile.escape);
-//! for instruction in &stage.instructions {
-//!     let step = instruction.kind.instantiate(&expander, &scope).unwrap();
-//!     // `step.used` (with `scope`'s values) goes into the step's cache key.
-//!     match &step.kind {
-//!         InstructionKind::Arg(decls) => {
-//!             scope.declare(decls, &args, &plan.globals, &expander).unwrap();
-//!         }
-//!         InstructionKind::Env(pairs) => {
-//!             config.apply(&step.kind, &scope).unwrap();
-//!             scope.set_env(&pairs.iter().map(|p| (p.key.clone(), p.value.clone())).collect::<Vec<_>>());
-//!             continue;
-//!         }
-//!         _ => {}
-//!     }
-//!     config.apply(&step.kind, &scope).unwrap();
+//! // `ImageConfigState::from_config_blob` of the base image; scratch here.
+//! let mut stage = StageState::from_image(ImageConfigState::scratch());
+//! for instruction in &dockerfile.stages[plan.target].instructions {
+//!     let step = stage.step(instruction, &args, &plan.globals, &expander).unwrap();
+//!     // `step.cache_inputs` go into the step's cache key; the executor carries out
+//!     // `step.kind` when `step.changes_filesystem`.
+//!     assert_eq!(step.changes_filesystem, matches!(step.kind, InstructionKind::Workdir(_)));
 //! }
-//! assert_eq!(config.config.working_dir().as_deref(), Some("/home/app"));
-//! assert_eq!(config.config.cmd().clone().unwrap(), ["/bin/sh", "-c", "run"]);
+//! assert_eq!(stage.config.config.working_dir().as_deref(), Some("/home/app"));
+//! assert_eq!(stage.config.config.cmd().clone().unwrap(), ["/bin/sh", "-c", "run"]);
 //! ```
 
 pub mod args;
 pub mod config;
 pub mod context;
+mod copy_flags;
 pub mod error;
 pub mod exec;
 pub mod expand;
@@ -69,6 +63,7 @@ pub mod model;
 mod parse;
 pub mod plan;
 pub mod scope;
+pub mod stage;
 
 pub use args::{BuildArgs, GlobalArgs, Platform};
 pub use config::{ConfigError, ImageConfigState};
@@ -82,3 +77,4 @@ pub use model::{
 };
 pub use plan::{Base, BuildPlan, FromSource, PlanError, PlannedStage};
 pub use scope::StageScope;
+pub use stage::{StageState, Step, StepError};

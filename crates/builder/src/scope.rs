@@ -8,7 +8,9 @@ use crate::args::{BuildArgs, GlobalArgs};
 use crate::expand::{ExpandError, Expander, Variables};
 use crate::model::ArgDecl;
 
-/// A stage's variables at one point of the stage.
+/// A stage's variables at one point of the stage. A stage `FROM` an earlier stage starts
+/// with a clone of that stage's final scope: BuildKit carries its environment and its
+/// declared ARGs over.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StageScope {
     env: Vec<(String, String)>,

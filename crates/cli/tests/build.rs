@@ -98,9 +98,171 @@ fn up_builds_a_missing_image() -> Result<()> {
     let (ok, again) = compose(&sb, &dir, &["up", "-d"])?;
     ensure!(ok, "second up failed:\n{again}");
     assert!(!again.contains("Built"), "no build when the image exists:\n{again}");
+    let container = xcompose(&sb, &dir, &["ps", "-q"])?;
     let (ok, rebuilt) = compose(&sb, &dir, &["up", "-d", "--build"])?;
     ensure!(ok, "up --build failed:\n{rebuilt}");
     assert!(rebuilt.contains("CACHED") && rebuilt.contains("Built"), "up --build builds, from the cache:\n{rebuilt}");
+    assert_eq!(xcompose(&sb, &dir, &["ps", "-q"])?, container, "the same image: the container is not recreated");
+    // A changed file makes a new image, and `up --build` recreates the container with it.
+    write(&dir, "greeting.txt", "rebuilt\n")?;
+    xcompose(&sb, &dir, &["up", "-d", "--build"])?;
+    assert_ne!(xcompose(&sb, &dir, &["ps", "-q"])?, container, "a new image: the container is recreated");
+    assert_eq!(xcompose(&sb, &dir, &["exec", "-T", "web", "cat", "/srv/greeting.txt"])?, "rebuilt\n");
     xcompose(&sb, &dir, &["down"])?;
+    Ok(())
+}
+
+/// The lines the steps appended to the cache mount's log, which survives builds.
+fn cache_log(sb: &Sandbox) -> Result<String> {
+    let mounts = sb.root().join("builder/cache/mounts");
+    let mut out = String::new();
+    for entry in std::fs::read_dir(&mounts)? {
+        let log = entry?.path().join("log");
+        if log.exists() {
+            out.push_str(&std::fs::read_to_string(log)?);
+        }
+    }
+    Ok(out)
+}
+
+const CACHED: &str = r#"FROM busybox:latest
+COPY a.txt /a.txt
+RUN --mount=type=cache,target=/probe echo first >> /probe/log
+COPY b.txt /b.txt
+ARG V=1
+RUN --mount=type=cache,target=/probe echo "second $V" >> /probe/log
+"#;
+
+#[test]
+fn the_cache_runs_only_what_changed() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "cache", "services:\n  app:\n    build: .\n")?;
+    write(&dir, "Dockerfile", CACHED)?;
+    write(&dir, "a.txt", "a\n")?;
+    write(&dir, "b.txt", "b\n")?;
+
+    build(&sb, &dir, &[])?;
+    assert_eq!(cache_log(&sb)?, "first\nsecond 1\n");
+    let first_id = inspect(&sb, &dir, "cache-app")?["Id"].clone();
+
+    // Nothing changed: every step is CACHED and no RUN runs.
+    let output = build(&sb, &dir, &[])?;
+    assert_eq!(output.lines().filter(|l| l.ends_with(" CACHED")).count(), 5, "FROM and the four steps are cached:\n{output}");
+    assert_eq!(cache_log(&sb)?, "first\nsecond 1\n", "a no-op rebuild runs nothing");
+    assert_eq!(inspect(&sb, &dir, "cache-app")?["Id"], first_id, "a rebuild from the cache makes the same image");
+
+    // b.txt changed: only what follows its COPY runs again.
+    write(&dir, "b.txt", "b, edited\n")?;
+    build(&sb, &dir, &[])?;
+    assert_eq!(cache_log(&sb)?, "first\nsecond 1\nsecond 1\n", "the first RUN stays cached");
+
+    // An ARG change invalidates from its first use: the second RUN only.
+    build(&sb, &dir, &["--build-arg", "V=2"])?;
+    assert_eq!(cache_log(&sb)?, "first\nsecond 1\nsecond 1\nsecond 2\n");
+
+    // --no-cache runs everything; the cache mount keeps its content.
+    build(&sb, &dir, &["--no-cache", "--build-arg", "V=2"])?;
+    assert_eq!(cache_log(&sb)?, "first\nsecond 1\nsecond 1\nsecond 2\nfirst\nsecond 2\n");
+
+    // `builder prune` forgets every step and empties the cache mounts.
+    let (ok, pruned) = compose(&sb, &dir, &["builder", "prune", "-f"])?;
+    ensure!(ok, "builder prune failed:\n{pruned}");
+    assert!(pruned.contains("Total reclaimed space:"), "{pruned}");
+    build(&sb, &dir, &["--build-arg", "V=2"])?;
+    assert_eq!(cache_log(&sb)?, "first\nsecond 2\n", "after a prune everything runs again, on an empty cache mount");
+    Ok(())
+}
+
+const MULTI: &str = r#"FROM busybox:latest AS builder
+WORKDIR /src
+COPY tool.sh .
+RUN chmod 755 tool.sh && mkdir -p /out && cp tool.sh /out/tool
+
+FROM busybox:latest AS unused
+RUN exit 1
+
+FROM busybox:latest
+COPY --from=builder /out/tool /usr/local/bin/tool
+RUN rm -rf /home && mkdir /home && echo only > /home/only && rm /bin/vi
+CMD ["tool"]
+"#;
+
+#[test]
+fn multi_stage_copies_from_an_earlier_stage_and_skips_unused_ones() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "multi", "services:\n  app:\n    build: .\n")?;
+    write(&dir, "Dockerfile", MULTI)?;
+    write(&dir, "tool.sh", "#!/bin/sh\necho tool ran; ls /home; ls /bin/vi 2>/dev/null || echo no-vi\n")?;
+    let output = build(&sb, &dir, &[])?;
+    assert!(output.contains("[builder 2/4] WORKDIR /src") && output.contains("[stage-2 2/3] COPY --from=builder /out/tool /usr/local/bin/tool"), "{output}");
+    assert!(!output.contains("RUN exit 1"), "the unused stage is not built:\n{output}");
+    let image = inspect(&sb, &dir, "multi-app")?;
+    assert_eq!(image["Config"]["WorkingDir"], serde_json::Value::Null, "the final stage has no WORKDIR of its own: {image}");
+    let ran = xcompose(&sb, &dir, &["run", "--rm", "app"])?;
+    assert_eq!(ran, "tool ran\nonly\nno-vi\n", "the tool from the builder stage runs, /home is opaque, /bin/vi whited out");
+    Ok(())
+}
+
+#[test]
+fn a_failing_run_says_why_and_leaves_nothing() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "broken", "services:\n  app:\n    build: .\n")?;
+    write(&dir, "Dockerfile", "FROM busybox:latest\nRUN echo about to fail && exit 3\n")?;
+    let (ok, output) = compose(&sb, &dir, &["build"])?;
+    assert!(!ok, "the build fails");
+    assert!(output.contains("process \"/bin/sh -c echo about to fail && exit 3\" did not complete successfully: exit code: 3"), "{output}");
+    assert!(output.contains("about to fail"), "the RUN's output is shown:\n{output}");
+    let (found, _) = compose(&sb, &dir, &["image", "inspect", "broken-app"])?;
+    assert!(!found, "no image is tagged");
+    let tmp = sb.root().join("builder/tmp");
+    assert_eq!(std::fs::read_dir(&tmp)?.count(), 0, "no snapshot is left in {}", tmp.display());
+    let mounts = sb.run_ok("cat", &["/proc/self/mountinfo"])?;
+    assert!(!mounts.contains(tmp.to_str().context("path")?), "no mount is left:\n{mounts}");
+    Ok(())
+}
+
+#[test]
+fn a_killed_build_leaves_nothing_the_next_build_does_not_clean() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "killed", "services:\n  app:\n    build: .\n")?;
+    write(&dir, "Dockerfile", "FROM busybox:latest\nRUN echo started && sleep 7177\n")?;
+    let mut child = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).arg("build").stderr(std::process::Stdio::piped()).spawn()?;
+    let stderr = child.stderr.take().context("stderr")?;
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+    lines.by_ref().find(|l| l.as_ref().is_ok_and(|l| l.ends_with(" started"))).context("the RUN started")??;
+    child.kill()?;
+    child.wait()?;
+    let sleeping = || -> Result<bool> { Ok(sb.run("pgrep", &["-f", "sleep 7177"])?.status.success()) };
+    assert!(sleeping()?, "the RUN's container outlived the killed build");
+    write(&dir, "Dockerfile", "FROM busybox:latest\nRUN echo done\n")?;
+    build(&sb, &dir, &[])?;
+    assert!(!sleeping()?, "the next build killed the abandoned container");
+    assert_eq!(std::fs::read_dir(sb.root().join("builder/tmp"))?.count(), 0, "and removed its snapshot");
+    Ok(())
+}
+
+const SECRETS: &str = r#"
+services:
+  app:
+    build:
+      context: .
+      secrets: [token]
+      args:
+        GREETING: hi
+secrets:
+  token:
+    file: ./token.txt
+"#;
+
+#[test]
+fn secrets_are_mounted_for_a_run_and_not_kept() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "secret", SECRETS)?;
+    write(&dir, "token.txt", "s3cr3t")?;
+    write(&dir, "Dockerfile", "FROM busybox:latest\nARG GREETING\nRUN --mount=type=secret,id=token,required=true echo \"$GREETING $(cat /run/secrets/token | wc -c)\" > /seen\n")?;
+    build(&sb, &dir, &[])?;
+    let seen = xcompose(&sb, &dir, &["run", "--rm", "app", "sh", "-c", "cat /seen; ls /run/secrets 2>&1 || true"])?;
+    assert!(seen.starts_with("hi 6\n"), "the RUN read the 6-byte secret: {seen}");
+    assert!(seen.contains("No such file or directory"), "the secret's mount point is not in the image: {seen}");
     Ok(())
 }

@@ -116,7 +116,7 @@ fn build_request(project: &xcompose_loader::Project, name: &str, service: &Servi
     let map = |key: &str| -> BTreeMap<String, Option<String>> {
         build.get(key).and_then(Value::as_object).map(|m| m.iter().map(|(k, v)| (k.clone(), scalar(v))).collect()).unwrap_or_default()
     };
-    let list = |key: &str| -> Vec<String> { build.get(key).and_then(Value::as_array).map(|a| a.iter().filter_map(|v| scalar(v)).collect()).unwrap_or_default() };
+    let list = |key: &str| -> Vec<String> { build.get(key).and_then(Value::as_array).map(|a| a.iter().filter_map(scalar).collect()).unwrap_or_default() };
     let context = PathBuf::from(text("context").unwrap_or_else(|| ".".into()));
     if text("context").is_some_and(|c| c.contains("://") || c.starts_with("git@")) {
         return Err(format!("build context {:?} is remote, which xcompose's builder does not fetch: clone or download it and use the local path", text("context").unwrap_or_default()));

@@ -8,7 +8,10 @@
 
 mod gofmt;
 mod ports;
+mod run;
 mod signal;
+
+pub use run::{RunInvocation, PIPES_DIR};
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -16,7 +19,7 @@ use oci_spec::image::{Config, History, ImageConfiguration};
 use xcompose_images::ImageHealthcheck;
 
 use crate::error::ParseError;
-use crate::model::{CommandLine, CopySource, Dockerfile, Healthcheck, Instruction, InstructionKind};
+use crate::model::{CommandLine, CopySource, Dockerfile, Healthcheck, Instruction, InstructionKind, SourceLines};
 use crate::scope::StageScope;
 
 /// The default SHELL.
@@ -62,12 +65,19 @@ impl ImageConfigState {
         Self { config, ..Self::default() }
     }
 
-    /// The state of a stage `FROM` the image whose config blob is `blob`.
+    /// The state of a stage `FROM` the image whose config blob is `blob` (with the default
+    /// PATH added to its Env when it has none, as BuildKit does).
     pub fn from_config_blob(blob: &[u8]) -> Result<Self, ConfigError> {
         let corrupt = |e: serde_json::Error| ConfigError(format!("the base image's config cannot be read: {e}"));
         let image: ImageConfiguration = serde_json::from_slice(blob).map_err(corrupt)?;
         let raw: serde_json::Value = serde_json::from_slice(blob).map_err(corrupt)?;
         let mut state = Self::from_config_json(&raw["config"])?;
+        // BuildKit makes sure a stage's environment has a PATH.
+        let mut env = state.config.env().clone().unwrap_or_default();
+        if !env.iter().any(|e| e.starts_with("PATH=")) {
+            env.push(DEFAULT_PATH.to_string());
+            state.config.set_env(Some(env));
+        }
         state.author = image.author().clone();
         state.history = image.history().clone().unwrap_or_default();
         Ok(state)
@@ -93,28 +103,41 @@ impl ImageConfigState {
     }
 
     /// The base image's ONBUILD triggers as instructions to run right after FROM, in order;
-    /// the new image does not keep them (Docker clears `OnBuild` once triggered).
+    /// the new image does not keep them (Docker clears `OnBuild` once triggered). Lines and
+    /// errors are those of the triggers' own text (path `ONBUILD`);
+    /// [`ImageConfigState::take_onbuild_triggers_at`] places them at the stage's FROM.
     pub fn take_onbuild_triggers(&mut self, escape: char) -> Result<Vec<Instruction>, ParseError> {
+        let path = std::path::PathBuf::from("ONBUILD");
+        self.take_triggers(escape, &path, None)
+    }
+
+    /// [`ImageConfigState::take_onbuild_triggers`] with the triggers, and their errors, placed
+    /// at the stage's FROM (`from` in `dockerfile`), as BuildKit places them.
+    pub fn take_onbuild_triggers_at(&mut self, dockerfile: &Dockerfile, from: SourceLines) -> Result<Vec<Instruction>, ParseError> {
+        self.take_triggers(dockerfile.escape, &dockerfile.path, Some(from))
+    }
+
+    fn take_triggers(&mut self, escape: char, path: &std::path::Path, from: Option<SourceLines>) -> Result<Vec<Instruction>, ParseError> {
         if self.on_build.is_empty() {
             return Ok(Vec::new());
         }
+        let at_from = |message: String| ParseError { path: path.to_path_buf(), line: from.map_or(1, |f| f.start), message };
         let directive = if escape == '`' { "# escape=`\n" } else { "" };
         let text = format!("{directive}FROM scratch\n{}\n", self.on_build.join("\n"));
-        let parsed = Dockerfile::parse(&text, "ONBUILD")?;
-        for trigger in parsed.stages.iter().flat_map(|s| &s.instructions) {
-            if let Some(refused) = ["ONBUILD", "FROM", "MAINTAINER"].into_iter().find(|k| *k == trigger.kind.keyword()) {
-                let message = match refused {
-                    "ONBUILD" => "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed".to_string(),
-                    other => format!("{other} isn't allowed as an ONBUILD trigger"),
-                };
-                return Err(ParseError { path: "ONBUILD".into(), line: trigger.lines.start, message });
+        let parsed = Dockerfile::parse(&text, path).map_err(|e| at_from(e.message))?;
+        if parsed.stages.len() > 1 {
+            return Err(at_from("FROM isn't allowed as an ONBUILD trigger".into()));
+        }
+        let mut triggers: Vec<Instruction> = parsed.stages.into_iter().flat_map(|s| s.instructions).collect();
+        for trigger in &mut triggers {
+            match trigger.kind.keyword() {
+                "ONBUILD" => return Err(at_from("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed".into())),
+                "MAINTAINER" => return Err(at_from("MAINTAINER isn't allowed as an ONBUILD trigger".into())),
+                _ => trigger.lines = from.unwrap_or(trigger.lines),
             }
         }
-        if parsed.stages.len() > 1 {
-            return Err(ParseError { path: "ONBUILD".into(), line: parsed.stages[1].lines.start, message: "FROM isn't allowed as an ONBUILD trigger".into() });
-        }
         self.on_build.clear();
-        Ok(parsed.stages.into_iter().flat_map(|s| s.instructions).collect())
+        Ok(triggers)
     }
 
     /// The SHELL in force.
@@ -139,7 +162,8 @@ impl ImageConfigState {
     }
 
     /// Applies `kind` — already instantiated (words expanded), and for ARG after
-    /// [`StageScope::declare`] — to the config, and appends its history entry. `scope` is the
+    /// [`StageScope::declare`] — to the config, and appends its history entry (none for
+    /// ONBUILD, as BuildKit). `scope` is the
     /// stage's variables before the instruction (after, for ARG).
     pub fn apply(&mut self, kind: &InstructionKind, scope: &StageScope) -> Result<(), ConfigError> {
         match kind {
@@ -191,13 +215,19 @@ impl ImageConfigState {
                 self.cmd_set = true;
             }
             InstructionKind::Entrypoint(command) => {
-                self.config.set_entrypoint(Some(self.command_args(command)));
+                // `ENTRYPOINT []` clears it (BuildKit keeps an empty ENTRYPOINT as none).
+                let args = self.command_args(command);
+                self.config.set_entrypoint((!args.is_empty()).then_some(args));
                 if !self.cmd_set {
                     self.config.set_cmd(None);
                 }
             }
             InstructionKind::Maintainer(name) => self.author = Some(name.clone()),
             InstructionKind::Arg(_) | InstructionKind::Run(_) | InstructionKind::Copy(_) | InstructionKind::Add(_) => {}
+        }
+        if matches!(kind, InstructionKind::Onbuild(_)) {
+            // BuildKit records no history for ONBUILD.
+            return Ok(());
         }
         let created_by = self.created_by(kind, scope);
         // BuildKit's WORKDIR makes the directory in a layer, unless it is `/`.
@@ -221,25 +251,29 @@ impl ImageConfigState {
     pub fn created_by(&self, kind: &InstructionKind, scope: &StageScope) -> String {
         match kind {
             InstructionKind::Run(run) => {
-                let mut args = self.command_args(&run.command);
-                if let (Some(last), CommandLine::Shell(_)) = (args.last_mut(), &run.command) {
-                    for heredoc in &run.heredocs {
-                        last.push_str(&format!("\n{}{}", heredoc.content, heredoc.name));
-                    }
-                }
+                let args = self.run_invocation(run).args;
                 let prefix = scope.run_args_prefix().map(|p| format!("{p} ")).unwrap_or_default();
                 format!("RUN {prefix}{} # buildkit", args.join(" "))
             }
             InstructionKind::Copy(copy) | InstructionKind::Add(copy) => {
-                let sources: Vec<String> = copy
-                    .sources
-                    .iter()
-                    .map(|s| match s {
-                        CopySource::Path(p) => p.clone(),
-                        CopySource::Heredoc(h) => format!("<<{}", h.name),
-                    })
-                    .collect();
-                format!("{} {} {} # buildkit", kind.keyword(), sources.join(" "), copy.dest)
+                // BuildKit's `dispatchCopy`: --parents, --chown, --chmod, the paths, then the
+                // here-documents, then the destination.
+                let mut words = vec![kind.keyword().to_string()];
+                if copy.parents {
+                    words.push("--parents".into());
+                }
+                words.extend(copy.chown.iter().map(|c| format!("--chown={c}")));
+                words.extend(copy.chmod.iter().map(|c| format!("--chmod={c}")));
+                words.extend(copy.sources.iter().filter_map(|s| match s {
+                    CopySource::Path(p) => Some(p.clone()),
+                    CopySource::Heredoc(_) => None,
+                }));
+                words.extend(copy.sources.iter().filter_map(|s| match s {
+                    CopySource::Heredoc(h) => Some(format!("<<{}", h.name)),
+                    CopySource::Path(_) => None,
+                }));
+                words.push(copy.dest.clone());
+                format!("{} # buildkit", words.join(" "))
             }
             InstructionKind::Workdir(_) => format!("WORKDIR {}", self.config.working_dir().clone().unwrap_or_default()),
             InstructionKind::Arg(decls) => {

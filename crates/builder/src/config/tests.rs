@@ -81,7 +81,6 @@ fn history_as_buildkit_writes_it() {
         ("HEALTHCHECK &{[\"CMD-SHELL\" \"curl -f http://localhost/ || exit 1\"] \"5m0s\" \"3s\" \"0s\" \"0s\" '\\x00'}", true),
         ("SHELL [/bin/bash -c]", true),
         ("USER app", true),
-        ("ONBUILD COPY . /app", true),
     ];
     assert_eq!(created_by(&s), expected.map(|(c, e)| (c.to_string(), e)).to_vec());
     assert!(s.history.iter().all(|h| h.comment().as_deref() == Some(HISTORY_COMMENT)));
@@ -103,6 +102,8 @@ fn the_references_cmd_and_entrypoint_table() {
     assert_eq!(run("CMD [\"exec_cmd\", \"p1_cmd\"]\nENTRYPOINT [\"exec_entry\", \"p1_entry\"]\n"), "exec_entry p1_entry exec_cmd p1_cmd");
     assert_eq!(run("CMD exec_cmd p1_cmd\nENTRYPOINT [\"exec_entry\", \"p1_entry\"]\n"), "exec_entry p1_entry /bin/sh -c exec_cmd p1_cmd");
     assert_eq!(run("SHELL [\"/bin/bash\", \"-lc\"]\nCMD x\n"), "/bin/bash -lc x");
+    let cleared = build("FROM scratch\nENTRYPOINT [\"e\"]\nENTRYPOINT []\nCMD []\n", ImageConfigState::scratch());
+    assert_eq!((cleared.config.entrypoint().clone(), cleared.config.cmd().clone()), (None, Some(vec![])));
 }
 
 #[test]
@@ -141,10 +142,17 @@ fn config_json_and_back_keep_dockers_fields() {
 #[test]
 fn onbuild_triggers_run_after_from_in_order_and_are_not_inherited() {
     let mut base = build("FROM scratch\nONBUILD COPY . /app\nONBUILD RUN make /app\n", ImageConfigState::scratch());
-    let triggers = base.take_onbuild_triggers('\\').unwrap();
+    let child = Dockerfile::parse("FROM base\nRUN x\n", "app/Dockerfile").unwrap();
+    let from = child.stages[0].lines;
+    let mut same = base.clone();
+    let triggers = base.take_onbuild_triggers_at(&child, from).unwrap();
     assert_eq!(triggers.iter().map(|t| t.original.as_str()).collect::<Vec<_>>(), vec!["COPY . /app", "RUN make /app"]);
+    assert!(triggers.iter().all(|t| t.lines == from));
     assert!(base.on_build.is_empty());
-    assert!(base.take_onbuild_triggers('\\').unwrap().is_empty());
+    assert!(base.take_onbuild_triggers_at(&child, from).unwrap().is_empty());
+    let unplaced = same.take_onbuild_triggers('\\').unwrap();
+    assert_eq!(unplaced.iter().map(|t| t.lines.start).collect::<Vec<_>>(), vec![2, 3]);
+    assert_eq!(unplaced.into_iter().map(|t| t.kind).collect::<Vec<_>>(), triggers.into_iter().map(|t| t.kind).collect::<Vec<_>>());
 }
 
 #[test]
@@ -153,7 +161,28 @@ fn refusals_in_dockers_words() {
     let scope = StageScope::default();
     assert_eq!(s.apply(&InstructionKind::Expose(vec!["http".into()]), &scope).unwrap_err().0, "invalid containerPort: http");
     assert_eq!(s.apply(&InstructionKind::Stopsignal("SIGNOPE".into()), &scope).unwrap_err().0, "Invalid signal: SIGNOPE");
+    let child = Dockerfile::parse("# c\nFROM base\n", "Dockerfile").unwrap();
     let mut chained = ImageConfigState { on_build: vec!["ONBUILD RUN x".into()], ..ImageConfigState::scratch() };
-    assert_eq!(chained.take_onbuild_triggers('\\').unwrap_err().message, "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
+    let e = chained.take_onbuild_triggers_at(&child, child.stages[0].lines).unwrap_err();
+    assert_eq!(e.to_string(), "dockerfile parse error on line 2: Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
+    let mut bad = ImageConfigState { on_build: vec!["RUNN x".into()], ..ImageConfigState::scratch() };
+    assert_eq!(bad.take_onbuild_triggers_at(&child, child.stages[0].lines).unwrap_err().to_string(), "dockerfile parse error on line 2: unknown instruction: RUNN (did you mean RUN?)");
+    let no_path = serde_json::json!({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}, "config": {"Env": ["A=1"]}});
+    let with_path = ImageConfigState::from_config_blob(&serde_json::to_vec(&no_path).unwrap()).unwrap();
+    assert_eq!(with_path.config.env().clone().unwrap(), strings(&["A=1", DEFAULT_PATH]));
     assert!(ImageConfigState::from_config_blob(b"not json").unwrap_err().0.starts_with("the base image's config cannot be read"));
+}
+
+#[test]
+fn copy_history_names_flags_paths_then_heredocs() {
+    let s = build("FROM scratch\nCOPY --parents --chown=1:2 --chmod=644 --link <<one a* <<two /d/\n1\none\n2\ntwo\nADD https://x/y.tgz /z\n", ImageConfigState::scratch());
+    let entries = created_by(&s);
+    assert_eq!(entries[0].0, "COPY --parents --chown=1:2 --chmod=644 a* <<one <<two /d/ # buildkit");
+    assert_eq!(entries[1].0, "ADD https://x/y.tgz /z # buildkit");
+}
+
+#[test]
+fn heredoc_runs_in_history() {
+    let s = build("FROM scratch\nRUN <<EOF\necho hi\nEOF\n", ImageConfigState::scratch());
+    assert_eq!(created_by(&s)[0].0, "RUN /bin/sh -c echo hi\n # buildkit");
 }

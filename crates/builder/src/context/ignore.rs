@@ -113,6 +113,10 @@ impl IgnorePatterns {
     /// directory matches, the last matching pattern deciding (moby's `MatchesOrParentMatches`).
     pub fn ignores(&self, path: &str) -> bool {
         let path = clean(path);
+        if path == "." {
+            // moby: "Don't let them exclude everything".
+            return false;
+        }
         let parents: Vec<&str> = match path.rsplit_once('/') {
             Some((parent, _)) => parent.split('/').collect(),
             None => Vec::new(),
@@ -321,6 +325,41 @@ mod tests {
         assert!(ignores(&["*/*/temp*"], "somedir/subdir/temporary.txt"));
         assert!(ignores(&["temp?"], "temp1"));
         assert!(!ignores(&["temp?"], "temp12"));
+    }
+
+    #[test]
+    fn the_context_root_itself_is_never_ignored() {
+        assert!(!ignores(&["**"], "."));
+        assert!(!ignores(&["*"], ""));
+        assert!(ignores(&["*"], "a"));
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn a_literal_path_ignores_itself_and_what_is_below_only(
+                path in "[a-z]{1,4}(/[a-z]{1,4}){0,3}",
+                below in "[a-z]{1,4}",
+                other in "[A-Z]{1,4}",
+            ) {
+                let child = format!("{path}/{below}");
+                let exception = format!("!{path}");
+                prop_assert!(ignores(&[&path], &path));
+                prop_assert!(ignores(&[&path], &child));
+                prop_assert!(!ignores(&[&path], &other));
+                prop_assert!(!ignores(&[&path, &exception], &path));
+            }
+
+            #[test]
+            fn any_pattern_compiles_or_is_refused_without_panicking(pattern in ".{0,20}", path in ".{0,20}") {
+                if let Ok(patterns) = IgnorePatterns::new(&[pattern]) {
+                    let _ = patterns.ignores(&path);
+                }
+            }
+        }
     }
 
     #[test]

@@ -56,6 +56,12 @@ impl Context {
         Ok(Self { root: root.to_path_buf(), ignore })
     }
 
+    /// A directory read without ignore rules: a stage's or an image's root filesystem that
+    /// `COPY --from` reads (BuildKit applies `.dockerignore` to the build context only).
+    pub fn unfiltered(root: &Path) -> Self {
+        Self { root: root.to_path_buf(), ignore: IgnorePatterns::default() }
+    }
+
     /// The context's directory.
     pub fn root(&self) -> &Path {
         &self.root
@@ -74,9 +80,7 @@ impl Context {
         let mut out = Vec::new();
         for (index, word) in sources.iter().enumerate() {
             for matched in select::expand_source(&self.root, &self.ignore, word)? {
-                let is_dir = self.root.join(&matched).is_dir();
-                let base = select::dest_base(word, &matched, options.parents, is_dir);
-                out.extend(select::walk(&self.root, &self.ignore, &exclude, index, &matched, &base)?);
+                out.extend(select::walk(&self.root, &self.ignore, options, &exclude, index, word, &matched)?);
             }
         }
         Ok(out)

@@ -1,7 +1,8 @@
 //! COPY/ADD source selection in the build context: each source word is a path relative to the
 //! context root (a leading `/` is the root), possibly with `filepath.Match` wildcards in any
 //! element; a directory source stands for its contents; ignored paths are invisible; a
-//! source outside the context is refused.
+//! source word climbing above the context with `..` is refused, and a source's symlinks are
+//! followed inside the context (an absolute target starts from the context root).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -16,14 +17,15 @@ use super::ContextError;
 pub struct SelectedPath {
     /// Which source word selected it (index into the instruction's sources).
     pub source: usize,
-    /// Its path relative to the context root (`/`-separated).
+    /// Its path relative to the context root (`/`-separated), the source's own symlinks
+    /// resolved inside the root.
     pub context_path: String,
     /// Its path relative to the destination: a file source's name (or, with `--parents`,
     /// its path from the context root or from a `/./` pivot); a directory source's contents
     /// relative to that directory (the directory itself is `""`: its contents are copied).
     pub dest_path: String,
-    /// The source's own path (a symlink there is followed, as COPY follows it); paths inside a
-    /// directory source are taken as they are (symlinks copied as symlinks).
+    /// The source itself (its symlinks followed, as COPY follows them), rather than a path
+    /// inside a directory source (whose symlinks are copied as symlinks).
     pub follow: bool,
 }
 
@@ -68,10 +70,45 @@ pub(crate) fn expand_source(root: &Path, ignore: &IgnorePatterns, word: &str) ->
         matches = next;
     }
     matches.retain(|m| !ignore.ignores(m));
-    if matches.is_empty() {
-        return Err(not_found());
-    }
+    // BuildKit copies with `AllowEmptyWildcard`: a wildcard that matches nothing copies nothing.
     Ok(matches)
+}
+
+/// `rel` resolved inside `root` as BuildKit follows a source's symlinks in its scoped root:
+/// an absolute link target starts again from `root`, `..` never climbs above it.
+fn resolve_in_root(root: &Path, rel: &str) -> Option<String> {
+    let mut resolved: Vec<String> = Vec::new();
+    let mut pending: std::collections::VecDeque<String> = rel.split('/').filter(|p| !p.is_empty()).map(str::to_string).collect();
+    let mut hops = 0;
+    while let Some(part) = pending.pop_front() {
+        match part.as_str() {
+            "." => continue,
+            ".." => {
+                resolved.pop();
+                continue;
+            }
+            _ => {}
+        }
+        let candidate = resolved.iter().chain([&part]).cloned().collect::<Vec<_>>().join("/");
+        let metadata = fs::symlink_metadata(root.join(&candidate)).ok()?;
+        if !metadata.file_type().is_symlink() {
+            resolved.push(part);
+            continue;
+        }
+        hops += 1;
+        if hops > 255 {
+            return None;
+        }
+        let target = fs::read_link(root.join(&candidate)).ok()?;
+        let target = target.to_string_lossy();
+        if target.starts_with('/') {
+            resolved.clear();
+        }
+        for piece in target.split('/').rev().filter(|p| !p.is_empty()) {
+            pending.push_front(piece.to_string());
+        }
+    }
+    Some(resolved.join("/"))
 }
 
 /// Whether a `..` in `word` would climb above the context root.
@@ -138,23 +175,27 @@ fn element_regex(pattern: &str) -> Result<Regex, regex::Error> {
 }
 
 /// Every path a matched source brings, with its destination-relative path.
-pub(crate) fn walk(root: &Path, ignore: &IgnorePatterns, exclude: &IgnorePatterns, source: usize, matched: &str, dest_base: &str) -> Result<Vec<SelectedPath>, ContextError> {
-    let full = root.join(matched);
-    let real = fs::canonicalize(&full).map_err(|_| ContextError::NotFound(format!("/{matched}")))?;
-    let real_root = fs::canonicalize(root).map_err(|e| ContextError::Io(root.to_path_buf(), e.to_string()))?;
-    if !real.starts_with(&real_root) {
-        return Err(ContextError::Outside(matched.to_string()));
+/// `word` is the source word, `matched` one of its matches; `--exclude` patterns apply to the
+/// paths under the source (and to a file's or a wildcard match's own name).
+pub(crate) fn walk(root: &Path, ignore: &IgnorePatterns, options: &SelectOptions, exclude: &IgnorePatterns, source: usize, word: &str, matched: &str) -> Result<Vec<SelectedPath>, ContextError> {
+    let resolved = resolve_in_root(root, matched).ok_or_else(|| ContextError::NotFound(format!("/{matched}")))?;
+    let real = root.join(&resolved);
+    let is_dir = real.is_dir();
+    let name = matched.rsplit('/').next().unwrap_or(matched);
+    if (!is_dir || has_wildcard(word)) && !exclude.is_empty() && exclude.ignores(name) {
+        return Ok(Vec::new());
     }
-    let top = SelectedPath { source, context_path: matched.to_string(), dest_path: dest_base.to_string(), follow: true };
-    if !real.is_dir() {
-        return Ok(vec![top]);
+    let dest_base = dest_base(word, matched, options.parents, is_dir);
+    let dest_base = dest_base.as_str();
+    if !is_dir {
+        return Ok(vec![SelectedPath { source, context_path: resolved, dest_path: dest_base.to_string(), follow: true }]);
     }
-    let mut out = vec![top];
+    let mut out = vec![SelectedPath { source, context_path: resolved.clone(), dest_path: dest_base.to_string(), follow: true }];
     for entry in walkdir::WalkDir::new(&real).min_depth(1).sort_by_file_name() {
         let entry = entry.map_err(|e| ContextError::Io(PathBuf::from(matched), e.to_string()))?;
         let inner: PathBuf = entry.path().strip_prefix(&real).unwrap_or(entry.path()).to_path_buf();
         let inner = inner.to_string_lossy().replace('\\', "/");
-        let context_path = join(matched, &inner);
+        let context_path = join(&resolved, &inner);
         if ignore.ignores(&context_path) || exclude.ignores(&inner) {
             continue;
         }
@@ -165,7 +206,7 @@ pub(crate) fn walk(root: &Path, ignore: &IgnorePatterns, exclude: &IgnorePattern
 
 /// A source's destination-relative base: its name, or with `--parents` its path from the
 /// root or from the `/./` pivot in the source word.
-pub(crate) fn dest_base(word: &str, matched: &str, parents: bool, is_dir: bool) -> String {
+fn dest_base(word: &str, matched: &str, parents: bool, is_dir: bool) -> String {
     if !parents {
         return if is_dir { String::new() } else { matched.rsplit('/').next().unwrap_or(matched).to_string() };
     }

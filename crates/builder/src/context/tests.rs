@@ -70,6 +70,7 @@ fn parents_and_excludes() {
     assert_eq!(select(&ctx, &["./src/./util/u.go"], &parents), vec![entry(0, "src/util/u.go", "util/u.go")]);
     let exclude = SelectOptions { parents: false, exclude: vec!["*.txt".into(), "util".into()] };
     assert_eq!(select(&ctx, &["src"], &exclude), vec![entry(0, "src", ""), entry(0, "src/main.go", "main.go")]);
+    assert_eq!(select(&ctx, &["src/*"], &exclude), vec![entry(0, "src/main.go", "main.go")]);
 }
 
 #[test]
@@ -77,10 +78,20 @@ fn missing_and_outside_sources_are_named() {
     let (dir, ctx) = context(FILES, None);
     let err = |word: &str| ctx.select(&[word.to_string()], &SelectOptions::default()).unwrap_err().to_string();
     assert_eq!(err("nope"), "failed to compute cache key: failed to calculate checksum of ref context: \"/nope\": not found");
-    assert_eq!(err("*.rs"), "failed to compute cache key: failed to calculate checksum of ref context: \"/*.rs\": not found");
     assert_eq!(err("../etc/passwd"), "forbidden path outside the build context: ../etc/passwd");
+    // A link out of the context is followed inside it: /etc is the context's own etc.
     symlink("/etc", dir.path().join("escape")).unwrap();
-    assert_eq!(err("escape"), "forbidden path outside the build context: escape");
+    assert_eq!(err("escape"), "failed to compute cache key: failed to calculate checksum of ref context: \"/escape\": not found");
+    assert_eq!(ctx.select(&["*.rs".to_string()], &SelectOptions::default()).unwrap(), vec![], "an empty wildcard copies nothing, as BuildKit");
+}
+
+#[test]
+fn source_symlinks_resolve_inside_the_root() {
+    let (dir, ctx) = context(&[("real/etc/conf", "c"), ("src/a", "a")], None);
+    symlink("/real/etc", dir.path().join("abs")).unwrap();
+    symlink("../src", dir.path().join("real/rel")).unwrap();
+    assert_eq!(select(&ctx, &["abs"], &SelectOptions::default()), vec![entry(0, "real/etc", ""), entry(0, "real/etc/conf", "conf")]);
+    assert_eq!(select(&ctx, &["real/rel/a"], &SelectOptions::default()), vec![entry(0, "src/a", "a")]);
 }
 
 #[test]
@@ -116,4 +127,12 @@ fn an_ignored_dockerfile_and_dockerignore_are_still_read_but_not_copied() {
     let ctx = Context::open(dir.path(), &dir.path().join("Dockerfile")).unwrap();
     assert_eq!(fs::read_to_string(dir.path().join("Dockerfile")).unwrap(), "FROM x\n");
     assert_eq!(select(&ctx, &["."], &SelectOptions::default()), vec![entry(0, "", ""), entry(0, "app.py", "app.py")]);
+}
+
+#[test]
+fn a_stage_root_is_read_without_ignore_rules() {
+    let (dir, _) = context(&[("notes.md", "n"), ("bin/busybox", "b")], Some("*.md\n"));
+    symlink("/bin/busybox", dir.path().join("sh")).unwrap();
+    let root = Context::unfiltered(dir.path());
+    assert_eq!(select(&root, &["notes.md", "sh"], &SelectOptions::default()), vec![entry(0, "notes.md", "notes.md"), entry(1, "bin/busybox", "sh")]);
 }

@@ -5,16 +5,19 @@
 //! next build if this one was killed) and no image (committed only at the end, all or nothing).
 //! Layers of the steps that did complete stay in the store for the cache.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 use xcompose_images::{ImageStore, Reference, StoredLayer};
 
+use crate::args::BuildArgs;
+use crate::context::Context;
 use crate::exec::cache::BuildCache;
 use crate::exec::progress::{Progress, Sink};
 use crate::exec::stage::{StageBuilder, StageResult};
 use crate::model::Dockerfile;
+use crate::plan::BuildPlan;
 
 /// Where the Dockerfile comes from.
 #[derive(Debug, Clone)]
@@ -113,18 +116,20 @@ impl Builder {
         crate::exec::snapshot::remove_abandoned(&tmp);
         let progress = Progress::new(sink);
         let dockerfile = self.load_dockerfile(request, &progress)?;
-        let target = match &request.target {
-            Some(name) => dockerfile.stage(name).ok_or_else(|| BuildError::Invalid(format!("failed to solve: target stage \"{name}\" could not be found")))?.index,
-            None => dockerfile.stages.len() - 1,
+        let args = BuildArgs::new(request.args.iter().filter_map(|(k, v)| Some((k.clone(), v.clone()?))).collect());
+        let plan = BuildPlan::new(&dockerfile, &args, request.target.as_deref()).map_err(|e| BuildError::Invalid(format!("failed to solve: {e}")))?;
+        let dockerfile_path = match &request.dockerfile {
+            DockerfileSource::File(path) => request.context.join(path),
+            DockerfileSource::Inline(_) => request.context.join("Dockerfile"),
         };
-        let needed = stages_needed(&dockerfile, target);
+        let context = Context::open(&request.context, &dockerfile_path).map_err(|e| BuildError::Invalid(format!("failed to solve: {e}")))?;
+        let builder = StageBuilder { store: &self.store, cache: &self.cache, request, args: &args, dockerfile: &dockerfile, plan: &plan, context: &context, tmp: &tmp, progress: &progress };
         let mut done: BTreeMap<usize, StageResult> = BTreeMap::new();
-        let builder = StageBuilder { store: &self.store, cache: &self.cache, request, dockerfile: &dockerfile, tmp: &tmp, progress: &progress, multi_stage: dockerfile.stages.len() > 1 };
-        for index in needed {
-            let result = builder.build_stage(&dockerfile.stages[index], &done)?;
-            done.insert(index, result);
+        for planned in &plan.stages {
+            let result = builder.build_stage(planned, &done)?;
+            done.insert(planned.index, result);
         }
-        let image = done.remove(&target).ok_or_else(|| BuildError::Invalid("the target stage was not built".into()))?;
+        let image = done.remove(&plan.target).ok_or_else(|| BuildError::Invalid("the target stage was not built".into()))?;
         self.export(image, request, &progress)
     }
 
@@ -155,22 +160,34 @@ impl Builder {
     /// Commits the target stage as the image, with the request's labels, and tags it.
     fn export(&self, image: StageResult, request: &BuildRequest, progress: &Progress) -> Result<String, BuildError> {
         let vertex = progress.vertex("exporting to image");
-        let mut document = image.document;
+        let mut config = image.frontend.config;
         if !request.labels.is_empty() {
-            let config = document.entry("config").or_insert_with(|| json!({}));
-            if let Some(config) = config.as_object_mut() {
-                let labels = config.entry("Labels").or_insert_with(|| json!({}));
-                if !labels.is_object() {
-                    *labels = json!({});
-                }
-                if let Some(labels) = labels.as_object_mut() {
-                    for (k, v) in &request.labels {
-                        labels.insert(k.clone(), json!(v));
-                    }
-                }
-            }
+            let labels = config.config.labels_mut().get_or_insert_with(Default::default);
+            labels.extend(request.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
-        document.insert("created".into(), json!(chrono_now()));
+        // The image was made when its last step ran: a rebuild from the cache gives the same
+        // config, so the same image ID (a no-op `up --build` recreates nothing).
+        let now = image.created.clone().unwrap_or_else(chrono_now);
+        let history: Vec<Value> = config
+            .history
+            .iter()
+            .map(|h| {
+                let mut entry = serde_json::to_value(h).unwrap_or_default();
+                if entry.get("created").is_none_or(Value::is_null) {
+                    entry["created"] = json!(now);
+                }
+                entry
+            })
+            .collect();
+        let mut document = Map::new();
+        document.insert("architecture".into(), json!(image.platform.0));
+        if let Some(author) = &config.author {
+            document.insert("author".into(), json!(author));
+        }
+        document.insert("config".into(), sorted_maps(config.config_json()));
+        document.insert("created".into(), json!(now));
+        document.insert("history".into(), Value::Array(history));
+        document.insert("os".into(), json!(image.platform.1));
         document.insert("rootfs".into(), json!({"type": "layers", "diff_ids": image.layers.iter().map(|l| l.diff_id.clone()).collect::<Vec<_>>()}));
         let bytes = serde_json::to_vec(&Value::Object(document)).map_err(|e| BuildError::Invalid(e.to_string()))?;
         let tags: Vec<String> = request.tags.iter().map(|t| Reference::parse(t).map(|r| r.to_string()).map_err(BuildError::Invalid)).collect::<Result<_, _>>()?;
@@ -191,49 +208,26 @@ impl Builder {
     }
 }
 
+/// `value` with the keys of every object in sorted order, as Go writes its maps: the same
+/// labels always give the same config bytes (the labels are a hash map in between).
+fn sorted_maps(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted_maps(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted_maps).collect()),
+        other => other,
+    }
+}
+
 /// The current time as image configs record it.
 fn chrono_now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
-/// The stages `target` needs (its base stages and those it copies or mounts from, transitively),
-/// in file order.
-fn stages_needed(dockerfile: &Dockerfile, target: usize) -> BTreeSet<usize> {
-    let mut needed = BTreeSet::new();
-    let mut todo = vec![target];
-    while let Some(index) = todo.pop() {
-        if !needed.insert(index) {
-            continue;
-        }
-        let stage = &dockerfile.stages[index];
-        let mut refs = vec![stage.base.clone()];
-        for instruction in &stage.instructions {
-            match &instruction.kind {
-                crate::model::InstructionKind::Copy(args) | crate::model::InstructionKind::Add(args) => refs.extend(args.from.clone()),
-                crate::model::InstructionKind::Run(args) => refs.extend(args.mounts.iter().filter_map(|m| m.split(',').find_map(|kv| kv.strip_prefix("from=").map(String::from)))),
-                _ => {}
-            }
-        }
-        for name in refs {
-            if let Some(dep) = dockerfile.stage(&name).filter(|s| s.index < index) {
-                todo.push(dep.index);
-            }
-        }
-    }
-    needed
-}
-
-/// A built stage's layers and image config document, for stages that use it and the export.
+/// The directories of `layers` in the store (overlayfs lower directories), bottom first.
 pub(crate) fn layers_of(layers: &[StoredLayer], store: &ImageStore) -> Vec<PathBuf> {
     layers.iter().map(|l| store.layer_path(&l.diff_id)).collect()
-}
-
-/// The image config document of an image in the store.
-pub(crate) fn image_document(store: &ImageStore, id: &str) -> Result<Map<String, Value>, BuildError> {
-    let blob = store.open_blob(id)?;
-    let value: Value = serde_json::from_reader(std::io::BufReader::new(blob)).map_err(|e| BuildError::Invalid(format!("image config {id}: {e}")))?;
-    match value {
-        Value::Object(map) => Ok(map),
-        _ => Err(BuildError::Invalid(format!("image config {id} is not an object"))),
-    }
 }

@@ -45,6 +45,9 @@ impl CacheKey {
 pub struct CachedStep {
     /// The layer it added; `None` when it changed nothing.
     pub layer: Option<CachedLayer>,
+    /// When the step ran (its history entry's `created`): a rebuild from the cache makes the
+    /// same image, with the same ID, as BuildKit's does.
+    pub created: String,
 }
 
 /// A layer as a cache record keeps it.
@@ -190,10 +193,10 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let store = ImageStore::open(root.path()).unwrap();
         let cache = BuildCache::open(root.path());
-        cache.record("k1", &CachedStep { layer: None }).unwrap();
-        assert_eq!(cache.lookup("k1", &store), Some(CachedStep { layer: None }));
+        cache.record("k1", &CachedStep { layer: None, created: "2026-01-01T00:00:00Z".into() }).unwrap();
+        assert_eq!(cache.lookup("k1", &store), Some(CachedStep { layer: None, created: "2026-01-01T00:00:00Z".into() }));
         let ghost = CachedLayer { digest: "sha256:00".into(), diff_id: "sha256:00".into(), size: 1, media_type: "application/vnd.oci.image.layer.v1.tar".into() };
-        cache.record("k2", &CachedStep { layer: Some(ghost) }).unwrap();
+        cache.record("k2", &CachedStep { layer: Some(ghost), created: "2026-01-01T00:00:00Z".into() }).unwrap();
         assert_eq!(cache.lookup("k2", &store), None);
         let mount = cache.mount_dir("go-cache", 1000, 1000, 0o755).unwrap();
         fs::write(mount.join("counter"), b"1").unwrap();

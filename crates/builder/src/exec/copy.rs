@@ -1,31 +1,41 @@
 //! COPY and ADD: the selected files written into a step's mounted snapshot, with Docker's
-//! destination rules (a trailing `/` or an existing directory takes the sources inside it; a
-//! relative destination is under WORKDIR; missing directories are created with their parents),
-//! owners (root unless `--chown`), modes (kept unless `--chmod`) and modification times (kept,
-//! as BuildKit keeps them). The destination is resolved inside the root: a symlink in the image
-//! cannot make a copy land outside it.
+//! destination rules (a trailing `/`, an existing directory, several sources or a directory
+//! source take the sources inside it; a relative destination is under WORKDIR, resolved by the
+//! caller; missing directories are created with their parents), owners (root unless
+//! `--chown`, or the archive's for an extracted ADD), modes (kept unless `--chmod`) and
+//! modification times (kept, as BuildKit keeps them). Every path is resolved inside the root:
+//! a symlink in the image cannot make a copy land outside it.
 
 use std::fs;
 use std::io;
 use std::os::unix::fs::{symlink, DirBuilderExt, MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use xcompose_container::secure_join;
 
-/// One source of a COPY or ADD, found in the context (or a stage, or an image).
+/// What one entry of a copy is made from.
 #[derive(Debug, Clone)]
-pub enum CopyItem {
-    /// A file, directory or symlink at this host path; a directory's content is copied, not the
-    /// directory itself. `include` decides, by the path relative to the source directory, what
-    /// of a directory's content is copied (`.dockerignore`, `--exclude`).
-    Path(PathBuf),
-    /// A file made from text (a here-document): its name and content.
-    Inline {
-        /// The file's name.
-        name: String,
-        /// Its content.
-        content: Vec<u8>,
+pub enum EntryContent {
+    /// A file, directory or symlink at this host path; `follow`: a symlink there is copied as
+    /// what it points to (a source named directly), else as a symlink.
+    Host {
+        /// The host path.
+        path: PathBuf,
+        /// Follow a symlink at `path`.
+        follow: bool,
     },
+    /// A file made from text (a here-document).
+    Inline(Vec<u8>),
+}
+
+/// One path a COPY or ADD writes.
+#[derive(Debug, Clone)]
+pub struct CopyEntry {
+    /// Where, relative to the destination directory (`""`: the destination itself, for a
+    /// directory source whose contents are copied).
+    pub dest_path: String,
+    /// What.
+    pub content: EntryContent,
 }
 
 /// How files are written.
@@ -33,6 +43,8 @@ pub enum CopyItem {
 pub struct CopyOptions {
     /// `--chown`, resolved: owner and group of everything written (root otherwise).
     pub owner: Option<(u32, u32)>,
+    /// Keep the source's owners (ADD of an archive, without `--chown`).
+    pub keep_owners: bool,
     /// `--chmod`: mode of everything written (kept from the source otherwise).
     pub mode: Option<u32>,
 }
@@ -43,11 +55,11 @@ pub enum CopyError {
     /// Several sources need a directory destination.
     #[error("When using COPY with more than one source file, the destination must be a directory and end with a /")]
     MultipleSourcesNeedDirectory,
-    /// The destination could not be resolved inside the root.
-    #[error("destination {0}: {1}")]
-    Destination(String, String),
+    /// A path could not be resolved inside the root.
+    #[error("{0}")]
+    Resolve(String),
     /// Writing failed.
-    #[error("copying {path}: {source}")]
+    #[error("copying to {path}: {source}")]
     Io {
         /// What was being written or read.
         path: PathBuf,
@@ -60,46 +72,61 @@ fn io_at(path: &Path) -> impl FnOnce(io::Error) -> CopyError + '_ {
     move |source| CopyError::Io { path: path.to_path_buf(), source }
 }
 
-/// Copies `items` to `dest` (absolute, inside the image) in the root `root`, keeping of
-/// directory sources what `include` accepts (paths relative to the source directory).
-pub fn copy_into(root: &Path, items: &[CopyItem], dest: &str, options: &CopyOptions, include: &dyn Fn(&Path) -> bool) -> Result<(), CopyError> {
-    let dest_is_dir_form = dest.ends_with('/') || dest.ends_with("/.") || dest == ".";
-    let resolved = secure_join(root, Path::new(dest)).map_err(|e| CopyError::Destination(dest.to_string(), e))?;
-    let into_dir = dest_is_dir_form || resolved.is_dir() || items.len() > 1 || items.iter().any(|i| matches!(i, CopyItem::Path(p) if p.is_dir()));
-    if items.len() > 1 && !dest_is_dir_form && !resolved.is_dir() {
+/// Writes `entries` to `dest` (absolute, inside the image) in the root `root`. `sources` is
+/// how many source words the instruction has (several need a directory destination).
+pub fn copy_entries(root: &Path, entries: &[CopyEntry], dest: &str, sources: usize, options: &CopyOptions) -> Result<(), CopyError> {
+    let dir_form = dest.ends_with('/') || dest.ends_with("/.") || dest == ".";
+    let resolved = secure_join(root, Path::new(dest)).map_err(CopyError::Resolve)?;
+    let existing_dir = resolved.is_dir();
+    let single_file = sources == 1
+        && entries.len() == 1
+        && match &entries[0].content {
+            EntryContent::Host { path, follow } => *follow && !path.is_dir(),
+            EntryContent::Inline(_) => true,
+        };
+    if sources > 1 && !dir_form && !existing_dir {
         return Err(CopyError::MultipleSourcesNeedDirectory);
     }
-    let dir = if into_dir { resolved.clone() } else { resolved.parent().map(Path::to_path_buf).unwrap_or_else(|| root.to_path_buf()) };
-    create_dirs(root, &dir, options)?;
-    for item in items {
-        match item {
-            CopyItem::Inline { name, content } => {
-                let target = if into_dir { dir.join(name) } else { resolved.clone() };
+    let mut dirs = Vec::new();
+    for entry in entries {
+        let target = if single_file && !dir_form && !existing_dir {
+            resolved.clone()
+        } else {
+            let rel = clean_relative(&entry.dest_path);
+            secure_join(&resolved, &Path::new("/").join(rel)).map_err(CopyError::Resolve)?
+        };
+        if let Some(parent) = target.parent() {
+            make_dirs(root, parent, options.owner.unwrap_or((0, 0)))?;
+        }
+        match &entry.content {
+            EntryContent::Inline(content) => {
                 remove_non_dir(&target)?;
                 fs::write(&target, content).map_err(io_at(&target))?;
-                finish(&target, options, 0o644, None)?;
+                finish(&target, options, None, 0o644, None)?;
             }
-            CopyItem::Path(source) => {
-                let meta = fs::symlink_metadata(source).map_err(io_at(source))?;
+            EntryContent::Host { path, follow } => {
+                let meta = if *follow { fs::metadata(path) } else { fs::symlink_metadata(path) }.map_err(io_at(path))?;
+                copy_one(path, &meta, &target, options)?;
                 if meta.is_dir() {
-                    copy_dir_content(source, &dir, Path::new(""), options, include)?;
-                } else {
-                    let name = source.file_name().map(PathBuf::from).unwrap_or_default();
-                    let target = if into_dir { dir.join(name) } else { resolved.clone() };
-                    copy_entry(source, &meta, &target, options)?;
+                    dirs.push((target, meta));
                 }
             }
         }
     }
+    // Directory times last: writing inside a directory changes its modification time.
+    for (dir, meta) in dirs.iter().rev() {
+        let mtime = filetime::FileTime::from_last_modification_time(meta);
+        filetime::set_file_times(dir, mtime, mtime).map_err(io_at(dir))?;
+    }
     Ok(())
 }
 
-/// Creates `dir` and its missing parents (mode 0755, owned as the copy's files are; an existing
-/// one is left as it is).
-fn create_dirs(root: &Path, dir: &Path, options: &CopyOptions) -> Result<(), CopyError> {
+/// Creates the directory `dir` (a path under `root`, already resolved) and its missing parents,
+/// mode 0755, owned by `owner`; existing ones are left as they are.
+pub fn make_dirs(root: &Path, dir: &Path, owner: (u32, u32)) -> Result<(), CopyError> {
     let mut missing = Vec::new();
     let mut at = dir.to_path_buf();
-    while at != root && fs::symlink_metadata(&at).is_err() {
+    while at.starts_with(root) && at != root && fs::symlink_metadata(&at).is_err() {
         missing.push(at.clone());
         if !at.pop() {
             break;
@@ -107,73 +134,91 @@ fn create_dirs(root: &Path, dir: &Path, options: &CopyOptions) -> Result<(), Cop
     }
     for path in missing.into_iter().rev() {
         fs::DirBuilder::new().mode(0o755).create(&path).map_err(io_at(&path))?;
-        let (uid, gid) = options.owner.unwrap_or((0, 0));
-        std::os::unix::fs::lchown(&path, Some(uid), Some(gid)).map_err(io_at(&path))?;
+        std::os::unix::fs::lchown(&path, Some(owner.0), Some(owner.1)).map_err(io_at(&path))?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).map_err(io_at(&path))?;
     }
     Ok(())
 }
 
-/// Copies the content of the directory `source` into `dest` (`rel`: where in the source).
-fn copy_dir_content(source: &Path, dest: &Path, rel: &Path, options: &CopyOptions, include: &dyn Fn(&Path) -> bool) -> Result<(), CopyError> {
-    let mut entries: Vec<_> = fs::read_dir(source).map_err(io_at(source))?.collect::<io::Result<_>>().map_err(io_at(source))?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let rel = rel.join(entry.file_name());
-        if !include(&rel) {
-            continue;
-        }
-        let path = entry.path();
-        let meta = fs::symlink_metadata(&path).map_err(io_at(&path))?;
-        let target = dest.join(entry.file_name());
-        copy_entry(&path, &meta, &target, options)?;
-        if meta.is_dir() {
-            copy_dir_content(&path, &target, &rel, options, include)?;
-            finish(&target, options, meta.mode() & 0o7777, Some(&meta))?;
+/// The entries of the directory `source` and everything under it, as copy entries relative to
+/// `prefix` (symlinks inside are copied as symlinks).
+pub fn walk_entries(source: &Path, prefix: &str) -> Result<Vec<CopyEntry>, CopyError> {
+    let mut out = Vec::new();
+    let mut names: Vec<_> = fs::read_dir(source).map_err(io_at(source))?.map(|e| e.map(|e| e.file_name())).collect::<io::Result<_>>().map_err(io_at(source))?;
+    names.sort();
+    for name in names {
+        let path = source.join(&name);
+        let rel = if prefix.is_empty() { name.to_string_lossy().into_owned() } else { format!("{prefix}/{}", name.to_string_lossy()) };
+        let is_dir = fs::symlink_metadata(&path).map(|m| m.is_dir()).map_err(io_at(&path))?;
+        out.push(CopyEntry { dest_path: rel.clone(), content: EntryContent::Host { path: path.clone(), follow: false } });
+        if is_dir {
+            out.extend(walk_entries(&path, &rel)?);
         }
     }
-    Ok(())
+    Ok(out)
 }
 
-/// Copies one file, symlink or (empty) directory to `target`.
-fn copy_entry(source: &Path, meta: &fs::Metadata, target: &Path, options: &CopyOptions) -> Result<(), CopyError> {
+/// `path` with only its normal components.
+fn clean_relative(path: &str) -> PathBuf {
+    Path::new(path).components().filter(|c| matches!(c, Component::Normal(_))).collect()
+}
+
+/// Copies one file, symlink or directory (not its content) to `target`.
+fn copy_one(source: &Path, meta: &fs::Metadata, target: &Path, options: &CopyOptions) -> Result<(), CopyError> {
     let kind = meta.file_type();
     if kind.is_dir() {
         if !fs::symlink_metadata(target).map(|m| m.is_dir()).unwrap_or(false) {
             remove_non_dir(target)?;
             fs::DirBuilder::new().mode(0o755).create(target).map_err(io_at(target))?;
         }
-        return finish(target, options, meta.mode() & 0o7777, Some(meta));
+        return finish(target, options, Some(meta), meta.mode() & 0o7777, None);
     }
     remove_non_dir(target)?;
     if kind.is_symlink() {
         symlink(fs::read_link(source).map_err(io_at(source))?, target).map_err(io_at(target))?;
-        let (uid, gid) = options.owner.unwrap_or((0, 0));
+        let (uid, gid) = owner_of(options, meta);
         std::os::unix::fs::lchown(target, Some(uid), Some(gid)).map_err(io_at(target))?;
         let mtime = filetime::FileTime::from_last_modification_time(meta);
         return filetime::set_symlink_file_times(target, mtime, mtime).map_err(io_at(target));
     }
+    if !kind.is_file() {
+        // Devices, fifos and sockets: BuildKit's copy skips what is not a file, link or directory.
+        return Ok(());
+    }
     fs::copy(source, target).map_err(io_at(target))?;
-    finish(target, options, meta.mode() & 0o7777, Some(meta))
+    finish(target, options, Some(meta), meta.mode() & 0o7777, Some(meta))
 }
 
-/// Sets owner, mode (after the owner: chown clears set-id bits) and modification time.
-fn finish(target: &Path, options: &CopyOptions, mode: u32, meta: Option<&fs::Metadata>) -> Result<(), CopyError> {
-    let (uid, gid) = options.owner.unwrap_or((0, 0));
+/// The owner an entry gets.
+fn owner_of(options: &CopyOptions, meta: &fs::Metadata) -> (u32, u32) {
+    match (options.owner, options.keep_owners) {
+        (Some(owner), _) => owner,
+        (None, true) => (meta.uid(), meta.gid()),
+        (None, false) => (0, 0),
+    }
+}
+
+/// Sets owner, mode (after the owner: chown clears set-id bits) and, for files, the source's
+/// modification time.
+fn finish(target: &Path, options: &CopyOptions, meta: Option<&fs::Metadata>, mode: u32, times: Option<&fs::Metadata>) -> Result<(), CopyError> {
+    let (uid, gid) = match meta {
+        Some(meta) => owner_of(options, meta),
+        None => options.owner.unwrap_or((0, 0)),
+    };
     std::os::unix::fs::lchown(target, Some(uid), Some(gid)).map_err(io_at(target))?;
     fs::set_permissions(target, fs::Permissions::from_mode(options.mode.unwrap_or(mode))).map_err(io_at(target))?;
-    if let Some(meta) = meta {
+    if let Some(meta) = times {
         let mtime = filetime::FileTime::from_last_modification_time(meta);
         filetime::set_file_times(target, mtime, mtime).map_err(io_at(target))?;
     }
     Ok(())
 }
 
-/// Removes a file or symlink in the way of a new entry (a directory stays: content merges).
+/// Removes a file or symlink in the way of a new entry (a directory stays: contents merge).
 fn remove_non_dir(target: &Path) -> Result<(), CopyError> {
     match fs::symlink_metadata(target) {
         Ok(m) if !m.is_dir() => fs::remove_file(target).map_err(io_at(target)),
-        Ok(_) => Ok(()),
-        Err(_) => Ok(()),
+        _ => Ok(()),
     }
 }
 
@@ -181,8 +226,8 @@ fn remove_non_dir(target: &Path) -> Result<(), CopyError> {
 mod tests {
     use super::*;
 
-    fn all(_: &Path) -> bool {
-        true
+    fn host(path: PathBuf, dest_path: &str) -> CopyEntry {
+        CopyEntry { dest_path: dest_path.into(), content: EntryContent::Host { path, follow: true } }
     }
 
     #[test]
@@ -192,19 +237,19 @@ mod tests {
         fs::create_dir_all(ctx.join("src/sub")).unwrap();
         fs::write(ctx.join("a.txt"), b"a").unwrap();
         fs::write(ctx.join("src/sub/b.txt"), b"b").unwrap();
-        fs::write(ctx.join("src/skip.log"), b"x").unwrap();
         fs::create_dir_all(root.join("existing")).unwrap();
         let opts = CopyOptions::default();
-        copy_into(&root, &[CopyItem::Path(ctx.join("a.txt"))], "/renamed.txt", &opts, &all).unwrap();
-        copy_into(&root, &[CopyItem::Path(ctx.join("a.txt"))], "/existing", &opts, &all).unwrap();
-        copy_into(&root, &[CopyItem::Path(ctx.join("a.txt"))], "/new/dir/", &opts, &all).unwrap();
-        copy_into(&root, &[CopyItem::Path(ctx.join("src"))], "/app", &opts, &|p| p.extension().is_none_or(|e| e != "log")).unwrap();
+        copy_entries(&root, &[host(ctx.join("a.txt"), "a.txt")], "/renamed.txt", 1, &opts).unwrap();
+        copy_entries(&root, &[host(ctx.join("a.txt"), "a.txt")], "/existing", 1, &opts).unwrap();
+        copy_entries(&root, &[host(ctx.join("a.txt"), "a.txt")], "/new/dir/", 1, &opts).unwrap();
+        let mut tree = vec![host(ctx.join("src"), "")];
+        tree.extend(walk_entries(&ctx.join("src"), "").unwrap());
+        copy_entries(&root, &tree, "/app", 1, &opts).unwrap();
         assert_eq!(fs::read(root.join("renamed.txt")).unwrap(), b"a");
         assert_eq!(fs::read(root.join("existing/a.txt")).unwrap(), b"a");
         assert_eq!(fs::read(root.join("new/dir/a.txt")).unwrap(), b"a");
         assert_eq!(fs::read(root.join("app/sub/b.txt")).unwrap(), b"b");
-        assert!(!root.join("app/skip.log").exists());
-        let err = copy_into(&root, &[CopyItem::Path(ctx.join("a.txt")), CopyItem::Path(ctx.join("src"))], "/file", &opts, &all).unwrap_err();
+        let err = copy_entries(&root, &[host(ctx.join("a.txt"), "a.txt"), host(ctx.join("src"), "")], "/file", 2, &opts).unwrap_err();
         assert!(matches!(err, CopyError::MultipleSourcesNeedDirectory));
     }
 
@@ -213,8 +258,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("root");
         fs::create_dir_all(&root).unwrap();
-        let opts = CopyOptions { owner: Some((1000, 1000)), mode: Some(0o640) };
-        copy_into(&root, &[CopyItem::Inline { name: "conf".into(), content: b"x=1\n".to_vec() }], "/etc/app/", &opts, &all).unwrap();
+        let opts = CopyOptions { owner: Some((1000, 1000)), mode: Some(0o640), keep_owners: false };
+        let conf = CopyEntry { dest_path: "conf".into(), content: EntryContent::Inline(b"x=1\n".to_vec()) };
+        copy_entries(&root, &[conf], "/etc/app/", 1, &opts).unwrap();
         let meta = fs::metadata(root.join("etc/app/conf")).unwrap();
         assert_eq!((meta.uid(), meta.gid(), meta.mode() & 0o7777), (1000, 1000, 0o640));
         assert_eq!(fs::metadata(root.join("etc/app")).unwrap().uid(), 1000);
@@ -226,7 +272,8 @@ mod tests {
         let root = dir.path().join("root");
         fs::create_dir_all(&root).unwrap();
         symlink("/../../outside", root.join("escape")).unwrap();
-        copy_into(&root, &[CopyItem::Inline { name: "f".into(), content: b"x".to_vec() }], "/escape/", &CopyOptions::default(), &all).unwrap();
+        let file = CopyEntry { dest_path: "f".into(), content: EntryContent::Inline(b"x".to_vec()) };
+        copy_entries(&root, &[file], "/escape/", 1, &CopyOptions::default()).unwrap();
         assert!(root.join("outside/f").exists());
         assert!(!dir.path().join("outside").exists());
     }

@@ -7,7 +7,6 @@ pub mod build;
 pub mod cache;
 pub mod copy;
 pub mod diff;
-mod interim;
 pub mod progress;
 pub mod run;
 pub mod snapshot;

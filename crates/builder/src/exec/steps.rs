@@ -1,24 +1,23 @@
-//! The steps that change the filesystem, each planned in two halves: its cache key and history
-//! text (computed from the instruction, the stage's state and, for COPY and ADD, the content
-//! digest of what it copies), and the work itself, done on a fresh [`Snapshot`] only when the
-//! cache has no record of the key.
+//! The steps that change the filesystem, each planned in two halves: its cache key (the
+//! parent's key, the instruction as instantiated, the variables it uses and, for COPY and ADD,
+//! the content digest of what it copies), and the work itself, done on a fresh [`Snapshot`]
+//! only when the cache has no record of the key.
 
 use std::collections::BTreeMap;
-use std::io::Read;
-use std::os::unix::fs::MetadataExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
-use sha2::{Digest as _, Sha256};
 use xcompose_container::{Mount, MountKind, NetworkNamespace};
 use xcompose_images::ImageStore;
 
+use crate::context::{AddSourceKind, Context, SelectOptions};
 use crate::exec::build::{layers_of, BuildError, BuildRequest};
-use crate::exec::copy::{copy_into, CopyItem, CopyOptions};
-use crate::exec::interim::expand;
+use crate::exec::cache::{BuildCache, CacheKey};
+use crate::exec::copy::{copy_entries, make_dirs, walk_entries, CopyEntry, CopyOptions, EntryContent};
 use crate::exec::progress::Vertex;
 use crate::exec::run::{run, RunSpec};
 use crate::exec::snapshot::Snapshot;
 use crate::exec::stage::{StageBuilder, StageResult, StageState};
+use crate::expand::Expander;
 use crate::model::{CommandLine, CopyArgs, CopySource, Dockerfile, RunArgs};
 
 /// The work of a step, given its output vertex: the snapshot holding its changes.
@@ -28,12 +27,8 @@ pub(crate) type Work<'a> = Box<dyn FnOnce(&Vertex) -> Result<Snapshot, BuildErro
 pub(crate) struct Planned<'a> {
     /// Its cache key.
     pub key: String,
-    /// Its history entry's `created_by`.
-    pub created_by: String,
-    /// The working directory it sets (WORKDIR).
-    pub workdir: Option<String>,
-    /// The work, if the cache has no record of the key.
-    pub execute: Work<'a>,
+    /// The work, if the cache has no record of the key; `None`: nothing to do.
+    pub execute: Option<Work<'a>>,
 }
 
 /// What a step can reach.
@@ -48,8 +43,14 @@ pub(crate) struct Step<'a> {
     pub stages: &'a BTreeMap<usize, StageResult>,
     /// The Dockerfile.
     pub dockerfile: &'a Dockerfile,
+    /// The build context.
+    pub context: &'a Context,
     /// The stage builder (to pull images named by `--from`).
     pub builder: &'a StageBuilder<'a>,
+    /// Word expansion (here-documents).
+    pub expander: &'a Expander,
+    /// The variables the instruction uses, for its key.
+    pub inputs: Vec<String>,
 }
 
 fn invalid(message: impl Into<String>) -> BuildError {
@@ -59,12 +60,12 @@ fn invalid(message: impl Into<String>) -> BuildError {
 /// `path` made absolute against the working directory `workdir`, `.` and `..` resolved, a
 /// trailing `/` kept.
 fn absolute(path: &str, workdir: &str) -> String {
-    let joined = if path.starts_with('/') { PathBuf::from(path) } else { Path::new(if workdir.is_empty() { "/" } else { workdir }).join(path) };
+    let joined = if path.starts_with('/') { PathBuf::from(path) } else { Path::new(workdir).join(path) };
     let mut clean = PathBuf::from("/");
     for c in joined.components() {
         match c {
-            Component::Normal(n) => clean.push(n),
-            Component::ParentDir => {
+            std::path::Component::Normal(n) => clean.push(n),
+            std::path::Component::ParentDir => {
                 clean.pop();
             }
             _ => {}
@@ -78,46 +79,54 @@ fn absolute(path: &str, workdir: &str) -> String {
 }
 
 impl<'a> Step<'a> {
+    /// The key of this step on `parent`, with the variables it uses.
+    fn key(&self, parent: CacheKey, keyword: &str) -> CacheKey {
+        parent.with("instruction", keyword).with("inputs", &self.inputs.join("\0"))
+    }
+
     /// RUN.
-    pub fn run(&self, state: &StageState, args: &RunArgs, _vertex: &Vertex) -> Result<Planned<'a>, BuildError> {
+    pub fn run(&self, state: &StageState, parent: CacheKey, args: &RunArgs) -> Result<Planned<'a>, BuildError> {
+        let config = state.config();
         let command = match &args.command {
-            CommandLine::Exec(words) => words.clone(),
-            CommandLine::Shell(text) => {
-                let script = match args.heredocs.first() {
-                    Some(heredoc) if text.trim_start().starts_with("<<") => heredoc.content.clone(),
-                    _ => text.clone(),
-                };
-                state.shell().into_iter().chain([script]).collect()
-            }
+            CommandLine::Shell(text) => match args.heredocs.first() {
+                // `RUN <<EOF` alone: the here-document is the script.
+                Some(heredoc) if text.trim().trim_start_matches("<<").trim_start_matches('-').trim_matches(['"', '\'']) == heredoc.name => {
+                    config.shell().into_iter().chain([heredoc.content.clone()]).collect()
+                }
+                // Here-documents feeding a command: the shell reads them from the script.
+                _ => {
+                    let mut script = text.clone();
+                    for heredoc in &args.heredocs {
+                        script.push_str(&format!("\n{}{}", heredoc.content, heredoc.name));
+                    }
+                    config.shell().into_iter().chain([script]).collect()
+                }
+            },
+            exec => config.command_args(exec),
         };
-        let vars = state.vars();
-        let mut env = state.env();
-        for (name, value) in &state.args {
-            if !env.iter().any(|e| e.split('=').next() == Some(name.as_str())) {
-                env.push(format!("{name}={value}"));
-            }
+        let mut env = state.scope().run_env(self.builder.args);
+        // As BuildKit's exec op: a step without PATH gets the default one (the image keeps none).
+        if !env.iter().any(|e| e.starts_with("PATH=")) {
+            env.push(crate::config::DEFAULT_PATH.to_string());
         }
-        let user = state.config_str("User");
-        let cwd = absolute(&state.config_str("WorkingDir"), "/");
-        let network = args.network.as_deref().map(|n| expand(n, &vars)).or(self.request.network.clone()).unwrap_or_else(|| "default".into());
+        let user = state.user();
+        let cwd = state.workdir();
+        let network = args.network.clone().or(self.request.network.clone()).unwrap_or_else(|| "default".into());
         let network_ns = match network.as_str() {
             // The NATed build network is not there yet: RUN shares the host's network, as
-            // `network: host` would (what BuildKit's default does for reaching the outside).
+            // `--network=host` does (what BuildKit's default gives a step: the outside world).
             "default" | "host" => NetworkNamespace::Host,
             "none" => NetworkNamespace::New,
             other => return Err(invalid(format!("network mode {other:?} not supported by RUN --network: use default, none or host"))),
         };
-        let mounts: Vec<String> = args.mounts.iter().map(|m| expand(m, &vars)).collect();
-        let parsed: Vec<RunMount> = mounts.iter().map(|m| RunMount::parse(m)).collect::<Result<_, _>>()?;
-        let mut key = self.builder.key(state).with("RUN", &command.join("\0")).with("env", &env.join("\0")).with("user", &user).with("cwd", &cwd).with("network", &network);
-        for mount in &mounts {
+        let mounts: Vec<RunMount> = args.mounts.iter().map(|m| RunMount::parse(m)).collect::<Result<_, _>>()?;
+        let mut key = self.key(parent, "RUN").with("command", &command.join("\0")).with("user", &user).with("cwd", &cwd).with("network", &network);
+        for mount in &args.mounts {
             key = key.with("mount", mount);
         }
         let lower = state.layer_dirs(self.store);
-        let created_by = format!("RUN {} # buildkit", command.join(" "));
-        let (store, request, tmp) = (self.store, self.request, self.tmp);
-        let cache = self.builder.cache;
-        let execute: Work<'a> = Box::new(move |vertex: &Vertex| {
+        let (request, tmp, cache) = (self.request, self.tmp, self.builder.cache);
+        let work: Work<'a> = Box::new(move |vertex: &Vertex| {
             let snapshot = Snapshot::new(tmp, &lower).map_err(|e| invalid(format!("preparing the RUN snapshot: {e}")))?;
             let etc = lower.iter().rev().find(|d| d.join("etc/passwd").exists()).cloned().unwrap_or_default();
             let resolved = xcompose_container::user::resolve(&user, &etc).map_err(invalid)?;
@@ -125,8 +134,8 @@ impl<'a> Step<'a> {
                 env.push(format!("HOME={}", resolved.home));
             }
             let mut container_mounts = Vec::new();
-            for mount in &parsed {
-                container_mounts.extend(mount.resolve(request, cache, &snapshot)?);
+            for mount in &mounts {
+                container_mounts.extend(mount.resolve(request, cache)?);
             }
             let spec = RunSpec {
                 args: command,
@@ -141,23 +150,24 @@ impl<'a> Step<'a> {
                 privileged: request.privileged,
                 shm_size: request.shm_size,
             };
-            let _ = store;
             run(&snapshot, &spec, &|line| vertex.output(line)).map_err(|e| invalid(e.to_string()))?;
             Ok(snapshot)
         });
-        Ok(Planned { key: key.finish(), created_by, workdir: None, execute })
+        Ok(Planned { key: key.finish(), execute: Some(work) })
     }
 
-    /// WORKDIR: the directory is created (owned by the USER) when the image does not have it.
-    pub fn workdir(&self, state: &StageState, path: &str) -> Result<Planned<'a>, BuildError> {
-        let path = absolute(&expand(path, &state.vars()), &state.config_str("WorkingDir"));
-        let path = if path.len() > 1 { path.trim_end_matches('/').to_string() } else { path };
-        let user = state.config_str("User");
-        let key = self.builder.key(state).with("WORKDIR", &path).with("user", &user).finish();
+    /// WORKDIR (already applied to the config): the directory is made, owned by the USER, when
+    /// the image does not have it; `/` needs nothing.
+    pub fn workdir(&self, state: &StageState, parent: CacheKey) -> Result<Planned<'a>, BuildError> {
+        let dir = state.workdir();
+        let user = state.user();
+        let key = self.key(parent, "WORKDIR").with("dir", &dir).with("user", &user).finish();
+        if dir == "/" {
+            return Ok(Planned { key, execute: None });
+        }
         let lower = state.layer_dirs(self.store);
         let tmp = self.tmp;
-        let dir = path.clone();
-        let execute: Work<'a> = Box::new(move |_vertex: &Vertex| {
+        let work: Work<'a> = Box::new(move |_vertex: &Vertex| {
             let snapshot = Snapshot::new(tmp, &lower).map_err(|e| invalid(format!("preparing the WORKDIR snapshot: {e}")))?;
             snapshot
                 .with_mounted(&[], |root, _| -> Result<(), String> {
@@ -166,115 +176,116 @@ impl<'a> Step<'a> {
                         return Ok(());
                     }
                     let owner = xcompose_container::user::resolve(&user, root)?;
-                    let options = CopyOptions { owner: Some((owner.uid, owner.gid)), mode: None };
-                    copy_into(root, &[], &format!("{dir}/"), &options, &|_| true).map_err(|e| e.to_string())
+                    make_dirs(root, &at, (owner.uid, owner.gid)).map_err(|e| e.to_string())
                 })
                 .map_err(|e| invalid(e.to_string()))?
                 .map_err(invalid)?;
             Ok(snapshot)
         });
-        Ok(Planned { key, created_by: format!("WORKDIR {path}"), workdir: Some(path), execute })
+        Ok(Planned { key, execute: Some(work) })
     }
 
-    /// COPY and ADD.
-    pub fn copy(&self, state: &StageState, args: &CopyArgs, add: bool) -> Result<Planned<'a>, BuildError> {
+    /// COPY and ADD (their words already expanded).
+    pub fn copy(&self, state: &StageState, parent: CacheKey, args: &CopyArgs, add: bool) -> Result<Planned<'a>, BuildError> {
         let keyword = if add { "ADD" } else { "COPY" };
-        let vars = state.vars();
-        let x = |w: &str| expand(w, &vars);
-        let dest = absolute(&x(&args.dest), &state.config_str("WorkingDir"));
-        let chown = args.chown.as_deref().map(x);
-        let mode = match args.chmod.as_deref().map(x) {
-            Some(m) => Some(u32::from_str_radix(&m, 8).map_err(|_| invalid(format!("invalid chmod parameter {m:?}: use an octal mode such as 0755")))?),
+        let dest = absolute(&args.dest, &state.workdir());
+        let chown = args.chown.clone();
+        let mode = match &args.chmod {
+            Some(m) => Some(u32::from_str_radix(m, 8).map_err(|_| invalid(format!("invalid chmod parameter {m:?}: use an octal mode such as 0755")))?),
             None => None,
         };
-        let source = self.copy_source(args.from.as_deref().map(x))?;
-        let mut key = self.builder.key(state).with(keyword, &dest).with("chown", chown.as_deref().unwrap_or("")).with("chmod", &format!("{mode:?}"));
-        let mut items = Vec::new();
-        let mut shown = Vec::new();
-        for src in &args.sources {
-            match src {
+        let mut words = Vec::new();
+        let mut inline = Vec::new();
+        for source in &args.sources {
+            match source {
                 CopySource::Heredoc(heredoc) => {
-                    let content = if heredoc.expand { x(&heredoc.content) } else { heredoc.content.clone() };
-                    key = key.with("inline", &format!("{}\0{content}", heredoc.name));
-                    shown.push(format!("<<{}", heredoc.name));
-                    items.push(SourceItem::Inline { name: heredoc.name.clone(), content: content.into_bytes() });
+                    let content = if heredoc.expand { self.expander.heredoc(&heredoc.content, state.scope()).map_err(|e| invalid(e.to_string()))? } else { heredoc.content.clone() };
+                    inline.push(CopyEntry { dest_path: heredoc.name.clone(), content: EntryContent::Inline(content.into_bytes()) });
                 }
-                CopySource::Path(path) => {
-                    let path = x(path);
-                    if add && (path.starts_with("http://") || path.starts_with("https://") || path.starts_with("git@")) {
-                        return Err(invalid(format!("ADD {path}: adding remote URLs is not supported by xcompose's builder yet: download it in a RUN step, or COPY a local file")));
-                    }
-                    let rel = relative_source(&path)?;
-                    match &source {
-                        CopySourceKind::Directory(dir) => {
-                            let host = dir.join(&rel);
-                            key = key.with("source", &format!("{}\0{}", rel.display(), content_digest(&host).map_err(|_| invalid(format!("failed to compute cache key: \"/{}\": not found", rel.display())))?));
+                CopySource::Path(word) => {
+                    if add {
+                        match AddSourceKind::of(word) {
+                            AddSourceKind::Git => return Err(invalid(format!("ADD {word}: adding git repositories is not supported by xcompose's builder: clone it into the build context and COPY it"))),
+                            AddSourceKind::Url => return Err(invalid(format!("ADD {word}: adding URLs is not supported by xcompose's builder yet: download it into the build context and COPY it"))),
+                            AddSourceKind::Local => {}
                         }
-                        CopySourceKind::Layers { key: from, .. } => key = key.with("source", &format!("{from}\0{}", rel.display())),
                     }
-                    shown.push(path);
-                    items.push(SourceItem::Path(rel));
+                    words.push(word.clone());
                 }
             }
         }
-        let from_flag = args.from.as_deref().map(|f| format!("--from={} ", x(f))).unwrap_or_default();
-        let created_by = format!("{keyword} {from_flag}{} {} # buildkit", shown.join(" "), x(&args.dest));
+        let sources = words.len() + inline.len();
+        let mut key = self
+            .key(parent, keyword)
+            .with("dest", &dest)
+            .with("chown", chown.as_deref().unwrap_or(""))
+            .with("chmod", &format!("{mode:?}"))
+            .with("parents", &args.parents.to_string())
+            .with("exclude", &args.exclude.join("\0"));
+        for entry in &inline {
+            if let EntryContent::Inline(content) = &entry.content {
+                key = key.with("inline", &format!("{}\0{}", entry.dest_path, String::from_utf8_lossy(content)));
+            }
+        }
+        let origin = self.copy_origin(args.from.as_deref())?;
+        let selection_options = SelectOptions { parents: args.parents, exclude: args.exclude.clone() };
+        let mut entries = inline;
+        let layer_sources = match &origin {
+            Origin::Directory(context) => {
+                let selected = context.select(&words, &selection_options).map_err(|e| invalid(e.to_string()))?;
+                key = key.with("digest", &context.digest(&selected).map_err(|e| invalid(e.to_string()))?);
+                entries.extend(selected.into_iter().map(|s| CopyEntry {
+                    dest_path: s.dest_path,
+                    content: EntryContent::Host { path: context.root().join(&s.context_path), follow: s.follow },
+                }));
+                Vec::new()
+            }
+            Origin::Layers { dirs, key: from } => {
+                key = key.with("from", from).with("sources", &words.join("\0"));
+                vec![dirs.clone()]
+            }
+        };
         let lower = state.layer_dirs(self.store);
         let tmp = self.tmp;
-        let execute: Work<'a> = Box::new(move |_vertex: &Vertex| {
+        let work: Work<'a> = Box::new(move |_vertex: &Vertex| {
             let snapshot = Snapshot::new(tmp, &lower).map_err(|e| invalid(format!("preparing the {keyword} snapshot: {e}")))?;
-            let sources = match &source {
-                CopySourceKind::Layers { dirs, .. } => vec![dirs.clone()],
-                CopySourceKind::Directory(_) => Vec::new(),
-            };
             snapshot
-                .with_mounted(&sources, |root, mounted| -> Result<(), String> {
-                    let base = match &source {
-                        CopySourceKind::Directory(dir) => dir.clone(),
-                        CopySourceKind::Layers { .. } => mounted[0].clone(),
-                    };
+                .with_mounted(&layer_sources, |root, mounted| -> Result<(), String> {
+                    let mut entries = entries;
+                    if let Some(source_root) = mounted.first() {
+                        entries.extend(entries_in(source_root, &words)?);
+                    }
                     let owner = chown.as_deref().map(|spec| chown_ids(spec, root)).transpose()?;
-                    let items = items
-                        .into_iter()
-                        .map(|item| match item {
-                            SourceItem::Inline { name, content } => Ok(CopyItem::Inline { name, content }),
-                            SourceItem::Path(rel) => {
-                                let host = xcompose_container::secure_join(&base, &Path::new("/").join(&rel))?;
-                                if std::fs::symlink_metadata(&host).is_err() {
-                                    return Err(format!("failed to compute cache key: \"/{}\": not found", rel.display()));
-                                }
-                                Ok(CopyItem::Path(host))
-                            }
-                        })
-                        .collect::<Result<Vec<_>, String>>()?;
-                    copy_into(root, &items, &dest, &CopyOptions { owner, mode }, &|_| true).map_err(|e| e.to_string())
+                    let options = CopyOptions { owner, mode, keep_owners: false };
+                    copy_entries(root, &entries, &dest, sources, &options).map_err(|e| e.to_string())
                 })
                 .map_err(|e| invalid(e.to_string()))?
                 .map_err(invalid)?;
             Ok(snapshot)
         });
-        Ok(Planned { key: key.finish(), created_by, workdir: None, execute })
+        Ok(Planned { key: key.finish(), execute: Some(work) })
     }
 
     /// Where `--from` copies from: the context, a named context, an earlier stage or an image.
-    fn copy_source(&self, from: Option<String>) -> Result<CopySourceKind, BuildError> {
-        let Some(from) = from else { return Ok(CopySourceKind::Directory(self.request.context.clone())) };
-        if let Some(dir) = self.request.additional_contexts.get(&from) {
-            return Ok(CopySourceKind::Directory(dir.clone()));
+    fn copy_origin(&self, from: Option<&str>) -> Result<Origin<'a>, BuildError> {
+        let Some(from) = from else { return Ok(Origin::Directory(std::borrow::Cow::Borrowed(self.context))) };
+        if let Some(dir) = self.request.additional_contexts.get(from) {
+            let named = Context::open(dir, &dir.join("Dockerfile")).map_err(|e| invalid(e.to_string()))?;
+            return Ok(Origin::Directory(std::borrow::Cow::Owned(named)));
         }
-        if let Some(stage) = self.dockerfile.stage(&from) {
+        if let Some(stage) = self.dockerfile.stage(from) {
             let built = self.stages.get(&stage.index).ok_or_else(|| invalid(format!("stage {from} is not built before it is used: a stage can only copy from an earlier one")))?;
-            return Ok(CopySourceKind::Layers { dirs: layers_of(&built.layers, self.store), key: built.key.clone() });
+            return Ok(Origin::Layers { dirs: layers_of(&built.layers, self.store), key: built.key.clone() });
         }
-        let id = self.builder.image(&from)?;
-        Ok(CopySourceKind::Layers { dirs: layers_of(&self.store.image_layers(&id)?, self.store), key: id })
+        let id = self.builder.image(from)?;
+        Ok(Origin::Layers { dirs: layers_of(&self.store.image_layers(&id)?, self.store), key: id })
     }
 }
 
 /// Where a COPY takes its files from.
-enum CopySourceKind {
-    /// A directory on the host (the context or a named one).
-    Directory(PathBuf),
+enum Origin<'a> {
+    /// A directory on the host (the context or a named one), with its ignore rules.
+    Directory(std::borrow::Cow<'a, Context>),
     /// The root filesystem of a stage or image: its layer directories and cache identity.
     Layers {
         /// Layer directories, bottom first.
@@ -284,24 +295,22 @@ enum CopySourceKind {
     },
 }
 
-/// A source before it is found in the mounted source.
-enum SourceItem {
-    Path(PathBuf),
-    Inline { name: String, content: Vec<u8> },
-}
-
-/// A COPY source as a path relative to its source root; `..` may not leave it.
-fn relative_source(path: &str) -> Result<PathBuf, BuildError> {
-    let mut out = PathBuf::new();
-    for c in Path::new(path).components() {
-        match c {
-            Component::Normal(n) => out.push(n),
-            Component::ParentDir => {
-                if !out.pop() {
-                    return Err(invalid(format!("COPY source {path:?} is outside the build context: sources are paths inside the context")));
-                }
-            }
-            _ => {}
+/// The entries `words` name in a stage's or image's root (mounted at `root`), each resolved
+/// inside it: a file by its name, a directory by its contents.
+fn entries_in(root: &Path, words: &[String]) -> Result<Vec<CopyEntry>, String> {
+    let mut out = Vec::new();
+    for word in words {
+        if word.contains(['*', '?', '[']) {
+            return Err(format!("COPY --from source {word:?}: wildcards in sources from a stage or image are not supported yet: name the paths"));
+        }
+        let host = xcompose_container::secure_join(root, &Path::new("/").join(word))?;
+        let meta = std::fs::metadata(&host).map_err(|_| format!("failed to compute cache key: \"/{}\": not found", word.trim_start_matches('/')))?;
+        if meta.is_dir() {
+            out.push(CopyEntry { dest_path: String::new(), content: EntryContent::Host { path: host.clone(), follow: true } });
+            out.extend(walk_entries(&host, "").map_err(|e| e.to_string())?);
+        } else {
+            let name = host.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            out.push(CopyEntry { dest_path: name, content: EntryContent::Host { path: host, follow: true } });
         }
     }
     Ok(out)
@@ -320,42 +329,6 @@ fn chown_ids(spec: &str, root: &Path) -> Result<(u32, u32), String> {
         None => uid,
     };
     Ok((uid, gid))
-}
-
-/// A digest of the files at `path` (names, types, modes, link targets and contents; not owners
-/// or times, which COPY does not keep), for cache keys.
-fn content_digest(path: &Path) -> std::io::Result<String> {
-    let mut hasher = Sha256::new();
-    hash_tree(path, Path::new(""), &mut hasher)?;
-    Ok(hex::encode(hasher.finalize()))
-}
-
-fn hash_tree(path: &Path, rel: &Path, hasher: &mut Sha256) -> std::io::Result<()> {
-    let meta = std::fs::symlink_metadata(path)?;
-    hasher.update(rel.as_os_str().as_encoded_bytes());
-    hasher.update([0]);
-    hasher.update(meta.mode().to_le_bytes());
-    if meta.file_type().is_symlink() {
-        hasher.update(std::fs::read_link(path)?.as_os_str().as_encoded_bytes());
-    } else if meta.is_file() {
-        hasher.update(meta.len().to_le_bytes());
-        let mut file = std::fs::File::open(path)?;
-        let mut buf = vec![0u8; 1 << 16];
-        loop {
-            let n = file.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-        }
-    } else if meta.is_dir() {
-        let mut names: Vec<_> = std::fs::read_dir(path)?.map(|e| e.map(|e| e.file_name())).collect::<std::io::Result<_>>()?;
-        names.sort();
-        for name in names {
-            hash_tree(&path.join(&name), &rel.join(&name), hasher)?;
-        }
-    }
-    Ok(())
 }
 
 /// One `RUN --mount=...`.
@@ -413,25 +386,25 @@ impl RunMount {
             }
             "tmpfs" => Self::Tmpfs { target: need_target()?, size: get("size").and_then(|s| s.parse().ok()) },
             "secret" => {
-                let id = get("id").or_else(|| target.as_deref().and_then(|t| Path::new(t).file_name()).map(|n| n.to_string_lossy().into_owned())).ok_or_else(|| invalid(format!("RUN --mount {text}: a secret mount needs an id")))?;
+                let id = get("id")
+                    .or_else(|| target.as_deref().and_then(|t| Path::new(t).file_name()).map(|n| n.to_string_lossy().into_owned()))
+                    .ok_or_else(|| invalid(format!("RUN --mount {text}: a secret mount needs an id")))?;
                 Self::Secret { target: target.unwrap_or_else(|| format!("/run/secrets/{id}")), id, required: flag("required") }
             }
-            "ssh" => return Err(invalid("RUN --mount=type=ssh is not supported: xcompose's builder has no SSH agent forwarding; use a secret mount or fetch in a later step")),
+            "ssh" => return Err(invalid("RUN --mount=type=ssh is not supported: xcompose's builder has no SSH agent forwarding; use a secret mount (build.secrets) instead")),
             other => return Err(invalid(format!("RUN --mount {text}: unknown mount type {other:?}: use cache, bind, tmpfs or secret"))),
         })
     }
 
     /// The container mount(s) for this build.
-    fn resolve(&self, request: &BuildRequest, cache: &crate::exec::cache::BuildCache, snapshot: &Snapshot) -> Result<Vec<Mount>, BuildError> {
-        let _ = snapshot;
+    fn resolve(&self, request: &BuildRequest, cache: &BuildCache) -> Result<Vec<Mount>, BuildError> {
         Ok(match self {
             Self::Cache { target, id, read_only, uid, gid, mode } => {
                 let dir = cache.mount_dir(id, *uid, *gid, *mode).map_err(|e| invalid(format!("cache mount {id}: {e}")))?;
                 vec![Mount { target: PathBuf::from(target), kind: MountKind::Bind { source: dir }, read_only: *read_only }]
             }
             Self::Bind { target, source, read_only } => {
-                let rel = relative_source(source)?;
-                let host = xcompose_container::secure_join(&request.context, &Path::new("/").join(rel)).map_err(invalid)?;
+                let host = xcompose_container::secure_join(&request.context, &Path::new("/").join(source)).map_err(invalid)?;
                 if !host.exists() {
                     return Err(invalid(format!("RUN --mount=type=bind: source {source:?} not found in the build context")));
                 }
@@ -456,13 +429,7 @@ mod tests {
         assert_eq!(absolute("app/", "/srv"), "/srv/app/");
         assert_eq!(absolute(".", "/srv"), "/srv/");
         assert_eq!(absolute("/x/../y", "/srv"), "/y");
-        assert_eq!(absolute("f", ""), "/f");
-    }
-
-    #[test]
-    fn sources_may_not_leave_the_context() {
-        assert_eq!(relative_source("./a/../b").unwrap(), PathBuf::from("b"));
-        assert!(relative_source("../etc/passwd").is_err());
+        assert_eq!(absolute("f", "/"), "/f");
     }
 
     #[test]

@@ -85,7 +85,7 @@ impl Expander {
     /// substituted, no splitting.
     pub fn word(&self, word: &str, env: &dyn Variables) -> Result<Expanded, ExpandError> {
         let mut lexer = Lexer::new(word, self.escape, env);
-        let (value, _) = lexer.process().map_err(ExpandError)?;
+        let (value, _) = lexer.process().map_err(|e| failed(word, e))?;
         Ok(Expanded { value, matched: lexer.matched, unmatched: lexer.unmatched })
     }
 
@@ -93,8 +93,13 @@ impl Expander {
     /// whitespace, also from a variable's value, separates words.
     pub fn words(&self, text: &str, env: &dyn Variables) -> Result<Vec<String>, ExpandError> {
         let mut lexer = Lexer::new(text, self.escape, env);
-        lexer.process().map(|(_, words)| words).map_err(ExpandError)
+        lexer.process().map(|(_, words)| words).map_err(|e| failed(text, e))
     }
+}
+
+/// BuildKit's wrapping of a lexer error: `failed to process "${x": syntax error: missing '}'`.
+fn failed(source: &str, error: String) -> ExpandError {
+    ExpandError(format!("failed to process {source:?}: {error}"))
 }
 
 #[cfg(test)]

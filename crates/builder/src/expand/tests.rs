@@ -12,8 +12,11 @@ fn ex(word: &str) -> String {
     Expander::default().word(word, &env()).unwrap().value
 }
 
+/// The lexer's own words, without BuildKit's `failed to process "..."` wrapping.
 fn err(word: &str) -> String {
-    Expander::default().word(word, &env()).unwrap_err().0
+    let message = Expander::default().word(word, &env()).unwrap_err().0;
+    let prefix = format!("failed to process {word:?}: ");
+    message.strip_prefix(&prefix).unwrap_or_else(|| panic!("{message}")).to_string()
 }
 
 #[test]
@@ -88,6 +91,11 @@ fn errors_in_buildkits_words() {
     assert_eq!(err("${abc/x"), "syntax error: missing '/' in ${}");
     assert_eq!(err("'abc"), "unexpected end of statement while looking for matching single-quote");
     assert_eq!(err("\"abc"), "unexpected end of statement while looking for matching double-quote");
+}
+
+#[test]
+fn errors_name_the_word() {
+    assert_eq!(Expander::default().word("a${b", &env()).unwrap_err().to_string(), "failed to process \"a${b\": syntax error: missing '}'");
 }
 
 #[test]

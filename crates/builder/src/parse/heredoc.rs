@@ -23,14 +23,15 @@ pub(crate) fn declared_by(word: &str) -> Option<Declared> {
         None => (false, rest),
     };
     let rest = rest.trim_start();
-    if rest.contains('<') {
+    if rest.contains('<') || quoted_words(rest, '\\').len() != 1 {
         return None;
     }
     let name = unquote(rest);
     if name.is_empty() {
         return None;
     }
-    Some(Declared { expand: name == rest, name, chomp })
+    // BuildKit expands the body unless the delimiter has quotes (a backslash does not count).
+    Some(Declared { expand: !rest.contains(['\'', '"']), name, chomp })
 }
 
 /// The here-documents `line` declares, in order.
@@ -85,8 +86,15 @@ mod tests {
         assert_eq!(declared_in(r#"<<EOF cat >/a && cat <<-"EOT" > /b"#), vec![d("EOF", false, true), d("EOT", true, false)]);
         assert_eq!(declared_in("python3 3<<'END' x"), vec![d("END", false, false)]);
         assert_eq!(declared_in("echo '<<EOF' x<<y"), vec![]);
-        assert_eq!(declared_in(r"cat <<E\OF"), vec![d("EOF", false, false)]);
+        assert_eq!(declared_in(r"cat <<E\OF"), vec![d("EOF", false, true)]);
         assert_eq!(declared_in("echo a << b"), vec![]);
+    }
+
+    #[test]
+    fn a_heredoc_word_is_one_shell_word() {
+        assert_eq!(declared_by("<<EOF"), Some(d("EOF", false, true)));
+        assert_eq!(declared_by("<<EOF cat"), None);
+        assert_eq!(declared_by("<<'E F'"), Some(d("E F", false, false)));
     }
 
     #[test]

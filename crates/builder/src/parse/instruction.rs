@@ -123,7 +123,7 @@ pub(crate) fn parse_instruction(text: &str, heredocs: &[Heredoc], escape: char) 
             if volumes.iter().any(|v| v.trim().is_empty()) {
                 return Err("VOLUME specified can not be an empty string".into());
             }
-            InstructionKind::Volume(volumes)
+            InstructionKind::Volume(volumes.iter().map(|v| v.trim().to_string()).collect())
         }
         "USER" => InstructionKind::User(single("USER", args, none)?),
         "WORKDIR" => InstructionKind::Workdir(single("WORKDIR", args, none)?),
@@ -132,7 +132,7 @@ pub(crate) fn parse_instruction(text: &str, heredocs: &[Heredoc], escape: char) 
         "HEALTHCHECK" => InstructionKind::Healthcheck(healthcheck(args, &flag_words)?),
         "ONBUILD" => {
             none()?;
-            InstructionKind::Onbuild(onbuild(args, escape)?)
+            InstructionKind::Onbuild(onbuild(args, heredocs, escape)?)
         }
         _ => return Err(suggest::with_suggestion(format!("unknown instruction: {word}"), word, &KEYWORDS, false)),
     };
@@ -308,7 +308,9 @@ fn healthcheck(args: &str, flag_words: &[String]) -> Result<Healthcheck, String>
     }))
 }
 
-fn onbuild(args: &str, escape: char) -> Result<OnbuildTrigger, String> {
+/// ONBUILD's trigger; its text (the image's `OnBuild` entry) carries its here-documents back
+/// after it, as BuildKit stores them.
+fn onbuild(args: &str, heredocs: &[Heredoc], escape: char) -> Result<OnbuildTrigger, String> {
     let expression = args.trim();
     let trigger = expression.split_whitespace().next().ok_or_else(|| at_least_one("ONBUILD"))?.to_ascii_uppercase();
     match trigger.as_str() {
@@ -316,9 +318,10 @@ fn onbuild(args: &str, escape: char) -> Result<OnbuildTrigger, String> {
         "FROM" | "MAINTAINER" => return Err(format!("{trigger} isn't allowed as an ONBUILD trigger")),
         _ => {}
     }
-    let Parsed::Other(kind) = parse_instruction(expression, &[], escape)? else {
+    let Parsed::Other(kind) = parse_instruction(expression, heredocs, escape)? else {
         return Err("FROM isn't allowed as an ONBUILD trigger".into());
     };
     let lines = SourceLines { start: 0, end: 0 };
-    Ok(OnbuildTrigger { expression: expression.to_string(), instruction: Box::new(Instruction { lines, original: expression.to_string(), kind }) })
+    let stored = heredocs.iter().fold(expression.to_string(), |text, h| format!("{text}\n{}{}", h.content, h.name));
+    Ok(OnbuildTrigger { expression: stored, instruction: Box::new(Instruction { lines, original: expression.to_string(), kind }) })
 }

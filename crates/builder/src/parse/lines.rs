@@ -66,19 +66,27 @@ fn is_comment(line: &str) -> bool {
 }
 
 /// The line without a trailing escape (and blanks after it), and whether the instruction
-/// ends here (moby's `([^\\])\\[ \t]*$`).
+/// ends here (moby's `([^\\])\\[ \t]*$|^\\[ \t]*$`: an escape alone continues too).
 fn trim_continuation(line: &str, escape: char) -> (&str, bool) {
     let trimmed = line.trim_end_matches([' ', '\t']);
     match trimmed.strip_suffix(escape) {
-        Some(before) if !before.is_empty() && !before.ends_with(escape) => (before, false),
+        Some(before) if !before.ends_with(escape) => (before, false),
         _ => (line, true),
     }
 }
 
 /// RUN, COPY and ADD take here-documents (BuildKit's `canContainHeredoc`).
+/// (ONBUILD's trigger counts as its own instruction; the exec form takes none.)
 fn may_have_heredocs(line: &str) -> bool {
-    let keyword = line.split_whitespace().next().unwrap_or("");
-    ["RUN", "COPY", "ADD"].iter().any(|k| k.eq_ignore_ascii_case(keyword)) && line.contains("<<")
+    if !line.contains("<<") {
+        return false;
+    }
+    let (keyword, rest) = line.trim_start().split_once(char::is_whitespace).unwrap_or((line, ""));
+    if keyword.eq_ignore_ascii_case("ONBUILD") {
+        return may_have_heredocs(rest);
+    }
+    let (_, args) = super::words::leading_flags(rest);
+    ["RUN", "COPY", "ADD"].iter().any(|k| k.eq_ignore_ascii_case(keyword)) && !matches!(super::words::json_array(args), super::words::Json::Strings(_))
 }
 
 /// Reads a here-document's body up to its terminator: the body and the terminator's line.
@@ -109,6 +117,11 @@ mod tests {
     }
 
     #[test]
+    fn an_escape_alone_on_a_line_continues() {
+        assert_eq!(texts("FROM x\nRUN a \\\n\\\n b\nRUN c \\\\\n"), vec![("FROM x".into(), 1, 1), ("RUN a  b".into(), 2, 4), ("RUN c \\\\".into(), 5, 5)]);
+    }
+
+    #[test]
     fn the_escape_directive_changes_the_continuation_character() {
         let text = "# escape=`\nFROM x\nRUN dir c:\\ `\n  /b\n";
         assert_eq!(texts(text), vec![("FROM x".into(), 2, 2), ("RUN dir c:\\   /b".into(), 3, 4)]);
@@ -124,6 +137,14 @@ mod tests {
             Heredoc { name: "EOT".into(), content: "tab\n".into(), expand: false },
         ]);
         assert_eq!(lines[2].heredocs[0].content, "1\n");
+    }
+
+    #[test]
+    fn onbuild_triggers_take_heredocs_and_exec_forms_do_not() {
+        let (_, lines) = logical_lines("FROM x\nONBUILD RUN <<EOF\nmake\nEOF\nRUN [\"sh\", \"<<EOF\"]\nEOF\n").unwrap();
+        assert_eq!(lines[1].heredocs, vec![Heredoc { name: "EOF".into(), content: "make\n".into(), expand: true }]);
+        assert!(lines[2].heredocs.is_empty());
+        assert_eq!(lines[3].text, "EOF");
     }
 
     #[test]

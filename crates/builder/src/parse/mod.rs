@@ -20,6 +20,11 @@ use crate::error::ParseError;
 use crate::model::{Dockerfile, Instruction, InstructionKind, Stage};
 use instruction::{parse_instruction, Parsed};
 
+/// The delimiter `word` declares when it is a here-document word (`<<EOF`, `<<-"EOF"`).
+pub(crate) fn heredoc_name(word: &str) -> Option<String> {
+    heredoc::declared_by(word).map(|d| d.name)
+}
+
 impl Dockerfile {
     /// Parses `text`, the Dockerfile at `path` (named in errors).
     pub fn parse(text: &str, path: impl AsRef<Path>) -> Result<Self, ParseError> {

@@ -113,6 +113,17 @@ fn onbuild_keeps_the_trigger_text() {
 }
 
 #[test]
+fn onbuild_heredocs_are_stored_with_the_trigger() {
+    let k = kinds("FROM x\nONBUILD RUN <<EOF\nmake\nEOF\n");
+    let InstructionKind::Onbuild(trigger) = &k[0] else { panic!() };
+    assert_eq!(trigger.expression, "RUN <<EOF\nmake\nEOF");
+    let InstructionKind::Run(run) = &trigger.instruction.kind else { panic!() };
+    assert_eq!(run.heredocs.len(), 1);
+    let reparsed = Dockerfile::parse(&format!("FROM x\n{}\n", trigger.expression), "Dockerfile").unwrap();
+    assert_eq!(reparsed.stages[0].instructions[0].kind, trigger.instruction.kind);
+}
+
+#[test]
 fn lowercase_keywords_and_the_original_text() {
     let d = parse("from x\nrun echo hi \\\n there\n");
     assert_eq!(d.stages[0].instructions[0].original, "run echo hi  there");

@@ -9,7 +9,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::args::{BuildArgs, GlobalArgs};
 use crate::expand::Expander;
 use crate::model::{Dockerfile, InstructionKind, Stage};
-use crate::scope::StageScope;
 
 /// What a stage starts from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +42,8 @@ pub struct PlannedStage {
     /// The earlier stages it needs (its base stage, `--from` and `from=` stages), ascending.
     pub depends_on: Vec<usize>,
     /// Each COPY/ADD `--from` and RUN `--mount` `from=` of the stage, by instruction index
-    /// within the stage (a RUN's mounts in order).
+    /// within the stage (a RUN's mounts in order). Read as written: BuildKit does not expand
+    /// them (`--from=$X` names an image `$X`).
     pub sources: BTreeMap<usize, Vec<FromSource>>,
 }
 
@@ -74,6 +74,14 @@ pub enum PlanError {
         /// The stage that names it.
         current: String,
     },
+    /// `--from=N` with no stage N.
+    #[error("line {line}: invalid stage index {index}")]
+    InvalidIndex {
+        /// The instruction's line.
+        line: usize,
+        /// The index given.
+        index: i64,
+    },
     /// A FROM base that expands to nothing.
     #[error("line {line}: base name ({base}) should not be blank")]
     BlankBase {
@@ -103,7 +111,7 @@ impl BuildPlan {
         let globals = GlobalArgs::new(dockerfile, args, target.unwrap_or("")).map_err(|e| PlanError::Expand { line: 1, message: e.0 })?;
         let mut all = Vec::new();
         for stage in &dockerfile.stages {
-            all.push(plan_stage(dockerfile, stage, args, &globals)?);
+            all.push(plan_stage(dockerfile, stage, &globals)?);
         }
         let mut needed = BTreeSet::new();
         let mut pending = vec![target_stage.index];
@@ -157,11 +165,16 @@ impl BuildPlan {
     }
 }
 
-fn stage_label(stage: &Stage) -> String {
-    stage.name.clone().unwrap_or_else(|| stage.index.to_string())
+/// A stage as BuildKit names it in messages: its name, else `stage-N`.
+fn stage_label(dockerfile: &Dockerfile, stage: &Stage) -> String {
+    match &stage.name {
+        Some(name) => name.clone(),
+        None if dockerfile.stages.len() == 1 => String::new(),
+        None => format!("stage-{}", stage.index),
+    }
 }
 
-fn plan_stage(dockerfile: &Dockerfile, stage: &Stage, args: &BuildArgs, globals: &GlobalArgs) -> Result<PlannedStage, PlanError> {
+fn plan_stage(dockerfile: &Dockerfile, stage: &Stage, globals: &GlobalArgs) -> Result<PlannedStage, PlanError> {
     let expander = Expander::new(dockerfile.escape);
     let at = |line: usize| move |e: crate::expand::ExpandError| PlanError::Expand { line, message: e.0 };
     let line = stage.lines.start;
@@ -169,46 +182,25 @@ fn plan_stage(dockerfile: &Dockerfile, stage: &Stage, args: &BuildArgs, globals:
     if base_name.is_empty() {
         return Err(PlanError::BlankBase { line, base: stage.base.clone() });
     }
-    let earlier = |name: &str| dockerfile.stages[..stage.index].iter().find(|s| s.name.as_deref() == Some(name.to_ascii_lowercase().as_str())).map(|s| s.index);
-    let base = if base_name.eq_ignore_ascii_case("scratch") {
-        Base::Scratch
-    } else {
-        earlier(&base_name).map_or_else(|| Base::Image(base_name.clone()), Base::Stage)
+    // BuildKit looks the expanded base up among the earlier stages' (lowercased) names as is.
+    let earlier = dockerfile.stages[..stage.index].iter().rev().find(|s| s.name.as_deref() == Some(base_name.as_str())).map(|s| s.index);
+    let base = match earlier {
+        Some(index) => Base::Stage(index),
+        None if base_name.eq_ignore_ascii_case("scratch") => Base::Scratch,
+        None => Base::Image(base_name.clone()),
     };
     let platform = stage.platform.as_deref().map(|p| expander.word(p, &globals.values)).transpose().map_err(at(line))?.map(|e| e.value);
     let mut depends_on: BTreeSet<usize> = match base {
         Base::Stage(i) => [i].into(),
         _ => BTreeSet::new(),
     };
-    // `--from` values expand with the stage's ARGs and ENVs as far as the Dockerfile tells
-    // (the base image's own Env is not known before it is pulled).
-    let mut scope = StageScope::new(&[]);
     let mut sources = BTreeMap::new();
     for (position, instruction) in stage.instructions.iter().enumerate() {
         let line = instruction.lines.start;
+        // `--from` and `from=` are read as written: BuildKit does not expand them.
         let froms: Vec<String> = match &instruction.kind {
-            InstructionKind::Arg(decls) => {
-                scope.declare(decls, args, globals, &expander).map_err(at(line))?;
-                continue;
-            }
-            InstructionKind::Env(_) => {
-                if let InstructionKind::Env(pairs) = instruction.kind.instantiate(&expander, &scope).map_err(at(line))?.kind {
-                    scope.set_env(&pairs.into_iter().map(|p| (p.key, p.value)).collect::<Vec<_>>());
-                }
-                continue;
-            }
-            InstructionKind::Copy(c) | InstructionKind::Add(c) => {
-                c.from.iter().map(|f| expander.word(f, &scope).map(|e| e.value)).collect::<Result<_, _>>().map_err(at(line))?
-            }
-            InstructionKind::Run(run) => run
-                .mounts
-                .iter()
-                .map(|m| expander.word(m, &scope).map(|e| mount_from(&e.value)))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(at(line))?
-                .into_iter()
-                .flatten()
-                .collect(),
+            InstructionKind::Copy(c) | InstructionKind::Add(c) => c.from.iter().cloned().collect(),
+            InstructionKind::Run(run) => run.mounts.iter().filter_map(|m| mount_from(m)).collect(),
             _ => continue,
         };
         if froms.is_empty() {
@@ -216,13 +208,16 @@ fn plan_stage(dockerfile: &Dockerfile, stage: &Stage, args: &BuildArgs, globals:
         }
         let mut resolved = Vec::new();
         for from in froms {
-            let named = dockerfile.stage(&from);
+            let named = match from.parse::<i64>() {
+                Ok(index) => Some(usize::try_from(index).ok().and_then(|i| dockerfile.stages.get(i)).ok_or(PlanError::InvalidIndex { line, index })?),
+                Err(_) => dockerfile.stages.iter().find(|s| s.name.as_deref() == Some(from.to_ascii_lowercase().as_str())),
+            };
             match named {
                 Some(s) if s.index < stage.index => {
                     depends_on.insert(s.index);
                     resolved.push(FromSource::Stage(s.index));
                 }
-                Some(s) => return Err(PlanError::LaterStage { line, from: stage_label(s), current: stage_label(stage) }),
+                Some(_) => return Err(PlanError::LaterStage { line, from, current: stage_label(dockerfile, stage) }),
                 None => resolved.push(FromSource::Image(from)),
             }
         }

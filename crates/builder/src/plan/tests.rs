@@ -52,12 +52,21 @@ fn build_args_reach_from_lines_through_global_args() {
 }
 
 #[test]
-fn mounts_and_expanded_from_flags_are_dependencies() {
-    let p = plan("FROM a AS one\nFROM b AS two\nARG SRC=one\nCOPY --from=${SRC} /x /x\nRUN --mount=type=bind,from=0,target=/m true\n", None).unwrap();
+fn mounts_and_from_flags_are_dependencies_read_as_written() {
+    let p = plan("FROM a AS one\nFROM b AS two\nARG SRC=one\nCOPY --from=One /x /x\nRUN --mount=type=bind,from=0,target=/m true\nCOPY --from=${SRC} /y /y\n", None).unwrap();
     assert_eq!(p.stages.iter().map(|s| s.index).collect::<Vec<_>>(), vec![0, 1]);
     assert_eq!(p.stages[1].depends_on, vec![0]);
     assert_eq!(p.stages[1].sources[&1], vec![FromSource::Stage(0)]);
     assert_eq!(p.stages[1].sources[&2], vec![FromSource::Stage(0)]);
+    assert_eq!(p.stages[1].sources[&3], vec![FromSource::Image("${SRC}".into())]);
+}
+
+#[test]
+fn a_stage_base_is_matched_as_written() {
+    let p = plan("FROM a AS build\nFROM BUILD AS upper\nFROM build\n", None).unwrap();
+    assert_eq!(p.stages.iter().map(|s| s.index).collect::<Vec<_>>(), vec![0, 2]);
+    let all = plan("FROM a AS build\nFROM BUILD AS upper\n", None).unwrap();
+    assert_eq!(all.stages[0].base, Base::Image("BUILD".into()));
 }
 
 #[test]
@@ -67,7 +76,12 @@ fn errors_in_buildkits_words() {
         plan("FROM a AS one\nCOPY --from=two /x /x\nFROM b AS two\n", None).unwrap_err().to_string(),
         "line 2: cannot copy from stage \"two\", it needs to be defined before current stage \"one\""
     );
-    assert_eq!(plan("FROM a\nCOPY --from=0 /x /x\n", None).unwrap_err().to_string(), "line 2: cannot copy from stage \"0\", it needs to be defined before current stage \"0\"");
+    assert_eq!(plan("FROM a\nCOPY --from=0 /x /x\n", None).unwrap_err().to_string(), "line 2: cannot copy from stage \"0\", it needs to be defined before current stage \"\"");
+    assert_eq!(
+        plan("FROM a\nFROM b\nCOPY --from=1 /x /x\n", None).unwrap_err().to_string(),
+        "line 3: cannot copy from stage \"1\", it needs to be defined before current stage \"stage-1\""
+    );
+    assert_eq!(plan("FROM a\nCOPY --from=3 /x /x\n", None).unwrap_err().to_string(), "line 2: invalid stage index 3");
     assert_eq!(plan("ARG X\nFROM ${X}\n", None).unwrap_err().to_string(), "line 2: base name (${X}) should not be blank");
 }
 
