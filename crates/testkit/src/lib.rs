@@ -28,6 +28,7 @@
 //! Everything here needs root and the tools of util-linux (`unshare`, `nsenter`, `setpriv`,
 //! `mount`) and iproute2 (`ip`); [`require_root`] says what is missing.
 
+pub mod build_refs;
 mod debian_images;
 mod dockerd;
 mod exec;

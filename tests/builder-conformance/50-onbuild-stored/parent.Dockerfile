@@ -1,0 +1,4 @@
+FROM busybox
+ARG X=1
+ONBUILD RUN echo $X > /x
+ONBUILD LABEL from=onbuild
