@@ -77,6 +77,7 @@ pub fn run(cli: &Cli, args: &ConvertArgs) -> Result<ExitCode> {
         quiet: false,
         list_services: false,
         list_volumes: false,
+        list_networks: false,
         list_profiles: false,
         list_images: false,
         hash: None,

@@ -60,6 +60,7 @@ pub fn run(cli: &Cli, args: &ScaleArgs) -> Result<ExitCode> {
         timeout: None,
         pull: None,
         quiet_pull: false,
+        build: Default::default(),
     };
     stack.up(&opts)?;
     Ok(ExitCode::SUCCESS)
