@@ -99,6 +99,10 @@ fn container_spec(snapshot: &Snapshot, spec: &RunSpec) -> io::Result<ContainerSp
     container.network = spec.network.clone();
     container.mounts = spec.mounts.clone();
     container.privileged = spec.privileged;
+    if spec.privileged {
+        // Every capability the host's bounding set allows, as a privileged container gets.
+        container.process.capabilities = xcompose_container::capability_set(&[], &[], true).map_err(io::Error::other)?;
+    }
     if let Some(size) = spec.shm_size {
         container.shm_size = size;
     }

@@ -120,6 +120,14 @@ impl<'a> Step<'a> {
             "none" => true,
             other => return Err(invalid(format!("network mode {other:?} not supported by RUN --network: use default, none or host"))),
         };
+        // As BuildKit: a step runs privileged only when it asks (`--security=insecure`) and the
+        // build grants the security.insecure entitlement (compose's build.privileged).
+        let privileged = match args.security.as_deref() {
+            None | Some("sandbox") => false,
+            Some("insecure") if self.request.privileged => true,
+            Some("insecure") => return Err(invalid("RUN --security=insecure needs the security.insecure entitlement: set build.privileged: true for the service".to_string())),
+            Some(other) => return Err(invalid(format!("RUN --security={other}: use sandbox or insecure"))),
+        };
         let mut mounts: Vec<RunMount> = args.mounts.iter().map(|m| RunMount::parse(m)).collect::<Result<_, _>>()?;
         // Bind mounts from a stage or an image: their roots are mounted for the container.
         let mut bind_sources = Vec::new();
@@ -134,7 +142,7 @@ impl<'a> Step<'a> {
                 source_keys.push(key);
             }
         }
-        let mut key = self.key(parent, "RUN").with("command", &command.join("\0")).with("user", &user).with("cwd", &cwd).with("network", &network);
+        let mut key = self.key(parent, "RUN").with("command", &command.join("\0")).with("user", &user).with("cwd", &cwd).with("network", &network).with("security", if privileged { "insecure" } else { "sandbox" });
         for mount in &args.mounts {
             key = key.with("mount", mount);
         }
@@ -169,7 +177,7 @@ impl<'a> Step<'a> {
                 network: NetworkNamespace::Host,
                 mounts: container_mounts,
                 extra_hosts: request.extra_hosts.clone(),
-                privileged: request.privileged,
+                privileged,
                 shm_size: request.shm_size,
             };
             let netns = snapshot.dir().join(NETNS);
