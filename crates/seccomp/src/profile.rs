@@ -10,7 +10,7 @@ use crate::SeccompError;
 const DOCKER_DEFAULT: &str = include_str!("../profiles/default.json");
 
 /// A seccomp profile in Docker's JSON format.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Profile {
     /// What a system call no rule matches gets (`SCMP_ACT_ERRNO`, `SCMP_ACT_ALLOW`, …).
@@ -30,7 +30,7 @@ pub struct Profile {
 }
 
 /// One entry of `archMap`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ArchMap {
     /// A native architecture (`SCMP_ARCH_X86_64`).
@@ -41,7 +41,7 @@ pub struct ArchMap {
 }
 
 /// One rule: what the named system calls get, if the arguments and conditions match.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SyscallRule {
     /// The system calls (names libseccomp does not know are skipped, as with Docker).
@@ -67,7 +67,7 @@ pub struct SyscallRule {
 }
 
 /// An argument comparison.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Arg {
     /// Which argument (0 to 5).
@@ -83,7 +83,7 @@ pub struct Arg {
 }
 
 /// Conditions on the container and the host (`includes` / `excludes`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Condition {
     /// Capabilities (`CAP_SYS_ADMIN`).
