@@ -13,7 +13,7 @@ pub enum ProcessError {
     /// Neither the service nor the image names a command.
     #[error("service {0:?} has no command: set `command` or `entrypoint`, or use an image with a CMD")]
     NoCommand(String),
-    /// A `security_opt` entry is wrong or cannot be applied (the message names the service).
+    /// A `security_opt` entry is wrong or cannot be applied.
     #[error("{0}")]
     Security(String),
     /// A capability name is unknown.
@@ -68,7 +68,7 @@ pub fn process_for(
     let user = if service.user.is_empty() { image.and_then(|c| c.user().clone()).unwrap_or_default() } else { service.user.clone() };
     let capabilities = capability_set(&service.cap_add, &service.cap_drop, service.privileged)
         .map_err(|message| ProcessError::Capability { service: service_name.to_string(), message })?;
-    let security = crate::security::security_for(service_name, service, project_dir).map_err(ProcessError::Security)?;
+    let security = crate::security::security_for(service, project_dir).map_err(ProcessError::Security)?;
     let process = Process {
         args,
         env,

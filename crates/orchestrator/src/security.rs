@@ -23,10 +23,10 @@ pub struct Security {
 }
 
 /// The security settings of `service`, whose relative profile paths are in `project_dir`.
-/// Errors are one line naming the service and the option.
-pub fn security_for(service_name: &str, service: &Service, project_dir: &Path) -> Result<Security, String> {
+/// Errors are one line naming the option (the caller names the service).
+pub fn security_for(service: &Service, project_dir: &Path) -> Result<Security, String> {
     let mut security = Security { no_new_privileges: false, seccomp: Some(Profile::docker_default()) };
-    let fail = |option: &str, why: String| format!("service {service_name:?}: security_opt {option:?}: {why}");
+    let fail = |option: &str, why: String| format!("security_opt {option:?}: {why}");
     for option in &service.security_opt {
         let (key, value) = option.split_once(['=', ':']).unwrap_or((option.as_str(), ""));
         match (key, value) {
@@ -66,44 +66,41 @@ mod tests {
     use super::*;
 
     fn service(opts: &[&str], privileged: bool) -> Service {
-        let mut s = Service::default();
-        s.security_opt = opts.iter().map(|o| o.to_string()).collect();
-        s.privileged = privileged;
-        s
+        Service { security_opt: opts.iter().map(|o| o.to_string()).collect(), privileged, ..Default::default() }
     }
 
     #[test]
     fn docker_default_unless_unconfined_or_privileged() {
         let dir = Path::new("/");
-        assert_eq!(security_for("web", &service(&[], false), dir).unwrap().seccomp, Some(Profile::docker_default()));
-        assert_eq!(security_for("web", &service(&["seccomp=unconfined"], false), dir).unwrap().seccomp, None);
-        assert_eq!(security_for("web", &service(&["seccomp:unconfined"], false), dir).unwrap().seccomp, None);
-        assert_eq!(security_for("web", &service(&[], true), dir).unwrap().seccomp, None);
-        let s = security_for("web", &service(&["no-new-privileges:true"], false), dir).unwrap();
+        assert_eq!(security_for(&service(&[], false), dir).unwrap().seccomp, Some(Profile::docker_default()));
+        assert_eq!(security_for(&service(&["seccomp=unconfined"], false), dir).unwrap().seccomp, None);
+        assert_eq!(security_for(&service(&["seccomp:unconfined"], false), dir).unwrap().seccomp, None);
+        assert_eq!(security_for(&service(&[], true), dir).unwrap().seccomp, None);
+        let s = security_for(&service(&["no-new-privileges:true"], false), dir).unwrap();
         assert!(s.no_new_privileges);
-        assert!(!security_for("web", &service(&["no-new-privileges=false"], false), dir).unwrap().no_new_privileges);
+        assert!(!security_for(&service(&["no-new-privileges=false"], false), dir).unwrap().no_new_privileges);
     }
 
     #[test]
     fn profile_files_are_relative_to_the_project() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("p.json"), r#"{"defaultAction": "SCMP_ACT_ALLOW"}"#).unwrap();
-        let s = security_for("web", &service(&["seccomp=p.json"], false), dir.path()).unwrap();
+        let s = security_for(&service(&["seccomp=p.json"], false), dir.path()).unwrap();
         assert_eq!(s.seccomp.unwrap().default_action, "SCMP_ACT_ALLOW");
-        let err = security_for("web", &service(&["seccomp=missing.json"], false), dir.path()).unwrap_err();
-        assert!(err.starts_with("service \"web\": security_opt \"seccomp=missing.json\": reading seccomp profile"), "{err}");
+        let err = security_for(&service(&["seccomp=missing.json"], false), dir.path()).unwrap_err();
+        assert!(err.starts_with("security_opt \"seccomp=missing.json\": reading seccomp profile"), "{err}");
         std::fs::write(dir.path().join("bad.json"), r#"{"defaultAction": "SCMP_ACT_FOO"}"#).unwrap();
-        assert!(security_for("web", &service(&["seccomp=bad.json"], false), dir.path()).unwrap_err().contains("unknown action"));
+        assert!(security_for(&service(&["seccomp=bad.json"], false), dir.path()).unwrap_err().contains("unknown action"));
     }
 
     #[test]
     fn unknown_and_unavailable_options_are_refused() {
         let dir = Path::new("/");
-        assert!(security_for("web", &service(&["bogus"], false), dir).unwrap_err().contains("unknown option"));
-        assert!(security_for("web", &service(&["apparmor=unconfined", "label=disable"], false), dir).is_ok());
-        let err = security_for("web", &service(&["apparmor=docker-default"], false), dir).unwrap_err();
+        assert!(security_for(&service(&["bogus"], false), dir).unwrap_err().contains("unknown option"));
+        assert!(security_for(&service(&["apparmor=unconfined", "label=disable"], false), dir).is_ok());
+        let err = security_for(&service(&["apparmor=docker-default"], false), dir).unwrap_err();
         assert!(err.contains("AppArmor"), "{err}");
-        let err = security_for("web", &service(&["label=type:svirt_apache_t"], false), dir).unwrap_err();
+        let err = security_for(&service(&["label=type:svirt_apache_t"], false), dir).unwrap_err();
         assert!(err.contains("SELinux"), "{err}");
     }
 }
