@@ -97,3 +97,27 @@ fn bad_security_options_are_refused_before_anything_starts() -> Result<()> {
     }
     Ok(())
 }
+
+/// The probe's verdicts under Docker Engine (Debian's dockerd, the busybox image imported) and
+/// under xcompose are the same, service by service.
+#[test]
+fn the_same_verdicts_as_docker() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dockerd = xcompose_testkit::Dockerd::start(&sb)?;
+    let image = xcompose_testkit::busybox_image_tar()?;
+    dockerd.run_ok(&sb, &["import", "--change", "CMD [\"sh\"]", image.to_str().unwrap(), "busybox:latest"])?;
+    let dir = project(
+        &sb,
+        "parity",
+        &compose(&[("plain", ""), ("admin", "    cap_add: [SYS_ADMIN]\n"), ("unconfined", "    security_opt: [\"seccomp=unconfined\"]\n")]),
+    )?;
+    for (service, docker_flags) in [("plain", &[][..]), ("admin", &["--cap-add", "SYS_ADMIN"][..]), ("unconfined", &["--security-opt", "seccomp=unconfined"][..])] {
+        let mut args = vec!["run", "--rm", "--network", "none"];
+        args.extend_from_slice(docker_flags);
+        args.extend_from_slice(&["busybox:latest", "sh", "-c", PROBE]);
+        let docker = dockerd.run_ok(&sb, &args)?;
+        let ours = probe(&sb, &dir, service)?;
+        ensure!(ours == docker, "{service}: xcompose says\n{ours}\nDocker says\n{docker}");
+    }
+    Ok(())
+}
