@@ -492,7 +492,6 @@ fn refused_keys_fail_up_before_anything_is_created() -> Result<()> {
         ("cpu_count: 2\n", "compose.yaml:7: services.web.cpu_count is not supported: cpu_count is Windows-only in Docker"),
         ("build: .\n", "compose.yaml:7: services.web.build.context is not supported: xcompose does not build images"),
         ("models: [llm]\n", "compose.yaml:7: services.web.models.llm is not supported: models need a model runner; xcompose has none"),
-        ("security_opt: [\"seccomp=profile.json\"]\n", "compose.yaml:7: services.web.security_opt \"seccomp=profile.json\" is not supported: only no-new-privileges"),
     ];
     for (n, (key, message)) in cases.iter().enumerate() {
         let text = format!(

@@ -81,7 +81,16 @@ fn exec_as_user(process: &Process, init: bool) -> Result<std::convert::Infallibl
     let program = find_program(process)?;
     let args = cstrings(&process.args)?;
     let env = cstrings(&process.env)?;
+    let filter = crate::seccomp::filter_for(process)?;
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: it goes in before the
+    // capabilities are dropped; with it, as late as possible. As runc does.
+    if !process.no_new_privileges {
+        crate::seccomp::load(filter.as_deref())?;
+    }
     drop_privileges(process)?;
+    if process.no_new_privileges {
+        crate::seccomp::load(filter.as_deref())?;
+    }
     mark_fds_close_on_exec()?;
     if init {
         return crate::init::run(&program, &args, &env);

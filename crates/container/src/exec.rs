@@ -58,6 +58,7 @@ const NAMESPACES: [(&str, CloneFlags); 6] = [
 
 /// Starts `spec` in the container; the process is a child of the caller.
 pub fn exec(spec: &ExecSpec, stdio: Stdio) -> Result<ExecProcess> {
+    crate::seccomp::prepare(&spec.process)?;
     // Open every namespace before moving: after joining the mount namespace, /proc is the container's.
     let mut files = Vec::new();
     for (name, flag) in NAMESPACES {

@@ -20,6 +20,7 @@ mod devices;
 mod exec;
 mod init;
 mod rootfs;
+mod seccomp;
 mod spawn;
 mod spec;
 pub mod user;

@@ -60,6 +60,7 @@ fn spawn_inner(spec: &ContainerSpec, stdio: Stdio, console: Option<OwnedFd>) -> 
     if spec.process.args.is_empty() {
         return Err(ContainerError::Spec("no command to run".into()));
     }
+    crate::seccomp::prepare(&spec.process)?;
     sys("becoming child subreaper", prctl::set_child_subreaper(true))?;
     let (go_read, go_write) = sys("creating a pipe", pipe2(OFlag::O_CLOEXEC))?;
     let (report_read, report_write) = sys("creating a pipe", pipe2(OFlag::O_CLOEXEC))?;

@@ -178,6 +178,10 @@ pub struct Process {
     pub capabilities: Vec<Capability>,
     /// Set `no_new_privs` (`security_opt: no-new-privileges`).
     pub no_new_privileges: bool,
+    /// The seccomp profile its system calls are filtered by (`None`: unconfined, as with
+    /// `security_opt: seccomp=unconfined` or `privileged`).
+    #[serde(default)]
+    pub seccomp: Option<xcompose_seccomp::Profile>,
 }
 
 /// Everything needed to start one container process.
@@ -250,7 +254,7 @@ pub const DEFAULT_READONLY_PATHS: [&str; 5] = ["/proc/bus", "/proc/fs", "/proc/i
 
 impl ContainerSpec {
     /// A spec running `args` as root in `rootfs` with Docker's defaults (capabilities, masked and
-    /// read-only paths, 64 MiB /dev/shm, a new network namespace).
+    /// read-only paths, 64 MiB /dev/shm, a new network namespace), without a seccomp filter.
     pub fn new(rootfs: RootFs, args: Vec<String>) -> Self {
         Self {
             rootfs,
@@ -263,6 +267,8 @@ impl ContainerSpec {
                 additional_gids: Vec::new(),
                 capabilities: crate::DEFAULT_CAPABILITIES.to_vec(),
                 no_new_privileges: false,
+                // Unconfined here; the orchestrator gives a service Docker's default profile.
+                seccomp: None,
             },
             hostname: String::new(),
             domainname: String::new(),

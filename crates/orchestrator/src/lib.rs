@@ -8,6 +8,7 @@
 
 pub mod graph;
 pub mod process;
+pub mod security;
 pub mod labels;
 pub mod naming;
 pub mod plan;

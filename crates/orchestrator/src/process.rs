@@ -13,6 +13,9 @@ pub enum ProcessError {
     /// Neither the service nor the image names a command.
     #[error("service {0:?} has no command: set `command` or `entrypoint`, or use an image with a CMD")]
     NoCommand(String),
+    /// A `security_opt` entry is wrong or cannot be applied.
+    #[error("{0}")]
+    Security(String),
     /// A capability name is unknown.
     #[error("service {service:?}: {message}")]
     Capability {
@@ -25,11 +28,12 @@ pub enum ProcessError {
 
 /// The process for `service_name`, given its image's config. The user stays a name here when
 /// the service gives one (`uid`/`gid` are filled by resolving it in the image's `/etc/passwd`),
-/// so this returns it beside the process.
+/// so this returns it beside the process. A seccomp profile file is looked up in `project_dir`.
 pub fn process_for(
     service_name: &str,
     service: &Service,
     image: Option<&oci_spec::image::Config>,
+    project_dir: &std::path::Path,
 ) -> Result<(Process, String), ProcessError> {
     let image_entrypoint = image.and_then(|c| c.entrypoint().clone()).unwrap_or_default();
     let image_cmd = image.and_then(|c| c.cmd().clone()).unwrap_or_default();
@@ -64,14 +68,25 @@ pub fn process_for(
     let user = if service.user.is_empty() { image.and_then(|c| c.user().clone()).unwrap_or_default() } else { service.user.clone() };
     let capabilities = capability_set(&service.cap_add, &service.cap_drop, service.privileged)
         .map_err(|message| ProcessError::Capability { service: service_name.to_string(), message })?;
-    let no_new_privileges = service.security_opt.iter().any(|o| o == "no-new-privileges" || o == "no-new-privileges:true");
-    let process = Process { args, env, cwd: cwd.into(), uid: 0, gid: 0, additional_gids: Vec::new(), capabilities, no_new_privileges };
+    let security = crate::security::security_for(service, project_dir).map_err(ProcessError::Security)?;
+    let process = Process {
+        args,
+        env,
+        cwd: cwd.into(),
+        uid: 0,
+        gid: 0,
+        additional_gids: Vec::new(),
+        capabilities,
+        no_new_privileges: security.no_new_privileges,
+        seccomp: security.seccomp,
+    };
     Ok((process, user))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
     use oci_spec::image::ConfigBuilder;
 
     fn image(entrypoint: &[&str], cmd: &[&str]) -> oci_spec::image::Config {
@@ -94,7 +109,7 @@ mod tests {
     #[test]
     fn entrypoint_and_cmd_follow_dockers_table() {
         let img = image(&["/entry"], &["default"]);
-        let args = |s: Service| process_for("s", &s, Some(&img)).unwrap().0.args;
+        let args = |s: Service| process_for("s", &s, Some(&img), Path::new("/")).unwrap().0.args;
         assert_eq!(args(svc(None, None)), vec!["/entry", "default"]);
         assert_eq!(args(svc(None, Some(&["mine"]))), vec!["/entry", "mine"]);
         assert_eq!(args(svc(Some(&["/other"]), None)), vec!["/other"], "a new entrypoint drops the image's CMD");
@@ -102,7 +117,7 @@ mod tests {
         assert_eq!(args(svc(Some(&[]), Some(&["sh"]))), vec!["sh"], "an empty entrypoint clears the image's");
         assert_eq!(args(svc(Some(&[]), None)), vec!["default"], "an empty entrypoint alone runs the image's CMD");
         let bare = image(&[], &[]);
-        assert_eq!(process_for("s", &svc(None, None), Some(&bare)).unwrap_err(), ProcessError::NoCommand("s".into()));
+        assert_eq!(process_for("s", &svc(None, None), Some(&bare), Path::new("/")).unwrap_err(), ProcessError::NoCommand("s".into()));
     }
 
     #[test]
@@ -114,15 +129,15 @@ mod tests {
         s.environment.insert("UNSET".into(), None);
         s.cap_add = vec!["NET_ADMIN".into()];
         s.security_opt = vec!["no-new-privileges:true".into()];
-        let (p, user) = process_for("s", &s, Some(&img)).unwrap();
+        let (p, user) = process_for("s", &s, Some(&img), Path::new("/")).unwrap();
         assert_eq!(p.env, vec!["PATH=/bin", "A=service", "B=p$w"]);
         assert_eq!((p.cwd.to_str().unwrap(), user.as_str()), ("/app", "app"));
         assert!(p.capabilities.contains(&caps::Capability::CAP_NET_ADMIN) && p.no_new_privileges);
         s.working_dir = "/srv".into();
         s.user = "1000:1000".into();
-        let (p, user) = process_for("s", &s, Some(&img)).unwrap();
+        let (p, user) = process_for("s", &s, Some(&img), Path::new("/")).unwrap();
         assert_eq!((p.cwd.to_str().unwrap(), user.as_str()), ("/srv", "1000:1000"));
         s.cap_add = vec!["FLY".into()];
-        assert!(matches!(process_for("s", &s, Some(&img)), Err(ProcessError::Capability { .. })));
+        assert!(matches!(process_for("s", &s, Some(&img), Path::new("/")), Err(ProcessError::Capability { .. })));
     }
 }

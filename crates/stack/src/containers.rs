@@ -146,7 +146,7 @@ impl Stack {
     pub(crate) fn create_from(&self, service_name: &str, service: &Service, number: u32, name: &str, oneoff: bool, inherited: &AnonymousVolumes) -> Result<String, StackError> {
         let image_name = self.service_image(service_name, service);
         let image = self.runtime.images().resolve(&image_name)?;
-        let (process, user) = process_for(service_name, service, image.config.config().as_ref())
+        let (process, user) = process_for(service_name, service, image.config.config().as_ref(), &self.working_dir)
             .map_err(|e| StackError::Service { service: service_name.to_string(), message: e.to_string() })?;
         let defaults = ImageDefaults::of(self.runtime.images(), &image)?;
         let mut request = create_request(service_name, service, name, &defaults)?;

@@ -124,6 +124,10 @@ impl Stack {
         let files: Vec<PathBuf> = self.config_files.iter().map(PathBuf::from).collect();
         support::refuse_unsupported(&self.project, &files, &self.working_dir)?;
         networks::check_project(&self.project)?;
+        for (name, service) in &self.project.services {
+            xcompose_orchestrator::security::security_for(service, &self.working_dir)
+                .map_err(|message| StackError::Service { service: name.clone(), message })?;
+        }
         secrets::check_sources(&self.project)
     }
 
