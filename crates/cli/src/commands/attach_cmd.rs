@@ -56,19 +56,7 @@ fn proxy_signals() -> Result<()> {
 pub fn run(cli: &Cli, args: &AttachArgs) -> Result<ExitCode> {
     let stack = super::project::open(cli, &[])?;
     let service = &args.service;
-    let number = |c: &xcompose_stack::ContainerInfo| c.labels.get("com.docker.compose.container-number").and_then(|n| n.parse::<u32>().ok()).unwrap_or(0);
-    // compose's getSpecifiedContainer: running containers only, one-off ones included.
-    let mut running: Vec<_> = stack
-        .containers()?
-        .into_iter()
-        .filter(|c| c.service == *service && c.state.status == xcompose_supervisor::state::Status::Running)
-        .filter(|c| args.index == 0 || (!c.oneoff && number(c) == args.index))
-        .collect();
-    running.sort_by_key(|c| (c.oneoff, number(c)));
-    let container = running.into_iter().next().ok_or_else(|| match args.index {
-        0 => anyhow!("service {service:?} is not running"),
-        n => anyhow!("service {service:?} is not running container #{n}"),
-    })?;
+    let container = super::project::running_container(&stack, service, args.index)?;
     if args.sig_proxy {
         proxy_signals()?;
     }

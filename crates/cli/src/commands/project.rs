@@ -23,3 +23,21 @@ pub fn open_in(cli: &Cli, services: &[String], root: &Path) -> Result<Stack> {
     let stack = Stack::new(project, &working_dir, &files, root, &exe)?;
     Ok(stack.with_progress(super::progress::reporter("")))
 }
+
+/// The running container of `service` that `attach`, `export` and the like act on, as compose's
+/// getSpecifiedContainer picks it: with `index` 0 the first (one-off containers after the
+/// service's own), else the service's container number `index`.
+pub fn running_container(stack: &Stack, service: &str, index: u32) -> Result<xcompose_stack::ContainerInfo> {
+    let number = |c: &xcompose_stack::ContainerInfo| c.labels.get("com.docker.compose.container-number").and_then(|n| n.parse::<u32>().ok()).unwrap_or(0);
+    let mut running: Vec<_> = stack
+        .containers()?
+        .into_iter()
+        .filter(|c| c.service == service && c.state.status == xcompose_supervisor::state::Status::Running)
+        .filter(|c| index == 0 || (!c.oneoff && number(c) == index))
+        .collect();
+    running.sort_by_key(|c| (c.oneoff, number(c)));
+    running.into_iter().next().ok_or_else(|| match index {
+        0 => anyhow::anyhow!("service {service:?} is not running"),
+        n => anyhow::anyhow!("service {service:?} is not running container #{n}"),
+    })
+}
