@@ -43,6 +43,8 @@ fn projects(dir: &Path) -> Vec<(String, PathBuf)> {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.is_dir())
+        // examples/ also holds things that are not projects (examples/systemd).
+        .filter(|p| !p.ends_with("examples/systemd"))
         .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), compose_file(&p)))
         .collect();
     out.sort();
