@@ -447,3 +447,71 @@ fn attach_shows_new_output_and_exits_with_the_containers_code() -> Result<()> {
     xcompose(&sb, &dir, &["down"])?;
     Ok(())
 }
+
+const DOWN: &str = r#"
+services:
+  db:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    volumes: [data:/data, /anon]
+  web:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    depends_on: [db]
+    volumes: [data:/shared]
+    networks: [default, front]
+  cache:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    networks: [back]
+volumes:
+  data:
+networks:
+  front:
+  back:
+"#;
+
+/// The stderr of a successful xcompose `args`.
+fn progress(sb: &Sandbox, dir: &Path, args: &[&str]) -> Result<String> {
+    let out = xcompose_output(sb, dir, args, b"")?;
+    let stderr = String::from_utf8(out.stderr)?;
+    ensure!(out.status.success(), "xcompose {args:?} exited {} ({stderr})", out.status);
+    Ok(stderr)
+}
+
+#[test]
+fn down_services_removes_only_them_and_what_nothing_else_uses() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "dn", DOWN)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let anonymous = xcompose(&sb, &dir, &["volume", "ls", "-q"])?;
+    let anonymous: Vec<&str> = anonymous.lines().filter(|v| v.len() == 64).collect();
+    assert_eq!(anonymous.len(), 1, "db's anonymous volume: {anonymous:?}");
+
+    // web goes; the default network and the data volume stay for db, front goes.
+    let shown = progress(&sb, &dir, &["down", "-v", "web"])?;
+    assert_eq!(running(&sb, &dir)?, ["dn-cache-1", "dn-db-1"]);
+    for line in ["Container dn-web-1  Removed", "Network dn_front  Removed", "Network dn_default  Resource is still in use", "Volume dn_data  Resource is still in use"] {
+        assert!(shown.contains(line), "{line:?} not in {shown}");
+    }
+    assert!(!shown.contains("dn_back") && !shown.contains("dn-db-1"), "{shown}");
+
+    // db goes with its anonymous volume, data and default; cache and back stay.
+    let shown = progress(&sb, &dir, &["down", "-v", "db"])?;
+    assert_eq!(running(&sb, &dir)?, ["dn-cache-1"]);
+    for line in ["Container dn-db-1  Removed", "Network dn_default  Removed", "Volume dn_data  Removed", &format!("Volume {}  Removed", anonymous[0])] {
+        assert!(shown.contains(line), "{line:?} not in {shown}");
+    }
+    assert!(!shown.contains("dn_back"), "{shown}");
+    assert_eq!(xcompose(&sb, &dir, &["volume", "ls", "-q"])?, "");
+    assert_eq!(failure(&sb, &dir, &["down", "nope"])?, "no such service: nope");
+    assert_eq!(running(&sb, &dir)?, ["dn-cache-1"]);
+
+    let shown = progress(&sb, &dir, &["down"])?;
+    assert!(shown.contains("Network dn_back  Removed"), "{shown}");
+    assert_eq!(xcompose(&sb, &dir, &["ps", "-a", "-q"])?, "");
+    Ok(())
+}
