@@ -515,3 +515,33 @@ fn down_services_removes_only_them_and_what_nothing_else_uses() -> Result<()> {
     assert_eq!(xcompose(&sb, &dir, &["ps", "-a", "-q"])?, "");
     Ok(())
 }
+
+const COMMITTED: &str = r#"
+services:
+  copy:
+    image: snap:1
+    init: true
+    command: ["sleep", "1000"]
+"#;
+
+#[test]
+fn commit_makes_an_image_of_the_containers_changes() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "cm", STACK)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    in_web(&sb, &dir, "2", "echo written > /hello && rm /bin/vi")?;
+    let shown = progress(&sb, &dir, &["commit", "--index", "2", "-a", "me", "-m", "a snapshot", "-c", "ENV FOO=bar", "-c", "WORKDIR /tmp", "web", "snap:1"])?;
+    assert!(shown.contains("Commit cm-web-2  Committed as sha256:"), "{shown}");
+    let copy = project(&sb, "cmcopy", COMMITTED)?;
+    xcompose(&sb, &copy, &["up", "-d"])?;
+    let seen = xcompose(&sb, &copy, &["exec", "-T", "copy", "sh", "-c", "cat /hello; echo $FOO; pwd; test -e /bin/vi || echo no vi"])?;
+    assert_eq!(seen, "written\nbar\n/tmp\nno vi\n");
+    // The first replica had no change.
+    let seen = xcompose(&sb, &dir, &["exec", "-T", "--index", "1", "web", "sh", "-c", "test -e /hello || echo clean"])?;
+    assert_eq!(seen, "clean\n");
+    assert!(failure(&sb, &dir, &["commit", "-c", "FROM x", "web"])?.starts_with("invalid --change \"FROM x\": FROM is not a valid change command"));
+    assert_eq!(failure(&sb, &dir, &["commit", "--index", "5", "web"])?, "service \"web\" is not running container #5");
+    xcompose(&sb, &copy, &["down"])?;
+    xcompose(&sb, &dir, &["down"])?;
+    Ok(())
+}
