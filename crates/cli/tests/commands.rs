@@ -545,3 +545,72 @@ fn commit_makes_an_image_of_the_containers_changes() -> Result<()> {
     xcompose(&sb, &dir, &["down"])?;
     Ok(())
 }
+
+const ATTACHING: &str = r#"
+services:
+  db:
+    image: busybox:latest
+    command: ["echo", "from db"]
+  web:
+    image: busybox:latest
+    command: ["sh", "-c", "echo from web; exit 3"]
+    depends_on: [db]
+  noisy:
+    image: busybox:latest
+    command: ["echo", "from noisy"]
+  sleeper:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    profiles: [long]
+"#;
+
+/// The exit code and stdout of an attached `up` with `args` (global flags first, then `up`'s).
+fn attached_up(sb: &Sandbox, dir: &Path, global: &[&str], args: &[&str]) -> Result<(Option<i32>, String)> {
+    let all: Vec<&str> = global.iter().copied().chain(["up"]).chain(args.iter().copied()).collect();
+    let out = xcompose_output(sb, dir, &all, b"")?;
+    let stdout = String::from_utf8(out.stdout)?;
+    ensure!(out.status.code() != Some(2), "xcompose {all:?}: {}", String::from_utf8_lossy(&out.stderr));
+    Ok((out.status.code(), stdout))
+}
+
+#[test]
+fn up_attach_flags_choose_the_output_shown() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "att", ATTACHING)?;
+    let said = |out: &str| -> Vec<&str> { ["from db", "from web", "from noisy"].into_iter().filter(|l| out.contains(l)).collect() };
+
+    let (code, out) = attached_up(&sb, &dir, &[], &["web"])?;
+    assert_eq!((code, said(&out)), (Some(0), vec!["from web"]), "{out}");
+    let (_, out) = attached_up(&sb, &dir, &[], &["--attach-dependencies", "-y", "web"])?;
+    assert_eq!(said(&out), ["from db", "from web"], "{out}");
+    let (_, out) = attached_up(&sb, &dir, &[], &["--no-attach", "db"])?;
+    assert_eq!(said(&out), ["from web", "from noisy"], "{out}");
+    let (_, out) = attached_up(&sb, &dir, &[], &["--attach", "noisy", "--timestamps"])?;
+    assert_eq!(said(&out), ["from noisy"], "{out}");
+    let line = out.lines().find(|l| l.contains("from noisy")).unwrap_or_default();
+    let stamp = line.split(" | ").nth(1).and_then(|rest| rest.split(' ').next()).unwrap_or_default();
+    assert!(chrono::DateTime::parse_from_rfc3339(stamp).is_ok(), "no timestamp in {line:?}");
+
+    // db and noisy exit 0 first: only web's failure aborts, and its code is up's.
+    let (code, out) = attached_up(&sb, &dir, &["--profile", "long"], &["--abort-on-container-failure"])?;
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("Aborting on container exit..."), "{out}");
+    assert_eq!(xcompose(&sb, &dir, &["--profile", "long", "ps", "-q"])?, "", "the sleeper was stopped");
+
+    assert_eq!(failure(&sb, &dir, &["up", "-d", "--attach", "web"])?, "--detach cannot be combined with --abort-on-container-exit, --abort-on-container-failure, --attach or --attach-dependencies");
+    assert_eq!(failure(&sb, &dir, &["up", "--abort-on-container-exit", "--abort-on-container-failure"])?, "--abort-on-container-failure cannot be combined with --abort-on-container-exit");
+    assert_eq!(failure(&sb, &dir, &["up", "--always-recreate-deps", "--no-recreate"])?, "--always-recreate-deps and --no-recreate are incompatible");
+    assert_eq!(failure(&sb, &dir, &["up", "--attach", "nope"])?, "no such service: nope");
+
+    // A dependency is kept unless --always-recreate-deps; the named service is kept either way.
+    let ids = |sb: &Sandbox| -> Result<(String, String)> { Ok((xcompose(sb, &dir, &["ps", "-a", "-q", "db"])?, xcompose(sb, &dir, &["ps", "-a", "-q", "web"])?)) };
+    let before = ids(&sb)?;
+    xcompose(&sb, &dir, &["up", "-d", "web"])?;
+    assert_eq!(ids(&sb)?, before);
+    xcompose(&sb, &dir, &["up", "-d", "--always-recreate-deps", "web"])?;
+    let after = ids(&sb)?;
+    assert!(after.0 != before.0 && after.1 == before.1, "{before:?} -> {after:?}");
+    xcompose(&sb, &dir, &["--profile", "long", "down"])?;
+    Ok(())
+}
