@@ -174,6 +174,7 @@ impl Command {
                 | Command::Stats(_)
                 | Command::Events(_)
                 | Command::Volumes(_)
+                | Command::Commit(_)
                 | Command::Version(_)
         )
     }

@@ -530,6 +530,8 @@ fn commit_makes_an_image_of_the_containers_changes() -> Result<()> {
     let dir = project(&sb, "cm", STACK)?;
     xcompose(&sb, &dir, &["up", "-d"])?;
     in_web(&sb, &dir, "2", "echo written > /hello && rm /bin/vi")?;
+    let dry = progress(&sb, &dir, &["commit", "--dry-run", "web", "dry:1"])?;
+    assert!(dry.contains("Commit cm-web-1  Committed"), "{dry}");
     let shown = progress(&sb, &dir, &["commit", "--index", "2", "-a", "me", "-m", "a snapshot", "-c", "ENV FOO=bar", "-c", "WORKDIR /tmp", "web", "snap:1"])?;
     assert!(shown.contains("Commit cm-web-2  Committed as sha256:"), "{shown}");
     let copy = project(&sb, "cmcopy", COMMITTED)?;
@@ -539,6 +541,10 @@ fn commit_makes_an_image_of_the_containers_changes() -> Result<()> {
     // The first replica had no change.
     let seen = xcompose(&sb, &dir, &["exec", "-T", "--index", "1", "web", "sh", "-c", "test -e /hello || echo clean"])?;
     assert_eq!(seen, "clean\n");
+    assert!(failure(&sb, &dir, &["image", "inspect", "dry:1"]).is_ok(), "the dry run made no image");
+    let inspect: serde_json::Value = serde_json::from_str(&xcompose(&sb, &dir, &["image", "inspect", "snap:1", "busybox:latest"])?)?;
+    let layers = |i: usize| inspect[i]["RootFS"]["diff_ids"].as_array().map_or(0, Vec::len);
+    assert_eq!(layers(0), layers(1) + 1, "one layer more than busybox: {inspect}");
     assert!(failure(&sb, &dir, &["commit", "-c", "FROM x", "web"])?.starts_with("invalid --change \"FROM x\": FROM is not a valid change command"));
     assert_eq!(failure(&sb, &dir, &["commit", "--index", "5", "web"])?, "service \"web\" is not running container #5");
     xcompose(&sb, &copy, &["down"])?;

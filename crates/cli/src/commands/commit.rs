@@ -48,11 +48,20 @@ pub fn run(cli: &Cli, args: &CommitArgs) -> Result<ExitCode> {
     };
     let images = runtime.images();
     let image = images.resolve(&record.image_id)?;
-    let mut config = serde_json::to_value(&image.config)?;
+    // The config as stored, so that Docker's own fields (Healthcheck, OnBuild, Shell) that the
+    // OCI model drops are kept.
+    let mut config: Value = serde_json::from_reader(std::io::BufReader::new(images.open_blob(&image.id)?))?;
     let mut run_config = config.get("config").and_then(Value::as_object).cloned().unwrap_or_default();
     super::image_change::apply_all(&mut run_config, &args.changes)?;
-    let progress = super::progress::reporter("");
     let line = format!("Commit {}", container.name);
+    if cli.dry_run {
+        // compose's dry run: the progress lines, no image.
+        let progress = super::progress::reporter(super::dry_run::PREFIX);
+        progress("", &line, "Committing");
+        progress("", &line, "Committed");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let progress = super::progress::reporter("");
     progress("", &line, "Committing");
     // Docker pauses the container while its layer is read so that it is consistent.
     let paused = args.pause && container.state.status == xcompose_supervisor::state::Status::Running;
