@@ -463,7 +463,7 @@ services:
     volumes: [data:/shared]
     networks: [default, front]
   cache:
-    image: busybox:latest
+    image: dncache:1
     init: true
     command: ["sleep", "1000"]
     networks: [back]
@@ -486,6 +486,7 @@ fn progress(sb: &Sandbox, dir: &Path, args: &[&str]) -> Result<String> {
 fn down_services_removes_only_them_and_what_nothing_else_uses() -> Result<()> {
     let sb = sandbox_with_busybox()?;
     let dir = project(&sb, "dn", DOWN)?;
+    xcompose(&sb, &dir, &["image", "tag", "busybox:latest", "dncache:1"])?;
     xcompose(&sb, &dir, &["up", "-d"])?;
     let anonymous = xcompose(&sb, &dir, &["volume", "ls", "-q"])?;
     let anonymous: Vec<&str> = anonymous.lines().filter(|v| v.len() == 64).collect();
@@ -510,8 +511,9 @@ fn down_services_removes_only_them_and_what_nothing_else_uses() -> Result<()> {
     assert_eq!(failure(&sb, &dir, &["down", "nope"])?, "no such service: nope");
     assert_eq!(running(&sb, &dir)?, ["dn-cache-1"]);
 
-    let shown = progress(&sb, &dir, &["down"])?;
-    assert!(shown.contains("Network dn_back  Removed"), "{shown}");
+    // --rmi takes the named services' images only.
+    let shown = progress(&sb, &dir, &["down", "--rmi", "all", "cache"])?;
+    assert!(shown.contains("Network dn_back  Removed") && shown.contains("Image dncache:1  Removed") && !shown.contains("busybox"), "{shown}");
     assert_eq!(xcompose(&sb, &dir, &["ps", "-a", "-q"])?, "");
     Ok(())
 }

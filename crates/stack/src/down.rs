@@ -128,18 +128,20 @@ impl Stack {
             }
         }
         if let Some(which) = opts.images {
-            self.remove_images(which)?;
+            self.remove_images(which, &scope)?;
         }
         Ok(())
     }
 
-    /// Removes the services' images (`--rmi`); images already gone are skipped, one a container
+    /// Removes the services' images (`--rmi`; with `down SERVICE...` those of the named services
+    /// and their dependencies, as compose's narrowed project has them); images already gone are skipped, one a container
     /// outside the project still uses is an error, as with Docker.
-    fn remove_images(&self, which: RemoveImages) -> Result<(), StackError> {
+    fn remove_images(&self, which: RemoveImages, scope: &DownScope) -> Result<(), StackError> {
         let mut images: Vec<String> = self
             .project
             .services
             .iter()
+            .filter(|(name, _)| scope.covers(name))
             .filter_map(|(name, service)| match (which, service.image.is_empty()) {
                 (_, true) => Some(xcompose_orchestrator::naming::build_image_name(&self.project.name, name)),
                 (RemoveImages::All, false) => Some(service.image.clone()),

@@ -3,7 +3,7 @@
 //! `WithoutUnnecessaryResources`), only the named services' containers are stopped and removed,
 //! and the networks and (with `-v`) named volumes of the narrowed project are removed unless a
 //! container still uses them ("Resource is still in use"); `-v` also removes the anonymous
-//! volumes of the removed containers.
+//! volumes of the removed containers, and `--rmi` the images of the narrowed project's services.
 
 use std::collections::BTreeSet;
 
@@ -20,6 +20,8 @@ pub(crate) const IN_USE: &str = "Resource is still in use";
 pub(crate) struct DownScope {
     /// The named services; `None` for the whole project.
     named: Option<BTreeSet<String>>,
+    /// The named services and their dependencies.
+    narrowed: BTreeSet<String>,
     /// The network keys of the named services and their dependencies.
     networks: BTreeSet<String>,
     /// The volume keys of the named services and their dependencies.
@@ -30,7 +32,7 @@ impl DownScope {
     /// The scope of `down services` in `project`; an unknown service is an error.
     pub(crate) fn new(project: &Project, graph: &ServiceGraph<'_>, services: &[String]) -> Result<Self, StackError> {
         if services.is_empty() {
-            return Ok(Self { named: None, networks: BTreeSet::new(), volumes: BTreeSet::new() });
+            return Ok(Self { named: None, narrowed: BTreeSet::new(), networks: BTreeSet::new(), volumes: BTreeSet::new() });
         }
         if let Some(unknown) = services.iter().find(|s| !project.services.contains_key(*s)) {
             return Err(StackError::Invalid(format!("no such service: {unknown}")));
@@ -38,12 +40,12 @@ impl DownScope {
         let narrowed = graph.with_dependencies(services).map_err(|e| StackError::Invalid(e.to_string()))?;
         let mut networks = BTreeSet::new();
         let mut volumes = BTreeSet::new();
-        for name in narrowed {
-            let service = &project.services[name];
+        for name in &narrowed {
+            let service = &project.services[*name];
             networks.extend(service.networks.keys().cloned());
             volumes.extend(service.volumes.iter().filter(|v| v.kind == "volume" && !v.source.is_empty()).map(|v| v.source.clone()));
         }
-        Ok(Self { named: Some(services.iter().cloned().collect()), networks, volumes })
+        Ok(Self { named: Some(services.iter().cloned().collect()), narrowed: narrowed.into_iter().map(str::to_string).collect(), networks, volumes })
     }
 
     /// Whether only some services go down.
@@ -54,6 +56,11 @@ impl DownScope {
     /// Whether `service`'s containers are stopped and removed.
     pub(crate) fn takes_down(&self, service: &str) -> bool {
         self.named.as_ref().is_none_or(|named| named.contains(service))
+    }
+
+    /// Whether `--rmi` removes `service`'s image.
+    pub(crate) fn covers(&self, service: &str) -> bool {
+        self.named.is_none() || self.narrowed.contains(service)
     }
 
     /// Whether network `key` of the project is one to remove.
