@@ -406,4 +406,12 @@ mod tests {
         assert!(kept.is_empty());
         assert!(plan_up(&p, &actual, &UpOptions { services: vec!["nope".into()], ..Default::default() }).is_err());
     }
+
+    #[test]
+    fn always_recreate_deps_recreates_only_the_dependencies() {
+        let p = project(&[("web", &["db"]), ("db", &[]), ("other", &[])]);
+        let actual = up_to_date(&p);
+        let up = plan_up(&p, &actual, &UpOptions { always_recreate_deps: true, services: vec!["web".into()], ..Default::default() }).unwrap();
+        assert_eq!(up.steps, vec![vec![Action::Recreate { service: "db".into(), number: 1, old_id: "db1".into(), name: "p-db-1".into() }]]);
+    }
 }
