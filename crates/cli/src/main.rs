@@ -120,6 +120,8 @@ pub enum Command {
     Volumes(commands::volumes::VolumesArgs),
     /// Block until containers of all (or specified) services stop.
     Wait(commands::wait::WaitArgs),
+    /// Create a new image from a service container's changes.
+    Commit(commands::commit::CommitArgs),
     /// Export a service container's filesystem as a tar archive.
     Export(commands::export::ExportArgs),
     /// Scale services.
@@ -172,6 +174,7 @@ impl Command {
                 | Command::Stats(_)
                 | Command::Events(_)
                 | Command::Volumes(_)
+                | Command::Commit(_)
                 | Command::Version(_)
         )
     }
@@ -249,6 +252,7 @@ fn main() -> ExitCode {
         Command::Cp(args) => commands::cp::run(&cli, args),
         Command::Volumes(args) => commands::volumes::run(&cli, args),
         Command::Wait(args) => commands::wait::run(&cli, args),
+        Command::Commit(args) => commands::commit::run(&cli, args),
         Command::Export(args) => commands::export::run(&cli, args),
         Command::Scale(args) => commands::scale::run(&cli, args),
         Command::Attach(args) => commands::attach_cmd::run(&cli, args),

@@ -447,3 +447,178 @@ fn attach_shows_new_output_and_exits_with_the_containers_code() -> Result<()> {
     xcompose(&sb, &dir, &["down"])?;
     Ok(())
 }
+
+const DOWN: &str = r#"
+services:
+  db:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    volumes: [data:/data, /anon]
+  web:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    depends_on: [db]
+    volumes: [data:/shared]
+    networks: [default, front]
+  cache:
+    image: dncache:1
+    init: true
+    command: ["sleep", "1000"]
+    networks: [back]
+volumes:
+  data:
+networks:
+  front:
+  back:
+"#;
+
+/// The stderr of a successful xcompose `args`.
+fn progress(sb: &Sandbox, dir: &Path, args: &[&str]) -> Result<String> {
+    let out = xcompose_output(sb, dir, args, b"")?;
+    let stderr = String::from_utf8(out.stderr)?;
+    ensure!(out.status.success(), "xcompose {args:?} exited {} ({stderr})", out.status);
+    Ok(stderr)
+}
+
+#[test]
+fn down_services_removes_only_them_and_what_nothing_else_uses() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "dn", DOWN)?;
+    xcompose(&sb, &dir, &["image", "tag", "busybox:latest", "dncache:1"])?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let anonymous = xcompose(&sb, &dir, &["volume", "ls", "-q"])?;
+    let anonymous: Vec<&str> = anonymous.lines().filter(|v| v.len() == 64).collect();
+    assert_eq!(anonymous.len(), 1, "db's anonymous volume: {anonymous:?}");
+
+    // web goes; the default network and the data volume stay for db, front goes.
+    let shown = progress(&sb, &dir, &["down", "-v", "web"])?;
+    assert_eq!(running(&sb, &dir)?, ["dn-cache-1", "dn-db-1"]);
+    for line in ["Container dn-web-1  Removed", "Network dn_front  Removed", "Network dn_default  Resource is still in use", "Volume dn_data  Resource is still in use"] {
+        assert!(shown.contains(line), "{line:?} not in {shown}");
+    }
+    assert!(!shown.contains("dn_back") && !shown.contains("dn-db-1"), "{shown}");
+
+    // db goes with its anonymous volume, data and default; cache and back stay.
+    let shown = progress(&sb, &dir, &["down", "-v", "db"])?;
+    assert_eq!(running(&sb, &dir)?, ["dn-cache-1"]);
+    for line in ["Container dn-db-1  Removed", "Network dn_default  Removed", "Volume dn_data  Removed", &format!("Volume {}  Removed", anonymous[0])] {
+        assert!(shown.contains(line), "{line:?} not in {shown}");
+    }
+    assert!(!shown.contains("dn_back"), "{shown}");
+    assert_eq!(xcompose(&sb, &dir, &["volume", "ls", "-q"])?, "");
+    assert_eq!(failure(&sb, &dir, &["down", "nope"])?, "no such service: nope");
+    assert_eq!(running(&sb, &dir)?, ["dn-cache-1"]);
+
+    // --rmi takes the named services' images only.
+    let shown = progress(&sb, &dir, &["down", "--rmi", "all", "cache"])?;
+    assert!(shown.contains("Network dn_back  Removed") && shown.contains("Image dncache:1  Removed") && !shown.contains("busybox"), "{shown}");
+    assert_eq!(xcompose(&sb, &dir, &["ps", "-a", "-q"])?, "");
+    Ok(())
+}
+
+const COMMITTED: &str = r#"
+services:
+  copy:
+    image: snap:1
+    init: true
+    command: ["sleep", "1000"]
+"#;
+
+#[test]
+fn commit_makes_an_image_of_the_containers_changes() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "cm", STACK)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    in_web(&sb, &dir, "2", "echo written > /hello && rm /bin/vi")?;
+    let dry = progress(&sb, &dir, &["commit", "--dry-run", "web", "dry:1"])?;
+    assert!(dry.contains("Commit cm-web-1  Committed"), "{dry}");
+    let shown = progress(&sb, &dir, &["commit", "--index", "2", "-a", "me", "-m", "a snapshot", "-c", "ENV FOO=bar", "-c", "WORKDIR /tmp", "web", "snap:1"])?;
+    assert!(shown.contains("Commit cm-web-2  Committed as sha256:"), "{shown}");
+    let copy = project(&sb, "cmcopy", COMMITTED)?;
+    xcompose(&sb, &copy, &["up", "-d"])?;
+    let seen = xcompose(&sb, &copy, &["exec", "-T", "copy", "sh", "-c", "cat /hello; echo $FOO; pwd; test -e /bin/vi || echo no vi"])?;
+    assert_eq!(seen, "written\nbar\n/tmp\nno vi\n");
+    // The first replica had no change.
+    let seen = xcompose(&sb, &dir, &["exec", "-T", "--index", "1", "web", "sh", "-c", "test -e /hello || echo clean"])?;
+    assert_eq!(seen, "clean\n");
+    assert!(failure(&sb, &dir, &["image", "inspect", "dry:1"]).is_ok(), "the dry run made no image");
+    let inspect: serde_json::Value = serde_json::from_str(&xcompose(&sb, &dir, &["image", "inspect", "snap:1", "busybox:latest"])?)?;
+    let layers = |i: usize| inspect[i]["RootFS"]["diff_ids"].as_array().map_or(0, Vec::len);
+    assert_eq!(layers(0), layers(1) + 1, "one layer more than busybox: {inspect}");
+    assert!(failure(&sb, &dir, &["commit", "-c", "FROM x", "web"])?.starts_with("invalid --change \"FROM x\": FROM is not a valid change command"));
+    assert_eq!(failure(&sb, &dir, &["commit", "--index", "5", "web"])?, "service \"web\" is not running container #5");
+    xcompose(&sb, &copy, &["down"])?;
+    xcompose(&sb, &dir, &["down"])?;
+    Ok(())
+}
+
+const ATTACHING: &str = r#"
+services:
+  db:
+    image: busybox:latest
+    command: ["echo", "from db"]
+  web:
+    image: busybox:latest
+    command: ["sh", "-c", "echo from web; exit 3"]
+    depends_on: [db]
+  noisy:
+    image: busybox:latest
+    command: ["echo", "from noisy"]
+  sleeper:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    profiles: [long]
+"#;
+
+/// The exit code and stdout of an attached `up` with `args` (global flags first, then `up`'s).
+fn attached_up(sb: &Sandbox, dir: &Path, global: &[&str], args: &[&str]) -> Result<(Option<i32>, String)> {
+    let all: Vec<&str> = global.iter().copied().chain(["up"]).chain(args.iter().copied()).collect();
+    let out = xcompose_output(sb, dir, &all, b"")?;
+    let stdout = String::from_utf8(out.stdout)?;
+    ensure!(out.status.code() != Some(2), "xcompose {all:?}: {}", String::from_utf8_lossy(&out.stderr));
+    Ok((out.status.code(), stdout))
+}
+
+#[test]
+fn up_attach_flags_choose_the_output_shown() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "att", ATTACHING)?;
+    let said = |out: &str| -> Vec<&str> { ["from db", "from web", "from noisy"].into_iter().filter(|l| out.contains(l)).collect() };
+
+    let (code, out) = attached_up(&sb, &dir, &[], &["web"])?;
+    assert_eq!((code, said(&out)), (Some(0), vec!["from web"]), "{out}");
+    let (_, out) = attached_up(&sb, &dir, &[], &["--attach-dependencies", "-y", "web"])?;
+    assert_eq!(said(&out), ["from db", "from web"], "{out}");
+    let (_, out) = attached_up(&sb, &dir, &[], &["--no-attach", "db"])?;
+    assert_eq!(said(&out), ["from web", "from noisy"], "{out}");
+    let (_, out) = attached_up(&sb, &dir, &[], &["--attach", "noisy", "--timestamps"])?;
+    assert_eq!(said(&out), ["from noisy"], "{out}");
+    let line = out.lines().find(|l| l.contains("from noisy")).unwrap_or_default();
+    let stamp = line.split(" | ").nth(1).and_then(|rest| rest.split(' ').next()).unwrap_or_default();
+    assert!(chrono::DateTime::parse_from_rfc3339(stamp).is_ok(), "no timestamp in {line:?}");
+
+    // db and noisy exit 0 first: only web's failure aborts, and its code is up's.
+    let (code, out) = attached_up(&sb, &dir, &["--profile", "long"], &["--abort-on-container-failure"])?;
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("Aborting on container exit..."), "{out}");
+    assert_eq!(xcompose(&sb, &dir, &["--profile", "long", "ps", "-q"])?, "", "the sleeper was stopped");
+
+    assert_eq!(failure(&sb, &dir, &["up", "-d", "--attach", "web"])?, "--detach cannot be combined with --abort-on-container-exit, --abort-on-container-failure, --attach or --attach-dependencies");
+    assert_eq!(failure(&sb, &dir, &["up", "--abort-on-container-exit", "--abort-on-container-failure"])?, "--abort-on-container-failure cannot be combined with --abort-on-container-exit");
+    assert_eq!(failure(&sb, &dir, &["up", "--always-recreate-deps", "--no-recreate"])?, "--always-recreate-deps and --no-recreate are incompatible");
+    assert_eq!(failure(&sb, &dir, &["up", "--attach", "nope"])?, "no such service: nope");
+
+    // A dependency is kept unless --always-recreate-deps; the named service is kept either way.
+    let ids = |sb: &Sandbox| -> Result<(String, String)> { Ok((xcompose(sb, &dir, &["ps", "-a", "-q", "db"])?, xcompose(sb, &dir, &["ps", "-a", "-q", "web"])?)) };
+    let before = ids(&sb)?;
+    xcompose(&sb, &dir, &["up", "-d", "web"])?;
+    assert_eq!(ids(&sb)?, before);
+    xcompose(&sb, &dir, &["up", "-d", "--always-recreate-deps", "web"])?;
+    let after = ids(&sb)?;
+    assert!(after.0 != before.0 && after.1 == before.1, "{before:?} -> {after:?}");
+    xcompose(&sb, &dir, &["--profile", "long", "down"])?;
+    Ok(())
+}

@@ -59,6 +59,9 @@ pub struct UpOptions {
     pub services: Vec<String>,
     /// `--no-deps`: the named services only.
     pub no_deps: bool,
+    /// `--always-recreate-deps`: the dependencies of the named services are recreated too
+    /// (compose's `RecreateDependencies: force`).
+    pub always_recreate_deps: bool,
     /// Image digest each service resolves to now (a change recreates its containers).
     pub image_digests: BTreeMap<String, String>,
 }
@@ -201,7 +204,8 @@ pub fn plan_up(project: &Project, actual: &Actual, opts: &UpOptions) -> Result<P
                     }
                     Some(c) => {
                         let diverged = c.config_hash != hash || digest.is_some_and(|d| *d != c.image_digest) || stale;
-                        if !opts.no_recreate && (opts.force_recreate || diverged) {
+                        let forced = opts.force_recreate || (opts.always_recreate_deps && !opts.services.is_empty() && !opts.services.iter().any(|s| s == name));
+                        if !opts.no_recreate && (forced || diverged) {
                             step.push(Action::Recreate { service: name.into(), number, old_id: c.id.clone(), name: name_n });
                             service_recreated = true;
                         } else if !c.running {
@@ -401,5 +405,13 @@ mod tests {
         let kept = plan_up(&changed, &actual, &UpOptions { no_recreate: true, ..Default::default() }).unwrap();
         assert!(kept.is_empty());
         assert!(plan_up(&p, &actual, &UpOptions { services: vec!["nope".into()], ..Default::default() }).is_err());
+    }
+
+    #[test]
+    fn always_recreate_deps_recreates_only_the_dependencies() {
+        let p = project(&[("web", &["db"]), ("db", &[]), ("other", &[])]);
+        let actual = up_to_date(&p);
+        let up = plan_up(&p, &actual, &UpOptions { always_recreate_deps: true, services: vec!["web".into()], ..Default::default() }).unwrap();
+        assert_eq!(up.steps, vec![vec![Action::Recreate { service: "db".into(), number: 1, old_id: "db1".into(), name: "p-db-1".into() }]]);
     }
 }

@@ -7,6 +7,7 @@ use xcompose_orchestrator::graph::ServiceGraph;
 use xcompose_orchestrator::labels;
 use xcompose_runtime::ContainerSummary;
 
+use crate::down_scope::{DownScope, IN_USE};
 use crate::{Stack, StackError};
 
 /// `down`'s options.
@@ -20,6 +21,8 @@ pub struct DownOptions {
     pub timeout: Option<Duration>,
     /// `--rmi`: the services' images to remove, if any.
     pub images: Option<RemoveImages>,
+    /// `down SERVICE...`: only these services' containers (all when empty).
+    pub services: Vec<String>,
 }
 
 /// `--rmi`'s values.
@@ -50,6 +53,7 @@ impl Stack {
         let containers = self.project_containers()?;
         let graph = ServiceGraph::new(&self.project).map_err(|e| StackError::Invalid(e.to_string()))?;
         let service_of = |c: &ContainerSummary| c.labels.get(labels::SERVICE).cloned().unwrap_or_default();
+        let scope = DownScope::new(&self.project, &graph, &opts.services)?;
         // Stopped orphans first (nothing in the project depends on them), then level by level,
         // dependents first; then everything is removed at once.
         let orphans: Vec<ContainerSummary> = containers.iter().filter(|c| !self.project.services.contains_key(&service_of(c))).cloned().collect();
@@ -62,7 +66,7 @@ impl Stack {
             }
         }
         for level in graph.levels().into_iter().rev() {
-            batches.push(containers.iter().filter(|c| level.contains(&service_of(c).as_str())).cloned().collect());
+            batches.push(containers.iter().filter(|c| level.contains(&service_of(c).as_str()) && scope.takes_down(&service_of(c))).cloned().collect());
         }
         for batch in &batches {
             self.each(batch, |c| {
@@ -73,6 +77,13 @@ impl Stack {
             })?;
         }
         let doomed: Vec<ContainerSummary> = batches.into_iter().flatten().collect();
+        // `-v` takes the removed containers' anonymous volumes with them (Docker's `rm -v`).
+        let mut anonymous = Vec::new();
+        if opts.volumes && scope.is_partial() {
+            for c in &doomed {
+                anonymous.extend(self.anonymous_volumes_of(&c.id)?.into_values());
+            }
+        }
         self.each(&doomed, |c| {
             self.report("Container", &c.name, "Removing");
             self.remove_container(&c.id, Duration::ZERO)?;
@@ -80,12 +91,13 @@ impl Stack {
             Ok(())
         })?;
         self.resolver.stop_if_idle()?;
-        // The files of secrets and configs given by content went with the containers.
+        // The files of secrets and configs given by content went with the containers (once
+        // none is left).
         let files = self.file_objects_dir();
-        if files.exists() {
+        if files.exists() && (!scope.is_partial() || self.project_containers()?.is_empty()) {
             std::fs::remove_dir_all(&files).map_err(StackError::io(&files))?;
         }
-        let networks: Vec<_> = self.project.networks.values().filter(|n| !n.external).collect();
+        let networks: Vec<_> = self.project.networks.iter().filter(|(key, n)| !n.external && scope.network_in_scope(key)).map(|(_, n)| n).collect();
         let results: Vec<Result<(), StackError>> = std::thread::scope(|scope| {
             let handles: Vec<_> = networks
                 .iter()
@@ -93,6 +105,11 @@ impl Stack {
                     scope.spawn(move || {
                         if let Some(record) = self.networks.get(&network.name)? {
                             self.report("Network", &network.name, "Removing");
+                            // Compose keeps a network a container still uses, with a warning.
+                            if self.networks.in_use(&network.name)? {
+                                self.report("Network", &network.name, IN_USE);
+                                return Ok(());
+                            }
                             self.networks.remove(&record)?;
                             self.report("Network", &network.name, "Removed");
                         }
@@ -104,21 +121,27 @@ impl Stack {
         });
         results.into_iter().collect::<Result<Vec<()>, StackError>>()?;
         if opts.volumes {
-            self.remove_volumes()?;
+            if scope.is_partial() {
+                self.remove_scoped_volumes(&scope, &anonymous)?;
+            } else {
+                self.remove_volumes()?;
+            }
         }
         if let Some(which) = opts.images {
-            self.remove_images(which)?;
+            self.remove_images(which, &scope)?;
         }
         Ok(())
     }
 
-    /// Removes the services' images (`--rmi`); images already gone are skipped, one a container
+    /// Removes the services' images (`--rmi`; with `down SERVICE...` those of the named services
+    /// and their dependencies, as compose's narrowed project has them); images already gone are skipped, one a container
     /// outside the project still uses is an error, as with Docker.
-    fn remove_images(&self, which: RemoveImages) -> Result<(), StackError> {
+    fn remove_images(&self, which: RemoveImages, scope: &DownScope) -> Result<(), StackError> {
         let mut images: Vec<String> = self
             .project
             .services
             .iter()
+            .filter(|(name, _)| scope.covers(name))
             .filter_map(|(name, service)| match (which, service.image.is_empty()) {
                 (_, true) => Some(xcompose_orchestrator::naming::build_image_name(&self.project.name, name)),
                 (RemoveImages::All, false) => Some(service.image.clone()),

@@ -39,6 +39,7 @@ mod secrets;
 pub mod support;
 mod sync;
 mod down;
+mod down_scope;
 mod up;
 mod volume_list;
 mod volumes;

@@ -210,6 +210,19 @@ impl Networks {
         }
     }
 
+    /// Whether any container still has an endpoint on network `name` (Docker refuses to remove
+    /// a network with active endpoints).
+    pub(crate) fn in_use(&self, name: &str) -> Result<bool, StackError> {
+        for entry in fs::read_dir(&self.endpoints).map_err(StackError::io(&self.endpoints))? {
+            let path = entry.map_err(StackError::io(&self.endpoints))?.path();
+            let Some(container_id) = path.file_stem().and_then(|s| s.to_str()).filter(|_| path.extension().is_some_and(|e| e == "json")) else { continue };
+            if self.endpoints(container_id)?.iter().any(|e| e.network == name) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Attaches container `container_id` (network namespace `netns`) to `network` with static
     /// addresses if `requested` (IPv4) or `requested6` (IPv6, for a network with IPv6), under DNS
     /// `names`, with interface `settings`; with `default_route` (`default_route6`) the network's

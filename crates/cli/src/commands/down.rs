@@ -24,12 +24,14 @@ pub struct DownArgs {
     /// Remove images used by services. "local" remove only images that don't have a custom tag ("local"|"all").
     #[arg(long)]
     pub rmi: Option<String>,
+    /// Only these services' containers (their networks and volumes once nothing uses them).
+    pub services: Vec<String>,
 }
 
 /// Runs `down`.
 pub fn run(cli: &Cli, args: &DownArgs) -> Result<ExitCode> {
     let images = args.rmi.as_deref().map(str::parse::<RemoveImages>).transpose().map_err(|e| anyhow!(e))?;
-    let stack = super::project::open(cli, &[])?;
-    stack.down(&DownOptions { volumes: args.volumes, remove_orphans: args.remove_orphans, timeout: args.timeout.map(Duration::from_secs), images })?;
+    let stack = super::project::open(cli, &args.services)?;
+    stack.down(&DownOptions { volumes: args.volumes, remove_orphans: args.remove_orphans, timeout: args.timeout.map(Duration::from_secs), images, services: args.services.clone() })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -11,10 +11,17 @@ const ALLOWED: [&str; 10] = ["CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "ONB
 /// The run configuration `changes` make, each applied in turn.
 pub fn config(changes: &[String]) -> Result<Map<String, Value>> {
     let mut config = Map::new();
-    for change in changes {
-        apply(&mut config, change)?;
-    }
+    apply_all(&mut config, changes)?;
     Ok(config)
+}
+
+/// Applies `changes` in turn to the run configuration `config` (`commit --change` over the
+/// container's image's configuration).
+pub fn apply_all(config: &mut Map<String, Value>, changes: &[String]) -> Result<()> {
+    for change in changes {
+        apply(config, change)?;
+    }
+    Ok(())
 }
 
 /// Applies one instruction (`CMD ["nginx"]`, `ENV A=1 B=2`, `EXPOSE 80/tcp`, ...).

@@ -12,6 +12,7 @@ pub mod down;
 pub mod dry_run;
 pub mod events;
 pub mod exec;
+pub mod commit;
 pub mod export;
 pub mod image;
 pub mod image_change;

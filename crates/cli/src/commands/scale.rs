@@ -51,6 +51,7 @@ pub fn run(cli: &Cli, args: &ScaleArgs) -> Result<ExitCode> {
             scale,
             services,
             no_deps: args.no_deps,
+            always_recreate_deps: false,
             image_digests: BTreeMap::new(),
         },
         no_start: false,

@@ -72,6 +72,28 @@ pub struct UpArgs {
     /// Don't build an image, even if it's policy.
     #[arg(long, conflicts_with = "build")]
     pub no_build: bool,
+    /// Stops all containers if any container exited with failure. Incompatible with -d.
+    #[arg(long)]
+    pub abort_on_container_failure: bool,
+    /// Recreate dependent containers. Incompatible with --no-recreate.
+    #[arg(long)]
+    pub always_recreate_deps: bool,
+    /// Restrict attaching to the specified services. Incompatible with --attach-dependencies.
+    #[arg(long)]
+    pub attach: Vec<String>,
+    /// Automatically attach to log output of dependent services.
+    #[arg(long)]
+    pub attach_dependencies: bool,
+    /// Do not attach (stream logs) to the specified services.
+    #[arg(long)]
+    pub no_attach: Vec<String>,
+    /// Show timestamps.
+    #[arg(long)]
+    pub timestamps: bool,
+    /// Assume "yes" as answer to all prompts and run non-interactively (xcompose never prompts
+    /// on `up`: accepted as compose accepts it).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
     /// Services to start (default: all).
     pub services: Vec<String>,
 }
@@ -100,6 +122,7 @@ fn dry_run(cli: &Cli, args: &UpArgs, opts: &UpOptions) -> Result<ExitCode> {
 
 /// `up`'s flags as the stack takes them.
 fn up_options(args: &UpArgs) -> Result<UpOptions> {
+    check_combinations(args)?;
     let mut scale = BTreeMap::new();
     for s in &args.scale {
         let Some((service, n)) = s.split_once('=') else { bail!("invalid --scale {s:?}: expected SERVICE=NUM") };
@@ -114,6 +137,7 @@ fn up_options(args: &UpArgs) -> Result<UpOptions> {
             scale,
             services: args.services.clone(),
             no_deps: args.no_deps,
+            always_recreate_deps: args.always_recreate_deps,
             image_digests: BTreeMap::new(),
         },
         no_start: args.no_start,
@@ -131,6 +155,44 @@ fn up_options(args: &UpArgs) -> Result<UpOptions> {
     })
 }
 
+/// Refuses the flags compose refuses together (its messages).
+fn check_combinations(args: &UpArgs) -> Result<()> {
+    if args.detach && (args.abort_on_container_exit || args.abort_on_container_failure || args.attach_dependencies || !args.attach.is_empty()) {
+        bail!("--detach cannot be combined with --abort-on-container-exit, --abort-on-container-failure, --attach or --attach-dependencies");
+    }
+    if args.abort_on_container_exit && args.abort_on_container_failure {
+        bail!("--abort-on-container-failure cannot be combined with --abort-on-container-exit");
+    }
+    if args.always_recreate_deps && args.no_recreate {
+        bail!("--always-recreate-deps and --no-recreate are incompatible");
+    }
+    Ok(())
+}
+
+/// The services whose output attached `up` shows, as compose picks them: `--attach`'s, else the
+/// named ones (all when none is named); with `--attach-dependencies` their dependencies too;
+/// without `--attach`, none with `attach: false`; never `--no-attach`'s.
+fn attached_services(stack: &Stack, args: &UpArgs) -> Result<Vec<String>> {
+    let project = stack.project();
+    if let Some(unknown) = args.attach.iter().chain(&args.no_attach).find(|s| !project.services.contains_key(s.as_str())) {
+        bail!("no such service: {unknown}");
+    }
+    let mut chosen: Vec<String> = match (args.attach.is_empty(), args.services.is_empty()) {
+        (false, _) => args.attach.clone(),
+        (true, false) => args.services.clone(),
+        (true, true) => project.services.keys().cloned().collect(),
+    };
+    if args.attach_dependencies {
+        let graph = xcompose_orchestrator::graph::ServiceGraph::new(project)?;
+        chosen = graph.with_dependencies(&chosen)?.into_iter().map(str::to_string).collect();
+    }
+    if args.attach.is_empty() {
+        chosen.retain(|s| project.services.get(s).is_none_or(|s| s.attach != Some(false)));
+    }
+    chosen.retain(|s| !args.no_attach.contains(s));
+    Ok(chosen)
+}
+
 /// Runs `up`.
 pub fn run(cli: &Cli, args: &UpArgs) -> Result<ExitCode> {
     let opts = up_options(args)?;
@@ -139,38 +201,36 @@ pub fn run(cli: &Cli, args: &UpArgs) -> Result<ExitCode> {
     }
     let stack = super::project::open(cli, &args.services)?;
     let attached = !(args.detach || args.wait || args.no_start);
-    if attached {
-        catch_interrupts()?;
-    }
-    stack.up(&opts)?;
     if !attached {
+        stack.up(&opts)?;
         return Ok(ExitCode::SUCCESS);
     }
-    attach(&stack, args)
+    // Bad service names are refused before anything starts.
+    let shown = attached_services(&stack, args)?;
+    catch_interrupts()?;
+    stack.up(&opts)?;
+    attach(&stack, args, &shown)
 }
 
 /// Attached mode: the containers' output, prefixed, until they all stop; with
-/// `--abort-on-container-exit`, until one stops, then all are stopped. Ctrl+C stops them all.
-fn attach(stack: &Stack, args: &UpArgs) -> Result<ExitCode> {
-    let abort = args.abort_on_container_exit || args.exit_code_from.is_some();
+/// `--abort-on-container-exit`, until one stops (`--abort-on-container-failure`: fails), then all
+/// are stopped. Ctrl+C stops them all.
+fn attach(stack: &Stack, args: &UpArgs, attached: &[String]) -> Result<ExitCode> {
+    // compose: --exit-code-from implies --abort-on-container-exit unless failures alone abort.
+    let abort = args.abort_on_container_exit || (args.exit_code_from.is_some() && !args.abort_on_container_failure);
     if let Some(service) = &args.exit_code_from {
         if !stack.project().services.contains_key(service) {
             bail!("no such service: {service}");
         }
     }
-    // As compose: a service with `attach: false` runs without its output shown.
-    let attached = |service: &str| stack.project().services.get(service).is_none_or(|s| s.attach != Some(false));
-    let containers: Vec<_> = stack
-        .containers()?
-        .into_iter()
-        .filter(|c| !c.oneoff && (args.services.is_empty() || args.services.contains(&c.service)) && attached(&c.service))
-        .collect();
+    let containers: Vec<_> = stack.containers()?.into_iter().filter(|c| !c.oneoff && attached.contains(&c.service)).collect();
     let names: Vec<&str> = containers.iter().map(display_name).collect();
     println!("Attaching to {}", names.join(", "));
-    let style = Style { prefix: !args.no_log_prefix, color: super::attach::colors_wanted(args.no_color), ..Style::default() };
+    let style = Style { prefix: !args.no_log_prefix, timestamps: args.timestamps, color: super::attach::colors_wanted(args.no_color), ..Style::default() };
     let mut follower = Follower::new(containers, None, style);
     let mut reported = vec![false; follower.containers().len()];
     let mut first_exit: Option<i32> = None;
+    let mut first_failure: Option<i32> = None;
     loop {
         follower.poll(stack)?;
         let states = follower.states(stack)?;
@@ -180,12 +240,16 @@ fn attach(stack: &Stack, args: &UpArgs) -> Result<ExitCode> {
                 let code = state.exit_code.unwrap_or(0);
                 println!("{} exited with code {code}", display_name(c));
                 first_exit.get_or_insert(code);
+                if code != 0 {
+                    first_failure.get_or_insert(code);
+                }
             }
         }
         let all_stopped = states.iter().all(has_stopped);
-        if interrupted() || (abort && first_exit.is_some()) || all_stopped {
+        let aborting = (abort && first_exit.is_some()) || (args.abort_on_container_failure && first_failure.is_some());
+        if interrupted() || aborting || all_stopped {
             if !all_stopped {
-                if abort && !interrupted() {
+                if aborting && !interrupted() {
                     println!("Aborting on container exit...");
                 } else {
                     eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
@@ -206,6 +270,7 @@ fn attach(stack: &Stack, args: &UpArgs) -> Result<ExitCode> {
             follower.containers().iter().zip(states).find(|(c, _)| &c.service == service).and_then(|(_, s)| s.exit_code).unwrap_or(0)
         }
         None if abort => first_exit.unwrap_or(0),
+        None if args.abort_on_container_failure => first_failure.unwrap_or(0),
         None => 0,
     };
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
