@@ -3,7 +3,8 @@
 //! codes: a killed resolver is back at once; after a reboot (every process, link, rule and mount
 //! gone, the state root kept) one `up -d` repairs everything, and `system boot` brings back what
 //! the restart policies say; a killed supervisor takes its container down cleanly and the
-//! container comes back by its restart policy; concurrent commands serialize.
+//! container comes back by its restart policy; concurrent commands serialize; `up`, `down`,
+//! `run --rm`, `image load` and `volume rm` killed at any step converge when run again.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -459,6 +460,91 @@ fn run_rm_killed_at_every_step_converges() -> Result<()> {
         let answer = xcompose(&sb, &dir, &args).with_context(|| format!("run after a kill at {step}"))?;
         assert!(answer.contains(&address(&sb, &dir, "web")?), "the one-off resolves web after a kill at {step}: {answer}");
         assert_nothing_left(&sb, &dir, &format!("after run was killed at {step}"))?;
+    }
+    Ok(())
+}
+
+/// One service that needs no network: what a one-off run of a loaded image uses.
+const ONE_OFF: &str = r#"
+services:
+  t:
+    image: busybox:latest
+    network_mode: none
+"#;
+
+/// Names that only a write in progress makes: `image load`'s staging directories, atomic
+/// writes' temporary files, layers being unpacked, volumes being made or removed.
+fn is_temporary(name: &str) -> bool {
+    [".load-", ".tmp-", ".new-", ".removing-"].iter().any(|p| name.starts_with(p)) || name.contains(".unpacking-")
+}
+
+/// Asserts that no file or directory under the state root is one a write in progress makes.
+fn assert_no_temporaries(sb: &Sandbox, after: &str) -> Result<()> {
+    let mut pending = vec![sb.root().to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            assert!(!is_temporary(&name), "{} left {after}", entry.path().display());
+            if entry.file_type()?.is_dir() {
+                pending.push(entry.path());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Promise: `image load` killed with SIGKILL at any of its steps: loading again works, the image
+/// is listed and runs, and no staging or temporary file is left in the state root.
+#[test]
+fn image_load_killed_at_every_step_converges() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "fload", ONE_OFF)?;
+    let archive = sb.temp_dir().join("busybox-saved.tar");
+    let archive = archive.to_str().context("the archive's path is not UTF-8")?;
+    xcompose(&sb, &dir, &["image", "save", "-o", archive, "busybox:latest"])?;
+    let load = ["image", "load", "-i", archive];
+    xcompose(&sb, &dir, &["image", "rm", "busybox:latest"])?;
+    let steps = steps_of(&sb, &dir, &load)?;
+    assert!(steps.iter().any(|s| s.starts_with("image.commit.indexed")) && steps.len() >= 5, "image load passes its steps: {steps:?}");
+    for step in &steps {
+        xcompose(&sb, &dir, &["image", "rm", "busybox:latest"]).with_context(|| format!("image rm before a kill at {step}"))?;
+        killed_at(&sb, &dir, &load, step)?;
+        let loaded = xcompose(&sb, &dir, &load).with_context(|| format!("image load after a kill at {step}"))?;
+        assert_eq!(loaded, "Loaded image: busybox:latest\n", "after a kill at {step}");
+        let listed = xcompose(&sb, &dir, &["image", "ls"])?;
+        assert!(listed.lines().any(|l| l.split_whitespace().take(2).eq(["busybox", "latest"])), "busybox:latest listed after a kill at {step}: {listed}");
+        assert_eq!(xcompose(&sb, &dir, &["run", "--rm", "t", "echo", "usable"])?, "usable\n", "the image runs after a kill at {step}");
+        assert_no_temporaries(&sb, &format!("after image load was killed at {step}"))?;
+    }
+    Ok(())
+}
+
+/// Promise: `volume rm` killed with SIGKILL at any of its steps: the volume is gone (running
+/// the command again removes it, or says, as Docker does, that there is no such volume), its
+/// content with it (a volume made again under its name is empty), and nothing is left behind.
+#[test]
+fn volume_rm_killed_at_every_step_converges() -> Result<()> {
+    let sb = Sandbox::new()?;
+    let dir = project(&sb, "fvol", ONE_OFF)?;
+    let data = sb.root().join("volumes/doomed/_data");
+    let remove = ["volume", "rm", "doomed"];
+    xcompose(&sb, &dir, &["volume", "create", "doomed"])?;
+    let steps = steps_of(&sb, &dir, &remove)?;
+    assert!(steps.iter().any(|s| s.starts_with("volume.remove.hidden")), "volume rm passes its steps: {steps:?}");
+    for step in &steps {
+        xcompose(&sb, &dir, &["volume", "create", "doomed"])?;
+        std::fs::write(data.join("kept"), "content")?;
+        killed_at(&sb, &dir, &remove, step)?;
+        let again = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).args(remove).output()?;
+        let said = String::from_utf8_lossy(&again.stderr);
+        assert!(again.status.success() || said.contains("no such volume"), "volume rm after a kill at {step}: {said}");
+        let listed = xcompose(&sb, &dir, &["volume", "ls", "-q"])?;
+        assert!(!listed.lines().any(|l| l == "doomed"), "doomed still listed after a kill at {step}: {listed}");
+        assert_no_temporaries(&sb, &format!("after volume rm was killed at {step}"))?;
+        xcompose(&sb, &dir, &["volume", "create", "doomed"])?;
+        assert!(!data.join("kept").exists(), "a volume made again after a kill at {step} has the old content");
+        xcompose(&sb, &dir, &["volume", "rm", "doomed"])?;
     }
     Ok(())
 }
