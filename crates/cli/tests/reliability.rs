@@ -548,3 +548,65 @@ fn volume_rm_killed_at_every_step_converges() -> Result<()> {
     }
     Ok(())
 }
+
+/// Runs xcompose `args` with the state root `root` inside the sandbox.
+fn xcompose_at(sb: &Sandbox, root: &Path, args: &[&str]) -> Result<std::process::Output> {
+    Ok(sb.command(XCOMPOSE).arg("--root").arg(root).args(args).output()?)
+}
+
+/// Mounts a 16 MiB tmpfs at `<temp>/small` inside the sandbox and fills it with `<small>/filler`
+/// until only `left` KiB are free; the mount point.
+fn small_full_root(sb: &Sandbox, left: u64) -> Result<std::path::PathBuf> {
+    let small = sb.temp_dir().join("small");
+    std::fs::create_dir_all(&small)?;
+    let path = small.to_str().context("the mount point is not UTF-8")?;
+    sb.run_ok("mount", &["-t", "tmpfs", "-o", "size=16m", "tmpfs", path])?;
+    let filler = format!("{path}/filler");
+    let filled = sb.run("dd", &["if=/dev/zero", &format!("of={filler}"), "bs=64k"])?;
+    assert!(!filled.status.success(), "dd filled the tmpfs to the end");
+    sb.run_ok("truncate", &["-s", &format!("-{left}K"), &filler])?;
+    Ok(small)
+}
+
+/// Asserts that every JSON file under `root` (seen inside the sandbox) parses and that no
+/// temporary name is left there.
+fn assert_state_whole(sb: &Sandbox, root: &Path, after: &str) -> Result<()> {
+    let root = root.to_str().context("the state root is not UTF-8")?;
+    for path in sb.run_ok("find", &[root])?.lines() {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        assert!(!is_temporary(name), "{path} left {after}");
+        if name.ends_with(".json") && sb.run_ok("test", &["-f", path]).is_ok() {
+            let text = sb.run_ok("cat", &[path])?;
+            assert!(serde_json::from_str::<serde_json::Value>(&text).is_ok(), "{path} is not whole JSON {after}: {text:?}");
+        }
+    }
+    Ok(())
+}
+
+/// Promise: `image load` onto a full disk fails with one line naming ENOSPC and where, leaves
+/// every state file whole and no staging behind; once space is freed the same load gives a
+/// listed image that runs.
+#[test]
+fn image_load_on_a_full_disk_fails_cleanly_and_converges_once_freed() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "fullload", ONE_OFF)?;
+    let archive = sb.temp_dir().join("busybox-saved.tar");
+    let archive = archive.to_str().context("the archive's path is not UTF-8")?;
+    xcompose(&sb, &dir, &["image", "save", "-o", archive, "busybox:latest"])?;
+    let small = small_full_root(&sb, 32)?;
+    let load = ["image", "load", "-i", archive];
+    let failed = xcompose_at(&sb, &small, &load)?;
+    let said = String::from_utf8_lossy(&failed.stderr);
+    assert!(!failed.status.success(), "image load on a full disk failed");
+    assert_eq!(said.trim_end().lines().count(), 1, "one line: {said}");
+    assert!(said.to_lowercase().contains("no space left on device") && said.contains(&*small.to_string_lossy()), "names ENOSPC and where: {said}");
+    assert_state_whole(&sb, &small, "after a load on a full disk")?;
+    sb.run_ok("rm", &[&format!("{}/filler", small.display())])?;
+    let loaded = xcompose_at(&sb, &small, &load)?;
+    assert_eq!(String::from_utf8_lossy(&loaded.stdout), "Loaded image: busybox:latest\n", "load once freed: {}", String::from_utf8_lossy(&loaded.stderr));
+    let compose = dir.join("compose.yaml");
+    let run = xcompose_at(&sb, &small, &["-f", compose.to_str().context("path")?, "run", "--rm", "t", "echo", "usable"])?;
+    assert_eq!(String::from_utf8_lossy(&run.stdout), "usable\n", "the loaded image runs: {}", String::from_utf8_lossy(&run.stderr));
+    assert_state_whole(&sb, &small, "after the load once freed")?;
+    Ok(())
+}
