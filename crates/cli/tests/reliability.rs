@@ -475,7 +475,7 @@ services:
 /// Names that only a write in progress makes: `image load`'s staging directories, atomic
 /// writes' temporary files, layers being unpacked, volumes being made or removed.
 fn is_temporary(name: &str) -> bool {
-    [".load-", ".tmp-", ".new-", ".removing-"].iter().any(|p| name.starts_with(p)) || name.contains(".unpacking-")
+    [".load-", ".tmp-", ".new-", ".removing-", ".creating-"].iter().any(|p| name.starts_with(p)) || name.contains(".unpacking-")
 }
 
 /// Asserts that no file or directory under the state root is one a write in progress makes.
@@ -608,5 +608,49 @@ fn image_load_on_a_full_disk_fails_cleanly_and_converges_once_freed() -> Result<
     let run = xcompose_at(&sb, &small, &["-f", compose.to_str().context("path")?, "run", "--rm", "t", "echo", "usable"])?;
     assert_eq!(String::from_utf8_lossy(&run.stdout), "usable\n", "the loaded image runs: {}", String::from_utf8_lossy(&run.stderr));
     assert_state_whole(&sb, &small, "after the load once freed")?;
+    Ok(())
+}
+
+/// Promise: `up -d` onto a full disk fails with an error line naming ENOSPC and where, leaves
+/// every state file whole; once space is freed the same `up -d` brings the project up and
+/// serving, and `down -v` leaves nothing of it.
+#[test]
+fn up_on_a_full_disk_fails_cleanly_and_converges_once_freed() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "fullup", SMALL)?;
+    let archive = sb.temp_dir().join("busybox-saved.tar");
+    let archive = archive.to_str().context("the archive's path is not UTF-8")?;
+    xcompose(&sb, &dir, &["image", "save", "-o", archive, "busybox:latest"])?;
+    let small = small_full_root(&sb, 1024)?;
+    let filler = format!("{}/filler", small.display());
+    sb.run_ok("rm", &[&filler])?;
+    let loaded = xcompose_at(&sb, &small, &["image", "load", "-i", archive])?;
+    anyhow::ensure!(loaded.status.success(), "load: {}", String::from_utf8_lossy(&loaded.stderr));
+    let filled = sb.run("dd", &["if=/dev/zero", &format!("of={filler}"), "bs=64k"])?;
+    assert!(!filled.status.success(), "dd filled the tmpfs to the end");
+    sb.run_ok("truncate", &["-s", "-8K", &filler])?;
+    let compose = dir.join("compose.yaml");
+    let compose = compose.to_str().context("path")?;
+    let failed = xcompose_at(&sb, &small, &["-f", compose, "up", "-d"])?;
+    let said = String::from_utf8_lossy(&failed.stderr);
+    assert!(!failed.status.success(), "up -d on a full disk failed");
+    let errors: Vec<&str> = said.lines().filter(|l| l.to_lowercase().contains("no space left on device")).collect();
+    assert_eq!(errors.len(), 1, "one error line naming ENOSPC: {said}");
+    assert!(errors[0].contains(&*small.to_string_lossy()), "the error names where: {said}");
+    assert_state_whole(&sb, &small, "after up on a full disk")?;
+    sb.run_ok("rm", &[&filler])?;
+    let up = xcompose_at(&sb, &small, &["-f", compose, "up", "-d"])?;
+    anyhow::ensure!(up.status.success(), "up once freed: {}", String::from_utf8_lossy(&up.stderr));
+    let port = String::from_utf8(xcompose_at(&sb, &small, &["-f", compose, "port", "web", "80"])?.stdout)?;
+    let page = sb.run_ok("timeout", &["3", "busybox", "wget", "-q", "-O", "-", &format!("http://{}/index.html", port.trim())])?;
+    assert!(!page.trim().is_empty(), "web serves on {port} once freed");
+    assert_state_whole(&sb, &small, "after up once freed")?;
+    let down = xcompose_at(&sb, &small, &["-f", compose, "down", "-v"])?;
+    anyhow::ensure!(down.status.success(), "down: {}", String::from_utf8_lossy(&down.stderr));
+    let root = small.to_str().context("path")?;
+    for kind in ["containers", "volumes", "networks", "endpoints"] {
+        let left = sb.run_ok("find", &[&format!("{root}/{kind}"), "-mindepth", "1", "-maxdepth", "1", "-not", "-name", "*.lock"]).unwrap_or_default();
+        assert_eq!(left, "", "{kind} left after down -v");
+    }
     Ok(())
 }

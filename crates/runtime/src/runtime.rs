@@ -258,6 +258,11 @@ impl Runtime {
         let id = crate::id::new_container_id().map_err(io(&self.dir))?;
         let staging = self.dir.join(format!(".creating-{}-{id}", std::process::id()));
         let final_dir = self.dir.join(&id);
+        // A create that fails (a bad user, a full disk) leaves no half-made staging directory;
+        // the guard is defused once the directory is renamed into place.
+        let staging_guard = scopeguard::guard(staging.clone(), |dir| {
+            let _ = fs::remove_dir_all(dir);
+        });
         for d in ["upper", "work", "merged"] {
             let p = staging.join(d);
             fs::create_dir_all(&p).map_err(io(&p))?;
@@ -342,6 +347,7 @@ impl Runtime {
         xcompose_fault::point("runtime.create.staged");
         let own_netns = matches!(&record.supervisor.spec.network, NetworkNamespace::Join(p) if *p == final_dir.join(NETNS_FILE));
         fs::rename(&staging, &final_dir).map_err(io(&final_dir))?;
+        scopeguard::ScopeGuard::into_inner(staging_guard);
         xcompose_fault::point("runtime.create.named");
         emit(&record, "create", &[]);
         // The name is taken: other creates may go on while the namespace is made.
