@@ -80,6 +80,15 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RuntimeError + '_ {
     move |source| RuntimeError::Io { path: path.to_path_buf(), source }
 }
 
+/// Writes a container's file atomically; a failure names the file (not the image store, whose
+/// writer this borrows).
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    xcompose_images::store::atomic_write(path, bytes).map_err(|e| match e {
+        xcompose_images::store::StoreError::Io { path, source } => RuntimeError::Io { path, source },
+        other => other.into(),
+    })
+}
+
 /// The file in a container's directory that pins its own network namespace.
 const NETNS_FILE: &str = "netns";
 
@@ -340,7 +349,7 @@ impl Runtime {
             exposed_ports: req.exposed_ports,
         };
         let json = serde_json::to_vec_pretty(&record).expect("records serialise");
-        xcompose_images::store::atomic_write(&staging.join("container.json"), &json)?;
+        write_atomically(&staging.join("container.json"), &json)?;
         let state = ContainerState::created();
         state.save(&staging.join("state.json")).map_err(io(&staging))?;
         write_etc_files(&staging, &record.supervisor.spec.hostname)?;
@@ -474,7 +483,7 @@ impl Runtime {
             stop_grace: record.stop_grace,
         };
         let config_path = dir.join("supervisor.json");
-        xcompose_images::store::atomic_write(&config_path, &serde_json::to_vec_pretty(&config).expect("configs serialise"))?;
+        write_atomically(&config_path, &serde_json::to_vec_pretty(&config).expect("configs serialise"))?;
         let err_path = dir.join("supervisor.err");
         let err = fs::File::create(&err_path).map_err(io(&err_path))?;
         xcompose_fault::point("runtime.start.configured");
