@@ -3,7 +3,8 @@
 //! codes: a killed resolver is back at once; after a reboot (every process, link, rule and mount
 //! gone, the state root kept) one `up -d` repairs everything, and `system boot` brings back what
 //! the restart policies say; a killed supervisor takes its container down cleanly and the
-//! container comes back by its restart policy; concurrent commands serialize.
+//! container comes back by its restart policy; concurrent commands serialize; `up`, `down`,
+//! `run --rm`, `image load` and `volume rm` killed at any step converge when run again.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -459,6 +460,197 @@ fn run_rm_killed_at_every_step_converges() -> Result<()> {
         let answer = xcompose(&sb, &dir, &args).with_context(|| format!("run after a kill at {step}"))?;
         assert!(answer.contains(&address(&sb, &dir, "web")?), "the one-off resolves web after a kill at {step}: {answer}");
         assert_nothing_left(&sb, &dir, &format!("after run was killed at {step}"))?;
+    }
+    Ok(())
+}
+
+/// One service that needs no network: what a one-off run of a loaded image uses.
+const ONE_OFF: &str = r#"
+services:
+  t:
+    image: busybox:latest
+    network_mode: none
+"#;
+
+/// Names that only a write in progress makes: `image load`'s staging directories, atomic
+/// writes' temporary files, layers being unpacked, volumes being made or removed.
+fn is_temporary(name: &str) -> bool {
+    [".load-", ".tmp-", ".new-", ".removing-", ".creating-"].iter().any(|p| name.starts_with(p)) || name.contains(".unpacking-")
+}
+
+/// Asserts that no file or directory under the state root is one a write in progress makes.
+fn assert_no_temporaries(sb: &Sandbox, after: &str) -> Result<()> {
+    let mut pending = vec![sb.root().to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            assert!(!is_temporary(&name), "{} left {after}", entry.path().display());
+            if entry.file_type()?.is_dir() {
+                pending.push(entry.path());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Promise: `image load` killed with SIGKILL at any of its steps: loading again works, the image
+/// is listed and runs, and no staging or temporary file is left in the state root.
+#[test]
+fn image_load_killed_at_every_step_converges() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "fload", ONE_OFF)?;
+    let archive = sb.temp_dir().join("busybox-saved.tar");
+    let archive = archive.to_str().context("the archive's path is not UTF-8")?;
+    xcompose(&sb, &dir, &["image", "save", "-o", archive, "busybox:latest"])?;
+    let load = ["image", "load", "-i", archive];
+    xcompose(&sb, &dir, &["image", "rm", "busybox:latest"])?;
+    let steps = steps_of(&sb, &dir, &load)?;
+    assert!(steps.iter().any(|s| s.starts_with("image.commit.indexed")) && steps.len() >= 5, "image load passes its steps: {steps:?}");
+    for step in &steps {
+        xcompose(&sb, &dir, &["image", "rm", "busybox:latest"]).with_context(|| format!("image rm before a kill at {step}"))?;
+        killed_at(&sb, &dir, &load, step)?;
+        let loaded = xcompose(&sb, &dir, &load).with_context(|| format!("image load after a kill at {step}"))?;
+        assert_eq!(loaded, "Loaded image: busybox:latest\n", "after a kill at {step}");
+        let listed = xcompose(&sb, &dir, &["image", "ls"])?;
+        assert!(listed.lines().any(|l| l.split_whitespace().take(2).eq(["busybox", "latest"])), "busybox:latest listed after a kill at {step}: {listed}");
+        assert_eq!(xcompose(&sb, &dir, &["run", "--rm", "t", "echo", "usable"])?, "usable\n", "the image runs after a kill at {step}");
+        assert_no_temporaries(&sb, &format!("after image load was killed at {step}"))?;
+    }
+    Ok(())
+}
+
+/// Promise: `volume rm` killed with SIGKILL at any of its steps: the volume is gone (running
+/// the command again removes it, or says, as Docker does, that there is no such volume), its
+/// content with it (a volume made again under its name is empty), and nothing is left behind.
+#[test]
+fn volume_rm_killed_at_every_step_converges() -> Result<()> {
+    let sb = Sandbox::new()?;
+    let dir = project(&sb, "fvol", ONE_OFF)?;
+    let data = sb.root().join("volumes/doomed/_data");
+    let remove = ["volume", "rm", "doomed"];
+    xcompose(&sb, &dir, &["volume", "create", "doomed"])?;
+    let steps = steps_of(&sb, &dir, &remove)?;
+    assert!(steps.iter().any(|s| s.starts_with("volume.remove.hidden")), "volume rm passes its steps: {steps:?}");
+    for step in &steps {
+        xcompose(&sb, &dir, &["volume", "create", "doomed"])?;
+        std::fs::write(data.join("kept"), "content")?;
+        killed_at(&sb, &dir, &remove, step)?;
+        let again = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).args(remove).output()?;
+        let said = String::from_utf8_lossy(&again.stderr);
+        assert!(again.status.success() || said.contains("no such volume"), "volume rm after a kill at {step}: {said}");
+        let listed = xcompose(&sb, &dir, &["volume", "ls", "-q"])?;
+        assert!(!listed.lines().any(|l| l == "doomed"), "doomed still listed after a kill at {step}: {listed}");
+        assert_no_temporaries(&sb, &format!("after volume rm was killed at {step}"))?;
+        xcompose(&sb, &dir, &["volume", "create", "doomed"])?;
+        assert!(!data.join("kept").exists(), "a volume made again after a kill at {step} has the old content");
+        xcompose(&sb, &dir, &["volume", "rm", "doomed"])?;
+    }
+    Ok(())
+}
+
+/// Runs xcompose `args` with the state root `root` inside the sandbox.
+fn xcompose_at(sb: &Sandbox, root: &Path, args: &[&str]) -> Result<std::process::Output> {
+    Ok(sb.command(XCOMPOSE).arg("--root").arg(root).args(args).output()?)
+}
+
+/// Mounts a 16 MiB tmpfs at `<temp>/small` inside the sandbox and fills it with `<small>/filler`
+/// until only `left` KiB are free; the mount point.
+fn small_full_root(sb: &Sandbox, left: u64) -> Result<std::path::PathBuf> {
+    let small = sb.temp_dir().join("small");
+    std::fs::create_dir_all(&small)?;
+    let path = small.to_str().context("the mount point is not UTF-8")?;
+    sb.run_ok("mount", &["-t", "tmpfs", "-o", "size=16m", "tmpfs", path])?;
+    let filler = format!("{path}/filler");
+    let filled = sb.run("dd", &["if=/dev/zero", &format!("of={filler}"), "bs=64k"])?;
+    assert!(!filled.status.success(), "dd filled the tmpfs to the end");
+    sb.run_ok("truncate", &["-s", &format!("-{left}K"), &filler])?;
+    Ok(small)
+}
+
+/// Asserts that every JSON file under `root` (seen inside the sandbox) parses and that no
+/// temporary name is left there.
+fn assert_state_whole(sb: &Sandbox, root: &Path, after: &str) -> Result<()> {
+    let root = root.to_str().context("the state root is not UTF-8")?;
+    for path in sb.run_ok("find", &[root])?.lines() {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        assert!(!is_temporary(name), "{path} left {after}");
+        if name.ends_with(".json") && sb.run_ok("test", &["-f", path]).is_ok() {
+            let text = sb.run_ok("cat", &[path])?;
+            assert!(serde_json::from_str::<serde_json::Value>(&text).is_ok(), "{path} is not whole JSON {after}: {text:?}");
+        }
+    }
+    Ok(())
+}
+
+/// Promise: `image load` onto a full disk fails with one line naming ENOSPC and where, leaves
+/// every state file whole and no staging behind; once space is freed the same load gives a
+/// listed image that runs.
+#[test]
+fn image_load_on_a_full_disk_fails_cleanly_and_converges_once_freed() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "fullload", ONE_OFF)?;
+    let archive = sb.temp_dir().join("busybox-saved.tar");
+    let archive = archive.to_str().context("the archive's path is not UTF-8")?;
+    xcompose(&sb, &dir, &["image", "save", "-o", archive, "busybox:latest"])?;
+    let small = small_full_root(&sb, 32)?;
+    let load = ["image", "load", "-i", archive];
+    let failed = xcompose_at(&sb, &small, &load)?;
+    let said = String::from_utf8_lossy(&failed.stderr);
+    assert!(!failed.status.success(), "image load on a full disk failed");
+    assert_eq!(said.trim_end().lines().count(), 1, "one line: {said}");
+    assert!(said.to_lowercase().contains("no space left on device") && said.contains(&*small.to_string_lossy()), "names ENOSPC and where: {said}");
+    assert_state_whole(&sb, &small, "after a load on a full disk")?;
+    sb.run_ok("rm", &[&format!("{}/filler", small.display())])?;
+    let loaded = xcompose_at(&sb, &small, &load)?;
+    assert_eq!(String::from_utf8_lossy(&loaded.stdout), "Loaded image: busybox:latest\n", "load once freed: {}", String::from_utf8_lossy(&loaded.stderr));
+    let compose = dir.join("compose.yaml");
+    let run = xcompose_at(&sb, &small, &["-f", compose.to_str().context("path")?, "run", "--rm", "t", "echo", "usable"])?;
+    assert_eq!(String::from_utf8_lossy(&run.stdout), "usable\n", "the loaded image runs: {}", String::from_utf8_lossy(&run.stderr));
+    assert_state_whole(&sb, &small, "after the load once freed")?;
+    Ok(())
+}
+
+/// Promise: `up -d` onto a full disk fails with an error line naming ENOSPC and where, leaves
+/// every state file whole; once space is freed the same `up -d` brings the project up and
+/// serving, and `down -v` leaves nothing of it.
+#[test]
+fn up_on_a_full_disk_fails_cleanly_and_converges_once_freed() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "fullup", SMALL)?;
+    let archive = sb.temp_dir().join("busybox-saved.tar");
+    let archive = archive.to_str().context("the archive's path is not UTF-8")?;
+    xcompose(&sb, &dir, &["image", "save", "-o", archive, "busybox:latest"])?;
+    let small = small_full_root(&sb, 1024)?;
+    let filler = format!("{}/filler", small.display());
+    sb.run_ok("rm", &[&filler])?;
+    let loaded = xcompose_at(&sb, &small, &["image", "load", "-i", archive])?;
+    anyhow::ensure!(loaded.status.success(), "load: {}", String::from_utf8_lossy(&loaded.stderr));
+    let filled = sb.run("dd", &["if=/dev/zero", &format!("of={filler}"), "bs=64k"])?;
+    assert!(!filled.status.success(), "dd filled the tmpfs to the end");
+    sb.run_ok("truncate", &["-s", "-8K", &filler])?;
+    let compose = dir.join("compose.yaml");
+    let compose = compose.to_str().context("path")?;
+    let failed = xcompose_at(&sb, &small, &["-f", compose, "up", "-d"])?;
+    let said = String::from_utf8_lossy(&failed.stderr);
+    assert!(!failed.status.success(), "up -d on a full disk failed");
+    let errors: Vec<&str> = said.lines().filter(|l| l.to_lowercase().contains("no space left on device")).collect();
+    assert_eq!(errors.len(), 1, "one error line naming ENOSPC: {said}");
+    assert!(errors[0].contains(&*small.to_string_lossy()), "the error names where: {said}");
+    assert_state_whole(&sb, &small, "after up on a full disk")?;
+    sb.run_ok("rm", &[&filler])?;
+    let up = xcompose_at(&sb, &small, &["-f", compose, "up", "-d"])?;
+    anyhow::ensure!(up.status.success(), "up once freed: {}", String::from_utf8_lossy(&up.stderr));
+    let port = String::from_utf8(xcompose_at(&sb, &small, &["-f", compose, "port", "web", "80"])?.stdout)?;
+    let page = sb.run_ok("timeout", &["3", "busybox", "wget", "-q", "-O", "-", &format!("http://{}/index.html", port.trim())])?;
+    assert!(!page.trim().is_empty(), "web serves on {port} once freed");
+    assert_state_whole(&sb, &small, "after up once freed")?;
+    let down = xcompose_at(&sb, &small, &["-f", compose, "down", "-v"])?;
+    anyhow::ensure!(down.status.success(), "down: {}", String::from_utf8_lossy(&down.stderr));
+    let root = small.to_str().context("path")?;
+    for kind in ["containers", "volumes", "networks", "endpoints"] {
+        let left = sb.run_ok("find", &[&format!("{root}/{kind}"), "-mindepth", "1", "-maxdepth", "1", "-not", "-name", "*.lock"]).unwrap_or_default();
+        assert_eq!(left, "", "{kind} left after down -v");
     }
     Ok(())
 }

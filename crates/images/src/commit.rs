@@ -133,11 +133,13 @@ impl ImageStore {
         let mut rollback = Rollback::default();
         for layer in images.iter().flat_map(|i| &i.layers) {
             self.unpack_staged(layer, on_layer, &mut rollback)?;
+            xcompose_fault::point("image.commit.unpacked");
         }
         let mut manifests = Vec::new();
         for image in images {
             for layer in &image.layers {
                 self.place_blob(layer, &mut rollback)?;
+                xcompose_fault::point("image.commit.placed");
             }
             let config_digest = self.put_blob(&image.config, &mut rollback)?;
             let manifest = match &image.manifest {
@@ -148,6 +150,7 @@ impl ImageStore {
                 None => manifest_for(&config_digest, image.config.len(), &image.layers)?,
             };
             manifests.push((config_digest, self.put_blob(&manifest, &mut rollback)?));
+            xcompose_fault::point("image.commit.described");
         }
         let blobs = self.dir.join("blobs/sha256");
         File::open(&blobs).and_then(|d| d.sync_all()).map_err(io_err(&blobs))?;
@@ -164,6 +167,7 @@ impl ImageStore {
             out.push(Committed { id, displaced });
         }
         self.write_index(&index)?;
+        xcompose_fault::point("image.commit.indexed");
         rollback.complete();
         Ok(out)
     }

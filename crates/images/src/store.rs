@@ -279,7 +279,9 @@ fn temporary_prefix(pid: u32) -> String {
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new().prefix(&temporary_prefix(std::process::id())).tempfile_in(dir).map_err(io_err(dir))?;
-    tmp.write_all(bytes).map_err(io_err(path))?;
+    // Through the plain file: the temporary file's own writer adds its random name to errors,
+    // and the error already names `path`.
+    tmp.as_file_mut().write_all(bytes).map_err(io_err(path))?;
     tmp.as_file().sync_all().map_err(io_err(path))?;
     tmp.persist(path).map_err(|e| StoreError::Io { path: path.to_path_buf(), source: e.error })?;
     File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))

@@ -80,6 +80,15 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RuntimeError + '_ {
     move |source| RuntimeError::Io { path: path.to_path_buf(), source }
 }
 
+/// Writes a container's file atomically; a failure names the file (not the image store, whose
+/// writer this borrows).
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    xcompose_images::store::atomic_write(path, bytes).map_err(|e| match e {
+        xcompose_images::store::StoreError::Io { path, source } => RuntimeError::Io { path, source },
+        other => other.into(),
+    })
+}
+
 /// The file in a container's directory that pins its own network namespace.
 const NETNS_FILE: &str = "netns";
 
@@ -258,6 +267,11 @@ impl Runtime {
         let id = crate::id::new_container_id().map_err(io(&self.dir))?;
         let staging = self.dir.join(format!(".creating-{}-{id}", std::process::id()));
         let final_dir = self.dir.join(&id);
+        // A create that fails (a bad user, a full disk) leaves no half-made staging directory;
+        // the guard is defused once the directory is renamed into place.
+        let staging_guard = scopeguard::guard(staging.clone(), |dir| {
+            let _ = fs::remove_dir_all(dir);
+        });
         for d in ["upper", "work", "merged"] {
             let p = staging.join(d);
             fs::create_dir_all(&p).map_err(io(&p))?;
@@ -335,13 +349,14 @@ impl Runtime {
             exposed_ports: req.exposed_ports,
         };
         let json = serde_json::to_vec_pretty(&record).expect("records serialise");
-        xcompose_images::store::atomic_write(&staging.join("container.json"), &json)?;
+        write_atomically(&staging.join("container.json"), &json)?;
         let state = ContainerState::created();
         state.save(&staging.join("state.json")).map_err(io(&staging))?;
         write_etc_files(&staging, &record.supervisor.spec.hostname)?;
         xcompose_fault::point("runtime.create.staged");
         let own_netns = matches!(&record.supervisor.spec.network, NetworkNamespace::Join(p) if *p == final_dir.join(NETNS_FILE));
         fs::rename(&staging, &final_dir).map_err(io(&final_dir))?;
+        scopeguard::ScopeGuard::into_inner(staging_guard);
         xcompose_fault::point("runtime.create.named");
         emit(&record, "create", &[]);
         // The name is taken: other creates may go on while the namespace is made.
@@ -468,7 +483,7 @@ impl Runtime {
             stop_grace: record.stop_grace,
         };
         let config_path = dir.join("supervisor.json");
-        xcompose_images::store::atomic_write(&config_path, &serde_json::to_vec_pretty(&config).expect("configs serialise"))?;
+        write_atomically(&config_path, &serde_json::to_vec_pretty(&config).expect("configs serialise"))?;
         let err_path = dir.join("supervisor.err");
         let err = fs::File::create(&err_path).map_err(io(&err_path))?;
         xcompose_fault::point("runtime.start.configured");

@@ -201,6 +201,7 @@ impl VolumeStore {
         let doomed = self.dir.join(format!("{REMOVING_PREFIX}{}", random_name()?));
         fs::rename(&dir, &doomed).map_err(io_err(&dir))?;
         sync_dir(&self.dir)?;
+        xcompose_fault::point("volume.remove.hidden");
         match fs::remove_dir_all(&doomed) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(VolumeError::Io { path: doomed, source: e }),
             _ => Ok(size),

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
@@ -69,9 +69,10 @@ impl StagedArchive {
             match entry.header().entry_type() {
                 EntryType::Regular | EntryType::Continuous => {
                     let path = dir.path().join(files.len().to_string());
-                    let mut out = File::create(&path).map_err(io_err(&path))?;
-                    let (digest, size) = blob::copy_hashing(&mut entry, &mut out).map_err(StoreError::ReadArchive)?;
-                    out.sync_all().map_err(io_err(&path))?;
+                    let mut out = StagingFile { file: File::create(&path).map_err(io_err(&path))?, failed: false };
+                    // A write that fails (a full disk) names the staging file; a read that fails, the archive.
+                    let (digest, size) = blob::copy_hashing(&mut entry, &mut out).map_err(|e| if out.failed { io_err(&path)(e) } else { StoreError::ReadArchive(e) })?;
+                    out.file.sync_all().map_err(io_err(&path))?;
                     links.remove(&name);
                     files.insert(name.clone(), StagedFile { name, path, digest, size });
                 }
@@ -133,6 +134,22 @@ impl StagedArchive {
     /// Parses the JSON file `name`, if the archive has it.
     pub fn json<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>> {
         self.file(name).map(|f| self.parse(f)).transpose()
+    }
+}
+
+/// A staging file that remembers whether a write to it failed.
+struct StagingFile {
+    file: File,
+    failed: bool,
+}
+
+impl Write for StagingFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.write(buf).inspect_err(|_| self.failed = true)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush().inspect_err(|_| self.failed = true)
     }
 }
 

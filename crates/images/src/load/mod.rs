@@ -60,6 +60,7 @@ impl ImageStore {
     /// diff_id and size of each layer about to be unpacked (layers the store has are skipped).
     pub fn load(&self, archive: impl Read, on_layer: &mut dyn FnMut(&str, u64)) -> Result<Vec<LoadEvent>> {
         let archive = StagedArchive::read(archive, &self.dir)?;
+        xcompose_fault::point("image.load.staged");
         let found = if let Some(manifest) = archive.file("manifest.json") {
             docker::images(&archive, archive.parse(manifest)?)?
         } else if let Some(index) = archive.json::<ImageIndex>("index.json")? {
