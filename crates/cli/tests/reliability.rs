@@ -4,7 +4,8 @@
 //! gone, the state root kept) one `up -d` repairs everything, and `system boot` brings back what
 //! the restart policies say; a killed supervisor takes its container down cleanly and the
 //! container comes back by its restart policy; concurrent commands serialize; `up`, `down`,
-//! `run --rm`, `image load` and `volume rm` killed at any step converge when run again.
+//! `run --rm`, `image load` and `volume rm` killed at any step converge when run again; `image
+//! load`, `up` and volume seeding on a full disk fail cleanly and converge once space is freed.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -652,5 +653,61 @@ fn up_on_a_full_disk_fails_cleanly_and_converges_once_freed() -> Result<()> {
         let left = sb.run_ok("find", &[&format!("{root}/{kind}"), "-mindepth", "1", "-maxdepth", "1", "-not", "-name", "*.lock"]).unwrap_or_default();
         assert_eq!(left, "", "{kind} left after down -v");
     }
+    Ok(())
+}
+
+/// A service whose named volume is mounted over the image's `/bin` (one busybox binary, about a
+/// MiB, hard-linked under every command's name), so seeding the volume copies that binary.
+const SEEDED: &str = r#"
+services:
+  app:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    volumes: [tools:/bin]
+volumes:
+  tools:
+"#;
+
+/// Promise: `up -d` whose named-volume seeding hits a full disk fails with an error line naming
+/// ENOSPC and where, leaves every state file whole and the volume empty (Docker seeds a volume
+/// only while it is empty, so a half copy would never be completed); once space is freed the
+/// same `up -d` seeds the volume whole and the container runs from it.
+#[test]
+fn volume_seeding_on_a_full_disk_fails_cleanly_and_converges_once_freed() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "fullseed", SEEDED)?;
+    let archive = sb.temp_dir().join("busybox-saved.tar");
+    let archive = archive.to_str().context("the archive's path is not UTF-8")?;
+    xcompose(&sb, &dir, &["image", "save", "-o", archive, "busybox:latest"])?;
+    let small = small_full_root(&sb, 1024)?;
+    let filler = format!("{}/filler", small.display());
+    sb.run_ok("rm", &[&filler])?;
+    let loaded = xcompose_at(&sb, &small, &["image", "load", "-i", archive])?;
+    anyhow::ensure!(loaded.status.success(), "load: {}", String::from_utf8_lossy(&loaded.stderr));
+    let filled = sb.run("dd", &["if=/dev/zero", &format!("of={filler}"), "bs=64k"])?;
+    assert!(!filled.status.success(), "dd filled the tmpfs to the end");
+    sb.run_ok("truncate", &["-s", "-256K", &filler])?;
+    let compose = dir.join("compose.yaml");
+    let compose = compose.to_str().context("path")?;
+    let root = small.to_str().context("path")?;
+    let failed = xcompose_at(&sb, &small, &["-f", compose, "up", "-d"])?;
+    let said = String::from_utf8_lossy(&failed.stderr);
+    assert!(!failed.status.success(), "up -d with seeding on a full disk failed");
+    let errors: Vec<&str> = said.lines().filter(|l| l.to_lowercase().contains("no space left on device")).collect();
+    assert_eq!(errors.len(), 1, "one error line naming ENOSPC: {said}");
+    let volume = format!("{root}/volumes/fullseed_tools/");
+    assert!(errors[0].contains(&volume), "the error names the volume's file: {said}");
+    assert_state_whole(&sb, &small, "after seeding on a full disk")?;
+    let half = sb.run_ok("find", &[&format!("{root}/volumes"), "-path", "*tools*", "-mindepth", "3"])?;
+    assert_eq!(half, "", "the volume is left empty, not half seeded");
+    sb.run_ok("rm", &[&filler])?;
+    let up = xcompose_at(&sb, &small, &["-f", compose, "up", "-d"])?;
+    anyhow::ensure!(up.status.success(), "up once freed: {}", String::from_utf8_lossy(&up.stderr));
+    let ran = xcompose_at(&sb, &small, &["-f", compose, "exec", "app", "ls", "/bin/busybox", "/bin/sleep"])?;
+    assert_eq!(String::from_utf8_lossy(&ran.stdout), "/bin/busybox\n/bin/sleep\n", "the volume is seeded whole: {}", String::from_utf8_lossy(&ran.stderr));
+    assert_state_whole(&sb, &small, "after up once freed")?;
+    let down = xcompose_at(&sb, &small, &["-f", compose, "down", "-v"])?;
+    anyhow::ensure!(down.status.success(), "down: {}", String::from_utf8_lossy(&down.stderr));
     Ok(())
 }

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
-use std::io;
+use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -146,7 +146,7 @@ impl Copier<'_> {
         let mut src = open_same(src_dir, name, flags, st, &shown)?;
         let create = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
         let mut dst = File::from(openat(dst_dir, name, create, Mode::S_IRUSR | Mode::S_IWUSR).map_err(nix_err(self.to.join(rel)))?);
-        io::copy(&mut src, &mut dst).map_err(io_err(&shown))?;
+        copy_contents(&mut src, &mut dst, &shown, &self.to.join(rel))?;
         copy_attributes(st, &src, &dst, &shown)?;
         if st.st_nlink > 1 {
             self.first_links.insert(key, rel.to_path_buf());
@@ -163,6 +163,21 @@ impl Copier<'_> {
         let parent_fd: OwnedFd = openat2(self.dst_root, parent, how).map_err(nix_err(self.to.join(parent)))?;
         let file_name = first.file_name().unwrap_or(first.as_os_str());
         linkat(&parent_fd, file_name, dst_dir, name, AtFlags::empty()).map_err(nix_err(self.to.join(rel)))
+    }
+}
+
+/// Copies the bytes of `src` (shown as `from`) into `dst` (shown as `to`), so that a failed read
+/// names the image's file and a failed write (a full disk) names the volume's.
+fn copy_contents(src: &mut File, dst: &mut File, from: &Path, to: &Path) -> Result<()> {
+    let mut buffer = vec![0; 128 * 1024];
+    loop {
+        let read = match src.read(&mut buffer) {
+            Ok(0) => return Ok(()),
+            Ok(read) => read,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io_err(from)(e)),
+        };
+        dst.write_all(&buffer[..read]).map_err(io_err(to))?;
     }
 }
 
