@@ -5,7 +5,8 @@
 //! the restart policies say; a killed supervisor takes its container down cleanly and the
 //! container comes back by its restart policy; concurrent commands serialize; `up`, `down`,
 //! `run --rm`, `image load` and `volume rm` killed at any step converge when run again; `image
-//! load`, `up` and volume seeding on a full disk fail cleanly and converge once space is freed.
+//! load`, `up` and volume seeding on a full disk fail cleanly and converge once space is freed,
+//! and a log that fills the disk loses lines, never the container or its log's readability.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -707,6 +708,75 @@ fn volume_seeding_on_a_full_disk_fails_cleanly_and_converges_once_freed() -> Res
     let ran = xcompose_at(&sb, &small, &["-f", compose, "exec", "app", "ls", "/bin/busybox", "/bin/sleep"])?;
     assert_eq!(String::from_utf8_lossy(&ran.stdout), "/bin/busybox\n/bin/sleep\n", "the volume is seeded whole: {}", String::from_utf8_lossy(&ran.stderr));
     assert_state_whole(&sb, &small, "after up once freed")?;
+    let down = xcompose_at(&sb, &small, &["-f", compose, "down", "-v"])?;
+    anyhow::ensure!(down.status.success(), "down: {}", String::from_utf8_lossy(&down.stderr));
+    Ok(())
+}
+
+/// A service printing a numbered 4 KiB line every few milliseconds.
+const CHATTY: &str = r#"
+services:
+  app:
+    image: busybox:latest
+    init: true
+    command: ["sh", "-c", "pad=$(head -c 4000 /dev/zero | tr '\\0' x); i=0; while :; do i=$((i+1)); echo \"tick $$i $$pad\"; sleep 0.01; done"]
+"#;
+
+/// The numbers of the `tick` lines `logs app` shows, checking that each line is whole.
+fn ticks(sb: &Sandbox, root: &Path, compose: &str) -> Result<Vec<u64>> {
+    let logs = xcompose_at(sb, root, &["-f", compose, "logs", "--no-log-prefix", "app"])?;
+    anyhow::ensure!(logs.status.success(), "logs: {}", String::from_utf8_lossy(&logs.stderr));
+    let text = String::from_utf8(logs.stdout)?;
+    text.lines()
+        .map(|line| {
+            let mut words = line.split(' ');
+            let (tick, n, pad) = (words.next(), words.next(), words.next());
+            anyhow::ensure!(tick == Some("tick") && pad.is_some_and(|p| p.len() == 4000), "a whole line: {line:?}");
+            Ok(n.context("a number")?.parse()?)
+        })
+        .collect()
+}
+
+/// Promise: a container whose output fills the disk keeps running (as with Docker, a log that
+/// cannot be written loses lines, never the container); no half line is left in its log, and
+/// once space is freed new lines are logged and `logs` reads them all.
+#[test]
+fn logging_on_a_full_disk_keeps_the_container_and_resumes_once_freed() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "fulllog", CHATTY)?;
+    let archive = sb.temp_dir().join("busybox-saved.tar");
+    let archive = archive.to_str().context("the archive's path is not UTF-8")?;
+    xcompose(&sb, &dir, &["image", "save", "-o", archive, "busybox:latest"])?;
+    let small = small_full_root(&sb, 1024)?;
+    let filler = format!("{}/filler", small.display());
+    sb.run_ok("rm", &[&filler])?;
+    let loaded = xcompose_at(&sb, &small, &["image", "load", "-i", archive])?;
+    anyhow::ensure!(loaded.status.success(), "load: {}", String::from_utf8_lossy(&loaded.stderr));
+    let compose = dir.join("compose.yaml");
+    let compose = compose.to_str().context("path")?;
+    let up = xcompose_at(&sb, &small, &["-f", compose, "up", "-d"])?;
+    anyhow::ensure!(up.status.success(), "up: {}", String::from_utf8_lossy(&up.stderr));
+    let filled = sb.run("dd", &["if=/dev/zero", &format!("of={filler}"), "bs=64k"])?;
+    assert!(!filled.status.success(), "dd filled the tmpfs to the end");
+    // The log takes what dd left; then the lines printed meanwhile have nowhere to go.
+    std::thread::sleep(Duration::from_millis(1500));
+    sb.run_ok("rm", &[&filler])?;
+    let before = ticks(&sb, &small, compose)?;
+    let last = *before.last().context("lines logged before the disk filled")?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let after = loop {
+        let now = ticks(&sb, &small, compose)?;
+        if now.last().is_some_and(|n| *n > last + 10) || Instant::now() > deadline {
+            break now;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(after.last().is_some_and(|n| *n > last + 10), "new lines logged once freed: last {last}, now {:?}", after.last());
+    assert!(after.windows(2).all(|w| w[0] < w[1]), "lines in order");
+    assert!(after.windows(2).any(|w| w[1] > w[0] + 1), "lines were lost while the disk was full (it really filled)");
+    let ps = xcompose_at(&sb, &small, &["-f", compose, "ps", "--format", "{{.State}}"])?;
+    assert_eq!(String::from_utf8_lossy(&ps.stdout), "running\n", "the container kept running");
+    assert_state_whole(&sb, &small, "after logging on a full disk")?;
     let down = xcompose_at(&sb, &small, &["-f", compose, "down", "-v"])?;
     anyhow::ensure!(down.status.success(), "down: {}", String::from_utf8_lossy(&down.stderr));
     Ok(())

@@ -88,7 +88,7 @@ impl LogWriter {
         Self { compress, ..self }
     }
 
-    /// Writes one line read at `time`.
+    /// Writes one line read at `time`: whole, or (a failed write) not at all.
     pub fn write(&mut self, stream: Stream, line: &str, time: DateTime<Utc>) -> io::Result<()> {
         let entry = Entry { log: line.to_string(), stream, time: time.to_rfc3339_opts(SecondsFormat::Nanos, true) };
         let mut bytes = serde_json::to_vec(&entry).map_err(io::Error::other)?;
@@ -98,7 +98,13 @@ impl LogWriter {
                 self.rotate()?;
             }
         }
-        self.file.write_all(&bytes)?;
+        if let Err(e) = self.file.write_all(&bytes) {
+            // A write cut short (a full disk) would leave half a JSON line that every later
+            // read trips on: cut the file back to its last whole line. Best effort: the write's
+            // own error is what the caller sees.
+            let _ = self.file.set_len(self.size);
+            return Err(e);
+        }
         self.size += bytes.len() as u64;
         Ok(())
     }
