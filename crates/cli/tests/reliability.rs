@@ -4,9 +4,10 @@
 //! gone, the state root kept) one `up -d` repairs everything, and `system boot` brings back what
 //! the restart policies say; a killed supervisor takes its container down cleanly and the
 //! container comes back by its restart policy; concurrent commands serialize; `up`, `down`,
-//! `run --rm`, `image load` and `volume rm` killed at any step converge when run again; `image
-//! load`, `up` and volume seeding on a full disk fail cleanly and converge once space is freed,
-//! and a log that fills the disk loses lines, never the container or its log's readability.
+//! `run --rm`, `image load`, `volume rm` and `watch` killed at any step converge when run
+//! again; `image load`, `up` and volume seeding on a full disk fail cleanly and converge once
+//! space is freed, and a log that fills the disk loses lines, never the container or its log's
+//! readability.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -780,4 +781,105 @@ fn logging_on_a_full_disk_keeps_the_container_and_resumes_once_freed() -> Result
     let down = xcompose_at(&sb, &small, &["-f", compose, "down", "-v"])?;
     anyhow::ensure!(down.status.success(), "down: {}", String::from_utf8_lossy(&down.stderr));
     Ok(())
+}
+
+/// A service watched with a `sync+restart` rule (a config file) and a `sync+exec` rule (a
+/// source directory whose command records what it saw).
+const WATCHED: &str = r#"
+services:
+  app:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    develop:
+      watch:
+        - {path: ./app.conf, action: sync+restart, target: /etc/app.conf}
+        - {path: ./src, action: sync+exec, target: /app, exec: {command: ["sh", "-c", "cat /app/v > /tmp/ran"]}}
+"#;
+
+/// `watch` on the project in `dir`, killing itself at `fault` if given, its stderr lines sent on
+/// the receiver.
+fn spawn_watch(sb: &Sandbox, dir: &Path, fault: Option<&str>) -> Result<(std::process::Child, std::sync::mpsc::Receiver<String>)> {
+    let mut command = sb.command(XCOMPOSE);
+    command.arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).arg("watch").stderr(std::process::Stdio::piped());
+    if let Some(step) = fault {
+        command.env("XCOMPOSE_FAULT_AT", step);
+    }
+    let mut watch = command.spawn()?;
+    let stderr = watch.stderr.take().context("stderr")?;
+    let (sender, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok) {
+            let _ = sender.send(line);
+        }
+    });
+    Ok((watch, lines))
+}
+
+/// Waits (up to 20 s) for a line containing `wanted`; false if the stream ended first.
+fn saw_line(lines: &std::sync::mpsc::Receiver<String>, wanted: &str) -> Result<bool> {
+    loop {
+        match lines.recv_timeout(Duration::from_secs(20)) {
+            Ok(line) if line.contains(wanted) => return Ok(true),
+            Ok(_) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Ok(false),
+            Err(e) => anyhow::bail!("no {wanted:?} from watch: {e}"),
+        }
+    }
+}
+
+/// Changes both watched paths to `version`.
+fn edit_watched(dir: &Path, version: &str) -> Result<()> {
+    std::fs::write(dir.join("app.conf"), format!("{version}\n"))?;
+    std::fs::write(dir.join("src/v"), format!("{version}\n"))?;
+    Ok(())
+}
+
+/// Promise: `watch` killed with SIGKILL at any of its steps (its initial `up`, a sync, a restart,
+/// a `sync+exec` command) converges when run again: the container gets the next change, is
+/// restarted and runs the command, and `down -v` then leaves nothing.
+#[test]
+fn watch_killed_at_every_step_converges() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "fwatch", WATCHED)?;
+    std::fs::create_dir(dir.join("src"))?;
+    edit_watched(&dir, "v0")?;
+    let steps = ["watch.up#1", "watch.synced#1", "watch.synced#2", "watch.restarted#1", "watch.executed#1"];
+    for (i, step) in steps.iter().enumerate() {
+        let (mut killed, lines) = spawn_watch(&sb, &dir, Some(step))?;
+        if saw_line(&lines, "Watch enabled")? {
+            edit_watched(&dir, &format!("k{i}"))?;
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = killed.try_wait()? {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = killed.kill();
+                anyhow::bail!("watch was not killed at {step}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9), "watch died of SIGKILL at {step}");
+        let (mut watch, lines) = spawn_watch(&sb, &dir, None)?;
+        let converged = (|| -> Result<()> {
+            anyhow::ensure!(saw_line(&lines, "Watch enabled")?, "watch started again after a kill at {step}");
+            let started = containers(&sb, &dir)?["fwatch-app-1"].2.clone();
+            let version = format!("v{}", i + 1);
+            edit_watched(&dir, &version)?;
+            let cat = |path: &str| xcompose(&sb, &dir, &["exec", "-T", "app", "cat", path]).unwrap_or_default();
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while !(cat("/etc/app.conf") == format!("{version}\n") && cat("/tmp/ran") == format!("{version}\n") && containers(&sb, &dir).is_ok_and(|c| c["fwatch-app-1"].2 != started)) {
+                anyhow::ensure!(Instant::now() < deadline, "the change {version} did not reach the container after a kill at {step}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Ok(())
+        })();
+        let _ = watch.kill();
+        let _ = watch.wait();
+        converged?;
+        assert_eq!(states(&sb, &dir)?, [("fwatch-app-1".to_string(), "running".to_string())].into(), "one running container after a kill at {step}");
+    }
+    assert_nothing_left(&sb, &dir, "after watch was killed at every step")
 }

@@ -48,6 +48,7 @@ pub fn run(cli: &Cli, args: &WatchArgs) -> Result<ExitCode> {
     if !args.no_up {
         let plan = xcompose_orchestrator::plan::UpOptions { services: args.services.clone(), ..Default::default() };
         stack.up(&UpOptions { plan, build: BuildPolicy::Always, ..Default::default() })?;
+        xcompose_fault::point("watch.up");
     }
     let specs: Vec<RuleSpec> = rules.iter().map(|(_, r)| RuleSpec { path: PathBuf::from(&r.path), ignore: r.ignore.clone(), include: r.include.clone() }).collect();
     let watcher = Watcher::new(&specs)?;
@@ -95,6 +96,7 @@ fn sync_paths(stack: &Stack, service: &str, rule: &WatchRule, changed: &[PathBuf
         let relative = path.strip_prefix(&rule.path).map_err(|_| anyhow!("{} is not under {}", path.display(), rule.path))?;
         let target = if relative.as_os_str().is_empty() { PathBuf::from(&rule.target) } else { Path::new(&rule.target).join(relative) };
         stack.sync(service, path, &target)?;
+        xcompose_fault::point("watch.synced");
     }
     Ok(())
 }
@@ -109,6 +111,7 @@ fn apply(stack: &Stack, service: &str, rule: &WatchRule, changed: &[PathBuf], qu
         "restart" | "sync+restart" => {
             eprintln!("Restarting service {service:?} after changes were detected");
             stack.restart(&[service.to_string()], None)?;
+            xcompose_fault::point("watch.restarted");
         }
         "sync+exec" => {
             let command = rule.exec.command.clone().ok_or_else(|| anyhow!("the sync+exec rule for {} has no exec.command", rule.path))?;
@@ -123,12 +126,14 @@ fn apply(stack: &Stack, service: &str, rule: &WatchRule, changed: &[PathBuf], qu
                 };
                 let stdio = xcompose_container::Stdio { stdin: None, stdout: None, stderr: None };
                 stack.runtime().exec(&container.id, &request, stdio)?.wait()?;
+                xcompose_fault::point("watch.executed");
             }
         }
         "rebuild" => {
             eprintln!("Rebuilding service(s) [{service:?}] after changes were detected...");
             stack.build(&BuildOptions { services: vec![service.to_string()], quiet, ..Default::default() })?;
             eprintln!("service(s) [{service:?}] successfully built");
+            xcompose_fault::point("watch.rebuilt");
             let plan = xcompose_orchestrator::plan::UpOptions { services: vec![service.to_string()], no_deps: true, ..Default::default() };
             stack.up(&UpOptions { plan, build: BuildPolicy::Never, ..Default::default() })?;
         }
