@@ -564,11 +564,30 @@ fn small_full_root(sb: &Sandbox, left: u64) -> Result<std::path::PathBuf> {
     std::fs::create_dir_all(&small)?;
     let path = small.to_str().context("the mount point is not UTF-8")?;
     sb.run_ok("mount", &["-t", "tmpfs", "-o", "size=16m", "tmpfs", path])?;
-    let filler = format!("{path}/filler");
+    fill(sb, &format!("{path}/filler"), left)?;
+    Ok(small)
+}
+
+/// Fills the file system of `filler` to the end with that file, then gives `left` KiB back.
+fn fill(sb: &Sandbox, filler: &str, left: u64) -> Result<()> {
     let filled = sb.run("dd", &["if=/dev/zero", &format!("of={filler}"), "bs=64k"])?;
     assert!(!filled.status.success(), "dd filled the tmpfs to the end");
-    sb.run_ok("truncate", &["-s", &format!("-{left}K"), &filler])?;
-    Ok(small)
+    sb.run_ok("truncate", &["-s", &format!("-{left}K"), filler])?;
+    Ok(())
+}
+
+/// A small tmpfs state root (see [`small_full_root`]), its filler removed, with the busybox
+/// image of project `dir` loaded into it: (the root, the filler's path, to fill it again).
+fn small_root_with_busybox(sb: &Sandbox, dir: &Path) -> Result<(std::path::PathBuf, String)> {
+    let archive = sb.temp_dir().join("busybox-saved.tar");
+    let archive = archive.to_str().context("the archive's path is not UTF-8")?;
+    xcompose(sb, dir, &["image", "save", "-o", archive, "busybox:latest"])?;
+    let small = small_full_root(sb, 1024)?;
+    let filler = format!("{}/filler", small.display());
+    sb.run_ok("rm", &[&filler])?;
+    let loaded = xcompose_at(sb, &small, &["image", "load", "-i", archive])?;
+    anyhow::ensure!(loaded.status.success(), "load: {}", String::from_utf8_lossy(&loaded.stderr));
+    Ok((small, filler))
 }
 
 /// Asserts that every JSON file under `root` (seen inside the sandbox) parses and that no
@@ -621,17 +640,8 @@ fn image_load_on_a_full_disk_fails_cleanly_and_converges_once_freed() -> Result<
 fn up_on_a_full_disk_fails_cleanly_and_converges_once_freed() -> Result<()> {
     let sb = sandbox_with_busybox()?;
     let dir = project(&sb, "fullup", SMALL)?;
-    let archive = sb.temp_dir().join("busybox-saved.tar");
-    let archive = archive.to_str().context("the archive's path is not UTF-8")?;
-    xcompose(&sb, &dir, &["image", "save", "-o", archive, "busybox:latest"])?;
-    let small = small_full_root(&sb, 1024)?;
-    let filler = format!("{}/filler", small.display());
-    sb.run_ok("rm", &[&filler])?;
-    let loaded = xcompose_at(&sb, &small, &["image", "load", "-i", archive])?;
-    anyhow::ensure!(loaded.status.success(), "load: {}", String::from_utf8_lossy(&loaded.stderr));
-    let filled = sb.run("dd", &["if=/dev/zero", &format!("of={filler}"), "bs=64k"])?;
-    assert!(!filled.status.success(), "dd filled the tmpfs to the end");
-    sb.run_ok("truncate", &["-s", "-8K", &filler])?;
+    let (small, filler) = small_root_with_busybox(&sb, &dir)?;
+    fill(&sb, &filler, 8)?;
     let compose = dir.join("compose.yaml");
     let compose = compose.to_str().context("path")?;
     let failed = xcompose_at(&sb, &small, &["-f", compose, "up", "-d"])?;
@@ -679,17 +689,8 @@ volumes:
 fn volume_seeding_on_a_full_disk_fails_cleanly_and_converges_once_freed() -> Result<()> {
     let sb = sandbox_with_busybox()?;
     let dir = project(&sb, "fullseed", SEEDED)?;
-    let archive = sb.temp_dir().join("busybox-saved.tar");
-    let archive = archive.to_str().context("the archive's path is not UTF-8")?;
-    xcompose(&sb, &dir, &["image", "save", "-o", archive, "busybox:latest"])?;
-    let small = small_full_root(&sb, 1024)?;
-    let filler = format!("{}/filler", small.display());
-    sb.run_ok("rm", &[&filler])?;
-    let loaded = xcompose_at(&sb, &small, &["image", "load", "-i", archive])?;
-    anyhow::ensure!(loaded.status.success(), "load: {}", String::from_utf8_lossy(&loaded.stderr));
-    let filled = sb.run("dd", &["if=/dev/zero", &format!("of={filler}"), "bs=64k"])?;
-    assert!(!filled.status.success(), "dd filled the tmpfs to the end");
-    sb.run_ok("truncate", &["-s", "-256K", &filler])?;
+    let (small, filler) = small_root_with_busybox(&sb, &dir)?;
+    fill(&sb, &filler, 256)?;
     let compose = dir.join("compose.yaml");
     let compose = compose.to_str().context("path")?;
     let root = small.to_str().context("path")?;
@@ -745,20 +746,12 @@ fn ticks(sb: &Sandbox, root: &Path, compose: &str) -> Result<Vec<u64>> {
 fn logging_on_a_full_disk_keeps_the_container_and_resumes_once_freed() -> Result<()> {
     let sb = sandbox_with_busybox()?;
     let dir = project(&sb, "fulllog", CHATTY)?;
-    let archive = sb.temp_dir().join("busybox-saved.tar");
-    let archive = archive.to_str().context("the archive's path is not UTF-8")?;
-    xcompose(&sb, &dir, &["image", "save", "-o", archive, "busybox:latest"])?;
-    let small = small_full_root(&sb, 1024)?;
-    let filler = format!("{}/filler", small.display());
-    sb.run_ok("rm", &[&filler])?;
-    let loaded = xcompose_at(&sb, &small, &["image", "load", "-i", archive])?;
-    anyhow::ensure!(loaded.status.success(), "load: {}", String::from_utf8_lossy(&loaded.stderr));
+    let (small, filler) = small_root_with_busybox(&sb, &dir)?;
     let compose = dir.join("compose.yaml");
     let compose = compose.to_str().context("path")?;
     let up = xcompose_at(&sb, &small, &["-f", compose, "up", "-d"])?;
     anyhow::ensure!(up.status.success(), "up: {}", String::from_utf8_lossy(&up.stderr));
-    let filled = sb.run("dd", &["if=/dev/zero", &format!("of={filler}"), "bs=64k"])?;
-    assert!(!filled.status.success(), "dd filled the tmpfs to the end");
+    fill(&sb, &filler, 0)?;
     // The log takes what dd left; then the lines printed meanwhile have nowhere to go.
     std::thread::sleep(Duration::from_millis(1500));
     sb.run_ok("rm", &[&filler])?;
