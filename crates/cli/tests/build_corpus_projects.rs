@@ -16,20 +16,9 @@ use xcompose_testkit::Sandbox;
 /// The binary under test.
 const XCOMPOSE: &str = env!("CARGO_BIN_EXE_xcompose");
 
-/// The awesome-compose projects: `$XCOMPOSE_CORPUS/compose/awesome`, by default
-/// `../shared/corpus` next to the repository (as the other corpus tests find it).
-fn corpus() -> PathBuf {
-    let corpus = std::env::var_os("XCOMPOSE_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"));
-    let awesome = corpus.join("compose/awesome");
-    assert!(
-        awesome.is_dir(),
-        "corpus not found at {} (set XCOMPOSE_CORPUS)",
-        awesome.display()
-    );
-    awesome
-}
+#[path = "common/awesome.rs"]
+mod awesome;
+use awesome::corpus;
 
 /// A project's compose file, if it has one.
 fn compose_file(project: &Path) -> Option<PathBuf> {

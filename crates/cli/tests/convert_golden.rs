@@ -18,16 +18,9 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The awesome-compose projects: `$XCOMPOSE_CORPUS/compose/awesome`, by default
-/// `../shared/corpus` next to the repository (as the conformance tests find it).
-fn corpus() -> PathBuf {
-    let corpus = std::env::var_os("XCOMPOSE_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("../shared/corpus"));
-    let awesome = corpus.join("compose/awesome");
-    assert!(awesome.is_dir(), "corpus not found at {} (set XCOMPOSE_CORPUS)", awesome.display());
-    awesome
-}
+#[path = "common/awesome.rs"]
+mod awesome;
+use awesome::corpus;
 
 fn compose_file(dir: &Path) -> PathBuf {
     ["compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"]

@@ -27,20 +27,9 @@ const CANNOT_RUN: [&str; 3] = ["pihole-cloudflared-DoH", "plex", "wireguard"];
 /// Ports a stand-in serves HTTP on, for images whose compose file checks health over HTTP.
 const HTTP_PORTS: [(&str, u16); 1] = [("elasticsearch", 9200)];
 
-/// The awesome-compose projects: `$XCOMPOSE_CORPUS/compose/awesome`, by default
-/// `../shared/corpus` next to the repository (as the conformance tests find it).
-fn corpus() -> PathBuf {
-    let corpus = std::env::var_os("XCOMPOSE_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"));
-    let awesome = corpus.join("compose/awesome");
-    assert!(
-        awesome.is_dir(),
-        "corpus not found at {} (set XCOMPOSE_CORPUS)",
-        awesome.display()
-    );
-    awesome
-}
+#[path = "common/awesome.rs"]
+mod awesome;
+use awesome::corpus;
 
 /// The compose file of a corpus project.
 fn compose_file(project: &str) -> PathBuf {
