@@ -47,7 +47,7 @@ const SERVICES: &str = "services:
     image: busybox:latest
     init: true
     command: [sleep, '1000']
-    volumes: [data:/data, ./shared:/shared]
+    volumes: [data:/data, home:/home, ./shared:/shared]
   admin:
     image: busybox:latest
     init: true
@@ -60,6 +60,7 @@ const SERVICES: &str = "services:
     userns_mode: host
 volumes:
   data:
+  home:
 ";
 
 #[test]
@@ -92,11 +93,23 @@ fn remapped_containers_root_is_a_subordinate_range() -> Result<()> {
     ensure!(owner(&volume.join("root-file"))? == (uid, gid), "a file root wrote is not the range's first id on the host");
     ensure!(owner(&volume.join("user-file"))? == (uid + 1000, gid + 1000), "chown 1000 did not give the range's id 1000");
 
+    // A volume seeded from the image (its /home/app is 1000's) gets the owners shifted, as the
+    // container sees the image.
+    let seeded = exec("app", "stat -c %u:%g /home/app")?;
+    ensure!(seeded.trim() == "1000:1000", "the seeded volume shows other owners than the image: {seeded}");
+    ensure!(owner(&sb.root().join("volumes/remap_home/_data/app"))? == (uid + 1000, gid + 1000), "seeded owners are not shifted into the range");
+
     // A bind mount: host ids appear shifted, unmapped ones as nobody; writes land as the range's.
     let bind = exec("app", "stat -c 'dir=%u file=%U' /shared /shared/host-file | tr '\\n' ' '; echo new > /shared/new && echo wrote; echo no >> /shared/host-file || echo protected")?;
     ensure!(bind.contains("dir=0") && bind.contains("file=nobody"), "bind mount ids not shown as Docker shows them: {bind}");
     ensure!(bind.contains("wrote") && bind.contains("protected"), "bind mount permissions wrong: {bind}");
     ensure!(owner(&shared.join("new"))? == (uid, gid), "a file written to a bind mount is not the range's");
+
+    // `cp` into the running container makes files of the container's root.
+    std::fs::write(dir.join("copied.txt"), "copied\n")?;
+    xcompose(&sb, &dir, &["cp", dir.join("copied.txt").to_str().unwrap(), "app:/tmp/copied.txt"])?;
+    let copied = exec("app", "stat -c %u:%g /tmp/copied.txt; cat /tmp/copied.txt")?;
+    ensure!(copied == "0:0\ncopied\n", "cp into a remapped container: {copied:?}");
 
     // Capabilities act within the namespace only: even SYS_ADMIN mounts nothing.
     let admin = exec("admin", "grep Seccomp: /proc/self/status; mount --bind /etc /mnt && echo mounted; mount -t tmpfs none /mnt && echo tmpfs-mounted; true")?;

@@ -153,14 +153,21 @@ pub(crate) fn act_as_mapped_root(map: &IdMap) -> std::result::Result<(), String>
 }
 
 /// Enters the user namespace `userns` (after every other namespace and mount is made): this
-/// process then has every capability within it, and none outside.
-pub(crate) fn enter(userns: BorrowedFd<'_>) -> std::result::Result<(), String> {
-    setns(userns, CloneFlags::CLONE_NEWUSER).map_err(|e| format!("entering the user namespace: {e}"))
+/// process then has every capability within it, and none outside. The caller must be
+/// single-threaded.
+pub fn enter(userns: BorrowedFd<'_>) -> std::result::Result<(), String> {
+    setns(userns, CloneFlags::CLONE_NEWUSER).map_err(|e| format!("entering the user namespace: {e}"))?;
+    // The host's root is nobody in there: become the namespace's root, so what this process
+    // makes belongs to it (the capabilities stay).
+    let root_gid = nix::unistd::Gid::from_raw(0);
+    let root_uid = nix::unistd::Uid::from_raw(0);
+    nix::unistd::setresgid(root_gid, root_gid, root_gid).map_err(|e| format!("becoming the user namespace's root group: {e}"))?;
+    nix::unistd::setresuid(root_uid, root_uid, root_uid).map_err(|e| format!("becoming the user namespace's root: {e}"))
 }
 
 /// The user namespace of process `pid`, when it is not this process's own (a container's to
-/// join).
-pub(crate) fn other_than_own(pid: u32) -> std::io::Result<Option<std::fs::File>> {
+/// join with [`enter`]).
+pub fn other_than_own(pid: u32) -> std::io::Result<Option<std::fs::File>> {
     use std::os::unix::fs::MetadataExt;
     let theirs = std::fs::File::open(format!("/proc/{pid}/ns/user"))?;
     let (theirs_meta, ours) = (theirs.metadata()?, std::fs::metadata("/proc/self/ns/user")?);
@@ -187,7 +194,8 @@ pub(crate) fn idmap_in_place(path: &Path, userns: BorrowedFd<'_>) -> std::result
     // SAFETY: mount_setattr on the descriptor with a mount_attr of the size passed.
     let set = unsafe { libc::syscall(libc::SYS_mount_setattr, tree.as_fd().as_raw_fd(), empty.as_ptr(), libc::AT_EMPTY_PATH, &attr as *const libc::mount_attr, std::mem::size_of::<libc::mount_attr>()) };
     if set < 0 {
-        return Err(fail("shifting the ids of"));
+        // No per-range copy of the layers is made (dockerd's fallback): say what would work.
+        return Err(format!("{}: user namespace remapping needs a kernel and a state root file system with idmapped mounts (Linux 5.12+; ext4, xfs, btrfs, tmpfs 6.3+)", fail("shifting the ids of")));
     }
     // SAFETY: move_mount of the detached tree onto the C string path.
     let moved = unsafe { libc::syscall(libc::SYS_move_mount, tree.as_fd().as_raw_fd(), empty.as_ptr(), libc::AT_FDCWD, c_path.as_ptr(), libc::MOVE_MOUNT_F_EMPTY_PATH) };
