@@ -48,6 +48,7 @@ const SERVICES: &str = "services:
     init: true
     command: [sleep, '1000']
     volumes: [data:/data, home:/home, ./shared:/shared]
+    configs: [{source: greeting, target: /greeting, uid: '1000'}]
   admin:
     image: busybox:latest
     init: true
@@ -61,6 +62,9 @@ const SERVICES: &str = "services:
 volumes:
   data:
   home:
+configs:
+  greeting:
+    content: hello
 ";
 
 #[test]
@@ -104,6 +108,15 @@ fn remapped_containers_root_is_a_subordinate_range() -> Result<()> {
     ensure!(bind.contains("dir=0") && bind.contains("file=nobody"), "bind mount ids not shown as Docker shows them: {bind}");
     ensure!(bind.contains("wrote") && bind.contains("protected"), "bind mount permissions wrong: {bind}");
     ensure!(owner(&shared.join("new"))? == (uid, gid), "a file written to a bind mount is not the range's");
+
+    // A config written for the container belongs to its uid within the range.
+    let config = exec("app", "stat -c %u /greeting; cat /greeting")?;
+    ensure!(config == "1000\nhello", "config owner or content: {config:?}");
+
+    // A restarted container gets a user namespace of the same range again.
+    xcompose(&sb, &dir, &["restart", "-t", "0", "app"])?;
+    let restarted = exec("app", "cat /proc/self/uid_map")?;
+    ensure!(restarted.split_whitespace().nth(1) == Some(uid.to_string().as_str()), "a restarted container is not remapped: {restarted}");
 
     // `cp` into the running container makes files of the container's root.
     std::fs::write(dir.join("copied.txt"), "copied\n")?;
