@@ -205,6 +205,43 @@ pub(crate) fn idmap_in_place(path: &Path, userns: BorrowedFd<'_>) -> std::result
     Ok(())
 }
 
+/// Whether the file system of `dir` can be seen through an idmapped mount of `map` (tried in a
+/// child's private mount namespace, so nothing stays mounted): what remapping a state root
+/// needs, checked before it is recorded.
+pub fn check_idmap(dir: &Path, map: &IdMap) -> std::result::Result<(), String> {
+    let userns = create(map).map_err(|e| e.to_string())?;
+    let (read, write) = pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("creating a pipe: {e}"))?;
+    // SAFETY: the child makes system calls on data it owns and ends with _exit.
+    match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
+        ForkResult::Child => {
+            drop(read);
+            let tried = unshare(CloneFlags::CLONE_NEWNS)
+                .map_err(|e| format!("entering a mount namespace: {e}"))
+                .and_then(|()| {
+                    use nix::mount::{mount, MsFlags};
+                    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>).map_err(|e| format!("making mounts private: {e}"))
+                })
+                .and_then(|()| idmap_in_place(dir, userns.as_fd()));
+            let code = match tried {
+                Ok(()) => 0,
+                Err(message) => {
+                    let _ = std::fs::File::from(write).write_all(message.as_bytes());
+                    1
+                }
+            };
+            // SAFETY: leaving the forked child.
+            unsafe { nix::libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => {
+            drop(write);
+            let mut message = String::new();
+            let _ = std::fs::File::from(read).read_to_string(&mut message);
+            let _ = waitpid(child, None);
+            if message.is_empty() { Ok(()) } else { Err(message) }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

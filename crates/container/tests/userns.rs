@@ -95,3 +95,16 @@ fn exec_joins_the_user_namespace() {
         Ok(())
     });
 }
+
+#[test]
+fn idmapped_mounts_are_checked_before_remapping_is_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    in_forked_sandbox(move || {
+        let map = IdMap::range(FIRST, FIRST, 65536);
+        xcompose_container::userns::check_idmap(&path, &map).map_err(|e| format!("a local directory cannot be idmapped: {e}"))?;
+        let err = xcompose_container::userns::check_idmap(std::path::Path::new("/proc"), &map).err().ok_or("procfs was idmapped")?;
+        expect(err.contains("needs a kernel and a state root file system with idmapped mounts"), "the refusal says what is needed", &err)?;
+        expect(!std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?.contains(path.to_str().unwrap()), "the check leaves nothing mounted", "")
+    });
+}

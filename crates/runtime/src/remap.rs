@@ -73,6 +73,7 @@ pub fn configure(root: &Path, setting: &str) -> Result<Remap, RemapError> {
     }
     let remap = resolve(&user, &group)?;
     std::fs::create_dir_all(root).map_err(|e| RemapError(format!("creating {}: {e}", root.display())))?;
+    xcompose_container::userns::check_idmap(root, &remap.ids).map_err(RemapError)?;
     let json = serde_json::to_vec_pretty(&remap).expect("a remapping serialises");
     xcompose_images::store::atomic_write(&root.join(RECORD), &json).map_err(|e| RemapError(e.to_string()))?;
     Ok(remap)
