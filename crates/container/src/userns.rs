@@ -40,7 +40,7 @@ pub struct IdRange {
 impl IdRange {
     /// The host id of container id `id`, if this range holds it.
     fn to_host(self, id: u32) -> Option<u32> {
-        id.checked_sub(self.container).filter(|offset| *offset < self.size).map(|offset| self.host + offset)
+        id.checked_sub(self.container).filter(|offset| *offset < self.size).and_then(|offset| self.host.checked_add(offset))
     }
 }
 

@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use xcompose_container::IdMap;
+use xcompose_container::{IdMap, IdRange};
 
 /// The file in the state root recording the setting.
 const RECORD: &str = "userns-remap.json";
@@ -106,8 +106,8 @@ fn resolve(user: &str, group: &str) -> Result<Remap, RemapError> {
     };
     let (first_uid, uids) = range("/etc/subuid", user, uid)?;
     let (first_gid, gids) = range("/etc/subgid", group, gid)?;
-    let mut ids = IdMap::range(first_uid, first_gid, uids);
-    ids.gids[0].size = gids;
+    let one_range = |host, size| vec![IdRange { container: 0, host, size }];
+    let ids = IdMap { uids: one_range(first_uid, uids), gids: one_range(first_gid, gids) };
     Ok(Remap { user: user.into(), group: group.into(), ids })
 }
 
