@@ -37,6 +37,11 @@ pub struct Cli {
     /// Where xcompose keeps its state (images, containers, networks).
     #[arg(long = "root", env = "XCOMPOSE_ROOT", default_value = "/var/lib/xcompose")]
     pub root: PathBuf,
+    /// Give every container a user namespace whose root is the first subordinate id of USER
+    /// (`default`: the `dockremap` user, made with its ranges if missing), as dockerd's
+    /// `--userns-remap default|USER[:GROUP]`. The state root records it and keeps it.
+    #[arg(long = "userns-remap", env = "XCOMPOSE_USERNS_REMAP", value_name = "default|USER[:GROUP]")]
+    pub userns_remap: Option<String>,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -180,6 +185,18 @@ impl Command {
     }
 }
 
+impl Command {
+    /// Whether the command works on the state root's containers, images or volumes (the
+    /// `--userns-remap` setting is applied to the root first); the internal supervisor and
+    /// resolver take their state root from their config instead.
+    fn uses_state_root(&self) -> bool {
+        !matches!(
+            self,
+            Command::Config(_) | Command::Convert(_) | Command::Deploy(_) | Command::Login(_) | Command::Logout(_) | Command::Version(_) | Command::Supervise { .. } | Command::Dns { .. }
+        )
+    }
+}
+
 impl Cli {
     /// Loader options from the global flags and the process environment.
     pub fn project_options(&self) -> xcompose_loader::ProjectOptions {
@@ -216,6 +233,12 @@ fn main() -> ExitCode {
         let name = matches.subcommand_name().unwrap_or_default();
         eprintln!("--dry-run is not supported by `xcompose {name}` yet: run it without --dry-run; nothing was changed");
         return ExitCode::FAILURE;
+    }
+    if let (Some(setting), true, false) = (&cli.userns_remap, cli.command.uses_state_root(), cli.dry_run) {
+        if let Err(err) = xcompose_runtime::remap::configure(&cli.root, setting) {
+            eprintln!("{err}");
+            return ExitCode::FAILURE;
+        }
     }
     let result = match &cli.command {
         Command::Config(args) => commands::config::run(&cli, args),

@@ -204,7 +204,7 @@ services:
 fn namespace_modes_refused() -> Result<()> {
     let sb = sandbox_with_busybox()?;
     for (name, key, value, expected) in [
-        ("userns", "userns_mode", "private", "compose.yaml:5: services.a.userns_mode \"private\" is not supported: xcompose has no user namespace remapping"),
+        ("userns", "userns_mode", "private", "compose.yaml:5: services.a.userns_mode \"private\" is not supported: Docker accepts only host"),
         ("uts", "uts", "service:x", "service \"a\": invalid uts mode \"service:x\""),
         ("pidns", "pid", "nobody", "service \"a\": invalid pid mode \"nobody\""),
     ] {

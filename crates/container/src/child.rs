@@ -2,7 +2,7 @@
 //! returns a message, which the caller sends back to the parent before exiting.
 
 use std::ffi::CString;
-use std::os::fd::{BorrowedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use caps::{CapSet, Capability};
@@ -17,15 +17,16 @@ use crate::spec::{ContainerSpec, Namespace, Process};
 type Result<T> = std::result::Result<T, String>;
 
 /// Sets the container up and execs its command; returns only on failure. With a `console`
-/// socket, the command's stdio is a terminal made in the container, its master sent there.
-pub fn run(spec: &ContainerSpec, console: Option<std::os::fd::OwnedFd>) -> String {
-    match setup_and_exec(spec, console) {
+/// socket, the command's stdio is a terminal made in the container, its master sent there;
+/// with `userns`, the command runs in that user namespace.
+pub fn run(spec: &ContainerSpec, console: Option<OwnedFd>, userns: Option<&OwnedFd>) -> String {
+    match setup_and_exec(spec, console, userns) {
         Ok(never) => match never {},
         Err(e) => e,
     }
 }
 
-fn setup_and_exec(spec: &ContainerSpec, console: Option<std::os::fd::OwnedFd>) -> Result<std::convert::Infallible> {
+fn setup_and_exec(spec: &ContainerSpec, console: Option<OwnedFd>, userns: Option<&OwnedFd>) -> Result<std::convert::Infallible> {
     match &spec.namespaces.cgroup {
         // Made after the caller moved us into our cgroup, so that cgroup is our cgroup root.
         Namespace::Private => unshare(CloneFlags::CLONE_NEWCGROUP).map_err(|e| format!("new cgroup namespace: {e}"))?,
@@ -38,7 +39,10 @@ fn setup_and_exec(spec: &ContainerSpec, console: Option<std::os::fd::OwnedFd>) -
     if let Some(adj) = spec.oom_score_adj {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| format!("setting oom_score_adj {adj}: {e}"))?;
     }
-    rootfs::enter(spec)?;
+    if let Some(map) = &spec.user_namespace {
+        crate::userns::act_as_mapped_root(map)?;
+    }
+    rootfs::enter(spec, userns.map(|fd| fd.as_fd()))?;
     if let Some(socket) = console {
         crate::console::make_terminal(socket)?;
     }
@@ -63,21 +67,26 @@ fn setup_and_exec(spec: &ContainerSpec, console: Option<std::os::fd::OwnedFd>) -
         std::fs::create_dir_all(cwd).map_err(|e| format!("creating working directory {}: {e}", cwd.display()))?;
     }
     chdir(cwd).map_err(|e| format!("chdir to {}: {e}", cwd.display()))?;
-    exec_as_user(&spec.process, spec.init)
+    exec_as_user(&spec.process, spec.init, userns.map(|fd| fd.as_fd()))
 }
 
 /// For a process already inside the container (exec): working directory, user, capabilities, exec.
 pub fn exec_in_place(process: &Process) -> String {
     let result = chdir(&process.cwd)
         .map_err(|e| format!("chdir to {}: {e}", process.cwd.display()))
-        .and_then(|()| exec_as_user(process, false));
+        .and_then(|()| exec_as_user(process, false, None));
     match result {
         Ok(never) => match never {},
         Err(e) => e,
     }
 }
 
-fn exec_as_user(process: &Process, init: bool) -> Result<std::convert::Infallible> {
+/// Execs `process` as its user; with `userns`, entered first, the ids and capabilities are
+/// those within that user namespace.
+fn exec_as_user(process: &Process, init: bool, userns: Option<BorrowedFd<'_>>) -> Result<std::convert::Infallible> {
+    if let Some(userns) = userns {
+        crate::userns::enter(userns)?;
+    }
     let program = find_program(process)?;
     let args = cstrings(&process.args)?;
     let env = cstrings(&process.env)?;

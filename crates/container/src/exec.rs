@@ -66,6 +66,7 @@ pub fn exec(spec: &ExecSpec, stdio: Stdio) -> Result<ExecProcess> {
         let file = std::fs::File::open(&path).map_err(|e| ContainerError::Setup(format!("opening {path}: {e} (is the container running?)")))?;
         files.push((file, flag));
     }
+    let userns = crate::userns::other_than_own(spec.container_pid).map_err(|e| ContainerError::Setup(format!("opening /proc/{}/ns/user: {e} (is the container running?)", spec.container_pid)))?;
     let (report_read, report_write) = pipe2(OFlag::O_CLOEXEC).map_err(|source| ContainerError::Sys { what: "pipe".into(), source })?;
     // SAFETY: as in `spawn`: the children only run this thread's code and end in exec or _exit.
     match unsafe { fork() } {
@@ -84,7 +85,7 @@ pub fn exec(spec: &ExecSpec, stdio: Stdio) -> Result<ExecProcess> {
         Ok(ForkResult::Child) => {
             drop(report_read);
             let mut report = Some(std::fs::File::from(report_write));
-            let message = join_and_exec(spec, files, stdio, &mut report);
+            let message = join_and_exec(spec, files, userns, stdio, &mut report);
             if let Some(report) = report.as_mut() {
                 let _ = std::io::Write::write_all(report, message.as_bytes());
             }
@@ -94,11 +95,12 @@ pub fn exec(spec: &ExecSpec, stdio: Stdio) -> Result<ExecProcess> {
     }
 }
 
-/// In the forked child: joins the container, forks the command and relays its exit. What fails
+/// In the forked child: joins the container (its user namespace, if it has one, last), forks
+/// the command and relays its exit. What fails
 /// is returned, to go to `report`; the caller stops waiting for a report once the command runs
 /// (its copy closes on exec, the relay drops its own), not when it ends, since an interactive
 /// command needs its terminal served meanwhile.
-fn join_and_exec(spec: &ExecSpec, files: Vec<(std::fs::File, CloneFlags)>, stdio: Stdio, report: &mut Option<std::fs::File>) -> String {
+fn join_and_exec(spec: &ExecSpec, files: Vec<(std::fs::File, CloneFlags)>, userns: Option<std::fs::File>, stdio: Stdio, report: &mut Option<std::fs::File>) -> String {
     for procs in &spec.cgroup_procs {
         if let Err(e) = std::fs::write(procs, std::process::id().to_string()) {
             return format!("joining cgroup {}: {e}", procs.display());
@@ -114,6 +116,9 @@ fn join_and_exec(spec: &ExecSpec, files: Vec<(std::fs::File, CloneFlags)>, stdio
         if let Err(e) = applied {
             return format!("setting ulimit {}: {e}", limit.name);
         }
+    }
+    if let Some(Err(e)) = userns.as_ref().map(|file| crate::userns::enter(file.as_fd())) {
+        return e;
     }
     // Joining a PID namespace only applies to children: fork once more, then relay the exit.
     // SAFETY: as above.

@@ -24,12 +24,14 @@ mod seccomp;
 mod spawn;
 mod spec;
 pub mod user;
+pub mod userns;
 
 pub use capabilities::{capability_set, DEFAULT_CAPABILITIES};
 pub use devices::{host_devices, Device};
 pub use rootfs::secure_join;
 pub use exec::{capture_output, exec, ExecProcess, ExecSpec};
 pub use spawn::{spawn, spawn_with_terminal, Pending, Running, Stdio};
+pub use userns::{IdMap, IdRange};
 pub use spec::{ContainerSpec, Mount, MountKind, Namespace, Namespaces, NetworkNamespace, Process, Recursive, Rlimit, RootFs, Shm, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS};
 
 /// Why a container could not be started.

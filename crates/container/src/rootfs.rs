@@ -3,6 +3,7 @@
 //! read-only remounts.
 
 use std::fs::{self, File};
+use std::os::fd::BorrowedFd;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
@@ -66,9 +67,13 @@ pub fn secure_join(root: &Path, path: &Path) -> Result<PathBuf> {
     Ok(root.join(resolved))
 }
 
-/// Mounts everything up to and including `pivot_root`; the process is then inside the container root.
-pub fn enter(spec: &ContainerSpec) -> Result<()> {
+/// Mounts everything up to and including `pivot_root`; the process is then inside the container
+/// root. With `userns` (the container's user namespace), its layers are seen through its maps.
+pub fn enter(spec: &ContainerSpec, userns: Option<BorrowedFd<'_>>) -> Result<()> {
     sys(|| "making mounts private".into(), mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>))?;
+    if let Some(userns) = userns {
+        idmap_layers(&spec.rootfs, userns)?;
+    }
     let root = mount_root(&spec.rootfs)?;
     for m in &spec.mounts {
         extra_mount(&root, m)?;
@@ -101,6 +106,24 @@ pub fn lock_down(spec: &ContainerSpec) -> Result<()> {
         sys(|| "remounting / read-only".into(), mount(None::<&str>, "/", None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY, None::<&str>))?;
     }
     Ok(())
+}
+
+/// Shifts the ids of the root filesystem's layers into the user namespace's range: each image
+/// layer, and the directory holding the writable layer and overlay's work directory (overlay
+/// wants both on one mount).
+fn idmap_layers(rootfs: &RootFs, userns: BorrowedFd<'_>) -> Result<()> {
+    match rootfs {
+        RootFs::Overlay { lower, upper, work, .. } => {
+            let writable = upper.parent().filter(|dir| work.parent() == Some(*dir)).ok_or_else(|| {
+                format!("with a user namespace, {} and {} must be in one directory", upper.display(), work.display())
+            })?;
+            for layer in lower.iter().map(PathBuf::as_path).chain([writable]) {
+                crate::userns::idmap_in_place(layer, userns)?;
+            }
+            Ok(())
+        }
+        RootFs::Directory(dir) => crate::userns::idmap_in_place(dir, userns),
+    }
 }
 
 fn mount_root(rootfs: &RootFs) -> Result<PathBuf> {
@@ -242,7 +265,10 @@ fn mount_proc_sys_dev(root: &Path, spec: &ContainerSpec) -> Result<()> {
     }
     let pts = dev.join("pts");
     ensure_dir(&pts)?;
-    sys(|| "mounting /dev/pts".into(), mount(Some("devpts"), &pts, Some("devpts"), MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, Some("newinstance,ptmxmode=0666,mode=0620,gid=5")))?;
+    // Terminals belong to the tty group (5), the container's own with a user namespace.
+    let tty_group = spec.user_namespace.as_ref().map_or(Some(5), |map| map.host_gid(5)).unwrap_or(5);
+    let pts_opts = format!("newinstance,ptmxmode=0666,mode=0620,gid={tty_group}");
+    sys(|| "mounting /dev/pts".into(), mount(Some("devpts"), &pts, Some("devpts"), MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, Some(pts_opts.as_str())))?;
     let shm = dev.join("shm");
     match &spec.namespaces.shm {
         Shm::Own => {

@@ -61,6 +61,7 @@ fn spawn_inner(spec: &ContainerSpec, stdio: Stdio, console: Option<OwnedFd>) -> 
         return Err(ContainerError::Spec("no command to run".into()));
     }
     crate::seccomp::prepare(&spec.process)?;
+    let userns = spec.user_namespace.as_ref().map(crate::userns::create).transpose()?;
     sys("becoming child subreaper", prctl::set_child_subreaper(true))?;
     let (go_read, go_write) = sys("creating a pipe", pipe2(OFlag::O_CLOEXEC))?;
     let (report_read, report_write) = sys("creating a pipe", pipe2(OFlag::O_CLOEXEC))?;
@@ -79,7 +80,7 @@ fn spawn_inner(spec: &ContainerSpec, stdio: Stdio, console: Option<OwnedFd>) -> 
         Ok(ForkResult::Child) => {
             drop(go_write);
             drop(report_read);
-            let code = intermediate(spec, flags, go_read, report_write, stdio, console);
+            let code = intermediate(spec, flags, go_read, report_write, stdio, console, userns.as_ref());
             // SAFETY: leaving the forked child without running the parent's destructors.
             unsafe { nix::libc::_exit(code) }
         }
@@ -88,6 +89,7 @@ fn spawn_inner(spec: &ContainerSpec, stdio: Stdio, console: Option<OwnedFd>) -> 
             drop(report_write);
             drop(stdio);
             drop(console);
+            drop(userns);
             let mut report = std::fs::File::from(report_read);
             let status = sys("waiting for the namespace setup", waitpid(child, None))?;
             let mut buf = Vec::new();
@@ -103,7 +105,7 @@ fn spawn_inner(spec: &ContainerSpec, stdio: Stdio, console: Option<OwnedFd>) -> 
 }
 
 /// The intermediate process: enters the namespaces and forks PID 1, reports its pid, exits.
-fn intermediate(spec: &ContainerSpec, flags: CloneFlags, go: OwnedFd, report: OwnedFd, stdio: Stdio, console: Option<OwnedFd>) -> i32 {
+fn intermediate(spec: &ContainerSpec, flags: CloneFlags, go: OwnedFd, report: OwnedFd, stdio: Stdio, console: Option<OwnedFd>, userns: Option<&OwnedFd>) -> i32 {
     let mut report = std::fs::File::from(report);
     let fail = |report: &mut std::fs::File, msg: String| {
         let _ = report.write_all(msg.as_bytes());
@@ -136,7 +138,7 @@ fn intermediate(spec: &ContainerSpec, flags: CloneFlags, go: OwnedFd, report: Ow
             Err(_) => 1,
         },
         Ok(ForkResult::Child) => {
-            let message = container_init(spec, go, stdio, console);
+            let message = container_init(spec, go, stdio, console, userns);
             let _ = report.write_all(message.as_bytes());
             // SAFETY: leaving the forked child.
             unsafe { nix::libc::_exit(127) }
@@ -152,8 +154,9 @@ fn joined(namespace: &Namespace) -> Option<&std::path::PathBuf> {
     }
 }
 
-/// PID 1 before exec: waits for "go" (EOF means the caller is gone), wires stdio, sets up, execs.
-fn container_init(spec: &ContainerSpec, go: OwnedFd, stdio: Stdio, console: Option<OwnedFd>) -> String {
+/// PID 1 before exec: waits for "go" (EOF means the caller is gone), wires stdio, sets up, execs
+/// (entering `userns`, the container's user namespace, last).
+fn container_init(spec: &ContainerSpec, go: OwnedFd, stdio: Stdio, console: Option<OwnedFd>, userns: Option<&OwnedFd>) -> String {
     // The caller may block signals (a supervisor waiting for them); the container starts with none blocked.
     if let Err(e) = nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&nix::sys::signal::SigSet::empty()), None) {
         return format!("resetting the signal mask: {e}");
@@ -166,7 +169,7 @@ fn container_init(spec: &ContainerSpec, go: OwnedFd, stdio: Stdio, console: Opti
     if let Some(e) = wire_stdio(stdio) {
         return e;
     }
-    child::run(spec, console)
+    child::run(spec, console, userns)
 }
 
 /// Makes the given descriptors this process's stdin, stdout and stderr; an error message on failure.

@@ -232,6 +232,10 @@ pub struct ContainerSpec {
     /// The main process's stdin stays open, though nothing writes to it (`stdin_open`).
     #[serde(default)]
     pub stdin_open: bool,
+    /// A user namespace of its own with these maps (user namespace remapping); none: the
+    /// host's ids.
+    #[serde(default)]
+    pub user_namespace: Option<crate::userns::IdMap>,
 }
 
 /// Paths Docker hides in every unprivileged container.
@@ -288,6 +292,7 @@ impl ContainerSpec {
             oom_score_adj: None,
             tty: false,
             stdin_open: false,
+            user_namespace: None,
         }
     }
 }

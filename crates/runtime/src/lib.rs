@@ -12,6 +12,8 @@
 //! upper/ work/ merged/   its writable layer
 //! ```
 //!
+//! `<root>/userns-remap.json` records the state root's user namespace remapping (see [`remap`]).
+//!
 //! A container is created in `.creating-<pid>-<id>` and renamed into place when complete, so a crash
 //! during create leaves only a hidden directory that listing ignores and the next create removes;
 //! removal renames the directory to `.removing-<pid>-<id>` before deleting it, likewise.
@@ -19,7 +21,9 @@
 
 mod id;
 mod record;
+pub mod remap;
 mod runtime;
+mod subids;
 
 pub use record::{ContainerRecord, CreateRequest, DEFAULT_STOP_GRACE};
 pub use runtime::{ContainerSummary, ExecRequest, Runtime, RuntimeError};

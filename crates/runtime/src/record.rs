@@ -79,6 +79,8 @@ pub struct CreateRequest {
     pub tty: bool,
     /// Its main process's stdin stays open (`stdin_open`).
     pub stdin_open: bool,
+    /// It keeps the host's user ids though the state root remaps them (`userns_mode: host`).
+    pub host_userns: bool,
 }
 
 /// Docker's time between the stop signal and SIGKILL.
@@ -120,6 +122,7 @@ impl CreateRequest {
             log: LogOptions::default(),
             tty: false,
             stdin_open: false,
+            host_userns: false,
         }
     }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use xcompose_container::{user, ContainerSpec, NetworkNamespace, RootFs};
+use xcompose_container::{user, ContainerSpec, IdMap, NetworkNamespace, RootFs};
 use xcompose_events::{Journal, Source};
 use xcompose_images::{ImageStore, StoreError};
 use xcompose_supervisor::daemon::{pid_file, request_stop, DaemonConfig};
@@ -72,6 +72,9 @@ pub enum RuntimeError {
     /// A process could not be run in the container.
     #[error("{0}")]
     Exec(#[from] xcompose_container::ContainerError),
+    /// The state root's user namespace remapping is unreadable.
+    #[error(transparent)]
+    Remap(#[from] crate::remap::RemapError),
 }
 
 type Result<T> = std::result::Result<T, RuntimeError>;
@@ -106,6 +109,16 @@ fn write_etc_files(dir: &Path, hostname: &str) -> Result<()> {
         write_readable(&dir.join(name), content.as_bytes())?;
     }
     Ok(())
+}
+
+/// Docker (20.10+) lets every container bind any port and ping without a capability
+/// (`net.ipv4.ip_unprivileged_port_start=0`, `net.ipv4.ping_group_range=0 2147483647`, unless
+/// its `sysctls` say otherwise). xcompose sets them only for containers in a user namespace,
+/// whose network namespace belongs to the host's user namespace: without them, their root could
+/// not bind port 80.
+fn unprivileged_ports_and_ping(sysctls: &mut BTreeMap<String, String>) {
+    sysctls.entry("net.ipv4.ip_unprivileged_port_start".into()).or_insert_with(|| "0".into());
+    sysctls.entry("net.ipv4.ping_group_range".into()).or_insert_with(|| "0 2147483647".into());
 }
 
 /// The name of container `id`'s cgroup: its id (below the caller's cgroup, see
@@ -194,6 +207,7 @@ pub struct Runtime {
     images: ImageStore,
     supervisor_exe: PathBuf,
     events: Journal,
+    remap: Option<IdMap>,
 }
 
 impl Runtime {
@@ -203,7 +217,8 @@ impl Runtime {
     pub fn open(root: &Path, supervisor_exe: &Path) -> Result<Self> {
         let dir = root.join("containers");
         fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let runtime = Self { dir, images: ImageStore::open(root)?, supervisor_exe: supervisor_exe.to_path_buf(), events: Journal::new(root.join("events.jsonl")) };
+        let remap = crate::remap::recorded(root)?.map(|r| r.ids);
+        let runtime = Self { dir, images: ImageStore::open(root)?, supervisor_exe: supervisor_exe.to_path_buf(), events: Journal::new(root.join("events.jsonl")), remap };
         runtime.remove_interrupted_creates()?;
         Ok(runtime)
     }
@@ -211,6 +226,12 @@ impl Runtime {
     /// The journal of the containers' events.
     pub fn events(&self) -> &Journal {
         &self.events
+    }
+
+    /// The ids its containers' user namespaces map to when the state root is remapped (see
+    /// [`crate::remap`]).
+    pub fn remap(&self) -> Option<&IdMap> {
+        self.remap.as_ref()
     }
 
     /// The image store.
@@ -320,6 +341,10 @@ impl Runtime {
         spec.oom_score_adj = req.oom_score_adj;
         spec.tty = req.tty;
         spec.stdin_open = req.stdin_open;
+        spec.user_namespace = self.remap.clone().filter(|_| !req.host_userns);
+        if spec.user_namespace.is_some() && spec.network != NetworkNamespace::Host {
+            unprivileged_ports_and_ping(&mut spec.sysctls);
+        }
         let shm_dir = req.ipc_shareable.then(|| final_dir.join(SHM_DIR));
         if let Some(dir) = &shm_dir {
             spec.namespaces.shm = xcompose_container::Shm::Bind(dir.clone());

@@ -121,7 +121,13 @@ pub(crate) enum ContainerFs {
 
 impl ContainerFs {
     /// Makes the calling (single-threaded, forked) process's root the container's.
+    /// A running container's user namespace is entered too, so that what the copy makes there
+    /// belongs to the container's root, as with `docker cp` in remap mode.
     fn enter(&self) -> Result<(), String> {
+        let userns = match self {
+            ContainerFs::Running(pid) => xcompose_container::userns::other_than_own(*pid).map_err(|e| format!("opening the container's user namespace: {e}"))?,
+            ContainerFs::Stopped(_) => None,
+        };
         let root = match self {
             ContainerFs::Running(pid) => PathBuf::from(format!("/proc/{pid}/root")),
             ContainerFs::Stopped(RootFs::Overlay { lower, upper, work, merged }) => {
@@ -135,7 +141,8 @@ impl ContainerFs {
             ContainerFs::Stopped(RootFs::Directory(dir)) => dir.clone(),
         };
         chroot(&root).map_err(|e| format!("entering the container's root: {e}"))?;
-        chdir("/").map_err(|e| format!("entering the container's root: {e}"))
+        chdir("/").map_err(|e| format!("entering the container's root: {e}"))?;
+        userns.map_or(Ok(()), |file| xcompose_container::userns::enter(std::os::fd::AsFd::as_fd(&file)))
     }
 }
 

@@ -41,6 +41,7 @@ mod sync;
 mod down;
 mod down_scope;
 mod up;
+mod userns;
 mod volume_list;
 mod volumes;
 mod wait;
@@ -85,16 +86,18 @@ impl Stack {
     /// resolves their names (`xcompose __dns`).
     pub fn new(project: Project, working_dir: &Path, config_files: &[PathBuf], root: &Path, xcompose_exe: &Path) -> Result<Self, StackError> {
         let resolver = dns::Resolver::new(&root.join("dns").join(&project.name), xcompose_exe);
+        let runtime = Runtime::open(root, xcompose_exe)?;
+        let volumes = xcompose_volumes::VolumeStore::open(root).map_err(|e| StackError::Invalid(e.to_string()))?.remapped(runtime.remap().cloned());
         Ok(Self {
             project,
             working_dir: working_dir.to_path_buf(),
             config_files: config_files.iter().map(|f| f.display().to_string()).collect(),
             root: root.to_path_buf(),
-            runtime: Runtime::open(root, xcompose_exe)?,
+            runtime,
             networks: networks::Networks::open(root)?,
             resolver,
             ports: ports::Ports::open(root)?,
-            volumes: xcompose_volumes::VolumeStore::open(root).map_err(|e| StackError::Invalid(e.to_string()))?,
+            volumes,
             progress: Box::new(|_, _, _| {}),
         })
     }
@@ -127,6 +130,7 @@ impl Stack {
         networks::check_project(&self.project)?;
         for (name, service) in &self.project.services {
             xcompose_orchestrator::security::security_for(service, &self.working_dir)
+                .and_then(|_| userns::check(service, self.runtime.remap().is_some()))
                 .map_err(|message| StackError::Service { service: name.clone(), message })?;
         }
         secrets::check_sources(&self.project)

@@ -102,7 +102,8 @@ impl Stack {
             let source = if definition.file.is_empty() {
                 let content = definition.environment_value.as_deref().unwrap_or(&definition.content);
                 let path = dir.join(format!("{}-{index}", kind.name()));
-                write_file_object(&path, content.as_bytes(), reference)?;
+                let ids = self.runtime.remap().filter(|_| !crate::userns::host_ids(service));
+                write_file_object(&path, content.as_bytes(), reference, ids)?;
                 path
             } else {
                 if !reference.uid.is_empty() || !reference.gid.is_empty() || reference.mode.is_some() {
@@ -122,8 +123,9 @@ impl Stack {
 }
 
 /// Writes `content` atomically to `path` with the reference's mode (default 0444) and owner
-/// (numeric `uid`/`gid`, default 0, as compose's copy has them).
-fn write_file_object(path: &Path, content: &[u8], reference: &FileReference) -> Result<(), StackError> {
+/// (numeric `uid`/`gid`, default 0, as compose's copy has them; in a container with a user
+/// namespace, `ids` give the host ids of those, the host's nobody outside its range).
+fn write_file_object(path: &Path, content: &[u8], reference: &FileReference, ids: Option<&xcompose_container::IdMap>) -> Result<(), StackError> {
     let dir = path.parent().unwrap_or(Path::new("/"));
     std::fs::create_dir_all(dir).map_err(StackError::io(dir))?;
     let id = |text: &str, what: &str| -> Result<u32, StackError> {
@@ -132,7 +134,11 @@ fn write_file_object(path: &Path, content: &[u8], reference: &FileReference) -> 
         }
         text.parse().map_err(|_| StackError::Invalid(format!("{}: {what} {text:?} must be a number", reference.source)))
     };
-    let (uid, gid) = (id(&reference.uid, "uid")?, id(&reference.gid, "gid")?);
+    let (mut uid, mut gid) = (id(&reference.uid, "uid")?, id(&reference.gid, "gid")?);
+    if let Some(ids) = ids {
+        const NOBODY: u32 = 65534;
+        (uid, gid) = (ids.host_uid(uid).unwrap_or(NOBODY), ids.host_gid(gid).unwrap_or(NOBODY));
+    }
     let mode = reference.mode.as_ref().map_or(0o444, |m| m.0);
     let mut file = tempfile::NamedTempFile::new_in(dir).map_err(StackError::io(dir))?;
     file.write_all(content).map_err(StackError::io(path))?;

@@ -22,6 +22,7 @@ use nix::sys::stat::{fchmod, fchmodat, fstat, fstatat, futimens, mkdirat, mknoda
 use nix::sys::time::TimeSpec;
 use nix::unistd::{fchown, fchownat, linkat, symlinkat, Gid, Uid};
 use xattr::FileExt;
+use xcompose_container::IdMap;
 
 use crate::error::{io_err, nix_err, Result, VolumeError};
 
@@ -36,13 +37,17 @@ pub(crate) enum Seeding {
     Copied,
 }
 
+/// The host's overflow id, which a user namespace shows for ids it does not map.
+const NOBODY: u32 = 65534;
+
 /// Overlayfs's own attributes describe a layer, not the files: never copied.
 const OVERLAY_XATTRS: &[u8] = b"trusted.overlay.";
 
 /// Copies the tree `from` into the directory `to` if `to` is empty. `from` itself must not be a
-/// symbolic link (the caller resolves it inside the image's root). On failure, `to` is emptied
-/// again, so that a later attempt starts afresh.
-pub(crate) fn seed_dir(volume: &str, from: &Path, to: &Path) -> Result<Seeding> {
+/// symbolic link (the caller resolves it inside the image's root). With `ids` (a remapped state
+/// root), owners are shifted into its range, as the containers see the image through it. On
+/// failure, `to` is emptied again, so that a later attempt starts afresh.
+pub(crate) fn seed_dir(volume: &str, from: &Path, to: &Path, ids: Option<&IdMap>) -> Result<Seeding> {
     let bad_source = |reason: &str| VolumeError::BadSeedSource { name: volume.to_string(), from: from.to_path_buf(), reason: reason.to_string() };
     let src = match open(from, dir_flags(), Mode::empty()) {
         Ok(fd) => File::from(fd),
@@ -58,8 +63,8 @@ pub(crate) fn seed_dir(volume: &str, from: &Path, to: &Path) -> Result<Seeding> 
         return Ok(Seeding::NotEmpty);
     }
     // Metadata taken before reading anything, so that the copies get the source's access times.
-    let st = fstat(&src).map_err(nix_err(from))?;
-    let mut copier = Copier { from, to, dst_root: &dst, first_links: HashMap::new() };
+    let mut copier = Copier { from, to, dst_root: &dst, first_links: HashMap::new(), ids };
+    let st = copier.shifted(fstat(&src).map_err(nix_err(from))?);
     let copied = copier.copy_children(&src, &dst, Path::new("")).and_then(|()| copy_attributes(&st, &src, &dst, from));
     match copied {
         Ok(()) => Ok(Seeding::Copied),
@@ -98,9 +103,21 @@ struct Copier<'a> {
     dst_root: &'a File,
     /// (device, inode) of a source file with several links -> its first copy, relative to the root.
     first_links: HashMap<(u64, u64), PathBuf>,
+    /// The user namespace maps owners are shifted through.
+    ids: Option<&'a IdMap>,
 }
 
 impl Copier<'_> {
+    /// `st` with its owner as the host sees a remapped container's: shifted into the range,
+    /// ids outside it as the host's nobody.
+    fn shifted(&self, mut st: FileStat) -> FileStat {
+        if let Some(ids) = self.ids {
+            st.st_uid = ids.host_uid(st.st_uid).unwrap_or(NOBODY);
+            st.st_gid = ids.host_gid(st.st_gid).unwrap_or(NOBODY);
+        }
+        st
+    }
+
     fn copy_children(&mut self, src: &File, dst: &File, rel: &Path) -> Result<()> {
         for name in names(src, &self.from.join(rel))? {
             self.copy_entry(src, dst, &name, &rel.join(&name))?;
@@ -110,7 +127,7 @@ impl Copier<'_> {
 
     fn copy_entry(&mut self, src_dir: &File, dst_dir: &File, name: &OsStr, rel: &Path) -> Result<()> {
         let (shown, target) = (self.from.join(rel), self.to.join(rel));
-        let st = fstatat(src_dir, name, AtFlags::AT_SYMLINK_NOFOLLOW).map_err(nix_err(&shown))?;
+        let st = self.shifted(fstatat(src_dir, name, AtFlags::AT_SYMLINK_NOFOLLOW).map_err(nix_err(&shown))?);
         let kind = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
         match kind {
             SFlag::S_IFDIR => {

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::{renameat2, Flock, FlockArg, RenameFlags, AT_FDCWD};
 
 use crate::copy::{seed_dir, Seeding};
+use xcompose_container::IdMap;
 use crate::error::{io_err, nix_err, Result, VolumeError};
 use crate::name::{random_name, validate_name};
 use crate::options::bind_device;
@@ -41,6 +42,7 @@ pub struct Pruned {
 #[derive(Debug, Clone)]
 pub struct VolumeStore {
     dir: PathBuf,
+    ids: Option<IdMap>,
 }
 
 impl VolumeStore {
@@ -48,7 +50,14 @@ impl VolumeStore {
     pub fn open(root: &Path) -> Result<Self> {
         let dir = root.join("volumes");
         fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-        Ok(Self { dir })
+        Ok(Self { dir, ids: None })
+    }
+
+    /// The store of a remapped state root (see `xcompose_runtime::remap`): the volumes it makes
+    /// belong to the root of `ids`'s range, and files seeded from an image are shifted into it,
+    /// as dockerd does in `--userns-remap` mode.
+    pub fn remapped(self, ids: Option<IdMap>) -> Self {
+        Self { ids, ..self }
     }
 
     /// Creates the local volume `name` with `labels` and driver options `driver_opts`; an existing
@@ -79,6 +88,10 @@ impl VolumeStore {
         let staging = tempfile::Builder::new().prefix(NEW_PREFIX).tempdir_in(&self.dir).map_err(io_err(&self.dir))?;
         fs::set_permissions(staging.path(), fs::Permissions::from_mode(0o755)).map_err(io_err(staging.path()))?;
         make_dir(&staging.path().join(DATA))?;
+        if let Some((uid, gid)) = self.ids.as_ref().and_then(|ids| ids.host_root().ok()) {
+            let data = staging.path().join(DATA);
+            std::os::unix::fs::chown(&data, Some(uid), Some(gid)).map_err(io_err(&data))?;
+        }
         record::write(&staging.path().join(RECORD), &volume)?;
         renameat2(AT_FDCWD, staging.path(), AT_FDCWD, &final_dir, RenameFlags::RENAME_NOREPLACE).map_err(nix_err(&final_dir))?;
         let _final_dir = staging.keep();
@@ -128,7 +141,7 @@ impl VolumeStore {
     pub fn seed(&self, name: &str, from: &Path) -> Result<bool> {
         let _lock = self.lock_for_writing()?;
         let volume = self.read(name)?;
-        Ok(seed_dir(name, from, &volume.mountpoint)? == Seeding::Copied)
+        Ok(seed_dir(name, from, &volume.mountpoint, self.ids.as_ref())? == Seeding::Copied)
     }
 
     fn prune_where(&self, wanted: &dyn Fn(&Volume) -> bool, in_use: &dyn Fn(&str) -> bool) -> Result<Pruned> {

@@ -79,7 +79,8 @@ pub enum VolumeCommand {
 
 /// Runs a `volume` subcommand.
 pub fn run(cli: &Cli, command: &VolumeCommand) -> Result<ExitCode> {
-    let store = VolumeStore::open(&cli.root).with_context(|| format!("opening the volume store in {}", cli.root.display()))?;
+    let remap = xcompose_runtime::remap::recorded(&cli.root)?.map(|r| r.ids);
+    let store = VolumeStore::open(&cli.root).with_context(|| format!("opening the volume store in {}", cli.root.display()))?.remapped(remap);
     match command {
         VolumeCommand::Create { labels, driver, opts, name } => {
             let name = match name {

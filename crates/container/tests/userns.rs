@@ -1,0 +1,110 @@
+//! Containers in a user namespace of their own (user namespace remapping), from the busybox
+//! test image, each in a forked sandbox (see `xcompose_testkit::in_forked_sandbox`).
+
+use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+
+use nix::unistd::pipe;
+use xcompose_container::{spawn, ContainerSpec, IdMap, Mount, MountKind, RootFs, Stdio};
+use xcompose_testkit::in_forked_sandbox;
+
+/// The range the tests map the container's ids to.
+const FIRST: u32 = 100000;
+
+fn remapped_busybox() -> (ContainerSpec, tempfile::TempDir) {
+    let scratch = tempfile::tempdir().unwrap();
+    let o = xcompose_testkit::busybox_overlay(scratch.path()).expect("busybox test image");
+    let mut spec = ContainerSpec::new(RootFs::Overlay { lower: vec![o.lower], upper: o.upper, work: o.work, merged: o.merged }, vec![]);
+    spec.user_namespace = Some(IdMap::range(FIRST, FIRST, 65536));
+    (spec, scratch)
+}
+
+/// Runs a shell script in a container built from `spec`: (exit code, stdout+stderr).
+fn run_script(mut spec: ContainerSpec, script: &str) -> Result<(i32, String), String> {
+    spec.process.args = vec!["/bin/sh".into(), "-c".into(), script.into()];
+    let (read, write): (OwnedFd, OwnedFd) = pipe().map_err(|e| e.to_string())?;
+    let err = write.try_clone().map_err(|e| e.to_string())?;
+    let running = spawn(&spec, Stdio { stdin: None, stdout: Some(write), stderr: Some(err) }).map_err(|e| e.to_string())?.start().map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    std::fs::File::from(read).read_to_string(&mut out).map_err(|e| e.to_string())?;
+    Ok((running.wait().map_err(|e| e.to_string())?, out))
+}
+
+fn expect(cond: bool, what: &str, out: &str) -> Result<(), String> {
+    if cond { Ok(()) } else { Err(format!("{what}; container output:\n{out}")) }
+}
+
+#[test]
+fn a_remapped_root_owns_its_image_but_nothing_of_the_host() {
+    let (mut spec, scratch) = remapped_busybox();
+    // Outside the container's directory, whose writable layer is seen idmapped.
+    let host_dir = tempfile::tempdir().unwrap();
+    let shared = host_dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::write(shared.join("host-root-file"), "x").unwrap();
+    std::os::unix::fs::chown(&shared, Some(FIRST), Some(FIRST)).unwrap();
+    spec.mounts.push(Mount { target: PathBuf::from("/shared"), kind: MountKind::Bind { source: shared.clone(), recursive: Default::default() }, read_only: false });
+    spec.mounts.push(Mount { target: PathBuf::from("/scratch"), kind: MountKind::Tmpfs { size: None, mode: Some(0o755) }, read_only: false });
+    let upper = scratch.path().join("upper");
+    in_forked_sandbox(move || {
+        let (code, out) = run_script(
+            spec,
+            "cat /proc/self/uid_map /proc/self/gid_map; echo id=$(id -u):$(id -g); stat -c 'bin=%u:%g' /bin/busybox; \
+             echo hi > /etc/created && chown 1000:1000 /etc/created && echo chowned; \
+             echo shared=$(stat -c %u /shared) host-file=$(stat -c %U /shared/host-root-file); \
+             echo v > /shared/mine && echo shared-writable; (echo no >> /shared/host-root-file) 2>/dev/null || echo host-file-protected; \
+             touch /scratch/t && echo tmpfs-writable; grep -E '^(CapEff|Seccomp):' /proc/self/status",
+        )?;
+        expect(code == 0, "exit code 0", &out)?;
+        expect(out.contains("0     100000      65536\n         0     100000      65536"), "uid and gid maps start at the range", &out)?;
+        expect(out.contains("id=0:0"), "the command runs as the container's root", &out)?;
+        expect(out.contains("bin=0:0"), "the image's files belong to the container's root (idmapped layer)", &out)?;
+        expect(out.contains("chowned"), "root may chown within its range", &out)?;
+        expect(out.contains("shared=0 host-file=nobody"), "a bind mount shows host ids shifted, unmapped ones as nobody", &out)?;
+        expect(out.contains("shared-writable") && out.contains("host-file-protected"), "the range's files are writable, the host root's are not", &out)?;
+        expect(out.contains("tmpfs-writable"), "a tmpfs belongs to the container's root", &out)?;
+        expect(out.contains("CapEff:\t00000000a80425fb"), "Docker's default capabilities, within the namespace", &out)?;
+        let created = std::fs::metadata(upper.join("etc/created")).map_err(|e| e.to_string())?;
+        expect((created.uid(), created.gid()) == (1000, 1000), "the writable layer stores the container's ids", &out)?;
+        let mine = std::fs::metadata(shared.join("mine")).map_err(|e| e.to_string())?;
+        expect(mine.uid() == FIRST, "a file written to a bind mount belongs to the range on the host", &out)?;
+        Ok(())
+    });
+    drop(host_dir);
+}
+
+#[test]
+fn exec_joins_the_user_namespace() {
+    let (mut spec, _scratch) = remapped_busybox();
+    spec.process.args = vec!["sleep".into(), "30".into()];
+    in_forked_sandbox(move || {
+        let running = spawn(&spec, Stdio::default()).map_err(|e| e.to_string())?.start().map_err(|e| e.to_string())?;
+        let (read, stdio) = xcompose_container::capture_output().map_err(|e| e.to_string())?;
+        let script = "cat /proc/self/uid_map; echo id=$(id -u)";
+        let exec_spec = xcompose_container::ExecSpec::in_container(&spec, running.pid, vec!["sh".into(), "-c".into(), script.into()]);
+        let process = xcompose_container::exec(&exec_spec, stdio).map_err(|e| e.to_string())?;
+        let mut out = String::new();
+        std::fs::File::from(read).read_to_string(&mut out).map_err(|e| e.to_string())?;
+        let code = process.wait().map_err(|e| e.to_string())?;
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(running.pid as i32), nix::sys::signal::Signal::SIGKILL).map_err(|e| e.to_string())?;
+        running.wait().map_err(|e| e.to_string())?;
+        expect(code == 0, "exit code 0", &out)?;
+        expect(out.contains("0     100000      65536") && out.contains("id=0"), "the exec runs as the container's remapped root", &out)?;
+        Ok(())
+    });
+}
+
+#[test]
+fn idmapped_mounts_are_checked_before_remapping_is_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    in_forked_sandbox(move || {
+        let map = IdMap::range(FIRST, FIRST, 65536);
+        xcompose_container::userns::check_idmap(&path, &map).map_err(|e| format!("a local directory cannot be idmapped: {e}"))?;
+        let err = xcompose_container::userns::check_idmap(std::path::Path::new("/proc"), &map).err().ok_or("procfs was idmapped")?;
+        expect(err.contains("needs a kernel and a state root file system with idmapped mounts"), "the refusal says what is needed", &err)?;
+        expect(!std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?.contains(path.to_str().unwrap()), "the check leaves nothing mounted", "")
+    });
+}
