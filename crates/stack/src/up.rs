@@ -191,7 +191,7 @@ impl Stack {
         }
         let definition = &self.project.services[service];
         if !matches!(action, Action::Restart { .. }) {
-            self.connect(&id, service, definition)?;
+            self.connect(&id, service, definition, true)?;
         }
         schedule.wait_for(definition.depends_on.keys().map(String::as_str))?;
         self.wait_dependencies(definition)?;
@@ -248,7 +248,7 @@ impl Stack {
     pub(crate) fn start_service_container(&self, service: &str, id: &str, name: &str) -> Result<(), StackError> {
         if let Some(definition) = self.project.services.get(service) {
             self.wait_dependencies(definition)?;
-            self.connect(id, service, definition)?;
+            self.connect(id, service, definition, true)?;
         }
         self.report("Container", name, "Starting");
         self.runtime.start(id)?;

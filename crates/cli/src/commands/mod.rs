@@ -24,6 +24,7 @@ pub mod project;
 pub mod ps;
 pub mod pull;
 pub mod run;
+pub mod run_flags;
 pub mod scale;
 pub mod stats;
 pub mod system;
