@@ -703,3 +703,74 @@ fn run_flags_change_the_one_off_container() -> Result<()> {
     xcompose(&sb, &dir, &["down", "-t", "0"])?;
     Ok(())
 }
+
+const THREE: &str = r#"
+services:
+  a:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+  b:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+  c:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+"#;
+
+/// xcompose `args` on the project in `dir` with the variables `env` set; fails unless it exits 0.
+fn with_env(sb: &Sandbox, dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Result<(String, String)> {
+    let out = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).envs(env.iter().copied()).args(args).output()?;
+    let (stdout, stderr) = (String::from_utf8(out.stdout)?, String::from_utf8(out.stderr)?);
+    ensure!(out.status.success(), "xcompose {args:?} exited {}: {stderr}", out.status);
+    Ok((stdout, stderr))
+}
+
+#[test]
+fn progress_modes_parallel_limit_and_orphan_variables() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "gp", THREE)?;
+
+    // --progress json: compose's JSON messages, one per line; --parallel 1: one container's
+    // actions at a time, so each container's events come together.
+    let (_, stderr) = with_env(&sb, &dir, &[], &["--progress", "json", "--parallel", "1", "up", "-d"])?;
+    let events: Vec<serde_json::Value> = stderr.lines().map(serde_json::from_str).collect::<Result<_, _>>()?;
+    assert!(events.contains(&serde_json::json!({"id": "Container gp-b-1", "text": "Started"})), "{stderr}");
+    let containers: Vec<&str> = events.iter().filter_map(|e| e["id"].as_str()).filter(|id| id.starts_with("Container")).collect();
+    let mut runs = containers.clone();
+    runs.dedup();
+    assert_eq!(runs.len(), 3, "interleaved with --parallel 1: {containers:?}");
+
+    // COMPOSE_PARALLEL_LIMIT does the same for stop; COMPOSE_STATUS_STDOUT moves the lines.
+    let (stdout, stderr) = with_env(&sb, &dir, &[("COMPOSE_PARALLEL_LIMIT", "1"), ("COMPOSE_STATUS_STDOUT", "1")], &["--progress", "plain", "stop"])?;
+    assert_eq!(stderr, "");
+    let lines: Vec<&str> = stdout.lines().map(str::trim).collect();
+    assert_eq!(lines.len(), 6, "Stopping and Stopped for each: {stdout}");
+    let mut runs: Vec<&str> = lines.iter().filter_map(|l| l.split("  ").next()).collect();
+    runs.dedup();
+    assert_eq!(runs.len(), 3, "one container at a time: {stdout}");
+
+    // COMPOSE_PROGRESS=quiet prints nothing; the flag wins over it.
+    assert_eq!(with_env(&sb, &dir, &[("COMPOSE_PROGRESS", "quiet")], &["start"])?, (String::new(), String::new()));
+    let (_, stderr) = with_env(&sb, &dir, &[("COMPOSE_PROGRESS", "quiet")], &["--progress", "plain", "restart", "a"])?;
+    assert!(stderr.contains("Container gp-a-1  Started"), "{stderr}");
+
+    // Orphans: the warning unless COMPOSE_IGNORE_ORPHANS; removed with COMPOSE_REMOVE_ORPHANS.
+    std::fs::write(dir.join("compose.yaml"), THREE.split("  c:").next().unwrap_or_default())?;
+    let (_, warned) = with_env(&sb, &dir, &[], &["up", "-d"])?;
+    assert!(warned.contains("Found orphan containers ([gp-c-1])"), "{warned}");
+    let (_, quiet) = with_env(&sb, &dir, &[("COMPOSE_IGNORE_ORPHANS", "true")], &["up", "-d"])?;
+    assert!(!quiet.contains("orphan"), "{quiet}");
+    let (_, removed) = with_env(&sb, &dir, &[("COMPOSE_REMOVE_ORPHANS", "1")], &["up", "-d"])?;
+    assert!(removed.contains("Container gp-c-1  Removed"), "{removed}");
+    assert_eq!(running(&sb, &dir)?, ["gp-a-1", "gp-b-1"]);
+
+    // Bad values: compose's messages, nothing done.
+    assert_eq!(failure(&sb, &dir, &["--ansi", "never", "--progress", "tty", "down"])?, "can't use --progress tty while ANSI support is disabled");
+    assert_eq!(failure(&sb, &dir, &["--progress", "fancy", "down"])?, "unsupported --progress value \"fancy\": use auto, tty, plain, json or quiet");
+    assert_eq!(running(&sb, &dir)?, ["gp-a-1", "gp-b-1"]);
+    xcompose(&sb, &dir, &["down", "-t", "0"])?;
+    Ok(())
+}
