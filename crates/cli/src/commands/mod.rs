@@ -4,6 +4,7 @@ pub mod attach;
 pub mod attach_cmd;
 pub mod build;
 pub mod config;
+pub mod config_vars;
 pub mod control;
 pub mod convert;
 pub mod cp;
