@@ -3,6 +3,7 @@
 mod commands;
 mod compose_yaml;
 mod go_format;
+mod output;
 mod sizes;
 mod table;
 
@@ -34,6 +35,24 @@ pub struct Cli {
     /// or after the command, as compose takes it.
     #[arg(long = "dry-run", global = true)]
     pub dry_run: bool,
+    /// Control when to print ANSI control characters ("never"|"always"|"auto") (default "auto";
+    /// COMPOSE_ANSI when not given).
+    #[arg(long, value_name = "string")]
+    pub ansi: Option<String>,
+    /// Set type of progress output (auto, tty, plain, json, quiet) (COMPOSE_PROGRESS when not
+    /// given).
+    #[arg(long, value_name = "string")]
+    pub progress: Option<String>,
+    /// Control max parallelism, -1 for unlimited (default -1; COMPOSE_PARALLEL_LIMIT when not
+    /// given).
+    #[arg(long, value_name = "int", allow_negative_numbers = true)]
+    pub parallel: Option<i64>,
+    /// The output settings `--ansi`, `--progress` and the COMPOSE_* variables resolve to.
+    #[arg(skip)]
+    pub output: output::Output,
+    /// The limit on concurrent container actions `--parallel` or COMPOSE_PARALLEL_LIMIT set.
+    #[arg(skip)]
+    pub parallel_limit: Option<usize>,
     /// Where xcompose keeps its state (images, containers, networks).
     #[arg(long = "root", env = "XCOMPOSE_ROOT", default_value = "/var/lib/xcompose")]
     pub root: PathBuf,
@@ -222,10 +241,20 @@ fn die_on_broken_pipe() {
 
 fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
-    let cli = match Cli::from_arg_matches(&matches) {
+    let mut cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(err) => err.exit(),
     };
+    let env = |name: &str| std::env::var(name).ok();
+    let settings = output::Output::resolve(cli.ansi.as_deref(), cli.progress.as_deref(), env)
+        .and_then(|output| Ok((output, output::parallel_limit(cli.parallel, env)?)));
+    match settings {
+        Ok((output, limit)) => (cli.output, cli.parallel_limit) = (output, limit),
+        Err(err) => {
+            eprintln!("{}", error_line(&err));
+            return ExitCode::FAILURE;
+        }
+    }
     if !matches!(cli.command, Command::Supervise { .. } | Command::Dns { .. }) {
         die_on_broken_pipe();
     }

@@ -622,3 +622,155 @@ fn up_attach_flags_choose_the_output_shown() -> Result<()> {
     xcompose(&sb, &dir, &["--profile", "long", "down"])?;
     Ok(())
 }
+
+const RUN_FLAGS: &str = r#"
+services:
+  web:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    cap_drop: [CHOWN]
+    labels: {team: base, keep: "1"}
+    networks:
+      default:
+        aliases: [www]
+  probe:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+"#;
+
+/// The addresses `name` resolves to from the probe service's container (busybox nslookup).
+fn resolve_from_probe(sb: &Sandbox, dir: &Path, name: &str) -> Result<Vec<String>> {
+    let text = xcompose(sb, dir, &["exec", "-T", "probe", "nslookup", name])?;
+    let mut addresses: Vec<String> = text.lines().skip_while(|l| !l.starts_with("Name:")).filter_map(|l| l.strip_prefix("Address:")).map(|a| a.trim().to_string()).collect();
+    addresses.sort();
+    Ok(addresses)
+}
+
+#[test]
+fn run_flags_change_the_one_off_container() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "rf", RUN_FLAGS)?;
+    std::fs::create_dir_all(dir.join("shared"))?;
+    std::fs::write(dir.join("shared/f"), "from-host\n")?;
+    std::fs::write(dir.join("vars"), "A=from-file\nB=b-${A}\n")?;
+    xcompose(&sb, &dir, &["up", "-d", "probe"])?;
+
+    // -v (relative to the project directory), --env-from-file under -e, capabilities (Docker's
+    // default set is a80425fb: the service drops CHOWN, bit 0, which --cap-add gives back;
+    // --cap-drop takes NET_RAW, bit 13), and -q prints no progress.
+    let script = "cat /shared/f; echo $A $B; grep CapEff /proc/self/status";
+    let vars = dir.join("vars");
+    let args = ["run", "--rm", "-q", "-v", "./shared:/shared:ro", "--env-from-file", vars.to_str().unwrap(), "-e", "A=flag", "--cap-add", "CHOWN", "--cap-drop", "NET_RAW", "web", "sh", "-c", script];
+    let out = xcompose_output(&sb, &dir, &args, b"")?;
+    let stderr = String::from_utf8(out.stderr)?;
+    ensure!(out.status.success(), "run failed: {stderr}");
+    assert_eq!(String::from_utf8(out.stdout)?, "from-host\nflag b-flag\nCapEff:\t00000000a80405fb\n");
+    assert!(!stderr.contains("Container"), "-q printed progress: {stderr}");
+
+    // -l adds to and overrides the service's labels.
+    xcompose(&sb, &dir, &["run", "-d", "--name", "rf-labelled", "-l", "team=run", "-l", "extra=x", "web"])?;
+    let listed = xcompose(&sb, &dir, &["ps", "-a", "--format", "{{.Name}} {{.Labels}}"])?;
+    let line = listed.lines().find(|l| l.starts_with("rf-labelled ")).unwrap_or_default();
+    for label in ["team=run", "extra=x", "keep=1"] {
+        assert!(line.split([' ', ',']).any(|l| l == label), "{label} not in {line:?}");
+    }
+
+    // Without --use-aliases a one-off answers to its own name only; with it, to the service's
+    // name and aliases too.
+    let labelled = resolve_from_probe(&sb, &dir, "rf-labelled")?;
+    assert_eq!(labelled.len(), 1, "rf-labelled: {labelled:?}");
+    xcompose(&sb, &dir, &["run", "-d", "--use-aliases", "--name", "rf-aliased", "web"])?;
+    let aliased = resolve_from_probe(&sb, &dir, "rf-aliased")?;
+    assert_eq!(aliased.len(), 1, "rf-aliased: {aliased:?}");
+    assert_eq!(resolve_from_probe(&sb, &dir, "web")?, aliased);
+    assert_eq!(resolve_from_probe(&sb, &dir, "www")?, aliased);
+
+    // -p publishes the given port (and only it); with -P it is refused, as compose refuses it.
+    let http = ["run", "-d", "-p", "127.0.0.1:18091:80", "web", "sh", "-c", "echo published > /tmp/index.html; exec httpd -f -p 80 -h /tmp"];
+    xcompose(&sb, &dir, &http)?;
+    let fetch = || sb.command("timeout").args(["3", "busybox", "wget", "-q", "-O", "-", "http://127.0.0.1:18091/index.html"]).output();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut out = fetch()?;
+    while !out.status.success() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        out = fetch()?;
+    }
+    assert_eq!(String::from_utf8(out.stdout)?, "published\n");
+    assert_eq!(failure(&sb, &dir, &["run", "-P", "-p", "8080:80", "web"])?, "--service-ports and --publish are incompatible");
+    assert_eq!(failure(&sb, &dir, &["run", "-l", "nolabel", "web"])?, "--label \"nolabel\": label must be set as KEY=VALUE");
+    xcompose(&sb, &dir, &["down", "-t", "0"])?;
+    Ok(())
+}
+
+const THREE: &str = r#"
+services:
+  a:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+  b:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+  c:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+"#;
+
+/// xcompose `args` on the project in `dir` with the variables `env` set; fails unless it exits 0.
+fn with_env(sb: &Sandbox, dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Result<(String, String)> {
+    let out = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).envs(env.iter().copied()).args(args).output()?;
+    let (stdout, stderr) = (String::from_utf8(out.stdout)?, String::from_utf8(out.stderr)?);
+    ensure!(out.status.success(), "xcompose {args:?} exited {}: {stderr}", out.status);
+    Ok((stdout, stderr))
+}
+
+#[test]
+fn progress_modes_parallel_limit_and_orphan_variables() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "gp", THREE)?;
+
+    // --progress json: compose's JSON messages, one per line; --parallel 1: one container's
+    // actions at a time, so each container's events come together.
+    let (_, stderr) = with_env(&sb, &dir, &[], &["--progress", "json", "--parallel", "1", "up", "-d"])?;
+    let events: Vec<serde_json::Value> = stderr.lines().map(serde_json::from_str).collect::<Result<_, _>>()?;
+    assert!(events.contains(&serde_json::json!({"id": "Container gp-b-1", "text": "Started"})), "{stderr}");
+    let containers: Vec<&str> = events.iter().filter_map(|e| e["id"].as_str()).filter(|id| id.starts_with("Container")).collect();
+    let mut runs = containers.clone();
+    runs.dedup();
+    assert_eq!(runs.len(), 3, "interleaved with --parallel 1: {containers:?}");
+
+    // COMPOSE_PARALLEL_LIMIT does the same for stop; COMPOSE_STATUS_STDOUT moves the lines.
+    let (stdout, stderr) = with_env(&sb, &dir, &[("COMPOSE_PARALLEL_LIMIT", "1"), ("COMPOSE_STATUS_STDOUT", "1")], &["--progress", "plain", "stop"])?;
+    assert_eq!(stderr, "");
+    let lines: Vec<&str> = stdout.lines().map(str::trim).collect();
+    assert_eq!(lines.len(), 6, "Stopping and Stopped for each: {stdout}");
+    let mut runs: Vec<&str> = lines.iter().filter_map(|l| l.split("  ").next()).collect();
+    runs.dedup();
+    assert_eq!(runs.len(), 3, "one container at a time: {stdout}");
+
+    // COMPOSE_PROGRESS=quiet prints nothing; the flag wins over it.
+    assert_eq!(with_env(&sb, &dir, &[("COMPOSE_PROGRESS", "quiet")], &["start"])?, (String::new(), String::new()));
+    let (_, stderr) = with_env(&sb, &dir, &[("COMPOSE_PROGRESS", "quiet")], &["--progress", "plain", "restart", "a"])?;
+    assert!(stderr.contains("Container gp-a-1  Started"), "{stderr}");
+
+    // Orphans: the warning unless COMPOSE_IGNORE_ORPHANS; removed with COMPOSE_REMOVE_ORPHANS.
+    std::fs::write(dir.join("compose.yaml"), THREE.split("  c:").next().unwrap_or_default())?;
+    let (_, warned) = with_env(&sb, &dir, &[], &["up", "-d"])?;
+    assert!(warned.contains("Found orphan containers ([gp-c-1])"), "{warned}");
+    let (_, quiet) = with_env(&sb, &dir, &[("COMPOSE_IGNORE_ORPHANS", "true")], &["up", "-d"])?;
+    assert!(!quiet.contains("orphan"), "{quiet}");
+    let (_, removed) = with_env(&sb, &dir, &[("COMPOSE_REMOVE_ORPHANS", "1")], &["up", "-d"])?;
+    assert!(removed.contains("Container gp-c-1  Removed"), "{removed}");
+    assert_eq!(running(&sb, &dir)?, ["gp-a-1", "gp-b-1"]);
+
+    // Bad values: compose's messages, nothing done.
+    assert_eq!(failure(&sb, &dir, &["--ansi", "never", "--progress", "tty", "down"])?, "can't use --progress tty while ANSI support is disabled");
+    assert_eq!(failure(&sb, &dir, &["--progress", "fancy", "down"])?, "unsupported --progress value \"fancy\": use auto, tty, plain, json or quiet");
+    assert_eq!(running(&sb, &dir)?, ["gp-a-1", "gp-b-1"]);
+    xcompose(&sb, &dir, &["down", "-t", "0"])?;
+    Ok(())
+}

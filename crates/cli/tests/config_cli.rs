@@ -155,3 +155,32 @@ fn the_compose_file_can_come_from_stdin() {
     assert_eq!(v["name"], xcompose_loader::options::normalize_project_name(&dir_name));
     assert_eq!(v["services"]["web"]["volumes"][0]["source"], dir.path().join("html").display().to_string());
 }
+
+#[test]
+fn no_consistency_prints_what_the_checks_would_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("compose.yaml"), "services:\n  a:\n    image: x\n    networks: [missing]\n").unwrap();
+    assert_one_line_error(&xcompose(dir.path(), &["config"]), &["service \"a\" refers to undefined network missing"]);
+    let out = xcompose(dir.path(), &["-p", "c", "config", "--no-consistency"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // docker compose v2.40.3's output, byte for byte.
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "name: c\nservices:\n  a:\n    image: x\n    networks:\n      missing: null\n");
+}
+
+#[test]
+fn variables_and_environment_of_a_project() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("compose.yaml"), "services:\n  a:\n    image: \"x:${TAG:-latest}\"\n    ports: [\"${PORT}:80\"]\n    environment:\n      R: ${REQ:?need it}\n").unwrap();
+    std::fs::write(dir.path().join(".env"), "FROM_DOT_ENV=1\n").unwrap();
+    // docker compose v2.40.3's table (its rows in random order; xcompose's sorted).
+    let out = xcompose(dir.path(), &["config", "--variables"]);
+    let rows = [("NAME", "REQUIRED", "DEFAULT VALUE", "ALTERNATE VALUE"), ("PORT", "false", "", ""), ("REQ", "true", "", ""), ("TAG", "false", "latest", "")];
+    let expected: String = rows.iter().map(|(a, b, c, d)| format!("{a:<20}{b:<20}{c:<20}{d}\n")).collect();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), expected, "{}", String::from_utf8_lossy(&out.stderr));
+    // The environment: the process's, the .env file's, the project name and the directory.
+    std::fs::write(dir.path().join("compose.yaml"), "services:\n  a:\n    image: x\n").unwrap();
+    let out = xcompose(dir.path(), &["-p", "envs", "config", "--environment"]);
+    let path = std::env::var("PATH").unwrap_or_default();
+    let expected = format!("COMPOSE_PROJECT_NAME=envs\nFROM_DOT_ENV=1\nHOME=/root\nPATH={path}\nPWD={}\n", dir.path().display());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), expected, "{}", String::from_utf8_lossy(&out.stderr));
+}

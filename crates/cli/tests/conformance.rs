@@ -236,3 +236,85 @@ fn config_hash_matches_docker_compose_on_every_project() {
     assert!(passed > 40, "too few projects compared: {passed}");
     assert_eq!(failed, 0, "{failed} projects hash differently from docker compose");
 }
+
+/// How often `$NAME` or `${NAME` is written in the YAML files of `dir`.
+fn uses_of(dir: &Path, name: &str) -> usize {
+    sorted_entries(dir)
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .map(|f| std::fs::read_to_string(f).unwrap_or_default())
+        .map(|text| text.matches(&format!("${{{name}")).count() + text.matches(&format!("${name}")).count())
+        .sum()
+}
+
+/// `config --variables` (table, JSON, YAML), `--environment`, `--no-env-resolution` and
+/// `--no-consistency` print what compose prints wherever compose accepts the project. Compose
+/// prints the variables table in Go's random map order (its rows are compared sorted), and of
+/// a variable written more than once keeps a random one of its forms: where a project does
+/// that, only the names are compared.
+#[test]
+fn config_variables_environment_and_resolution_flags_match_docker_compose() {
+    let reference = reference_binary();
+    let xcompose = PathBuf::from(env!("CARGO_BIN_EXE_xcompose"));
+    let commands: [&[&str]; 6] = [
+        &["config", "--variables"],
+        &["config", "--variables", "--format", "json"],
+        &["config", "--variables", "--format", "yaml"],
+        &["config", "--environment"],
+        &["config", "--no-env-resolution", "--format", "json"],
+        &["config", "--no-consistency", "--format", "json"],
+    ];
+    let table_rows_sorted = |out: &Output| {
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut lines: Vec<&str> = text.lines().collect();
+        if lines.len() > 1 {
+            lines[1..].sort();
+        }
+        lines.join("\n")
+    };
+    let (mut passed, mut failed) = (0, 0);
+    let json = |out: &Output| serde_json::from_slice::<Value>(&out.stdout).ok();
+    let names = |v: Option<Value>| v.and_then(|v| v.as_object().map(|m| m.keys().cloned().collect::<Vec<_>>()));
+    for Case { dir, args } in cases() {
+        let reference_names = names(json(&run(&reference, &dir, &args, commands[1])));
+        let ambiguous = reference_names.clone().unwrap_or_default().iter().any(|n| uses_of(&dir, n) > 1);
+        for command in commands {
+            let want = run(&reference, &dir, &args, command);
+            if !want.status.success() {
+                continue;
+            }
+            let got = run(&xcompose, &dir, &args, command);
+            let same = got.status.success()
+                && if command.contains(&"--variables") {
+                    if ambiguous {
+                        names(json(&run(&xcompose, &dir, &args, commands[1]))) == reference_names
+                    } else if command.len() == 2 {
+                        table_rows_sorted(&got) == table_rows_sorted(&want)
+                    } else {
+                        got.stdout == want.stdout
+                    }
+                } else if command.contains(&"--environment") {
+                    got.stdout == want.stdout
+                } else {
+                    json(&got) == json(&want)
+                };
+            if same {
+                passed += 1;
+            } else {
+                failed += 1;
+                println!(
+                    "FAIL {} {} {}\n    xcompose: {}{}\n    compose:  {}",
+                    dir.display(),
+                    args.join(" "),
+                    command.join(" "),
+                    String::from_utf8_lossy(&got.stdout).trim().replace('\n', " | "),
+                    String::from_utf8_lossy(&got.stderr).trim(),
+                    String::from_utf8_lossy(&want.stdout).trim().replace('\n', " | ")
+                );
+            }
+        }
+    }
+    println!("config flags: {passed} passed, {failed} failed");
+    assert!(passed > 300, "too few outputs compared: {passed}");
+    assert_eq!(failed, 0, "{failed} outputs differ from docker compose");
+}

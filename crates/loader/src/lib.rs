@@ -47,7 +47,9 @@ pub fn load(opts: &ProjectOptions) -> Result<Project, LoadError> {
     project::resolve_label_files(&mut project)?;
     project::resolve_file_object_environment(&mut project, &resolved.environment);
     project::apply_profiles(&mut project, &active_profiles(opts, &resolved), &opts.services)?;
-    project::check_consistency(&project)?;
+    if !opts.skip_consistency {
+        project::check_consistency(&project)?;
+    }
     if opts.prune_unused {
         project::prune_unused(&mut project);
     }

@@ -39,6 +39,8 @@ pub struct ProjectOptions {
     pub prune_unused: bool,
     /// Resolve `env_file` into `environment` (`config` does; `--no-interpolate` keeps them).
     pub resolve_env_files: bool,
+    /// Skip the checks of references between services and resources (`config --no-consistency`).
+    pub skip_consistency: bool,
 }
 
 impl ProjectOptions {

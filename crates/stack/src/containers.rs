@@ -174,12 +174,12 @@ impl Stack {
     }
 
     /// Attaches container `id` of `service_name` to its service's networks, afresh (whatever
-    /// an earlier, interrupted attach left is undone first), under its DNS names (the service,
-    /// the container's name and short id, the network's aliases), has the project's resolver
-    /// answer in its namespace, and writes its /etc/hosts and /etc/resolv.conf (that resolver,
+    /// an earlier, interrupted attach left is undone first), under its DNS names (the container's
+    /// name and short id; with `service_aliases`, the service and the network's aliases), has
+    /// the project's resolver answer in its namespace, and writes its /etc/hosts and /etc/resolv.conf (that resolver,
     /// 127.0.0.11). A container sharing another's network namespace gets that one's
     /// /etc/resolv.conf, as with Docker.
-    pub(crate) fn connect(&self, id: &str, service_name: &str, service: &Service) -> Result<(), StackError> {
+    pub(crate) fn connect(&self, id: &str, service_name: &str, service: &Service, service_aliases: bool) -> Result<(), StackError> {
         let netns = self.runtime.netns_path(id);
         match self.runtime.find(id)?.supervisor.spec.network {
             NetworkNamespace::Join(path) if path == netns => {}
@@ -216,8 +216,14 @@ impl Stack {
                 Some(a) => Some(a.parse::<Ipv6Addr>().map_err(|_| StackError::Service { service: service_name.into(), message: format!("invalid ipv6_address {a:?}") })?),
                 None => None,
             };
-            let mut names = vec![service_name.to_string(), record.name.clone(), id[..12].to_string()];
-            names.extend(options.map(|o| o.aliases.clone()).unwrap_or_default());
+            // Compose's getAliases: a service's containers answer to the service's name and
+            // aliases, a one-off (`run`) only with --use-aliases; Docker adds the container's
+            // name and short id.
+            let mut names = vec![record.name.clone(), id[..12].to_string()];
+            if service_aliases {
+                names.push(service_name.to_string());
+                names.extend(options.map(|o| o.aliases.clone()).unwrap_or_default());
+            }
             let network_record = self.networks.get(&network.name)?.ok_or_else(|| StackError::Network(format!("network {} not found: run `xcompose up` to create it", network.name)))?;
             let settings = crate::network_options::interface_settings(service_name, service, &key, options, i == 0)?;
             let request = EndpointRequest { requested, requested6, names: &names, settings, default_route: gateway4 == Some(i), default_route6: gateway6 == Some(i) };

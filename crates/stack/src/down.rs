@@ -23,6 +23,8 @@ pub struct DownOptions {
     pub images: Option<RemoveImages>,
     /// `down SERVICE...`: only these services' containers (all when empty).
     pub services: Vec<String>,
+    /// `COMPOSE_IGNORE_ORPHANS`: no warning about orphan containers.
+    pub ignore_orphans: bool,
 }
 
 /// `--rmi`'s values.
@@ -60,7 +62,7 @@ impl Stack {
         let mut batches: Vec<Vec<ContainerSummary>> = Vec::new();
         if opts.remove_orphans {
             batches.push(orphans);
-        } else {
+        } else if !opts.ignore_orphans {
             for orphan in &orphans {
                 eprintln!("Found orphan containers ([{}]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.", orphan.name);
             }

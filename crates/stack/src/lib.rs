@@ -12,6 +12,7 @@
 mod blkio;
 mod boot;
 mod build;
+mod concurrency;
 mod containers;
 mod copy;
 mod devices;
@@ -78,6 +79,7 @@ pub struct Stack {
     volumes: xcompose_volumes::VolumeStore,
     ports: ports::Ports,
     progress: Box<Progress>,
+    parallel: Option<usize>,
 }
 
 impl Stack {
@@ -99,12 +101,19 @@ impl Stack {
             ports: ports::Ports::open(root)?,
             volumes,
             progress: Box::new(|_, _, _| {}),
+            parallel: None,
         })
     }
 
     /// Reports progress through `progress(kind, name, status)`.
     pub fn with_progress(mut self, progress: Box<Progress>) -> Self {
         self.progress = progress;
+        self
+    }
+
+    /// Runs at most `limit` container actions at once (`--parallel`; all at once if `None`).
+    pub fn with_parallel(mut self, limit: Option<usize>) -> Self {
+        self.parallel = limit;
         self
     }
 

@@ -25,13 +25,10 @@ impl Stack {
             .collect())
     }
 
-    /// Runs `job` on each of `containers` in parallel; the first error, after all finished.
+    /// Runs `job` on each of `containers` in parallel (at most `--parallel` at a time); the
+    /// first error, after all finished.
     pub(crate) fn each(&self, containers: &[ContainerSummary], job: impl Fn(&ContainerSummary) -> Result<(), StackError> + Sync) -> Result<(), StackError> {
-        let job = &job;
-        let results: Vec<Result<(), StackError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = containers.iter().map(|c| scope.spawn(move || job(c))).collect();
-            handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
-        });
+        let results = crate::concurrency::run_all(containers, self.parallel, job);
         results.into_iter().collect::<Result<Vec<()>, StackError>>().map(|_| ())
     }
 

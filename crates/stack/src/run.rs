@@ -1,6 +1,9 @@
 //! `run`: a one-off container of a service (`<project>-<service>-run-<id>`), its dependencies
 //! brought up first unless told otherwise.
 
+use std::collections::BTreeMap;
+
+use xcompose_loader::model::{Port, ServiceVolume};
 use xcompose_orchestrator::naming::oneoff_name;
 
 use crate::{Stack, StackError, UpOptions};
@@ -26,6 +29,20 @@ pub struct RunOptions {
     pub service_ports: bool,
     /// `--build`: build the image first even if it exists (a missing one is always built).
     pub build: bool,
+    /// `-p`/`--publish`: the ports to publish instead of the service's.
+    pub publish: Vec<Port>,
+    /// `-v`/`--volume`: mounts added to the service's (one for a target the service mounts
+    /// replaces it); bind sources absolute.
+    pub volumes: Vec<ServiceVolume>,
+    /// `-l`/`--label`: labels added to or overriding the service's.
+    pub labels: BTreeMap<String, String>,
+    /// `--cap-add`.
+    pub cap_add: Vec<String>,
+    /// `--cap-drop`.
+    pub cap_drop: Vec<String>,
+    /// `--use-aliases`: the container answers to the service's name and network aliases too,
+    /// not only to its own name.
+    pub use_aliases: bool,
 }
 
 impl Stack {
@@ -66,14 +83,15 @@ impl Stack {
         service.restart.clear();
         service.deploy = None;
         if !opts.service_ports {
-            service.ports.clear();
+            service.ports.clone_from(&opts.publish);
         }
+        apply_overrides(&mut service, opts);
         let name = opts.name.clone().unwrap_or_else(|| oneoff_name(&self.project.name, service_name, &unique_suffix()));
         self.report("Container", &name, "Creating");
         let id = self.create_from(service_name, &service, 1, &name, true, &Default::default())?;
         self.report("Container", &name, "Created");
         xcompose_fault::point("run.created");
-        self.connect(&id, service_name, &service)?;
+        self.connect(&id, service_name, &service, opts.use_aliases)?;
         self.runtime.start(&id)?;
         xcompose_fault::point("run.started");
         Ok(id)
@@ -90,6 +108,21 @@ impl Stack {
         }
         Ok(())
     }
+}
+
+/// `run`'s mounts, labels and capabilities applied to the one-off copy of the service, as
+/// compose's runCommand applies them: an added capability is no longer dropped and a dropped one
+/// no longer added.
+fn apply_overrides(service: &mut xcompose_loader::model::Service, opts: &RunOptions) {
+    for volume in &opts.volumes {
+        service.volumes.retain(|v| v.target != volume.target);
+        service.volumes.push(volume.clone());
+    }
+    service.labels.extend(opts.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+    service.cap_drop.retain(|c| !opts.cap_add.contains(c));
+    service.cap_add.extend(opts.cap_add.iter().filter(|c| !service.cap_add.contains(c)).cloned().collect::<Vec<_>>());
+    service.cap_add.retain(|c| !opts.cap_drop.contains(c));
+    service.cap_drop.extend(opts.cap_drop.iter().filter(|c| !service.cap_drop.contains(c)).cloned().collect::<Vec<_>>());
 }
 
 /// 12 hex digits that make a one-off container's name unique.

@@ -46,6 +46,8 @@ pub struct UpOptions {
     pub quiet_pull: bool,
     /// `--build` / `--no-build`: when images with a `build:` section are built.
     pub build: crate::BuildPolicy,
+    /// `COMPOSE_IGNORE_ORPHANS`: no warning about orphan containers.
+    pub ignore_orphans: bool,
 }
 
 /// How often states are polled while waiting.
@@ -89,7 +91,7 @@ impl Stack {
         self.pull_for_up(&opts.plan.services, opts.pull, opts.quiet_pull)?;
         self.repair()?;
         let plan = self.plan(opts)?;
-        for orphan in &plan.orphans {
+        for orphan in plan.orphans.iter().filter(|_| !opts.ignore_orphans) {
             eprintln!("Found orphan containers ([{orphan}]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.");
         }
         // Networks, volumes and orphans first; then every container action at once, each
@@ -131,13 +133,10 @@ impl Stack {
         Ok(())
     }
 
-    /// Runs `job` on every action at once; the first error once all have finished.
+    /// Runs `job` on every action at once (at most `--parallel` at a time); the first error once
+    /// all have finished.
     fn in_parallel(&self, actions: &[Action], job: impl Fn(&Action) -> Result<(), StackError> + Sync) -> Result<(), StackError> {
-        let job = &job;
-        let results: Vec<Result<(), StackError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = actions.iter().map(|action| scope.spawn(move || job(action))).collect();
-            handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
-        });
+        let results = crate::concurrency::run_all(actions, self.parallel, job);
         // The root cause first: failures of actions aborted because another failed come after.
         let mut errors: Vec<StackError> = results.into_iter().filter_map(Result::err).collect();
         errors.sort_by_key(|e| matches!(e, StackError::Aborted));
@@ -191,7 +190,7 @@ impl Stack {
         }
         let definition = &self.project.services[service];
         if !matches!(action, Action::Restart { .. }) {
-            self.connect(&id, service, definition)?;
+            self.connect(&id, service, definition, true)?;
         }
         schedule.wait_for(definition.depends_on.keys().map(String::as_str))?;
         self.wait_dependencies(definition)?;
@@ -248,7 +247,7 @@ impl Stack {
     pub(crate) fn start_service_container(&self, service: &str, id: &str, name: &str) -> Result<(), StackError> {
         if let Some(definition) = self.project.services.get(service) {
             self.wait_dependencies(definition)?;
-            self.connect(id, service, definition)?;
+            self.connect(id, service, definition, true)?;
         }
         self.report("Container", name, "Starting");
         self.runtime.start(id)?;

@@ -7,6 +7,8 @@ use anyhow::Result;
 use xcompose_stack::{ContainerInfo, LogLine, Stack};
 use xcompose_supervisor::state::{ContainerState, Status};
 
+use crate::output::Output;
+
 /// How lines are printed.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Style {
@@ -20,10 +22,11 @@ pub struct Style {
     pub color: bool,
 }
 
-/// Whether output to stdout may be coloured: a terminal, and neither `--no-color` nor `NO_COLOR`.
-pub fn colors_wanted(no_color: bool) -> bool {
+/// Whether output to stdout may be coloured: never with `--no-color`; else as `--ansi` says,
+/// its `auto` meaning a terminal and no `NO_COLOR`.
+pub fn colors_wanted(output: &Output, no_color: bool) -> bool {
     use std::io::IsTerminal;
-    !no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+    !no_color && output.colors(std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal())
 }
 
 /// The name compose shows for a container in its output: `web-1` for the project's own naming

@@ -56,12 +56,12 @@ pub fn run(cli: &Cli, args: &CommitArgs) -> Result<ExitCode> {
     let line = format!("Commit {}", container.name);
     if cli.dry_run {
         // compose's dry run: the progress lines, no image.
-        let progress = super::progress::reporter(super::dry_run::PREFIX);
+        let progress = super::progress::reporter(&cli.output, true);
         progress("", &line, "Committing");
         progress("", &line, "Committed");
         return Ok(ExitCode::SUCCESS);
     }
-    let progress = super::progress::reporter("");
+    let progress = super::progress::reporter(&cli.output, false);
     progress("", &line, "Committing");
     // Docker pauses the container while its layer is read so that it is consistent.
     let paused = args.pause && container.state.status == xcompose_supervisor::state::Status::Running;

@@ -25,8 +25,8 @@ pub struct ConfigArgs {
     /// Services to render (default: all).
     pub services: Vec<String>,
     /// Format the output.
-    #[arg(long, value_enum, default_value = "yaml")]
-    pub format: Format,
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
     /// Only validate the configuration, don't print anything.
     #[arg(short, long)]
     pub quiet: bool,
@@ -52,6 +52,19 @@ pub struct ConfigArgs {
     /// Don't interpolate environment variables.
     #[arg(long)]
     pub no_interpolate: bool,
+    /// Print environment used for interpolation.
+    #[arg(long)]
+    pub environment: bool,
+    /// Print model variables and default values.
+    #[arg(long)]
+    pub variables: bool,
+    /// Don't resolve service env files (accepted: compose v2.40.3 prints the same with it, its
+    /// env files read into `environment`).
+    #[arg(long)]
+    pub no_env_resolution: bool,
+    /// Don't check model consistency - warning: may produce invalid Compose output.
+    #[arg(long)]
+    pub no_consistency: bool,
     /// Save to file (default: stdout).
     #[arg(short, long)]
     pub output: Option<std::path::PathBuf>,
@@ -63,8 +76,30 @@ pub fn run(cli: &Cli, args: &ConfigArgs) -> Result<ExitCode> {
     opts.interpolate = !args.no_interpolate;
     opts.services = args.services.clone();
     opts.prune_unused = true;
+    opts.skip_consistency = args.no_consistency;
     // Compose hashes services with their env files unread (the hash names the files, not their content).
     opts.resolve_env_files = !args.no_interpolate && args.hash.is_none();
+    if args.variables {
+        opts.interpolate = false;
+        let variables = super::config_vars::variables(&opts)?;
+        let text = match args.format {
+            None => super::config_vars::table(&variables),
+            Some(Format::Json) => super::config_vars::json(&variables)?,
+            Some(Format::Yaml) => super::config_vars::yaml(&variables),
+        };
+        write_output(args, &text)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.environment {
+        // The environment interpolation sees, with what compose adds: the project's name and
+        // the directory the command runs in.
+        let project = xcompose_loader::load(&opts)?;
+        let mut environment: std::collections::BTreeMap<String, String> = xcompose_loader::options::resolve(&opts)?.environment.into_iter().collect();
+        environment.insert("COMPOSE_PROJECT_NAME".into(), project.name.clone());
+        environment.insert("PWD".into(), opts.cwd.display().to_string());
+        write_output(args, &super::config_vars::environment(&environment))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.list_profiles {
         // Every profile defined, whether active or not.
         opts.profiles = vec!["*".into()];
@@ -73,7 +108,7 @@ pub fn run(cli: &Cli, args: &ConfigArgs) -> Result<ExitCode> {
         // Values such as `${PORT}` cannot be typed before interpolation: print the merged model.
         let model = xcompose_loader::load_untyped(&opts)?;
         if !args.quiet {
-            let text = match args.format {
+            let text = match args.format.unwrap_or(Format::Yaml) {
                 Format::Json => serde_json::to_string_pretty(&model)?,
                 Format::Yaml => crate::compose_yaml::to_yaml(&model),
             };
@@ -161,7 +196,7 @@ fn render(project: &Project, args: &ConfigArgs) -> Result<String> {
         return Ok(out);
     }
     let mut value = serde_json::to_value(project)?;
-    if matches!(args.format, Format::Yaml) {
+    if matches!(args.format, None | Some(Format::Yaml)) {
         // Compose's YAML prints the `x-*` extensions its JSON leaves out.
         crate::compose_yaml::add_extensions(project, &mut value);
     }
@@ -169,7 +204,7 @@ fn render(project: &Project, args: &ConfigArgs) -> Result<String> {
         // Printed output must load again to the same project, so literal `$` are escaped as compose does.
         value = escape_dollars(value);
     }
-    Ok(match args.format {
+    Ok(match args.format.unwrap_or(Format::Yaml) {
         Format::Json => serde_json::to_string_pretty(&json_top_level(value))?,
         Format::Yaml => crate::compose_yaml::to_yaml(&value),
     })

@@ -73,7 +73,7 @@ pub fn run(cli: &Cli, args: &ConvertArgs) -> Result<ExitCode> {
     }
     let config_args = ConfigArgs {
         services: args.services.clone(),
-        format,
+        format: Some(format),
         quiet: false,
         list_services: false,
         list_volumes: false,
@@ -82,6 +82,10 @@ pub fn run(cli: &Cli, args: &ConvertArgs) -> Result<ExitCode> {
         list_images: false,
         hash: None,
         no_interpolate: false,
+        environment: false,
+        variables: false,
+        no_env_resolution: false,
+        no_consistency: false,
         output: args.output.clone().filter(|o| o != Path::new("-")),
     };
     config::run(cli, &config_args)

@@ -102,7 +102,7 @@ pub fn run(cli: &Cli, args: &CpArgs) -> Result<ExitCode> {
         (None, Some(service)) => (service, false),
     };
     let stack = super::project::open(cli, &[])?;
-    let progress = super::progress::reporter("");
+    let progress = super::progress::reporter(&cli.output, false);
     for container in targets(&stack, service, args, from_service)? {
         let name = &container.name;
         let message = if from_service { format!("copy {name}:{source} to {destination}") } else { format!("copy {source} to {name}:{destination}") };

@@ -15,7 +15,7 @@ pub struct DownArgs {
     /// Remove named volumes declared in the "volumes" section of the Compose file and anonymous volumes attached to containers.
     #[arg(short = 'v', long)]
     pub volumes: bool,
-    /// Remove containers for services not defined in the Compose file.
+    /// Remove containers for services not defined in the Compose file (default: COMPOSE_REMOVE_ORPHANS).
     #[arg(long)]
     pub remove_orphans: bool,
     /// Specify a shutdown timeout in seconds.
@@ -32,6 +32,6 @@ pub struct DownArgs {
 pub fn run(cli: &Cli, args: &DownArgs) -> Result<ExitCode> {
     let images = args.rmi.as_deref().map(str::parse::<RemoveImages>).transpose().map_err(|e| anyhow!(e))?;
     let stack = super::project::open(cli, &args.services)?;
-    stack.down(&DownOptions { volumes: args.volumes, remove_orphans: args.remove_orphans, timeout: args.timeout.map(Duration::from_secs), images, services: args.services.clone() })?;
+    stack.down(&DownOptions { volumes: args.volumes, remove_orphans: super::project::remove_orphans(args.remove_orphans), timeout: args.timeout.map(Duration::from_secs), images, services: args.services.clone(), ignore_orphans: super::project::ignore_orphans() })?;
     Ok(ExitCode::SUCCESS)
 }

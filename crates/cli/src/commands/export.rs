@@ -40,7 +40,7 @@ pub fn run(cli: &Cli, args: &ExportArgs) -> Result<ExitCode> {
     }
     let name = &container.name;
     let line = format!("{name} export {name} to {}", args.output.as_deref().unwrap_or_default());
-    let progress = super::progress::reporter("");
+    let progress = super::progress::reporter(&cli.output, false);
     progress("", &line, "Exporting");
     match &args.output {
         None => stack.export(&container.id, &mut std::io::stdout().lock())?,

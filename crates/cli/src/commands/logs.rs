@@ -59,7 +59,7 @@ pub fn run(cli: &Cli, args: &LogsArgs) -> Result<ExitCode> {
             bail!("service {:?} is not running container #{}", args.services[0], args.index);
         }
     }
-    let style = Style { prefix: !args.no_log_prefix, timestamps: args.timestamps, split_streams: false, color: colors_wanted(args.no_color) };
+    let style = Style { prefix: !args.no_log_prefix, timestamps: args.timestamps, split_streams: false, color: colors_wanted(&cli.output, args.no_color) };
     let width = name_width(&containers);
     let tail: Option<usize> = args.tail.parse().ok();
     let now = chrono::Utc::now();

@@ -21,7 +21,23 @@ pub fn open_in(cli: &Cli, services: &[String], root: &Path) -> Result<Stack> {
     let project = xcompose_loader::load(&opts)?;
     let exe = std::env::current_exe().context("finding the xcompose binary")?;
     let stack = Stack::new(project, &working_dir, &files, root, &exe)?;
-    Ok(stack.with_progress(super::progress::reporter("")))
+    Ok(stack.with_progress(super::progress::reporter(&cli.output, false)).with_parallel(cli.parallel_limit))
+}
+
+/// Whether variable `name` is true, as compose's utils.StringToBool reads it (Go's
+/// strconv.ParseBool of its lower case; anything else is false).
+fn env_true(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| matches!(v.to_lowercase().as_str(), "1" | "t" | "true"))
+}
+
+/// `COMPOSE_IGNORE_ORPHANS`: `up` and `down` then say nothing about orphan containers.
+pub fn ignore_orphans() -> bool {
+    env_true("COMPOSE_IGNORE_ORPHANS")
+}
+
+/// `--remove-orphans`, whose default is `COMPOSE_REMOVE_ORPHANS`.
+pub fn remove_orphans(flag: bool) -> bool {
+    flag || env_true("COMPOSE_REMOVE_ORPHANS")
 }
 
 /// The running container of `service` that `attach`, `export` and the like act on, as compose's

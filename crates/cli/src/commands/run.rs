@@ -1,5 +1,6 @@
 //! `xcompose run`: a one-off command in a new container of a service; exits with its exit code.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use clap::Args;
 use xcompose_stack::RunOptions;
 
 use super::attach::{catch_interrupts, has_stopped, interrupted, Follower, Style};
+use super::run_flags;
 use crate::Cli;
 
 /// `run`'s flags.
@@ -47,6 +49,34 @@ pub struct RunArgs {
     /// Disable pseudo-TTY allocation (xcompose never allocates one yet).
     #[arg(short = 'T', long = "no-TTY")]
     pub no_tty: bool,
+    /// Publish a container's port(s) to the host.
+    #[arg(short = 'p', long = "publish")]
+    pub publish: Vec<String>,
+    /// Bind mount a volume.
+    #[arg(short = 'v', long = "volume")]
+    pub volumes: Vec<String>,
+    /// Add or override a label.
+    #[arg(short = 'l', long = "label")]
+    pub labels: Vec<String>,
+    /// Add Linux capabilities.
+    #[arg(long, value_delimiter = ',')]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities.
+    #[arg(long, value_delimiter = ',')]
+    pub cap_drop: Vec<String>,
+    /// Use the service's network useAliases in the network(s) the container connects to.
+    #[arg(long)]
+    pub use_aliases: bool,
+    /// Set environment variables from file.
+    #[arg(long = "env-from-file")]
+    pub env_from_file: Vec<PathBuf>,
+    /// Keep STDIN open even if not attached (accepted as compose's default; xcompose does not
+    /// pass its standard input to the container yet).
+    #[arg(short = 'i', long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "true|false")]
+    pub interactive: bool,
+    /// Don't print anything to STDOUT (no progress lines either).
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
     /// The service.
     pub service: String,
     /// The command and its arguments (the service's command if absent).
@@ -56,18 +86,29 @@ pub struct RunArgs {
 
 /// Runs `run`.
 pub fn run(cli: &Cli, args: &RunArgs) -> Result<ExitCode> {
-    let stack = super::project::open(cli, std::slice::from_ref(&args.service))?;
+    if args.service_ports && !args.publish.is_empty() {
+        anyhow::bail!("--service-ports and --publish are incompatible");
+    }
+    let (working_dir, _) = xcompose_loader::project_files(&cli.project_options())?;
     let opts = RunOptions {
         command: (!args.command.is_empty()).then(|| args.command.clone()),
         entrypoint: args.entrypoint.as_ref().map(|e| shlex::split(e).unwrap_or_else(|| vec![e.clone()])),
-        env: args.env.clone(),
+        env: run_flags::environment(&args.env, &args.env_from_file)?,
         user: args.user.clone(),
         workdir: args.workdir.clone(),
         name: args.name.clone(),
         no_deps: args.no_deps,
         service_ports: args.service_ports,
         build: args.build,
+        publish: run_flags::ports(&args.publish)?,
+        volumes: run_flags::volumes(&args.volumes, &working_dir)?,
+        labels: run_flags::labels(&args.labels)?,
+        cap_add: args.cap_add.clone(),
+        cap_drop: args.cap_drop.clone(),
+        use_aliases: args.use_aliases,
     };
+    let stack = super::project::open(cli, std::slice::from_ref(&args.service))?;
+    let stack = if args.quiet { stack.with_progress(Box::new(|_, _, _| {})) } else { stack };
     catch_interrupts()?;
     let id = stack.run(&args.service, &opts)?;
     if args.detach {

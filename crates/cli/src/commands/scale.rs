@@ -62,6 +62,7 @@ pub fn run(cli: &Cli, args: &ScaleArgs) -> Result<ExitCode> {
         pull: None,
         quiet_pull: false,
         build: Default::default(),
+        ignore_orphans: super::project::ignore_orphans(),
     };
     stack.up(&opts)?;
     Ok(ExitCode::SUCCESS)

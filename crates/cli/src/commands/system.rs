@@ -112,7 +112,7 @@ fn boot_project(cli: &Cli, exe: &std::path::Path, name: &str, origin: &Origin) -
     opts.project_directory = Some(origin.working_dir.clone());
     let (working_dir, files) = xcompose_loader::project_files(&opts)?;
     let project = xcompose_loader::load(&opts)?;
-    let stack = Stack::new(project, &working_dir, &files, &cli.root, exe)?.with_progress(super::progress::reporter(""));
+    let stack = Stack::new(project, &working_dir, &files, &cli.root, exe)?.with_progress(super::progress::reporter(&cli.output, false)).with_parallel(cli.parallel_limit);
     stack.boot()?;
     Ok(())
 }

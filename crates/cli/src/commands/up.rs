@@ -36,7 +36,7 @@ pub struct UpArgs {
     /// Recreate anonymous volumes instead of retrieving data from the previous containers.
     #[arg(short = 'V', long)]
     pub renew_anon_volumes: bool,
-    /// Remove containers for services not defined in the Compose file.
+    /// Remove containers for services not defined in the Compose file (default: COMPOSE_REMOVE_ORPHANS).
     #[arg(long)]
     pub remove_orphans: bool,
     /// Don't start linked services.
@@ -113,7 +113,7 @@ pub fn create(cli: &Cli, args: &UpArgs) -> Result<ExitCode> {
 fn dry_run(cli: &Cli, args: &UpArgs, opts: &UpOptions) -> Result<ExitCode> {
     let scratch = dry_run::scratch_root(&cli.root)?;
     let stack = super::project::open_in(cli, &args.services, scratch.path())?;
-    let report = super::progress::reporter(dry_run::PREFIX);
+    let report = super::progress::reporter(&cli.output, true);
     for (kind, name, status) in dry_run::up_events(&stack, &stack.plan(opts)?, opts.no_start)? {
         report(kind, &name, status);
     }
@@ -133,7 +133,7 @@ fn up_options(args: &UpArgs) -> Result<UpOptions> {
         plan: xcompose_orchestrator::plan::UpOptions {
             force_recreate: args.force_recreate,
             no_recreate: args.no_recreate,
-            remove_orphans: args.remove_orphans,
+            remove_orphans: super::project::remove_orphans(args.remove_orphans),
             scale,
             services: args.services.clone(),
             no_deps: args.no_deps,
@@ -152,6 +152,7 @@ fn up_options(args: &UpArgs) -> Result<UpOptions> {
             (_, true) => xcompose_stack::BuildPolicy::Never,
             _ => xcompose_stack::BuildPolicy::Missing,
         },
+        ignore_orphans: super::project::ignore_orphans(),
     })
 }
 
@@ -209,13 +210,13 @@ pub fn run(cli: &Cli, args: &UpArgs) -> Result<ExitCode> {
     let shown = attached_services(&stack, args)?;
     catch_interrupts()?;
     stack.up(&opts)?;
-    attach(&stack, args, &shown)
+    attach(cli, &stack, args, &shown)
 }
 
 /// Attached mode: the containers' output, prefixed, until they all stop; with
 /// `--abort-on-container-exit`, until one stops (`--abort-on-container-failure`: fails), then all
 /// are stopped. Ctrl+C stops them all.
-fn attach(stack: &Stack, args: &UpArgs, attached: &[String]) -> Result<ExitCode> {
+fn attach(cli: &Cli, stack: &Stack, args: &UpArgs, attached: &[String]) -> Result<ExitCode> {
     // compose: --exit-code-from implies --abort-on-container-exit unless failures alone abort.
     let abort = args.abort_on_container_exit || (args.exit_code_from.is_some() && !args.abort_on_container_failure);
     if let Some(service) = &args.exit_code_from {
@@ -226,7 +227,7 @@ fn attach(stack: &Stack, args: &UpArgs, attached: &[String]) -> Result<ExitCode>
     let containers: Vec<_> = stack.containers()?.into_iter().filter(|c| !c.oneoff && attached.contains(&c.service)).collect();
     let names: Vec<&str> = containers.iter().map(display_name).collect();
     println!("Attaching to {}", names.join(", "));
-    let style = Style { prefix: !args.no_log_prefix, timestamps: args.timestamps, color: super::attach::colors_wanted(args.no_color), ..Style::default() };
+    let style = Style { prefix: !args.no_log_prefix, timestamps: args.timestamps, color: super::attach::colors_wanted(&cli.output, args.no_color), ..Style::default() };
     let mut follower = Follower::new(containers, None, style);
     let mut reported = vec![false; follower.containers().len()];
     let mut first_exit: Option<i32> = None;

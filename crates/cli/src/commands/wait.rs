@@ -28,7 +28,7 @@ pub fn run(cli: &Cli, args: &WaitArgs) -> Result<ExitCode> {
     let code = stack.wait_stopped(&args.services, &mut |id, code| println!("container {id:?} exited with status code {code}"))?;
     let Some(code) = code else { bail!("no containers for project {name:?}") };
     if args.down_project {
-        stack.down(&DownOptions { volumes: false, remove_orphans: true, timeout: None, images: None, services: Vec::new() })?;
+        stack.down(&DownOptions { volumes: false, remove_orphans: true, timeout: None, images: None, services: Vec::new(), ignore_orphans: false })?;
     }
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
 }

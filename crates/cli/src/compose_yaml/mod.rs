@@ -15,6 +15,11 @@ use types::{Kind, Ty};
 
 pub use extensions::add as add_extensions;
 
+/// A string value as yaml.v3 writes it (plain, quoted or as a block).
+pub fn string_value(s: &str, indent: usize) -> String {
+    scalar::string(s, Position::Value, indent)
+}
+
 /// A project's JSON form as compose's `config` prints it (the extensions only JSON leaves out
 /// come from [`add_extensions`]).
 pub fn to_yaml(project: &Value) -> String {
