@@ -361,3 +361,38 @@ fn bind_recursive_decides_what_the_mounts_under_the_source_are() -> Result<()> {
     assert!(err.lines().last().is_some_and(|l| l.contains("bind recursive \"writable\" needs a read-only mount")), "{err}");
     Ok(())
 }
+
+#[test]
+fn bind_propagation_carries_mounts_made_after_the_start_as_docker_does() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let host = sb.temp_dir().join("host");
+    std::fs::create_dir_all(host.join("later"))?;
+    let bind = |target: &str, propagation: &str| format!("      - type: bind\n        source: {}\n        target: {target}\n        bind: {{propagation: {propagation}}}\n", host.display());
+    let service = |name: &str, privileged: bool, binds: &str| format!("  {name}:\n    image: busybox:latest\n    init: true\n    privileged: {privileged}\n    command: [\"sleep\", \"1000\"]\n    volumes:\n{binds}");
+    // writer after reader, so that reader's refusal is the one met.
+    let stack = format!("services:\n{}{}    depends_on: [reader]\n", service("reader", false, &(bind("/slave", "rslave") + &bind("/private", "rprivate"))), service("writer", true, &bind("/shared", "rshared")));
+
+    // On a private mount, a slave or shared bind is refused as Docker refuses it; nothing is made.
+    let dir = project(&sb, "prop", &stack)?;
+    let err = fails(&sb, &dir, &["up", "-d"])?;
+    let expected = format!("path {} is mounted on ", host.display());
+    assert!(err.lines().last().is_some_and(|l| l.contains(&expected) && l.contains("but it is not a shared or slave mount")), "{err}");
+    assert_eq!(xcompose(&sb, &dir, &["ps", "-a", "-q"])?.trim(), "", "a container was made");
+
+    // Made a shared mount, it is accepted.
+    let host_text = host.to_str().unwrap();
+    sb.run_ok("mount", &["--bind", host_text, host_text])?;
+    sb.run_ok("mount", &["--make-shared", host_text])?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    // A tmpfs mounted on the host after the start reaches the rslave bind, not the rprivate one.
+    sb.run_ok("mount", &["-t", "tmpfs", "tmpfs", host.join("later").to_str().unwrap()])?;
+    sb.run_ok("sh", &["-c", &format!("echo after > {}/later/file", host.display())])?;
+    assert_eq!(xcompose(&sb, &dir, &["exec", "-T", "reader", "cat", "/slave/later/file"])?.trim(), "after");
+    let private = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(["exec", "-T", "reader", "test", "-e", "/private/later/file"]).output()?;
+    assert!(!private.status.success(), "the rprivate bind saw the host's new mount");
+    // A mount made inside the rshared bind reaches the host.
+    xcompose(&sb, &dir, &["exec", "-T", "writer", "sh", "-c", "mkdir -p /shared/inner && mount -t tmpfs tmpfs /shared/inner && echo inside > /shared/inner/file"])?;
+    assert_eq!(sb.run_ok("cat", &[host.join("inner/file").to_str().unwrap()])?.trim(), "inside");
+    xcompose(&sb, &dir, &["down"])?;
+    Ok(())
+}

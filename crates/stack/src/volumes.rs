@@ -73,7 +73,7 @@ impl Stack {
             }
             let volume = self.anonymous_volume(&target, inherited)?;
             seed_from_image(&self.volumes, &volume.name, layers, &target)?;
-            mounts.push(Mount { target, kind: MountKind::Bind { source: volume.mountpoint, recursive: Recursive::default() }, read_only: false });
+            mounts.push(Mount { target, kind: MountKind::Bind { source: volume.mountpoint, recursive: Recursive::default(), propagation: Default::default() }, read_only: false });
         }
         Ok(mounts)
     }
