@@ -139,8 +139,8 @@ fn network_settings_that_cannot_work_are_refused_before_anything_is_made() -> Re
             "ipam subnet \"fd00:5::/64\" is IPv6 but IPv6 is not enabled: add enable_ipv6: true to the network",
         ),
         (
-            "services:\n  web:\n    image: busybox:latest\nnetworks:\n  default:\n    driver_opts:\n      com.docker.network.bridge.enable_icc: \"false\"\n",
-            "network default: driver_opts com.docker.network.bridge.enable_icc is not supported by xcompose's bridge driver",
+            "services:\n  web:\n    image: busybox:latest\nnetworks:\n  default:\n    driver_opts:\n      com.docker.network.bridge.gateway_mode_ipv4: routed\n",
+            "network default: driver_opts com.docker.network.bridge.gateway_mode_ipv4 is not supported by xcompose's bridge driver",
         ),
         (
             "services:\n  web:\n    image: busybox:latest\nnetworks:\n  default:\n    driver_opts:\n      com.docker.network.bridge.name: mybr0\n",
@@ -394,5 +394,66 @@ fn bind_propagation_carries_mounts_made_after_the_start_as_docker_does() -> Resu
     xcompose(&sb, &dir, &["exec", "-T", "writer", "sh", "-c", "mkdir -p /shared/inner && mount -t tmpfs tmpfs /shared/inner && echo inside > /shared/inner/file"])?;
     assert_eq!(sb.run_ok("cat", &[host.join("inner/file").to_str().unwrap()])?.trim(), "inside");
     xcompose(&sb, &dir, &["down"])?;
+    Ok(())
+}
+
+const ICC_STACK: &str = r#"
+services:
+  a:
+    image: busybox:latest
+    init: true
+    command: ["sh", "-c", "echo hi > /tmp/index.html; exec httpd -f -p 80 -h /tmp"]
+    ports: ["18095:80"]
+    networks: [closed, open]
+  b:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    networks:
+      aa: {priority: 1}
+      closed: {priority: 10}
+      open: {priority: 5}
+networks:
+  closed:
+    driver_opts:
+      com.docker.network.bridge.enable_icc: "false"
+    ipam: {config: [{subnet: 172.30.8.0/24}]}
+  open:
+    ipam: {config: [{subnet: 172.30.9.0/24}]}
+  aa:
+    ipam: {config: [{subnet: 172.30.10.0/24}]}
+"#;
+
+#[test]
+fn enable_icc_false_isolates_containers_and_priority_orders_interfaces() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "icc", ICC_STACK)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let exec = |service: &str, command: &[&str]| -> Result<std::process::Output> {
+        Ok(sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(["exec", "-T", service]).args(command).output()?)
+    };
+    // Highest priority first: closed is eth0, open eth1, aa eth2 (by name aa would come first).
+    for (interface, subnet) in [("eth0", "inet 172.30.8."), ("eth1", "inet 172.30.9."), ("eth2", "inet 172.30.10.")] {
+        let shown = String::from_utf8_lossy(&exec("b", &["ip", "addr", "show", "dev", interface])?.stdout).to_string();
+        assert!(shown.contains(subnet), "{interface}: {shown}");
+    }
+    // On closed (a's eth0), b does not reach a; on open (a's eth1) it does.
+    let address = |dev: &str| -> Result<String> {
+        let shown = String::from_utf8_lossy(&exec("a", &["ip", "-o", "-4", "addr", "show", "dev", dev])?.stdout).to_string();
+        Ok(shown.split_whitespace().skip_while(|w| *w != "inet").nth(1).and_then(|a| a.split('/').next()).unwrap_or_default().to_string())
+    };
+    let (on_closed, on_open) = (address("eth0")?, address("eth1")?);
+    assert!(on_closed.starts_with("172.30.8.") && on_open.starts_with("172.30.9."), "{on_closed} {on_open}");
+    let closed = exec("b", &["timeout", "3", "wget", "-q", "-O", "-", &format!("http://{on_closed}/index.html")])?;
+    assert!(!closed.status.success(), "a answered across a network without icc");
+    let open = exec("b", &["timeout", "3", "wget", "-q", "-O", "-", &format!("http://{on_open}/index.html")])?;
+    assert_eq!(String::from_utf8_lossy(&open.stdout).trim(), "hi", "{open:?}");
+    // The gateway still answers.
+    assert!(exec("b", &["ping", "-c", "1", "-W", "3", "172.30.8.1"])?.status.success(), "closed's gateway did not answer");
+    // Published ports of a container on it still work.
+    assert_eq!(fetch(&sb, false, "http://127.0.0.1:18095/index.html")?.as_deref(), Some("hi"));
+    xcompose(&sb, &dir, &["down"])?;
+    let filter = sb.run_ok("iptables-save", &["-t", "filter"])?;
+    assert!(!filter.contains("XCOMPOSE"), "rules left after down: {filter}");
     Ok(())
 }
