@@ -457,3 +457,49 @@ fn enable_icc_false_isolates_containers_and_priority_orders_interfaces() -> Resu
     assert!(!filter.contains("XCOMPOSE"), "rules left after down: {filter}");
     Ok(())
 }
+
+const VOLUME_OPTS_STACK: &str = r#"
+services:
+  s:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    volumes: ["scratch:/scratch", "shared:/shared"]
+volumes:
+  scratch:
+    driver_opts: {type: tmpfs, device: tmpfs, o: "size=3m,uid=1000"}
+  shared:
+    driver_opts: {type: none, o: bind, device: ./data}
+"#;
+
+#[test]
+fn volume_driver_opts_mount_a_tmpfs_while_used_and_bind_a_relative_device() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "vopts", VOLUME_OPTS_STACK)?;
+    std::fs::create_dir_all(dir.join("data"))?;
+    std::fs::write(dir.join("data/hello"), "from the host\n")?;
+    let data = sb.root().join("volumes/vopts_scratch/_data");
+    let mounted = || -> Result<bool> { Ok(sb.run_ok("cat", &["/proc/self/mountinfo"])?.lines().any(|l| l.split(' ').nth(4) == data.to_str())) };
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    // The tmpfs: its size and owner as `o` says, mounted on the volume's directory while used.
+    let df = xcompose(&sb, &dir, &["exec", "-T", "s", "df", "-k", "/scratch"])?;
+    assert!(df.lines().nth(1).is_some_and(|l| l.split_whitespace().nth(1) == Some("3072")), "{df}");
+    assert_eq!(xcompose(&sb, &dir, &["exec", "-T", "s", "stat", "-c", "%u", "/scratch"])?.trim(), "1000");
+    assert!(mounted()?, "the tmpfs is not on {}", data.display());
+    // The bind device, given relative to the project directory.
+    assert_eq!(xcompose(&sb, &dir, &["exec", "-T", "s", "cat", "/shared/hello"])?.trim(), "from the host");
+    let config = xcompose(&sb, &dir, &["config"])?;
+    assert!(config.contains(&format!("device: {}", dir.join("data").display())), "{config}");
+    // No container left: unmounted, the volume kept; used again: mounted again.
+    xcompose(&sb, &dir, &["down"])?;
+    assert!(!mounted()?, "still mounted after down");
+    assert!(xcompose(&sb, &dir, &["volumes", "-q"])?.contains("vopts_scratch"));
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    assert!(mounted()?, "not mounted again by up");
+    // down -v: unmounted and gone; the bind device keeps its content.
+    xcompose(&sb, &dir, &["down", "-v"])?;
+    assert!(!mounted()?, "still mounted after down -v");
+    assert!(!sb.root().join("volumes/vopts_scratch").exists());
+    assert_eq!(std::fs::read_to_string(dir.join("data/hello"))?, "from the host\n");
+    Ok(())
+}
