@@ -123,10 +123,6 @@ fn network_settings_that_cannot_work_are_refused_before_anything_is_made() -> Re
     let sb = sandbox_with_busybox()?;
     let cases = [
         (
-            "services:\n  web:\n    image: busybox:latest\n    ports: [\"[::1]:18093:80\"]\n    networks: [v6]\nnetworks:\n  v6:\n    enable_ipv6: true\n",
-            "ports on [::1] are not supported: IPv6 loopback cannot be forwarded into a container without Docker's userland proxy",
-        ),
-        (
             "services:\n  web:\n    image: busybox:latest\n    ports: [\"[fd99::1]:18093:80\"]\n",
             "a port published on [fd99::1] needs the service's first network to have IPv6: set enable_ipv6: true",
         ),
@@ -501,5 +497,53 @@ fn volume_driver_opts_mount_a_tmpfs_while_used_and_bind_a_relative_device() -> R
     assert!(!mounted()?, "still mounted after down -v");
     assert!(!sb.root().join("volumes/vopts_scratch").exists());
     assert_eq!(std::fs::read_to_string(dir.join("data/hello"))?, "from the host\n");
+    Ok(())
+}
+
+const LOOPBACK6_STACK: &str = r#"
+services:
+  web:
+    image: busybox:latest
+    init: true
+    command: ["sh", "-c", "echo hello > /tmp/index.html; exec httpd -f -p 80 -h /tmp"]
+    ports: ["[::1]:8080:80", "127.0.0.1:8081:80"]
+"#;
+
+/// The pid of the one userland proxy of the sandbox's state root.
+fn proxy_pid(sb: &Sandbox) -> Result<Option<String>> {
+    let Ok(entries) = std::fs::read_dir(sb.root().join("proxies")) else { return Ok(None) };
+    let pids: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "pid")).collect();
+    Ok(pids.first().map(std::fs::read_to_string).transpose()?.map(|p| p.trim().to_string()))
+}
+
+#[test]
+fn ports_on_ipv6_loopback_answer_through_a_userland_proxy_that_survives_kill_9() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "loop6", LOOPBACK6_STACK)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    assert_eq!(fetch(&sb, false, "http://[::1]:8080/index.html")?.as_deref(), Some("hello"));
+    assert_eq!(fetch(&sb, false, "http://127.0.0.1:8081/index.html")?.as_deref(), Some("hello"));
+    let ps = xcompose(&sb, &dir, &["ps", "web"])?;
+    assert!(ps.contains("[::1]:8080->80/tcp") && ps.contains("127.0.0.1:8081->80/tcp"), "{ps}");
+
+    // Killed, the proxy is started again by its keeper and answers again.
+    let killed = proxy_pid(&sb)?.expect("a proxy runs");
+    sb.run_ok("kill", &["-9", &killed])?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while proxy_pid(&sb)?.is_none_or(|p| p == killed) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_ne!(proxy_pid(&sb)?.as_deref(), Some(killed.as_str()), "no new proxy");
+    assert_eq!(fetch(&sb, false, "http://[::1]:8080/index.html")?.as_deref(), Some("hello"), "after kill -9");
+
+    // Stopped with the container, gone with down -v.
+    xcompose(&sb, &dir, &["stop"])?;
+    assert_eq!(fetch(&sb, false, "http://[::1]:8080/index.html")?, None, "answered while stopped");
+    xcompose(&sb, &dir, &["start"])?;
+    assert_eq!(fetch(&sb, false, "http://[::1]:8080/index.html")?.as_deref(), Some("hello"), "after start");
+    xcompose(&sb, &dir, &["down", "-v"])?;
+    assert!(!sb.root().join("proxies").exists(), "proxy files left");
+    let left = std::process::Command::new("pgrep").args(["-a", "-f", &format!("__proxy (--serve )?{}", sb.root().display())]).output()?;
+    assert_eq!(String::from_utf8_lossy(&left.stdout), "", "proxy processes left");
     Ok(())
 }

@@ -28,6 +28,7 @@ mod network_options;
 mod networks;
 mod platform;
 mod ports;
+mod proxies;
 mod pull;
 mod push;
 mod query;
@@ -93,7 +94,7 @@ impl Stack {
             runtime: Runtime::open(root, xcompose_exe)?,
             networks: networks::Networks::open(root)?,
             resolver,
-            ports: ports::Ports::open(root)?,
+            ports: ports::Ports::open(root, xcompose_exe)?,
             volumes: xcompose_volumes::VolumeStore::open(root).map_err(|e| StackError::Invalid(e.to_string()))?,
             progress: Box::new(|_, _, _| {}),
         })
