@@ -509,10 +509,15 @@ services:
     ports: ["[::1]:8080:80", "127.0.0.1:8081:80"]
 "#;
 
+/// The files of the userland proxies of the sandbox's state root.
+fn proxy_files(sb: &Sandbox) -> Result<Vec<std::path::PathBuf>> {
+    let Ok(entries) = std::fs::read_dir(sb.root().join("ports")) else { return Ok(Vec::new()) };
+    Ok(entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.to_string_lossy().contains(".proxy.")).collect())
+}
+
 /// The pid of the one userland proxy of the sandbox's state root.
 fn proxy_pid(sb: &Sandbox) -> Result<Option<String>> {
-    let Ok(entries) = std::fs::read_dir(sb.root().join("proxies")) else { return Ok(None) };
-    let pids: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "pid")).collect();
+    let pids: Vec<_> = proxy_files(sb)?.into_iter().filter(|p| p.extension().is_some_and(|x| x == "pid")).collect();
     Ok(pids.first().map(std::fs::read_to_string).transpose()?.map(|p| p.trim().to_string()))
 }
 
@@ -542,7 +547,7 @@ fn ports_on_ipv6_loopback_answer_through_a_userland_proxy_that_survives_kill_9()
     xcompose(&sb, &dir, &["start"])?;
     assert_eq!(fetch(&sb, false, "http://[::1]:8080/index.html")?.as_deref(), Some("hello"), "after start");
     xcompose(&sb, &dir, &["down", "-v"])?;
-    assert!(!sb.root().join("proxies").exists(), "proxy files left");
+    assert_eq!(proxy_files(&sb)?, Vec::<std::path::PathBuf>::new(), "proxy files left");
     let left = std::process::Command::new("pgrep").args(["-a", "-f", &format!("__proxy (--serve )?{}", sb.root().display())]).output()?;
     assert_eq!(String::from_utf8_lossy(&left.stdout), "", "proxy processes left");
     Ok(())

@@ -124,7 +124,8 @@ fn assert_nothing_left(sb: &Sandbox, dir: &Path, after: &str) -> Result<()> {
         assert!(left.is_empty(), "{kind} left {after}: {left:?}");
     }
     assert!(!sb.root().join("dns").exists(), "resolver files left {after}");
-    assert!(!sb.root().join("proxies").exists(), "proxy files left {after}");
+    let proxies: Vec<_> = std::fs::read_dir(sb.root().join("ports")).map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).filter(|n| n.to_string_lossy().contains(".proxy.")).collect()).unwrap_or_default();
+    assert!(proxies.is_empty(), "proxy files left {after}: {proxies:?}");
     assert_eq!(helpers(sb)?, "", "helper processes left {after}");
     assert_eq!(links(sb)?, Vec::<String>::new(), "links left {after}");
     Ok(())

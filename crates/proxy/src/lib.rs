@@ -6,7 +6,7 @@
 //! One proxy per container, for all of its proxied ports: it lives and dies with the container's
 //! published ports (started when they are published, stopped when they are unpublished), and one
 //! process per container rather than per port keeps the process count low. Its config
-//! (`<root>/proxies/<container id>.json`) is written before it starts and removed before it is
+//! (`<root>/ports/<container id>.proxy.json`) is written before it starts and removed before it is
 //! stopped: its keeper ([`keeper::main`], `xcompose __proxy CONFIG`) starts it again when a
 //! signal kills it as long as the config is there.
 

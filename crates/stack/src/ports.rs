@@ -92,7 +92,7 @@ impl Ports {
     pub(crate) fn open(root: &Path, exe: &Path) -> Result<Self, StackError> {
         let dir = root.join("ports");
         fs::create_dir_all(&dir).map_err(StackError::io(&dir))?;
-        Ok(Self { dir, proxies: Proxies::new(root, exe) })
+        Ok(Self { proxies: Proxies::new(&dir, exe), dir })
     }
 
     fn path(&self, container_id: &str) -> PathBuf {

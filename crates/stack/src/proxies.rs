@@ -1,5 +1,7 @@
 //! The userland proxies of published ports (`crates/proxy`): one per container whose ports are
-//! published on IPv6 loopback, `<root>/proxies/<container id>.json`, run as `xcompose __proxy`
+//! published on IPv6 loopback, `<root>/ports/<container id>.proxy.json` (beside the container's
+//! ports, in a directory that stays, so that containers started in parallel never race to make
+//! or remove it), run as `xcompose __proxy`
 //! (its keeper) and `xcompose __proxy --serve` (the proxy), started once the ports are recorded
 //! and stopped when they are unpublished.
 
@@ -27,13 +29,13 @@ pub(crate) struct Proxies {
 }
 
 impl Proxies {
-    /// The proxies under `root`, run as `exe __proxy`.
-    pub(crate) fn new(root: &Path, exe: &Path) -> Self {
-        Self { dir: root.join("proxies"), exe: exe.to_path_buf() }
+    /// The proxies with their files in `dir` (the ports directory, which exists), run as `exe __proxy`.
+    pub(crate) fn new(dir: &Path, exe: &Path) -> Self {
+        Self { dir: dir.to_path_buf(), exe: exe.to_path_buf() }
     }
 
     fn config(&self, container_id: &str) -> PathBuf {
-        self.dir.join(format!("{container_id}.json"))
+        self.dir.join(format!("{container_id}.proxy.json"))
     }
 
     /// Runs the proxy of container `container_id` forwarding `forwards` (the one running is
@@ -43,7 +45,6 @@ impl Proxies {
         if forwards.is_empty() {
             return Ok(());
         }
-        fs::create_dir_all(&self.dir).map_err(StackError::io(&self.dir))?;
         let config = self.config(container_id);
         ProxyConfig { forwards }.save(&config).map_err(StackError::Network)?;
         let err_path = error_file(&config);
@@ -95,8 +96,6 @@ impl Proxies {
         for path in [pid_file(&config), keeper_lock(&config), error_file(&config)] {
             remove(&path)?;
         }
-        // Fails, as it should, while another container's proxy is there.
-        let _ = fs::remove_dir(&self.dir);
         Ok(())
     }
 }
