@@ -177,6 +177,17 @@ pub enum Command {
         #[arg(long)]
         serve: bool,
     },
+    /// Internal: forward one container's ports published on IPv6 loopback (the userland
+    /// proxy), detached from the command that started it.
+    #[command(name = "__proxy", hide = true)]
+    Proxy {
+        /// The proxy's JSON config.
+        config: PathBuf,
+        /// Forward, in this process; without it, run a keeper that starts `__proxy --serve`
+        /// again whenever it is killed.
+        #[arg(long)]
+        serve: bool,
+    },
 }
 
 impl Command {
@@ -255,7 +266,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    if !matches!(cli.command, Command::Supervise { .. } | Command::Dns { .. }) {
+    if !matches!(cli.command, Command::Supervise { .. } | Command::Dns { .. } | Command::Proxy { .. }) {
         die_on_broken_pipe();
     }
     if cli.dry_run && cli.command.changes_without_dry_run() {
@@ -326,6 +337,13 @@ fn main() -> ExitCode {
             .and_then(|exe| xcompose_dns::keeper::main(&exe, config).map_err(anyhow::Error::msg))
             .map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1)))
             .map_err(anyhow::Error::msg),
+        Command::Proxy { config, serve: true } => xcompose_proxy::forward::main(config)
+            .map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1)))
+            .map_err(anyhow::Error::msg),
+        Command::Proxy { config, serve: false } => std::env::current_exe()
+            .map_err(|e| anyhow::anyhow!("finding the xcompose binary: {e}"))
+            .and_then(|exe| xcompose_proxy::keeper::main(&exe, config).map_err(anyhow::Error::msg))
+            .map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1))),
     };
     match result {
         Ok(code) => code,

@@ -123,10 +123,6 @@ fn network_settings_that_cannot_work_are_refused_before_anything_is_made() -> Re
     let sb = sandbox_with_busybox()?;
     let cases = [
         (
-            "services:\n  web:\n    image: busybox:latest\n    ports: [\"[::1]:18093:80\"]\n    networks: [v6]\nnetworks:\n  v6:\n    enable_ipv6: true\n",
-            "ports on [::1] are not supported: IPv6 loopback cannot be forwarded into a container without Docker's userland proxy",
-        ),
-        (
             "services:\n  web:\n    image: busybox:latest\n    ports: [\"[fd99::1]:18093:80\"]\n",
             "a port published on [fd99::1] needs the service's first network to have IPv6: set enable_ipv6: true",
         ),
@@ -139,8 +135,8 @@ fn network_settings_that_cannot_work_are_refused_before_anything_is_made() -> Re
             "ipam subnet \"fd00:5::/64\" is IPv6 but IPv6 is not enabled: add enable_ipv6: true to the network",
         ),
         (
-            "services:\n  web:\n    image: busybox:latest\nnetworks:\n  default:\n    driver_opts:\n      com.docker.network.bridge.enable_icc: \"false\"\n",
-            "network default: driver_opts com.docker.network.bridge.enable_icc is not supported by xcompose's bridge driver",
+            "services:\n  web:\n    image: busybox:latest\nnetworks:\n  default:\n    driver_opts:\n      com.docker.network.bridge.gateway_mode_ipv4: routed\n",
+            "network default: driver_opts com.docker.network.bridge.gateway_mode_ipv4 is not supported by xcompose's bridge driver",
         ),
         (
             "services:\n  web:\n    image: busybox:latest\nnetworks:\n  default:\n    driver_opts:\n      com.docker.network.bridge.name: mybr0\n",
@@ -359,5 +355,200 @@ fn bind_recursive_decides_what_the_mounts_under_the_source_are() -> Result<()> {
     let bad = project(&sb, "badrec", &format!("services:\n  s:\n    image: busybox:latest\n    command: [\"true\"]\n    volumes:\n{}", bind("/w", "writable", false)))?;
     let err = fails(&sb, &bad, &["up", "-d"])?;
     assert!(err.lines().last().is_some_and(|l| l.contains("bind recursive \"writable\" needs a read-only mount")), "{err}");
+    Ok(())
+}
+
+#[test]
+fn bind_propagation_carries_mounts_made_after_the_start_as_docker_does() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let host = sb.temp_dir().join("host");
+    std::fs::create_dir_all(host.join("later"))?;
+    let bind = |target: &str, propagation: &str| format!("      - type: bind\n        source: {}\n        target: {target}\n        bind: {{propagation: {propagation}}}\n", host.display());
+    let service = |name: &str, privileged: bool, binds: &str| format!("  {name}:\n    image: busybox:latest\n    init: true\n    privileged: {privileged}\n    command: [\"sleep\", \"1000\"]\n    volumes:\n{binds}");
+    // writer after reader, so that reader's refusal is the one met.
+    let stack = format!("services:\n{}{}    depends_on: [reader]\n", service("reader", false, &(bind("/slave", "rslave") + &bind("/private", "rprivate"))), service("writer", true, &bind("/shared", "rshared")));
+
+    // On a private mount, a slave or shared bind is refused as Docker refuses it; nothing is made.
+    let dir = project(&sb, "prop", &stack)?;
+    let err = fails(&sb, &dir, &["up", "-d"])?;
+    let expected = format!("path {} is mounted on ", host.display());
+    assert!(err.lines().last().is_some_and(|l| l.contains(&expected) && l.contains("but it is not a shared or slave mount")), "{err}");
+    assert_eq!(xcompose(&sb, &dir, &["ps", "-a", "-q"])?.trim(), "", "a container was made");
+
+    // Made a shared mount, it is accepted.
+    let host_text = host.to_str().unwrap();
+    sb.run_ok("mount", &["--bind", host_text, host_text])?;
+    sb.run_ok("mount", &["--make-shared", host_text])?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    // A tmpfs mounted on the host after the start reaches the rslave bind, not the rprivate one.
+    sb.run_ok("mount", &["-t", "tmpfs", "tmpfs", host.join("later").to_str().unwrap()])?;
+    sb.run_ok("sh", &["-c", &format!("echo after > {}/later/file", host.display())])?;
+    assert_eq!(xcompose(&sb, &dir, &["exec", "-T", "reader", "cat", "/slave/later/file"])?.trim(), "after");
+    let private = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(["exec", "-T", "reader", "test", "-e", "/private/later/file"]).output()?;
+    assert!(!private.status.success(), "the rprivate bind saw the host's new mount");
+    // A mount made inside the rshared bind reaches the host.
+    xcompose(&sb, &dir, &["exec", "-T", "writer", "sh", "-c", "mkdir -p /shared/inner && mount -t tmpfs tmpfs /shared/inner && echo inside > /shared/inner/file"])?;
+    assert_eq!(sb.run_ok("cat", &[host.join("inner/file").to_str().unwrap()])?.trim(), "inside");
+    xcompose(&sb, &dir, &["down"])?;
+    Ok(())
+}
+
+const ICC_STACK: &str = r#"
+services:
+  a:
+    image: busybox:latest
+    init: true
+    command: ["sh", "-c", "echo hi > /tmp/index.html; exec httpd -f -p 80 -h /tmp"]
+    ports: ["18095:80"]
+    networks: [closed, open]
+  b:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    networks:
+      aa: {priority: 1}
+      closed: {priority: 10}
+      open: {priority: 5}
+networks:
+  closed:
+    driver_opts:
+      com.docker.network.bridge.enable_icc: "false"
+    ipam: {config: [{subnet: 172.30.8.0/24}]}
+  open:
+    ipam: {config: [{subnet: 172.30.9.0/24}]}
+  aa:
+    ipam: {config: [{subnet: 172.30.10.0/24}]}
+"#;
+
+#[test]
+fn enable_icc_false_isolates_containers_and_priority_orders_interfaces() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "icc", ICC_STACK)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let exec = |service: &str, command: &[&str]| -> Result<std::process::Output> {
+        Ok(sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(["exec", "-T", service]).args(command).output()?)
+    };
+    // Highest priority first: closed is eth0, open eth1, aa eth2 (by name aa would come first).
+    for (interface, subnet) in [("eth0", "inet 172.30.8."), ("eth1", "inet 172.30.9."), ("eth2", "inet 172.30.10.")] {
+        let shown = String::from_utf8_lossy(&exec("b", &["ip", "addr", "show", "dev", interface])?.stdout).to_string();
+        assert!(shown.contains(subnet), "{interface}: {shown}");
+    }
+    // On closed (a's eth0), b does not reach a; on open (a's eth1) it does.
+    let address = |dev: &str| -> Result<String> {
+        let shown = String::from_utf8_lossy(&exec("a", &["ip", "-o", "-4", "addr", "show", "dev", dev])?.stdout).to_string();
+        Ok(shown.split_whitespace().skip_while(|w| *w != "inet").nth(1).and_then(|a| a.split('/').next()).unwrap_or_default().to_string())
+    };
+    let (on_closed, on_open) = (address("eth0")?, address("eth1")?);
+    assert!(on_closed.starts_with("172.30.8.") && on_open.starts_with("172.30.9."), "{on_closed} {on_open}");
+    let closed = exec("b", &["timeout", "3", "wget", "-q", "-O", "-", &format!("http://{on_closed}/index.html")])?;
+    assert!(!closed.status.success(), "a answered across a network without icc");
+    let open = exec("b", &["timeout", "3", "wget", "-q", "-O", "-", &format!("http://{on_open}/index.html")])?;
+    assert_eq!(String::from_utf8_lossy(&open.stdout).trim(), "hi", "{open:?}");
+    // The gateway still answers.
+    assert!(exec("b", &["ping", "-c", "1", "-W", "3", "172.30.8.1"])?.status.success(), "closed's gateway did not answer");
+    // Published ports of a container on it still work.
+    assert_eq!(fetch(&sb, false, "http://127.0.0.1:18095/index.html")?.as_deref(), Some("hi"));
+    xcompose(&sb, &dir, &["down"])?;
+    let filter = sb.run_ok("iptables-save", &["-t", "filter"])?;
+    assert!(!filter.contains("XCOMPOSE"), "rules left after down: {filter}");
+    Ok(())
+}
+
+const VOLUME_OPTS_STACK: &str = r#"
+services:
+  s:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    volumes: ["scratch:/scratch", "shared:/shared"]
+volumes:
+  scratch:
+    driver_opts: {type: tmpfs, device: tmpfs, o: "size=3m,uid=1000"}
+  shared:
+    driver_opts: {type: none, o: bind, device: ./data}
+"#;
+
+#[test]
+fn volume_driver_opts_mount_a_tmpfs_while_used_and_bind_a_relative_device() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "vopts", VOLUME_OPTS_STACK)?;
+    std::fs::create_dir_all(dir.join("data"))?;
+    std::fs::write(dir.join("data/hello"), "from the host\n")?;
+    let data = sb.root().join("volumes/vopts_scratch/_data");
+    let mounted = || -> Result<bool> { Ok(sb.run_ok("cat", &["/proc/self/mountinfo"])?.lines().any(|l| l.split(' ').nth(4) == data.to_str())) };
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    // The tmpfs: its size and owner as `o` says, mounted on the volume's directory while used.
+    let df = xcompose(&sb, &dir, &["exec", "-T", "s", "df", "-k", "/scratch"])?;
+    assert!(df.lines().nth(1).is_some_and(|l| l.split_whitespace().nth(1) == Some("3072")), "{df}");
+    assert_eq!(xcompose(&sb, &dir, &["exec", "-T", "s", "stat", "-c", "%u", "/scratch"])?.trim(), "1000");
+    assert!(mounted()?, "the tmpfs is not on {}", data.display());
+    // The bind device, given relative to the project directory.
+    assert_eq!(xcompose(&sb, &dir, &["exec", "-T", "s", "cat", "/shared/hello"])?.trim(), "from the host");
+    let config = xcompose(&sb, &dir, &["config"])?;
+    assert!(config.contains(&format!("device: {}", dir.join("data").display())), "{config}");
+    // No container left: unmounted, the volume kept; used again: mounted again.
+    xcompose(&sb, &dir, &["down"])?;
+    assert!(!mounted()?, "still mounted after down");
+    assert!(xcompose(&sb, &dir, &["volumes", "-q"])?.contains("vopts_scratch"));
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    assert!(mounted()?, "not mounted again by up");
+    // down -v: unmounted and gone; the bind device keeps its content.
+    xcompose(&sb, &dir, &["down", "-v"])?;
+    assert!(!mounted()?, "still mounted after down -v");
+    assert!(!sb.root().join("volumes/vopts_scratch").exists());
+    assert_eq!(std::fs::read_to_string(dir.join("data/hello"))?, "from the host\n");
+    Ok(())
+}
+
+const LOOPBACK6_STACK: &str = r#"
+services:
+  web:
+    image: busybox:latest
+    init: true
+    command: ["sh", "-c", "echo hello > /tmp/index.html; exec httpd -f -p 80 -h /tmp"]
+    ports: ["[::1]:8080:80", "127.0.0.1:8081:80"]
+"#;
+
+/// The files of the userland proxies of the sandbox's state root.
+fn proxy_files(sb: &Sandbox) -> Result<Vec<std::path::PathBuf>> {
+    let Ok(entries) = std::fs::read_dir(sb.root().join("ports")) else { return Ok(Vec::new()) };
+    Ok(entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.to_string_lossy().contains(".proxy.")).collect())
+}
+
+/// The pid of the one userland proxy of the sandbox's state root.
+fn proxy_pid(sb: &Sandbox) -> Result<Option<String>> {
+    let pids: Vec<_> = proxy_files(sb)?.into_iter().filter(|p| p.extension().is_some_and(|x| x == "pid")).collect();
+    Ok(pids.first().map(std::fs::read_to_string).transpose()?.map(|p| p.trim().to_string()))
+}
+
+#[test]
+fn ports_on_ipv6_loopback_answer_through_a_userland_proxy_that_survives_kill_9() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "loop6", LOOPBACK6_STACK)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    assert_eq!(fetch(&sb, false, "http://[::1]:8080/index.html")?.as_deref(), Some("hello"));
+    assert_eq!(fetch(&sb, false, "http://127.0.0.1:8081/index.html")?.as_deref(), Some("hello"));
+    let ps = xcompose(&sb, &dir, &["ps", "web"])?;
+    assert!(ps.contains("[::1]:8080->80/tcp") && ps.contains("127.0.0.1:8081->80/tcp"), "{ps}");
+
+    // Killed, the proxy is started again by its keeper and answers again.
+    let killed = proxy_pid(&sb)?.expect("a proxy runs");
+    sb.run_ok("kill", &["-9", &killed])?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while proxy_pid(&sb)?.is_none_or(|p| p == killed) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_ne!(proxy_pid(&sb)?.as_deref(), Some(killed.as_str()), "no new proxy");
+    assert_eq!(fetch(&sb, false, "http://[::1]:8080/index.html")?.as_deref(), Some("hello"), "after kill -9");
+
+    // Stopped with the container, gone with down -v.
+    xcompose(&sb, &dir, &["stop"])?;
+    assert_eq!(fetch(&sb, false, "http://[::1]:8080/index.html")?, None, "answered while stopped");
+    xcompose(&sb, &dir, &["start"])?;
+    assert_eq!(fetch(&sb, false, "http://[::1]:8080/index.html")?.as_deref(), Some("hello"), "after start");
+    xcompose(&sb, &dir, &["down", "-v"])?;
+    assert_eq!(proxy_files(&sb)?, Vec::<std::path::PathBuf>::new(), "proxy files left");
+    let left = std::process::Command::new("pgrep").args(["-a", "-f", &format!("__proxy (--serve )?{}", sb.root().display())]).output()?;
+    assert_eq!(String::from_utf8_lossy(&left.stdout), "", "proxy processes left");
     Ok(())
 }

@@ -104,9 +104,9 @@ fn resolver_pid(sb: &Sandbox, project: &str) -> Result<String> {
     Ok(std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?.trim().to_string())
 }
 
-/// xcompose processes of the sandbox's state root (resolvers and supervisors).
+/// xcompose processes of the sandbox's state root (resolvers, supervisors and proxies).
 fn helpers(sb: &Sandbox) -> Result<String> {
-    let out = std::process::Command::new("pgrep").args(["-a", "-f", &format!("xcompose (__dns|__supervise) (--serve )?{}", sb.root().display())]).output()?;
+    let out = std::process::Command::new("pgrep").args(["-a", "-f", &format!("xcompose (__dns|__supervise|__proxy) (--serve )?{}", sb.root().display())]).output()?;
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
@@ -124,6 +124,8 @@ fn assert_nothing_left(sb: &Sandbox, dir: &Path, after: &str) -> Result<()> {
         assert!(left.is_empty(), "{kind} left {after}: {left:?}");
     }
     assert!(!sb.root().join("dns").exists(), "resolver files left {after}");
+    let proxies: Vec<_> = std::fs::read_dir(sb.root().join("ports")).map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).filter(|n| n.to_string_lossy().contains(".proxy.")).collect()).unwrap_or_default();
+    assert!(proxies.is_empty(), "proxy files left {after}: {proxies:?}");
     assert_eq!(helpers(sb)?, "", "helper processes left {after}");
     assert_eq!(links(sb)?, Vec::<String>::new(), "links left {after}");
     Ok(())

@@ -156,7 +156,7 @@ fn container_mounting(root: &Path, name: &str, source: &Path) -> String {
     runtime
         .create(CreateRequest {
             network: NetworkNamespace::Join("/proc/self/ns/net".into()),
-            mounts: vec![Mount { target: "/data".into(), kind: MountKind::Bind { source: source.to_path_buf(), recursive: Default::default() }, read_only: false }],
+            mounts: vec![Mount { target: "/data".into(), kind: MountKind::Bind { source: source.to_path_buf(), recursive: Default::default(), propagation: Default::default() }, read_only: false }],
             stop_grace: Duration::from_secs(1),
             ..CreateRequest::new(name, "busybox", process)
         })

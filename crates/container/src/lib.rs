@@ -19,6 +19,7 @@ pub mod console;
 mod devices;
 mod exec;
 mod init;
+mod propagation;
 mod rootfs;
 mod seccomp;
 mod spawn;
@@ -28,6 +29,7 @@ pub mod userns;
 
 pub use capabilities::{capability_set, DEFAULT_CAPABILITIES};
 pub use devices::{host_devices, Device};
+pub use propagation::{check_source as check_propagation_source, Propagation};
 pub use rootfs::secure_join;
 pub use exec::{capture_output, exec, ExecProcess, ExecSpec};
 pub use spawn::{spawn, spawn_with_terminal, Pending, Running, Stdio};

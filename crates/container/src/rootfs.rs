@@ -8,8 +8,9 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
-use nix::unistd::{chdir, pivot_root};
+use nix::unistd::{chdir, fchdir, pivot_root};
 
+use crate::propagation::{mount_of, mount_point, root_propagation, Propagation};
 use crate::spec::{ContainerSpec, MountKind, Recursive, RootFs, Shm};
 
 type Result<T> = std::result::Result<T, String>;
@@ -70,7 +71,16 @@ pub fn secure_join(root: &Path, path: &Path) -> Result<PathBuf> {
 /// Mounts everything up to and including `pivot_root`; the process is then inside the container
 /// root. With `userns` (the container's user namespace), its layers are seen through its maps.
 pub fn enter(spec: &ContainerSpec, userns: Option<BorrowedFd<'_>>) -> Result<()> {
-    sys(|| "making mounts private".into(), mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>))?;
+    let binds = spec.mounts.iter().filter_map(|m| match m.kind {
+        MountKind::Bind { propagation, .. } => Some(propagation),
+        MountKind::Tmpfs { .. } => None,
+    });
+    let root_propagation = root_propagation(binds);
+    sys(|| "setting the mounts' propagation".into(), mount(None::<&str>, "/", None::<&str>, root_propagation.flags(), None::<&str>))?;
+    if root_propagation == Propagation::Rshared {
+        // As runc: the root's own mount must not propagate to the host, nor be shared for pivot_root.
+        make_parent_private(root_dir(&spec.rootfs))?;
+    }
     if let Some(userns) = userns {
         idmap_layers(&spec.rootfs, userns)?;
     }
@@ -84,8 +94,18 @@ pub fn enter(spec: &ContainerSpec, userns: Option<BorrowedFd<'_>>) -> Result<()>
         ensure_file(&at)?;
         sys(|| format!("binding {} on {}", source.display(), target.display()), mount(Some(source.as_path()), &at, None::<&str>, MsFlags::MS_BIND, None::<&str>))?;
     }
+    // The old root, to come back to after pivot_root: "." would name the new one.
+    let old_root = io(|| "opening /".into(), File::open("/"))?;
     sys(|| format!("entering {}", root.display()), chdir(&root))?;
+    if root_propagation == Propagation::Rshared {
+        // pivot_root refuses a shared current root; the binds keep their peers.
+        sys(|| "making / private".into(), mount(None::<&str>, "/", None::<&str>, MsFlags::MS_PRIVATE, None::<&str>))?;
+    }
     sys(|| "pivot_root".into(), pivot_root(".", "."))?;
+    sys(|| "entering the old root".into(), fchdir(&old_root))?;
+    drop(old_root);
+    // As runc: the old root's unmount must not propagate to the host.
+    sys(|| "making the old root a slave".into(), mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>))?;
     sys(|| "detaching the old root".into(), umount2(".", MntFlags::MNT_DETACH))?;
     sys(|| "chdir /".into(), chdir("/"))
 }
@@ -126,6 +146,20 @@ fn idmap_layers(rootfs: &RootFs, userns: BorrowedFd<'_>) -> Result<()> {
     }
 }
 
+/// The directory the container's root is mounted on.
+fn root_dir(rootfs: &RootFs) -> &Path {
+    match rootfs {
+        RootFs::Overlay { merged, .. } => merged,
+        RootFs::Directory(dir) => dir,
+    }
+}
+
+/// Makes the mount holding `dir` private, so that what is mounted on `dir` stays in the container.
+fn make_parent_private(dir: &Path) -> Result<()> {
+    let point = mount_point(&mount_of(dir)?);
+    sys(|| format!("making {} private", point.display()), mount(None::<&str>, &point, None::<&str>, MsFlags::MS_PRIVATE, None::<&str>))
+}
+
 fn mount_root(rootfs: &RootFs) -> Result<PathBuf> {
     match rootfs {
         RootFs::Overlay { lower, upper, work, merged } => {
@@ -158,13 +192,14 @@ fn ensure_file(path: &Path) -> Result<()> {
 fn extra_mount(root: &Path, m: &crate::spec::Mount) -> Result<()> {
     let at = secure_join(root, &m.target)?;
     match &m.kind {
-        MountKind::Bind { source, recursive } => {
+        MountKind::Bind { source, recursive, propagation } => {
             if source.is_dir() { ensure_dir(&at)? } else { ensure_file(&at)? }
             let flags = match recursive {
                 Recursive::Disabled => MsFlags::MS_BIND,
                 _ => MsFlags::MS_BIND | MsFlags::MS_REC,
             };
             sys(|| format!("binding {} on {}", source.display(), m.target.display()), mount(Some(source.as_path()), &at, None::<&str>, flags, None::<&str>))?;
+            sys(|| format!("setting the propagation of {}", m.target.display()), mount(None::<&str>, &at, None::<&str>, propagation.flags(), None::<&str>))?;
             if m.read_only {
                 bind_read_only(&at)?;
                 if matches!(recursive, Recursive::Enabled | Recursive::Readonly) {
@@ -206,7 +241,7 @@ fn submounts_read_only(at: &Path) -> Result<()> {
 
 /// A mount point as /proc/self/mountinfo writes it (space, tab, newline and backslash as
 /// `\ooo` octal escapes) back as a path.
-fn unescape_mountinfo(text: &str) -> PathBuf {
+pub(crate) fn unescape_mountinfo(text: &str) -> PathBuf {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

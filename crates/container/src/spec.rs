@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use caps::Capability;
 use serde::{Deserialize, Serialize};
 
+use crate::propagation::Propagation;
+
 /// The container's root filesystem.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum RootFs {
@@ -71,6 +73,9 @@ pub enum MountKind {
         /// What happens to the mounts under `source` (`bind.recursive`).
         #[serde(default)]
         recursive: Recursive,
+        /// How mount events propagate between it and `source` (`bind.propagation`).
+        #[serde(default)]
+        propagation: Propagation,
     },
     /// A fresh tmpfs.
     Tmpfs {

@@ -87,6 +87,9 @@ pub struct NetworkRules {
     /// Traffic out leaves with the host's address (Docker's default); off with the bridge
     /// option `com.docker.network.bridge.enable_ip_masquerade: "false"`.
     pub masquerade: bool,
+    /// Containers of the network reach each other (Docker's default); off with the bridge
+    /// option `com.docker.network.bridge.enable_icc: "false"`.
+    pub icc: bool,
 }
 
 /// A transport protocol of a published port.
@@ -346,15 +349,36 @@ fn network_rules(family: Family, n: &NetworkRules) -> Vec<(&'static str, &'stati
     } else if n.masquerade {
         rules.push(("nat", POSTROUTING, format!("-s {subnet} ! -o {br} -j MASQUERADE")));
     }
+    rules.extend(icc_rules(n));
     rules.push(("filter", FORWARD, format!("-i {br} -j ACCEPT")));
     rules.push(("filter", FORWARD, format!("-o {br} -j ACCEPT")));
     rules
+}
+
+/// Without inter-container communication (`enable_icc: "false"`), Docker's rule: traffic from
+/// the bridge back into it is dropped; the gateway (the host) is still reached.
+fn icc_rules(n: &NetworkRules) -> Vec<(&'static str, &'static str, String)> {
+    let br = &n.bridge;
+    if n.icc { Vec::new() } else { vec![("filter", FORWARD, format!("-i {br} -o {br} -j DROP"))] }
+}
+
+/// Bridged traffic between two ports of one bridge goes through iptables only with
+/// `bridge-nf-call-iptables` (and ip6tables) on, which Docker sets for a network without
+/// inter-container communication.
+fn bridged_traffic_filtered() -> Result<()> {
+    for family in ["iptables", "ip6tables"] {
+        sysctl(&format!("/proc/sys/net/bridge/bridge-nf-call-{family}"), "1")?;
+    }
+    Ok(())
 }
 
 /// Sets up NAT and filtering for network `n` (idempotent), in ip6tables too for a network with
 /// IPv6; forwarding on.
 pub fn add_network(n: &NetworkRules) -> Result<()> {
     let _lock = lock()?;
+    if !n.icc {
+        bridged_traffic_filtered()?;
+    }
     add_rules(Family::V4, n)?;
     sysctl("/proc/sys/net/ipv4/ip_forward", "1")?;
     sysctl(&format!("/proc/sys/net/ipv4/conf/{}/route_localnet", n.bridge), "1")?;

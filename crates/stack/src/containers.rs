@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use xcompose_container::{Mount, MountKind, NetworkNamespace, Recursive};
+use xcompose_container::{Mount, MountKind, NetworkNamespace, Propagation, Recursive};
 use xcompose_loader::model::{Service, ServiceNetwork};
 use xcompose_orchestrator::labels::{self, container_labels, ProjectInfo};
 use xcompose_orchestrator::plan::ActualContainer;
@@ -130,7 +130,8 @@ impl Stack {
                 other => return Err(StackError::Invalid(format!("volume type {other:?} is not supported"))),
             };
             let recursive = bind_recursive(v)?;
-            mounts.push(Mount { target: v.target.clone().into(), kind: MountKind::Bind { source, recursive }, read_only: v.read_only });
+            let propagation = bind_propagation(v, &source)?;
+            mounts.push(Mount { target: v.target.clone().into(), kind: MountKind::Bind { source, recursive, propagation }, read_only: v.read_only });
         }
         Ok(mounts)
     }
@@ -328,6 +329,16 @@ fn bind_recursive(v: &xcompose_loader::model::ServiceVolume) -> Result<Recursive
         return Err(invalid("needs a read-only mount: add read_only: true (or :ro)"));
     }
     Ok(recursive)
+}
+
+/// A bind mount's `bind.propagation` (Docker's default: rprivate), refused as Docker refuses it
+/// when `source`'s mount cannot give it.
+fn bind_propagation(v: &xcompose_loader::model::ServiceVolume, source: &Path) -> Result<Propagation, StackError> {
+    let text = v.bind.as_ref().map(|b| b.propagation.as_str()).filter(|p| !p.is_empty()).unwrap_or("rprivate");
+    let invalid = |reason: String| StackError::Invalid(format!("volume {}: bind propagation {text:?} {reason}", v.target));
+    let propagation = Propagation::parse(text).ok_or_else(|| invalid("is not one of private, rprivate, shared, rshared, slave, rslave".into()))?;
+    xcompose_container::check_propagation_source(source, propagation).map_err(|e| invalid(format!("cannot be set: {e}; make the source's mount shared (mount --make-rshared) or use rprivate")))?;
+    Ok(propagation)
 }
 
 /// The names `service`'s `links` and `external_links` give its containers (`db:database`:

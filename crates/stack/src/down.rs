@@ -93,6 +93,7 @@ impl Stack {
             Ok(())
         })?;
         self.resolver.stop_if_idle()?;
+        self.unmount_unused_volumes()?;
         // The files of secrets and configs given by content went with the containers (once
         // none is left).
         let files = self.file_objects_dir();

@@ -29,6 +29,7 @@ mod network_options;
 mod networks;
 mod platform;
 mod ports;
+mod proxies;
 mod pull;
 mod push;
 mod query;
@@ -98,7 +99,7 @@ impl Stack {
             runtime,
             networks: networks::Networks::open(root)?,
             resolver,
-            ports: ports::Ports::open(root)?,
+            ports: ports::Ports::open(root, xcompose_exe)?,
             volumes,
             progress: Box::new(|_, _, _| {}),
             parallel: None,

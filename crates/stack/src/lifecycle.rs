@@ -44,6 +44,9 @@ impl Stack {
         self.each(&containers, |c| {
             self.report("Container", &c.name, "Stopping");
             self.stop_container(c.labels.get(labels::SERVICE).map_or("", String::as_str), &c.id, timeout)?;
+            // As docker-proxy, the userland proxy goes with the stopped container (its start
+            // publishes the ports again).
+            self.ports.stop_proxy(&c.id)?;
             self.report("Container", &c.name, "Stopped");
             Ok(())
         })

@@ -14,6 +14,7 @@ const MTU: &str = "com.docker.network.driver.mtu";
 const MASQUERADE: &str = "com.docker.network.bridge.enable_ip_masquerade";
 const HOST_BINDING: &str = "com.docker.network.bridge.host_binding_ipv4";
 const BRIDGE_NAME: &str = "com.docker.network.bridge.name";
+const ICC: &str = "com.docker.network.bridge.enable_icc";
 
 /// What a network's `driver_opts` set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,11 +26,19 @@ pub struct BridgeOptions {
     /// `com.docker.network.bridge.host_binding_ipv4`: where ports without a host address are
     /// published (IPv4); every address if `None`.
     pub host_binding_ipv4: Option<Ipv4Addr>,
+    /// `com.docker.network.bridge.enable_icc` (default true): whether its containers reach each other.
+    #[serde(default = "enabled")]
+    pub icc: bool,
+}
+
+/// The default of an option that is on unless turned off.
+fn enabled() -> bool {
+    true
 }
 
 impl Default for BridgeOptions {
     fn default() -> Self {
-        BridgeOptions { mtu: None, masquerade: true, host_binding_ipv4: None }
+        BridgeOptions { mtu: None, masquerade: true, host_binding_ipv4: None, icc: true }
     }
 }
 
@@ -42,9 +51,10 @@ pub(crate) fn bridge_options(name: &str, network: &Network) -> Result<BridgeOpti
         match key.as_str() {
             MTU => options.mtu = Some(value.parse().ok().filter(|m| (68..=65535).contains(m)).ok_or_else(|| invalid(key, value, "an MTU (68-65535)"))?),
             MASQUERADE => options.masquerade = value.parse().map_err(|_| invalid(key, value, "true or false"))?,
+            ICC => options.icc = value.parse().map_err(|_| invalid(key, value, "true or false"))?,
             HOST_BINDING => options.host_binding_ipv4 = Some(value.parse().map_err(|_| invalid(key, value, "an IPv4 address"))?),
             BRIDGE_NAME => return Err(StackError::Invalid(format!("network {name}: driver_opts {key} is not supported: xcompose names each bridge after its network (xc-<id>) to isolate networks from each other; remove the option"))),
-            other => return Err(StackError::Invalid(format!("network {name}: driver_opts {other} is not supported by xcompose's bridge driver (supported: {MTU}, {MASQUERADE}, {HOST_BINDING}); remove it"))),
+            other => return Err(StackError::Invalid(format!("network {name}: driver_opts {other} is not supported by xcompose's bridge driver (supported: {MTU}, {MASQUERADE}, {ICC}, {HOST_BINDING}); remove it"))),
         }
     }
     Ok(options)
@@ -100,13 +110,17 @@ mod tests {
         network.driver_opts.insert(MTU.into(), "1400".into());
         network.driver_opts.insert(MASQUERADE.into(), "false".into());
         network.driver_opts.insert(HOST_BINDING.into(), "127.0.0.1".into());
+        network.driver_opts.insert(ICC.into(), "false".into());
         let options = bridge_options("n", &network).unwrap();
-        assert_eq!(options, BridgeOptions { mtu: Some(1400), masquerade: false, host_binding_ipv4: Some(Ipv4Addr::LOCALHOST) });
+        assert_eq!(options, BridgeOptions { mtu: Some(1400), masquerade: false, host_binding_ipv4: Some(Ipv4Addr::LOCALHOST), icc: false });
         network.driver_opts.insert(MTU.into(), "9".into());
         assert!(bridge_options("n", &network).unwrap_err().to_string().contains("is not an MTU"));
         network.driver_opts.remove(MTU);
-        network.driver_opts.insert("com.docker.network.bridge.enable_icc".into(), "false".into());
+        network.driver_opts.insert(ICC.into(), "no".into());
+        assert!(bridge_options("n", &network).unwrap_err().to_string().contains("is not true or false"));
+        network.driver_opts.remove(ICC);
+        network.driver_opts.insert("com.docker.network.bridge.enable_lo".into(), "false".into());
         let err = bridge_options("n", &network).unwrap_err().to_string();
-        assert!(err.contains("driver_opts com.docker.network.bridge.enable_icc is not supported"), "{err}");
+        assert!(err.contains("driver_opts com.docker.network.bridge.enable_lo is not supported"), "{err}");
     }
 }

@@ -305,7 +305,7 @@ impl Networks {
 
 /// What the firewall needs to know of a network.
 fn firewall_rules(record: &NetworkRecord) -> Result<NetworkRules, StackError> {
-    Ok(NetworkRules { bridge: link::bridge_name(&record.id).map_err(StackError::network)?, subnet: record.subnet.subnet, subnet6: record.subnet6.map(|s| s.subnet), internal: record.internal, masquerade: record.options.masquerade })
+    Ok(NetworkRules { bridge: link::bridge_name(&record.id).map_err(StackError::network)?, subnet: record.subnet.subnet, subnet6: record.subnet6.map(|s| s.subnet), internal: record.internal, masquerade: record.options.masquerade, icc: record.options.icc })
 }
 
 /// The bridge of network `record`.

@@ -5,13 +5,15 @@
 //! container (or an interrupted publish) takes exactly those rules away again.
 
 use std::fs;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use xcompose_loader::model::Port;
 use xcompose_network::firewall::{self, PortMapping, Protocol};
+use xcompose_proxy::{Forward, Transport};
 
+use crate::proxies::Proxies;
 use crate::{NetworkRecord, StackError};
 
 /// One published port of a container.
@@ -51,6 +53,11 @@ impl PortBinding {
         format!("{}->{}/{}", self.host_socket(), self.container_port, self.protocol)
     }
 
+    /// Whether a userland proxy forwards it (IPv6 loopback, which cannot be NATed into a bridge).
+    fn proxied(&self) -> bool {
+        matches!(self.host_ip, Some(IpAddr::V6(ip)) if ip.is_loopback())
+    }
+
     fn mapping(&self) -> PortMapping {
         PortMapping {
             protocol: if self.protocol == "udp" { Protocol::Udp } else { Protocol::Tcp },
@@ -61,12 +68,19 @@ impl PortBinding {
             bridge: self.bridge.clone(),
         }
     }
+
+    /// What its proxy forwards.
+    fn forward(&self) -> Forward {
+        let transport = if self.protocol == "udp" { Transport::Udp } else { Transport::Tcp };
+        Forward { transport, listen: SocketAddr::new(self.host_address(), self.host_port), target: SocketAddr::new(self.container_ip, self.container_port) }
+    }
 }
 
 /// The published ports of the containers of one state root.
 #[derive(Debug, Clone)]
 pub(crate) struct Ports {
     dir: PathBuf,
+    proxies: Proxies,
 }
 
 fn invalid(service: &str, message: String) -> StackError {
@@ -74,10 +88,11 @@ fn invalid(service: &str, message: String) -> StackError {
 }
 
 impl Ports {
-    pub(crate) fn open(root: &Path) -> Result<Self, StackError> {
+    /// The ports of state root `root`; their proxies are run as `exe __proxy`.
+    pub(crate) fn open(root: &Path, exe: &Path) -> Result<Self, StackError> {
         let dir = root.join("ports");
         fs::create_dir_all(&dir).map_err(StackError::io(&dir))?;
-        Ok(Self { dir })
+        Ok(Self { proxies: Proxies::new(&dir, exe), dir })
     }
 
     fn path(&self, container_id: &str) -> PathBuf {
@@ -148,17 +163,28 @@ impl Ports {
         let mut recorded = self.of(container_id)?;
         recorded.extend(bindings.iter().cloned());
         self.save(container_id, &recorded)?;
-        for binding in &bindings {
+        for binding in bindings.iter().filter(|b| !b.proxied()) {
             firewall::publish(&binding.mapping()).map_err(|e| invalid(service, e.to_string()))?;
+        }
+        if bindings.iter().any(PortBinding::proxied) {
+            self.proxies.start(container_id, recorded.iter().filter(|b| b.proxied()).map(PortBinding::forward).collect()).map_err(|e| invalid(service, e.to_string()))?;
         }
         Ok(())
     }
 
+    /// Stops the userland proxy of container `container_id`, if it has one.
+    pub(crate) fn stop_proxy(&self, container_id: &str) -> Result<(), StackError> {
+        self.proxies.stop(container_id)
+    }
+
     /// Unpublishes every port of container `container_id`.
     pub(crate) fn unpublish_all(&self, container_id: &str) -> Result<(), StackError> {
+        self.stop_proxy(container_id)?;
         let mut bindings = self.of(container_id)?;
         while let Some(binding) = bindings.pop() {
-            firewall::unpublish(&binding.mapping()).map_err(StackError::network)?;
+            if !binding.proxied() {
+                firewall::unpublish(&binding.mapping()).map_err(StackError::network)?;
+            }
             self.save(container_id, &bindings)?;
         }
         Ok(())
@@ -170,8 +196,9 @@ impl Ports {
 /// container with IPv6, IPv6 too;
 /// `0.0.0.0` IPv4 only, `::` IPv6 only. An IPv6 address needs a container with IPv6: Docker
 /// reaches an IPv4-only container from IPv6 through its userland proxy, which xcompose does not
-/// run (as Docker with `userland-proxy: false`). For the same reason nothing is published on
-/// `::1`: IPv6 has no `route_localnet` to NAT loopback traffic into a bridge.
+/// run (as Docker with `userland-proxy: false`). IPv6 loopback has no `route_localnet` to NAT
+/// its traffic into a bridge: as Docker, a userland proxy forwards `::1` to the container's
+/// IPv6 address, or its IPv4 one if it has none.
 pub(crate) fn families(service: &str, host_ip: &str, default_host_ip: Option<Ipv4Addr>, container_ip: Ipv4Addr, container_ip6: Option<Ipv6Addr>) -> Result<Vec<(Option<IpAddr>, IpAddr)>, StackError> {
     let v4 = (default_host_ip.map(IpAddr::V4), IpAddr::V4(container_ip));
     let parsed = match host_ip.trim_matches(['[', ']']) {
@@ -181,7 +208,7 @@ pub(crate) fn families(service: &str, host_ip: &str, default_host_ip: Option<Ipv
     let host = (!parsed.is_unspecified()).then_some(parsed);
     match parsed {
         IpAddr::V4(_) => Ok(vec![(host, IpAddr::V4(container_ip))]),
-        IpAddr::V6(ip) if ip.is_loopback() => Err(invalid(service, format!("ports on [{ip}] are not supported: IPv6 loopback cannot be forwarded into a container without Docker's userland proxy, which xcompose does not run; publish on 127.0.0.1, [::] or a host IPv6 address"))),
+        IpAddr::V6(ip) if ip.is_loopback() => Ok(vec![(host, container_ip6.map_or(IpAddr::V4(container_ip), IpAddr::V6))]),
         IpAddr::V6(ip) => match container_ip6 {
             Some(ip6) => Ok(vec![(host, IpAddr::V6(ip6))]),
             None => Err(invalid(service, format!("a port published on [{ip}] needs the service's first network to have IPv6: set enable_ipv6: true on it, or publish on an IPv4 address"))),

@@ -111,7 +111,7 @@ impl Stack {
                 }
                 PathBuf::from(&definition.file)
             };
-            mounts.push(Mount { target: target(kind, reference), kind: MountKind::Bind { source, recursive: Default::default() }, read_only: true });
+            mounts.push(Mount { target: target(kind, reference), kind: MountKind::Bind { source, recursive: Default::default(), propagation: Default::default() }, read_only: true });
         }
         Ok(mounts)
     }

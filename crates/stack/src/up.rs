@@ -200,6 +200,7 @@ impl Stack {
         } else {
             self.report("Container", &name, "Starting");
         }
+        self.mount_volumes_of(&id)?;
         self.runtime.start(&id)?;
         xcompose_fault::point("up.started");
         self.post_start(service, &id)?;
@@ -250,6 +251,7 @@ impl Stack {
             self.connect(id, service, definition, true)?;
         }
         self.report("Container", name, "Starting");
+        self.mount_volumes_of(id)?;
         self.runtime.start(id)?;
         self.post_start(service, id)?;
         self.report("Container", name, "Started");

@@ -43,6 +43,9 @@ impl Stack {
     /// anonymous one, the volume `inherited` has at its target, if any.
     pub(crate) fn volume_source(&self, v: &ServiceVolume, layers: &[PathBuf], inherited: &AnonymousVolumes) -> Result<PathBuf, StackError> {
         let volume = if v.source.is_empty() { self.anonymous_volume(Path::new(&v.target), inherited)? } else { self.create_volume(&v.source)? };
+        // As Docker's local driver: a volume with a filesystem to mount is mounted for the
+        // container that uses it (and seeded into it).
+        self.volumes.mount(&volume.name).map_err(volume_error)?;
         let subpath = v.volume.as_ref().map(|o| o.subpath.as_str()).filter(|s| !s.is_empty());
         if let Some(subpath) = subpath {
             // As Docker: a sub-directory that must exist already, and nothing copied from the
@@ -73,7 +76,7 @@ impl Stack {
             }
             let volume = self.anonymous_volume(&target, inherited)?;
             seed_from_image(&self.volumes, &volume.name, layers, &target)?;
-            mounts.push(Mount { target, kind: MountKind::Bind { source: volume.mountpoint, recursive: Recursive::default() }, read_only: false });
+            mounts.push(Mount { target, kind: MountKind::Bind { source: volume.mountpoint, recursive: Recursive::default(), propagation: Default::default() }, read_only: false });
         }
         Ok(mounts)
     }
@@ -104,6 +107,52 @@ impl Stack {
         }
         let labels = BTreeMap::from([(ANONYMOUS_LABEL.to_string(), String::new()), (labels::PROJECT.to_string(), self.project.name.clone())]);
         self.volumes.create(&random_name().map_err(volume_error)?, labels, BTreeMap::new()).map_err(volume_error)
+    }
+
+    /// Mounts the filesystems of the volumes container `id` uses that have one (`type=tmpfs`,
+    /// ...) and are not mounted: when it starts again after they were let go.
+    pub(crate) fn mount_volumes_of(&self, id: &str) -> Result<(), StackError> {
+        let sources = self.bind_sources(&[id.to_string()])?;
+        for volume in self.volumes.list().map_err(volume_error)?.into_iter().filter(|v| v.is_mounted_on_use()) {
+            if sources.iter().any(|s| s.starts_with(&volume.mountpoint)) {
+                self.volumes.mount(&volume.name).map_err(volume_error)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Unmounts the filesystems of the volumes no container uses any more, as Docker's local
+    /// driver does when the last container using one goes.
+    pub(crate) fn unmount_unused_volumes(&self) -> Result<(), StackError> {
+        let mounted: Vec<Volume> = self.volumes.list().map_err(volume_error)?.into_iter().filter(|v| v.is_mounted_on_use()).collect();
+        if mounted.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = self.runtime.list()?.into_iter().map(|c| c.id).collect();
+        let sources = self.bind_sources(&ids)?;
+        for volume in mounted {
+            if !sources.iter().any(|s| s.starts_with(&volume.mountpoint)) {
+                self.volumes.unmount(&volume.name).map_err(volume_error)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The sources of the bind mounts of containers `ids` (those removed meanwhile left out).
+    fn bind_sources(&self, ids: &[String]) -> Result<Vec<PathBuf>, StackError> {
+        let mut sources = Vec::new();
+        for id in ids {
+            let record = match self.runtime.find(id) {
+                Ok(record) => record,
+                Err(xcompose_runtime::RuntimeError::NotFound(_)) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            sources.extend(record.supervisor.spec.mounts.iter().filter_map(|m| match &m.kind {
+                MountKind::Bind { source, .. } => Some(source.clone()),
+                MountKind::Tmpfs { .. } => None,
+            }));
+        }
+        Ok(sources)
     }
 
     /// Removes the project's volumes (not external ones) and its anonymous volumes (`down -v`).

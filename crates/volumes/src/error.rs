@@ -33,7 +33,7 @@ pub enum VolumeError {
         option: String,
     },
     /// Driver options asking for something this local driver cannot do.
-    #[error("create {name}: {what} is not supported: the local driver here makes plain volumes and bind volumes (type=none, o=bind, device=/absolute/dir) only")]
+    #[error("create {name}: {what} is not supported by the local driver here: use type=none,o=bind,device=/absolute/dir for a bind volume, or a filesystem type (tmpfs, ext4, ...) to mount")]
     Unsupported {
         /// The volume.
         name: String,
@@ -59,6 +59,20 @@ pub enum VolumeError {
         from: PathBuf,
         /// What is wrong with it.
         reason: String,
+    },
+    /// A volume's filesystem could not be mounted on its directory.
+    #[error("error while mounting volume '{path}': failed to mount local volume: mount {device}:{path}, flags: {flags:#x}, data: {data}: {source}")]
+    Mount {
+        /// The volume's directory.
+        path: PathBuf,
+        /// Its `device`.
+        device: String,
+        /// The flags given.
+        flags: u64,
+        /// The data given.
+        data: String,
+        /// Why.
+        source: nix::Error,
     },
     /// File system trouble.
     #[error("volume store {path}: {source}")]

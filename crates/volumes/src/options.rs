@@ -1,11 +1,16 @@
 //! The local driver's options (`docker volume create -o`, compose's `driver_opts`).
 //!
 //! Docker's local driver takes `type`, `device`, `o` and `size`, and hands the first three to
-//! mount(2). Without mounting anything, the one form that can be honoured is the bind form,
-//! `type=none,o=bind,device=/dir`: the volume's content is then that directory.
+//! mount(2) when a container using the volume starts: `type=tmpfs,device=tmpfs,o=size=64m` is a
+//! tmpfs, `type=ext4,device=/dev/sdb1` that filesystem. `o` holds mount flags (`ro`, `nosuid`,
+//! ...) and filesystem options (`size=64m,uid=1000`), told apart as moby's `mount.Mount` does.
+//! The bind form, `type=none,o=bind,device=/dir`, needs no mount: the volume's content is that
+//! directory. `size` (an XFS quota) is refused.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+use nix::mount::MsFlags;
 
 use crate::error::{Result, VolumeError};
 
@@ -13,8 +18,55 @@ const KNOWN: [&str; 4] = ["type", "device", "o", "size"];
 /// An option and the options Docker requires alongside it.
 const REQUIRED_WITH: [(&str, &[&str]); 3] = [("device", &["type"]), ("type", &["device"]), ("o", &["device", "type"])];
 
-/// Checks a new volume's driver options; the bind device (canonical) if they ask for a bind volume.
-pub(crate) fn bind_device(name: &str, opts: &BTreeMap<String, String>) -> Result<Option<PathBuf>> {
+/// The mount flags `o` may hold, as moby's mount package reads them (true: the flag is set,
+/// false: cleared); every other entry of `o` is a filesystem option.
+const FLAGS: [(&str, bool, MsFlags); 18] = [
+    ("ro", true, MsFlags::MS_RDONLY),
+    ("rw", false, MsFlags::MS_RDONLY),
+    ("nosuid", true, MsFlags::MS_NOSUID),
+    ("suid", false, MsFlags::MS_NOSUID),
+    ("nodev", true, MsFlags::MS_NODEV),
+    ("dev", false, MsFlags::MS_NODEV),
+    ("noexec", true, MsFlags::MS_NOEXEC),
+    ("exec", false, MsFlags::MS_NOEXEC),
+    ("sync", true, MsFlags::MS_SYNCHRONOUS),
+    ("async", false, MsFlags::MS_SYNCHRONOUS),
+    ("dirsync", true, MsFlags::MS_DIRSYNC),
+    ("noatime", true, MsFlags::MS_NOATIME),
+    ("atime", false, MsFlags::MS_NOATIME),
+    ("nodiratime", true, MsFlags::MS_NODIRATIME),
+    ("diratime", false, MsFlags::MS_NODIRATIME),
+    ("relatime", true, MsFlags::MS_RELATIME),
+    ("norelatime", false, MsFlags::MS_RELATIME),
+    ("strictatime", true, MsFlags::MS_STRICTATIME),
+];
+
+/// What a local volume's options make of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Local {
+    /// A directory of the store.
+    Plain,
+    /// A directory of the host (canonical), used as it is.
+    Bind(PathBuf),
+    /// A filesystem mounted on the volume's directory while containers use it.
+    Mounted(MountOptions),
+}
+
+/// What mount(2) is given for a mounted volume.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MountOptions {
+    /// `type`.
+    pub fs_type: String,
+    /// `device`.
+    pub device: String,
+    /// The flags of `o`.
+    pub flags: MsFlags,
+    /// The rest of `o`, comma separated.
+    pub data: String,
+}
+
+/// Checks a volume's driver options and tells what they make of it.
+pub(crate) fn local(name: &str, opts: &BTreeMap<String, String>) -> Result<Local> {
     if let Some(option) = opts.keys().find(|k| !KNOWN.contains(&k.as_str())) {
         return Err(VolumeError::InvalidOption { name: name.to_string(), option: option.clone() });
     }
@@ -27,18 +79,29 @@ pub(crate) fn bind_device(name: &str, opts: &BTreeMap<String, String>) -> Result
     }
     let unsupported = |what: String| VolumeError::Unsupported { name: name.to_string(), what };
     if opts.contains_key("size") {
-        return Err(unsupported("size (a quota)".into()));
+        return Err(unsupported("size (an XFS quota)".into()));
     }
-    let (Some(kind), Some(device)) = (opts.get("type"), opts.get("device")) else { return Ok(None) };
-    if kind != "none" {
-        return Err(unsupported(format!("type={kind}")));
+    let (Some(kind), Some(device)) = (opts.get("type"), opts.get("device")) else { return Ok(Local::Plain) };
+    let o: Vec<&str> = opts.get("o").map(String::as_str).unwrap_or("").split(',').filter(|f| !f.is_empty()).collect();
+    if o.iter().any(|f| matches!(*f, "bind" | "rbind")) {
+        if kind != "none" || o.iter().any(|f| !matches!(*f, "bind" | "rbind")) {
+            return Err(unsupported(format!("a bind with type={kind} o={:?}", o.join(","))));
+        }
+        return Ok(Local::Bind(checked_device(name, device)?));
     }
-    let flags = opts.get("o").map(String::as_str).unwrap_or("");
-    let flags: Vec<&str> = flags.split(',').filter(|f| !f.is_empty()).collect();
-    if flags.is_empty() || flags.iter().any(|f| !matches!(*f, "bind" | "rbind")) {
-        return Err(unsupported(format!("type=none with o={:?}", flags.join(","))));
+    if kind == "none" {
+        return Err(unsupported(format!("type=none with o={:?} (use o=bind with a directory as device)", o.join(","))));
     }
-    Ok(Some(checked_device(name, device)?))
+    let mut flags = MsFlags::empty();
+    let mut data = Vec::new();
+    for entry in o {
+        match FLAGS.iter().find(|(flag, _, _)| *flag == entry) {
+            Some((_, true, bits)) => flags |= *bits,
+            Some((_, false, bits)) => flags &= !*bits,
+            None => data.push(entry),
+        }
+    }
+    Ok(Local::Mounted(MountOptions { fs_type: kind.clone(), device: device.clone(), flags, data: data.join(",") }))
 }
 
 /// The canonical path of a bind device, which must be an existing absolute directory.
@@ -64,7 +127,7 @@ mod tests {
 
     #[test]
     fn no_options_is_a_plain_volume() {
-        assert_eq!(bind_device("v1", &opts(&[])).unwrap(), None);
+        assert_eq!(local("v1", &opts(&[])).unwrap(), Local::Plain);
     }
 
     #[test]
@@ -74,14 +137,22 @@ mod tests {
         std::os::unix::fs::symlink("real", dir.path().join("link")).unwrap();
         let device = dir.path().join("link").to_string_lossy().into_owned();
         for o in ["bind", "rbind", "bind,rbind"] {
-            let got = bind_device("v1", &opts(&[("type", "none"), ("o", o), ("device", &device)])).unwrap();
-            assert_eq!(got, Some(dir.path().canonicalize().unwrap().join("real")), "o={o}");
+            let got = local("v1", &opts(&[("type", "none"), ("o", o), ("device", &device)])).unwrap();
+            assert_eq!(got, Local::Bind(dir.path().canonicalize().unwrap().join("real")), "o={o}");
         }
     }
 
     #[test]
+    fn other_types_are_mounted_with_flags_and_data_told_apart() {
+        let got = local("v1", &opts(&[("type", "tmpfs"), ("device", "tmpfs"), ("o", "size=1m,uid=1000,ro,nosuid,rw")])).unwrap();
+        assert_eq!(got, Local::Mounted(MountOptions { fs_type: "tmpfs".into(), device: "tmpfs".into(), flags: MsFlags::MS_NOSUID, data: "size=1m,uid=1000".into() }));
+        let got = local("v1", &opts(&[("type", "ext4"), ("device", "/dev/sdz9")])).unwrap();
+        assert_eq!(got, Local::Mounted(MountOptions { fs_type: "ext4".into(), device: "/dev/sdz9".into(), flags: MsFlags::empty(), data: String::new() }));
+    }
+
+    #[test]
     fn dockers_option_errors() {
-        let err = |pairs: &[(&str, &str)]| bind_device("v1", &opts(pairs)).unwrap_err().to_string();
+        let err = |pairs: &[(&str, &str)]| local("v1", &opts(pairs)).unwrap_err().to_string();
         assert_eq!(err(&[("foo", "bar")]), "create v1: invalid option: \"foo\"");
         assert_eq!(err(&[("device", "/tmp")]), "create v1: missing required option: \"type\"");
         assert_eq!(err(&[("type", "none")]), "create v1: missing required option: \"device\"");
@@ -90,10 +161,10 @@ mod tests {
 
     #[test]
     fn what_cannot_be_honoured_is_refused() {
-        let err = |pairs: &[(&str, &str)]| bind_device("v1", &opts(pairs)).unwrap_err();
-        assert!(matches!(err(&[("type", "tmpfs"), ("device", "tmpfs")]), VolumeError::Unsupported { .. }));
+        let err = |pairs: &[(&str, &str)]| local("v1", &opts(pairs)).unwrap_err();
         assert!(matches!(err(&[("type", "none"), ("device", "/tmp")]), VolumeError::Unsupported { .. }));
         assert!(matches!(err(&[("type", "none"), ("o", "bind,ro"), ("device", "/tmp")]), VolumeError::Unsupported { .. }));
+        assert!(matches!(err(&[("type", "ext4"), ("o", "bind"), ("device", "/tmp")]), VolumeError::Unsupported { .. }));
         assert!(matches!(err(&[("size", "10G")]), VolumeError::Unsupported { .. }));
         let missing = err(&[("type", "none"), ("o", "bind"), ("device", "/nonexistent/xcompose-volume-device")]);
         assert!(matches!(missing, VolumeError::BadDevice { .. }), "{missing}");

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{io_err, Result, VolumeError};
+use crate::options::Local;
 use crate::store::ANONYMOUS_LABEL;
 
 /// A named volume.
@@ -37,7 +38,18 @@ impl Volume {
     /// Whether its content is a directory of the host's given by bind options, which removing the
     /// volume leaves alone.
     pub fn is_bind(&self) -> bool {
-        self.options.contains_key("device")
+        matches!(self.local(), Some(Local::Bind(_)))
+    }
+
+    /// Whether its content is a filesystem its options mount on its directory while it is used
+    /// (`type=tmpfs`, `type=ext4`, ...).
+    pub fn is_mounted_on_use(&self) -> bool {
+        matches!(self.local(), Some(Local::Mounted(_)))
+    }
+
+    /// What its options make of it (they were checked when it was created).
+    pub(crate) fn local(&self) -> Option<Local> {
+        crate::options::local(&self.name, &self.options).ok()
     }
 }
 

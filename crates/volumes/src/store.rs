@@ -7,12 +7,13 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{renameat2, Flock, FlockArg, RenameFlags, AT_FDCWD};
+use nix::mount::{mount, umount2, MntFlags};
 
 use crate::copy::{seed_dir, Seeding};
 use xcompose_container::IdMap;
 use crate::error::{io_err, nix_err, Result, VolumeError};
 use crate::name::{random_name, validate_name};
-use crate::options::bind_device;
+use crate::options::{local, Local, MountOptions};
 use crate::record::{self, sync_dir, Volume};
 use crate::usage::tree_size;
 
@@ -68,7 +69,10 @@ impl VolumeStore {
         if let Some(existing) = record::read(&self.dir.join(name).join(RECORD))? {
             return Ok(existing);
         }
-        let device = bind_device(name, &driver_opts)?;
+        let device = match local(name, &driver_opts)? {
+            Local::Bind(device) => Some(device),
+            Local::Plain | Local::Mounted(_) => None,
+        };
         let final_dir = self.dir.join(name);
         let volume = Volume {
             name: name.to_string(),
@@ -144,6 +148,28 @@ impl VolumeStore {
         Ok(seed_dir(name, from, &volume.mountpoint, self.ids.as_ref())? == Seeding::Copied)
     }
 
+    /// Mounts the filesystem of volume `name` on its directory if its options ask for one (as
+    /// Docker's local driver does when a container using it starts) and it is not mounted yet.
+    pub fn mount(&self, name: &str) -> Result<()> {
+        let _lock = self.lock_for_writing()?;
+        let volume = self.read(name)?;
+        let Some(Local::Mounted(options)) = volume.local() else { return Ok(()) };
+        if is_mount_point(&volume.mountpoint)? {
+            return Ok(());
+        }
+        let MountOptions { fs_type, device, flags, data } = options;
+        mount(Some(device.as_str()), &volume.mountpoint, Some(fs_type.as_str()), flags, (!data.is_empty()).then_some(data.as_str()))
+            .map_err(|source| VolumeError::Mount { path: volume.mountpoint.clone(), device, flags: flags.bits(), data, source })
+    }
+
+    /// Unmounts the filesystem of volume `name` from its directory, if mounted (when no
+    /// container uses it any more); its content stays in the filesystem, not in the store.
+    pub fn unmount(&self, name: &str) -> Result<()> {
+        let _lock = self.lock_for_writing()?;
+        let volume = self.read(name)?;
+        unmount_volume(&volume)
+    }
+
     fn prune_where(&self, wanted: &dyn Fn(&Volume) -> bool, in_use: &dyn Fn(&str) -> bool) -> Result<Pruned> {
         let _lock = self.lock_for_writing()?;
         let mut pruned = Pruned::default();
@@ -209,6 +235,7 @@ impl VolumeStore {
     fn delete(&self, volume: &Volume) -> Result<u64> {
         let dir = self.dir.join(&volume.name);
         let size = if volume.is_bind() { 0 } else { tree_size(&dir.join(DATA))? };
+        unmount_volume(volume)?;
         // Renamed out of the way first, so that the volume disappears at once even if deleting
         // its content is interrupted; what is left is cleared by the next writer.
         let doomed = self.dir.join(format!("{REMOVING_PREFIX}{}", random_name()?));
@@ -220,6 +247,22 @@ impl VolumeStore {
             _ => Ok(size),
         }
     }
+}
+
+/// Unmounts what a mounted volume has on its directory (nothing for other volumes).
+fn unmount_volume(volume: &Volume) -> Result<()> {
+    if volume.is_mounted_on_use() && is_mount_point(&volume.mountpoint)? {
+        umount2(&volume.mountpoint, MntFlags::MNT_DETACH).map_err(nix_err(&volume.mountpoint))?;
+    }
+    Ok(())
+}
+
+/// Whether something is mounted on `dir` (it and its parent are on different devices).
+fn is_mount_point(dir: &Path) -> Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let parent = dir.parent().unwrap_or(dir);
+    let (own, above) = (fs::metadata(dir).map_err(io_err(dir))?, fs::metadata(parent).map_err(io_err(parent))?);
+    Ok(own.dev() != above.dev())
 }
 
 /// Makes `dir` with mode 0755, as Docker makes a volume's directories; an existing one is left as it is.

@@ -163,7 +163,7 @@ impl<'a> Step<'a> {
                 use std::os::unix::fs::PermissionsExt;
                 let file = snapshot.dir().join("script");
                 std::fs::write(&file, content).and_then(|()| std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755))).map_err(|e| invalid(format!("writing the RUN script: {e}")))?;
-                container_mounts.push(Mount { target: PathBuf::from(target), kind: MountKind::Bind { source: file, recursive: Default::default() }, read_only: true });
+                container_mounts.push(Mount { target: PathBuf::from(target), kind: MountKind::Bind { source: file, recursive: Default::default(), propagation: Default::default() }, read_only: true });
             }
             let mut spec = RunSpec {
                 args: command,
@@ -527,7 +527,7 @@ impl RunMount {
         Ok(match self {
             Self::Cache { target, id, read_only, uid, gid, mode } => {
                 let dir = cache.mount_dir(id, *uid, *gid, *mode).map_err(|e| invalid(format!("cache mount {id}: {e}")))?;
-                vec![Mount { target: PathBuf::from(target), kind: MountKind::Bind { source: dir, recursive: Default::default() }, read_only: *read_only }]
+                vec![Mount { target: PathBuf::from(target), kind: MountKind::Bind { source: dir, recursive: Default::default(), propagation: Default::default() }, read_only: *read_only }]
             }
             Self::Bind { target, source, read_only, from } => {
                 let (root, origin) = match from {
@@ -538,11 +538,11 @@ impl RunMount {
                 if !host.exists() {
                     return Err(invalid(format!("RUN --mount=type=bind: source {source:?} not found in {origin}")));
                 }
-                vec![Mount { target: PathBuf::from(target), kind: MountKind::Bind { source: host, recursive: Default::default() }, read_only: *read_only }]
+                vec![Mount { target: PathBuf::from(target), kind: MountKind::Bind { source: host, recursive: Default::default(), propagation: Default::default() }, read_only: *read_only }]
             }
             Self::Tmpfs { target, size } => vec![Mount { target: PathBuf::from(target), kind: MountKind::Tmpfs { size: *size, mode: None }, read_only: false }],
             Self::Secret { id, target, required } => match request.secrets.get(id) {
-                Some(file) => vec![Mount { target: PathBuf::from(target), kind: MountKind::Bind { source: file.clone(), recursive: Default::default() }, read_only: true }],
+                Some(file) => vec![Mount { target: PathBuf::from(target), kind: MountKind::Bind { source: file.clone(), recursive: Default::default(), propagation: Default::default() }, read_only: true }],
                 None if *required => return Err(invalid(format!("secret {id} not found: add it to the service's build.secrets"))),
                 None => Vec::new(),
             },
