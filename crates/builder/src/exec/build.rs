@@ -14,6 +14,7 @@ use xcompose_images::{ImageStore, Reference, StoredLayer};
 use crate::args::BuildArgs;
 use crate::context::Context;
 use crate::exec::cache::BuildCache;
+use crate::exec::network::OnDemand;
 use crate::exec::progress::{Progress, Sink};
 use crate::exec::stage::{StageBuilder, StageResult};
 use crate::model::Dockerfile;
@@ -113,7 +114,7 @@ impl Builder {
     /// Builds `request`, printing BuildKit's plain progress through `sink`; the image ID.
     pub fn build(&self, request: &BuildRequest, sink: &Sink<'_>) -> Result<String, BuildError> {
         let tmp = self.root.join("builder").join("tmp");
-        crate::exec::snapshot::remove_abandoned(&tmp);
+        crate::exec::snapshot::remove_abandoned(&tmp, &self.root);
         let progress = Progress::new(sink);
         let dockerfile = self.load_dockerfile(request, &progress)?;
         let args = BuildArgs::new(request.args.iter().filter_map(|(k, v)| Some((k.clone(), v.clone()?))).collect());
@@ -123,7 +124,8 @@ impl Builder {
             DockerfileSource::Inline(_) => request.context.join("Dockerfile"),
         };
         let context = Context::open(&request.context, &dockerfile_path).map_err(|e| BuildError::Invalid(format!("failed to solve: {e}")))?;
-        let builder = StageBuilder { store: &self.store, cache: &self.cache, request, args: &args, dockerfile: &dockerfile, plan: &plan, context: &context, tmp: &tmp, progress: &progress };
+        let network = OnDemand::new(&self.root);
+        let builder = StageBuilder { store: &self.store, cache: &self.cache, request, args: &args, dockerfile: &dockerfile, plan: &plan, context: &context, tmp: &tmp, progress: &progress, network: &network };
         let mut done: BTreeMap<usize, StageResult> = BTreeMap::new();
         for planned in &plan.stages {
             let result = builder.build_stage(planned, &done)?;

@@ -38,6 +38,8 @@ pub struct RunSpec {
     pub additional_gids: Vec<u32>,
     /// The network namespace (`--network`).
     pub network: NetworkNamespace,
+    /// The content of its `/etc/resolv.conf`.
+    pub resolv_conf: String,
     /// `--mount`s, resolved to host paths.
     pub mounts: Vec<Mount>,
     /// Lines added to `/etc/hosts` (compose's `extra_hosts`: `name ip`).
@@ -110,8 +112,7 @@ fn container_spec(snapshot: &Snapshot, spec: &RunSpec) -> io::Result<ContainerSp
     for (name, ip) in &spec.extra_hosts {
         hosts.push_str(&format!("{ip}\t{name}\n"));
     }
-    let resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    for (name, content) in [("hosts", hosts), ("resolv.conf", resolv)] {
+    for (name, content) in [("hosts", hosts), ("resolv.conf", spec.resolv_conf.clone())] {
         let path = snapshot.dir().join(name);
         fs::write(&path, content)?;
         container.etc_files.insert(Path::new("/etc").join(name), path);

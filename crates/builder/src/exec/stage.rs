@@ -15,6 +15,7 @@ use crate::context::Context;
 use crate::exec::build::{layers_of, BuildError, BuildRequest};
 use crate::exec::cache::{BuildCache, CacheKey, CachedLayer, CachedStep};
 use crate::exec::diff;
+use crate::exec::network::OnDemand;
 use crate::exec::progress::{Progress, Vertex};
 use crate::exec::snapshot::Snapshot;
 use crate::exec::steps::{Planned, Step};
@@ -97,6 +98,8 @@ pub(crate) struct StageBuilder<'a> {
     pub tmp: &'a Path,
     /// The build's output.
     pub progress: &'a Progress<'a>,
+    /// The build network, for RUN steps on the default network.
+    pub network: &'a OnDemand,
 }
 
 impl StageBuilder<'_> {
