@@ -1,4 +1,5 @@
-//! A whole build: the Dockerfile parsed, the stages the target needs built in order, each step
+//! A whole build: the Dockerfile parsed, the stages the target needs built (independent ones at
+//! the same time, by the `schedule` module), each step
 //! taken from the cache or carried out, and the target stage committed as an image with its
 //! tags. Nothing of a failed build is left: no container (RUN waits for its container), no mount
 //! (mounts live in private namespaces), no working directory (removed as each step ends, or by the
@@ -14,7 +15,9 @@ use xcompose_images::{ImageStore, Reference, StoredLayer};
 use crate::args::BuildArgs;
 use crate::context::Context;
 use crate::exec::cache::BuildCache;
+use crate::exec::cancel::Cancel;
 use crate::exec::network::OnDemand;
+use crate::exec::schedule::build_stages;
 use crate::exec::progress::{Progress, Sink};
 use crate::exec::stage::{StageBuilder, StageResult};
 use crate::model::Dockerfile;
@@ -90,6 +93,9 @@ pub enum BuildError {
     /// Anything else, worded for the user.
     #[error("{0}")]
     Invalid(String),
+    /// Another stage failed, so this one stopped (never the build's own error).
+    #[error("canceled: another stage failed")]
+    Cancelled,
 }
 
 /// Runs builds in one state root.
@@ -125,12 +131,9 @@ impl Builder {
         };
         let context = Context::open(&request.context, &dockerfile_path).map_err(|e| BuildError::Invalid(format!("failed to solve: {e}")))?;
         let network = OnDemand::new(&self.root);
-        let builder = StageBuilder { store: &self.store, cache: &self.cache, request, args: &args, dockerfile: &dockerfile, plan: &plan, context: &context, tmp: &tmp, progress: &progress, network: &network };
-        let mut done: BTreeMap<usize, StageResult> = BTreeMap::new();
-        for planned in &plan.stages {
-            let result = builder.build_stage(planned, &done)?;
-            done.insert(planned.index, result);
-        }
+        let cancel = Cancel::default();
+        let builder = StageBuilder { store: &self.store, cache: &self.cache, request, args: &args, dockerfile: &dockerfile, plan: &plan, context: &context, tmp: &tmp, progress: &progress, network: &network, cancel: &cancel };
+        let mut done = build_stages(&builder)?;
         let image = done.remove(&plan.target).ok_or_else(|| BuildError::Invalid("the target stage was not built".into()))?;
         self.export(image, request, &progress)
     }

@@ -7,12 +7,14 @@
 pub mod archive;
 pub mod build;
 pub mod cache;
+pub mod cancel;
 pub mod copy;
 pub mod diff;
 pub mod network;
 pub mod progress;
 pub mod prune;
 pub mod run;
+mod schedule;
 mod run_network;
 pub mod snapshot;
 mod stage;

@@ -14,6 +14,7 @@ use crate::config::makes_layer;
 use crate::context::Context;
 use crate::exec::build::{layers_of, BuildError, BuildRequest};
 use crate::exec::cache::{BuildCache, CacheKey, CachedLayer, CachedStep};
+use crate::exec::cancel::Cancel;
 use crate::exec::diff;
 use crate::exec::network::OnDemand;
 use crate::exec::progress::{Progress, Vertex};
@@ -100,6 +101,8 @@ pub(crate) struct StageBuilder<'a> {
     pub progress: &'a Progress<'a>,
     /// The build network, for RUN steps on the default network.
     pub network: &'a OnDemand,
+    /// Stops the stages when one fails.
+    pub cancel: &'a Cancel,
 }
 
 impl StageBuilder<'_> {
@@ -119,6 +122,9 @@ impl StageBuilder<'_> {
         let expander = Expander::new(self.dockerfile.escape);
         let mut number = 1;
         for instruction in triggers.iter().chain(&stage.instructions) {
+            if self.cancel.is_cancelled() {
+                return Err(BuildError::Cancelled);
+            }
             let vertex = makes_layer(&instruction.kind).then(|| {
                 number += 1;
                 self.progress.vertex(&format!("[{prefix}{number}/{total}] {}", instruction.original))
@@ -223,6 +229,10 @@ impl StageBuilder<'_> {
                     self.cache.record(&planned.key, &record).map_err(|e| BuildError::Invalid(format!("recording the build cache: {e}")))?;
                     vertex.done();
                     (layer, created)
+                }
+                Err(_) if self.cancel.is_cancelled() => {
+                    vertex.canceled();
+                    return Err(BuildError::Cancelled);
                 }
                 Err(e) => {
                     vertex.error(&e.to_string());

@@ -142,7 +142,7 @@ impl<'a> Step<'a> {
             key = key.with("mount-source", source);
         }
         let lower = state.layer_dirs(self.store);
-        let (request, tmp, cache, build_network) = (self.request, self.tmp, self.builder.cache, self.builder.network);
+        let (request, tmp, cache, build_network, cancel) = (self.request, self.tmp, self.builder.cache, self.builder.network, self.builder.cancel);
         let work: Work<'a> = Box::new(move |vertex: &Vertex| {
             let snapshot = Snapshot::new(tmp, &lower).map_err(|e| invalid(format!("preparing the RUN snapshot: {e}")))?;
             let etc = lower.iter().rev().find(|d| d.join("etc/passwd").exists()).cloned().unwrap_or_default();
@@ -181,7 +181,7 @@ impl<'a> Step<'a> {
                 for mount in &mounts {
                     spec.mounts.extend(mount.resolve(request, cache, source_roots)?);
                 }
-                run(&snapshot, &spec, &|line| vertex.output(line)).map_err(|e| invalid(e.to_string()))
+                run(&snapshot, &spec, cancel, &|line| vertex.output(line)).map_err(|e| invalid(e.to_string()))
             };
             let ran = if bind_sources.is_empty() {
                 run_with(&[])
