@@ -7,6 +7,7 @@
 pub mod archive;
 pub mod build;
 pub mod cache;
+pub mod cache_io;
 pub mod cancel;
 pub mod copy;
 pub mod diff;

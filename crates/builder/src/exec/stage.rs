@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use xcompose_images::{ImageStore, Reference, StoredLayer};
 
@@ -103,6 +104,8 @@ pub(crate) struct StageBuilder<'a> {
     pub network: &'a OnDemand,
     /// Stops the stages when one fails.
     pub cancel: &'a Cancel,
+    /// The steps of the build so far, by key (for `cache_to`).
+    pub steps: &'a Mutex<BTreeMap<String, CachedStep>>,
 }
 
 impl StageBuilder<'_> {
@@ -243,6 +246,8 @@ impl StageBuilder<'_> {
                 }
             },
         };
+        let step = CachedStep { layer: layer.as_ref().map(CachedLayer::from), created: created.clone() };
+        self.steps.lock().unwrap_or_else(|e| e.into_inner()).insert(planned.key.clone(), step);
         match layer {
             Some(layer) => state.result.layers.push(layer),
             None => state.result.frontend.config.mark_last_empty(),
