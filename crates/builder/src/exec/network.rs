@@ -61,7 +61,11 @@ impl BuildNetwork {
         let ipam = ipam(root)?;
         let id = network_id();
         let subnet = ipam.create_network(&id, &SubnetRequest::default()).map_err(|e| format!("build network: {e}"))?;
-        link::ensure_bridge(&id, subnet.gateway_net(), None).map_err(|e| format!("build network bridge: {e}"))?;
+        // A second try: another build may have made the bridge between the first one's look
+        // and its request.
+        link::ensure_bridge(&id, subnet.gateway_net(), None)
+            .or_else(|_| link::ensure_bridge(&id, subnet.gateway_net(), None))
+            .map_err(|e| format!("build network bridge: {e}"))?;
         firewall::add_network(&rules(&subnet)).map_err(|e| format!("build network rules: {e}"))?;
         Ok(Self { ipam, subnet })
     }

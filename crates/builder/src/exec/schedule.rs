@@ -28,7 +28,10 @@ pub(crate) fn build_stages(builder: &StageBuilder<'_>) -> Result<BTreeMap<usize,
                     let finished = finished.clone();
                     running += 1;
                     scope.spawn(move || {
-                        let result = builder.build_stage(stage, &needed);
+                        // A panic is reported as the stage's failure (the panic hook has printed
+                        // it), so the loop below never waits for a stage that is gone.
+                        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| builder.build_stage(stage, &needed)))
+                            .unwrap_or_else(|_| Err(BuildError::Invalid("failed to solve: the builder of a stage panicked (see above)".into())));
                         let _ = finished.send((stage.index, result));
                     });
                 }
