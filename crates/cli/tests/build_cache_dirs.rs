@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use xcompose_testkit::Sandbox;
 
 mod common;
-use common::{project, sandbox_with_busybox, XCOMPOSE};
+use common::{project, sandbox_with_busybox, xcompose, XCOMPOSE};
 
 /// Runs xcompose with state root `root` on the project in `dir`: (success, stdout and stderr).
 fn compose(sb: &Sandbox, root: &Path, dir: &Path, args: &[&str]) -> Result<(bool, String)> {
@@ -55,7 +55,7 @@ fn a_build_exports_its_cache_and_an_empty_state_root_imports_it() -> Result<()> 
     // Another state root with only the base image (loaded, so it has the same ID).
     let other = sb.temp_dir().join("other-root");
     let base = sb.temp_dir().join("busybox.tar");
-    compose_ok(&sb, sb.root(), &dir, &["image", "save", "-o", base.to_str().context("path")?, "busybox:latest"])?;
+    xcompose(&sb, &dir, &["image", "save", "-o", base.to_str().context("path")?, "busybox:latest"])?;
     compose_ok(&sb, &other, &dir, &["image", "load", "-i", base.to_str().context("path")?])?;
     let imported = compose_ok(&sb, &other, &dir, &["build"])?;
     assert!(!ran(&imported), "a build on an empty state root with cache_from runs no RUN step:\n{imported}");
@@ -63,7 +63,7 @@ fn a_build_exports_its_cache_and_an_empty_state_root_imports_it() -> Result<()> 
     let content = compose_ok(&sb, &other, &dir, &["run", "--rm", "app", "cat", "/srv/greeting.txt", "/srv/built", "/srv/tool"])?;
     assert!(content.starts_with("hello\nbuilt\ntool\n"), "the imported layers are the image's: {content}");
 
-    compose_ok(&sb, sb.root(), &dir, &["builder", "prune", "-f"])?;
+    xcompose(&sb, &dir, &["builder", "prune", "-f"])?;
     let after_prune = compose_ok(&sb, sb.root(), &dir, &["build"])?;
     assert!(!ran(&after_prune), "after builder prune, cache_from brings the steps back:\n{after_prune}");
 
