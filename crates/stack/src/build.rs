@@ -128,11 +128,8 @@ fn build_request(project: &xcompose_loader::Project, name: &str, service: &Servi
         (Some(inline), _) => DockerfileSource::Inline(inline),
         (None, file) => DockerfileSource::File(PathBuf::from(file.unwrap_or_else(|| "Dockerfile".into()))),
     };
-    for key in ["cache_from", "cache_to"] {
-        if let Some(registry) = list(key).into_iter().find(|r| !r.starts_with("type=local") && !r.starts_with("type=inline")) {
-            return Err(format!("build.{key} {registry:?}: only the local build cache is supported (xcompose keeps it in its state root); remove the registry cache reference"));
-        }
-    }
+    let cache_from = local_caches("cache_from", "src", list("cache_from"))?;
+    let cache_to = local_caches("cache_to", "dest", list("cache_to"))?;
     if !list("ssh").is_empty() || build.get("ssh").is_some_and(Value::is_object) {
         return Err("build.ssh is not supported: xcompose's builder has no SSH agent forwarding; use build.secrets".into());
     }
@@ -171,7 +168,33 @@ fn build_request(project: &xcompose_loader::Project, name: &str, service: &Servi
         secrets: secrets(project, build)?,
         additional_contexts: additional_contexts(&context, build)?,
         privileged: build.get("privileged").and_then(Value::as_bool).unwrap_or(false),
+        cache_from,
+        cache_to,
     })
+}
+
+/// The directories of `build.<key>`'s local caches (`type=local,<path_attribute>=DIR`, as
+/// buildx takes them; a relative DIR is relative to the working directory, as with buildx).
+/// `type=inline` adds nothing: the builder's own cache is always used. Registry caches (a plain
+/// image reference, `type=registry`) and the other cache backends are refused with the reason.
+fn local_caches(key: &str, path_attribute: &str, entries: Vec<String>) -> Result<Vec<PathBuf>, String> {
+    let mut dirs = Vec::new();
+    for entry in entries {
+        let attributes: BTreeMap<&str, &str> = entry.split(',').filter_map(|a| a.split_once('=')).map(|(k, v)| (k.trim(), v.trim())).collect();
+        match attributes.get("type").copied() {
+            // buildx's default type is the registry's (a bare image reference too).
+            None | Some("registry") => {
+                return Err(format!("build.{key} {entry:?}: registry caches are not supported (xcompose's builder neither pulls nor pushes cache images): use type=local,{path_attribute}=DIR"));
+            }
+            Some("local") => match attributes.get(path_attribute) {
+                Some(dir) if !dir.is_empty() => dirs.push(PathBuf::from(dir)),
+                _ => return Err(format!("build.{key} {entry:?}: a local cache needs {path_attribute}=DIR")),
+            },
+            Some("inline") => {}
+            Some(other) => return Err(format!("build.{key} {entry:?}: cache type {other:?} is not supported: use type=local,{path_attribute}=DIR")),
+        }
+    }
+    Ok(dirs)
 }
 
 /// `build.secrets`: each id (its `target`, else its `source`) to the secret's file.
@@ -217,5 +240,26 @@ fn host_arch() -> &'static str {
         "x86_64" => "amd64",
         "aarch64" => "arm64",
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_caches_are_taken() {
+        let entries = vec!["type=local,src=/tmp/cache".to_string(), "type=inline".to_string()];
+        assert_eq!(local_caches("cache_from", "src", entries).unwrap(), [PathBuf::from("/tmp/cache")]);
+        assert_eq!(local_caches("cache_to", "dest", vec!["type=local,dest=out,mode=max".into()]).unwrap(), [PathBuf::from("out")]);
+        for (entry, why) in [
+            ("myapp:cache", "registry caches are not supported"),
+            ("type=registry,ref=myapp:cache", "registry caches are not supported"),
+            ("type=gha", "cache type \"gha\" is not supported"),
+            ("type=local", "a local cache needs src=DIR"),
+        ] {
+            let error = local_caches("cache_from", "src", vec![entry.into()]).unwrap_err();
+            assert!(error.starts_with(&format!("build.cache_from {entry:?}: ")) && error.contains(why), "{error}");
+        }
     }
 }

@@ -1,4 +1,5 @@
-//! A whole build: the Dockerfile parsed, the stages the target needs built in order, each step
+//! A whole build: the Dockerfile parsed, the stages the target needs built (independent ones at
+//! the same time, by the `schedule` module), each step
 //! taken from the cache or carried out, and the target stage committed as an image with its
 //! tags. Nothing of a failed build is left: no container (RUN waits for its container), no mount
 //! (mounts live in private namespaces), no working directory (removed as each step ends, or by the
@@ -7,13 +8,18 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use serde_json::{json, Map, Value};
 use xcompose_images::{ImageStore, Reference, StoredLayer};
 
 use crate::args::BuildArgs;
 use crate::context::Context;
-use crate::exec::cache::BuildCache;
+use crate::exec::cache::{BuildCache, CachedStep};
+use crate::exec::cache_io;
+use crate::exec::cancel::Cancel;
+use crate::exec::network::OnDemand;
+use crate::exec::schedule::build_stages;
 use crate::exec::progress::{Progress, Sink};
 use crate::exec::stage::{StageBuilder, StageResult};
 use crate::model::Dockerfile;
@@ -59,6 +65,10 @@ pub struct BuildRequest {
     pub additional_contexts: BTreeMap<String, PathBuf>,
     /// RUN steps run privileged.
     pub privileged: bool,
+    /// Local cache directories to import before building (`cache_from: type=local,src=DIR`).
+    pub cache_from: Vec<PathBuf>,
+    /// Local cache directories to export the build's steps to (`cache_to: type=local,dest=DIR`).
+    pub cache_to: Vec<PathBuf>,
 }
 
 /// Why a build failed.
@@ -89,6 +99,9 @@ pub enum BuildError {
     /// Anything else, worded for the user.
     #[error("{0}")]
     Invalid(String),
+    /// Another stage failed, so this one stopped (never the build's own error).
+    #[error("canceled: another stage failed")]
+    Cancelled,
 }
 
 /// Runs builds in one state root.
@@ -113,7 +126,7 @@ impl Builder {
     /// Builds `request`, printing BuildKit's plain progress through `sink`; the image ID.
     pub fn build(&self, request: &BuildRequest, sink: &Sink<'_>) -> Result<String, BuildError> {
         let tmp = self.root.join("builder").join("tmp");
-        crate::exec::snapshot::remove_abandoned(&tmp);
+        crate::exec::snapshot::remove_abandoned(&tmp, &self.root);
         let progress = Progress::new(sink);
         let dockerfile = self.load_dockerfile(request, &progress)?;
         let args = BuildArgs::new(request.args.iter().filter_map(|(k, v)| Some((k.clone(), v.clone()?))).collect());
@@ -123,14 +136,51 @@ impl Builder {
             DockerfileSource::Inline(_) => request.context.join("Dockerfile"),
         };
         let context = Context::open(&request.context, &dockerfile_path).map_err(|e| BuildError::Invalid(format!("failed to solve: {e}")))?;
-        let builder = StageBuilder { store: &self.store, cache: &self.cache, request, args: &args, dockerfile: &dockerfile, plan: &plan, context: &context, tmp: &tmp, progress: &progress };
-        let mut done: BTreeMap<usize, StageResult> = BTreeMap::new();
-        for planned in &plan.stages {
-            let result = builder.build_stage(planned, &done)?;
-            done.insert(planned.index, result);
-        }
+        let network = OnDemand::new(&self.root);
+        self.import_caches(request, &progress);
+        let cancel = Cancel::default();
+        let steps = Mutex::new(BTreeMap::new());
+        let builder = StageBuilder { store: &self.store, cache: &self.cache, request, args: &args, dockerfile: &dockerfile, plan: &plan, context: &context, tmp: &tmp, progress: &progress, network: &network, cancel: &cancel, steps: &steps };
+        let mut done = build_stages(&builder)?;
         let image = done.remove(&plan.target).ok_or_else(|| BuildError::Invalid("the target stage was not built".into()))?;
-        self.export(image, request, &progress)
+        let id = self.export(image, request, &progress)?;
+        self.export_caches(request, &steps.into_inner().unwrap_or_else(|e| e.into_inner()), &progress)?;
+        Ok(id)
+    }
+
+    /// Imports the request's `cache_from` directories. As BuildKit, a cache that cannot be read
+    /// is a warning: the build goes on without it.
+    fn import_caches(&self, request: &BuildRequest, progress: &Progress) {
+        for dir in &request.cache_from {
+            let vertex = progress.vertex(&format!("importing cache manifest from local:{}", dir.display()));
+            match cache_io::import(dir, &self.cache, &self.store) {
+                Ok(imported) => vertex.status(&format!("{} cache records, {} layers imported done", imported.records, imported.layers)),
+                Err(e) => vertex.status(&format!("WARNING: local cache import at {} not found due to err: {e}", dir.display())),
+            }
+            vertex.done();
+        }
+    }
+
+    /// Exports the build's steps to the request's `cache_to` directories.
+    fn export_caches(&self, request: &BuildRequest, steps: &BTreeMap<String, CachedStep>, progress: &Progress) -> Result<(), BuildError> {
+        for dir in &request.cache_to {
+            let vertex = progress.vertex("exporting cache to client directory");
+            vertex.status("preparing build cache for export");
+            match cache_io::export(dir, steps, &self.store) {
+                Ok(written) => {
+                    for digest in written {
+                        vertex.status(&format!("writing {digest} done"));
+                    }
+                    vertex.done();
+                }
+                Err(e) => {
+                    let message = format!("failed to solve: exporting cache to {}: {e}", dir.display());
+                    vertex.error(&message);
+                    return Err(BuildError::Invalid(message));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Reads and parses the Dockerfile (`[internal] load build definition`).

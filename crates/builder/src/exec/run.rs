@@ -13,6 +13,7 @@ use std::path::{Component, Path, PathBuf};
 
 use xcompose_container::{ContainerSpec, Mount, NetworkNamespace, Stdio};
 
+use crate::exec::cancel::Cancel;
 use crate::exec::snapshot::Snapshot;
 
 /// How many of the last output lines a failed RUN's error repeats.
@@ -38,6 +39,8 @@ pub struct RunSpec {
     pub additional_gids: Vec<u32>,
     /// The network namespace (`--network`).
     pub network: NetworkNamespace,
+    /// The content of its `/etc/resolv.conf`.
+    pub resolv_conf: String,
     /// `--mount`s, resolved to host paths.
     pub mounts: Vec<Mount>,
     /// Lines added to `/etc/hosts` (compose's `extra_hosts`: `name ip`).
@@ -75,10 +78,11 @@ fn last_output(lines: &[String]) -> String {
 
 /// Runs `spec` on `snapshot`, handing each line of its output (stdout and stderr together) to
 /// `on_line` as it comes; the mount stubs it needed are removed from the upper directory after.
-pub fn run(snapshot: &Snapshot, spec: &RunSpec, on_line: &(dyn Fn(&str) + Sync)) -> Result<(), RunError> {
+/// The container is killed if `cancel` cancels the build.
+pub fn run(snapshot: &Snapshot, spec: &RunSpec, cancel: &Cancel, on_line: &(dyn Fn(&str) + Sync)) -> Result<(), RunError> {
     let container = container_spec(snapshot, spec).map_err(|e| RunError::Container(e.to_string()))?;
     let stubs: Vec<PathBuf> = stub_candidates(&container).into_iter().filter(|p| !exists_in_layers(&snapshot.lower(), p)).collect();
-    let result = run_container(snapshot, &container, on_line);
+    let result = run_container(snapshot, &container, cancel, on_line);
     remove_stubs(&snapshot.upper(), &snapshot.lower(), &stubs).map_err(|e| RunError::Container(format!("removing mount points from the layer: {e}")))?;
     match result? {
         (0, _) => Ok(()),
@@ -110,8 +114,7 @@ fn container_spec(snapshot: &Snapshot, spec: &RunSpec) -> io::Result<ContainerSp
     for (name, ip) in &spec.extra_hosts {
         hosts.push_str(&format!("{ip}\t{name}\n"));
     }
-    let resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    for (name, content) in [("hosts", hosts), ("resolv.conf", resolv)] {
+    for (name, content) in [("hosts", hosts), ("resolv.conf", spec.resolv_conf.clone())] {
         let path = snapshot.dir().join(name);
         fs::write(&path, content)?;
         container.etc_files.insert(Path::new("/etc").join(name), path);
@@ -120,18 +123,24 @@ fn container_spec(snapshot: &Snapshot, spec: &RunSpec) -> io::Result<ContainerSp
 }
 
 /// Starts the container, streams its output, waits: its exit code and last lines of output.
-fn run_container(snapshot: &Snapshot, container: &ContainerSpec, on_line: &(dyn Fn(&str) + Sync)) -> Result<(i32, Vec<String>), RunError> {
+fn run_container(snapshot: &Snapshot, container: &ContainerSpec, cancel: &Cancel, on_line: &(dyn Fn(&str) + Sync)) -> Result<(i32, Vec<String>), RunError> {
     let failed = |e: &dyn std::fmt::Display| RunError::Container(e.to_string());
     let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| failed(&e))?;
     let write_err: OwnedFd = write.try_clone().map_err(|e| failed(&e))?;
     let stdin: OwnedFd = fs::File::open("/dev/null").map_err(|e| failed(&e))?.into();
     std::thread::scope(|scope| {
         let reader = scope.spawn(move || stream_lines(read, on_line));
+        let mut pid = None;
         let started = xcompose_container::spawn(container, Stdio { stdin: Some(stdin), stdout: Some(write), stderr: Some(write_err) }).and_then(|pending| {
             let _ = snapshot.record_container(pending.pid());
+            pid = Some(pending.pid());
+            cancel.started(pending.pid());
             pending.start()
         });
         let code = started.and_then(|running| running.wait()).map_err(|e| failed(&e));
+        if let Some(pid) = pid {
+            cancel.ended(pid);
+        }
         let output = reader.join().unwrap_or_default();
         Ok((code?, output))
     })

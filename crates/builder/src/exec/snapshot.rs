@@ -129,8 +129,8 @@ fn lowerdir(layers: &[PathBuf], empty: &Path) -> String {
 }
 
 /// Removes the working directories of builds that died (their pid is gone), after killing the
-/// RUN container one of them left running.
-pub fn remove_abandoned(tmp: &Path) {
+/// RUN container one of them left running and freeing its network (state root `root`).
+pub fn remove_abandoned(tmp: &Path, root: &Path) {
     let Ok(entries) = fs::read_dir(tmp) else { return };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -141,8 +141,7 @@ pub fn remove_abandoned(tmp: &Path) {
         if let Some(container) = fs::read_to_string(entry.path().join(CONTAINER_PID)).ok().and_then(|p| p.trim().parse::<i32>().ok()) {
             kill_container(container);
         }
-        // A `--network=none` step's pinned namespace.
-        let _ = umount2(&entry.path().join(crate::exec::steps::NETNS), MntFlags::MNT_DETACH);
+        crate::exec::run_network::remove_abandoned(&entry.path(), root);
         let _ = fs::remove_dir_all(entry.path());
     }
 }
@@ -204,7 +203,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir_all(dir.path().join("999999999-abc/upper")).unwrap();
         let live = Snapshot::new(dir.path(), &[]).unwrap();
-        remove_abandoned(dir.path());
+        remove_abandoned(dir.path(), dir.path());
         assert!(!dir.path().join("999999999-abc").exists());
         assert!(live.upper().exists());
     }

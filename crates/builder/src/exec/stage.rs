@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use xcompose_images::{ImageStore, Reference, StoredLayer};
 
@@ -14,7 +15,9 @@ use crate::config::makes_layer;
 use crate::context::Context;
 use crate::exec::build::{layers_of, BuildError, BuildRequest};
 use crate::exec::cache::{BuildCache, CacheKey, CachedLayer, CachedStep};
+use crate::exec::cancel::Cancel;
 use crate::exec::diff;
+use crate::exec::network::OnDemand;
 use crate::exec::progress::{Progress, Vertex};
 use crate::exec::snapshot::Snapshot;
 use crate::exec::steps::{Planned, Step};
@@ -97,6 +100,12 @@ pub(crate) struct StageBuilder<'a> {
     pub tmp: &'a Path,
     /// The build's output.
     pub progress: &'a Progress<'a>,
+    /// The build network, for RUN steps on the default network.
+    pub network: &'a OnDemand,
+    /// Stops the stages when one fails.
+    pub cancel: &'a Cancel,
+    /// The steps of the build so far, by key (for `cache_to`).
+    pub steps: &'a Mutex<BTreeMap<String, CachedStep>>,
 }
 
 impl StageBuilder<'_> {
@@ -116,6 +125,9 @@ impl StageBuilder<'_> {
         let expander = Expander::new(self.dockerfile.escape);
         let mut number = 1;
         for instruction in triggers.iter().chain(&stage.instructions) {
+            if self.cancel.is_cancelled() {
+                return Err(BuildError::Cancelled);
+            }
             let vertex = makes_layer(&instruction.kind).then(|| {
                 number += 1;
                 self.progress.vertex(&format!("[{prefix}{number}/{total}] {}", instruction.original))
@@ -221,6 +233,10 @@ impl StageBuilder<'_> {
                     vertex.done();
                     (layer, created)
                 }
+                Err(_) if self.cancel.is_cancelled() => {
+                    vertex.canceled();
+                    return Err(BuildError::Cancelled);
+                }
                 Err(e) => {
                     vertex.error(&e.to_string());
                     return Err(match e {
@@ -230,6 +246,8 @@ impl StageBuilder<'_> {
                 }
             },
         };
+        let step = CachedStep { layer: layer.as_ref().map(CachedLayer::from), created: created.clone() };
+        self.steps.lock().unwrap_or_else(|e| e.into_inner()).insert(planned.key.clone(), step);
         match layer {
             Some(layer) => state.result.layers.push(layer),
             None => state.result.frontend.config.mark_last_empty(),

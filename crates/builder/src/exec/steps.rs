@@ -16,6 +16,7 @@ use crate::exec::cache::{BuildCache, CacheKey};
 use crate::exec::copy::{copy_entries, make_dirs, walk_entries, CopyEntry, CopyOptions, EntryContent};
 use crate::exec::progress::Vertex;
 use crate::exec::run::{run, RunSpec};
+use crate::exec::run_network::RunNetwork;
 use crate::exec::snapshot::Snapshot;
 use crate::exec::stage::{StageBuilder, StageResult, StageState};
 use crate::expand::Expander;
@@ -54,8 +55,6 @@ pub(crate) struct Step<'a> {
     pub inputs: Vec<String>,
 }
 
-/// The file in a RUN snapshot's directory pinning its own network namespace (`--network=none`).
-pub(crate) const NETNS: &str = "netns";
 
 fn invalid(message: impl Into<String>) -> BuildError {
     BuildError::Invalid(message.into())
@@ -112,14 +111,7 @@ impl<'a> Step<'a> {
         let user = state.user();
         let cwd = state.workdir();
         let network = args.network.clone().or(self.request.network.clone()).unwrap_or_else(|| "default".into());
-        // The NATed build network is not there yet: `default` shares the host's network, as
-        // `host` does (what BuildKit's default gives a step: the outside world). `none` is a
-        // namespace of its own with only loopback, up.
-        let isolated = match network.as_str() {
-            "default" | "host" => false,
-            "none" => true,
-            other => return Err(invalid(format!("network mode {other:?} not supported by RUN --network: use default, none or host"))),
-        };
+        let mode = RunNetwork::parse(&network)?;
         // As BuildKit: a step runs privileged only when it asks (`--security=insecure`) and the
         // build grants the security.insecure entitlement (compose's build.privileged).
         let privileged = match args.security.as_deref() {
@@ -150,7 +142,7 @@ impl<'a> Step<'a> {
             key = key.with("mount-source", source);
         }
         let lower = state.layer_dirs(self.store);
-        let (request, tmp, cache) = (self.request, self.tmp, self.builder.cache);
+        let (request, tmp, cache, build_network, cancel) = (self.request, self.tmp, self.builder.cache, self.builder.network, self.builder.cancel);
         let work: Work<'a> = Box::new(move |vertex: &Vertex| {
             let snapshot = Snapshot::new(tmp, &lower).map_err(|e| invalid(format!("preparing the RUN snapshot: {e}")))?;
             let etc = lower.iter().rev().find(|d| d.join("etc/passwd").exists()).cloned().unwrap_or_default();
@@ -175,16 +167,13 @@ impl<'a> Step<'a> {
                 // `groups=1000(app)`).
                 additional_gids: std::iter::once(resolved.gid).chain(resolved.additional_gids.into_iter().filter(|g| *g != resolved.gid)).collect(),
                 network: NetworkNamespace::Host,
+                resolv_conf: String::new(),
                 mounts: container_mounts,
                 extra_hosts: request.extra_hosts.clone(),
                 privileged,
                 shm_size: request.shm_size,
             };
-            let netns = snapshot.dir().join(NETNS);
-            if isolated {
-                xcompose_network::netns::create(&netns).map_err(|e| invalid(format!("RUN --network=none: {e}")))?;
-                spec.network = NetworkNamespace::Join(netns.clone());
-            }
+            let attached = mode.set_up(&snapshot, build_network, &mut spec)?;
             // The container is started where the bind mounts' stages and images are mounted (a
             // thread's private namespace, which the container inherits), when there are any.
             let run_with = |source_roots: &[PathBuf]| -> Result<(), BuildError> {
@@ -192,17 +181,16 @@ impl<'a> Step<'a> {
                 for mount in &mounts {
                     spec.mounts.extend(mount.resolve(request, cache, source_roots)?);
                 }
-                run(&snapshot, &spec, &|line| vertex.output(line)).map_err(|e| invalid(e.to_string()))
+                run(&snapshot, &spec, cancel, &|line| vertex.output(line)).map_err(|e| invalid(e.to_string()))
             };
             let ran = if bind_sources.is_empty() {
                 run_with(&[])
             } else {
                 snapshot.with_sources(&bind_sources, run_with).map_err(|e| invalid(e.to_string())).and_then(|r| r)
             };
-            if isolated {
-                let _ = xcompose_network::netns::remove(&netns);
-            }
+            let torn_down = mode.tear_down(&snapshot, build_network, attached);
             ran?;
+            torn_down?;
             Ok(snapshot)
         });
         Ok(Planned { key: key.finish(), execute: Some(work) })

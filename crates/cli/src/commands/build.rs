@@ -93,7 +93,7 @@ pub fn builder(cli: &Cli, command: &BuilderCommand) -> Result<ExitCode> {
                     return Ok(ExitCode::SUCCESS);
                 }
             }
-            let report = xcompose_builder::exec::cache::BuildCache::open(&cli.root).prune()?;
+            let report = xcompose_builder::exec::prune::prune(&cli.root)?;
             println!("Total reclaimed space: {}", crate::sizes::decimal(report.bytes, 4));
             Ok(ExitCode::SUCCESS)
         }
