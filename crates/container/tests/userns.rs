@@ -45,7 +45,7 @@ fn a_remapped_root_owns_its_image_but_nothing_of_the_host() {
     std::fs::create_dir(&shared).unwrap();
     std::fs::write(shared.join("host-root-file"), "x").unwrap();
     std::os::unix::fs::chown(&shared, Some(FIRST), Some(FIRST)).unwrap();
-    spec.mounts.push(Mount { target: PathBuf::from("/shared"), kind: MountKind::Bind { source: shared.clone(), recursive: Default::default() }, read_only: false });
+    spec.mounts.push(Mount { target: PathBuf::from("/shared"), kind: MountKind::Bind { source: shared.clone(), recursive: Default::default(), propagation: Default::default() }, read_only: false });
     spec.mounts.push(Mount { target: PathBuf::from("/scratch"), kind: MountKind::Tmpfs { size: None, mode: Some(0o755) }, read_only: false });
     let upper = scratch.path().join("upper");
     in_forked_sandbox(move || {

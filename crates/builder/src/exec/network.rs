@@ -51,7 +51,7 @@ fn endpoint_id(owner: &str) -> String {
 }
 
 fn rules(subnet: &Subnet) -> NetworkRules {
-    NetworkRules { bridge: bridge(), subnet: subnet.subnet, subnet6: None, internal: false, masquerade: true }
+    NetworkRules { bridge: bridge(), subnet: subnet.subnet, subnet6: None, internal: false, masquerade: true, icc: true }
 }
 
 impl BuildNetwork {
