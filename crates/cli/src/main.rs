@@ -203,12 +203,30 @@ fn die_on_broken_pipe() {
         .expect("SIGPIPE is a valid signal");
 }
 
+/// An ordinary user's xcompose (rootless): joins the user's namespace holder, starting it if
+/// needed, so the rest runs the normal code path as root of the user's namespace; the state root
+/// defaults to the user's XDG data directory. Runs before any thread starts (`setns` into a user
+/// namespace needs a single-threaded process). Root's xcompose is left as it is.
+fn enter_rootless(cli: &mut Cli, matches: &clap::ArgMatches) -> Result<(), xcompose_rootless::RootlessError> {
+    if nix::unistd::geteuid().is_root() {
+        return Ok(());
+    }
+    if matches.value_source("root") == Some(clap::parser::ValueSource::DefaultValue) {
+        cli.root = xcompose_rootless::paths::state_root()?;
+    }
+    xcompose_rootless::holder::enter(&xcompose_rootless::paths::runtime_dir()?)
+}
+
 fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
-    let cli = match Cli::from_arg_matches(&matches) {
+    let mut cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(err) => err.exit(),
     };
+    if let Err(e) = enter_rootless(&mut cli, &matches) {
+        eprintln!("{e}");
+        return ExitCode::FAILURE;
+    }
     if !matches!(cli.command, Command::Supervise { .. } | Command::Dns { .. }) {
         die_on_broken_pipe();
     }

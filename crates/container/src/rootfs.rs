@@ -107,7 +107,7 @@ fn mount_root(rootfs: &RootFs) -> Result<PathBuf> {
     match rootfs {
         RootFs::Overlay { lower, upper, work, merged } => {
             let lowers: Vec<String> = lower.iter().rev().map(|p| p.display().to_string()).collect();
-            let data = format!("lowerdir={},upperdir={},workdir={}", lowers.join(":"), upper.display(), work.display());
+            let data = xcompose_rootless::overlay_mount_options(format!("lowerdir={},upperdir={},workdir={}", lowers.join(":"), upper.display(), work.display()));
             sys(|| format!("mounting overlay on {}", merged.display()), mount(Some("overlay"), merged, Some("overlay"), MsFlags::empty(), Some(data.as_str())))?;
             Ok(merged.clone())
         }
