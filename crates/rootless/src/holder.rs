@@ -9,11 +9,13 @@
 //! command starts a new holder (records on disk read the containers as exited; `up` recreates).
 
 use std::fs::File;
+use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use nix::mount::MsFlags;
 use nix::sched::{setns, CloneFlags};
 use nix::unistd::{Gid, Uid};
 
@@ -34,23 +36,51 @@ pub fn enter(runtime_dir: &Path) -> Result<()> {
     let pid_file = runtime_dir.join("holder.pid");
     let (pid, fresh) = match running_holder(&pid_file) {
         Some(pid) => (pid, false),
-        None => (start(&pid_file)?, true),
+        None => {
+            end_previous(&pid_file);
+            (start(&pid_file)?, true)
+        }
     };
     join(pid)?;
     if fresh {
         loopback_up()?;
+        private_run()?;
     }
     Ok(())
 }
 
 /// The pid of the holder `pid_file` names, if that process is still the user's holder.
 fn running_holder(pid_file: &Path) -> Option<u32> {
-    let pid: u32 = std::fs::read_to_string(pid_file).ok()?.trim().parse().ok()?;
+    let pid: u32 = std::fs::read_to_string(pid_file).ok()?.split_whitespace().next()?.parse().ok()?;
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
     let own_user_ns = std::fs::read_link("/proc/self/ns/user").ok()?;
     let its_user_ns = std::fs::read_link(format!("/proc/{pid}/ns/user")).ok()?;
     let owner = std::fs::metadata(format!("/proc/{pid}")).ok().map(|m| std::os::unix::fs::MetadataExt::uid(&m));
     (cmdline == HOLDER_CMDLINE && its_user_ns != own_user_ns && owner == Some(Uid::current().as_raw())).then_some(pid)
+}
+
+/// Kills what is left in the namespaces of a holder that died (its supervisors, resolvers and
+/// containers keep them alive otherwise, out of reach of every later command): every process in
+/// the user namespace the pid file names. The user owns that namespace, so it may signal them.
+fn end_previous(pid_file: &Path) {
+    let Some(user_ns) = std::fs::read_to_string(pid_file).ok().and_then(|text| text.split_whitespace().nth(1).map(String::from)) else { return };
+    let deadline = Instant::now() + HOLDER_START_TIMEOUT;
+    loop {
+        let left: Vec<i32> = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|pid| std::fs::read_link(format!("/proc/{pid}/ns/user")).is_ok_and(|ns| ns.to_str() == Some(user_ns.as_str())))
+            .collect();
+        if left.is_empty() || Instant::now() > deadline {
+            return;
+        }
+        for pid in left {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// Starts a holder in a session of its own, maps its user namespace and records its pid.
@@ -83,7 +113,8 @@ fn start(pid_file: &Path) -> Result<u32> {
         return Err(e);
     }
     let tmp = pid_file.with_extension("pid.tmp");
-    std::fs::write(&tmp, pid.to_string())
+    let user_ns = std::fs::read_link(format!("/proc/{pid}/ns/user")).map_err(|e| RootlessError::Setup(format!("reading the holder's user namespace: {e}")))?;
+    std::fs::write(&tmp, format!("{pid} {}\n", user_ns.display()))
         .and_then(|()| std::fs::rename(&tmp, pid_file))
         .map_err(|e| RootlessError::Setup(format!("writing {}: {e}", pid_file.display())))?;
     Ok(pid)
@@ -168,6 +199,40 @@ fn join(pid: u32) -> Result<()> {
     nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0)).map_err(root_err)?;
     nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0)).map_err(root_err)?;
     std::env::set_current_dir(&cwd).map_err(|e| RootlessError::Setup(format!("returning to the working directory {}: {e}", cwd.display())))
+}
+
+/// Gives a fresh holder's mount namespace a /run of its own (a tmpfs owned by the namespace's
+/// root, so lock files such as iptables' /run/xtables.lock can be made), with every entry of the
+/// host's /run bound back into it (rootlesskit's copy-up: /run/systemd/resolve and the like stay
+/// visible).
+fn private_run() -> Result<()> {
+    let failed = |what: String| move |e: std::io::Error| RootlessError::Setup(format!("{what}: {e}"));
+    let host_run = File::open("/run").map_err(failed("opening /run".into()))?;
+    let entries: Vec<(std::ffi::OsString, std::fs::FileType)> = std::fs::read_dir("/run")
+        .map_err(failed("listing /run".into()))?
+        .flatten()
+        .filter_map(|entry| Some((entry.file_name(), entry.file_type().ok()?)))
+        .collect();
+    nix::mount::mount(Some("tmpfs"), "/run", Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=0755"))
+        .map_err(|e| RootlessError::Setup(format!("mounting a tmpfs on /run in the holder's mount namespace: {e}")))?;
+    for (name, kind) in entries {
+        let source = Path::new("/proc/self/fd").join(host_run.as_raw_fd().to_string()).join(&name);
+        let target = Path::new("/run").join(&name);
+        let what = format!("binding the host's /run/{} into the holder's /run", name.to_string_lossy());
+        if kind.is_symlink() {
+            let link = std::fs::read_link(&source).map_err(failed(what.clone()))?;
+            std::os::unix::fs::symlink(link, &target).map_err(failed(what))?;
+            continue;
+        }
+        if kind.is_dir() {
+            std::fs::create_dir(&target).map_err(failed(what.clone()))?;
+        } else {
+            File::create(&target).map_err(failed(what.clone()))?;
+        }
+        nix::mount::mount(Some(&source), &target, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+            .map_err(|e| RootlessError::Setup(format!("{what}: {e}")))?;
+    }
+    Ok(())
 }
 
 /// Brings up loopback in a fresh holder's network namespace (`ip`, as root there).
