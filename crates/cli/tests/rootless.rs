@@ -1,0 +1,228 @@
+//! Rootless xcompose end to end: an ordinary user (made with useradd in the sandbox's private
+//! copy of /etc, with subordinate ids) runs examples/web-stack, and what rootless mode cannot do
+//! on this cgroup v1 host is refused with the fix named.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use anyhow::{ensure, Context, Result};
+use xcompose_testkit::Sandbox;
+
+/// The binary under test.
+const XCOMPOSE: &str = env!("CARGO_BIN_EXE_xcompose");
+/// The ordinary user the tests run xcompose as.
+const USER: &str = "xcrootless";
+/// The first of the user's 65536 subordinate ids, where useradd does not give a range itself.
+const SUBORDINATE_START: u32 = 300000;
+
+/// A sandbox with the ordinary user [`USER`] (home under the sandbox's temporary directory,
+/// subordinate uid and gid ranges), made in a private copy of /etc so the host's stays as it is.
+struct RootlessUser {
+    sb: Sandbox,
+    home: PathBuf,
+    uid: u32,
+    /// The first id of the user's subordinate range.
+    subordinate: u32,
+}
+
+impl RootlessUser {
+    fn new() -> Result<Self> {
+        let sb = Sandbox::new()?;
+        let temp = sb.temp_dir().to_path_buf();
+        let home = temp.join("home");
+        let script = r#"
+set -eu
+cp -a /etc "$1/etc"
+mount --bind "$1/etc" /etc
+chmod 0755 "$1"
+useradd --create-home --home-dir "$2" --shell /bin/sh "$3"
+# useradd gives a range where login.defs says so (SUB_UID_COUNT): one is added where it did not.
+grep -q "^$3:" /etc/subuid || usermod --add-subuids "$4-$(($4 + 65535))" "$3"
+grep -q "^$3:" /etc/subgid || usermod --add-subgids "$4-$(($4 + 65535))" "$3"
+echo "$(id -u "$3") $(grep "^$3:" /etc/subuid | cut -d: -f2)"
+"#;
+        let out = sb.run_ok("sh", &["-c", script, "setup", temp.to_str().unwrap(), home.to_str().unwrap(), USER, &SUBORDINATE_START.to_string()])?;
+        let (uid, subordinate) = out.trim().split_once(' ').context("useradd's uid and range")?;
+        let (uid, subordinate) = (uid.parse().context("useradd's uid")?, subordinate.parse().context("the user's subordinate range")?);
+        let image = xcompose_testkit::busybox_image_tar()?;
+        std::fs::copy(&image, home.join("busybox.tar"))?;
+        sb.run_ok("chown", &[&format!("{USER}:{USER}"), home.join("busybox.tar").to_str().unwrap()])?;
+        let user = Self { sb, home, uid, subordinate };
+        user.xcompose_ok(&user.home, &["image", "import", "busybox.tar", "busybox:latest"])?;
+        Ok(user)
+    }
+
+    /// `program` run as the user (setpriv, supplementary groups from /etc/group), in `dir`, with
+    /// the user's HOME, its runtime directory and no XDG data directory of the test's own.
+    fn as_user(&self, dir: &Path, program: &str) -> Command {
+        let mut command = self.sb.command("setpriv");
+        command
+            // The sandbox's nsenter starts at /: the shell moves to `dir` first.
+            .args(["--reuid", USER, "--regid", USER, "--init-groups", "--", "sh", "-c", "cd \"$0\" && exec \"$@\""])
+            .arg(dir)
+            .arg(program)
+            .env("HOME", &self.home)
+            .env("USER", USER)
+            // A runtime directory per sandbox: the users of parallel tests share a uid.
+            .env("XDG_RUNTIME_DIR", self.home.join("run"))
+            .env_remove("XDG_DATA_HOME")
+            .env_remove("XCOMPOSE_ROOT");
+        command
+    }
+
+    /// xcompose run as the user in `dir`.
+    fn xcompose(&self, dir: &Path, args: &[&str]) -> Result<Output> {
+        Ok(self.as_user(dir, XCOMPOSE).args(args).output()?)
+    }
+
+    /// xcompose run as the user in `dir`; its stdout, failing unless it exits 0.
+    fn xcompose_ok(&self, dir: &Path, args: &[&str]) -> Result<String> {
+        let out = self.xcompose(dir, args)?;
+        ensure!(out.status.success(), "xcompose {args:?} as {USER} failed ({}):\n{}{}", out.status, String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        Ok(String::from_utf8(out.stdout)?)
+    }
+
+    /// A project directory `name` in the user's home with `compose.yaml` holding `text`.
+    fn project(&self, name: &str, text: &str) -> Result<PathBuf> {
+        let dir = self.home.join(name);
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("compose.yaml"), text)?;
+        self.sb.run_ok("chown", &["-R", &format!("{USER}:{USER}"), dir.to_str().unwrap()])?;
+        Ok(dir)
+    }
+
+    /// The user's namespace holder (its pid file in the runtime directory).
+    fn holder(&self) -> Result<u32> {
+        let text = std::fs::read_to_string(self.home.join("run/xcompose/holder.pid"))?;
+        Ok(text.split_whitespace().next().context("an empty pid file")?.parse()?)
+    }
+
+    /// The live processes (zombies excepted) of this sandbox's user, as `pid stat command`
+    /// lines: the holder and what runs in its user namespace (parallel tests' users share a uid).
+    fn processes(&self) -> Result<Vec<String>> {
+        let holder = self.holder()?;
+        let user_ns = std::fs::read_link(format!("/proc/{holder}/ns/user"))?;
+        let out = self.sb.run_ok("ps", &["-e", "-o", "pid=,stat=,args="])?;
+        Ok(out
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.split_whitespace().nth(1).unwrap_or("").starts_with('Z'))
+            .filter(|l| {
+                let pid = l.split_whitespace().next().unwrap_or("");
+                pid == holder.to_string() || std::fs::read_link(format!("/proc/{pid}/ns/user")).is_ok_and(|ns| ns == user_ns)
+            })
+            .map(String::from)
+            .collect())
+    }
+
+    /// The user's state root.
+    fn state_root(&self) -> PathBuf {
+        self.home.join(".local/share/xcompose")
+    }
+}
+
+/// examples/web-stack copied into the user's home.
+fn web_stack(user: &RootlessUser) -> Result<PathBuf> {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/web-stack");
+    let dir = user.project("web-stack", &std::fs::read_to_string(example.join("compose.yaml"))?)?;
+    std::fs::create_dir_all(dir.join("site"))?;
+    std::fs::copy(example.join("site/index.html"), dir.join("site/index.html"))?;
+    user.sb.run_ok("chown", &["-R", &format!("{USER}:{USER}"), dir.to_str().unwrap()])?;
+    Ok(dir)
+}
+
+/// Files (not directories, not lock files) under `dir`.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if !path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(".lock")) {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_example_stack_runs_as_an_ordinary_user_and_down_leaves_nothing() -> Result<()> {
+    let user = RootlessUser::new()?;
+    let dir = web_stack(&user)?;
+    user.xcompose_ok(&dir, &["up", "-d", "--wait"])?;
+
+    // Containers run in a user namespace mapping root to the user and the rest to its range.
+    let holder = user.holder()?;
+    let map = std::fs::read_to_string(format!("/proc/{holder}/uid_map"))?;
+    let map: Vec<Vec<&str>> = map.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(map, [vec!["0", &user.uid.to_string(), "1"], vec!["1", &user.subordinate.to_string(), "65536"]]);
+    assert_eq!(user.xcompose_ok(&dir, &["exec", "-T", "web", "id", "-u"])?.trim(), "0");
+
+    // Services reach each other by name over the project's networks.
+    let counter = user.xcompose_ok(&dir, &["exec", "-T", "web", "sh", "-c", "nc db 5000 </dev/null"])?;
+    assert_eq!(counter.trim(), "0");
+
+    // The published port answers on 127.0.0.1 of the user's network namespace.
+    let page = user.sb.run_ok("nsenter", &["-t", &holder.to_string(), "-n", "wget", "-q", "-O", "-", "http://127.0.0.1:8080/"])?;
+    assert!(page.contains("Served by busybox httpd"), "{page}");
+
+    // Everything made by the user belongs to the user on the host.
+    let meta = std::fs::metadata(user.state_root().join("containers"))?;
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), user.uid);
+
+    user.xcompose_ok(&dir, &["down", "-v"])?;
+    assert_eq!(user.xcompose_ok(&dir, &["ps", "-a", "-q"])?.trim(), "");
+    let processes = user.processes()?;
+    assert_eq!(processes.len(), 1, "only the holder is left: {processes:?}");
+    assert!(processes[0].starts_with(&format!("{holder} ")) && processes[0].ends_with("sleep infinity"), "{processes:?}");
+    for records in ["containers", "volumes", "networks", "endpoints", "ports", "ipam", "projects"] {
+        let left = files_under(&user.state_root().join(records));
+        assert!(left.is_empty(), "down -v left {left:?}");
+    }
+    Ok(())
+}
+
+#[test]
+fn what_rootless_cannot_do_here_is_refused_with_the_fix() -> Result<()> {
+    let user = RootlessUser::new()?;
+    let limited = user.project("limited", "services:\n  app:\n    image: busybox:latest\n    command: [sleep, '60']\n    mem_limit: 64m\n")?;
+    let out = user.xcompose(&limited, &["up", "-d"])?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a memory limit was accepted: {err}");
+    assert!(err.contains("cgroup limits need cgroup v2 delegation; this host has cgroup v1"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+
+    let low = user.project("low", "services:\n  app:\n    image: busybox:latest\n    command: [sleep, '60']\n    ports: ['127.0.0.1:80:80']\n")?;
+    let out = user.xcompose(&low, &["up", "-d"])?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "port 80 was accepted: {err}");
+    assert!(err.contains("port 80 cannot be published rootless") && err.contains("net.ipv4.ip_unprivileged_port_start"), "{err}");
+
+    // Neither left anything behind.
+    for dir in [&limited, &low] {
+        assert_eq!(user.xcompose_ok(dir, &["ps", "-a", "-q"])?.trim(), "");
+    }
+    assert!(files_under(&user.state_root().join("containers")).is_empty());
+    assert!(files_under(&user.state_root().join("networks")).is_empty());
+    Ok(())
+}
+
+#[test]
+fn a_killed_holder_is_started_again_and_up_recreates_the_stack() -> Result<()> {
+    let user = RootlessUser::new()?;
+    let dir = web_stack(&user)?;
+    user.xcompose_ok(&dir, &["up", "-d", "--wait"])?;
+    let first = user.holder()?;
+    user.sb.run_ok("kill", &["-KILL", &first.to_string()])?;
+    user.xcompose_ok(&dir, &["up", "-d", "--wait"])?;
+    let second = user.holder()?;
+    assert_ne!(first, second);
+    let counter = user.xcompose_ok(&dir, &["exec", "-T", "web", "sh", "-c", "nc db 5000 </dev/null"])?;
+    assert_eq!(counter.trim(), "0");
+    user.xcompose_ok(&dir, &["down", "-v"])?;
+    assert_eq!(user.xcompose_ok(&dir, &["ps", "-a", "-q"])?.trim(), "");
+    Ok(())
+}
