@@ -144,6 +144,15 @@ pub enum Command {
     },
     /// Internal: resolve names for one project's containers, detached from the command that
     /// started it.
+    /// Internal: the rootless port agent, forwarding published ports from the host's addresses
+    /// into the user's network namespace until its holder is gone.
+    #[command(name = "__rootless-ports", hide = true)]
+    RootlessPorts {
+        /// The unix socket it takes requests on.
+        socket: PathBuf,
+        /// The pid of the namespace holder.
+        holder: u32,
+    },
     #[command(name = "__dns", hide = true)]
     Dns {
         /// The resolver's JSON config.
@@ -227,7 +236,7 @@ fn main() -> ExitCode {
         eprintln!("{e}");
         return ExitCode::FAILURE;
     }
-    if !matches!(cli.command, Command::Supervise { .. } | Command::Dns { .. }) {
+    if !matches!(cli.command, Command::Supervise { .. } | Command::Dns { .. } | Command::RootlessPorts { .. }) {
         die_on_broken_pipe();
     }
     if cli.dry_run && cli.command.changes_without_dry_run() {
@@ -284,6 +293,7 @@ fn main() -> ExitCode {
             .map_err(|e| anyhow::anyhow!("finding the xcompose binary: {e}"))
             .and_then(|exe| xcompose_supervisor::keeper::main(&exe, config).map_err(anyhow::Error::msg))
             .map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1))),
+        Command::RootlessPorts { socket, holder } => xcompose_rootless::ports::serve(socket, *holder).map(|()| ExitCode::SUCCESS).map_err(anyhow::Error::msg),
         Command::Dns { config, serve: true } => xcompose_dns::daemon::main(config)
             .map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1)))
             .map_err(anyhow::Error::msg),

@@ -165,9 +165,12 @@ fn the_example_stack_runs_as_an_ordinary_user_and_down_leaves_nothing() -> Resul
     let counter = user.xcompose_ok(&dir, &["exec", "-T", "web", "sh", "-c", "nc db 5000 </dev/null"])?;
     assert_eq!(counter.trim(), "0");
 
-    // The published port answers on 127.0.0.1 of the user's network namespace.
-    let page = user.sb.run_ok("nsenter", &["-t", &holder.to_string(), "-n", "wget", "-q", "-O", "-", "http://127.0.0.1:8080/"])?;
+    // The published port answers on the host's 127.0.0.1 (through the port agent), and on
+    // 127.0.0.1 of the user's network namespace.
+    let page = user.sb.run_ok("wget", &["-q", "-O", "-", "http://127.0.0.1:8080/"])?;
     assert!(page.contains("Served by busybox httpd"), "{page}");
+    let inside = user.sb.run_ok("nsenter", &["-t", &holder.to_string(), "-n", "wget", "-q", "-O", "-", "http://127.0.0.1:8080/"])?;
+    assert_eq!(inside, page);
 
     // Everything made by the user belongs to the user on the host.
     let meta = std::fs::metadata(user.state_root().join("containers"))?;
@@ -176,8 +179,11 @@ fn the_example_stack_runs_as_an_ordinary_user_and_down_leaves_nothing() -> Resul
     user.xcompose_ok(&dir, &["down", "-v"])?;
     assert_eq!(user.xcompose_ok(&dir, &["ps", "-a", "-q"])?.trim(), "");
     let processes = user.processes()?;
-    assert_eq!(processes.len(), 1, "only the holder is left: {processes:?}");
-    assert!(processes[0].starts_with(&format!("{holder} ")) && processes[0].ends_with("sleep infinity"), "{processes:?}");
+    assert_eq!(processes.len(), 2, "only the holder and its port agent are left: {processes:?}");
+    assert!(processes.iter().any(|p| p.starts_with(&format!("{holder} ")) && p.ends_with("sleep infinity")), "{processes:?}");
+    assert!(processes.iter().any(|p| p.contains(" __rootless-ports ")), "{processes:?}");
+    let after = user.sb.run("wget", &["-q", "-O", "-", "http://127.0.0.1:8080/"])?;
+    assert!(!after.status.success(), "the port still answers after down");
     for records in ["containers", "volumes", "networks", "endpoints", "ports", "ipam", "projects"] {
         let left = files_under(&user.state_root().join(records));
         assert!(left.is_empty(), "down -v left {left:?}");

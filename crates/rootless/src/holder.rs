@@ -41,7 +41,8 @@ pub fn enter(runtime_dir: &Path) -> Result<()> {
             (start(&pid_file)?, true)
         }
     };
-    join(pid)?;
+    join(pid, fresh.then(|| crate::ports::socket_path(runtime_dir)).as_deref())?;
+    crate::ports::remember(crate::ports::socket_path(runtime_dir));
     if fresh {
         loopback_up()?;
         private_run()?;
@@ -185,20 +186,43 @@ fn find_range(text: &str, name: Option<&str>, uid: u32) -> Option<u32> {
     })
 }
 
-/// Enters `pid`'s user, mount and network namespaces and becomes root there.
-fn join(pid: u32) -> Result<()> {
+/// Enters `pid`'s user, mount and network namespaces and becomes root there; with
+/// `agent_socket` (a fresh holder), starts the port agent on it first, between the user and
+/// mount namespaces and the network namespace (the agent stays in the host's).
+fn join(pid: u32, agent_socket: Option<&Path>) -> Result<()> {
     // Joining a mount namespace moves the working directory to its root: it is restored after.
     let cwd = std::env::current_dir().map_err(|e| RootlessError::Setup(format!("reading the working directory: {e}")))?;
-    for (kind, flag) in [("user", CloneFlags::CLONE_NEWUSER), ("mnt", CloneFlags::CLONE_NEWNS), ("net", CloneFlags::CLONE_NEWNET)] {
+    let enter_ns = |kind: &str, flag: CloneFlags| {
         let path = format!("/proc/{pid}/ns/{kind}");
         let ns = File::open(&path).map_err(|e| RootlessError::Setup(format!("opening {path}: {e}")))?;
-        setns(ns, flag).map_err(|e| RootlessError::Setup(format!("joining the holder's {kind} namespace ({path}): {e}")))?;
-    }
+        setns(ns, flag).map_err(|e| RootlessError::Setup(format!("joining the holder's {kind} namespace ({path}): {e}")))
+    };
+    enter_ns("user", CloneFlags::CLONE_NEWUSER)?;
+    enter_ns("mnt", CloneFlags::CLONE_NEWNS)?;
     let root_err = |e: nix::Error| RootlessError::Setup(format!("becoming root in the user namespace: {e}"));
     nix::unistd::setgroups(&[]).map_err(root_err)?;
     nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0)).map_err(root_err)?;
     nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0)).map_err(root_err)?;
+    if let Some(socket) = agent_socket {
+        start_agent(socket, pid)?;
+    }
+    enter_ns("net", CloneFlags::CLONE_NEWNET)?;
     std::env::set_current_dir(&cwd).map_err(|e| RootlessError::Setup(format!("returning to the working directory {}: {e}", cwd.display())))
+}
+
+/// Starts the port agent (`xcompose __rootless-ports SOCKET HOLDER`, see [`crate::ports`]) in a
+/// session of its own and waits until it listens on `socket`.
+fn start_agent(socket: &Path, holder: u32) -> Result<()> {
+    let exe = std::env::current_exe().map_err(|e| RootlessError::Setup(format!("finding the xcompose binary: {e}")))?;
+    let _ = std::fs::remove_file(socket);
+    let mut command = Command::new(exe);
+    command.arg("__rootless-ports").arg(socket).arg(holder.to_string()).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    // SAFETY: setsid is async-signal-safe.
+    unsafe {
+        command.pre_exec(|| nix::unistd::setsid().map(drop).map_err(std::io::Error::from));
+    }
+    let agent = command.spawn().map_err(|e| RootlessError::Setup(format!("starting the port agent: {e}")))?;
+    wait_until(agent.id(), || socket.exists()).map_err(|_| RootlessError::Setup("the rootless port agent did not start".into()))
 }
 
 /// Gives a fresh holder's mount namespace a /run of its own (a tmpfs owned by the namespace's

@@ -5,12 +5,14 @@
 //! - [`holder`]: the long-lived per-user process owning the user, mount and network namespaces
 //!   (mapped with `newuidmap`/`newgidmap` from /etc/subuid and /etc/subgid), started on demand
 //!   and joined by every command before it starts any thread.
+//! - [`ports`]: the port agent, forwarding published ports from the host's addresses.
 //! - [`limits`]: what rootless mode cannot do on this host, refused with a message naming why.
 //! - [`active`]: whether this process runs inside such a user namespace (the hooks elsewhere ask).
 
 pub mod holder;
 pub mod limits;
 pub mod paths;
+pub mod ports;
 
 /// What can go wrong entering rootless mode.
 #[derive(Debug, thiserror::Error)]

@@ -150,6 +150,9 @@ impl Ports {
         self.save(container_id, &recorded)?;
         for binding in &bindings {
             firewall::publish(&binding.mapping()).map_err(|e| invalid(service, e.to_string()))?;
+            if let Some(host_ip) = rootless_forwarded(binding) {
+                xcompose_rootless::ports::forward(&binding.protocol, host_ip, binding.host_port).map_err(|e| invalid(service, e))?;
+            }
         }
         Ok(())
     }
@@ -159,10 +162,20 @@ impl Ports {
         let mut bindings = self.of(container_id)?;
         while let Some(binding) = bindings.pop() {
             firewall::unpublish(&binding.mapping()).map_err(StackError::network)?;
+            if let Some(host_ip) = rootless_forwarded(&binding) {
+                xcompose_rootless::ports::unforward(&binding.protocol, host_ip, binding.host_port).map_err(StackError::network)?;
+            }
             self.save(container_id, &bindings)?;
         }
         Ok(())
     }
+}
+
+/// In rootless mode, the host address the port agent forwards `binding` from: IPv4 bindings
+/// only (an IPv6 binding answers inside the user's network namespace only); `None` as root.
+fn rootless_forwarded(binding: &PortBinding) -> Option<IpAddr> {
+    let address = binding.host_address();
+    (xcompose_rootless::active() && address.is_ipv4()).then_some(address)
 }
 
 /// What a port with host address `host_ip` binds: (host address, container address) pairs, the
