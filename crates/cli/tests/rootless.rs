@@ -26,7 +26,14 @@ struct RootlessUser {
 }
 
 impl RootlessUser {
+    /// The user, with /dev/net/tun usable by ordinary users (0666, as Debian ships it).
     fn new() -> Result<Self> {
+        Self::with_tun_mode("0666")
+    }
+
+    /// The user, with the sandbox's /dev/net/tun of mode `tun_mode` (a node of its own on a
+    /// tmpfs bound over the host's, whose mode stays as it is).
+    fn with_tun_mode(tun_mode: &str) -> Result<Self> {
         let sb = Sandbox::new()?;
         let temp = sb.temp_dir().to_path_buf();
         let home = temp.join("home");
@@ -35,20 +42,26 @@ set -eu
 cp -a /etc "$1/etc"
 mount --bind "$1/etc" /etc
 chmod 0755 "$1"
+mkdir "$1/dev"
+mount -t tmpfs -o mode=0755 tmpfs "$1/dev"
+mknod -m "$5" "$1/dev/tun" c 10 200
+mount --bind "$1/dev/tun" /dev/net/tun
 useradd --create-home --home-dir "$2" --shell /bin/sh "$3"
 # useradd gives a range where login.defs says so (SUB_UID_COUNT): one is added where it did not.
 grep -q "^$3:" /etc/subuid || usermod --add-subuids "$4-$(($4 + 65535))" "$3"
 grep -q "^$3:" /etc/subgid || usermod --add-subgids "$4-$(($4 + 65535))" "$3"
 echo "$(id -u "$3") $(grep "^$3:" /etc/subuid | cut -d: -f2)"
 "#;
-        let out = sb.run_ok("sh", &["-c", script, "setup", temp.to_str().unwrap(), home.to_str().unwrap(), USER, &SUBORDINATE_START.to_string()])?;
+        let out = sb.run_ok("sh", &["-c", script, "setup", temp.to_str().unwrap(), home.to_str().unwrap(), USER, &SUBORDINATE_START.to_string(), tun_mode])?;
         let (uid, subordinate) = out.trim().split_once(' ').context("useradd's uid and range")?;
         let (uid, subordinate) = (uid.parse().context("useradd's uid")?, subordinate.parse().context("the user's subordinate range")?);
         let image = xcompose_testkit::busybox_image_tar()?;
         std::fs::copy(&image, home.join("busybox.tar"))?;
         sb.run_ok("chown", &[&format!("{USER}:{USER}"), home.join("busybox.tar").to_str().unwrap()])?;
         let user = Self { sb, home, uid, subordinate };
-        user.xcompose_ok(&user.home, &["image", "import", "busybox.tar", "busybox:latest"])?;
+        if tun_mode == "0666" {
+            user.xcompose_ok(&user.home, &["image", "import", "busybox.tar", "busybox:latest"])?;
+        }
         Ok(user)
     }
 
@@ -110,6 +123,25 @@ echo "$(id -u "$3") $(grep "^$3:" /etc/subuid | cut -d: -f2)"
             .filter(|l| {
                 let pid = l.split_whitespace().next().unwrap_or("");
                 pid == holder.to_string() || std::fs::read_link(format!("/proc/{pid}/ns/user")).is_ok_and(|ns| ns == user_ns)
+            })
+            .map(String::from)
+            .collect())
+    }
+
+    /// The user's processes (before any holder), as `pid command` lines. Users of parallel
+    /// tests share a uid: only those started in this sandbox (its temporary directory in their
+    /// environment) count.
+    fn processes_of_uid(&self) -> Result<Vec<String>> {
+        let out = self.sb.run_ok("ps", &["-e", "-o", "uid=,pid=,args="])?;
+        let mark = self.sb.temp_dir().to_string_lossy().to_string();
+        let uid = self.uid.to_string();
+        Ok(out
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix(uid.as_str()).filter(|rest| rest.starts_with(' ')))
+            .map(str::trim)
+            .filter(|l| {
+                let pid = l.split_whitespace().next().unwrap_or("");
+                std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| String::from_utf8_lossy(&env).contains(&mark))
             })
             .map(String::from)
             .collect())
@@ -222,13 +254,52 @@ fn a_killed_holder_is_started_again_and_up_recreates_the_stack() -> Result<()> {
     let dir = web_stack(&user)?;
     user.xcompose_ok(&dir, &["up", "-d", "--wait"])?;
     let first = user.holder()?;
+    let first_ns = std::fs::read_link(format!("/proc/{first}/ns/user"))?;
     user.sb.run_ok("kill", &["-KILL", &first.to_string()])?;
     user.xcompose_ok(&dir, &["up", "-d", "--wait"])?;
     let second = user.holder()?;
     assert_ne!(first, second);
+    // Nothing of the first holder's namespace is left (supervisors, resolver, port agent).
+    let left: Vec<String> = std::fs::read_dir("/proc")?
+        .flatten()
+        .filter(|e| e.file_name().to_str().is_some_and(|n| n.parse::<u32>().is_ok()))
+        .filter(|e| std::fs::read_link(e.path().join("ns/user")).is_ok_and(|ns| ns == first_ns))
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    assert!(left.is_empty(), "processes of the killed holder's namespace are left: {left:?}");
+    let page = user.sb.run_ok("wget", &["-q", "-O", "-", "http://127.0.0.1:8080/"])?;
+    assert!(page.contains("Served by busybox httpd"), "{page}");
     let counter = user.xcompose_ok(&dir, &["exec", "-T", "web", "sh", "-c", "nc db 5000 </dev/null"])?;
     assert_eq!(counter.trim(), "0");
     user.xcompose_ok(&dir, &["down", "-v"])?;
     assert_eq!(user.xcompose_ok(&dir, &["ps", "-a", "-q"])?.trim(), "");
+    Ok(())
+}
+
+#[test]
+fn containers_reach_the_outside_through_slirp4netns() -> Result<()> {
+    let user = RootlessUser::new()?;
+    let site = user.sb.temp_dir().join("peer-site");
+    std::fs::create_dir_all(&site)?;
+    std::fs::write(site.join("hello"), "from the peer\n")?;
+    let peer = user.sb.peer_addr();
+    let _server = user.sb.peer_command("busybox").args(["httpd", "-f", "-p", &format!("{peer}:8000"), "-h", site.to_str().unwrap()]).spawn()?;
+    let dir = user.project("outbound", "services:\n  client:\n    image: busybox:latest\n")?;
+    let url = format!("http://{peer}:8000/hello");
+    let got = user.xcompose_ok(&dir, &["run", "--rm", "-T", "client", "wget", "-q", "-O", "-", &url])?;
+    assert_eq!(got, "from the peer\n");
+    user.xcompose_ok(&dir, &["down"])?;
+    Ok(())
+}
+
+#[test]
+fn a_tun_device_ordinary_users_cannot_open_is_refused_with_the_fix() -> Result<()> {
+    let user = RootlessUser::with_tun_mode("0600")?;
+    let out = user.xcompose(&user.home, &["ls"])?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("cannot open /dev/net/tun") && err.contains("chmod 0666 /dev/net/tun"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(user.processes_of_uid()?.is_empty(), "a holder was left: {:?}", user.processes_of_uid()?);
     Ok(())
 }

@@ -37,8 +37,17 @@ pub fn enter(runtime_dir: &Path) -> Result<()> {
     let (pid, fresh) = match running_holder(&pid_file) {
         Some(pid) => (pid, false),
         None => {
+            let slirp_pid_file = runtime_dir.join("slirp4netns.pid");
             end_previous(&pid_file);
-            (start(&pid_file)?, true)
+            crate::outbound::end(&slirp_pid_file);
+            crate::outbound::check_tun()?;
+            let pid = start(&pid_file)?;
+            if let Err(e) = crate::outbound::start(pid, &slirp_pid_file) {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
+                let _ = std::fs::remove_file(&pid_file);
+                return Err(e);
+            }
+            (pid, true)
         }
     };
     join(pid, fresh.then(|| crate::ports::socket_path(runtime_dir)).as_deref())?;
