@@ -303,3 +303,25 @@ fn a_tun_device_ordinary_users_cannot_open_is_refused_with_the_fix() -> Result<(
     assert!(user.processes_of_uid()?.is_empty(), "a holder was left: {:?}", user.processes_of_uid()?);
     Ok(())
 }
+
+#[test]
+fn layers_with_whiteouts_and_opaque_directories_unpack_in_the_user_namespace() -> Result<()> {
+    let user = RootlessUser::new()?;
+    let layout_dir = user.sb.temp_dir().join("whiteouts-layout");
+    let layout = xcompose_testkit::OciLayout::create(&layout_dir)?;
+    layout.add_image(&xcompose_testkit::test_images::whiteouts()?, "whiteouts:1")?;
+    let archive = user.home.join("whiteouts.tar");
+    user.sb.run_ok("tar", &["-C", layout_dir.to_str().unwrap(), "-cf", archive.to_str().unwrap(), "."])?;
+    user.sb.run_ok("chown", &[&format!("{USER}:{USER}"), archive.to_str().unwrap()])?;
+    let loaded = user.xcompose_ok(&user.home, &["image", "load", "-i", "whiteouts.tar"])?;
+    let image = loaded.trim().strip_prefix("Loaded image: ").with_context(|| format!("load said {loaded:?}"))?.to_string();
+    let dir = user.project("whiteouts", &format!("services:\n  probe:\n    image: {image}\n"))?;
+    let tree = user.xcompose_ok(&dir, &["run", "--rm", "-T", "probe", "sh", "-c", "ls -a /data /cache; test ! -e /etc/gone.conf && echo no-gone-conf"])?;
+    assert_eq!(tree, "/cache:\n.\n..\nfresh\n\n/data:\n.\n..\nkeep\nno-gone-conf\n");
+    // The layer store marks the opaque directory with the attribute overlay reads under userxattr.
+    let layers = user.state_root().join("images/layers");
+    let opaque = std::fs::read_dir(&layers)?.flatten().map(|l| l.path().join("cache")).find(|c| c.join("fresh").exists()).context("the upper layer")?;
+    let script = "import os, sys; print(os.getxattr(sys.argv[1], 'user.overlay.opaque').decode())";
+    assert_eq!(user.sb.run_ok("python3", &["-c", script, opaque.to_str().unwrap()])?.trim(), "y");
+    Ok(())
+}
