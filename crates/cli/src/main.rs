@@ -217,7 +217,13 @@ fn die_on_broken_pipe() {
 /// defaults to the user's XDG data directory. Runs before any thread starts (`setns` into a user
 /// namespace needs a single-threaded process). Root's xcompose is left as it is.
 fn enter_rootless(cli: &mut Cli, matches: &clap::ArgMatches) -> Result<(), xcompose_rootless::RootlessError> {
-    if nix::unistd::geteuid().is_root() {
+    // Commands that never touch containers work without the namespaces (and without subordinate
+    // ids or /dev/net/tun): `config` in a CI lint step, registry logins, swarm deploys.
+    let needs_namespaces = !matches!(
+        cli.command,
+        Command::Config(_) | Command::Convert(_) | Command::Version(_) | Command::Login(_) | Command::Logout(_) | Command::Deploy(_)
+    );
+    if nix::unistd::geteuid().is_root() || !needs_namespaces {
         return Ok(());
     }
     if matches.value_source("root") == Some(clap::parser::ValueSource::DefaultValue) {

@@ -301,6 +301,10 @@ fn a_tun_device_ordinary_users_cannot_open_is_refused_with_the_fix() -> Result<(
     assert!(err.contains("cannot open /dev/net/tun") && err.contains("chmod 0666 /dev/net/tun"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(user.processes_of_uid()?.is_empty(), "a holder was left: {:?}", user.processes_of_uid()?);
+    // Commands that touch no container need no namespace, hence no tun.
+    let dir = user.project("lint", "services:\n  app:\n    image: busybox:latest\n")?;
+    let config = user.xcompose_ok(&dir, &["config", "--services"])?;
+    assert_eq!(config, "app\n");
     Ok(())
 }
 
