@@ -41,6 +41,9 @@ impl RootlessUser {
 set -eu
 cp -a /etc "$1/etc"
 mount --bind "$1/etc" /etc
+# A host resolving through systemd-resolved's stub, unreachable from the user's namespace.
+rm -f /etc/resolv.conf
+printf 'nameserver 127.0.0.53\nsearch example.test\n' >/etc/resolv.conf
 chmod 0755 "$1"
 mkdir "$1/dev"
 mount -t tmpfs -o mode=0755 tmpfs "$1/dev"
@@ -288,6 +291,10 @@ fn containers_reach_the_outside_through_slirp4netns() -> Result<()> {
     let url = format!("http://{peer}:8000/hello");
     let got = user.xcompose_ok(&dir, &["run", "--rm", "-T", "client", "wget", "-q", "-O", "-", &url])?;
     assert_eq!(got, "from the peer\n");
+    // The host's loopback resolver is replaced by slirp4netns's forwarder in the namespace.
+    let host_net = user.project("host-net", "services:\n  probe:\n    image: busybox:latest\n    network_mode: host\n")?;
+    let resolv = user.xcompose_ok(&host_net, &["run", "--rm", "-T", "probe", "cat", "/etc/resolv.conf"])?;
+    assert!(resolv.contains("nameserver 10.0.2.3") && resolv.contains("search example.test") && !resolv.contains("127.0.0.53"), "{resolv}");
     user.xcompose_ok(&dir, &["down"])?;
     Ok(())
 }

@@ -55,6 +55,7 @@ pub fn enter(runtime_dir: &Path) -> Result<()> {
     if fresh {
         loopback_up()?;
         private_run()?;
+        crate::outbound::bind_resolv_conf(runtime_dir)?;
     }
     Ok(())
 }

@@ -14,6 +14,8 @@ use std::process::{Command, Stdio};
 
 use crate::{Result, RootlessError};
 
+/// slirp4netns's DNS forwarder, the namespace's resolver where the host's is on its loopback.
+const SLIRP_DNS: &str = "10.0.2.3";
 /// The tap device's name inside the user's network namespace.
 const TAP: &str = "tap0";
 /// The MTU slirp4netns is fastest with (podman's and rootlesskit's choice).
@@ -77,4 +79,51 @@ pub(crate) fn end(pid_file: &Path) {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
     }
     let _ = std::fs::remove_file(pid_file);
+}
+
+/// The user's namespace's resolv.conf for the host's `text`: `nameserver` lines naming a loopback
+/// address (systemd-resolved's 127.0.0.53, a local dnsmasq), unreachable from the namespace, become
+/// slirp4netns's forwarder (which asks the host's resolvers); everything else is kept, as podman
+/// does. `None` when nothing changes.
+pub(crate) fn namespace_resolv_conf(text: &str) -> Option<String> {
+    let mut changed = false;
+    let mut out = String::new();
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        let loopback = matches!((words.next(), words.next().and_then(|a| a.parse::<std::net::IpAddr>().ok())), (Some("nameserver"), Some(ip)) if ip.is_loopback());
+        if loopback {
+            if !changed {
+                out.push_str(&format!("nameserver {SLIRP_DNS}\n"));
+            }
+            changed = true;
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    changed.then_some(out)
+}
+
+/// Binds the namespace's resolv.conf (see [`namespace_resolv_conf`]), written to `runtime_dir`,
+/// over /etc/resolv.conf in the holder's mount namespace, where the host's names a loopback
+/// resolver.
+pub(crate) fn bind_resolv_conf(runtime_dir: &Path) -> Result<()> {
+    let Ok(host) = std::fs::read_to_string("/etc/resolv.conf") else { return Ok(()) };
+    let Some(text) = namespace_resolv_conf(&host) else { return Ok(()) };
+    let path = runtime_dir.join("resolv.conf");
+    std::fs::write(&path, text).map_err(|e| RootlessError::Setup(format!("writing {}: {e}", path.display())))?;
+    nix::mount::mount(Some(&path), "/etc/resolv.conf", None::<&str>, nix::mount::MsFlags::MS_BIND, None::<&str>)
+        .map_err(|e| RootlessError::Setup(format!("binding {} over /etc/resolv.conf: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_resolvers_become_slirp4netns_forwarder_once() {
+        let host = "# stub\nnameserver 127.0.0.53\nnameserver ::1\noptions edns0\nsearch lan\n";
+        assert_eq!(namespace_resolv_conf(host).unwrap(), "# stub\nnameserver 10.0.2.3\noptions edns0\nsearch lan\n");
+        assert_eq!(namespace_resolv_conf("nameserver 192.0.2.53\n"), None);
+    }
 }
