@@ -3,7 +3,7 @@
 //! on this cgroup v1 host is refused with the fix named.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use anyhow::{ensure, Context, Result};
 use xcompose_testkit::Sandbox;
@@ -223,6 +223,19 @@ fn the_example_stack_runs_as_an_ordinary_user_and_down_leaves_nothing() -> Resul
         let left = files_under(&user.state_root().join(records));
         assert!(left.is_empty(), "down -v left {left:?}");
     }
+    Ok(())
+}
+
+#[test]
+fn commands_started_together_share_one_holder() -> Result<()> {
+    let user = RootlessUser::new()?;
+    // The image import of `new` started the first holder: kill it so the next ones race.
+    user.sb.run_ok("kill", &["-KILL", &user.holder()?.to_string()])?;
+    let started: Vec<_> = (0..4).map(|_| user.as_user(&user.home, XCOMPOSE).args(["ls", "-a"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()).collect::<Result<_, _>>()?;
+    let racing: Vec<Output> = started.into_iter().map(|child| child.wait_with_output()).collect::<Result<_, _>>()?;
+    assert!(racing.iter().all(|out| out.status.success()), "{racing:?}");
+    let holders: Vec<String> = user.processes_of_uid()?.into_iter().filter(|p| p.ends_with("sleep infinity")).collect();
+    assert_eq!(holders.len(), 1, "{holders:?}");
     Ok(())
 }
 

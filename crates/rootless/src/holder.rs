@@ -15,6 +15,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use nix::fcntl::{Flock, FlockArg};
 use nix::mount::MsFlags;
 use nix::sched::{setns, CloneFlags};
 use nix::unistd::{Gid, Uid};
@@ -33,6 +34,11 @@ const HOLDER_START_TIMEOUT: Duration = Duration::from_secs(10);
 /// while the process has a single thread (`setns` into a user namespace requires it).
 pub fn enter(runtime_dir: &Path) -> Result<()> {
     limits::record_host_port_start();
+    // One command at a time checks for, starts and sets up the holder: two commands started
+    // together would otherwise start two holders and split the user's containers between them.
+    let lock_path = runtime_dir.join("holder.lock");
+    let lock_file = File::options().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| RootlessError::Setup(format!("opening {}: {e}", lock_path.display())))?;
+    let _lock = Flock::lock(lock_file, FlockArg::LockExclusive).map_err(|(_, e)| RootlessError::Setup(format!("locking {}: {e}", lock_path.display())))?;
     let pid_file = runtime_dir.join("holder.pid");
     let (pid, fresh) = match running_holder(&pid_file) {
         Some(pid) => (pid, false),
