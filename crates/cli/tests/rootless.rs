@@ -211,6 +211,11 @@ fn the_example_stack_runs_as_an_ordinary_user_and_down_leaves_nothing() -> Resul
     let meta = std::fs::metadata(user.state_root().join("containers"))?;
     assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), user.uid);
 
+    // What reads a container's cgroup is refused with the reason.
+    let top = user.xcompose(&dir, &["top", "web"])?;
+    let err = String::from_utf8_lossy(&top.stderr);
+    assert!(!top.status.success() && err.contains("cgroup limits need cgroup v2 delegation; this host has cgroup v1"), "{err}");
+
     user.xcompose_ok(&dir, &["down", "-v"])?;
     assert_eq!(user.xcompose_ok(&dir, &["ps", "-a", "-q"])?.trim(), "");
     let processes = user.processes()?;

@@ -595,7 +595,8 @@ impl Runtime {
             return Ok(None);
         }
         if xcompose_rootless::active() {
-            return Err(RuntimeError::Start { name: record.name.clone(), message: xcompose_rootless::limits::refuse_cgroup_limits("reading its processes and usage") });
+            let refusal = xcompose_rootless::limits::refuse_cgroup_limits("reading its processes and usage");
+            return Err(RuntimeError::User(format!("container {}: {refusal}", record.name)));
         }
         let (name, resources) = &record.cgroup;
         let failed = |e: xcompose_cgroups::CgroupError| RuntimeError::Start { name: record.name.clone(), message: e.to_string() };
