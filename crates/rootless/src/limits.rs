@@ -30,7 +30,12 @@ pub fn refuse_port(port: u16) -> Option<String> {
     })
 }
 
-/// The refusal of cgroup limits in rootless mode: this host has no cgroup v2 to delegate.
+/// The refusal of cgroup limits in rootless mode, naming what `what` needed: on a cgroup v1
+/// host there is nothing to delegate; on a v2 host, delegation is not used yet.
 pub fn refuse_cgroup_limits(what: &str) -> String {
-    format!("{what}: cgroup limits need cgroup v2 delegation; this host has cgroup v1 (run as root, or boot with the unified hierarchy and delegate controllers to the user)")
+    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        format!("{what}: cgroup limits need cgroup v2 delegation, which rootless xcompose does not use yet; run as root")
+    } else {
+        format!("{what}: cgroup limits need cgroup v2 delegation; this host has cgroup v1 (run as root, or boot with the unified hierarchy and delegate controllers to the user)")
+    }
 }

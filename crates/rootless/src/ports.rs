@@ -1,9 +1,9 @@
 //! Published ports on the host's addresses (rootlesskit's "builtin" port driver): a port agent
 //! started with the holder lives in the holder's user namespace but the host's network
 //! namespace. It listens on the host's address and port of each published TCP port and, for
-//! every connection, connects to the same port on the loopback of the holder's network namespace
-//! (from a thread that joined it), where the project's DNAT takes it to the container as it does
-//! as root. The container sees the connection coming from the user's namespace, not from the
+//! every connection, connects to the same address and port in the holder's network namespace
+//! (loopback for a port published on all addresses; from a thread that joined the namespace),
+//! where the project's DNAT takes it to the container as it does as root. The container sees the connection coming from the user's namespace, not from the
 //! client's address (rootlesskit's builtin driver does the same; slirp4netns's too).
 //!
 //! Commands reach the agent over a unix socket in the runtime directory, one line each:
