@@ -202,9 +202,9 @@ fn the_example_stack_runs_as_an_ordinary_user_and_down_leaves_nothing() -> Resul
 
     // The published port answers on the host's 127.0.0.1 (through the port agent), and on
     // 127.0.0.1 of the user's network namespace.
-    let page = user.sb.run_ok("wget", &["-q", "-O", "-", "http://127.0.0.1:8080/"])?;
+    let page = user.sb.run_ok("busybox", &["wget", "-q", "-O", "-", "http://127.0.0.1:8080/"])?;
     assert!(page.contains("Served by busybox httpd"), "{page}");
-    let inside = user.sb.run_ok("nsenter", &["-t", &holder.to_string(), "-n", "wget", "-q", "-O", "-", "http://127.0.0.1:8080/"])?;
+    let inside = user.sb.run_ok("nsenter", &["-t", &holder.to_string(), "-n", "busybox", "wget", "-q", "-O", "-", "http://127.0.0.1:8080/"])?;
     assert_eq!(inside, page);
 
     // Everything made by the user belongs to the user on the host.
@@ -222,7 +222,7 @@ fn the_example_stack_runs_as_an_ordinary_user_and_down_leaves_nothing() -> Resul
     assert_eq!(processes.len(), 2, "only the holder and its port agent are left: {processes:?}");
     assert!(processes.iter().any(|p| p.starts_with(&format!("{holder} ")) && p.ends_with("sleep infinity")), "{processes:?}");
     assert!(processes.iter().any(|p| p.contains(" __rootless-ports ")), "{processes:?}");
-    let after = user.sb.run("wget", &["-q", "-O", "-", "http://127.0.0.1:8080/"])?;
+    let after = user.sb.run("busybox", &["wget", "-q", "-O", "-", "http://127.0.0.1:8080/"])?;
     assert!(!after.status.success(), "the port still answers after down");
     for records in ["containers", "volumes", "networks", "endpoints", "ports", "ipam", "projects"] {
         let left = files_under(&user.state_root().join(records));
@@ -288,7 +288,7 @@ fn a_killed_holder_is_started_again_and_up_recreates_the_stack() -> Result<()> {
         .map(|e| e.file_name().to_string_lossy().to_string())
         .collect();
     assert!(left.is_empty(), "processes of the killed holder's namespace are left: {left:?}");
-    let page = user.sb.run_ok("wget", &["-q", "-O", "-", "http://127.0.0.1:8080/"])?;
+    let page = user.sb.run_ok("busybox", &["wget", "-q", "-O", "-", "http://127.0.0.1:8080/"])?;
     assert!(page.contains("Served by busybox httpd"), "{page}");
     let counter = user.xcompose_ok(&dir, &["exec", "-T", "web", "sh", "-c", "nc db 5000 </dev/null"])?;
     assert_eq!(counter.trim(), "0");
