@@ -9,7 +9,7 @@ set -euo pipefail
 REF_VENV=${XCOMPOSE_REF_VENV:-/opt/xcompose-ref}
 KUBE_VALIDATE_VENV=${XCOMPOSE_KUBE_VALIDATE_VENV:-/opt/xcompose-kube-validate}
 packages=(busybox-static iptables iproute2 util-linux passwd libseccomp-dev python3-venv crun runc hyperfine time debootstrap
-  docker-registry skopeo umoci apache2-utils curl docker.io buildah)
+  docker-registry skopeo umoci apache2-utils curl docker.io buildah uidmap slirp4netns passt)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -19,6 +19,13 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Rootless xcompose: slirp4netns and pasta give an ordinary user's network namespace a tap
+# device, which needs /dev/net/tun usable by ordinary users. Debian and most distributions ship
+# it 0666; some images (this CI machine's) make it 0600.
+if [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != 666 ]; then
+  chmod 0666 /dev/net/tun
 fi
 
 if ! command -v cargo >/dev/null; then

@@ -168,6 +168,15 @@ pub enum Command {
     },
     /// Internal: resolve names for one project's containers, detached from the command that
     /// started it.
+    /// Internal: the rootless port agent, forwarding published ports from the host's addresses
+    /// into the user's network namespace until its holder is gone.
+    #[command(name = "__rootless-ports", hide = true)]
+    RootlessPorts {
+        /// The unix socket it takes requests on.
+        socket: PathBuf,
+        /// The pid of the namespace holder.
+        holder: u32,
+    },
     #[command(name = "__dns", hide = true)]
     Dns {
         /// The resolver's JSON config.
@@ -250,6 +259,26 @@ fn die_on_broken_pipe() {
         .expect("SIGPIPE is a valid signal");
 }
 
+/// An ordinary user's xcompose (rootless): joins the user's namespace holder, starting it if
+/// needed, so the rest runs the normal code path as root of the user's namespace; the state root
+/// defaults to the user's XDG data directory. Runs before any thread starts (`setns` into a user
+/// namespace needs a single-threaded process). Root's xcompose is left as it is.
+fn enter_rootless(cli: &mut Cli, matches: &clap::ArgMatches) -> Result<(), xcompose_rootless::RootlessError> {
+    // Commands that never touch containers work without the namespaces (and without subordinate
+    // ids or /dev/net/tun): `config` in a CI lint step, registry logins, swarm deploys.
+    let needs_namespaces = !matches!(
+        cli.command,
+        Command::Config(_) | Command::Convert(_) | Command::Version(_) | Command::Login(_) | Command::Logout(_) | Command::Deploy(_)
+    );
+    if nix::unistd::geteuid().is_root() || !needs_namespaces {
+        return Ok(());
+    }
+    if matches.value_source("root") == Some(clap::parser::ValueSource::DefaultValue) {
+        cli.root = xcompose_rootless::paths::state_root()?;
+    }
+    xcompose_rootless::holder::enter(&xcompose_rootless::paths::runtime_dir()?)
+}
+
 fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
     let mut cli = match Cli::from_arg_matches(&matches) {
@@ -266,7 +295,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    if !matches!(cli.command, Command::Supervise { .. } | Command::Dns { .. } | Command::Proxy { .. }) {
+    if let Err(e) = enter_rootless(&mut cli, &matches) {
+        eprintln!("{e}");
+        return ExitCode::FAILURE;
+    }
+    if !matches!(cli.command, Command::Supervise { .. } | Command::Dns { .. } | Command::Proxy { .. } | Command::RootlessPorts { .. }) {
         die_on_broken_pipe();
     }
     if cli.dry_run && cli.command.changes_without_dry_run() {
@@ -329,6 +362,7 @@ fn main() -> ExitCode {
             .map_err(|e| anyhow::anyhow!("finding the xcompose binary: {e}"))
             .and_then(|exe| xcompose_supervisor::keeper::main(&exe, config).map_err(anyhow::Error::msg))
             .map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1))),
+        Command::RootlessPorts { socket, holder } => xcompose_rootless::ports::serve(socket, *holder).map(|()| ExitCode::SUCCESS).map_err(anyhow::Error::msg),
         Command::Dns { config, serve: true } => xcompose_dns::daemon::main(config)
             .map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1)))
             .map_err(anyhow::Error::msg),

@@ -60,8 +60,23 @@ impl Device {
         }
         let _ = std::fs::remove_file(&at);
         let kind = if self.block { SFlag::S_IFBLK } else { SFlag::S_IFCHR };
-        mknod(&at, kind, Mode::from_bits_truncate(self.mode), makedev(self.major, self.minor)).map_err(|e| format!("creating device {}: {e}", self.path.display()))?;
+        match mknod(&at, kind, Mode::from_bits_truncate(self.mode), makedev(self.major, self.minor)) {
+            Ok(()) => {}
+            // In a user namespace (rootless) no device can be made: the host's node at the same
+            // path is bound instead, as runc does for rootless containers.
+            Err(nix::errno::Errno::EPERM) if xcompose_rootless::active() => return self.bind_host_node(&at),
+            Err(e) => return Err(format!("creating device {}: {e}", self.path.display())),
+        }
         nix::unistd::chown(&at, Some(self.uid.into()), Some(self.gid.into())).map_err(|e| format!("chown of device {}: {e}", self.path.display()))
+    }
+}
+
+impl Device {
+    /// Binds the host's node at this device's path onto `at` (an empty file made for it).
+    fn bind_host_node(&self, at: &Path) -> Result<(), String> {
+        std::fs::File::create(at).map_err(|e| format!("creating {}: {e}", at.display()))?;
+        nix::mount::mount(Some(&self.path), at, None::<&str>, nix::mount::MsFlags::MS_BIND, None::<&str>)
+            .map_err(|e| format!("binding the host's device {} (rootless): {e}", self.path.display()))
     }
 }
 

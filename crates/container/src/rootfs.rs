@@ -164,7 +164,7 @@ fn mount_root(rootfs: &RootFs) -> Result<PathBuf> {
     match rootfs {
         RootFs::Overlay { lower, upper, work, merged } => {
             let lowers: Vec<String> = lower.iter().rev().map(|p| p.display().to_string()).collect();
-            let data = format!("lowerdir={},upperdir={},workdir={}", lowers.join(":"), upper.display(), work.display());
+            let data = xcompose_rootless::overlay_mount_options(format!("lowerdir={},upperdir={},workdir={}", lowers.join(":"), upper.display(), work.display()));
             sys(|| format!("mounting overlay on {}", merged.display()), mount(Some("overlay"), merged, Some("overlay"), MsFlags::empty(), Some(data.as_str())))?;
             Ok(merged.clone())
         }
@@ -287,7 +287,19 @@ fn mount_proc_sys_dev(root: &Path, spec: &ContainerSpec) -> Result<()> {
     if !spec.privileged {
         sys_flags |= MsFlags::MS_RDONLY;
     }
-    sys(|| "mounting /sys".into(), mount(Some("sysfs"), &sys_dir, Some("sysfs"), sys_flags, None::<&str>))?;
+    match mount(Some("sysfs"), &sys_dir, Some("sysfs"), sys_flags, None::<&str>) {
+        Ok(()) => {}
+        // In a user namespace sysfs can only be mounted where the host's is fully visible (no
+        // mount over a part of it); otherwise the host's /sys is bound, as runc does rootless.
+        Err(nix::errno::Errno::EPERM) if xcompose_rootless::active() => {
+            sys(|| "binding the host's /sys".into(), mount(Some("/sys"), &sys_dir, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>))?;
+            if !spec.privileged {
+                let remount = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+                sys(|| "making the bound /sys read-only".into(), mount(None::<&str>, &sys_dir, None::<&str>, remount, None::<&str>))?;
+            }
+        }
+        Err(e) => return Err(format!("mounting /sys: {e}")),
+    }
 
     let dev = secure_join(root, Path::new("/dev"))?;
     ensure_dir(&dev)?;

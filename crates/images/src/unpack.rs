@@ -6,7 +6,7 @@
 //! a symlink. Device nodes and fifos are created as Docker does (a debootstrap tree has
 //! `/dev/full`, `/dev/null`...); where the store may not create them (a rootless store) they are
 //! skipped with a warning, as Docker's rootless mode does. OCI whiteouts become overlayfs whiteouts: `.wh.NAME` a 0/0
-//! character device `NAME`, `.wh..wh..opq` the `trusted.overlay.opaque=y` attribute on its
+//! character device `NAME`, `.wh..wh..opq` the `trusted.overlay.opaque=y` attribute (`user.overlay.opaque` in a user namespace, for overlay's `userxattr`) on its
 //! directory. The layer is unpacked into a temporary sibling directory renamed into place at the
 //! end, so a failure or a crash never leaves a half layer under the final name.
 
@@ -90,7 +90,7 @@ fn unpack_into(layer: impl Read, root: &Path) -> Result<(), UnpackError> {
         let mtime = filetime::FileTime::from_unix_time(header.mtime()? as i64, 0);
         if file_name == OPAQUE {
             create_parents(root, parent_rel)?;
-            xattr::set(&parent, "trusted.overlay.opaque", b"y").map_err(|source| UnpackError::Write { path: parent.clone(), source })?;
+            xattr::set(&parent, format!("{}opaque", xcompose_rootless::overlay_xattr_prefix()), b"y").map_err(|source| UnpackError::Write { path: parent.clone(), source })?;
             continue;
         }
         if let Some(hidden) = file_name.strip_prefix(WHITEOUT_PREFIX) {

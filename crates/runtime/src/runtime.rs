@@ -503,7 +503,8 @@ impl Runtime {
         self.state(&record).save(&record.supervisor.state_path).map_err(io(&record.supervisor.state_path))?;
         let config = DaemonConfig {
             supervisor: record.supervisor.clone(),
-            cgroup: Some(record.cgroup.clone()),
+            // Rootless on this cgroup v1 host: no cgroup can be made (limits are refused earlier).
+            cgroup: (!xcompose_rootless::active()).then(|| record.cgroup.clone()),
             stop_signal: record.stop_signal,
             stop_grace: record.stop_grace,
         };
@@ -566,6 +567,10 @@ impl Runtime {
                     let _ = nix::sys::signal::kill(keeper, nix::sys::signal::Signal::SIGKILL);
                 }
                 let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+                if xcompose_rootless::active() {
+                    // No cgroup: the container's processes die with its pid namespace's init.
+                    return Ok(());
+                }
                 let (name, resources) = &record.cgroup;
                 let leftovers = xcompose_cgroups::Cgroup::create(name, resources).and_then(|c| c.destroy());
                 return leftovers.map_err(|e| RuntimeError::Stop { name: record.name.clone(), message: format!("killing what its supervisor left: {e}") });
@@ -613,6 +618,10 @@ impl Runtime {
         let record = self.find(wanted)?;
         if self.supervisor_running(&record).is_none() {
             return Ok(None);
+        }
+        if xcompose_rootless::active() {
+            let refusal = xcompose_rootless::limits::refuse_cgroup_limits("reading its processes and usage");
+            return Err(RuntimeError::User(format!("container {}: {refusal}", record.name)));
         }
         let (name, resources) = &record.cgroup;
         let failed = |e: xcompose_cgroups::CgroupError| RuntimeError::Start { name: record.name.clone(), message: e.to_string() };

@@ -134,7 +134,7 @@ impl ContainerFs {
                 unshare(CloneFlags::CLONE_NEWNS).map_err(|e| format!("entering a mount namespace: {e}"))?;
                 mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>).map_err(|e| format!("making mounts private: {e}"))?;
                 let lowers: Vec<String> = lower.iter().rev().map(|p| p.display().to_string()).collect();
-                let data = format!("lowerdir={},upperdir={},workdir={}", lowers.join(":"), upper.display(), work.display());
+                let data = xcompose_rootless::overlay_mount_options(format!("lowerdir={},upperdir={},workdir={}", lowers.join(":"), upper.display(), work.display()));
                 mount(Some("overlay"), merged, Some("overlay"), MsFlags::empty(), Some(data.as_str())).map_err(|e| format!("mounting the container's filesystem: {e}"))?;
                 merged.clone()
             }

@@ -165,6 +165,9 @@ impl Ports {
         self.save(container_id, &recorded)?;
         for binding in bindings.iter().filter(|b| !b.proxied()) {
             firewall::publish(&binding.mapping()).map_err(|e| invalid(service, e.to_string()))?;
+            if let Some(host_ip) = rootless_forwarded(binding) {
+                xcompose_rootless::ports::forward(&binding.protocol, host_ip, binding.host_port).map_err(|e| invalid(service, e))?;
+            }
         }
         if bindings.iter().any(PortBinding::proxied) {
             self.proxies.start(container_id, recorded.iter().filter(|b| b.proxied()).map(PortBinding::forward).collect()).map_err(|e| invalid(service, e.to_string()))?;
@@ -184,11 +187,21 @@ impl Ports {
         while let Some(binding) = bindings.pop() {
             if !binding.proxied() {
                 firewall::unpublish(&binding.mapping()).map_err(StackError::network)?;
+                if let Some(host_ip) = rootless_forwarded(&binding) {
+                    xcompose_rootless::ports::unforward(&binding.protocol, host_ip, binding.host_port).map_err(StackError::network)?;
+                }
             }
             self.save(container_id, &bindings)?;
         }
         Ok(())
     }
+}
+
+/// In rootless mode, the host address the port agent forwards `binding` from: IPv4 bindings
+/// only (an IPv6 binding answers inside the user's network namespace only); `None` as root.
+fn rootless_forwarded(binding: &PortBinding) -> Option<IpAddr> {
+    let address = binding.host_address();
+    (xcompose_rootless::active() && address.is_ipv4()).then_some(address)
 }
 
 /// What a port with host address `host_ip` binds: (host address, container address) pairs, the

@@ -59,7 +59,27 @@ pub(crate) fn create_request(service_name: &str, service: &Service, name: &str, 
 pub(crate) fn check(service: &Service) -> Result<(), String> {
     crate::namespaces::check(service)?;
     crate::logging::log_options(service.logging.as_ref())?;
-    resources(service).map(drop)
+    let resources = resources(service)?;
+    if xcompose_rootless::active() {
+        check_rootless(service, &resources)?;
+    }
+    Ok(())
+}
+
+/// What rootless mode refuses on this host: cgroup limits (no cgroup v2 delegation on a v1
+/// host) and published ports the host does not let an ordinary user bind.
+fn check_rootless(service: &Service, resources: &Resources) -> Result<(), String> {
+    // Device rules are no limit here: devices are bound from the host's /dev in a user namespace.
+    if *resources != (Resources { devices: resources.devices.clone(), ..Resources::default() }) {
+        return Err(xcompose_rootless::limits::refuse_cgroup_limits("resource limits"));
+    }
+    for port in &service.ports {
+        let lowest = port.published.split('-').next().and_then(|p| p.parse::<u16>().ok());
+        if let Some(refusal) = lowest.and_then(xcompose_rootless::limits::refuse_port) {
+            return Err(refusal);
+        }
+    }
+    Ok(())
 }
 
 /// `restart:`, or `deploy.restart_policy` (compose maps `any` to `always`).

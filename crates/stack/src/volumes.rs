@@ -209,7 +209,7 @@ fn seed_from_image(store: &xcompose_volumes::VolumeStore, name: &str, layers: &[
         mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>).map_err(|e| sys("private mounts", e))?;
         let at = tempfile::tempdir().map_err(|e| StackError::Invalid(format!("seeding volume {name}: {e}")))?;
         let lower: Vec<String> = layers.iter().rev().map(|l| l.display().to_string()).collect();
-        let options = format!("lowerdir={}", lower.join(":"));
+        let options = xcompose_rootless::overlay_mount_options(format!("lowerdir={}", lower.join(":")));
         mount(Some("overlay"), at.path(), Some("overlay"), MsFlags::MS_RDONLY, Some(options.as_str())).map_err(|e| sys("mounting the image", e))?;
         store.seed(&name, &at.path().join(&relative)).map_err(volume_error)?;
         Ok(())
