@@ -257,10 +257,7 @@ fn client_certificates_from_certs_d_for_pull_push_and_login() {
     let reference = registry.reference("xtk/mtls:1");
     let host_dir = registry.install_docker_certs(&sb).unwrap();
     let (cert, key) = (host_dir.join("client.cert"), host_dir.join("client.key"));
-    let (cert_pem, key_pem) = (
-        std::fs::read(&cert).unwrap(),
-        std::fs::read(&key).unwrap(),
-    );
+    let (cert_pem, key_pem) = (std::fs::read(&cert).unwrap(), std::fs::read(&key).unwrap());
     let in_sandbox = format!("/etc/docker/certs.d/{}", registry.host());
 
     // Without a client certificate: refused by the registry, and the error says where it goes.
@@ -299,10 +296,7 @@ fn client_certificates_from_certs_d_for_pull_push_and_login() {
     // With certs.d's client.cert and client.key: login, pull and push.
     std::fs::write(&cert, &cert_pem).unwrap();
     std::fs::write(&key, &key_pem).unwrap();
-    let out = ok(
-        login(&sb, &registry.host(), "alice", "s3cret"),
-        &["login"],
-    );
+    let out = ok(login(&sb, &registry.host(), "alice", "s3cret"), &["login"]);
     assert!(out.contains("Login Succeeded"), "{out}");
     xc_ok(&sb, &["image", "pull", &reference]);
     assert_eq!(
