@@ -1,14 +1,15 @@
 //! Reaching registries as Docker does: `login` / `logout` writing `~/.docker/config.json`,
 //! credentials from a `docker-credential-NAME` helper or podman's `auth.json`, basic auth
 //! (htpasswd), the bearer-token flow of Docker Hub (a token server in the sandbox), TLS with
-//! Docker's `/etc/docker/certs.d/HOST:PORT/ca.crt`; and refusals as Docker words them (dockerd
+//! Docker's `/etc/docker/certs.d/HOST:PORT/ca.crt`, client certificates (`client.cert` and
+//! `client.key` there) for a registry that wants them; and refusals as Docker words them (dockerd
 //! says the same for the same pull).
 
 use serde_json::Value;
-use xcompose_testkit::{test_images, Dockerd, Registry, Sandbox};
+use xcompose_testkit::{test_images, Dockerd, Registry, Sandbox, TestCa};
 
 mod registry_common;
-use registry_common::{err, home, inspect, ok, xc_err, xc_ok, xc_with};
+use registry_common::{err, home, inspect, ok, xc, xc_err, xc_ok, xc_with};
 
 /// `~/.docker/config.json` as xcompose left it.
 fn docker_config(sb: &Sandbox) -> Value {
@@ -238,6 +239,80 @@ fn tls_is_trusted_through_docker_s_certs_d() {
     assert_eq!(
         inspect(&sb, &reference)["Id"],
         written.config_digest.as_str()
+    );
+}
+
+#[test]
+fn client_certificates_from_certs_d_for_pull_push_and_login() {
+    let sb = Sandbox::new().unwrap();
+    // distribution's http.tls.clientcas: only clients with a certificate of the test CA get in.
+    let registry = Registry::builder()
+        .client_certs()
+        .htpasswd("alice", "s3cret")
+        .start(&sb)
+        .unwrap();
+    let written = registry
+        .push_image(&sb, &test_images::zstd().unwrap(), "xtk/mtls:1")
+        .unwrap();
+    let reference = registry.reference("xtk/mtls:1");
+    let host_dir = registry.install_docker_certs(&sb).unwrap();
+    let (cert, key) = (host_dir.join("client.cert"), host_dir.join("client.key"));
+    let (cert_pem, key_pem) = (std::fs::read(&cert).unwrap(), std::fs::read(&key).unwrap());
+    let in_sandbox = format!("/etc/docker/certs.d/{}", registry.host());
+
+    // Without a client certificate: refused by the registry, and the error says where it goes.
+    std::fs::remove_file(&cert).unwrap();
+    std::fs::remove_file(&key).unwrap();
+    let refused = xc_err(&sb, &["image", "pull", &reference]);
+    assert!(
+        refused.contains("remote error: tls: bad certificate")
+            && refused.contains(&format!("{in_sandbox}/client.cert"))
+            && refused.contains(&format!("{in_sandbox}/client.key")),
+        "{refused}"
+    );
+    assert!(!xc(&sb, &["image", "inspect", &reference]).status.success());
+
+    // A certificate with some other key: refused before anything is asked of the registry.
+    std::fs::write(&cert, &cert_pem).unwrap();
+    let other = TestCa::new("another CA").unwrap().client_leaf().unwrap();
+    std::fs::write(&key, &other.key).unwrap();
+    let mismatched = xc_err(&sb, &["image", "pull", &reference]);
+    assert!(
+        mismatched.ends_with(&format!(
+            "client certificate {in_sandbox}/client.cert with key {in_sandbox}/client.key: tls: private key does not match public key"
+        )),
+        "{mismatched}"
+    );
+
+    // A certificate the registry's CA did not sign: refused by the registry.
+    other.write(&cert, &key).unwrap();
+    let untrusted = xc_err(&sb, &["image", "pull", &reference]);
+    assert!(
+        untrusted.contains("remote error: tls: ")
+            && untrusted.contains(&format!("{in_sandbox}/client.cert")),
+        "{untrusted}"
+    );
+
+    // With certs.d's client.cert and client.key: login, pull and push.
+    std::fs::write(&cert, &cert_pem).unwrap();
+    std::fs::write(&key, &key_pem).unwrap();
+    let out = ok(login(&sb, &registry.host(), "alice", "s3cret"), &["login"]);
+    assert!(out.contains("Login Succeeded"), "{out}");
+    xc_ok(&sb, &["image", "pull", &reference]);
+    assert_eq!(
+        inspect(&sb, &reference)["Id"],
+        written.config_digest.as_str()
+    );
+    let pushed = registry.reference("xtk/mtls-pushed:2");
+    xc_ok(&sb, &["image", "tag", &reference, &pushed]);
+    xc_ok(&sb, &["image", "push", &pushed]);
+    let read_back = registry
+        .skopeo_inspect(&sb, "xtk/mtls-pushed:2", true)
+        .unwrap();
+    assert_eq!(
+        read_back["config"]["digest"],
+        written.config_digest.as_str(),
+        "{read_back}"
     );
 }
 

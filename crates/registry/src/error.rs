@@ -1,7 +1,6 @@
 //! Why a pull or push failed, in Docker's words where Docker has words.
 
 use std::error::Error as _;
-use std::path::PathBuf;
 
 use oci_client::errors::{OciDistributionError, OciErrorCode};
 
@@ -17,9 +16,16 @@ pub enum RegistryError {
     /// registries.conf blocks the registry.
     #[error("registry {0} is blocked in registries.conf")]
     Blocked(String),
-    /// certs.d has a client certificate, which cannot be presented.
-    #[error("{0}: client certificates are not supported by xcompose; remove it, or reach this registry without one")]
-    ClientCertificate(PathBuf),
+    /// The registry wants a client certificate it trusts and was not given one (mutual TLS).
+    #[error("Get \"{url}\": remote error: tls: {alert}; this registry wants a client certificate signed by a CA it trusts: put it in {dir}/client.cert and its key in {dir}/client.key", dir = crate::certs::host_dir(.host).display())]
+    ClientCertificateRefused {
+        /// The registry.
+        host: String,
+        /// The request.
+        url: String,
+        /// The TLS alert it sent, in Go's words (`certificate required`, `bad certificate`).
+        alert: &'static str,
+    },
     /// The credential store failed.
     #[error("error getting credentials for {host}: {message}")]
     Credentials {
@@ -186,6 +192,9 @@ impl RegistryError {
             source = e.source();
         }
         let deepest = chain.last().cloned().unwrap_or_else(|| error.to_string());
+        if let Some(alert) = chain.iter().find_map(|m| client_certificate_alert(m)) {
+            return Self::ClientCertificateRefused { host: subject.host.to_string(), url: subject.url.to_string(), alert };
+        }
         if chain.iter().any(|m| m.contains("certificate") || m.contains("InvalidCertificate") || m.contains("tls handshake")) {
             return Self::Tls { host: subject.host.to_string(), url: subject.url.to_string(), message: deepest };
         }
@@ -197,6 +206,14 @@ impl RegistryError {
     pub(crate) fn is_transient(&self) -> bool {
         matches!(self, Self::Connect { .. })
     }
+}
+
+/// The TLS alerts a server sends when it wants a client certificate it did not get (none, or
+/// one not signed by a CA it trusts), as rustls names them, in Go's words (what Docker prints).
+fn client_certificate_alert(message: &str) -> Option<&'static str> {
+    const ALERTS: [(&str, &str); 3] =
+        [("received fatal alert: CertificateRequired", "certificate required"), ("received fatal alert: BadCertificate", "bad certificate"), ("received fatal alert: UnknownCA", "unknown certificate authority")];
+    ALERTS.iter().find(|(rustls, _)| message.contains(rustls)).map(|(_, go)| *go)
 }
 
 /// Go's words for a refused connection: `dial tcp HOST: connect: connection refused`.

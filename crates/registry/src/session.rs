@@ -7,10 +7,11 @@ use std::future::Future;
 use std::sync::Once;
 use std::time::Duration;
 
-use oci_client::client::{Certificate, ClientConfig, ClientProtocol};
+use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference as OciReference, RegistryOperation};
 
+use crate::certs::HostTls;
 use crate::conf::Endpoint;
 use crate::error::{RegistryError, Subject};
 
@@ -33,8 +34,8 @@ pub(crate) struct Session {
     pub name: String,
     /// The reference as Docker prints it (`redis:alpine`).
     pub familiar: String,
-    /// The extra CA certificates (certs.d).
-    roots: Vec<Certificate>,
+    /// The extra CA certificates and the client certificate (certs.d).
+    tls: HostTls,
     /// The bearer token the handshake got, if the registry hands out tokens.
     token: Option<String>,
 }
@@ -52,14 +53,15 @@ impl Session {
         PROVIDER.call_once(|| {
             let _ = rustls::crypto::ring::default_provider().install_default();
         });
-        let roots = crate::certs::extra_roots(&endpoint.host)?;
+        let tls = crate::certs::for_host(&endpoint.host)?;
         let schemes: &[&'static str] = if endpoint.insecure { &["https", "http"] } else { &["https"] };
         let mut last = None;
         for &scheme in schemes {
             let config = ClientConfig {
                 protocol: if scheme == "http" { ClientProtocol::Http } else { ClientProtocol::Https },
                 accept_invalid_certificates: endpoint.insecure,
-                extra_root_certificates: roots.clone(),
+                extra_root_certificates: tls.roots.clone(),
+                client_identity: tls.identity.clone(),
                 platform_resolver: None,
                 connect_timeout: Some(Duration::from_secs(15)),
                 read_timeout: Some(Duration::from_secs(60)),
@@ -67,13 +69,14 @@ impl Session {
                 ..Default::default()
             };
             let session = Self {
-                client: Client::new(config),
+                // Not Client::new: it falls back to a default client when the config is refused.
+                client: Client::try_from(config).map_err(|e| RegistryError::Config(format!("the HTTP client for {}: {e}", endpoint.host)))?,
                 auth: auth.clone(),
                 endpoint: endpoint.clone(),
                 scheme,
                 name: name.to_string(),
                 familiar: familiar.to_string(),
-                roots: roots.clone(),
+                tls: tls.clone(),
                 token: None,
             };
             let probe = session.reference(None, None);
@@ -90,6 +93,10 @@ impl Session {
                     return Ok(session);
                 }
                 Err(e @ (RegistryError::Tls { .. } | RegistryError::Connect { .. })) if scheme == "https" && endpoint.insecure => last = Some(e),
+                // Go's answer to plain HTTP on a TLS port: the HTTPS failure is the one to report
+                // (a registry that wants a client certificate may reset the connection instead
+                // of sending its alert).
+                Err(e) if last.is_some() && e.to_string().contains("Client sent an HTTP request to an HTTPS server") => break,
                 Err(e) => return Err(e),
             }
         }
@@ -141,7 +148,10 @@ impl Session {
     /// A plain HTTP client trusting what the session's client trusts.
     fn http(&self) -> Result<reqwest::Client, RegistryError> {
         let mut builder = reqwest::Client::builder().danger_accept_invalid_certs(self.endpoint.insecure).connect_timeout(Duration::from_secs(15));
-        for root in &self.roots {
+        if let Some(identity) = &self.tls.identity {
+            builder = builder.identity(identity.clone());
+        }
+        for root in &self.tls.roots {
             let certificate = reqwest::Certificate::from_pem(&root.data).map_err(|e| RegistryError::Config(format!("a CA certificate for {}: {e}", self.endpoint.host)))?;
             builder = builder.add_root_certificate(certificate);
         }
