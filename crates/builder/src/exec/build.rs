@@ -59,6 +59,9 @@ pub struct BuildRequest {
     pub additional_contexts: BTreeMap<String, PathBuf>,
     /// RUN steps run privileged.
     pub privileged: bool,
+    /// SSH agent sockets RUN steps may mount (`--mount=type=ssh,id=...`): id to the socket
+    /// (compose's `build.ssh`: `default` is `$SSH_AUTH_SOCK`).
+    pub ssh: BTreeMap<String, PathBuf>,
 }
 
 /// Why a build failed.
