@@ -451,3 +451,75 @@ fn ssh_mounts_forward_the_agent_and_fail_without_one() -> Result<()> {
     assert!(!present, "no image is left");
     Ok(())
 }
+
+const PRINTED: &str = r#"
+services:
+  api:
+    build:
+      context: ./api
+      dockerfile: api.Dockerfile
+      target: runtime
+      args: {VERSION: "1.2"}
+      labels: {com.example.team: core}
+      network: host
+      tags: ["registry.example/api:1.2"]
+      ssh: [default]
+      pull: true
+  web:
+    image: web:dev
+    build:
+      context: .
+      dockerfile_inline: "FROM busybox:latest\nRUN echo $${HOME}\n"
+      privileged: true
+      extra_hosts: ["db=10.0.0.5"]
+  db:
+    image: busybox:latest
+"#;
+
+#[test]
+fn build_print_shows_compose_s_bake_definition_and_builds_nothing() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "printed", PRINTED)?;
+    std::fs::create_dir_all(dir.join("api"))?;
+    let out = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(["build", "--print", "--build-arg", "EXTRA=1"]).env_remove("SSH_AUTH_SOCK").output()?;
+    ensure!(out.status.success(), "build --print failed: {}", String::from_utf8_lossy(&out.stderr));
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let project_dir = dir.clone();
+    let dir = dir.display();
+    let labels = |service: &str| serde_json::json!({"com.docker.compose.project": "printed", "com.docker.compose.service": service, "com.docker.compose.version": "2.40.3"});
+    let mut api_labels = labels("api");
+    api_labels["com.example.team"] = "core".into();
+    let expected = serde_json::json!({
+        "group": {"default": {"targets": ["api", "web"]}},
+        "target": {
+            "api": {
+                "context": format!("{dir}/api"),
+                "dockerfile": format!("{dir}/api/api.Dockerfile"),
+                "args": {"EXTRA": "1", "VERSION": "1.2"},
+                "labels": api_labels,
+                "tags": ["registry.example/api:1.2", "printed-api"],
+                "target": "runtime",
+                "ssh": ["default"],
+                "pull": true,
+                "network": "host",
+                "output": ["type=docker,load=true,push=false"]
+            },
+            "web": {
+                "context": dir.to_string(),
+                "dockerfile-inline": "FROM busybox:latest\nRUN echo $${HOME}\n",
+                "args": {"EXTRA": "1"},
+                "labels": labels("web"),
+                "tags": ["web:dev"],
+                "entitlements": ["security.insecure"],
+                "extra-hosts": {"db": "10.0.0.5"},
+                "output": ["type=docker,load=true,push=false"]
+            }
+        }
+    });
+    assert_eq!(printed, expected, "{}", String::from_utf8_lossy(&out.stdout));
+    let keys: Vec<&String> = printed["target"]["api"].as_object().context("api target")?.keys().collect();
+    assert_eq!(keys, ["context", "dockerfile", "args", "labels", "tags", "target", "ssh", "pull", "network", "output"], "compose's key order");
+    let (present, _) = compose(&sb, &project_dir, &["image", "inspect", "printed-api"])?;
+    assert!(!present, "--print builds nothing");
+    Ok(())
+}
