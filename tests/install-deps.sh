@@ -9,7 +9,7 @@ set -euo pipefail
 REF_VENV=${XCOMPOSE_REF_VENV:-/opt/xcompose-ref}
 KUBE_VALIDATE_VENV=${XCOMPOSE_KUBE_VALIDATE_VENV:-/opt/xcompose-kube-validate}
 packages=(busybox-static iptables iproute2 util-linux passwd libseccomp-dev python3-venv crun runc hyperfine time debootstrap
-  docker-registry skopeo umoci apache2-utils curl docker.io buildah uidmap slirp4netns passt)
+  docker-registry skopeo umoci apache2-utils curl docker.io buildah uidmap slirp4netns passt openssh-client)
 
 missing=()
 for p in "${packages[@]}"; do

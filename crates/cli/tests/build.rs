@@ -386,3 +386,140 @@ fn compose_build_keys_take_effect() -> Result<()> {
     assert!(steps.iter().all(|id| !again.contains(&format!("{id} CACHED\n"))), "no_cache: nothing comes from the cache:\n{again}");
     Ok(())
 }
+
+/// Debian's ssh-agent serving `socket` inside the sandbox, in the foreground; killed when dropped.
+struct Agent(std::process::Child);
+
+impl Agent {
+    fn start(sb: &Sandbox, socket: &Path) -> Result<Agent> {
+        let child = sb.command("ssh-agent").arg("-D").arg("-a").arg(socket).stdout(std::process::Stdio::null()).spawn().context("ssh-agent (openssh-client) must be installed")?;
+        for _ in 0..100 {
+            if std::fs::symlink_metadata(socket).is_ok() {
+                return Ok(Agent(child));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        anyhow::bail!("ssh-agent made no socket at {}", socket.display())
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+const SSH_FORWARDED: &str = r#"FROM busybox:latest
+RUN --mount=type=ssh test -S "$SSH_AUTH_SOCK" && echo "$SSH_AUTH_SOCK" > /seen
+RUN --mount=type=ssh,id=deploy,target=/tmp/deploy.sock,required=true test -S /tmp/deploy.sock && echo "$SSH_AUTH_SOCK" >> /seen
+"#;
+
+#[test]
+fn ssh_mounts_forward_the_agent_and_fail_without_one() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let (default_socket, deploy_socket) = (sb.temp_dir().join("agent-default.sock"), sb.temp_dir().join("agent-deploy.sock"));
+    let _agents = (Agent::start(&sb, &default_socket)?, Agent::start(&sb, &deploy_socket)?);
+    let text = format!("services:\n  app:\n    build:\n      context: .\n      ssh:\n        - default\n        - deploy={}\n", deploy_socket.display());
+    let dir = project(&sb, "ssh", &text)?;
+    write(&dir, "Dockerfile", SSH_FORWARDED)?;
+    let out = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).arg("build").env("SSH_AUTH_SOCK", &default_socket).output()?;
+    ensure!(out.status.success(), "build with agents failed: {}", String::from_utf8_lossy(&out.stderr));
+    let seen = xcompose(&sb, &dir, &["run", "--rm", "app", "sh", "-c", "cat /seen; ls /run/buildkit /tmp/deploy.sock 2>&1 || true"])?;
+    let lines: Vec<&str> = seen.lines().collect();
+    assert_eq!(lines[..2], ["/run/buildkit/ssh_agent.0", "/tmp/deploy.sock"], "each RUN saw its agent's socket and SSH_AUTH_SOCK naming it: {seen}");
+    assert!(lines[2..].iter().all(|l| l.contains("No such file or directory")), "the sockets' mount points are not in the image: {seen}");
+
+    // `default` without SSH_AUTH_SOCK: refused before building, as buildx does.
+    let out = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).arg("build").env_remove("SSH_AUTH_SOCK").output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("SSH_AUTH_SOCK is not set"), "{stderr}");
+
+    // No agent forwarded: an optional ssh mount is skipped (BuildKit's required=false); a
+    // required one fails naming the line, and no image is made.
+    let bare = project(&sb, "nossh", "services:\n  app:\n    build: .\n")?;
+    write(&bare, "Dockerfile", "FROM busybox:latest\nRUN --mount=type=ssh echo \"[$SSH_AUTH_SOCK]\" > /seen\n")?;
+    build(&sb, &bare, &[])?;
+    assert_eq!(xcompose(&sb, &bare, &["run", "--rm", "app", "cat", "/seen"])?, "[]\n", "an optional ssh mount without an agent is skipped");
+    xcompose(&sb, &bare, &["image", "rm", "nossh-app"])?;
+    write(&bare, "Dockerfile", "FROM busybox:latest\nRUN echo ok\nRUN --mount=type=ssh,required=true echo never\n")?;
+    let (ok, output) = compose(&sb, &bare, &["build"])?;
+    assert!(!ok, "a required ssh mount without an agent fails: {output}");
+    let error = output.lines().last().unwrap_or_default();
+    assert!(error.contains("Dockerfile:3") && error.contains("no SSH agent: set SSH_AUTH_SOCK or build.ssh"), "one line naming the Dockerfile line: {output}");
+    let (present, _) = compose(&sb, &bare, &["image", "inspect", "nossh-app"])?;
+    assert!(!present, "no image is left");
+    Ok(())
+}
+
+const PRINTED: &str = r#"
+services:
+  api:
+    build:
+      context: ./api
+      dockerfile: api.Dockerfile
+      target: runtime
+      args: {VERSION: "1.2"}
+      labels: {com.example.team: core}
+      network: host
+      tags: ["registry.example/api:1.2"]
+      ssh: [default]
+      pull: true
+  web:
+    image: web:dev
+    build:
+      context: .
+      dockerfile_inline: "FROM busybox:latest\nRUN echo $${HOME}\n"
+      privileged: true
+      extra_hosts: ["db=10.0.0.5"]
+  db:
+    image: busybox:latest
+"#;
+
+#[test]
+fn build_print_shows_compose_s_bake_definition_and_builds_nothing() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "printed", PRINTED)?;
+    std::fs::create_dir_all(dir.join("api"))?;
+    let out = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(["build", "--print", "--build-arg", "EXTRA=1"]).env_remove("SSH_AUTH_SOCK").output()?;
+    ensure!(out.status.success(), "build --print failed: {}", String::from_utf8_lossy(&out.stderr));
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let project_dir = dir.clone();
+    let dir = dir.display();
+    let labels = |service: &str| serde_json::json!({"com.docker.compose.project": "printed", "com.docker.compose.service": service, "com.docker.compose.version": "2.40.3"});
+    let mut api_labels = labels("api");
+    api_labels["com.example.team"] = "core".into();
+    let expected = serde_json::json!({
+        "group": {"default": {"targets": ["api", "web"]}},
+        "target": {
+            "api": {
+                "context": format!("{dir}/api"),
+                "dockerfile": format!("{dir}/api/api.Dockerfile"),
+                "args": {"EXTRA": "1", "VERSION": "1.2"},
+                "labels": api_labels,
+                "tags": ["registry.example/api:1.2", "printed-api"],
+                "target": "runtime",
+                "ssh": ["default"],
+                "pull": true,
+                "network": "host",
+                "output": ["type=docker,load=true,push=false"]
+            },
+            "web": {
+                "context": dir.to_string(),
+                "dockerfile-inline": "FROM busybox:latest\nRUN echo $${HOME}\n",
+                "args": {"EXTRA": "1"},
+                "labels": labels("web"),
+                "tags": ["web:dev"],
+                "entitlements": ["security.insecure"],
+                "extra-hosts": {"db": "10.0.0.5"},
+                "output": ["type=docker,load=true,push=false"]
+            }
+        }
+    });
+    assert_eq!(printed, expected, "{}", String::from_utf8_lossy(&out.stdout));
+    let keys: Vec<&String> = printed["target"]["api"].as_object().context("api target")?.keys().collect();
+    assert_eq!(keys, ["context", "dockerfile", "args", "labels", "tags", "target", "ssh", "pull", "network", "output"], "compose's key order");
+    let (present, _) = compose(&sb, &project_dir, &["image", "inspect", "printed-api"])?;
+    assert!(!present, "--print builds nothing");
+    Ok(())
+}

@@ -179,3 +179,25 @@ fn an_arg_change_invalidates_from_its_first_use() {
         "V=1 again: its steps are still cached"
     );
 }
+
+#[test]
+fn a_file_rewritten_with_its_size_and_mtime_put_back_is_still_changed() {
+    let project = Project::new();
+    assert_eq!(project.build_and_log(), "a\nb\nc 1\nd\n");
+    // The same size, and the old mtime restored with `touch -d`: only the ctime tells the
+    // remembered digest is stale, and the contents decide the key.
+    let file = project.dir.join("app/two.txt");
+    let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
+    let since = mtime.duration_since(std::time::UNIX_EPOCH).unwrap();
+    let stamp = format!("@{}.{:09}", since.as_secs(), since.subsec_nanos());
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&file, "TWO\n").unwrap();
+    let touched = std::process::Command::new("touch").arg("-d").arg(&stamp).arg(&file).status().unwrap();
+    assert!(touched.success());
+    assert_eq!(std::fs::metadata(&file).unwrap().modified().unwrap(), mtime, "touch -d put the mtime back");
+    assert_eq!(
+        project.build_and_log(),
+        "a\nb\nc 1\nd\nc 1\nd\n",
+        "two.txt's new contents re-ran c and d"
+    );
+}

@@ -213,3 +213,32 @@ fn a_service_s_pull_policy_is_followed() {
     let err = xc_err(&sb, &["-f", never.to_str().unwrap(), "up", "-d"]);
     assert!(err.contains(&registry.reference("xtk/absent:1")), "{err}");
 }
+
+#[test]
+fn build_pull_takes_a_newer_base_image() {
+    let sb = Sandbox::new().unwrap();
+    let registry = Registry::plain(&sb).unwrap();
+    let base = registry.reference("xtk/a:1");
+    registry.push_image(&sb, &versioned("1"), "xtk/a:1").unwrap();
+    let dir = sb.temp_dir().join("pulled");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("Dockerfile"), format!("FROM {base}\nRUN cp /etc/xtk-version /built-on\n")).unwrap();
+    let compose = dir.join("compose.yaml");
+    let write_compose = |pull: bool| {
+        std::fs::write(&compose, format!("services:\n  app:\n    build:\n      context: .\n      pull: {pull}\n    image: pulled-app\n")).unwrap();
+    };
+    let f = compose.to_str().unwrap();
+    let built_on = || xc_ok(&sb, &["-f", f, "run", "--rm", "app", "cat", "/built-on"]);
+
+    write_compose(false);
+    xc_ok(&sb, &["-f", f, "build"]);
+    assert_eq!(built_on(), "1\n", "the missing base is pulled");
+    let second = registry.push_image(&sb, &versioned("2"), "xtk/a:1").unwrap();
+    xc_ok(&sb, &["-f", f, "build"]);
+    assert_eq!(built_on(), "1\n", "without pull the local base is used");
+
+    write_compose(true);
+    xc_ok(&sb, &["-f", f, "build"]);
+    assert_eq!(inspect(&sb, &base)["Id"], second.config_digest.as_str(), "build.pull: true pulled the newer base");
+    assert_eq!(built_on(), "2\n", "and built on it");
+}

@@ -490,7 +490,7 @@ fn refused_keys_fail_up_before_anything_is_created() -> Result<()> {
     let cases = [
         ("logging:\n      driver: syslog\n", "compose.yaml:8: services.web.logging.driver \"syslog\" is not supported: xcompose keeps logs with the json-file, local and none drivers only"),
         ("cpu_count: 2\n", "compose.yaml:7: services.web.cpu_count is not supported: cpu_count is Windows-only in Docker"),
-        ("build:\n      context: .\n      ssh: [default]\n", "compose.yaml:9: services.web.build.ssh is not supported: xcompose's builder has no SSH agent forwarding"),
+        ("build:\n      context: .\n      entitlements: [network.host]\n", "compose.yaml:9: services.web.build.entitlements is not supported: build entitlements are not granted by xcompose's builder"),
         ("models: [llm]\n", "compose.yaml:7: services.web.models.llm is not supported: models need a model runner; xcompose has none"),
     ];
     for (n, (key, message)) in cases.iter().enumerate() {

@@ -130,9 +130,6 @@ fn build_request(project: &xcompose_loader::Project, name: &str, service: &Servi
     };
     let cache_from = local_caches("cache_from", "src", list("cache_from"))?;
     let cache_to = local_caches("cache_to", "dest", list("cache_to"))?;
-    if !list("ssh").is_empty() || build.get("ssh").is_some_and(Value::is_object) {
-        return Err("build.ssh is not supported: xcompose's builder has no SSH agent forwarding; use build.secrets".into());
-    }
     let host = format!("linux/{}", host_arch());
     if let Some(other) = list("platforms").into_iter().find(|p| p.trim_end_matches("/v8") != host) {
         return Err(format!("build.platforms {other:?}: xcompose builds for this machine only ({host})"));
@@ -170,6 +167,7 @@ fn build_request(project: &xcompose_loader::Project, name: &str, service: &Servi
         privileged: build.get("privileged").and_then(Value::as_bool).unwrap_or(false),
         cache_from,
         cache_to,
+        ssh: ssh_agents(build.get("ssh"), std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from))?,
     })
 }
 
@@ -212,6 +210,36 @@ fn secrets(project: &xcompose_loader::Project, build: &serde_json::Map<String, V
     Ok(out)
 }
 
+/// `build.ssh`: each agent id to its socket. Entries are `default` (the agent of
+/// `$SSH_AUTH_SOCK`, given as `auth_sock`) or `ID=/path/to/socket`, as a list or a mapping, as
+/// compose takes them; buildx refuses `default` without SSH_AUTH_SOCK before building, and so
+/// does this.
+fn ssh_agents(ssh: Option<&Value>, auth_sock: Option<PathBuf>) -> Result<BTreeMap<String, PathBuf>, String> {
+    let entries: Vec<(String, Option<String>)> = match ssh {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(scalar)
+            .map(|item| match item.split_once('=') {
+                Some((id, path)) => (id.to_string(), Some(path.to_string())),
+                None => (item, None),
+            })
+            .collect(),
+        Some(Value::Object(map)) => map.iter().map(|(id, path)| (id.clone(), scalar(path).filter(|p| !p.is_empty()))).collect(),
+        Some(other) => return Err(format!("build.ssh must be a list of default or ID=/path/to/socket, not {other}")),
+    };
+    let mut out = BTreeMap::new();
+    for (id, path) in entries {
+        let socket = match path {
+            Some(path) => PathBuf::from(path),
+            None if id == "default" => auth_sock.clone().filter(|p| !p.as_os_str().is_empty()).ok_or("build.ssh default: SSH_AUTH_SOCK is not set: start ssh-agent, or give the socket as default=/path/to/socket")?,
+            None => return Err(format!("build.ssh {id:?}: give the agent's socket as {id}=/path/to/socket")),
+        };
+        out.insert(id, socket);
+    }
+    Ok(out)
+}
+
 /// `build.additional_contexts` that are directories (relative to the context).
 fn additional_contexts(context: &Path, build: &serde_json::Map<String, Value>) -> Result<BTreeMap<String, PathBuf>, String> {
     let mut out = BTreeMap::new();
@@ -226,7 +254,7 @@ fn additional_contexts(context: &Path, build: &serde_json::Map<String, Value>) -
 }
 
 /// A scalar's text (`null`: none).
-fn scalar(v: &Value) -> Option<String> {
+pub(crate) fn scalar(v: &Value) -> Option<String> {
     match v {
         Value::Null => None,
         Value::String(s) => Some(s.clone()),

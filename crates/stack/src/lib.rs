@@ -9,6 +9,7 @@
 //! step records what it made as soon as it made it, so a command killed at any point is
 //! completed by running it again.
 
+mod bake;
 mod blkio;
 mod boot;
 mod build;

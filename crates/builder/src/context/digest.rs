@@ -9,11 +9,13 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+use super::hashes::ContentHashes;
 use super::select::SelectedPath;
 use super::ContextError;
 
-/// `sha256:<hex>` of `selection` under `root`.
-pub(crate) fn digest(root: &Path, selection: &[SelectedPath]) -> Result<String, ContextError> {
+/// `sha256:<hex>` of `selection` under `root`; files' digests are taken from `hashes` when
+/// their stat tuple is remembered there.
+pub(crate) fn digest(root: &Path, selection: &[SelectedPath], hashes: Option<&ContentHashes>) -> Result<String, ContextError> {
     let mut sorted: Vec<&SelectedPath> = selection.iter().collect();
     sorted.sort_by(|a, b| (a.source, &a.dest_path).cmp(&(b.source, &b.dest_path)));
     let mut hasher = Sha256::new();
@@ -27,9 +29,15 @@ pub(crate) fn digest(root: &Path, selection: &[SelectedPath]) -> Result<String, 
         } else if kind.is_symlink() {
             ("symlink", fs::read_link(&path).map_err(io_error)?.to_string_lossy().into_owned())
         } else if kind.is_file() {
-            let mut file_hasher = Sha256::new();
-            io::copy(&mut File::open(&path).map_err(io_error)?, &mut file_hasher).map_err(io_error)?;
-            ("file", hex::encode(file_hasher.finalize()))
+            let sha256 = match hashes {
+                Some(hashes) => hashes.file_digest(&path, &metadata).map_err(io_error)?,
+                None => {
+                    let mut file_hasher = Sha256::new();
+                    io::copy(&mut File::open(&path).map_err(io_error)?, &mut file_hasher).map_err(io_error)?;
+                    hex::encode(file_hasher.finalize())
+                }
+            };
+            ("file", sha256)
         } else if kind.is_fifo() {
             ("fifo", String::new())
         } else {

@@ -4,13 +4,16 @@
 //! sources are URLs or git repositories rather than context paths.
 
 mod digest;
+mod hashes;
 mod ignore;
 mod remote;
 mod select;
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+pub use hashes::ContentHashes;
 pub use ignore::{read_ignore_file, IgnorePatterns, PatternError};
 pub use remote::AddSourceKind;
 pub use select::{SelectOptions, SelectedPath};
@@ -37,6 +40,7 @@ pub enum ContextError {
 pub struct Context {
     root: PathBuf,
     ignore: IgnorePatterns,
+    hashes: Option<Arc<ContentHashes>>,
 }
 
 impl Context {
@@ -53,13 +57,18 @@ impl Context {
             None => Vec::new(),
         };
         let ignore = IgnorePatterns::new(&patterns).map_err(|e| ContextError::Pattern(format!(".dockerignore: {e}")))?;
-        Ok(Self { root: root.to_path_buf(), ignore })
+        Ok(Self { root: root.to_path_buf(), ignore, hashes: None })
     }
 
     /// A directory read without ignore rules: a stage's or an image's root filesystem that
     /// `COPY --from` reads (BuildKit applies `.dockerignore` to the build context only).
     pub fn unfiltered(root: &Path) -> Self {
-        Self { root: root.to_path_buf(), ignore: IgnorePatterns::default() }
+        Self { root: root.to_path_buf(), ignore: IgnorePatterns::default(), hashes: None }
+    }
+
+    /// The context whose files' digests are remembered in `hashes` (by their stat tuple).
+    pub fn with_hashes(self, hashes: Arc<ContentHashes>) -> Self {
+        Self { hashes: Some(hashes), ..self }
     }
 
     /// The context's directory.
@@ -89,7 +98,7 @@ impl Context {
     /// `sha256:...` of a selection's names, types, modes, owners, contents and link targets
     /// (not times): equal digests mean a COPY of them gives the same files.
     pub fn digest(&self, selection: &[SelectedPath]) -> Result<String, ContextError> {
-        digest::digest(&self.root, selection)
+        digest::digest(&self.root, selection, self.hashes.as_deref())
     }
 }
 

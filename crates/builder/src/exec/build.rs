@@ -69,6 +69,9 @@ pub struct BuildRequest {
     pub cache_from: Vec<PathBuf>,
     /// Local cache directories to export the build's steps to (`cache_to: type=local,dest=DIR`).
     pub cache_to: Vec<PathBuf>,
+    /// SSH agent sockets RUN steps may mount (`--mount=type=ssh,id=...`): id to the socket
+    /// (compose's `build.ssh`: `default` is `$SSH_AUTH_SOCK`).
+    pub ssh: BTreeMap<String, PathBuf>,
 }
 
 /// Why a build failed.
@@ -135,13 +138,15 @@ impl Builder {
             DockerfileSource::File(path) => request.context.join(path),
             DockerfileSource::Inline(_) => request.context.join("Dockerfile"),
         };
-        let context = Context::open(&request.context, &dockerfile_path).map_err(|e| BuildError::Invalid(format!("failed to solve: {e}")))?;
+        let hashes = std::sync::Arc::new(self.cache.content_hashes());
+        let context = Context::open(&request.context, &dockerfile_path).map_err(|e| BuildError::Invalid(format!("failed to solve: {e}")))?.with_hashes(hashes.clone());
         let network = OnDemand::new(&self.root);
         self.import_caches(request, &progress);
         let cancel = Cancel::default();
         let steps = Mutex::new(BTreeMap::new());
         let builder = StageBuilder { store: &self.store, cache: &self.cache, request, args: &args, dockerfile: &dockerfile, plan: &plan, context: &context, tmp: &tmp, progress: &progress, network: &network, cancel: &cancel, steps: &steps };
         let mut done = build_stages(&builder)?;
+        hashes.save().map_err(|e| BuildError::Invalid(format!("recording the context's file digests: {e}")))?;
         let image = done.remove(&plan.target).ok_or_else(|| BuildError::Invalid("the target stage was not built".into()))?;
         let id = self.export(image, request, &progress)?;
         self.export_caches(request, &steps.into_inner().unwrap_or_else(|e| e.into_inner()), &progress)?;
@@ -242,7 +247,12 @@ impl Builder {
         let bytes = serde_json::to_vec(&Value::Object(document)).map_err(|e| BuildError::Invalid(e.to_string()))?;
         let tags: Vec<String> = request.tags.iter().map(|t| Reference::parse(t).map(|r| r.to_string()).map_err(BuildError::Invalid)).collect::<Result<_, _>>()?;
         vertex.status("exporting layers done");
-        let id = match self.store.commit_built(bytes, &image.layers, &tags) {
+        // A rebuild that made the same image, already tagged so: nothing is written (a no-op
+        // rebuild leaves the store as it was).
+        let same = format!("sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)));
+        let unchanged = !tags.is_empty() && tags.iter().all(|tag| self.store.resolve(tag).is_ok_and(|found| found.id == same));
+        let committed = if unchanged { Ok(same) } else { self.store.commit_built(bytes, &image.layers, &tags) };
+        let id = match committed {
             Ok(id) => id,
             Err(e) => {
                 vertex.error(&e.to_string());

@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use xcompose_images::{ImageStore, StoredLayer};
 
+/// The file of remembered context file digests, in the cache directory.
+const CONTENT_HASHES: &str = "contenthash.json";
+
 /// A step's cache key, built from everything its result depends on.
 #[derive(Debug, Clone)]
 pub struct CacheKey(Sha256);
@@ -113,6 +116,11 @@ impl BuildCache {
         }
     }
 
+    /// The remembered digests of context files (`<root>/builder/cache/contenthash.json`).
+    pub fn content_hashes(&self) -> crate::context::ContentHashes {
+        crate::context::ContentHashes::load(&self.dir.join(CONTENT_HASHES))
+    }
+
     /// Records what the step of `key` made.
     pub fn record(&self, key: &str, step: &CachedStep) -> io::Result<()> {
         let path = self.record_path(key);
@@ -142,6 +150,10 @@ impl BuildCache {
     /// Removes every record and every cache mount (`builder prune`).
     pub fn prune(&self) -> io::Result<PruneReport> {
         let mut report = PruneReport::default();
+        match fs::remove_file(self.dir.join(CONTENT_HASHES)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
         for (sub, is_mount) in [("records", false), ("mounts", true)] {
             let Ok(entries) = fs::read_dir(self.dir.join(sub)) else { continue };
             for entry in entries.flatten() {

@@ -199,7 +199,7 @@ impl StageBuilder<'_> {
             }
         };
         let Some(vertex) = vertex.filter(|_| step.changes_filesystem) else { return Ok(()) };
-        let steps = Step { store: self.store, request: self.request, tmp: self.tmp, stages: done, dockerfile: self.dockerfile, context: self.context, builder: self, expander, inputs: step.cache_inputs };
+        let steps = Step { store: self.store, request: self.request, tmp: self.tmp, stages: done, dockerfile: self.dockerfile, context: self.context, builder: self, expander, inputs: step.cache_inputs, location: format!("{}:{}", self.dockerfile.path.display(), instruction.lines.start) };
         let planned = match &step.kind {
             InstructionKind::Run(run) => steps.run(state, before, run),
             InstructionKind::Copy(copy) => steps.copy(state, before, copy, false),

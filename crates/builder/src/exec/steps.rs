@@ -53,6 +53,8 @@ pub(crate) struct Step<'a> {
     pub expander: &'a Expander,
     /// The variables the instruction uses, for its key.
     pub inputs: Vec<String>,
+    /// Where the instruction is, as errors name it (`Dockerfile:3`).
+    pub location: String,
 }
 
 
@@ -121,6 +123,7 @@ impl<'a> Step<'a> {
             Some(other) => return Err(invalid(format!("RUN --security={other}: use sandbox or insecure"))),
         };
         let mut mounts: Vec<RunMount> = args.mounts.iter().map(|m| RunMount::parse(m)).collect::<Result<_, _>>()?;
+        self.forward_ssh(&mut mounts, &mut env)?;
         // Bind mounts from a stage or an image: their roots are mounted for the container.
         let mut bind_sources = Vec::new();
         let mut source_keys = Vec::new();
@@ -194,6 +197,39 @@ impl<'a> Step<'a> {
             Ok(snapshot)
         });
         Ok(Planned { key: key.finish(), execute: Some(work) })
+    }
+
+    /// The step's ssh mounts given their agents' sockets, as BuildKit does: numbered targets
+    /// `/run/buildkit/ssh_agent.N` by default, `SSH_AUTH_SOCK` naming the first; a mount whose
+    /// agent the build does not forward is skipped unless `required`, which fails naming the line.
+    fn forward_ssh(&self, mounts: &mut Vec<RunMount>, env: &mut Vec<String>) -> Result<(), BuildError> {
+        let mut number = 0;
+        let mut first = None;
+        let mut kept = Vec::with_capacity(mounts.len());
+        for mount in mounts.drain(..) {
+            let RunMount::Ssh { id, target, required, .. } = mount else {
+                kept.push(mount);
+                continue;
+            };
+            let target = target.unwrap_or_else(|| format!("/run/buildkit/ssh_agent.{number}"));
+            number += 1;
+            match self.request.ssh.get(&id) {
+                Some(socket) => {
+                    first.get_or_insert_with(|| target.clone());
+                    kept.push(RunMount::Ssh { id, target: Some(target), required, socket: Some(socket.clone()) });
+                }
+                None if required => {
+                    return Err(invalid(format!("{}: RUN --mount=type=ssh,id={id}: no SSH agent: set SSH_AUTH_SOCK or build.ssh ({id}) for the service", self.location)));
+                }
+                None => {}
+            }
+        }
+        if let Some(target) = first {
+            env.retain(|e| !e.starts_with("SSH_AUTH_SOCK="));
+            env.push(format!("SSH_AUTH_SOCK={target}"));
+        }
+        *mounts = kept;
+        Ok(())
     }
 
     /// WORKDIR (already applied to the config): the directory is made, owned by the USER, when
@@ -458,6 +494,9 @@ enum RunMount {
     Tmpfs { target: String, size: Option<u64> },
     /// `type=secret`.
     Secret { id: String, target: String, required: bool },
+    /// `type=ssh`: the agent `id` at `target` (numbered when not given), its socket once the
+    /// build's forwarded agents are known.
+    Ssh { id: String, target: Option<String>, required: bool, socket: Option<PathBuf> },
 }
 
 impl RunMount {
@@ -505,8 +544,15 @@ impl RunMount {
                     .ok_or_else(|| invalid(format!("RUN --mount {text}: a secret mount needs an id")))?;
                 Self::Secret { target: target.unwrap_or_else(|| format!("/run/secrets/{id}")), id, required: flag("required") }
             }
-            "ssh" => return Err(invalid("RUN --mount=type=ssh is not supported: xcompose's builder has no SSH agent forwarding; use a secret mount (build.secrets) instead")),
-            other => return Err(invalid(format!("RUN --mount {text}: unknown mount type {other:?}: use cache, bind, tmpfs or secret"))),
+            "ssh" => {
+                // BuildKit proxies the agent through a socket of its own with uid, gid and mode;
+                // here the agent's socket itself is bound, so those cannot be applied.
+                if let Some(key) = ["uid", "gid", "mode"].into_iter().find(|k| fields.contains_key(*k)) {
+                    return Err(invalid(format!("RUN --mount {text}: {key} of an ssh mount is not supported: xcompose binds the agent's socket as it is; remove {key}=")));
+                }
+                Self::Ssh { id: get("id").unwrap_or_else(|| "default".into()), target, required: flag("required"), socket: None }
+            }
+            other => return Err(invalid(format!("RUN --mount {text}: unknown mount type {other:?}: use cache, bind, tmpfs, secret or ssh"))),
         })
     }
 
@@ -534,6 +580,15 @@ impl RunMount {
                 None if *required => return Err(invalid(format!("secret {id} not found: add it to the service's build.secrets"))),
                 None => Vec::new(),
             },
+            Self::Ssh { id, target, socket, .. } => {
+                let socket = socket.as_ref().ok_or_else(|| invalid(format!("ssh agent {id} is not forwarded")))?;
+                let is_socket = std::fs::metadata(socket).map(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type())).unwrap_or(false);
+                if !is_socket {
+                    return Err(invalid(format!("ssh agent {id}: {} is not a socket: start ssh-agent, or point build.ssh at its socket", socket.display())));
+                }
+                let target = target.clone().unwrap_or_default();
+                vec![Mount { target: PathBuf::from(target), kind: MountKind::Bind { source: socket.clone(), recursive: Default::default(), propagation: Default::default() }, read_only: false }]
+            }
         })
     }
 }
@@ -560,7 +615,11 @@ mod tests {
             RunMount::Secret { target, required, .. } => assert_eq!((target.as_str(), required), ("/run/secrets/token", false)),
             other => panic!("{other:?}"),
         }
-        assert!(RunMount::parse("type=ssh").unwrap_err().to_string().contains("not supported"));
+        match RunMount::parse("type=ssh,required=true").unwrap() {
+            RunMount::Ssh { id, target, required, .. } => assert_eq!((id.as_str(), target, required), ("default", None, true)),
+            other => panic!("{other:?}"),
+        }
+        assert!(RunMount::parse("type=ssh,mode=0666").unwrap_err().to_string().contains("mode of an ssh mount is not supported"));
         assert!(RunMount::parse("type=cache").unwrap_err().to_string().contains("needs a target"));
     }
 }

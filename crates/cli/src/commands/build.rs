@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand};
 use xcompose_stack::{BuildOptions, PushOptions};
 
@@ -58,9 +58,6 @@ pub struct PruneArgs {
 
 /// Runs `build`.
 pub fn run(cli: &Cli, args: &BuildArgs) -> Result<ExitCode> {
-    if args.print {
-        bail!("build --print is not supported: xcompose builds with its own builder, not with buildx bake; run `xcompose config` to see the build sections");
-    }
     let mut build_args = BTreeMap::new();
     for arg in &args.build_args {
         match arg.split_once('=') {
@@ -74,6 +71,10 @@ pub fn run(cli: &Cli, args: &BuildArgs) -> Result<ExitCode> {
     }
     let stack = super::project::open(cli, &args.services)?;
     let opts = BuildOptions { services: args.services.clone(), with_dependencies: args.with_dependencies, no_cache: args.no_cache, pull: args.pull, build_args, quiet: args.quiet };
+    if args.print {
+        println!("{}", stack.bake_definition(&opts, args.push)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     stack.build(&opts)?;
     if args.push {
         stack.push(&PushOptions { services: args.services.clone(), include_deps: args.with_dependencies, ignore_failures: false, quiet: args.quiet })?;
