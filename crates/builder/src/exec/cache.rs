@@ -9,12 +9,25 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use xcompose_images::{ImageStore, StoredLayer};
 
 /// The file of remembered context file digests, in the cache directory.
 const CONTENT_HASHES: &str = "contenthash.json";
+
+/// How RUNs running at the same time share a cache mount (`--mount=type=cache,sharing=...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sharing {
+    /// Every user at once (BuildKit's default).
+    #[default]
+    Shared,
+    /// One user at a time; the others wait.
+    Locked,
+    /// An instance of its own when another user holds it.
+    Private,
+}
 
 /// A step's cache key, built from everything its result depends on.
 #[derive(Debug, Clone)]
@@ -129,10 +142,28 @@ impl BuildCache {
         xcompose_images::store::atomic_write(&path, &bytes).map_err(io::Error::other)
     }
 
-    /// The directory of the cache mount `id` (created if missing, owned and moded as given
-    /// when new).
-    pub fn mount_dir(&self, id: &str, uid: u32, gid: u32, mode: u32) -> io::Result<PathBuf> {
-        let dir = self.dir.join("mounts").join(hex::encode(Sha256::digest(id.as_bytes())));
+    /// The directory of the cache mount `id` for one RUN (created if missing, owned and moded as
+    /// given when new), with the lock that keeps it until the RUN ends. As BuildKit's `sharing`:
+    /// `shared` users use it together, a `locked` one waits until it is the only user, and a
+    /// `private` one takes an instance no one else is using (a new one when all are busy).
+    pub fn mount_dir(&self, id: &str, uid: u32, gid: u32, mode: u32, sharing: Sharing) -> io::Result<(PathBuf, Flock<fs::File>)> {
+        let name = hex::encode(Sha256::digest(id.as_bytes()));
+        let mut instance = 0;
+        let lock = loop {
+            let lock_path = ensure(&self.dir.join("mount-locks"))?.join(format!("{name}-{instance}"));
+            let file = fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path)?;
+            let arg = match sharing {
+                Sharing::Shared => FlockArg::LockShared,
+                Sharing::Locked => FlockArg::LockExclusive,
+                Sharing::Private => FlockArg::LockExclusiveNonblock,
+            };
+            match Flock::lock(file, arg) {
+                Ok(lock) => break lock,
+                Err((_, nix::errno::Errno::EWOULDBLOCK)) if sharing == Sharing::Private => instance += 1,
+                Err((_, e)) => return Err(e.into()),
+            }
+        };
+        let dir = self.dir.join("mounts").join(if instance == 0 { name } else { format!("{name}-{instance}") });
         if !dir.exists() {
             let tmp = tempfile::Builder::new().prefix(".new-").tempdir_in(ensure(&self.dir.join("mounts"))?)?;
             std::os::unix::fs::chown(tmp.path(), Some(uid), Some(gid))?;
@@ -144,7 +175,7 @@ impl BuildCache {
                 Err(e) => return Err(e),
             }
         }
-        Ok(dir)
+        Ok((dir, lock))
     }
 
     /// Removes every record and every cache mount (`builder prune`).
@@ -210,12 +241,36 @@ mod tests {
         let ghost = CachedLayer { digest: "sha256:00".into(), diff_id: "sha256:00".into(), size: 1, media_type: "application/vnd.oci.image.layer.v1.tar".into() };
         cache.record("k2", &CachedStep { layer: Some(ghost), created: "2026-01-01T00:00:00Z".into() }).unwrap();
         assert_eq!(cache.lookup("k2", &store), None);
-        let mount = cache.mount_dir("go-cache", 1000, 1000, 0o755).unwrap();
+        let (mount, held) = cache.mount_dir("go-cache", 1000, 1000, 0o755, Sharing::Shared).unwrap();
         fs::write(mount.join("counter"), b"1").unwrap();
-        assert_eq!(cache.mount_dir("go-cache", 0, 0, 0o700).unwrap(), mount);
+        assert_eq!(cache.mount_dir("go-cache", 0, 0, 0o700, Sharing::Shared).unwrap().0, mount);
+        drop(held);
         let report = cache.prune().unwrap();
         assert_eq!((report.records, report.mounts), (2, 1));
         assert_eq!(cache.lookup("k1", &store), None);
         assert!(!mount.exists());
+    }
+
+    #[test]
+    fn cache_mounts_are_shared_locked_or_private_as_buildkit_shares_them() {
+        let root = tempfile::tempdir().unwrap();
+        let cache = BuildCache::open(root.path());
+        let (shared, first) = cache.mount_dir("m", 0, 0, 0o755, Sharing::Shared).unwrap();
+        let (again, second) = cache.mount_dir("m", 0, 0, 0o755, Sharing::Shared).unwrap();
+        assert_eq!(again, shared, "shared users use one directory at once");
+        let (private, private_lock) = cache.mount_dir("m", 0, 0, 0o755, Sharing::Private).unwrap();
+        assert_ne!(private, shared, "a private user gets an instance no one is using");
+        drop(private_lock);
+        assert_eq!(cache.mount_dir("m", 0, 0, 0o755, Sharing::Private).unwrap().0, private, "a free instance is used again");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let (dir, _lock) = cache.mount_dir("m", 0, 0, 0o755, Sharing::Locked).unwrap();
+                tx.send(dir).unwrap();
+            });
+            assert!(rx.recv_timeout(std::time::Duration::from_millis(300)).is_err(), "a locked user waits while others hold the mount");
+            drop((first, second));
+            assert_eq!(rx.recv().unwrap(), shared, "and gets it once they are done");
+        });
     }
 }

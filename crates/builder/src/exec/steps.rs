@@ -5,6 +5,9 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::fs::File;
+
+use nix::fcntl::Flock;
 
 use xcompose_container::{Mount, MountKind, NetworkNamespace};
 use xcompose_images::ImageStore;
@@ -12,7 +15,7 @@ use xcompose_images::ImageStore;
 use crate::context::{AddSourceKind, Context, SelectOptions};
 use crate::exec::build::{layers_of, BuildError, BuildRequest};
 use crate::exec::archive;
-use crate::exec::cache::{BuildCache, CacheKey};
+use crate::exec::cache::{BuildCache, CacheKey, Sharing};
 use crate::exec::copy::{copy_entries, make_dirs, walk_entries, CopyEntry, CopyOptions, EntryContent};
 use crate::exec::progress::Vertex;
 use crate::exec::run::{run, RunSpec};
@@ -181,8 +184,9 @@ impl<'a> Step<'a> {
             // thread's private namespace, which the container inherits), when there are any.
             let run_with = |source_roots: &[PathBuf]| -> Result<(), BuildError> {
                 let mut spec = spec.clone();
+                let mut held = Vec::new();
                 for mount in &mounts {
-                    spec.mounts.extend(mount.resolve(request, cache, source_roots)?);
+                    spec.mounts.extend(mount.resolve(request, cache, source_roots, &mut held)?);
                 }
                 run(&snapshot, &spec, cancel, &|line| vertex.output(line)).map_err(|e| invalid(e.to_string()))
             };
@@ -486,7 +490,7 @@ fn chown_ids(spec: &str, root: &Path) -> Result<(u32, u32), String> {
 #[derive(Debug, Clone)]
 enum RunMount {
     /// `type=cache`: a persistent directory.
-    Cache { target: String, id: String, read_only: bool, uid: u32, gid: u32, mode: u32 },
+    Cache { target: String, id: String, read_only: bool, uid: u32, gid: u32, mode: u32, sharing: Sharing },
     /// `type=bind` from the context, or (`from`: an index into the step's mounted sources) from
     /// a stage or an image.
     Bind { target: String, source: String, read_only: bool, from: Option<(String, usize)> },
@@ -531,6 +535,12 @@ impl RunMount {
                     uid: number("uid", 0, 10)?,
                     gid: number("gid", 0, 10)?,
                     mode: number("mode", 0o755, 8)?,
+                    sharing: match get("sharing").as_deref() {
+                        None | Some("shared") => Sharing::Shared,
+                        Some("locked") => Sharing::Locked,
+                        Some("private") => Sharing::Private,
+                        Some(other) => return Err(invalid(format!("RUN --mount {text}: unknown sharing {other:?}: use shared, private or locked"))),
+                    },
                 }
             }
             "bind" => {
@@ -556,11 +566,13 @@ impl RunMount {
         })
     }
 
-    /// The container mount(s) for this build.
-    fn resolve(&self, request: &BuildRequest, cache: &BuildCache, sources: &[PathBuf]) -> Result<Vec<Mount>, BuildError> {
+    /// The container mount(s) for this build; a cache mount's lock is added to `held`, to keep
+    /// until the RUN ends.
+    fn resolve(&self, request: &BuildRequest, cache: &BuildCache, sources: &[PathBuf], held: &mut Vec<Flock<File>>) -> Result<Vec<Mount>, BuildError> {
         Ok(match self {
-            Self::Cache { target, id, read_only, uid, gid, mode } => {
-                let dir = cache.mount_dir(id, *uid, *gid, *mode).map_err(|e| invalid(format!("cache mount {id}: {e}")))?;
+            Self::Cache { target, id, read_only, uid, gid, mode, sharing } => {
+                let (dir, lock) = cache.mount_dir(id, *uid, *gid, *mode, *sharing).map_err(|e| invalid(format!("cache mount {id}: {e}")))?;
+                held.push(lock);
                 vec![Mount { target: PathBuf::from(target), kind: MountKind::Bind { source: dir, recursive: Default::default(), propagation: Default::default() }, read_only: *read_only }]
             }
             Self::Bind { target, source, read_only, from } => {
@@ -608,9 +620,14 @@ mod tests {
     #[test]
     fn mounts_parse_with_buildkit_defaults() {
         match RunMount::parse("type=cache,target=/root/.cache").unwrap() {
-            RunMount::Cache { id, mode, read_only, .. } => assert_eq!((id.as_str(), mode, read_only), ("/root/.cache", 0o755, false)),
+            RunMount::Cache { id, mode, read_only, sharing, .. } => assert_eq!((id.as_str(), mode, read_only, sharing), ("/root/.cache", 0o755, false, Sharing::Shared)),
             other => panic!("{other:?}"),
         }
+        match RunMount::parse("type=cache,target=/c,sharing=locked").unwrap() {
+            RunMount::Cache { sharing, .. } => assert_eq!(sharing, Sharing::Locked),
+            other => panic!("{other:?}"),
+        }
+        assert!(RunMount::parse("type=cache,target=/c,sharing=some").unwrap_err().to_string().contains("unknown sharing \"some\""));
         match RunMount::parse("type=secret,id=token").unwrap() {
             RunMount::Secret { target, required, .. } => assert_eq!((target.as_str(), required), ("/run/secrets/token", false)),
             other => panic!("{other:?}"),
