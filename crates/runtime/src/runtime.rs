@@ -205,7 +205,14 @@ impl Runtime {
         fs::create_dir_all(&dir).map_err(io(&dir))?;
         let runtime = Self { dir, images: ImageStore::open(root)?, supervisor_exe: supervisor_exe.to_path_buf(), events: Journal::new(root.join("events.jsonl")) };
         runtime.remove_interrupted_creates()?;
+        // An `exec` compiles its process's filter in this process: from the same cache.
+        xcompose_seccomp::cache_compiled_in(&runtime.seccomp_cache());
         Ok(runtime)
+    }
+
+    /// Where compiled seccomp filters are kept: `seccomp/` in the state root.
+    fn seccomp_cache(&self) -> PathBuf {
+        self.dir.with_file_name("seccomp")
     }
 
     /// The journal of the containers' events.
@@ -481,6 +488,7 @@ impl Runtime {
             cgroup: Some(record.cgroup.clone()),
             stop_signal: record.stop_signal,
             stop_grace: record.stop_grace,
+            seccomp_cache: Some(self.seccomp_cache()),
         };
         let config_path = dir.join("supervisor.json");
         write_atomically(&config_path, &serde_json::to_vec_pretty(&config).expect("configs serialise"))?;
