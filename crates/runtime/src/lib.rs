@@ -20,6 +20,7 @@
 mod id;
 mod record;
 mod runtime;
+mod staged;
 
 pub use record::{ContainerRecord, CreateRequest, DEFAULT_STOP_GRACE};
 pub use runtime::{ContainerSummary, ExecRequest, Runtime, RuntimeError};
