@@ -51,6 +51,7 @@ fn main() {
             cgroup: None,
             stop_signal: nix::sys::signal::Signal::SIGTERM as i32,
             stop_grace: Duration::from_secs(2),
+            seccomp_cache: None,
         };
         let path = dir.join("supervisor.json");
         std::fs::write(&path, serde_json::to_vec(&config).unwrap()).unwrap();

@@ -358,26 +358,22 @@ fn main() -> ExitCode {
         Command::Supervise { config, serve: true } => xcompose_supervisor::daemon::main(config)
             .map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1)))
             .map_err(anyhow::Error::msg),
-        Command::Supervise { config, serve: false } => std::env::current_exe()
-            .map_err(|e| anyhow::anyhow!("finding the xcompose binary: {e}"))
-            .and_then(|exe| xcompose_supervisor::keeper::main(&exe, config).map_err(anyhow::Error::msg))
-            .map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1))),
+        Command::Supervise { config, serve: false } => xcompose_supervisor::keeper::main(config)
+            .map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1)))
+            .map_err(anyhow::Error::msg),
         Command::RootlessPorts { socket, holder } => xcompose_rootless::ports::serve(socket, *holder).map(|()| ExitCode::SUCCESS).map_err(anyhow::Error::msg),
         Command::Dns { config, serve: true } => xcompose_dns::daemon::main(config)
             .map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1)))
             .map_err(anyhow::Error::msg),
-        Command::Dns { config, serve: false } => std::env::current_exe()
-            .map_err(|e| anyhow::anyhow!("finding the xcompose binary: {e}"))
-            .and_then(|exe| xcompose_dns::keeper::main(&exe, config).map_err(anyhow::Error::msg))
+        Command::Dns { config, serve: false } => xcompose_dns::keeper::main(config)
             .map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1)))
             .map_err(anyhow::Error::msg),
         Command::Proxy { config, serve: true } => xcompose_proxy::forward::main(config)
             .map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1)))
             .map_err(anyhow::Error::msg),
-        Command::Proxy { config, serve: false } => std::env::current_exe()
-            .map_err(|e| anyhow::anyhow!("finding the xcompose binary: {e}"))
-            .and_then(|exe| xcompose_proxy::keeper::main(&exe, config).map_err(anyhow::Error::msg))
-            .map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1))),
+        Command::Proxy { config, serve: false } => xcompose_proxy::keeper::main(config)
+            .map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1)))
+            .map_err(anyhow::Error::msg),
     };
     match result {
         Ok(code) => code,

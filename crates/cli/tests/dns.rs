@@ -228,8 +228,8 @@ services:
 
     // A killed resolver and its keeper: names fail until the next `up` starts it again (a
     // resolver killed alone is started again by its keeper, see reliability.rs).
-    let keeper = std::process::Command::new("pgrep").args(["-f", &format!("__dns {}", sb.root().display())]).output()?;
-    let keeper = String::from_utf8(keeper.stdout)?.trim().to_string();
+    // The keeper's pid is in its lock file (the resolver, its fork, has the same command line).
+    let keeper = std::fs::read_to_string(resolver_dir(&sb, "fwd").join("dns.keeper"))?.trim().to_string();
     sb.run_ok("kill", &["-9", &keeper])?;
     let pid_file = resolver_dir(&sb, "fwd").join("dns.pid");
     let pid = std::fs::read_to_string(&pid_file)?.trim().to_string();

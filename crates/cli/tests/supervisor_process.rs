@@ -52,6 +52,7 @@ fn the_supervisor_outlives_its_caller_and_stops_cleanly() {
         cgroup: Some((cgroup_name.clone(), Resources { memory_limit: Some(64 << 20), pids_limit: Some(32), ..Default::default() })),
         stop_signal: nix::sys::signal::Signal::SIGTERM as i32,
         stop_grace: Duration::from_millis(500),
+        seccomp_cache: None,
     };
     let config_path = dir.join("supervisor.json");
     std::fs::write(&config_path, serde_json::to_vec(&config).unwrap()).unwrap();

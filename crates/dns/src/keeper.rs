@@ -1,5 +1,5 @@
-//! The resolver's keeper: `xcompose __dns CONFIG` runs the resolver itself in a child process
-//! (`xcompose __dns --serve CONFIG`, [`crate::daemon::main`]) and starts it again, at once, if
+//! The resolver's keeper: `xcompose __dns CONFIG` runs the resolver itself in a forked child
+//! process ([`crate::daemon::main`], as `xcompose __dns --serve CONFIG` does) and starts it again, at once, if
 //! it is killed (SIGKILL, the OOM killer, a crash), so that the project's containers resolve
 //! names again within a few milliseconds. The files are the resolver's whole state (see the
 //! crate's design notes), so the new process serves every container the old one served, with the
@@ -10,7 +10,6 @@
 //! [`keeper_alive`] knows a new one is on its way and must not start a second keeper.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::daemon::DaemonConfig;
 
@@ -25,14 +24,16 @@ pub fn keeper_alive(config_path: &Path) -> bool {
     xcompose_keeper::alive(&keeper_lock(config_path))
 }
 
-/// Entry point of `xcompose __dns CONFIG`: runs `exe __dns --serve CONFIG` until it exits on its
-/// own, starting it again whenever it is killed while containers are left to serve; returns
-/// its exit code.
-pub fn main(exe: &Path, config_path: &Path) -> Result<i32, String> {
-    let serve = || {
-        let mut command = Command::new(exe);
-        command.arg("__dns").arg("--serve").arg(config_path);
-        command
+/// Entry point of `xcompose __dns CONFIG`: runs the resolver ([`crate::daemon::main`]) in a
+/// forked child until it exits on its own, starting it again whenever it is killed while
+/// containers are left to serve; returns its exit code. Runs in a single-threaded process.
+pub fn main(config_path: &Path) -> Result<i32, String> {
+    let serve = || match crate::daemon::main(config_path) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
     };
     xcompose_keeper::keep(&keeper_lock(config_path), serve, |status| {
         let again = has_clients(config_path);

@@ -4,8 +4,13 @@
 //! keeper is a tiny parent that runs the helper as its child and starts it again at once when a
 //! signal killed it and the caller says it is still needed.
 //!
+//! - The helper is a fork of the keeper, not a new program: starting it costs a `fork`, not an
+//!   `exec` of the whole `xcompose` binary (its loading and relocations), and the two share their
+//!   pages. The keeper has to be single-threaded when it forks (it is: a process of its own, run
+//!   for this only).
 //! - The keeper holds an exclusive `flock` on a lock file for as long as it lives, so whoever
-//!   finds the helper dead can tell, with [`alive`], whether a new one is on its way.
+//!   finds the helper dead can tell, with [`alive`], whether a new one is on its way. The helper
+//!   closes its copy of the lock, so a helper outliving its keeper does not keep it locked.
 //! - A helper that exits on its own (asked to stop, or unable to run) ends the keeper with its
 //!   exit code: starting it again would not help.
 //! - A helper that keeps dying soon after it started is started again after a growing pause (up
@@ -15,13 +20,15 @@
 
 use std::fs::File;
 use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Command, ExitStatus};
+use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use nix::fcntl::{Flock, FlockArg};
-use nix::unistd::Pid;
+use nix::libc;
+use nix::unistd::{ForkResult, Pid};
 
 /// A helper that ran at least this long before it was killed is started again at once.
 const HEALTHY_RUN: Duration = Duration::from_secs(1);
@@ -42,23 +49,49 @@ pub fn pid(lock_path: &Path) -> Option<Pid> {
     alive(lock_path).then_some(Pid::from_raw(pid))
 }
 
-/// Runs `helper()` (a fresh command each time) as a child, holding the lock at `lock_path`,
-/// and starts it again whenever a signal killed it and `again(status)` says so; returns the
-/// exit code of its last run (128 + the signal's number if a signal ended it).
-pub fn keep(lock_path: &Path, mut helper: impl FnMut() -> Command, mut again: impl FnMut(ExitStatus) -> bool) -> Result<i32, String> {
+/// Runs `helper()` in a forked child (whose exit code it returns), holding the lock at
+/// `lock_path`, and starts it again whenever a signal killed it and `again(status)` says so;
+/// returns the exit code of its last run (128 + the signal's number if a signal ended it).
+/// Call it from a single-threaded process: the child is a fork of the caller.
+pub fn keep(lock_path: &Path, mut helper: impl FnMut() -> i32, mut again: impl FnMut(ExitStatus) -> bool) -> Result<i32, String> {
     let file = File::options().create(true).truncate(false).write(true).open(lock_path).map_err(|e| format!("opening {}: {e}", lock_path.display()))?;
     let mut lock = Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| format!("{}: another keeper runs ({e})", lock_path.display()))?;
     lock.set_len(0).and_then(|()| lock.write_all(std::process::id().to_string().as_bytes())).map_err(|e| format!("writing {}: {e}", lock_path.display()))?;
     let mut pause = Duration::ZERO;
     loop {
         let started = Instant::now();
-        let mut command = helper();
-        let status = command.status().map_err(|e| format!("running {:?}: {e}", command.get_program()))?;
+        let status = run_forked(&lock, &mut helper)?;
         if status.signal().is_none() || !again(status) {
             return Ok(exit_code(status));
         }
         pause = next_pause(pause, started.elapsed());
         std::thread::sleep(pause);
+    }
+}
+
+/// Runs `helper` in a forked child, without the keeper's `lock`, and waits for it to end.
+fn run_forked(lock: &Flock<File>, helper: &mut impl FnMut() -> i32) -> Result<ExitStatus, String> {
+    // SAFETY: the keeper is single-threaded (see `keep`), so the child is a whole copy of it.
+    match unsafe { nix::unistd::fork() }.map_err(|e| format!("starting the helper: fork: {e}"))? {
+        ForkResult::Child => {
+            // The lock is the keeper's alone: it tells whether the keeper lives.
+            let _ = nix::unistd::close(lock.as_raw_fd());
+            // A panic ends the helper (with Rust's panic exit code), never unwinds into a
+            // second keeper's loop.
+            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut *helper)).unwrap_or(101);
+            std::process::exit(code)
+        }
+        ForkResult::Parent { child } => loop {
+            let mut status = 0;
+            // SAFETY: waiting for our own child, into a local.
+            if unsafe { libc::waitpid(child.as_raw(), &mut status, 0) } == child.as_raw() {
+                return Ok(ExitStatus::from_raw(status));
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(format!("waiting for the helper (pid {child}): {e}"));
+            }
+        },
     }
 }
 
@@ -80,19 +113,23 @@ fn next_pause(previous: Duration, ran: Duration) -> Duration {
 mod tests {
     use super::*;
 
-    fn sh(script: &str) -> Command {
-        let mut command = Command::new("sh");
-        command.args(["-c", script]);
-        command
+    /// Appends a line to `runs`, as each run of a helper does.
+    fn record_run(runs: &Path) {
+        let mut file = File::options().create(true).append(true).open(runs).unwrap();
+        file.write_all(b"run\n").unwrap();
     }
 
     #[test]
     fn a_killed_helper_is_started_again_while_wanted() {
         let dir = tempfile::tempdir().unwrap();
         let runs = dir.path().join("runs");
-        let script = format!("echo run >> {}; kill -9 $$", runs.display());
         let mut left = 2;
-        let code = keep(&dir.path().join("lock"), || sh(&script), |status| {
+        let helper = || {
+            record_run(&runs);
+            let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+            0
+        };
+        let code = keep(&dir.path().join("lock"), helper, |status| {
             assert_eq!(status.signal(), Some(9));
             left -= 1;
             left > 0
@@ -105,23 +142,24 @@ mod tests {
     #[test]
     fn a_helper_that_exits_on_its_own_ends_the_keeper() {
         let dir = tempfile::tempdir().unwrap();
-        let code = keep(&dir.path().join("lock"), || sh("exit 3"), |_| panic!("asked to start again after a plain exit")).unwrap();
+        let code = keep(&dir.path().join("lock"), || 3, |_| panic!("asked to start again after a plain exit")).unwrap();
         assert_eq!(code, 3);
     }
 
     #[test]
-    fn the_lock_tells_whether_a_keeper_lives() {
+    fn the_helper_runs_in_a_child_without_the_lock() {
         let dir = tempfile::tempdir().unwrap();
         let lock = dir.path().join("lock");
-        assert!(!alive(&lock));
-        let seen = std::cell::Cell::new((false, None));
-        let lock_for_helper = lock.clone();
-        keep(&lock, || {
-            seen.set((alive(&lock_for_helper), pid(&lock_for_helper)));
-            sh("true")
-        }, |_| false)
-        .unwrap();
-        assert_eq!(seen.get(), (true, Some(Pid::this())), "alive while the keeper runs, with its pid");
+        let seen = dir.path().join("seen");
+        let helper = || {
+            // The keeper (this process's parent) still holds the lock; the child does not.
+            let keeper = nix::unistd::getppid();
+            let holds_lock = std::fs::read_dir("/proc/self/fd").unwrap().filter_map(|e| std::fs::read_link(e.unwrap().path()).ok()).any(|target| target == lock);
+            std::fs::write(&seen, format!("{} {} {holds_lock}", alive(&lock), pid(&lock) == Some(keeper))).unwrap();
+            0
+        };
+        keep(&lock, helper, |_| false).unwrap();
+        assert_eq!(std::fs::read_to_string(&seen).unwrap(), "true true false", "alive, with the keeper's pid, and not held by the helper");
         assert!(!alive(&lock), "not after");
         assert_eq!(pid(&lock), None);
     }

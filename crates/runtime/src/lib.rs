@@ -23,6 +23,7 @@ mod id;
 mod record;
 pub mod remap;
 mod runtime;
+mod staged;
 mod subids;
 
 pub use record::{ContainerRecord, CreateRequest, DEFAULT_STOP_GRACE};

@@ -15,6 +15,7 @@ use xcompose_supervisor::run::SupervisorConfig;
 use xcompose_supervisor::state::{ContainerState, Status};
 
 use crate::record::{ContainerRecord, CreateRequest};
+use crate::staged::StagedFiles;
 
 /// Why a container operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -77,9 +78,9 @@ pub enum RuntimeError {
     Remap(#[from] crate::remap::RemapError),
 }
 
-type Result<T> = std::result::Result<T, RuntimeError>;
+pub(crate) type Result<T> = std::result::Result<T, RuntimeError>;
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RuntimeError + '_ {
+pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RuntimeError + '_ {
     move |source| RuntimeError::Io { path: path.to_path_buf(), source }
 }
 
@@ -101,12 +102,13 @@ const SHM_DIR: &str = "shm";
 /// Files of the container's directory bind-mounted on the same names under /etc.
 const ETC_FILES: [&str; 3] = ["hostname", "hosts", "resolv.conf"];
 
-/// Docker's defaults: the hostname, localhost in /etc/hosts, and the host's resolvers.
-fn write_etc_files(dir: &Path, hostname: &str) -> Result<()> {
+/// Docker's defaults: the hostname, localhost in /etc/hosts, and the host's resolvers, mode 0644
+/// as Docker writes them (a process of any user in the container must read them).
+fn write_etc_files(files: &mut StagedFiles, hostname: &str) -> Result<()> {
     let hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
     let resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     for (name, content) in [("hostname", format!("{hostname}\n")), ("hosts", hosts.to_string()), ("resolv.conf", resolv)] {
-        write_readable(&dir.join(name), content.as_bytes())?;
+        files.write(name, content.as_bytes(), 0o644)?;
     }
     Ok(())
 }
@@ -220,7 +222,14 @@ impl Runtime {
         let remap = crate::remap::recorded(root)?.map(|r| r.ids);
         let runtime = Self { dir, images: ImageStore::open(root)?, supervisor_exe: supervisor_exe.to_path_buf(), events: Journal::new(root.join("events.jsonl")), remap };
         runtime.remove_interrupted_creates()?;
+        // An `exec` compiles its process's filter in this process: from the same cache.
+        xcompose_seccomp::cache_compiled_in(&runtime.seccomp_cache());
         Ok(runtime)
+    }
+
+    /// Where compiled seccomp filters are kept: `seccomp/` in the state root.
+    fn seccomp_cache(&self) -> PathBuf {
+        self.dir.with_file_name("seccomp")
     }
 
     /// The journal of the containers' events.
@@ -373,11 +382,13 @@ impl Runtime {
             stop_grace: req.stop_grace,
             exposed_ports: req.exposed_ports,
         };
-        let json = serde_json::to_vec_pretty(&record).expect("records serialise");
-        write_atomically(&staging.join("container.json"), &json)?;
-        let state = ContainerState::created();
-        state.save(&staging.join("state.json")).map_err(io(&staging))?;
-        write_etc_files(&staging, &record.supervisor.spec.hostname)?;
+        // The staging directory becomes the container only when renamed whole: its files are
+        // written plainly and made durable together before the rename.
+        let mut files = StagedFiles::new(&staging);
+        files.write("container.json", &serde_json::to_vec_pretty(&record).expect("records serialise"), 0o600)?;
+        files.write("state.json", &serde_json::to_vec_pretty(&ContainerState::created()).expect("states serialise"), 0o600)?;
+        write_etc_files(&mut files, &record.supervisor.spec.hostname)?;
+        files.sync()?;
         xcompose_fault::point("runtime.create.staged");
         let own_netns = matches!(&record.supervisor.spec.network, NetworkNamespace::Join(p) if *p == final_dir.join(NETNS_FILE));
         fs::rename(&staging, &final_dir).map_err(io(&final_dir))?;
@@ -507,6 +518,7 @@ impl Runtime {
             cgroup: (!xcompose_rootless::active()).then(|| record.cgroup.clone()),
             stop_signal: record.stop_signal,
             stop_grace: record.stop_grace,
+            seccomp_cache: Some(self.seccomp_cache()),
         };
         let config_path = dir.join("supervisor.json");
         write_atomically(&config_path, &serde_json::to_vec_pretty(&config).expect("configs serialise"))?;

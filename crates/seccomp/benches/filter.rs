@@ -1,6 +1,6 @@
-//! What seccomp costs a container: compiling Docker's default profile (once per process), the
-//! cache lookup each start makes, and loading the compiled filter in a forked child against a
-//! plain fork as the baseline.
+//! What seccomp costs a container: compiling Docker's default profile (once per host), reading
+//! it back from the disk cache (once per process), the in-process lookup each start makes, and
+//! loading the compiled filter in a forked child against a plain fork as the baseline.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use nix::libc;
@@ -29,6 +29,9 @@ fn fork_child(filter: Option<&Filter>) {
 fn bench(c: &mut Criterion) {
     let profile = Profile::docker_default();
     c.bench_function("compile default profile", |b| b.iter(|| Filter::compile(&profile, &CAPS).unwrap()));
+    let dir = tempfile::tempdir().unwrap();
+    Filter::cached(&profile, &CAPS, dir.path()).unwrap();
+    c.bench_function("read from the disk cache", |b| b.iter(|| Filter::cached(&profile, &CAPS, dir.path()).unwrap()));
     let filter = compiled(&profile, &CAPS).unwrap();
     c.bench_function("cached lookup", |b| b.iter(|| compiled(&profile, &CAPS).unwrap()));
     c.bench_function("fork+exit (baseline)", |b| b.iter(|| fork_child(None)));

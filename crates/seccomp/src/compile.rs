@@ -1,6 +1,8 @@
-//! From a profile and a container's capabilities to a BPF program, compiled once per process.
+//! From a profile and a container's capabilities to a BPF program, compiled once per host (kept
+//! on disk, see [`crate::disk`]) and looked up once per process.
 
 use std::io::{Read, Seek};
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
@@ -15,7 +17,7 @@ use crate::SeccompError;
 const DEFAULT_ERRNO: u32 = libc::EPERM as u32;
 
 /// A compiled filter, ready to load.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Filter {
     program: Vec<libc::sock_filter>,
 }
@@ -37,13 +39,31 @@ impl Filter {
     }
 }
 
+impl PartialEq for Filter {
+    fn eq(&self, other: &Filter) -> bool {
+        crate::disk::encode(&self.program) == crate::disk::encode(&other.program)
+    }
+}
+
+impl Eq for Filter {}
+
+/// The directory compiled filters are kept in across processes, once one is set.
+static DISK_CACHE: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// Keeps the filters this process compiles in `dir` (a directory of the state root), and takes
+/// them from there when another process compiled them already.
+pub fn cache_compiled_in(dir: &Path) {
+    *DISK_CACHE.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(dir.to_path_buf());
+}
+
 /// Filters compiled by this process, by profile and capabilities.
 type Cache = Mutex<Vec<((Profile, Vec<Capability>), Arc<Filter>)>>;
 static CACHE: Cache = Mutex::new(Vec::new());
 
-/// `profile` compiled for a container with `capabilities` on this host; compiled the first time
-/// a process asks, then taken from the cache (so a child forked after a first call gets it
-/// without compiling).
+/// `profile` compiled for a container with `capabilities` on this host; the first time a process
+/// asks, read from the directory set by [`cache_compiled_in`] (or compiled, and stored there),
+/// then taken from the process's cache (so a child forked after a first call gets it without
+/// reading anything).
 pub fn compiled(profile: &Profile, capabilities: &[Capability]) -> Result<Arc<Filter>, SeccompError> {
     let mut caps = capabilities.to_vec();
     caps.sort_by_key(|c| c.index());
@@ -52,13 +72,31 @@ pub fn compiled(profile: &Profile, capabilities: &[Capability]) -> Result<Arc<Fi
     if let Some((_, filter)) = cache.iter().find(|((p, c), _)| *c == caps && p == profile) {
         return Ok(filter.clone());
     }
-    let filter = Arc::new(Filter::compile(profile, &caps)?);
+    let dir = DISK_CACHE.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+    let filter = Arc::new(match dir {
+        Some(dir) => Filter::cached(profile, &caps, &dir)?,
+        None => Filter::compile(profile, &caps)?,
+    });
     cache.push(((profile.clone(), caps), filter.clone()));
     Ok(filter)
 }
 
 impl Filter {
-    /// `profile` compiled for a container with `caps`, without the cache (see [`compiled`]).
+    /// `profile` for a container with `caps` (sorted, without duplicates) from the cache in
+    /// `dir`: the stored program when its file is whole, else compiled and stored (a damaged
+    /// file is replaced, never loaded).
+    pub fn cached(profile: &Profile, caps: &[Capability], dir: &Path) -> Result<Filter, SeccompError> {
+        let kernel = crate::host::kernel_version().map_err(SeccompError::Compile)?;
+        let path = crate::disk::path(dir, profile, caps, kernel);
+        if let Some(program) = crate::disk::read(&path) {
+            return Ok(Filter { program });
+        }
+        let filter = Filter::compile(profile, caps)?;
+        crate::disk::write(&path, &filter.program);
+        Ok(filter)
+    }
+
+    /// `profile` compiled for a container with `caps`, without any cache (see [`compiled`]).
     pub fn compile(profile: &Profile, caps: &[Capability]) -> Result<Filter, SeccompError> {
         let err = |what: String| SeccompError::Compile(what);
         let default = action(&profile.default_action, profile.default_errno_ret).map_err(err)?;
@@ -178,9 +216,5 @@ fn export(ctx: &ScmpFilterContext) -> Result<Filter, SeccompError> {
     file.rewind().map_err(io)?;
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes).map_err(io)?;
-    let program = bytes
-        .chunks_exact(std::mem::size_of::<libc::sock_filter>())
-        .map(|b| libc::sock_filter { code: u16::from_ne_bytes([b[0], b[1]]), jt: b[2], jf: b[3], k: u32::from_ne_bytes([b[4], b[5], b[6], b[7]]) })
-        .collect();
-    Ok(Filter { program })
+    Ok(Filter { program: crate::disk::decode(&bytes) })
 }

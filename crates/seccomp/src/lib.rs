@@ -5,15 +5,17 @@
 //! seccomp=…` works unchanged; [`Profile::docker_default`] is Docker's own default profile,
 //! kept as data in `profiles/default.json`. [`compiled`] resolves a profile against a
 //! container's capabilities and the host (architecture, kernel), compiles it with libseccomp to
-//! a BPF program once per process, and [`Filter::load`] installs that program in the calling
-//! thread just before the container's command is exec'd.
+//! a BPF program once per host (kept on disk in the directory given to [`cache_compiled_in`]),
+//! and [`Filter::load`] installs that program in the calling thread just before the container's
+//! command is exec'd.
 
 mod compile;
+mod disk;
 mod host;
 mod load;
 mod profile;
 
-pub use compile::{compiled, Filter};
+pub use compile::{cache_compiled_in, compiled, Filter};
 pub use profile::{Arg, ArchMap, Condition, Profile, SyscallRule};
 
 /// Why a profile cannot be used.

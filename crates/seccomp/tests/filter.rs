@@ -206,3 +206,49 @@ fn bad_profiles_are_refused_with_where() {
     assert!(err(r#"{"defaultAction": 3}"#).starts_with("seccomp profile p.json: at defaultAction"));
     assert!(matches!(Profile::from_file(std::path::Path::new("/nonexistent.json")), Err(SeccompError::Read { .. })));
 }
+
+/// The one cache file in `dir`.
+fn cache_file(dir: &std::path::Path) -> std::path::PathBuf {
+    let files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 1, "one cache file: {files:?}");
+    files.into_iter().next().unwrap()
+}
+
+#[test]
+fn a_filter_from_the_disk_cache_gives_the_same_verdicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = Profile::docker_default();
+    let fresh = Filter::compile(&profile, &DOCKER_CAPS).unwrap();
+    let stored = Filter::cached(&profile, &DOCKER_CAPS, dir.path()).unwrap();
+    let file = cache_file(dir.path());
+    let modified = std::fs::metadata(&file).unwrap().modified().unwrap();
+    let loaded = Filter::cached(&profile, &DOCKER_CAPS, dir.path()).unwrap();
+    assert_eq!(std::fs::metadata(&file).unwrap().modified().unwrap(), modified, "read, not written again");
+    assert!(fresh == stored && stored == loaded, "the same program compiled, stored and read back");
+    assert_eq!(verdict(&loaded, unshare_mount_ns), libc::EPERM, "unshare");
+    assert_eq!(verdict(&loaded, clone3_null), libc::ENOSYS, "clone3");
+    assert_eq!(verdict(&loaded, plain_fork), 0, "fork");
+    assert_eq!(verdict(&loaded, mkdir_tmp), libc::ENOENT, "mkdir reaches the kernel");
+}
+
+#[test]
+fn a_corrupt_cache_file_is_rebuilt_not_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    // Allow-all: a cache file whose program were loaded as is could let anything through.
+    let profile = Profile::from_json(r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdirat", "mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}"#, "test").unwrap();
+    let fresh = Filter::compile(&profile, &[]).unwrap();
+    Filter::cached(&profile, &[], dir.path()).unwrap();
+    let file = cache_file(dir.path());
+    let whole = std::fs::read(&file).unwrap();
+    let mut flipped = whole.clone();
+    // The last instruction's return value: SECCOMP_RET_ALLOW becomes something else.
+    let last = flipped.len() - 1;
+    flipped[last] ^= 0x10;
+    for damaged in [flipped, whole[..whole.len() - 5].to_vec(), Vec::new()] {
+        std::fs::write(&file, &damaged).unwrap();
+        let rebuilt = Filter::cached(&profile, &[], dir.path()).unwrap();
+        assert!(rebuilt == fresh, "the damaged file was loaded");
+        assert_eq!(std::fs::read(&file).unwrap(), whole, "the file is rewritten whole");
+        assert_eq!(verdict(&rebuilt, mkdir_tmp), libc::EACCES);
+    }
+}

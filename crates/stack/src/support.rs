@@ -3,9 +3,11 @@
 //! without its secret, its limit or its address.
 //!
 //! The refused keys are data, `keys/refused.toml` (key path -> why and what to do, or a table
-//! with `reason` and the `allowed` values that are honoured), read here and by the schema-walk
-//! test (`tests/keys.rs`), which proves that every leaf key of the Compose Specification is in it
-//! or in `keys/honoured.toml` (key path -> the test that proves it). Key paths are the schema's:
+//! with `reason` and the `allowed` values that are honoured), turned into a Rust table when the
+//! crate is built (`build.rs`: no TOML is parsed on `up`'s path) and read from that table here and
+//! by the schema-walk test (`tests/keys.rs`), which proves that every leaf key of the Compose
+//! Specification is in it or in `keys/honoured.toml` (key path -> the test that proves it). Key
+//! paths are the schema's:
 //! dotted keys, `*` for any name, sequence items transparent (`services.*.ports.host_ip`); a
 //! refused key also refuses every key under it.
 //!
@@ -17,7 +19,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use serde::Deserialize;
 use serde_json::Value;
 use xcompose_loader::path::{KeyPath, Segment};
 use xcompose_loader::yaml::Document;
@@ -25,12 +26,11 @@ use xcompose_loader::Project;
 
 use crate::StackError;
 
-/// The refused key paths, as written in `keys/refused.toml`.
-const REFUSED: &str = include_str!("../keys/refused.toml");
+// The refused key paths, as written in `keys/refused.toml` (`REFUSED`, made by `build.rs`).
+include!(concat!(env!("OUT_DIR"), "/refused_keys.rs"));
 
 /// Why a key is refused.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     /// Refused whatever its value.
     Always(String),
@@ -64,7 +64,13 @@ impl Refusal {
 /// The refused keys by schema key path (`services.*.logging.driver`).
 pub fn refused_keys() -> &'static BTreeMap<String, Refusal> {
     static KEYS: OnceLock<BTreeMap<String, Refusal>> = OnceLock::new();
-    KEYS.get_or_init(|| toml::from_str(REFUSED).expect("keys/refused.toml is checked by the crate's tests"))
+    KEYS.get_or_init(|| {
+        let refusal = |reason: &str, allowed: Option<&[&str]>| match allowed {
+            None => Refusal::Always(reason.to_string()),
+            Some(values) => Refusal::Unless { reason: reason.to_string(), allowed: values.iter().map(|v| v.to_string()).collect() },
+        };
+        REFUSED.iter().map(|(key, reason, allowed)| (key.to_string(), refusal(reason, *allowed))).collect()
+    })
 }
 
 /// A key of the project that xcompose refuses, with where it was written.
@@ -92,20 +98,27 @@ pub(crate) fn refuse_unsupported(project: &Project, files: &[PathBuf], working_d
 
 /// The first value of `model` (the project's JSON form) under a refused key, in document order.
 fn first_refused(model: &Value, refused: &BTreeMap<String, Refusal>) -> Option<Refused> {
+    // Each pattern split once, not once per leaf.
+    let patterns: Vec<(Vec<&str>, &Refusal)> = refused.iter().map(|(pattern, refusal)| (pattern.split('.').collect(), refusal)).collect();
     let mut found = None;
     each_leaf(model, &mut KeyPath::root(), &mut |path, value| {
         if found.is_some() {
             return;
         }
-        let text = match value {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        for (pattern, refusal) in refused {
+        let keys = keys_of(path);
+        let mut text = None;
+        for (pattern, refusal) in &patterns {
+            if !matches_prefix(pattern, &keys) {
+                continue;
+            }
             // A null is no value for the key listed (`exec.command: null` is unset), but an
             // entry under a listed mapping (`models: {llm: null}` names a model): list leaf keys.
-            let unset = value.is_null() && pattern.split('.').count() == keys_of(path).len();
-            if matches_prefix(pattern, path) && !unset && refusal.refuses(&text) {
+            let unset = value.is_null() && pattern.len() == keys.len();
+            let text: &String = text.get_or_insert_with(|| match value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            });
+            if !unset && refusal.refuses(text) {
                 let value = matches!(refusal, Refusal::Unless { .. }).then(|| text.clone());
                 found = Some(Refused { path: path.clone(), value, reason: refusal.reason().to_string() });
                 return;
@@ -137,12 +150,10 @@ fn each_leaf(value: &Value, path: &mut KeyPath, f: &mut impl FnMut(&KeyPath, &Va
     }
 }
 
-/// Whether schema key path `pattern` (`services.*.logging`) names `path` or one of its parents;
-/// sequence indexes in `path` are skipped, as the schema's paths have none.
-fn matches_prefix(pattern: &str, path: &KeyPath) -> bool {
-    let keys = keys_of(path);
-    let wanted: Vec<&str> = pattern.split('.').collect();
-    wanted.len() <= keys.len() && wanted.iter().zip(&keys).all(|(w, k)| *w == "*" || w == k)
+/// Whether schema key path `pattern` (`services.*.logging`, split at the dots) names the path
+/// of mapping keys `keys` (see [`keys_of`]) or one of its parents.
+fn matches_prefix(pattern: &[&str], keys: &[&str]) -> bool {
+    pattern.len() <= keys.len() && pattern.iter().zip(keys).all(|(w, k)| *w == "*" || w == k)
 }
 
 /// The last of `files` that writes `path` (sequence indexes aside), and the line there; else
@@ -225,9 +236,10 @@ mod tests {
     #[test]
     fn patterns_match_names_and_parents_and_skip_indexes() {
         let path = KeyPath::of(&["services", "web", "ports"]).child_index(0).child("host_ip");
-        assert!(matches_prefix("services.*.ports.host_ip", &path));
-        assert!(matches_prefix("services.*.ports", &path));
-        assert!(!matches_prefix("services.*.ports.mode", &path));
-        assert!(!matches_prefix("services.*.ports.host_ip.x", &path));
+        let matches = |pattern: &str| matches_prefix(&pattern.split('.').collect::<Vec<_>>(), &keys_of(&path));
+        assert!(matches("services.*.ports.host_ip"));
+        assert!(matches("services.*.ports"));
+        assert!(!matches("services.*.ports.mode"));
+        assert!(!matches("services.*.ports.host_ip.x"));
     }
 }

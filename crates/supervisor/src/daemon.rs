@@ -28,6 +28,10 @@ pub struct DaemonConfig {
     pub stop_signal: i32,
     /// Time between the stop signal and SIGKILL (`stop_grace_period`, default 10s).
     pub stop_grace: Duration,
+    /// Where compiled seccomp filters are kept across processes (the state root's `seccomp`
+    /// directory), so that a supervisor reads its container's filter instead of compiling it.
+    #[serde(default)]
+    pub seccomp_cache: Option<PathBuf>,
 }
 
 /// The container's cgroup, emptied first: processes left in it by a supervisor that was killed
@@ -96,6 +100,9 @@ pub fn main(config_path: &Path) -> Result<i32, String> {
     let control_signals: SigSet =
         [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP, Signal::SIGUSR1, Signal::SIGUSR2].into_iter().collect();
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&control_signals), None).map_err(|e| format!("blocking signals: {e}"))?;
+    if let Some(dir) = &config.seccomp_cache {
+        xcompose_seccomp::cache_compiled_in(dir);
+    }
     let cgroup = match &config.cgroup {
         Some((name, resources)) => Some(fresh_cgroup(name, resources)?),
         None => None,

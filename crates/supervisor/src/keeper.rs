@@ -1,5 +1,5 @@
-//! The supervisor's keeper: `xcompose __supervise CONFIG` runs the supervisor itself in a child
-//! process (`xcompose __supervise --serve CONFIG`, [`crate::daemon::main`]), so that a supervisor
+//! The supervisor's keeper: `xcompose __supervise CONFIG` runs the supervisor itself in a forked
+//! child process ([`crate::daemon::main`], as `xcompose __supervise --serve CONFIG` does), so that a supervisor
 //! killed by a signal (kill -9, the OOM killer, a crash) does not leave its container dead or,
 //! worse, running unsupervised.
 //!
@@ -14,7 +14,7 @@
 //! Whoever finds the supervisor dead but [`keeper_alive`] knows a new one is on its way.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus};
+use std::process::ExitStatus;
 
 use xcompose_cgroups::Cgroup;
 
@@ -42,18 +42,20 @@ pub fn keeper_pid(config_path: &Path) -> Option<nix::unistd::Pid> {
     xcompose_keeper::pid(&keeper_lock(config_path))
 }
 
-/// Entry point of `xcompose __supervise CONFIG`: runs `exe __supervise --serve CONFIG` and starts
-/// it again whenever it is killed and the container's restart policy says so; returns the last
-/// run's exit code.
-pub fn main(exe: &Path, config_path: &Path) -> Result<i32, String> {
+/// Entry point of `xcompose __supervise CONFIG`: runs the supervisor ([`crate::daemon::main`])
+/// in a forked child and starts it again whenever it is killed and the container's restart
+/// policy says so; returns the last run's exit code. Runs in a single-threaded process.
+pub fn main(config_path: &Path) -> Result<i32, String> {
     // Outlive the CLI: a session of our own, so its terminal's hang-up does not reach us.
     let _ = nix::unistd::setsid();
     let config: DaemonConfig = serde_json::from_slice(&std::fs::read(config_path).map_err(|e| format!("reading {}: {e}", config_path.display()))?)
         .map_err(|e| format!("parsing {}: {e}", config_path.display()))?;
-    let serve = || {
-        let mut command = Command::new(exe);
-        command.arg("__supervise").arg("--serve").arg(config_path);
-        command
+    let serve = || match crate::daemon::main(config_path) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
     };
     xcompose_keeper::keep(&keeper_lock(config_path), serve, |status| {
         let again = restarts(&config.supervisor.restart, &config.supervisor.state_path, status);
