@@ -50,19 +50,19 @@ fn changes_from_the_record_match_the_kernels_rules_and_teardown_leaves_nothing()
         let n = network();
         firewall::add_network(&n).map_err(|e| e.to_string())?;
         ensure(std::path::Path::new(RECORD).exists(), || "no record after the first change".into())?;
-        firewall::publish(&mapping(8080)).map_err(|e| e.to_string())?;
+        firewall::publish(&[mapping(8080)]).map_err(|e| e.to_string())?;
         let rules = kernel_rules()?;
         ensure(rules.iter().any(|r| r.contains("--dport 8080 -j DNAT --to-destination 172.31.0.2:80")), || format!("no DNAT rule: {rules:#?}"))?;
         // The port is taken as the record says, without reading the kernel's rules.
         ensure(!firewall::port_is_free(Protocol::Tcp, None, 8080).map_err(|e| e.to_string())?, || "8080 counted free while published".into())?;
-        ensure(firewall::publish(&mapping(8080)).is_ok(), || "publishing the same mapping twice failed".into())?;
+        ensure(firewall::publish(&[mapping(8080)]).is_ok(), || "publishing the same mapping twice failed".into())?;
 
         // Without a record, the kernel's rules are read back: adding again duplicates nothing.
         std::fs::remove_file(RECORD).map_err(|e| e.to_string())?;
         firewall::add_network(&n).map_err(|e| e.to_string())?;
         ensure(kernel_rules()? == rules, || format!("re-adding changed the rules: {:#?}", kernel_rules()))?;
 
-        firewall::unpublish(&mapping(8080)).map_err(|e| e.to_string())?;
+        firewall::unpublish(&[mapping(8080)]).map_err(|e| e.to_string())?;
         firewall::remove_network(&n).map_err(|e| e.to_string())?;
         let left = kernel_rules()?;
         ensure(left.is_empty(), || format!("rules left after teardown: {left:#?}"))
@@ -75,11 +75,11 @@ fn a_record_the_kernel_disagrees_with_does_not_break_teardown() {
         setup()?;
         let n = network();
         firewall::add_network(&n).map_err(|e| e.to_string())?;
-        firewall::publish(&mapping(8081)).map_err(|e| e.to_string())?;
+        firewall::publish(&[mapping(8081)]).map_err(|e| e.to_string())?;
         // Deleted behind xcompose's back: the recorded batch's -D of it fails.
         run("iptables", &["-t", "filter", "-D", "XCOMPOSE-FORWARD", "-o", BRIDGE, "-j", "ACCEPT"])?;
         run("iptables", &["-t", "nat", "-D", "XCOMPOSE-DNAT", "-p", "tcp", "-m", "tcp", "--dport", "8081", "-j", "DNAT", "--to-destination", "172.31.0.2:80"])?;
-        firewall::unpublish(&mapping(8081)).map_err(|e| e.to_string())?;
+        firewall::unpublish(&[mapping(8081)]).map_err(|e| e.to_string())?;
         firewall::remove_network(&n).map_err(|e| e.to_string())?;
         let left = kernel_rules()?;
         ensure(left.is_empty(), || format!("rules left after teardown: {left:#?}"))?;
@@ -87,5 +87,27 @@ fn a_record_the_kernel_disagrees_with_does_not_break_teardown() {
         firewall::add_network(&n).map_err(|e| e.to_string())?;
         let rules = kernel_rules()?;
         ensure(rules.iter().any(|r| r == &format!("-A XCOMPOSE-FORWARD -o {BRIDGE} -j ACCEPT")), || format!("network not set up again: {rules:#?}"))
+    });
+}
+
+#[test]
+fn ports_are_published_together_or_not_at_all() {
+    in_forked_sandbox(|| {
+        setup()?;
+        let n = network();
+        firewall::add_network(&n).map_err(|e| e.to_string())?;
+        let before = kernel_rules()?;
+        // The same host port twice in one call: refused, and nothing of the call is published.
+        let err = firewall::publish(&[mapping(8082), mapping(8083), PortMapping { container_port: 81, ..mapping(8083) }]).err().map(|e| e.to_string());
+        ensure(err.as_deref() == Some("Bind for 0.0.0.0:8083 failed: port is already allocated"), || format!("unexpected result: {err:?}"))?;
+        ensure(kernel_rules()? == before, || format!("a refused call changed the rules: {:#?}", kernel_rules()))?;
+
+        firewall::publish(&[mapping(8082), mapping(8083)]).map_err(|e| e.to_string())?;
+        let rules = kernel_rules()?;
+        for port in [8082, 8083] {
+            ensure(rules.iter().any(|r| r.contains(&format!("--dport {port} -j DNAT"))), || format!("{port} not published: {rules:#?}"))?;
+        }
+        firewall::unpublish(&[mapping(8082), mapping(8083)]).map_err(|e| e.to_string())?;
+        ensure(kernel_rules()? == before, || format!("rules left after unpublishing: {:#?}", kernel_rules()))
     });
 }

@@ -148,20 +148,21 @@ impl Ports {
         let mut recorded = self.of(container_id)?;
         recorded.extend(bindings.iter().cloned());
         self.save(container_id, &recorded)?;
-        for binding in &bindings {
-            firewall::publish(&binding.mapping()).map_err(|e| invalid(service, e.to_string()))?;
-        }
-        Ok(())
+        let mappings: Vec<_> = bindings.iter().map(PortBinding::mapping).collect();
+        firewall::publish(&mappings).map_err(|e| invalid(service, e.to_string()))
     }
 
     /// Unpublishes every port of container `container_id`.
     pub(crate) fn unpublish_all(&self, container_id: &str) -> Result<(), StackError> {
-        let mut bindings = self.of(container_id)?;
-        while let Some(binding) = bindings.pop() {
-            firewall::unpublish(&binding.mapping()).map_err(StackError::network)?;
-            self.save(container_id, &bindings)?;
+        let bindings = self.of(container_id)?;
+        if bindings.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        // One change for all of them; unpublishing is idempotent, so an interrupted call is
+        // simply made again.
+        let mappings: Vec<_> = bindings.iter().map(PortBinding::mapping).collect();
+        firewall::unpublish(&mappings).map_err(StackError::network)?;
+        self.save(container_id, &[])
     }
 }
 

@@ -243,6 +243,15 @@ impl Batch {
         self.tables.entry(table).or_default().push(op);
     }
 
+    /// Puts the changes of `first` before those of this batch.
+    fn prepend(&mut self, first: Batch) {
+        for (table, mut ops) in first.tables {
+            let rest = self.tables.remove(table).unwrap_or_default();
+            ops.extend(rest);
+            self.tables.insert(table, ops);
+        }
+    }
+
     /// The batch as `iptables-restore` reads it.
     fn script(&self) -> String {
         let mut script = String::new();
@@ -502,35 +511,59 @@ pub fn random_host_port(protocol: Protocol, host_ip: Option<IpAddr>) -> Result<u
         .ok_or_else(|| FirewallError::NoFreePort(protocol.name().into()))
 }
 
-/// Publishes `m`; fails if its host port is already published or in use on the host.
-pub fn publish(m: &PortMapping) -> Result<()> {
-    let family = Family::of(m.container_ip);
-    let rule = dnat_rule(m);
-    change(family, |ruleset, batch| {
-        if ruleset.has("nat", DNAT, &rule) {
-            return Ok(());
+/// Publishes `mappings` in one change; fails, publishing none of them, if a host port is already
+/// published (also by an earlier one of `mappings`) or in use on the host.
+pub fn publish(mappings: &[PortMapping]) -> Result<()> {
+    for family in [Family::V4, Family::V6] {
+        let of_family: Vec<&PortMapping> = mappings.iter().filter(|m| Family::of(m.container_ip) == family).collect();
+        if !of_family.is_empty() {
+            change(family, |ruleset, batch| plan_publish(family, &of_family, ruleset, batch))?;
         }
-        if published(family, ruleset, m.protocol, m.host_ip, m.host_port) || !bindable(family, m.protocol, m.host_ip, m.host_port) {
+    }
+    Ok(())
+}
+
+fn plan_publish(family: Family, mappings: &[&PortMapping], ruleset: &Ruleset, batch: &mut Batch) -> Result<()> {
+    // The rules as they will be once the batch is applied: a later mapping sees earlier ones.
+    let mut planned = ruleset.clone();
+    for m in mappings {
+        let rule = dnat_rule(m);
+        if planned.has("nat", DNAT, &rule) {
+            continue;
+        }
+        if published(family, &planned, m.protocol, m.host_ip, m.host_port) || !bindable(family, m.protocol, m.host_ip, m.host_port) {
             let ip = match m.host_ip.unwrap_or(family.unspecified()) {
                 IpAddr::V6(v6) => format!("[{v6}]"),
                 v4 => v4.to_string(),
             };
             return Err(FirewallError::PortAllocated { ip, port: m.host_port });
         }
-        ensure_chains(family, ruleset, batch);
-        batch.push("nat", Op::Append(DNAT.into(), rule.clone()));
-        Ok(())
-    })
+        let op = Op::Append(DNAT.into(), rule);
+        planned.apply("nat", &op);
+        batch.push("nat", op);
+    }
+    if !batch.tables.is_empty() {
+        let mut chains = Batch::default();
+        ensure_chains(family, ruleset, &mut chains);
+        batch.prepend(chains);
+    }
+    Ok(())
 }
 
-/// Unpublishes `m` (idempotent).
-pub fn unpublish(m: &PortMapping) -> Result<()> {
-    let family = Family::of(m.container_ip);
-    let rule = dnat_rule(m);
-    change(family, |ruleset, batch| {
-        if ruleset.has("nat", DNAT, &rule) {
-            batch.push("nat", Op::Delete(DNAT.into(), rule.clone()));
+/// Unpublishes `mappings` (idempotent), in one change per family.
+pub fn unpublish(mappings: &[PortMapping]) -> Result<()> {
+    for family in [Family::V4, Family::V6] {
+        let rules: Vec<String> = mappings.iter().filter(|m| Family::of(m.container_ip) == family).map(dnat_rule).collect();
+        if !rules.is_empty() {
+            change(family, |ruleset, batch| {
+                for rule in &rules {
+                    if ruleset.has("nat", DNAT, rule) {
+                        batch.push("nat", Op::Delete(DNAT.into(), rule.clone()));
+                    }
+                }
+                Ok(())
+            })?;
         }
-        Ok(())
-    })
+    }
+    Ok(())
 }
