@@ -163,8 +163,12 @@ impl Ports {
         let mut recorded = self.of(container_id)?;
         recorded.extend(bindings.iter().cloned());
         self.save(container_id, &recorded)?;
-        for binding in bindings.iter().filter(|b| !b.proxied()) {
-            firewall::publish(&binding.mapping()).map_err(|e| invalid(service, e.to_string()))?;
+        // One firewall change for all of them.
+        let mappings: Vec<_> = bindings.iter().filter(|b| !b.proxied()).map(PortBinding::mapping).collect();
+        if !mappings.is_empty() {
+            firewall::publish(&mappings).map_err(|e| invalid(service, e.to_string()))?;
+        }
+        for binding in &bindings {
             if let Some(host_ip) = rootless_forwarded(binding) {
                 xcompose_rootless::ports::forward(&binding.protocol, host_ip, binding.host_port).map_err(|e| invalid(service, e))?;
             }
@@ -183,17 +187,22 @@ impl Ports {
     /// Unpublishes every port of container `container_id`.
     pub(crate) fn unpublish_all(&self, container_id: &str) -> Result<(), StackError> {
         self.stop_proxy(container_id)?;
-        let mut bindings = self.of(container_id)?;
-        while let Some(binding) = bindings.pop() {
-            if !binding.proxied() {
-                firewall::unpublish(&binding.mapping()).map_err(StackError::network)?;
-                if let Some(host_ip) = rootless_forwarded(&binding) {
-                    xcompose_rootless::ports::unforward(&binding.protocol, host_ip, binding.host_port).map_err(StackError::network)?;
-                }
-            }
-            self.save(container_id, &bindings)?;
+        let bindings = self.of(container_id)?;
+        if bindings.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        // One change for all of them; unpublishing is idempotent, so an interrupted call is
+        // simply made again.
+        let mappings: Vec<_> = bindings.iter().filter(|b| !b.proxied()).map(PortBinding::mapping).collect();
+        if !mappings.is_empty() {
+            firewall::unpublish(&mappings).map_err(StackError::network)?;
+        }
+        for binding in &bindings {
+            if let Some(host_ip) = rootless_forwarded(binding) {
+                xcompose_rootless::ports::unforward(&binding.protocol, host_ip, binding.host_port).map_err(StackError::network)?;
+            }
+        }
+        self.save(container_id, &[])
     }
 }
 
