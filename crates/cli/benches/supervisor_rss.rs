@@ -47,6 +47,7 @@ fn main() {
                 events: None,
                 shared_namespaces: Vec::new(),
                 shm_dir: None,
+                stdin: None,
             },
             cgroup: None,
             stop_signal: nix::sys::signal::Signal::SIGTERM as i32,

@@ -448,6 +448,111 @@ fn attach_shows_new_output_and_exits_with_the_containers_code() -> Result<()> {
     Ok(())
 }
 
+const STDIN: &str = r#"
+services:
+  lines:
+    image: busybox:latest
+    init: true
+    stdin_open: true
+    command: ["cat"]
+  term:
+    image: busybox:latest
+    init: true
+    stdin_open: true
+    tty: true
+    command: ["cat"]
+"#;
+
+/// Starts `attach` with `args` and its stdin piped, gives it a second to attach.
+fn attach_with_input(sb: &Sandbox, dir: &Path, args: &[&str]) -> Result<std::process::Child> {
+    let child = sb
+        .command(XCOMPOSE)
+        .arg("--root")
+        .arg(sb.root())
+        .arg("-f")
+        .arg(dir.join("compose.yaml"))
+        .arg("attach")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    Ok(child)
+}
+
+/// Waits until the logs of `service` contain `text`.
+fn wait_for_log(sb: &Sandbox, dir: &Path, service: &str, text: &str) -> Result<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let logs = xcompose(sb, dir, &["logs", "--no-log-prefix", service])?;
+        if logs.contains(text) {
+            return Ok(logs);
+        }
+        ensure!(std::time::Instant::now() < deadline, "{service} never logged {text:?}: {logs:?}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// `attach` feeds a `stdin_open` container's stdin; its stdin stays open when `attach` goes, so a
+/// second `attach` feeds it too; `--no-stdin` feeds nothing. On a terminal container the detach
+/// sequence (ctrl-p,ctrl-q, or `--detach-keys`) ends `attach`, the container still running.
+#[test]
+fn attach_feeds_stdin_and_detaches_on_the_sequence() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "stdin", STDIN)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let mut first = attach_with_input(&sb, &dir, &["lines"])?;
+    first.stdin.take().unwrap().write_all(b"first-line\n")?;
+    assert_eq!(wait_for_log(&sb, &dir, "lines", "first-line")?, "first-line\n");
+    first.kill()?;
+    first.wait()?;
+    let mut quiet = attach_with_input(&sb, &dir, &["--no-stdin", "lines"])?;
+    quiet.stdin.take().unwrap().write_all(b"not-sent\n")?;
+    let mut second = attach_with_input(&sb, &dir, &["lines"])?;
+    second.stdin.take().unwrap().write_all(b"second-line\n")?;
+    assert_eq!(wait_for_log(&sb, &dir, "lines", "second-line")?, "first-line\nsecond-line\n", "stdin stayed open; --no-stdin sent nothing");
+    for mut child in [quiet, second] {
+        child.kill()?;
+        child.wait()?;
+    }
+
+    let mut term = attach_with_input(&sb, &dir, &["term"])?;
+    let mut input = term.stdin.take().unwrap();
+    input.write_all(b"typed\n")?;
+    wait_for_log(&sb, &dir, "term", "typed")?;
+    input.write_all(b"\x10\x11")?;
+    let out = term.wait_with_output()?;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8(out.stderr)?, "read escape sequence\n");
+    let mut custom = attach_with_input(&sb, &dir, &["--detach-keys", "ctrl-x,q", "term"])?;
+    custom.stdin.take().unwrap().write_all(b"\x10\x11still-attached\n\x18q")?;
+    let out = custom.wait_with_output()?;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    wait_for_log(&sb, &dir, "term", "still-attached")?;
+    let ps = xcompose(&sb, &dir, &["ps", "--format", "{{.Service}} {{.State}}"])?;
+    assert!(ps.contains("term running") && ps.contains("lines running"), "detaching leaves the containers running: {ps}");
+    assert!(failure(&sb, &dir, &["attach", "--detach-keys", "ctrl-1", "term"])?.contains("invalid detach keys (ctrl-1)"));
+    xcompose(&sb, &dir, &["down", "-t", "1"])?;
+    Ok(())
+}
+
+/// `run -i` (the default): the caller's stdin is the one-off's, ended when it ends; with
+/// `-i=false` the one-off reads nothing.
+#[test]
+fn run_passes_its_stdin_to_the_one_off() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "runin", "services:\n  svc:\n    image: busybox:latest\n    command: [cat]\n")?;
+    let out = xcompose_output(&sb, &dir, &["run", "--rm", "-q", "svc", "cat"], b"hi\nthere\n")?;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8(out.stdout)?, "hi\nthere\n");
+    let out = xcompose_output(&sb, &dir, &["run", "--rm", "-q", "--interactive=false", "svc", "cat"], b"unread\n")?;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8(out.stdout)?, "", "without -i the one-off has no input");
+    ensure!(xcompose(&sb, &dir, &["ps", "-a", "-q"])?.trim().is_empty(), "--rm removed both");
+    Ok(())
+}
+
 const DOWN: &str = r#"
 services:
   db:

@@ -247,8 +247,8 @@ fn uses_of(dir: &Path, name: &str) -> usize {
         .sum()
 }
 
-/// `config --variables` (table, JSON, YAML), `--environment`, `--no-env-resolution` and
-/// `--no-consistency` print what compose prints wherever compose accepts the project. Compose
+/// `config --variables` (table, JSON, YAML), `--environment`, `--no-env-resolution`,
+/// `--no-consistency` and `--no-path-resolution` print what compose prints wherever compose accepts the project. Compose
 /// prints the variables table in Go's random map order (its rows are compared sorted), and of
 /// a variable written more than once keeps a random one of its forms: where a project does
 /// that, only the names are compared.
@@ -256,13 +256,14 @@ fn uses_of(dir: &Path, name: &str) -> usize {
 fn config_variables_environment_and_resolution_flags_match_docker_compose() {
     let reference = reference_binary();
     let xcompose = PathBuf::from(env!("CARGO_BIN_EXE_xcompose"));
-    let commands: [&[&str]; 6] = [
+    let commands: [&[&str]; 7] = [
         &["config", "--variables"],
         &["config", "--variables", "--format", "json"],
         &["config", "--variables", "--format", "yaml"],
         &["config", "--environment"],
         &["config", "--no-env-resolution", "--format", "json"],
         &["config", "--no-consistency", "--format", "json"],
+        &["config", "--no-path-resolution", "--format", "json"],
     ];
     let table_rows_sorted = |out: &Output| {
         let text = String::from_utf8_lossy(&out.stdout).into_owned();

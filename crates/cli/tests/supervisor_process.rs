@@ -48,6 +48,7 @@ fn the_supervisor_outlives_its_caller_and_stops_cleanly() {
             events: None,
             shared_namespaces: Vec::new(),
             shm_dir: None,
+            stdin: None,
         },
         cgroup: Some((cgroup_name.clone(), Resources { memory_limit: Some(64 << 20), pids_limit: Some(32), ..Default::default() })),
         stop_signal: nix::sys::signal::Signal::SIGTERM as i32,

@@ -56,7 +56,7 @@ fn resolve(
             }
             crate::canonical::canonicalize(&mut doc.value)?;
             let mut base = resolve(&doc.value, &base_name, &other_path, &other_dir, ctx, seen)?;
-            resolve_service_paths(&mut base, &other_dir, ctx.environment);
+            resolve_service_paths(&mut base, &ctx.path_base(&other_dir, working_dir), ctx.environment);
             base
         }
     };

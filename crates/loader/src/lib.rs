@@ -76,7 +76,7 @@ pub fn load_untyped(opts: &ProjectOptions) -> Result<Value, LoadError> {
 /// All files loaded, merged and normalised.
 fn merged_model(opts: &ProjectOptions) -> Result<(Value, options::Resolved), LoadError> {
     let resolved = options::resolve(opts)?;
-    let ctx = pipeline::Context { environment: &resolved.environment, interpolate: opts.interpolate };
+    let ctx = pipeline::Context { environment: &resolved.environment, interpolate: opts.interpolate, resolve_paths: !opts.keep_relative_paths, root: &resolved.working_dir };
     let mut model = pipeline::load_model(&resolved.files, &resolved.working_dir, &ctx, &[])?;
     if model.as_object().is_none_or(|m| m.is_empty()) {
         return Err(LoadError::Invalid("empty compose file".into()));

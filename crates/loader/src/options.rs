@@ -41,6 +41,9 @@ pub struct ProjectOptions {
     pub resolve_env_files: bool,
     /// Skip the checks of references between services and resources (`config --no-consistency`).
     pub skip_consistency: bool,
+    /// Keep relative paths as written (`config --no-path-resolution`); env and label files are
+    /// then read relative to the current directory, as compose does.
+    pub keep_relative_paths: bool,
 }
 
 impl ProjectOptions {

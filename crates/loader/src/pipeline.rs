@@ -19,6 +19,24 @@ pub struct Context<'a> {
     pub environment: &'a IndexMap<String, String>,
     /// Whether to interpolate.
     pub interpolate: bool,
+    /// Whether to make relative paths absolute (`config --no-path-resolution` clears it).
+    pub resolve_paths: bool,
+    /// The directory of the project that includes this load (the project directory at the
+    /// top): without `resolve_paths`, an included project's paths are made relative to it, as
+    /// compose does, and the includer's own load rebases them in turn.
+    pub root: &'a Path,
+}
+
+impl Context<'_> {
+    /// What the relative paths of an included or extended file in `dir` are joined to: `dir`,
+    /// or without `resolve_paths` its path from `from`, the directory of the file that
+    /// includes or extends it (compose-go's `filepath.Rel`, so `../lib` for a sibling).
+    pub fn path_base(&self, dir: &Path, from: &Path) -> PathBuf {
+        if self.resolve_paths {
+            return dir.to_path_buf();
+        }
+        pathdiff::diff_paths(dir, from).unwrap_or_else(|| dir.to_path_buf())
+    }
 }
 
 /// Loads and merges `files` (relative paths resolved against `working_dir`) into one model.
@@ -34,7 +52,10 @@ pub fn load_model(files: &[PathBuf], working_dir: &Path, ctx: &Context, chain: &
         merge(&mut dict, cfg, &KeyPath::root());
         enforce_unicity(&mut dict);
     }
-    resolve_paths(&mut dict, working_dir, ctx.environment);
+    // Without path resolution the project's own files keep their paths as written.
+    if ctx.resolve_paths || !chain.is_empty() {
+        resolve_paths(&mut dict, &ctx.path_base(working_dir, ctx.root), ctx.environment);
+    }
     if ctx.interpolate {
         resolve_environment(&mut dict, ctx.environment);
     }

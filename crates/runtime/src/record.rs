@@ -79,6 +79,9 @@ pub struct CreateRequest {
     pub tty: bool,
     /// Its main process's stdin stays open (`stdin_open`).
     pub stdin_open: bool,
+    /// Its stdin is closed once the first client feeding it has finished (Docker's
+    /// `StdinOnce`, set by `run -i`).
+    pub stdin_once: bool,
     /// It keeps the host's user ids though the state root remaps them (`userns_mode: host`).
     pub host_userns: bool,
 }
@@ -122,6 +125,7 @@ impl CreateRequest {
             log: LogOptions::default(),
             tty: false,
             stdin_open: false,
+            stdin_once: false,
             host_userns: false,
         }
     }

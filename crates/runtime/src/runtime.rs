@@ -12,6 +12,7 @@ use xcompose_images::{ImageStore, StoreError};
 use xcompose_supervisor::daemon::{pid_file, request_stop, DaemonConfig};
 use xcompose_supervisor::keeper::{keeper_alive, keeper_pid};
 use xcompose_supervisor::run::SupervisorConfig;
+use xcompose_supervisor::stdin::StdinConfig;
 use xcompose_supervisor::state::{ContainerState, Status};
 
 use crate::record::{ContainerRecord, CreateRequest};
@@ -98,6 +99,9 @@ const NETNS_FILE: &str = "netns";
 
 /// The directory of a container's directory its shareable /dev/shm is mounted on while it runs.
 const SHM_DIR: &str = "shm";
+
+/// The socket in a container's directory that feeds its stdin (`stdin_open`).
+const STDIN_SOCKET: &str = "stdin.sock";
 
 /// Files of the container's directory bind-mounted on the same names under /etc.
 const ETC_FILES: [&str; 3] = ["hostname", "hosts", "resolv.conf"];
@@ -376,6 +380,7 @@ impl Runtime {
                 events: Some(events),
                 shared_namespaces: req.shared_namespaces,
                 shm_dir,
+                stdin: req.stdin_open.then(|| StdinConfig { socket: final_dir.join(STDIN_SOCKET), once: req.stdin_once }),
             },
             cgroup: (cgroup_name(req.cgroup_parent.as_deref(), &id), req.resources),
             stop_signal: req.stop_signal,
@@ -653,6 +658,17 @@ impl Runtime {
             }
             _ => Err(RuntimeError::NotRunning(record.name)),
         }
+    }
+
+    /// A connection to the stdin of running container `wanted`, whose bytes become its main
+    /// process's input; `None` when it keeps no stdin open (Docker attaches none then).
+    pub fn attach_stdin(&self, wanted: &str) -> Result<Option<std::os::unix::net::UnixStream>> {
+        let record = self.find(wanted)?;
+        let Some(stdin) = &record.supervisor.stdin else { return Ok(None) };
+        if !matches!(self.state(&record).status, Status::Running | Status::Paused) {
+            return Err(RuntimeError::NotRunning(record.name));
+        }
+        xcompose_supervisor::stdin::connect(&stdin.socket).map(Some).map_err(io(&stdin.socket))
     }
 
     /// Removes a container and its writable layer; a running one only with `force` (then stopped first).

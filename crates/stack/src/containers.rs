@@ -19,6 +19,7 @@ use xcompose_supervisor::state::Status;
 use crate::image_config::{merge_labels, ImageDefaults};
 use crate::networks::EndpointRequest;
 use crate::request::{bind_source, create_request};
+use crate::run::OneOff;
 use crate::volumes::AnonymousVolumes;
 use crate::{Stack, StackError};
 
@@ -139,12 +140,12 @@ impl Stack {
     /// Creates replica `number` of `service_name` as container `name` (not started), with the
     /// anonymous volumes `inherited` from the container it replaces; returns its id.
     pub(crate) fn create_container(&self, service_name: &str, number: u32, name: &str, inherited: &AnonymousVolumes) -> Result<String, StackError> {
-        self.create_from(service_name, &self.project.services[service_name], number, name, false, inherited)
+        self.create_from(service_name, &self.project.services[service_name], number, name, None, inherited)
     }
 
     /// Creates container `name` from `service` (the project's `service_name`, possibly adjusted
     /// for a one-off run), with the anonymous volumes `inherited` at their paths.
-    pub(crate) fn create_from(&self, service_name: &str, service: &Service, number: u32, name: &str, oneoff: bool, inherited: &AnonymousVolumes) -> Result<String, StackError> {
+    pub(crate) fn create_from(&self, service_name: &str, service: &Service, number: u32, name: &str, oneoff: Option<OneOff>, inherited: &AnonymousVolumes) -> Result<String, StackError> {
         let image_name = self.service_image(service_name, service);
         let image = self.runtime.images().resolve(&image_name)?;
         let (process, user) = process_for(service_name, service, image.config.config().as_ref(), &self.working_dir)
@@ -169,8 +170,9 @@ impl Stack {
         // Parents before what is mounted inside them, as Docker sorts mounts.
         request.mounts.sort_by_key(|m| m.target.components().count());
         let info = ProjectInfo { name: &self.project.name, working_dir: &self.working_dir.display().to_string(), config_files: &self.config_files };
-        request.labels = container_labels(&info, service_name, service, number, oneoff, &xcompose_loader::service_hash(service), &image.id);
+        request.labels = container_labels(&info, service_name, service, number, oneoff.is_some(), &xcompose_loader::service_hash(service), &image.id);
         merge_labels(&mut request.labels, &defaults);
+        request.stdin_once = service.stdin_open && oneoff.is_some_and(|o| o.stdin_once);
         Ok(self.runtime.create(request)?)
     }
 

@@ -43,6 +43,18 @@ pub struct RunOptions {
     /// `--use-aliases`: the container answers to the service's name and network aliases too,
     /// not only to its own name.
     pub use_aliases: bool,
+    /// `-i`/`--interactive`: its stdin is kept open (compose's default).
+    pub interactive: bool,
+    /// The caller will feed its stdin (`-i` without `-d`): it is closed once the caller has
+    /// sent everything, as compose's `StdinOnce`.
+    pub attach_stdin: bool,
+}
+
+/// What makes a container a one-off of `run`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OneOff {
+    /// Its stdin is closed once its first client has finished (Docker's `StdinOnce`).
+    pub stdin_once: bool,
 }
 
 impl Stack {
@@ -86,9 +98,11 @@ impl Stack {
             service.ports.clone_from(&opts.publish);
         }
         apply_overrides(&mut service, opts);
+        // As compose's run: `-i` keeps the one-off's stdin open, whatever the service says.
+        service.stdin_open = opts.interactive;
         let name = opts.name.clone().unwrap_or_else(|| oneoff_name(&self.project.name, service_name, &unique_suffix()));
         self.report("Container", &name, "Creating");
-        let id = self.create_from(service_name, &service, 1, &name, true, &Default::default())?;
+        let id = self.create_from(service_name, &service, 1, &name, Some(OneOff { stdin_once: opts.attach_stdin }), &Default::default())?;
         self.report("Container", &name, "Created");
         xcompose_fault::point("run.created");
         self.connect(&id, service_name, &service, opts.use_aliases)?;

@@ -1,6 +1,7 @@
 //! What keeps a container alive after `xcompose up -d` has exited: one small supervisor process
 //! per container (like conmon) that holds the container's output, records how it ends, restarts
-//! it by its policy and runs its healthcheck.
+//! it by its policy and runs its healthcheck, and
+//! feeds its stdin from the clients of a socket ([`stdin`]).
 //!
 //! This crate holds the supervisor's decisions and records, each testable on its own:
 //! [`log`] writes Docker's `json-file` log format with size rotation, [`restart`] decides whether
@@ -17,3 +18,4 @@ pub mod restart;
 pub mod run;
 pub mod shm;
 pub mod state;
+pub mod stdin;

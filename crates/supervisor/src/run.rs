@@ -20,6 +20,7 @@ use crate::health::{Health, HealthConfig, HealthStatus};
 use crate::log::{LogOptions, LogWriter, Stream};
 use crate::restart::{Backoff, RestartPolicy};
 use crate::state::{ContainerState, Status};
+use crate::stdin::{StdinConfig, StdinTarget};
 
 /// How to supervise one container.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -47,6 +48,9 @@ pub struct SupervisorConfig {
     /// `/dev/shm` and that of the containers joining its IPC namespace (`ipc: shareable`).
     #[serde(default)]
     pub shm_dir: Option<PathBuf>,
+    /// The socket its stdin is fed through (`stdin_open`), if any.
+    #[serde(default)]
+    pub stdin: Option<StdinConfig>,
 }
 
 /// Which namespace of another container a container joins.
@@ -99,6 +103,7 @@ pub struct Supervisor {
     state: Mutex<ContainerState>,
     stopping: AtomicBool,
     current_pid: Mutex<Option<u32>>,
+    stdin: StdinTarget,
 }
 
 type Result<T> = std::result::Result<T, String>;
@@ -108,7 +113,7 @@ impl Supervisor {
     pub fn new(config: SupervisorConfig, cgroup: Option<Cgroup>) -> Result<Arc<Self>> {
         let state = ContainerState::created();
         state.save(&config.state_path).map_err(|e| format!("writing {}: {e}", config.state_path.display()))?;
-        Ok(Arc::new(Self { config, cgroup, state: Mutex::new(state), stopping: AtomicBool::new(false), current_pid: Mutex::new(None) }))
+        Ok(Arc::new(Self { config, cgroup, state: Mutex::new(state), stopping: AtomicBool::new(false), current_pid: Mutex::new(None), stdin: StdinTarget::default() }))
     }
 
     /// The recorded state.
@@ -140,6 +145,9 @@ impl Supervisor {
                 .map_err(|e| format!("opening log {}: {e}", self.config.log_path.display()))?;
             Some(Arc::new(Mutex::new(writer.compressing(options.compress))))
         };
+        if let Some(stdin) = &self.config.stdin {
+            crate::stdin::serve(stdin, self.stdin.clone()).map_err(|e| format!("listening on {}: {e}", stdin.socket.display()))?;
+        }
         let mut backoff = Backoff::default();
         loop {
             let started = Instant::now();
@@ -175,7 +183,7 @@ impl Supervisor {
     /// whether its policy restarts it).
     fn run_once(self: &Arc<Self>, log: &Option<Arc<Mutex<LogWriter>>>) -> Result<i32> {
         let spec = self.spec_for_this_run()?;
-        let (pending, outputs, _stdin) = if spec.tty {
+        let (pending, outputs, stdin) = if spec.tty {
             // Its terminal, made in the container; all its output comes on the master, as stdout
             // (Docker's logs of a tty container), and the master keeps its input open.
             let (ours, theirs) = xcompose_container::console::console_socket()?;
@@ -183,7 +191,8 @@ impl Supervisor {
         } else {
             let (out_read, stdio_out) = pipe_pair()?;
             let (err_read, stdio_err) = pipe_pair()?;
-            // stdin_open: a pipe whose writing end is held, unwritten, until the container ends.
+            // stdin_open: a pipe whose writing end is held until the container ends, written by
+            // the clients of the stdin socket.
             let (stdin, held) = if spec.stdin_open { pipe_pair().map(|(r, w)| (Some(r), Some(w)))? } else { (None, None) };
             (spawn(&spec, Stdio { stdin, stdout: Some(stdio_out), stderr: Some(stdio_err) }).map_err(|e| e.to_string())?, Outputs::Pipes(out_read, err_read), held)
         };
@@ -195,10 +204,17 @@ impl Supervisor {
         let pumps = match outputs {
             Outputs::Pipes(out_read, err_read) => vec![pump(out_read, Stream::Stdout, log.clone()), pump(err_read, Stream::Stderr, log.clone())],
             Outputs::Terminal(socket) => match xcompose_container::console::receive_terminal(&socket)? {
-                Some(master) => vec![pump(master, Stream::Stdout, log.clone())],
+                Some(master) => {
+                    // What is typed into its terminal is written to the master.
+                    self.stdin.set(master.try_clone().map_err(|e| format!("duplicating the terminal: {e}"))?);
+                    vec![pump(master, Stream::Stdout, log.clone())]
+                }
                 None => Vec::new(),
             },
         };
+        if let Some(stdin) = stdin {
+            self.stdin.set(stdin);
+        }
         *self.current_pid.lock().expect("pid lock") = Some(running.pid);
         let started_at = Instant::now();
         self.update(|s| {
@@ -218,6 +234,7 @@ impl Supervisor {
         });
         let exit_code = running.wait().map_err(|e| e.to_string())?;
         done.store(true, Ordering::SeqCst);
+        self.stdin.clear();
         *self.current_pid.lock().expect("pid lock") = None;
         // The container ends with its main process, as with Docker: what it left running (in a
         // pid namespace it shares, or exec'd processes) is killed before its output is drained.

@@ -28,6 +28,7 @@ fn config(dir: &std::path::Path, script: &str) -> SupervisorConfig {
         events: None,
         shared_namespaces: Vec::new(),
         shm_dir: None,
+        stdin: None,
     }
 }
 

@@ -65,6 +65,9 @@ pub struct ConfigArgs {
     /// Don't check model consistency - warning: may produce invalid Compose output.
     #[arg(long)]
     pub no_consistency: bool,
+    /// Don't resolve file paths.
+    #[arg(long)]
+    pub no_path_resolution: bool,
     /// Save to file (default: stdout).
     #[arg(short, long)]
     pub output: Option<std::path::PathBuf>,
@@ -77,6 +80,7 @@ pub fn run(cli: &Cli, args: &ConfigArgs) -> Result<ExitCode> {
     opts.services = args.services.clone();
     opts.prune_unused = true;
     opts.skip_consistency = args.no_consistency;
+    opts.keep_relative_paths = args.no_path_resolution;
     // Compose hashes services with their env files unread (the hash names the files, not their content).
     opts.resolve_env_files = !args.no_interpolate && args.hash.is_none();
     if args.variables {

@@ -2,6 +2,7 @@
 
 pub mod attach;
 pub mod attach_cmd;
+pub mod detach_keys;
 pub mod build;
 pub mod config;
 pub mod config_vars;

@@ -70,8 +70,8 @@ pub struct RunArgs {
     /// Set environment variables from file.
     #[arg(long = "env-from-file")]
     pub env_from_file: Vec<PathBuf>,
-    /// Keep STDIN open even if not attached (accepted as compose's default; xcompose does not
-    /// pass its standard input to the container yet).
+    /// Keep STDIN open even if not attached; without -d, our standard input is the container's
+    /// (closed when ours ends).
     #[arg(short = 'i', long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "true|false")]
     pub interactive: bool,
     /// Don't print anything to STDOUT (no progress lines either).
@@ -106,6 +106,8 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<ExitCode> {
         cap_add: args.cap_add.clone(),
         cap_drop: args.cap_drop.clone(),
         use_aliases: args.use_aliases,
+        interactive: args.interactive,
+        attach_stdin: args.interactive && !args.detach,
     };
     let stack = super::project::open(cli, std::slice::from_ref(&args.service))?;
     let stack = if args.quiet { stack.with_progress(Box::new(|_, _, _| {})) } else { stack };
@@ -114,6 +116,9 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<ExitCode> {
     if args.detach {
         println!("{id}");
         return Ok(ExitCode::SUCCESS);
+    }
+    if opts.attach_stdin {
+        forward_stdin(&stack, &id);
     }
     let container = stack.containers()?.into_iter().find(|c| c.id == id).ok_or_else(|| anyhow::anyhow!("container {id} vanished"))?;
     let mut follower = Follower::new(vec![container], None, Style { split_streams: true, ..Style::default() });
@@ -133,4 +138,14 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<ExitCode> {
         stack.remove_oneoff(&id)?;
     }
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+}
+
+/// Passes our stdin on to the one-off's until ours ends, when the supervisor closes the
+/// container's (it is `stdin_once`). A container that has already exited needs no input: a
+/// failure to connect is then no error.
+fn forward_stdin(stack: &xcompose_stack::Stack, id: &str) {
+    let Ok(Some(mut connection)) = stack.runtime().attach_stdin(id) else { return };
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut connection);
+    });
 }

@@ -17,7 +17,31 @@ use xcompose_container::Stdio;
 /// A pty for one command, with the user's terminal set raw until it is dropped.
 pub struct Terminal {
     master: OwnedFd,
+    _raw: RawInput,
+}
+
+/// The user's terminal (on stdin) in raw mode, so keys go on as typed (control keys too), until
+/// dropped.
+pub struct RawInput {
     saved: Termios,
+}
+
+impl RawInput {
+    /// Sets the terminal on stdin raw.
+    pub fn enable() -> Result<Self> {
+        let stdin = std::io::stdin();
+        let saved = termios::tcgetattr(stdin.as_fd()).context("reading the terminal's settings")?;
+        let mut raw = saved.clone();
+        termios::cfmakeraw(&mut raw);
+        termios::tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw).context("setting the terminal raw")?;
+        Ok(Self { saved })
+    }
+}
+
+impl Drop for RawInput {
+    fn drop(&mut self) {
+        let _ = termios::tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, &self.saved);
+    }
 }
 
 impl Terminal {
@@ -41,12 +65,9 @@ impl Terminal {
         unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &size) };
         let slave_path = container_root.join(format!("dev/pts/{number}"));
         let slave = OwnedFd::from(open(&slave_path).with_context(|| format!("opening {}", slave_path.display()))?);
-        let saved = termios::tcgetattr(stdin.as_fd()).context("reading the terminal's settings")?;
-        let mut raw = saved.clone();
-        termios::cfmakeraw(&mut raw);
-        termios::tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw).context("setting the terminal raw")?;
+        let raw = RawInput::enable()?;
         let stdio = Stdio { stdin: Some(slave.try_clone()?), stdout: Some(slave.try_clone()?), stderr: Some(slave) };
-        Ok((Terminal { master: master.into(), saved }, stdio))
+        Ok((Terminal { master: master.into(), _raw: raw }, stdio))
     }
 
     /// Relays the user's input to the command and its output back until the command's side
@@ -73,12 +94,6 @@ impl Terminal {
             }
         }
         Ok(())
-    }
-}
-
-impl Drop for Terminal {
-    fn drop(&mut self) {
-        let _ = termios::tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, &self.saved);
     }
 }
 
