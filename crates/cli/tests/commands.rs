@@ -409,8 +409,9 @@ services:
     command: ["sh", "-c", "trap 'echo got-term; exit 3' TERM; while true; do sleep 0.05; done"]
 "#;
 
-/// Starts `attach` with `args`, gives it a second to attach, and returns the process.
-fn attach(sb: &Sandbox, dir: &Path, args: &[&str]) -> Result<std::process::Child> {
+/// Starts `attach` with `args` and `stdin` as its standard input, gives it a second to attach,
+/// and returns the process.
+fn attach(sb: &Sandbox, dir: &Path, args: &[&str], stdin: Stdio) -> Result<std::process::Child> {
     let child = sb
         .command(XCOMPOSE)
         .arg("--root")
@@ -419,6 +420,7 @@ fn attach(sb: &Sandbox, dir: &Path, args: &[&str]) -> Result<std::process::Child
         .arg(dir.join("compose.yaml"))
         .arg("attach")
         .args(args)
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()?;
@@ -431,14 +433,14 @@ fn attach_shows_new_output_and_exits_with_the_containers_code() -> Result<()> {
     let sb = sandbox_with_busybox()?;
     let dir = project(&sb, "at", ATTACH)?;
     xcompose(&sb, &dir, &["up", "-d"])?;
-    let attached = attach(&sb, &dir, &["talk"])?;
+    let attached = attach(&sb, &dir, &["talk"], Stdio::inherit())?;
     xcompose(&sb, &dir, &["exec", "-T", "talk", "touch", "/tmp/stop"])?;
     let out = attached.wait_with_output()?;
     assert_eq!(out.status.code(), Some(5));
     assert_eq!(String::from_utf8(out.stdout)?, "out-line\n", "only what came after attaching, stderr apart");
     assert_eq!(String::from_utf8(out.stderr)?, "err-line\n");
     // A signal to attach goes to the container (--sig-proxy).
-    let attached = attach(&sb, &dir, &["trapper"])?;
+    let attached = attach(&sb, &dir, &["trapper"], Stdio::inherit())?;
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(attached.id() as i32), nix::sys::signal::Signal::SIGTERM)?;
     let out = attached.wait_with_output()?;
     assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
@@ -463,24 +465,6 @@ services:
     command: ["cat"]
 "#;
 
-/// Starts `attach` with `args` and its stdin piped, gives it a second to attach.
-fn attach_with_input(sb: &Sandbox, dir: &Path, args: &[&str]) -> Result<std::process::Child> {
-    let child = sb
-        .command(XCOMPOSE)
-        .arg("--root")
-        .arg(sb.root())
-        .arg("-f")
-        .arg(dir.join("compose.yaml"))
-        .arg("attach")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    std::thread::sleep(std::time::Duration::from_secs(1));
-    Ok(child)
-}
-
 /// Waits until the logs of `service` contain `text`.
 fn wait_for_log(sb: &Sandbox, dir: &Path, service: &str, text: &str) -> Result<String> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -502,14 +486,14 @@ fn attach_feeds_stdin_and_detaches_on_the_sequence() -> Result<()> {
     let sb = sandbox_with_busybox()?;
     let dir = project(&sb, "stdin", STDIN)?;
     xcompose(&sb, &dir, &["up", "-d"])?;
-    let mut first = attach_with_input(&sb, &dir, &["lines"])?;
+    let mut first = attach(&sb, &dir, &["lines"], Stdio::piped())?;
     first.stdin.take().unwrap().write_all(b"first-line\n")?;
     assert_eq!(wait_for_log(&sb, &dir, "lines", "first-line")?, "first-line\n");
     first.kill()?;
     first.wait()?;
-    let mut quiet = attach_with_input(&sb, &dir, &["--no-stdin", "lines"])?;
+    let mut quiet = attach(&sb, &dir, &["--no-stdin", "lines"], Stdio::piped())?;
     quiet.stdin.take().unwrap().write_all(b"not-sent\n")?;
-    let mut second = attach_with_input(&sb, &dir, &["lines"])?;
+    let mut second = attach(&sb, &dir, &["lines"], Stdio::piped())?;
     second.stdin.take().unwrap().write_all(b"second-line\n")?;
     assert_eq!(wait_for_log(&sb, &dir, "lines", "second-line")?, "first-line\nsecond-line\n", "stdin stayed open; --no-stdin sent nothing");
     for mut child in [quiet, second] {
@@ -517,7 +501,7 @@ fn attach_feeds_stdin_and_detaches_on_the_sequence() -> Result<()> {
         child.wait()?;
     }
 
-    let mut term = attach_with_input(&sb, &dir, &["term"])?;
+    let mut term = attach(&sb, &dir, &["term"], Stdio::piped())?;
     let mut input = term.stdin.take().unwrap();
     input.write_all(b"typed\n")?;
     wait_for_log(&sb, &dir, "term", "typed")?;
@@ -525,7 +509,7 @@ fn attach_feeds_stdin_and_detaches_on_the_sequence() -> Result<()> {
     let out = term.wait_with_output()?;
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8(out.stderr)?, "read escape sequence\n");
-    let mut custom = attach_with_input(&sb, &dir, &["--detach-keys", "ctrl-x,q", "term"])?;
+    let mut custom = attach(&sb, &dir, &["--detach-keys", "ctrl-x,q", "term"], Stdio::piped())?;
     custom.stdin.take().unwrap().write_all(b"\x10\x11still-attached\n\x18q")?;
     let out = custom.wait_with_output()?;
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));

@@ -21,9 +21,9 @@
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::AsRawFd;
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
-use std::process::ExitStatus;
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::fcntl::{Flock, FlockArg};
@@ -35,6 +35,13 @@ const HEALTHY_RUN: Duration = Duration::from_secs(1);
 
 /// The longest pause before starting again a helper that keeps dying.
 pub const MAX_PAUSE: Duration = Duration::from_secs(2);
+
+/// Starts a keeper, `exe SUBCOMMAND CONFIG`, as a process of its own: no stdin or stdout, its
+/// errors to `stderr`, in its own process group so that Ctrl+C on the command that started it
+/// does not reach it. The caller waits for its helper to run, then lets the keeper go.
+pub fn start(exe: &Path, subcommand: &str, config: &Path, stderr: File) -> std::io::Result<Child> {
+    Command::new(exe).arg(subcommand).arg(config).stdin(Stdio::null()).stdout(Stdio::null()).stderr(stderr).process_group(0).spawn()
+}
 
 /// Whether a keeper holds the lock file at `lock_path`.
 pub fn alive(lock_path: &Path) -> bool {

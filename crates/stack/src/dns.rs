@@ -7,9 +7,8 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::net::{IpAddr, SocketAddr};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use nix::fcntl::{Flock, FlockArg};
@@ -146,16 +145,7 @@ impl Resolver {
         DaemonConfig { clients: self.clients_dir(), resolv_conf: "/etc/resolv.conf".into() }.save(&config_path).map_err(StackError::network)?;
         let err_path = self.dir.join("dns.err");
         let err = fs::File::create(&err_path).map_err(StackError::io(&err_path))?;
-        let mut child = Command::new(&self.exe)
-            .arg("__dns")
-            .arg(&config_path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(err)
-            // Its own process group: Ctrl+C on the command that started it must not reach it.
-            .process_group(0)
-            .spawn()
-            .map_err(StackError::io(&self.exe))?;
+        let mut child = xcompose_keeper::start(&self.exe, "__dns", &config_path, err).map_err(StackError::io(&self.exe))?;
         let started = self.wait_running(Some((&mut child, &err_path)));
         // It outlives this command; meanwhile it must not become a zombie of ours.
         std::thread::spawn(move || child.wait());

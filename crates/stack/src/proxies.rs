@@ -6,9 +6,7 @@
 //! and stopped when they are unpublished.
 
 use std::fs;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
@@ -49,16 +47,7 @@ impl Proxies {
         ProxyConfig { forwards }.save(&config).map_err(StackError::Network)?;
         let err_path = error_file(&config);
         let err = fs::File::create(&err_path).map_err(StackError::io(&err_path))?;
-        let mut keeper = Command::new(&self.exe)
-            .arg("__proxy")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(err)
-            // Its own process group: Ctrl+C on the command that started it must not reach it.
-            .process_group(0)
-            .spawn()
-            .map_err(StackError::io(&self.exe))?;
+        let mut keeper = xcompose_keeper::start(&self.exe, "__proxy", &config, err).map_err(StackError::io(&self.exe))?;
         let deadline = Instant::now() + WAIT;
         while running(&config).is_none() {
             if let Ok(Some(status)) = keeper.try_wait() {
