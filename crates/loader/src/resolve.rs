@@ -48,11 +48,6 @@ pub fn resolve_paths(doc: &mut Value, base: &Path, env: &IndexMap<String, String
             resolve_service_paths(service, base, env);
         }
     }
-    if let Some(Value::Object(volumes)) = doc.get_mut("volumes") {
-        for volume in volumes.values_mut() {
-            resolve_bind_device(volume, base, env);
-        }
-    }
     for kind in ["secrets", "configs"] {
         if let Some(Value::Object(items)) = doc.get_mut(kind) {
             for item in items.values_mut() {
@@ -60,20 +55,6 @@ pub fn resolve_paths(doc: &mut Value, base: &Path, env: &IndexMap<String, String
                     fix(f, base, env);
                 }
             }
-        }
-    }
-}
-
-/// A local volume's bind device (`driver_opts: {o: bind, device: ./dir}`) made absolute, as
-/// compose-go does (`o` exactly `bind`, any other driver left alone).
-fn resolve_bind_device(volume: &mut Value, base: &Path, env: &IndexMap<String, String>) {
-    if volume.get("driver").is_some_and(|d| !d.is_null() && d.as_str() != Some("local")) {
-        return;
-    }
-    let Some(Value::Object(opts)) = volume.get_mut("driver_opts") else { return };
-    if opts.get("o").and_then(Value::as_str) == Some("bind") {
-        if let Some(device) = opts.get_mut("device") {
-            fix(device, base, env);
         }
     }
 }
@@ -181,19 +162,5 @@ mod tests {
         assert_eq!(absolutize("\\\\server\\share", base, &env), "\\\\server\\share");
         assert_eq!(absolutize("C:relative", base, &env), "/project/C:relative");
         assert_eq!(absolutize("./relative", base, &env), "/project/relative");
-    }
-
-    #[test]
-    fn a_local_bind_device_is_made_absolute_and_nothing_else() {
-        let env = IndexMap::new();
-        let mut doc = serde_json::json!({"volumes": {
-            "bind": {"driver_opts": {"type": "none", "o": "bind", "device": "./data"}},
-            "tmp": {"driver_opts": {"type": "tmpfs", "o": "size=1m", "device": "tmpfs"}},
-            "other": {"driver": "nfs", "driver_opts": {"o": "bind", "device": "./x"}}
-        }});
-        resolve_paths(&mut doc, Path::new("/project"), &env);
-        assert_eq!(doc["volumes"]["bind"]["driver_opts"]["device"], "/project/data");
-        assert_eq!(doc["volumes"]["tmp"]["driver_opts"]["device"], "tmpfs");
-        assert_eq!(doc["volumes"]["other"]["driver_opts"]["device"], "./x");
     }
 }

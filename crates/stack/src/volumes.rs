@@ -30,7 +30,7 @@ impl Stack {
                 .map_err(|_| StackError::Invalid(format!("external volume \"{}\" not found: create it with `xcompose volume create {}`", volume.name, volume.name)));
         }
         let labels = self.resource_labels(labels::VOLUME, key, &volume.labels);
-        self.volumes.create(&volume.name, labels, volume.driver_opts.clone()).map_err(volume_error)
+        self.volumes.create(&volume.name, labels, local_driver_opts(&volume.driver_opts, &self.working_dir)).map_err(volume_error)
     }
 
     /// Whether project volume `key` exists.
@@ -233,6 +233,19 @@ fn volume_subpath(name: &str, mountpoint: &Path, subpath: &str) -> Result<PathBu
     Ok(path)
 }
 
+/// A local volume's `driver_opts` as its mount needs them: a bind device (`o: bind`) relative
+/// to the project directory made absolute. `config` keeps it as written, as compose v2.40.3
+/// prints it (tests/conformance/newer-keys); the mount resolves it against the project.
+fn local_driver_opts(opts: &BTreeMap<String, String>, project_dir: &Path) -> BTreeMap<String, String> {
+    let mut opts = opts.clone();
+    if opts.get("o").map(String::as_str) == Some("bind") {
+        if let Some(device) = opts.get_mut("device").filter(|d| Path::new(d.as_str()).is_relative()) {
+            *device = project_dir.join(&device).to_string_lossy().into_owned();
+        }
+    }
+    opts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,5 +255,14 @@ mod tests {
         assert_eq!(clean("/data/"), PathBuf::from("/data"));
         assert_eq!(clean("/var/./lib/../lib/db"), PathBuf::from("/var/lib/db"));
         assert_eq!(clean("data"), PathBuf::from("/data"));
+    }
+
+    #[test]
+    fn a_relative_bind_device_is_taken_from_the_project_directory() {
+        let opts = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>();
+        let project = Path::new("/project");
+        assert_eq!(local_driver_opts(&opts(&[("type", "none"), ("o", "bind"), ("device", "./data")]), project)["device"], "/project/./data");
+        assert_eq!(local_driver_opts(&opts(&[("type", "none"), ("o", "bind"), ("device", "/abs")]), project)["device"], "/abs");
+        assert_eq!(local_driver_opts(&opts(&[("type", "tmpfs"), ("o", "size=1m"), ("device", "tmpfs")]), project)["device"], "tmpfs");
     }
 }
