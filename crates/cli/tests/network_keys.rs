@@ -484,8 +484,9 @@ fn volume_driver_opts_mount_a_tmpfs_while_used_and_bind_a_relative_device() -> R
     assert!(mounted()?, "the tmpfs is not on {}", data.display());
     // The bind device, given relative to the project directory.
     assert_eq!(xcompose(&sb, &dir, &["exec", "-T", "s", "cat", "/shared/hello"])?.trim(), "from the host");
+    // `config` prints it as written, as compose v2.40.3 does.
     let config = xcompose(&sb, &dir, &["config"])?;
-    assert!(config.contains(&format!("device: {}", dir.join("data").display())), "{config}");
+    assert!(config.contains("device: ./data"), "{config}");
     // No container left: unmounted, the volume kept; used again: mounted again.
     xcompose(&sb, &dir, &["down"])?;
     assert!(!mounted()?, "still mounted after down");
