@@ -93,10 +93,10 @@ build_command() {
 measure() {
   local start end cmd
   build_command "$1"
-  start=$(date +%s%N)
+  start=${EPOCHREALTIME/./}
   "${cmd[@]}" >"$work/out" 2>&1 || { echo "failed: ${cmd[*]}" >&2; tail -20 "$work/out" >&2; exit 1; }
-  end=$(date +%s%N)
-  ms=$(((end - start) / 1000000))
+  end=${EPOCHREALTIME/./}
+  ms=$(((end - start) / 1000))
 }
 
 declare -A samples

@@ -82,10 +82,10 @@ pull_command() {
 measure() {
   local start end cmd
   pull_command "$1"
-  start=$(date +%s%N)
+  start=${EPOCHREALTIME/./}
   /usr/bin/time -f %M -o "$work/rss" "${cmd[@]}" >/dev/null 2>"$work/stderr" || { echo "failed: ${cmd[*]}" >&2; cat "$work/stderr" >&2; exit 1; }
-  end=$(date +%s%N)
-  ms=$(((end - start) / 1000000))
+  end=${EPOCHREALTIME/./}
+  ms=$(((end - start) / 1000))
   kb=$(tail -1 "$work/rss")
 }
 

@@ -65,10 +65,10 @@ run_podman() { podman-compose -f "$stack" -p bench "$@"; }
 # Milliseconds one command takes; its output is discarded, a failure aborts the benchmark.
 time_ms() {
   local start end
-  start=$(date +%s%N)
+  start=${EPOCHREALTIME/./}
   "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }
-  end=$(date +%s%N)
-  echo $(((end - start) / 1000000))
+  end=${EPOCHREALTIME/./}
+  echo $(((end - start) / 1000))
 }
 
 declare -A samples
