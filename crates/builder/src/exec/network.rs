@@ -20,16 +20,24 @@ use xcompose_network::firewall::{self, NetworkRules};
 use xcompose_network::ipam::{Ipam, IpamError, Subnet, SubnetRequest};
 use xcompose_network::link::{self, Attachment, InterfaceSettings, Netns};
 
-/// The build network's id in IPAM, from a text no compose network name can be (names have no
-/// spaces), so that it never shares a compose network's id, bridge or subnet.
-fn network_id() -> String {
-    hex::encode(Sha256::digest(b"xcompose build network"))
+/// The build network's id in IPAM for state root `root`, from a text no compose network name can
+/// be (names have no spaces), so that it never shares a compose network's id, bridge or subnet;
+/// and from the state root (its canonical path), so that two state roots on one machine never
+/// share a bridge: one's `builder prune` must not delete the other's, nor its subnet be added to
+/// the other's bridge.
+fn network_id(root: &Path) -> String {
+    let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    let mut hasher = Sha256::new();
+    hasher.update(b"xcompose build network\0");
+    hasher.update(root.as_os_str().as_encoded_bytes());
+    hex::encode(hasher.finalize())
 }
 
-/// The build network's bridge (`xc-` and 12 hex digits, as compose networks' bridges: the
-/// firewall isolates it from them as Docker isolates its default bridge from user networks).
-pub fn bridge() -> String {
-    link::bridge_name(&network_id()).expect("the id is hex")
+/// The build network's bridge of state root `root` (`xc-` and 12 hex digits, as compose
+/// networks' bridges: the firewall isolates it from them as Docker isolates its default bridge
+/// from user networks).
+fn bridge(root: &Path) -> String {
+    link::bridge_name(&network_id(root)).expect("the id is hex")
 }
 
 /// The IPAM of state root `root` (shared with compose networks).
@@ -41,6 +49,7 @@ fn ipam(root: &Path) -> Result<Ipam, String> {
 #[derive(Debug, Clone)]
 pub struct BuildNetwork {
     ipam: Ipam,
+    id: String,
     subnet: Subnet,
 }
 
@@ -50,8 +59,8 @@ fn endpoint_id(owner: &str) -> String {
     hex::encode(Sha256::digest(format!("build/{owner}").as_bytes()))
 }
 
-fn rules(subnet: &Subnet) -> NetworkRules {
-    NetworkRules { bridge: bridge(), subnet: subnet.subnet, subnet6: None, internal: false, masquerade: true, icc: true }
+fn rules(root: &Path, subnet: &Subnet) -> NetworkRules {
+    NetworkRules { bridge: bridge(root), subnet: subnet.subnet, subnet6: None, internal: false, masquerade: true, icc: true }
 }
 
 impl BuildNetwork {
@@ -59,22 +68,22 @@ impl BuildNetwork {
     /// and its NAT and filter rules (made again if a reboot removed them).
     pub fn ensure(root: &Path) -> Result<Self, String> {
         let ipam = ipam(root)?;
-        let id = network_id();
+        let id = network_id(root);
         let subnet = ipam.create_network(&id, &SubnetRequest::default()).map_err(|e| format!("build network: {e}"))?;
         // A second try: another build may have made the bridge between the first one's look
         // and its request.
         link::ensure_bridge(&id, subnet.gateway_net(), None)
             .or_else(|_| link::ensure_bridge(&id, subnet.gateway_net(), None))
             .map_err(|e| format!("build network bridge: {e}"))?;
-        firewall::add_network(&rules(&subnet)).map_err(|e| format!("build network rules: {e}"))?;
-        Ok(Self { ipam, subnet })
+        firewall::add_network(&rules(root, &subnet)).map_err(|e| format!("build network rules: {e}"))?;
+        Ok(Self { ipam, id, subnet })
     }
 
     /// Attaches the pinned namespace `netns` of the RUN step `owner`: an address of the build
     /// subnet on its `eth0`, the default route through the bridge. The address.
     pub fn attach(&self, owner: &str, netns: &Path) -> Result<Ipv4Addr, String> {
-        let id = network_id();
-        let address = self.ipam.allocate(&id, owner, None).map_err(|e| format!("build network: {e}"))?;
+        let id = &self.id;
+        let address = self.ipam.allocate(id, owner, None).map_err(|e| format!("build network: {e}"))?;
         let attachment = Attachment {
             network_id: id.clone(),
             endpoint_id: endpoint_id(owner),
@@ -86,7 +95,7 @@ impl BuildNetwork {
             settings: InterfaceSettings::default(),
         };
         if let Err(e) = link::attach(&attachment) {
-            let _ = self.ipam.release_owner(&id, owner);
+            let _ = self.ipam.release_owner(id, owner);
             return Err(format!("attaching the RUN step to the build network: {e}"));
         }
         Ok(address.addr())
@@ -121,14 +130,14 @@ impl OnDemand {
 /// deleted and its address freed; nothing to do for what is already gone.
 pub fn detach(root: &Path, owner: &str) -> Result<(), String> {
     link::detach(&endpoint_id(owner)).map_err(|e| format!("detaching a RUN step from the build network: {e}"))?;
-    ipam(root)?.release_owner(&network_id(), owner).map_err(|e| format!("build network: {e}"))
+    ipam(root)?.release_owner(&network_id(root), owner).map_err(|e| format!("build network: {e}"))
 }
 
 /// Removes the build network of state root `root` (`builder prune`): its rules, its bridge and
 /// its subnet. `false`, and nothing removed, while a RUN step holds an address on it.
 pub fn remove(root: &Path) -> Result<bool, String> {
     let ipam = ipam(root)?;
-    let id = network_id();
+    let id = network_id(root);
     let subnet = match ipam.subnet(&id) {
         Ok(subnet) => subnet,
         Err(IpamError::UnknownNetwork(_)) => return Ok(true),
@@ -139,7 +148,7 @@ pub fn remove(root: &Path) -> Result<bool, String> {
         Err(IpamError::NetworkInUse { .. }) => return Ok(false),
         Err(e) => return Err(format!("build network: {e}")),
     }
-    firewall::remove_network(&rules(&subnet)).map_err(|e| format!("build network rules: {e}"))?;
+    firewall::remove_network(&rules(root, &subnet)).map_err(|e| format!("build network rules: {e}"))?;
     link::delete_bridge(&id).map_err(|e| format!("build network bridge: {e}"))?;
     Ok(true)
 }
@@ -201,8 +210,10 @@ mod tests {
 
     #[test]
     fn the_bridge_is_a_compose_style_bridge_of_its_own() {
-        assert!(bridge().starts_with("xc-") && bridge().len() == 15, "{}", bridge());
-        assert_ne!(network_id(), hex::encode(Sha256::digest(b"xcompose-build")));
+        let root = Path::new("/var/lib/xcompose");
+        assert!(bridge(root).starts_with("xc-") && bridge(root).len() == 15, "{}", bridge(root));
+        assert_ne!(network_id(root), hex::encode(Sha256::digest(b"xcompose-build")));
+        assert_ne!(bridge(root), bridge(Path::new("/srv/other-root")), "two state roots share no bridge");
         assert_ne!(endpoint_id("1-a"), endpoint_id("1-b"));
     }
 }
