@@ -11,45 +11,60 @@ use serde_json::Value;
 pub struct Duration(pub i64);
 
 impl Duration {
-    /// Parses Go duration syntax (`1h2m3.5s`, `300ms`, `10us`); a bare integer is nanoseconds.
+    /// Parses Go duration syntax (`1h2m3.5s`, `300ms`, `10us`, and compose-go's `d`); a bare
+    /// integer is nanoseconds.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let invalid = || format!("time: invalid duration {text:?}");
-        if let Ok(n) = text.parse::<i64>() {
-            return Ok(Self(n));
+        match text.parse::<i64>() {
+            Ok(n) => Ok(Self(n)),
+            Err(_) => parse_go_duration(text, true).map(Self),
         }
-        let (neg, mut rest) = match text.strip_prefix('-') {
-            Some(r) => (true, r),
-            None => (false, text.strip_prefix('+').unwrap_or(text)),
-        };
-        if rest.is_empty() {
+    }
+}
+
+/// Go's `time.ParseDuration` (`1m30s`, `1.5s`, `300ms`, `2h`; `0` alone needs no unit) to
+/// nanoseconds, with Go's error words (`time: invalid duration "x"`); `with_days` also takes
+/// compose-go's `d` unit. Docker's builder reads HEALTHCHECK's options with it (no days).
+pub fn parse_go_duration(text: &str, with_days: bool) -> Result<i64, String> {
+    let invalid = || format!("time: invalid duration {text:?}");
+    let (negative, mut rest) = match text.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    if rest == "0" {
+        return Ok(0);
+    }
+    if rest.is_empty() {
+        return Err(invalid());
+    }
+    let mut total: f64 = 0.0;
+    while !rest.is_empty() {
+        let number_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let number = &rest[..number_len];
+        if number.is_empty() || number == "." {
             return Err(invalid());
         }
-        let mut total: f64 = 0.0;
-        while !rest.is_empty() {
-            let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(|| format!("time: missing unit in duration {text:?}"))?;
-            if num_len == 0 {
-                return Err(invalid());
-            }
-            let number: f64 = rest[..num_len].parse().map_err(|_| invalid())?;
-            rest = &rest[num_len..];
-            let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-            let scale = match &rest[..unit_len] {
-                "ns" => 1.0,
-                "us" | "µs" | "μs" => 1e3,
-                "ms" => 1e6,
-                "s" => 1e9,
-                "m" => 60e9,
-                "h" => 3600e9,
-                "d" => 86400e9,
-                "" => return Err(format!("time: missing unit in duration {text:?}")),
-                u => return Err(format!("time: unknown unit {u:?} in duration {text:?}")),
-            };
-            total += number * scale;
-            rest = &rest[unit_len..];
-        }
-        let nanos = total.round() as i64;
-        Ok(Self(if neg { -nanos } else { nanos }))
+        let value: f64 = number.parse().map_err(|_| invalid())?;
+        rest = &rest[number_len..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1.0,
+            "us" | "µs" | "μs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            "d" if with_days => 86400e9,
+            "" => return Err(format!("time: missing unit in duration {text:?}")),
+            unit => return Err(format!("time: unknown unit {unit:?} in duration {text:?}")),
+        };
+        rest = &rest[unit_len..];
+        total += value * scale;
     }
+    if total > i64::MAX as f64 {
+        return Err(invalid());
+    }
+    let nanos = total.round() as i64;
+    Ok(if negative { -nanos } else { nanos })
 }
 
 impl fmt::Display for Duration {
@@ -224,6 +239,25 @@ impl<'de> Deserialize<'de> for FileMode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn go_durations_read_as_go_reads_them() {
+        let parse = |text| parse_go_duration(text, false);
+        assert_eq!(parse("30s"), Ok(30_000_000_000));
+        assert_eq!(parse("1m30s"), Ok(90_000_000_000));
+        assert_eq!(parse("1.5s"), Ok(1_500_000_000));
+        assert_eq!(parse("300ms"), Ok(300_000_000));
+        assert_eq!(parse("2h45m"), Ok(9_900_000_000_000));
+        assert_eq!(parse("10us"), Ok(10_000));
+        assert_eq!(parse("-1s"), Ok(-1_000_000_000));
+        assert_eq!(parse("0"), Ok(0));
+        assert_eq!(parse("10").unwrap_err(), "time: missing unit in duration \"10\"");
+        assert_eq!(parse("5x").unwrap_err(), "time: unknown unit \"x\" in duration \"5x\"");
+        assert_eq!(parse("abc").unwrap_err(), "time: invalid duration \"abc\"");
+        assert_eq!(parse("").unwrap_err(), "time: invalid duration \"\"");
+        assert_eq!(parse("1d").unwrap_err(), "time: unknown unit \"d\" in duration \"1d\"", "days are compose-go's, not Go's");
+        assert_eq!(parse_go_duration("1d", true), Ok(86_400_000_000_000));
+    }
 
     #[test]
     fn durations_print_like_go() {

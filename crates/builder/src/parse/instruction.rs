@@ -1,7 +1,8 @@
 //! One logical line to an instruction, with BuildKit's argument rules and error words
 //! (moby/buildkit `frontend/dockerfile/parser` dispatch table and `instructions/parse.go`).
 
-use super::duration::parse_go_duration;
+use xcompose_loader::units::parse_go_duration;
+
 use super::flags::{FlagKind, Flags};
 use super::heredoc;
 use super::suggest;
@@ -282,7 +283,7 @@ fn healthcheck(args: &str, flag_words: &[String]) -> Result<Healthcheck, String>
     };
     let duration = |name: &str| -> Result<Option<i64>, String> {
         let Some(text) = flags.string(name).filter(|t| !t.is_empty()) else { return Ok(None) };
-        match parse_go_duration(&text)? {
+        match parse_go_duration(&text, false)? {
             0 => Ok(None),
             n if n < 0 => Err(format!("Interval {name:?} cannot be negative")),
             n if n < 1_000_000 => Err(format!("Interval {name:?} cannot be less than 1ms")),

@@ -6,7 +6,6 @@
 //! file name), and does not check flags; BuildKit's words and semantics are needed here.
 
 mod directives;
-mod duration;
 mod flags;
 mod heredoc;
 mod instruction;
