@@ -158,6 +158,11 @@ fn network_settings_that_cannot_work_are_refused_before_anything_is_made() -> Re
             "services:\n  web:\n    image: busybox:latest\n    networks:\n      default:\n        interface_name: a-name-far-too-long\n",
             "network default: invalid interface_name \"a-name-far-too-long\": at most 15 characters",
         ),
+        (
+            // dockerd sets a volume's `size` only as an XFS project quota; there is none here.
+            "services:\n  web:\n    image: busybox:latest\n    volumes: [\"plain:/plain\", \"sized:/sized\"]\nvolumes:\n  plain: {}\n  sized:\n    driver_opts: {size: 10G}\n",
+            "create bad9_sized: quota size requested but no quota support",
+        ),
     ];
     for (i, (stack, message)) in cases.iter().enumerate() {
         let dir = project(&sb, &format!("bad{i}"), stack)?;
@@ -165,6 +170,7 @@ fn network_settings_that_cannot_work_are_refused_before_anything_is_made() -> Re
         assert!(err.contains(message) && err.lines().count() == 1, "case {i}: {err}");
         assert_eq!(xcompose(&sb, &dir, &["ps", "-a", "-q"])?.trim(), "", "case {i}: a container was made");
         assert!(!sb.run_ok("ip", &["-o", "link"])?.contains("xc-"), "case {i}: a bridge was made");
+        assert_eq!(xcompose(&sb, &dir, &["volumes", "-q"])?.trim(), "", "case {i}: a volume was made");
     }
     Ok(())
 }

@@ -134,7 +134,8 @@ impl Stack {
     }
 
     /// Fails, before anything is made, when the project sets a key xcompose does not honour or
-    /// networking settings that cannot work together, or a secret or config has nothing to read.
+    /// networking settings that cannot work together, a volume to create has driver options its
+    /// creation would refuse, or a secret or config has nothing to read.
     fn refuse_unsupported(&self) -> Result<(), StackError> {
         let files: Vec<PathBuf> = self.config_files.iter().map(PathBuf::from).collect();
         support::refuse_unsupported(&self.project, &files, &self.working_dir)?;
@@ -144,6 +145,7 @@ impl Stack {
                 .and_then(|_| userns::check(service, self.runtime.remap().is_some()))
                 .map_err(|message| StackError::Service { service: name.clone(), message })?;
         }
+        self.check_volume_options()?;
         secrets::check_sources(&self.project)
     }
 

@@ -33,6 +33,15 @@ impl Stack {
         self.volumes.create(&volume.name, labels, local_driver_opts(&volume.driver_opts, &self.working_dir)).map_err(volume_error)
     }
 
+    /// Fails, before anything is made, on the driver options of a project volume still to be
+    /// created that its creation would refuse (such as `size`), naming the volume.
+    pub(crate) fn check_volume_options(&self) -> Result<(), StackError> {
+        for volume in self.project.volumes.values().filter(|v| !v.external && self.volumes.get(&v.name).is_err()) {
+            xcompose_volumes::check_options(&volume.name, &local_driver_opts(&volume.driver_opts, &self.working_dir)).map_err(volume_error)?;
+        }
+        Ok(())
+    }
+
     /// Whether project volume `key` exists.
     pub(crate) fn volume_exists(&self, key: &str) -> bool {
         self.project.volumes.get(key).is_some_and(|v| self.volumes.get(&v.name).is_ok())

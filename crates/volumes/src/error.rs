@@ -40,6 +40,20 @@ pub enum VolumeError {
         /// What was asked for.
         what: String,
     },
+    /// A `size` option above zero: a project quota, which needs quota support.
+    #[error("create {name}: quota size requested but no quota support: xcompose sets no filesystem quotas; remove the size option (a tmpfs volume takes o: size=...)")]
+    NoQuotaSupport {
+        /// The volume.
+        name: String,
+    },
+    /// A `size` option that is not a size.
+    #[error("create {name}: {reason}")]
+    InvalidSize {
+        /// The volume.
+        name: String,
+        /// Why, as go-units words it.
+        reason: String,
+    },
     /// A bind volume's device is missing or not a directory.
     #[error("create {name}: bind device {device}: {reason}; create the directory first or fix `device`")]
     BadDevice {

@@ -22,5 +22,6 @@ mod usage;
 
 pub use error::VolumeError;
 pub use name::{random_name, validate_name};
+pub use options::check as check_options;
 pub use record::Volume;
 pub use store::{Pruned, VolumeStore, ANONYMOUS_LABEL};

@@ -5,12 +5,15 @@
 //! tmpfs, `type=ext4,device=/dev/sdb1` that filesystem. `o` holds mount flags (`ro`, `nosuid`,
 //! ...) and filesystem options (`size=64m,uid=1000`), told apart as moby's `mount.Mount` does.
 //! The bind form, `type=none,o=bind,device=/dir`, needs no mount: the volume's content is that
-//! directory. `size` (an XFS quota) is refused.
+//! directory. `size` asks for a project quota, which dockerd sets only on XFS with project
+//! quotas and refuses elsewhere ("quota size requested but no quota support"); xcompose sets no
+//! quotas, so a size above zero is refused with dockerd's reason wherever it is asked for.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use nix::mount::MsFlags;
+use xcompose_loader::units::Bytes;
 
 use crate::error::{Result, VolumeError};
 
@@ -65,6 +68,12 @@ pub(crate) struct MountOptions {
     pub data: String,
 }
 
+/// Checks the local driver's options `opts` of volume `name` as creating it would, without
+/// creating anything: the error is the one [`crate::VolumeStore::create`] would give.
+pub fn check(name: &str, opts: &BTreeMap<String, String>) -> Result<()> {
+    local(name, opts).map(|_| ())
+}
+
 /// Checks a volume's driver options and tells what they make of it.
 pub(crate) fn local(name: &str, opts: &BTreeMap<String, String>) -> Result<Local> {
     if let Some(option) = opts.keys().find(|k| !KNOWN.contains(&k.as_str())) {
@@ -78,8 +87,12 @@ pub(crate) fn local(name: &str, opts: &BTreeMap<String, String>) -> Result<Local
         }
     }
     let unsupported = |what: String| VolumeError::Unsupported { name: name.to_string(), what };
-    if opts.contains_key("size") {
-        return Err(unsupported("size (an XFS quota)".into()));
+    if let Some(size) = opts.get("size") {
+        // dockerd reads the size as go-units' RAMInBytes does and ignores a zero one.
+        let bytes = Bytes::parse(size).map_err(|reason| VolumeError::InvalidSize { name: name.to_string(), reason })?;
+        if bytes.0 > 0 {
+            return Err(VolumeError::NoQuotaSupport { name: name.to_string() });
+        }
     }
     let (Some(kind), Some(device)) = (opts.get("type"), opts.get("device")) else { return Ok(Local::Plain) };
     let o: Vec<&str> = opts.get("o").map(String::as_str).unwrap_or("").split(',').filter(|f| !f.is_empty()).collect();
@@ -165,7 +178,9 @@ mod tests {
         assert!(matches!(err(&[("type", "none"), ("device", "/tmp")]), VolumeError::Unsupported { .. }));
         assert!(matches!(err(&[("type", "none"), ("o", "bind,ro"), ("device", "/tmp")]), VolumeError::Unsupported { .. }));
         assert!(matches!(err(&[("type", "ext4"), ("o", "bind"), ("device", "/tmp")]), VolumeError::Unsupported { .. }));
-        assert!(matches!(err(&[("size", "10G")]), VolumeError::Unsupported { .. }));
+        assert_eq!(err(&[("size", "10G")]).to_string(), "create v1: quota size requested but no quota support: xcompose sets no filesystem quotas; remove the size option (a tmpfs volume takes o: size=...)");
+        assert_eq!(err(&[("size", "ten")]).to_string(), "create v1: invalid size: 'ten'");
+        assert_eq!(local("v1", &opts(&[("size", "0")])).unwrap(), Local::Plain);
         let missing = err(&[("type", "none"), ("o", "bind"), ("device", "/nonexistent/xcompose-volume-device")]);
         assert!(matches!(missing, VolumeError::BadDevice { .. }), "{missing}");
         assert!(missing.to_string().contains("No such file or directory"), "{missing}");
