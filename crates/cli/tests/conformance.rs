@@ -248,7 +248,8 @@ fn uses_of(dir: &Path, name: &str) -> usize {
 }
 
 /// `config --variables` (table, JSON, YAML), `--environment`, `--no-env-resolution`,
-/// `--no-consistency` and `--no-path-resolution` print what compose prints wherever compose accepts the project. Compose
+/// `--no-consistency`, `--no-path-resolution` and `--no-normalize` (JSON, and YAML byte for byte)
+/// print what compose prints wherever compose accepts the project. Compose
 /// prints the variables table in Go's random map order (its rows are compared sorted), and of
 /// a variable written more than once keeps a random one of its forms: where a project does
 /// that, only the names are compared.
@@ -256,7 +257,7 @@ fn uses_of(dir: &Path, name: &str) -> usize {
 fn config_variables_environment_and_resolution_flags_match_docker_compose() {
     let reference = reference_binary();
     let xcompose = PathBuf::from(env!("CARGO_BIN_EXE_xcompose"));
-    let commands: [&[&str]; 7] = [
+    let commands: [&[&str]; 9] = [
         &["config", "--variables"],
         &["config", "--variables", "--format", "json"],
         &["config", "--variables", "--format", "yaml"],
@@ -264,6 +265,8 @@ fn config_variables_environment_and_resolution_flags_match_docker_compose() {
         &["config", "--no-env-resolution", "--format", "json"],
         &["config", "--no-consistency", "--format", "json"],
         &["config", "--no-path-resolution", "--format", "json"],
+        &["config", "--no-normalize", "--format", "json"],
+        &["config", "--no-normalize"],
     ];
     let table_rows_sorted = |out: &Output| {
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -294,7 +297,7 @@ fn config_variables_environment_and_resolution_flags_match_docker_compose() {
                     } else {
                         got.stdout == want.stdout
                     }
-                } else if command.contains(&"--environment") {
+                } else if command.contains(&"--environment") || !command.contains(&"--format") {
                     got.stdout == want.stdout
                 } else {
                     json(&got) == json(&want)

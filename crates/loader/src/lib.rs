@@ -76,13 +76,17 @@ pub fn load_untyped(opts: &ProjectOptions) -> Result<Value, LoadError> {
 /// All files loaded, merged and normalised.
 fn merged_model(opts: &ProjectOptions) -> Result<(Value, options::Resolved), LoadError> {
     let resolved = options::resolve(opts)?;
-    let ctx = pipeline::Context { environment: &resolved.environment, interpolate: opts.interpolate, resolve_paths: !opts.keep_relative_paths, root: &resolved.working_dir };
+    let ctx = pipeline::Context { environment: &resolved.environment, interpolate: opts.interpolate, resolve_paths: !opts.keep_relative_paths, root: &resolved.working_dir, normalize: !opts.skip_normalization };
     let mut model = pipeline::load_model(&resolved.files, &resolved.working_dir, &ctx, &[])?;
     if model.as_object().is_none_or(|m| m.is_empty()) {
         return Err(LoadError::Invalid("empty compose file".into()));
     }
     let name = project_name(opts, &resolved, &model)?;
-    normalize::normalize(&mut model, &name);
+    if opts.skip_normalization {
+        normalize::set_name(&mut model, &name);
+    } else {
+        normalize::normalize(&mut model, &name);
+    }
     Ok((model, resolved))
 }
 
@@ -106,7 +110,8 @@ fn active_profiles(opts: &ProjectOptions, resolved: &options::Resolved) -> Vec<S
         .unwrap_or_default()
 }
 
-/// `-p`, else `COMPOSE_PROJECT_NAME`, else the `name:` key, else the project directory's name.
+/// `-p`, else `COMPOSE_PROJECT_NAME`, else the `name:` key (lowercased unless normalization is
+/// skipped), else the project directory's name.
 fn project_name(opts: &ProjectOptions, resolved: &options::Resolved, model: &Value) -> Result<String, LoadError> {
     let explicit =
         opts.project_name.clone().or_else(|| resolved.environment.get("COMPOSE_PROJECT_NAME").filter(|v| !v.is_empty()).cloned());
@@ -118,7 +123,9 @@ fn project_name(opts: &ProjectOptions, resolved: &options::Resolved, model: &Val
         }
         return Ok(name);
     }
-    if let Some(name) = model.get("name").and_then(Value::as_str).map(options::normalize_project_name).filter(|n| !n.is_empty()) {
+    // Compose lowercases the `name:` key's value as part of normalization only.
+    let from_key = model.get("name").and_then(Value::as_str).map(|n| if opts.skip_normalization { n.to_string() } else { options::normalize_project_name(n) });
+    if let Some(name) = from_key.filter(|n| !n.is_empty()) {
         return Ok(name);
     }
     let dir = resolved.working_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();

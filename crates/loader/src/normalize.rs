@@ -4,10 +4,17 @@
 
 use serde_json::{json, Map, Value};
 
-/// Applies the project-wide defaults to a merged model.
-pub fn normalize(doc: &mut Value, project: &str) {
+/// Sets the project's name in a merged model: all that is left of normalization when it is
+/// skipped (`config --no-normalize`), as compose-go names the project either way.
+pub fn set_name(doc: &mut Value, project: &str) {
     let root = doc.as_object_mut().expect("compose documents are mappings");
     root.insert("name".into(), Value::String(project.to_string()));
+}
+
+/// Applies the project-wide defaults to a merged model.
+pub fn normalize(doc: &mut Value, project: &str) {
+    set_name(doc, project);
+    let root = doc.as_object_mut().expect("compose documents are mappings");
     let mut uses_default = false;
     if let Some(Value::Object(services)) = root.get_mut("services") {
         for service in services.values_mut() {

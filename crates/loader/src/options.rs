@@ -44,6 +44,9 @@ pub struct ProjectOptions {
     /// Keep relative paths as written (`config --no-path-resolution`); env and label files are
     /// then read relative to the current directory, as compose does.
     pub keep_relative_paths: bool,
+    /// Skip compose's normalization (`config --no-normalize`): no default network, build
+    /// dockerfile, implied `depends_on` or resource names are added; see [`crate::normalize`].
+    pub skip_normalization: bool,
 }
 
 impl ProjectOptions {

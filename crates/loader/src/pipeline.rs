@@ -25,6 +25,9 @@ pub struct Context<'a> {
     /// top): without `resolve_paths`, an included project's paths are made relative to it, as
     /// compose does, and the includer's own load rebases them in turn.
     pub root: &'a Path,
+    /// Whether compose's normalization applies (`config --no-normalize` clears it): it fills
+    /// build args declared without a value from the environment.
+    pub normalize: bool,
 }
 
 impl Context<'_> {
@@ -57,7 +60,7 @@ pub fn load_model(files: &[PathBuf], working_dir: &Path, ctx: &Context, chain: &
         resolve_paths(&mut dict, &ctx.path_base(working_dir, ctx.root), ctx.environment);
     }
     if ctx.interpolate {
-        resolve_environment(&mut dict, ctx.environment);
+        resolve_environment(&mut dict, ctx.environment, ctx.normalize);
     }
     Ok(dict)
 }

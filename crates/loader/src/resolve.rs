@@ -117,9 +117,10 @@ pub fn resolve_service_paths(service: &mut Value, base: &Path, env: &IndexMap<St
     }
 }
 
-/// Fills `environment` entries and build args declared without a value from `env`.
-/// An environment entry not found stays `null`; a build arg not found is dropped.
-pub fn resolve_environment(doc: &mut Value, env: &IndexMap<String, String>) {
+/// Fills `environment` entries declared without a value from `env`, and, with `build_args`
+/// (compose-go does it in its normalization), build args too. An environment entry not found
+/// stays `null`; a build arg not found is dropped.
+pub fn resolve_environment(doc: &mut Value, env: &IndexMap<String, String>, build_args: bool) {
     let Some(Value::Object(services)) = doc.get_mut("services") else { return };
     for service in services.values_mut() {
         if let Some(Value::Object(vars)) = service.get_mut("environment") {
@@ -131,7 +132,7 @@ pub fn resolve_environment(doc: &mut Value, env: &IndexMap<String, String>) {
                 }
             }
         }
-        if let Some(Value::Object(args)) = service.get_mut("build").and_then(|b| b.get_mut("args")) {
+        if let Some(Value::Object(args)) = service.get_mut("build").and_then(|b| b.get_mut("args")).filter(|_| build_args) {
             let keys: Vec<String> = args.keys().cloned().collect();
             for k in keys {
                 if args[&k].is_null() {

@@ -68,6 +68,9 @@ pub struct ConfigArgs {
     /// Don't resolve file paths.
     #[arg(long)]
     pub no_path_resolution: bool,
+    /// Don't normalize compose model.
+    #[arg(long)]
+    pub no_normalize: bool,
     /// Save to file (default: stdout).
     #[arg(short, long)]
     pub output: Option<std::path::PathBuf>,
@@ -81,6 +84,7 @@ pub fn run(cli: &Cli, args: &ConfigArgs) -> Result<ExitCode> {
     opts.prune_unused = true;
     opts.skip_consistency = args.no_consistency;
     opts.keep_relative_paths = args.no_path_resolution;
+    opts.skip_normalization = args.no_normalize;
     // Compose hashes services with their env files unread (the hash names the files, not their content).
     opts.resolve_env_files = !args.no_interpolate && args.hash.is_none();
     if args.variables {

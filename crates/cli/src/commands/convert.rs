@@ -87,6 +87,7 @@ pub fn run(cli: &Cli, args: &ConvertArgs) -> Result<ExitCode> {
         no_env_resolution: false,
         no_consistency: false,
         no_path_resolution: false,
+        no_normalize: false,
         output: args.output.clone().filter(|o| o != Path::new("-")),
     };
     config::run(cli, &config_args)

@@ -103,13 +103,15 @@ fn write_mapping(out: &mut String, entries: &[(&str, &Value, Ty)], indent: usize
 /// The value after a key (`after_key`) or a dash: inline after a space, or a block below.
 fn write_value(out: &mut String, value: &Value, ty: Ty, indent: usize, after_key: bool) {
     match value {
-        Value::Object(map) if !map.is_empty() => {
+        // A mapping whose every field is omitted (a network with only an empty `ipam`, as
+        // `config --no-normalize` leaves it) is written `{}`, as yaml.v3 writes it.
+        Value::Object(map) if !entries(map, ty).is_empty() => {
+            let all = entries(map, ty);
             if after_key {
                 out.push('\n');
-                write_mapping(out, &entries(map, ty), indent);
+                write_mapping(out, &all, indent);
             } else {
                 // After a dash: the first entry on the dash's line, the others below it.
-                let all = entries(map, ty);
                 let mut first = String::new();
                 write_mapping(&mut first, &all[..1], indent);
                 out.push(' ');
