@@ -159,9 +159,17 @@ fn network_settings_that_cannot_work_are_refused_before_anything_is_made() -> Re
             "network default: invalid interface_name \"a-name-far-too-long\": at most 15 characters",
         ),
         (
+            "services:\n  web:\n    image: busybox:latest\n    networks:\n      default:\n        driver_opts:\n          com.docker.network.endpoint.macaddress: x\n",
+            "network default: driver_opts com.docker.network.endpoint.macaddress is not supported by xcompose's bridge driver",
+        ),
+        (
+            "services:\n  web:\n    image: busybox:latest\n    networks:\n      default:\n        driver_opts:\n          com.docker.network.endpoint.sysctls: net.ipv4.conf.eth0.forwarding=1\n",
+            "unrecognised network interface sysctl 'net.ipv4.conf.eth0.forwarding=1'; represent the network interface in the name as 'IFNAME'",
+        ),
+        (
             // dockerd sets a volume's `size` only as an XFS project quota; there is none here.
             "services:\n  web:\n    image: busybox:latest\n    volumes: [\"plain:/plain\", \"sized:/sized\"]\nvolumes:\n  plain: {}\n  sized:\n    driver_opts: {size: 10G}\n",
-            "create bad9_sized: quota size requested but no quota support",
+            "create bad11_sized: quota size requested but no quota support",
         ),
     ];
     for (i, (stack, message)) in cases.iter().enumerate() {
@@ -205,6 +213,50 @@ networks:
       com.docker.network.bridge.host_binding_ipv4: "127.0.0.1"
     ipam: {config: [{subnet: 172.30.7.0/24}]}
 "#;
+
+const ENDPOINT_OPTS_STACK: &str = r#"
+services:
+  a:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    networks:
+      default:
+        driver_opts:
+          com.docker.network.endpoint.ifname: lan0
+          com.docker.network.endpoint.sysctls: "net.ipv4.conf.IFNAME.log_martians=1,net.ipv4.conf.IFNAME.arp_ignore=2"
+  b:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+"#;
+
+#[test]
+fn endpoint_driver_opts_name_the_interface_and_set_its_sysctls() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "epopts", ENDPOINT_OPTS_STACK)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let exec = |service: &str, command: &[&str]| -> Result<String> {
+        let mut args = vec!["exec", "-T", service];
+        args.extend_from_slice(command);
+        xcompose(&sb, &dir, &args)
+    };
+    // The interface is lan0, not eth0, and works: a reaches b.
+    let links = exec("a", &["ip", "-o", "link"])?;
+    assert!(links.contains(": lan0@") && !links.contains("eth0"), "{links}");
+    let ping = exec("a", &["ping", "-c", "1", "-W", "2", "b"])?;
+    assert!(ping.contains("1 packets received"), "{ping}");
+    // The sysctls are set on lan0 only; b's interface keeps the kernel's defaults.
+    assert_eq!(exec("a", &["cat", "/proc/sys/net/ipv4/conf/lan0/log_martians"])?.trim(), "1");
+    assert_eq!(exec("a", &["cat", "/proc/sys/net/ipv4/conf/lan0/arp_ignore"])?.trim(), "2");
+    assert_eq!(exec("a", &["cat", "/proc/sys/net/ipv4/conf/lo/arp_ignore"])?.trim(), "0");
+    assert_eq!(exec("b", &["cat", "/proc/sys/net/ipv4/conf/eth0/log_martians"])?.trim(), "0");
+    // A restart sets them again on the new interface.
+    xcompose(&sb, &dir, &["restart", "a"])?;
+    assert_eq!(exec("a", &["cat", "/proc/sys/net/ipv4/conf/lan0/log_martians"])?.trim(), "1");
+    xcompose(&sb, &dir, &["down"])?;
+    Ok(())
+}
 
 #[test]
 fn interface_settings_and_bridge_options_take_effect() -> Result<()> {

@@ -121,7 +121,7 @@ pub struct Attachment {
     pub settings: InterfaceSettings,
 }
 
-/// A container interface's `mac_address`, `interface_name` and `link_local_ips`.
+/// A container interface's `mac_address`, `interface_name`, `link_local_ips` and sysctls.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InterfaceSettings {
     /// Its MAC address; Docker's, derived from the IPv4 address ([`container_mac`]), if `None`.
@@ -130,6 +130,10 @@ pub struct InterfaceSettings {
     pub name: Option<String>,
     /// More addresses, each with a host prefix (/32, /128) as Docker adds link-local ones.
     pub link_local: Vec<IpAddr>,
+    /// Kernel parameters of the interface, set once it has its name: (`net.X.Y.IFNAME.Z`, value),
+    /// the fourth part of the key replaced by the interface's name, as Docker's
+    /// `com.docker.network.endpoint.sysctls` gives them.
+    pub sysctls: Vec<(String, String)>,
 }
 
 impl Attachment {
@@ -416,6 +420,9 @@ async fn configure_in_namespace(
         Some(ipv6) => add_ipv6(&handle, index, &name, ipv6).await?,
         None => disable_ipv6(&name)?,
     }
+    for (key, value) in &attachment.settings.sysctls {
+        set_interface_sysctl(&name, key, value)?;
+    }
     for address in &attachment.settings.link_local {
         let prefix = if address.is_ipv4() { 32 } else { 128 };
         let mut request = handle.address().add(index, *address, prefix);
@@ -472,6 +479,20 @@ fn disable_ipv6(name: &str) -> Result<(), LinkError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(source) => Err(LinkError::Sysctl { path, source }),
     }
+}
+
+/// Sets kernel parameter `key` (`net.X.Y.IFNAME.Z`) of the calling thread's namespace's
+/// interface `name` to `value`: the file `/proc/sys/net/X/Y/<name>/Z`, which must exist, as
+/// Docker's endpoint sysctls are set.
+fn set_interface_sysctl(name: &str, key: &str, value: &str) -> Result<(), LinkError> {
+    let parts: Vec<&str> = key.split('.').enumerate().map(|(i, part)| if i == 3 { name } else { part }).collect();
+    let path = format!("/proc/sys/{}", parts.join("/"));
+    // Opened without create: a parameter the kernel does not have is an error, not a new file.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .and_then(|mut file| std::io::Write::write_all(&mut file, value.as_bytes()))
+        .map_err(|source| LinkError::Sysctl { path, source })
 }
 
 /// Waits (up to [`FORWARDING_WAIT`]) until bridge port `host` forwards, which the kernel makes

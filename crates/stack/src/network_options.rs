@@ -1,6 +1,8 @@
 //! The bridge driver's options of a network (`driver_opts`) and the per-container interface
-//! settings of a service's network entry (`mac_address`, `interface_name`, `link_local_ips`),
-//! read and checked as Docker's bridge driver does; an option it would not apply is refused.
+//! settings of a service's network entry (`mac_address`, `interface_name`, `link_local_ips`,
+//! and the endpoint `driver_opts` Docker's bridge applies: `com.docker.network.endpoint.ifname`
+//! and `...endpoint.sysctls`), read and checked as Docker does; an option it would not apply is
+//! refused.
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -15,6 +17,8 @@ const MASQUERADE: &str = "com.docker.network.bridge.enable_ip_masquerade";
 const HOST_BINDING: &str = "com.docker.network.bridge.host_binding_ipv4";
 const BRIDGE_NAME: &str = "com.docker.network.bridge.name";
 const ICC: &str = "com.docker.network.bridge.enable_icc";
+const ENDPOINT_IFNAME: &str = "com.docker.network.endpoint.ifname";
+const ENDPOINT_SYSCTLS: &str = "com.docker.network.endpoint.sysctls";
 
 /// What a network's `driver_opts` set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,7 +73,19 @@ pub(crate) fn interface_settings(service_name: &str, service: &Service, key: &st
     if mac.is_some_and(|m| m[0] & 1 == 1) {
         return Err(invalid(format!("mac_address {} is a multicast address: pick a unicast one (even first byte)", mac_text.unwrap_or_default())));
     }
-    let name = options.map(|o| o.interface_name.clone()).filter(|n| !n.is_empty());
+    let driver_opts = options.map(|o| &o.driver_opts);
+    if let Some(other) = driver_opts.into_iter().flatten().map(|(k, _)| k).find(|k| ![ENDPOINT_IFNAME, ENDPOINT_SYSCTLS].contains(&k.as_str())) {
+        return Err(invalid(format!("driver_opts {other} is not supported by xcompose's bridge driver (supported: {ENDPOINT_IFNAME}, {ENDPOINT_SYSCTLS}); remove it")));
+    }
+    let interface_name = options.map(|o| o.interface_name.clone()).filter(|n| !n.is_empty());
+    let ifname_opt = driver_opts.and_then(|o| o.get(ENDPOINT_IFNAME)).cloned();
+    if let (Some(a), Some(b)) = (&interface_name, &ifname_opt) {
+        if a != b {
+            return Err(invalid(format!("interface_name {a:?} and driver_opts {ENDPOINT_IFNAME} {b:?} name the interface differently: keep one")));
+        }
+    }
+    // Compose turns `interface_name` into the same endpoint option; either names the interface.
+    let name = interface_name.or(ifname_opt);
     if let Some(n) = &name {
         let valid = n.len() <= 15 && !n.contains(['/', ':']) && !n.chars().any(char::is_whitespace) && n != "." && n != ".." && n != "lo";
         if !valid {
@@ -82,7 +98,25 @@ pub(crate) fn interface_settings(service_name: &str, service: &Service, key: &st
         .iter()
         .map(|ip| ip.parse::<IpAddr>().map_err(|_| invalid(format!("invalid link_local_ips entry {ip:?}: an IP address is expected"))))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(InterfaceSettings { mac, name, link_local })
+    let sysctls = driver_opts.and_then(|o| o.get(ENDPOINT_SYSCTLS)).map(|list| endpoint_sysctls(list).map_err(invalid)).transpose()?.unwrap_or_default();
+    Ok(InterfaceSettings { mac, name, link_local, sysctls })
+}
+
+/// The entries of a `com.docker.network.endpoint.sysctls` option (`net.X.Y.IFNAME.Z=value`,
+/// comma separated), checked as dockerd checks them (moby 25+): an IPv4, IPv6 or MPLS parameter
+/// of the interface, written `IFNAME` (or `ifname`, as the docker CLI lowercases it) in the name.
+fn endpoint_sysctls(list: &str) -> Result<Vec<(String, String)>, String> {
+    list.split(',')
+        .map(|entry| {
+            let (key, value) = entry.split_once('=').ok_or_else(|| format!("driver_opts {ENDPOINT_SYSCTLS}: expected sysctl '{entry}' to have format name=value"))?;
+            let parts: Vec<&str> = key.splitn(5, '.').collect();
+            let recognised = parts.len() == 5 && parts[0] == "net" && matches!(parts[1], "ipv4" | "ipv6" | "mpls") && matches!(parts[3], "IFNAME" | "ifname") && !parts.iter().any(|p| p.is_empty() || p.contains('/'));
+            if !recognised {
+                return Err(format!("driver_opts {ENDPOINT_SYSCTLS}: unrecognised network interface sysctl '{entry}'; represent the network interface in the name as 'IFNAME', for example 'net.ipv4.conf.IFNAME.forwarding'"));
+            }
+            Ok((key.to_string(), value.to_string()))
+        })
+        .collect()
 }
 
 /// `02:42:ac:11:00:02` (or with `-`) as bytes.
@@ -102,6 +136,30 @@ mod tests {
         for bad in ["02:42:ac:11:00", "02:42:ac:11:00:99:01", "2:42:ac:11:00:99", "zz:42:ac:11:00:99", ""] {
             assert_eq!(parse_mac(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn endpoint_sysctls_are_read_as_dockerd_checks_them() {
+        let got = endpoint_sysctls("net.ipv4.conf.IFNAME.log_martians=1,net.ipv6.conf.ifname.accept_ra=0").unwrap();
+        assert_eq!(got, vec![("net.ipv4.conf.IFNAME.log_martians".to_string(), "1".to_string()), ("net.ipv6.conf.ifname.accept_ra".to_string(), "0".to_string())]);
+        assert!(endpoint_sysctls("net.ipv4.conf.IFNAME.log_martians").unwrap_err().contains("to have format name=value"));
+        for bad in ["net.ipv4.conf.eth0.log_martians=1", "net.core.conf.IFNAME.x=1", "kernel.ipv4.conf.IFNAME.x=1", "net.ipv4.IFNAME.x=1", "net.ipv4.conf.IFNAME../x=1"] {
+            assert!(endpoint_sysctls(bad).unwrap_err().contains("unrecognised network interface sysctl"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn endpoint_options_name_the_interface_and_others_are_refused() {
+        let service = Service::default();
+        let mut entry = ServiceNetwork::default();
+        entry.driver_opts.insert(ENDPOINT_IFNAME.into(), "lan0".into());
+        assert_eq!(interface_settings("s", &service, "n", Some(&entry), true).unwrap().name.as_deref(), Some("lan0"));
+        entry.interface_name = "lan1".into();
+        assert!(interface_settings("s", &service, "n", Some(&entry), true).unwrap_err().to_string().contains("name the interface differently"));
+        entry.interface_name = "lan0".into();
+        entry.driver_opts.insert("com.docker.network.endpoint.other".into(), "x".into());
+        let err = interface_settings("s", &service, "n", Some(&entry), true).unwrap_err().to_string();
+        assert!(err.contains("driver_opts com.docker.network.endpoint.other is not supported"), "{err}");
     }
 
     #[test]
