@@ -167,9 +167,14 @@ fn network_settings_that_cannot_work_are_refused_before_anything_is_made() -> Re
             "unrecognised network interface sysctl 'net.ipv4.conf.eth0.forwarding=1'; represent the network interface in the name as 'IFNAME'",
         ),
         (
+            // Docker's bridge driver refuses several pools of one family as well.
+            "services:\n  web:\n    image: busybox:latest\nnetworks:\n  default:\n    ipam:\n      config:\n        - subnet: 172.30.8.0/24\n        - subnet: 172.30.9.0/24\n",
+            "network default: ipam.config has more than one IPv4 or IPv6 subnet: bridge driver doesn't support multiple subnets",
+        ),
+        (
             // dockerd sets a volume's `size` only as an XFS project quota; there is none here.
             "services:\n  web:\n    image: busybox:latest\n    volumes: [\"plain:/plain\", \"sized:/sized\"]\nvolumes:\n  plain: {}\n  sized:\n    driver_opts: {size: 10G}\n",
-            "create bad11_sized: quota size requested but no quota support",
+            "create bad12_sized: quota size requested but no quota support",
         ),
     ];
     for (i, (stack, message)) in cases.iter().enumerate() {

@@ -350,8 +350,11 @@ pub(crate) fn check_project(project: &xcompose_loader::Project) -> Result<(), St
 fn pools<'a>(name: &str, network: &'a Network) -> Result<(Option<&'a IpamPool>, Option<&'a IpamPool>), StackError> {
     let is_v6 = |p: &IpamPool| [&p.subnet, &p.gateway, &p.ip_range].iter().any(|a| a.contains(':'));
     let (v6, v4): (Vec<&IpamPool>, Vec<&IpamPool>) = network.ipam.config.iter().partition(|p| is_v6(p));
+    // Docker Engine refuses this too, for bridge networks (libnetwork's bridge driver, in
+    // processIPAM: "bridge driver doesn't support multiple subnets"): only other drivers take
+    // several pools of a family, and xcompose has no other driver.
     if v4.len() > 1 || v6.len() > 1 {
-        return Err(StackError::Invalid(format!("network {name}: ipam.config has more than one IPv4 or IPv6 subnet; xcompose gives a network one of each: keep one per family")));
+        return Err(StackError::Invalid(format!("network {name}: ipam.config has more than one IPv4 or IPv6 subnet: bridge driver doesn't support multiple subnets (Docker refuses it as well); keep one per family")));
     }
     if let (Some(pool), false) = (v6.first(), network.enable_ipv6 == Some(true)) {
         return Err(StackError::Invalid(format!("network {name}: ipam subnet {:?} is IPv6 but IPv6 is not enabled: add enable_ipv6: true to the network", pool.subnet)));
