@@ -287,3 +287,28 @@ fn example_stack_in_remap_mode(shift: Shift) -> Result<()> {
     ensure!(volumes.is_empty(), "down -v left volumes: {volumes:?}");
     Ok(())
 }
+
+#[test]
+fn a_state_root_without_idmapped_mounts_shifts_owners_by_copying() -> Result<()> {
+    let sb = sandbox_with_private_etc()?;
+    let dir = project(&sb, "ramfs", "services:\n  a:\n    image: busybox:latest\n    command: [sh, -c, 'cat /proc/self/uid_map; stat -c bin=%u:%g /bin/busybox; touch /made && echo made']\n")?;
+    // ramfs has no idmapped mounts; it is mounted in the sandbox only, so everything about the
+    // root is seen from there.
+    let root = dir.join("state");
+    let root_arg = root.to_str().context("a UTF-8 path")?;
+    sb.run_ok("sh", &["-c", &format!("mkdir {root_arg} && mount -t ramfs ramfs {root_arg}")])?;
+    let image = xcompose_testkit::busybox_image_tar()?;
+    sb.run_ok(XCOMPOSE, &["--root", root_arg, "image", "import", image.to_str().context("a UTF-8 path")?, "busybox:latest"])?;
+
+    let compose = dir.join("compose.yaml");
+    let out = sb.run_ok(XCOMPOSE, &["--root", root_arg, "--userns-remap", "default", "-f", compose.to_str().context("a UTF-8 path")?, "run", "--rm", "-T", "a"])?;
+    let (uid, _) = dockremap_range(&sb, "/etc/subuid")?;
+    let (gid, _) = dockremap_range(&sb, "/etc/subgid")?;
+    ensure!(out.split_whitespace().take(3).collect::<Vec<_>>() == ["0", uid.to_string().as_str(), "65536"], "the container is not remapped: {out}");
+    ensure!(out.contains("bin=0:0") && out.contains("made"), "the image's files are not the container root's, or its root is not writable: {out}");
+    let record = sb.run_ok("cat", &[&format!("{root_arg}/userns-remap.json")])?;
+    ensure!(record.contains(r#""shift": "copy""#), "copying was not chosen where idmapped mounts are missing: {record}");
+    let owners = sb.run_ok("sh", &["-c", &format!("stat -c %u:%g {root_arg}/images/shifted/{uid}.{gid}/*/bin/busybox")])?;
+    ensure!(owners.trim() == format!("{uid}:{gid}"), "the copied layer is not owned by the range: {owners}");
+    Ok(())
+}

@@ -156,3 +156,16 @@ fn idmapped_mounts_are_checked_before_remapping_is_used() {
         expect(!std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?.contains(path.to_str().unwrap()), "the check leaves nothing mounted", "")
     });
 }
+
+#[test]
+fn a_file_system_without_idmapped_mounts_is_told_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    in_forked_sandbox(move || {
+        // ramfs has no idmapped mounts on any kernel: remapping shifts owners by copying there.
+        nix::mount::mount(Some("ramfs"), &path, Some("ramfs"), nix::mount::MsFlags::empty(), None::<&str>).map_err(|e| format!("mounting ramfs: {e}"))?;
+        let err = xcompose_container::userns::check_idmap(&path, &IdMap::range(FIRST, FIRST, 65536)).err().ok_or("ramfs was idmapped")?;
+        expect(err.unsupported, "the check says idmapped mounts are missing", &err.message)?;
+        expect(err.message.contains("XCOMPOSE_USERNS_SHIFT=copy"), "the message names the copy shift", &err.message)
+    });
+}
