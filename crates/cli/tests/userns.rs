@@ -172,6 +172,12 @@ fn remapped_root_is_a_subordinate_range(shift: Shift) -> Result<()> {
     let copied = exec("app", "stat -c %u:%g /tmp/copied.txt; cat /tmp/copied.txt")?;
     ensure!(copied == "0:0\ncopied\n", "cp into a remapped container: {copied:?}");
 
+    // A commit's layer holds the container's ids, however the writable layer stores them.
+    exec("app", "mkdir /owned && chown 1000:1000 /owned && touch /owned/by-root")?;
+    xcompose(&sb, &dir, &["commit", "app", "committed:1"])?;
+    let committed = sb.run_ok("sh", &["-c", &format!("stat -c %u:%g {0}/images/layers/*/owned {0}/images/layers/*/owned/by-root", sb.root().display())])?;
+    ensure!(committed.split_whitespace().collect::<Vec<_>>() == ["1000:1000", "0:0"], "the committed layer's owners are not the container's: {committed}");
+
     // Capabilities act within the namespace only: even SYS_ADMIN mounts nothing.
     let admin = exec("admin", "grep Seccomp: /proc/self/status; mount --bind /etc /mnt && echo mounted; mount -t tmpfs none /mnt && echo tmpfs-mounted; true")?;
     ensure!(admin.contains("Seccomp:\t2") && !admin.contains("mounted"), "a remapped root mounted something: {admin}");
@@ -191,7 +197,7 @@ fn remapped_root_is_a_subordinate_range(shift: Shift) -> Result<()> {
     ensure!(!sb.root().join("volumes/remap_data").exists(), "down -v left the volume");
 
     // The image goes with its shifted copy.
-    xcompose(&sb, &dir, &["image", "rm", "busybox:latest"])?;
+    xcompose(&sb, &dir, &["image", "rm", "committed:1", "busybox:latest"])?;
     ensure!(entries(&sb.root().join("images/layers"))?.is_empty(), "image rm left the layer");
     if shift == Shift::Copy {
         ensure!(entries(&shifted_layers(&sb, uid, gid))?.is_empty(), "image rm left the shifted copy");

@@ -44,6 +44,11 @@ impl IdRange {
     fn to_host(self, id: u32) -> Option<u32> {
         id.checked_sub(self.container).filter(|offset| *offset < self.size).and_then(|offset| self.host.checked_add(offset))
     }
+
+    /// The container id of host id `id`, if this range holds it.
+    fn to_container(self, id: u32) -> Option<u32> {
+        id.checked_sub(self.host).filter(|offset| *offset < self.size).and_then(|offset| self.container.checked_add(offset))
+    }
 }
 
 /// The uid and gid maps of a user namespace.
@@ -69,6 +74,16 @@ impl IdMap {
     /// The host gid of container gid `gid`.
     pub fn host_gid(&self, gid: u32) -> Option<u32> {
         self.gids.iter().find_map(|r| r.to_host(gid))
+    }
+
+    /// The container uid host uid `uid` is (none: the container sees it as nobody).
+    pub fn container_uid(&self, uid: u32) -> Option<u32> {
+        self.uids.iter().find_map(|r| r.to_container(uid))
+    }
+
+    /// The container gid host gid `gid` is.
+    pub fn container_gid(&self, gid: u32) -> Option<u32> {
+        self.gids.iter().find_map(|r| r.to_container(gid))
     }
 
     /// The host ids of the container's root, `(uid, gid)`: who owns what it makes.
@@ -300,6 +315,9 @@ mod tests {
         assert_eq!(map.host_uid(65535), Some(165535));
         assert_eq!(map.host_uid(65536), None);
         assert_eq!(map.host_gid(5), Some(200005));
+        assert_eq!(map.container_uid(165535), Some(65535));
+        assert_eq!(map.container_uid(99999), None);
+        assert_eq!(map.container_gid(200005), Some(5));
         assert_eq!(map.host_root().unwrap(), (100000, 200000));
         assert_eq!(map_text(&map.uids), "0 100000 65536\n");
     }
