@@ -116,11 +116,14 @@ impl ImageStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(io_err(&shifted)(e)),
         };
-        let stores = [(self.dir.join("blobs/sha256"), &keep_blobs, false), (self.dir.join("layers"), &keep_layers, true)];
-        for (dir, keep, is_dir) in stores.into_iter().chain(ranges.into_iter().map(|range| (range, &keep_layers, true))) {
+        // (directory, names kept, entries are directories, hidden entries kept): a range's
+        // directory holds nothing hidden but the copies a killed process left (copies are made
+        // under the store's lock, which this holds).
+        let stores = [(self.dir.join("blobs/sha256"), &keep_blobs, false, true), (self.dir.join("layers"), &keep_layers, true, true)];
+        for (dir, keep, is_dir, keep_hidden) in stores.into_iter().chain(ranges.into_iter().map(|range| (range, &keep_layers, true, false))) {
             for entry in fs::read_dir(&dir).map_err(io_err(&dir))?.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
-                if keep.contains(&name) || name.starts_with('.') {
+                if keep.contains(&name) || (keep_hidden && name.starts_with('.')) {
                     continue;
                 }
                 let path = entry.path();
