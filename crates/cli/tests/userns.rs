@@ -171,6 +171,12 @@ fn remapped_root_is_a_subordinate_range(shift: Shift) -> Result<()> {
     xcompose(&sb, &dir, &["cp", dir.join("copied.txt").to_str().unwrap(), "app:/tmp/copied.txt"])?;
     let copied = exec("app", "stat -c %u:%g /tmp/copied.txt; cat /tmp/copied.txt")?;
     ensure!(copied == "0:0\ncopied\n", "cp into a remapped container: {copied:?}");
+    // And into a stopped one, whose files are not seen through its user namespace meanwhile.
+    xcompose(&sb, &dir, &["stop", "-t", "0", "app"])?;
+    xcompose(&sb, &dir, &["cp", dir.join("copied.txt").to_str().unwrap(), "app:/tmp/while-stopped.txt"])?;
+    xcompose(&sb, &dir, &["start", "app"])?;
+    let copied = exec("app", "stat -c %u:%g /tmp/while-stopped.txt")?;
+    ensure!(copied == "0:0\n", "cp into a stopped remapped container: {copied:?}");
 
     // A commit's layer holds the container's ids, however the writable layer stores them.
     exec("app", "mkdir /owned && chown 1000:1000 /owned && touch /owned/by-root")?;
