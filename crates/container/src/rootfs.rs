@@ -69,7 +69,8 @@ pub fn secure_join(root: &Path, path: &Path) -> Result<PathBuf> {
 }
 
 /// Mounts everything up to and including `pivot_root`; the process is then inside the container
-/// root. With `userns` (the container's user namespace), its layers are seen through its maps.
+/// root. With `userns` (the container's user namespace), its layers are seen through its maps,
+/// unless they are stored shifted already (`rootfs_ids_shifted`).
 pub fn enter(spec: &ContainerSpec, userns: Option<BorrowedFd<'_>>) -> Result<()> {
     let binds = spec.mounts.iter().filter_map(|m| match m.kind {
         MountKind::Bind { propagation, .. } => Some(propagation),
@@ -81,7 +82,7 @@ pub fn enter(spec: &ContainerSpec, userns: Option<BorrowedFd<'_>>) -> Result<()>
         // As runc: the root's own mount must not propagate to the host, nor be shared for pivot_root.
         make_parent_private(root_dir(&spec.rootfs))?;
     }
-    if let Some(userns) = userns {
+    if let Some(userns) = userns.filter(|_| !spec.rootfs_ids_shifted) {
         idmap_layers(&spec.rootfs, userns)?;
     }
     let root = mount_root(&spec.rootfs)?;
@@ -138,11 +139,11 @@ fn idmap_layers(rootfs: &RootFs, userns: BorrowedFd<'_>) -> Result<()> {
                 format!("with a user namespace, {} and {} must be in one directory", upper.display(), work.display())
             })?;
             for layer in lower.iter().map(PathBuf::as_path).chain([writable]) {
-                crate::userns::idmap_in_place(layer, userns)?;
+                crate::userns::idmap_in_place(layer, userns).map_err(|e| e.message)?;
             }
             Ok(())
         }
-        RootFs::Directory(dir) => crate::userns::idmap_in_place(dir, userns),
+        RootFs::Directory(dir) => crate::userns::idmap_in_place(dir, userns).map_err(|e| e.message.into()),
     }
 }
 

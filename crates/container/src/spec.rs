@@ -241,6 +241,11 @@ pub struct ContainerSpec {
     /// host's ids.
     #[serde(default)]
     pub user_namespace: Option<crate::userns::IdMap>,
+    /// With a user namespace: the root filesystem's files (image layers and writable layer) are
+    /// stored with their owners already shifted into its range (copied per range where idmapped
+    /// mounts are missing, as dockerd does), so they are mounted as they are, not idmapped.
+    #[serde(default)]
+    pub rootfs_ids_shifted: bool,
 }
 
 /// Paths Docker hides in every unprivileged container.
@@ -298,6 +303,7 @@ impl ContainerSpec {
             tty: false,
             stdin_open: false,
             user_namespace: None,
+            rootfs_ids_shifted: false,
         }
     }
 }

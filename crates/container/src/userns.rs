@@ -11,7 +11,9 @@
 //!
 //! The image's layers and the container's writable layer are seen through idmapped mounts
 //! ([`idmap_in_place`]): their files are stored with the container's ids, as without remapping,
-//! and appear shifted into the range, with no copy.
+//! and appear shifted into the range, with no copy. Where idmapped mounts are missing
+//! ([`IdmapError::unsupported`]), the caller gives layers whose files are stored with the host's
+//! shifted ids and sets [`crate::ContainerSpec::rootfs_ids_shifted`]: nothing is idmapped then.
 
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
@@ -42,6 +44,11 @@ impl IdRange {
     fn to_host(self, id: u32) -> Option<u32> {
         id.checked_sub(self.container).filter(|offset| *offset < self.size).and_then(|offset| self.host.checked_add(offset))
     }
+
+    /// The container id of host id `id`, if this range holds it.
+    fn to_container(self, id: u32) -> Option<u32> {
+        id.checked_sub(self.host).filter(|offset| *offset < self.size).and_then(|offset| self.container.checked_add(offset))
+    }
 }
 
 /// The uid and gid maps of a user namespace.
@@ -67,6 +74,16 @@ impl IdMap {
     /// The host gid of container gid `gid`.
     pub fn host_gid(&self, gid: u32) -> Option<u32> {
         self.gids.iter().find_map(|r| r.to_host(gid))
+    }
+
+    /// The container uid host uid `uid` is (none: the container sees it as nobody).
+    pub fn container_uid(&self, uid: u32) -> Option<u32> {
+        self.uids.iter().find_map(|r| r.to_container(uid))
+    }
+
+    /// The container gid host gid `gid` is.
+    pub fn container_gid(&self, gid: u32) -> Option<u32> {
+        self.gids.iter().find_map(|r| r.to_container(gid))
     }
 
     /// The host ids of the container's root, `(uid, gid)`: who owns what it makes.
@@ -141,6 +158,13 @@ pub fn create(map: &IdMap) -> Result<OwnedFd> {
     }
 }
 
+/// Gives `dir` (a writable layer's directory, stored with shifted ids) to the container's root,
+/// as an idmapped mount would show it: the root of its file system in the container.
+pub fn give_to_mapped_root(dir: &Path, map: &IdMap) -> Result<()> {
+    let (uid, gid) = map.host_root()?;
+    std::os::unix::fs::lchown(dir, Some(uid), Some(gid)).map_err(|e| ContainerError::Setup(format!("giving {} to the user namespace's root: {e}", dir.display())))
+}
+
 /// Makes this process (the container's PID 1, still the host's root) create files as the
 /// container's root, so the mount points and working directory its setup makes belong to the
 /// container; its capabilities stay effective (changing the file system ids drops them).
@@ -174,13 +198,45 @@ pub fn other_than_own(pid: u32) -> std::io::Result<Option<std::fs::File>> {
     Ok(((theirs_meta.dev(), theirs_meta.ino()) != (ours.dev(), ours.ino())).then_some(theirs))
 }
 
+/// Why an idmapped mount could not be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdmapError {
+    /// What failed, on which path, with the system's reason.
+    pub message: String,
+    /// The kernel or the file system does not offer idmapped mounts (`ENOSYS`, `EINVAL`,
+    /// `EPERM`, `EOPNOTSUPP`): the layers' owners must be shifted by copying instead.
+    pub unsupported: bool,
+}
+
+impl std::fmt::Display for IdmapError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The errors with which open_tree and mount_setattr say idmapped mounts are missing: no such
+/// system call (before Linux 5.12), a file system that cannot be idmapped (`EINVAL`), a mount
+/// this process may not idmap (`EPERM`, in a user namespace that does not own it).
+fn idmap_unsupported(errno: nix::errno::Errno) -> bool {
+    use nix::errno::Errno;
+    matches!(errno, Errno::ENOSYS | Errno::EINVAL | Errno::EPERM | Errno::EOPNOTSUPP)
+}
+
 /// Mounts `path` on itself with its ids seen through `userns`'s maps (an idmapped mount: a file
 /// stored as uid 0 appears as the range's first host id). In this process's mount namespace
 /// only; mounts under `path` are kept, unshifted.
-pub(crate) fn idmap_in_place(path: &Path, userns: BorrowedFd<'_>) -> std::result::Result<(), String> {
+pub(crate) fn idmap_in_place(path: &Path, userns: BorrowedFd<'_>) -> std::result::Result<(), IdmapError> {
     use nix::libc;
-    let fail = |what: &str| format!("{what} {} (idmapped mount): {}", path.display(), std::io::Error::last_os_error());
-    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| format!("NUL in {}", path.display()))?;
+    let fail = |what: &str| {
+        let errno = nix::errno::Errno::last();
+        let unsupported = idmap_unsupported(errno);
+        let mut message = format!("{what} {} (idmapped mount): {}", path.display(), errno.desc());
+        if unsupported {
+            message.push_str(": user namespace remapping with idmapped mounts needs Linux 5.12+ and a state root file system that supports them (ext4, xfs, btrfs, tmpfs 6.3+); a state root remapped where they are missing shifts the layers' owners by copying (XCOMPOSE_USERNS_SHIFT=copy)");
+        }
+        IdmapError { message, unsupported }
+    };
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| IdmapError { message: format!("NUL in {}", path.display()), unsupported: false })?;
     let flags = libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC | libc::AT_RECURSIVE as libc::c_uint;
     // SAFETY: open_tree with a valid C string; the result is a new descriptor or -1.
     let tree = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, c_path.as_ptr(), flags) };
@@ -194,38 +250,41 @@ pub(crate) fn idmap_in_place(path: &Path, userns: BorrowedFd<'_>) -> std::result
     // SAFETY: mount_setattr on the descriptor with a mount_attr of the size passed.
     let set = unsafe { libc::syscall(libc::SYS_mount_setattr, tree.as_fd().as_raw_fd(), empty.as_ptr(), libc::AT_EMPTY_PATH, &attr as *const libc::mount_attr, std::mem::size_of::<libc::mount_attr>()) };
     if set < 0 {
-        // No per-range copy of the layers is made (dockerd's fallback): say what would work.
-        return Err(format!("{}: user namespace remapping needs a kernel and a state root file system with idmapped mounts (Linux 5.12+; ext4, xfs, btrfs, tmpfs 6.3+)", fail("shifting the ids of")));
+        return Err(fail("shifting the ids of"));
     }
     // SAFETY: move_mount of the detached tree onto the C string path.
     let moved = unsafe { libc::syscall(libc::SYS_move_mount, tree.as_fd().as_raw_fd(), empty.as_ptr(), libc::AT_FDCWD, c_path.as_ptr(), libc::MOVE_MOUNT_F_EMPTY_PATH) };
     if moved < 0 {
-        return Err(fail("mounting"));
+        return Err(IdmapError { unsupported: false, ..fail("mounting") });
     }
     Ok(())
 }
 
 /// Whether the file system of `dir` can be seen through an idmapped mount of `map` (tried in a
-/// child's private mount namespace, so nothing stays mounted): what remapping a state root
-/// needs, checked before it is recorded.
-pub fn check_idmap(dir: &Path, map: &IdMap) -> std::result::Result<(), String> {
-    let userns = create(map).map_err(|e| e.to_string())?;
-    let (read, write) = pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("creating a pipe: {e}"))?;
+/// child's private mount namespace, so nothing stays mounted): what remapping a state root with
+/// idmapped mounts needs, checked before it is recorded.
+pub fn check_idmap(dir: &Path, map: &IdMap) -> std::result::Result<(), IdmapError> {
+    let other = |message: String| IdmapError { message, unsupported: false };
+    let userns = create(map).map_err(|e| other(e.to_string()))?;
+    let (read, write) = pipe2(OFlag::O_CLOEXEC).map_err(|e| other(format!("creating a pipe: {e}")))?;
     // SAFETY: the child makes system calls on data it owns and ends with _exit.
-    match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
+    match unsafe { fork() }.map_err(|e| other(format!("fork: {e}")))? {
         ForkResult::Child => {
             drop(read);
             let tried = unshare(CloneFlags::CLONE_NEWNS)
-                .map_err(|e| format!("entering a mount namespace: {e}"))
+                .map_err(|e| other(format!("entering a mount namespace: {e}")))
                 .and_then(|()| {
                     use nix::mount::{mount, MsFlags};
-                    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>).map_err(|e| format!("making mounts private: {e}"))
+                    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>).map_err(|e| other(format!("making mounts private: {e}")))
                 })
                 .and_then(|()| idmap_in_place(dir, userns.as_fd()));
             let code = match tried {
                 Ok(()) => 0,
-                Err(message) => {
-                    let _ = std::fs::File::from(write).write_all(message.as_bytes());
+                Err(e) => {
+                    // One byte says whether idmapped mounts are missing, the message follows.
+                    let mut reply = vec![if e.unsupported { b'U' } else { b'F' }];
+                    reply.extend(e.message.as_bytes());
+                    let _ = std::fs::File::from(write).write_all(&reply);
                     1
                 }
             };
@@ -234,10 +293,13 @@ pub fn check_idmap(dir: &Path, map: &IdMap) -> std::result::Result<(), String> {
         }
         ForkResult::Parent { child } => {
             drop(write);
-            let mut message = String::new();
-            let _ = std::fs::File::from(read).read_to_string(&mut message);
+            let mut reply = Vec::new();
+            let _ = std::fs::File::from(read).read_to_end(&mut reply);
             let _ = waitpid(child, None);
-            if message.is_empty() { Ok(()) } else { Err(message) }
+            match reply.split_first() {
+                None => Ok(()),
+                Some((kind, message)) => Err(IdmapError { message: String::from_utf8_lossy(message).into_owned(), unsupported: *kind == b'U' }),
+            }
         }
     }
 }
@@ -253,6 +315,9 @@ mod tests {
         assert_eq!(map.host_uid(65535), Some(165535));
         assert_eq!(map.host_uid(65536), None);
         assert_eq!(map.host_gid(5), Some(200005));
+        assert_eq!(map.container_uid(165535), Some(65535));
+        assert_eq!(map.container_uid(99999), None);
+        assert_eq!(map.container_gid(200005), Some(5));
         assert_eq!(map.host_root().unwrap(), (100000, 200000));
         assert_eq!(map_text(&map.uids), "0 100000 65536\n");
     }

@@ -13,6 +13,7 @@ mod load;
 pub mod reference;
 mod remove;
 mod save;
+pub mod shift;
 pub mod store;
 pub mod unpack;
 
@@ -22,5 +23,6 @@ pub use ingest::{ExpectedLayer, IngestedLayer, LayerIngest, PullStaging, PulledI
 pub use load::LoadEvent;
 pub use reference::Reference;
 pub use remove::Pruned;
+pub use shift::IdShift;
 pub use store::{Image, ImageStore, ImageSummary, Removed, StoreError};
 pub use unpack::{unpack_layer, UnpackError};

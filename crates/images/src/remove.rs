@@ -1,5 +1,5 @@
 //! Removing images: `image rm` and `image prune`, and collecting the blobs and layers no image
-//! refers to any more.
+//! refers to any more, with their shifted copies.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -8,6 +8,7 @@ use std::path::Path;
 use oci_spec::image::ImageConfiguration;
 
 use crate::index::Index;
+use crate::shift::SHIFTED_DIR;
 use crate::store::{io_err, ImageStore, Removed, Result, StoreError};
 
 /// What `image prune` removed.
@@ -108,10 +109,21 @@ impl ImageStore {
             }
         }
         let mut freed = 0;
-        for (dir, keep, is_dir) in [(self.dir.join("blobs/sha256"), &keep_blobs, false), (self.dir.join("layers"), &keep_layers, true)] {
+        // A layer's shifted copies go with it (one directory per remapped range).
+        let shifted = self.dir.join(SHIFTED_DIR);
+        let ranges = match fs::read_dir(&shifted) {
+            Ok(entries) => entries.flatten().map(|e| e.path()).collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(io_err(&shifted)(e)),
+        };
+        // (directory, names kept, entries are directories, hidden entries kept): a range's
+        // directory holds nothing hidden but the copies a killed process left (copies are made
+        // under the store's lock, which this holds).
+        let stores = [(self.dir.join("blobs/sha256"), &keep_blobs, false, true), (self.dir.join("layers"), &keep_layers, true, true)];
+        for (dir, keep, is_dir, keep_hidden) in stores.into_iter().chain(ranges.into_iter().map(|range| (range, &keep_layers, true, false))) {
             for entry in fs::read_dir(&dir).map_err(io_err(&dir))?.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
-                if keep.contains(&name) || name.starts_with('.') {
+                if keep.contains(&name) || (keep_hidden && name.starts_with('.')) {
                     continue;
                 }
                 let path = entry.path();

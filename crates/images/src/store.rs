@@ -4,6 +4,8 @@
 //! images/
 //!   blobs/sha256/<hex>     layer tars as given, image configs, manifests
 //!   layers/<diff_id hex>/  each layer unpacked once, shared by every image that has it
+//!   shifted/<uid>.<gid>/<diff_id hex>/
+//!                          layers with owners shifted into a remapped range (see [`crate::shift`])
 //!   index.json             reference (docker.io/library/busybox:latest) -> manifest digest, and
 //!                          the manifests of untagged (dangling) images
 //!   .lock                  flock serialising every writer
@@ -87,6 +89,16 @@ pub enum StoreError {
         digest: String,
         /// The compression found.
         compression: &'static str,
+    },
+    /// A layer could not be copied with its owners shifted into a user namespace's range.
+    #[error("shifting layer {layer} into the remapped range: {path}: {message}")]
+    Shift {
+        /// The layer's diff_id.
+        layer: String,
+        /// The file in the layer.
+        path: PathBuf,
+        /// What went wrong (an id past the range, a write error).
+        message: String,
     },
     /// A pulled layer is not what the manifest or the config says (Docker's words).
     #[error("filesystem layer verification failed for digest {digest}: its {what} is {actual}, expected {expected}")]

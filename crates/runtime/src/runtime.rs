@@ -213,7 +213,7 @@ pub struct Runtime {
     images: ImageStore,
     supervisor_exe: PathBuf,
     events: Journal,
-    remap: Option<IdMap>,
+    remap: Option<crate::remap::Remap>,
 }
 
 impl Runtime {
@@ -223,7 +223,7 @@ impl Runtime {
     pub fn open(root: &Path, supervisor_exe: &Path) -> Result<Self> {
         let dir = root.join("containers");
         fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let remap = crate::remap::recorded(root)?.map(|r| r.ids);
+        let remap = crate::remap::recorded(root)?;
         let runtime = Self { dir, images: ImageStore::open(root)?, supervisor_exe: supervisor_exe.to_path_buf(), events: Journal::new(root.join("events.jsonl")), remap };
         runtime.remove_interrupted_creates()?;
         // An `exec` compiles its process's filter in this process: from the same cache.
@@ -244,7 +244,7 @@ impl Runtime {
     /// The ids its containers' user namespaces map to when the state root is remapped (see
     /// [`crate::remap`]).
     pub fn remap(&self) -> Option<&IdMap> {
-        self.remap.as_ref()
+        self.remap.as_ref().map(|r| &r.ids)
     }
 
     /// The image store.
@@ -310,6 +310,18 @@ impl Runtime {
             let p = staging.join(d);
             fs::create_dir_all(&p).map_err(io(&p))?;
         }
+        let remap = self.remap.as_ref().filter(|_| !req.host_userns);
+        let copied = remap.filter(|r| r.shift == crate::remap::Shift::Copy);
+        let lower = match copied {
+            // The layers as the range owns them, and a writable layer given to its root.
+            Some(remap) => {
+                for d in ["upper", "work"] {
+                    xcompose_container::userns::give_to_mapped_root(&staging.join(d), &remap.ids)?;
+                }
+                self.images.shifted_layers(&image, &remap.layer_shift()?)?
+            }
+            None => image.layer_dirs.clone(),
+        };
         let resolved = user::resolve(&req.user, &etc_layer(&image)).map_err(RuntimeError::User)?;
         let mut process = req.process;
         process.uid = resolved.uid;
@@ -324,7 +336,7 @@ impl Runtime {
             process.env.push(format!("HOME={}", resolved.home));
         }
         let rootfs = RootFs::Overlay {
-            lower: image.layer_dirs.clone(),
+            lower,
             upper: final_dir.join("upper"),
             work: final_dir.join("work"),
             merged: final_dir.join("merged"),
@@ -354,7 +366,8 @@ impl Runtime {
         spec.oom_score_adj = req.oom_score_adj;
         spec.tty = req.tty;
         spec.stdin_open = req.stdin_open;
-        spec.user_namespace = self.remap.clone().filter(|_| !req.host_userns);
+        spec.user_namespace = remap.map(|r| r.ids.clone());
+        spec.rootfs_ids_shifted = copied.is_some();
         if spec.user_namespace.is_some() && spec.network != NetworkNamespace::Host {
             unprivileged_ports_and_ping(&mut spec.sysctls);
         }

@@ -115,22 +115,24 @@ pub fn go_error(op: &str, path: &Path, e: &std::io::Error) -> String {
 pub(crate) enum ContainerFs {
     /// A running container's root, with its mounts.
     Running(u32),
-    /// A container not running: its overlay root, mounted for the copy.
-    Stopped(RootFs),
+    /// A container not running: its overlay root, mounted for the copy, and the user
+    /// namespace maps its files are stored shifted by (a remapped root's copied layers).
+    Stopped(RootFs, Option<xcompose_container::IdMap>),
 }
 
 impl ContainerFs {
     /// Makes the calling (single-threaded, forked) process's root the container's.
     /// A running container's user namespace is entered too, so that what the copy makes there
-    /// belongs to the container's root, as with `docker cp` in remap mode.
+    /// belongs to the container's root, as with `docker cp` in remap mode; for a stopped one
+    /// whose files are stored shifted, a user namespace of its maps.
     fn enter(&self) -> Result<(), String> {
-        let userns = match self {
-            ContainerFs::Running(pid) => xcompose_container::userns::other_than_own(*pid).map_err(|e| format!("opening the container's user namespace: {e}"))?,
-            ContainerFs::Stopped(_) => None,
+        let userns: Option<std::os::fd::OwnedFd> = match self {
+            ContainerFs::Running(pid) => xcompose_container::userns::other_than_own(*pid).map_err(|e| format!("opening the container's user namespace: {e}"))?.map(Into::into),
+            ContainerFs::Stopped(_, shifted) => shifted.as_ref().map(xcompose_container::userns::create).transpose().map_err(|e| e.to_string())?,
         };
         let root = match self {
             ContainerFs::Running(pid) => PathBuf::from(format!("/proc/{pid}/root")),
-            ContainerFs::Stopped(RootFs::Overlay { lower, upper, work, merged }) => {
+            ContainerFs::Stopped(RootFs::Overlay { lower, upper, work, merged }, _) => {
                 unshare(CloneFlags::CLONE_NEWNS).map_err(|e| format!("entering a mount namespace: {e}"))?;
                 mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>).map_err(|e| format!("making mounts private: {e}"))?;
                 let lowers: Vec<String> = lower.iter().rev().map(|p| p.display().to_string()).collect();
@@ -138,11 +140,11 @@ impl ContainerFs {
                 mount(Some("overlay"), merged, Some("overlay"), MsFlags::empty(), Some(data.as_str())).map_err(|e| format!("mounting the container's filesystem: {e}"))?;
                 merged.clone()
             }
-            ContainerFs::Stopped(RootFs::Directory(dir)) => dir.clone(),
+            ContainerFs::Stopped(RootFs::Directory(dir), _) => dir.clone(),
         };
         chroot(&root).map_err(|e| format!("entering the container's root: {e}"))?;
         chdir("/").map_err(|e| format!("entering the container's root: {e}"))?;
-        userns.map_or(Ok(()), |file| xcompose_container::userns::enter(std::os::fd::AsFd::as_fd(&file)))
+        userns.map_or(Ok(()), |fd| xcompose_container::userns::enter(std::os::fd::AsFd::as_fd(&fd)))
     }
 }
 
@@ -227,7 +229,10 @@ impl Stack {
         let state = self.runtime.state(&record);
         Ok(match (state.status, state.pid) {
             (Status::Running | Status::Paused, Some(pid)) => ContainerFs::Running(pid),
-            _ => ContainerFs::Stopped(record.supervisor.spec.rootfs.clone()),
+            _ => {
+                let spec = &record.supervisor.spec;
+                ContainerFs::Stopped(spec.rootfs.clone(), spec.user_namespace.clone().filter(|_| spec.rootfs_ids_shifted))
+            }
         })
     }
 

@@ -50,7 +50,7 @@ impl Stack {
                 let path = PathBuf::from(format!("/proc/{pid}/mountinfo"));
                 mount_points(&std::fs::read_to_string(&path).map_err(StackError::io(&path))?)
             }
-            ContainerFs::Stopped(_) => Vec::new(),
+            ContainerFs::Stopped(..) => Vec::new(),
         };
         in_container(&fs, Flow::Out, |pipe| write_tar_within(Path::new("/"), "", &skip, pipe).map_err(|e| e.to_string()), |mut pipe| {
             std::io::copy(&mut pipe, out).map(drop)

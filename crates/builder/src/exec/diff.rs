@@ -27,15 +27,24 @@ pub fn is_empty(upper: &Path) -> io::Result<bool> {
 
 /// Writes the changes in `upper` (an overlayfs upper directory) to `out` as a layer tar.
 pub fn write_layer(upper: &Path, out: impl Write) -> io::Result<()> {
+    write_layer_owned_by(upper, out, &|uid, gid| Ok((uid, gid)))
+}
+
+/// The owner (uid, gid) a layer entry gets for the owner of a file in the upper directory.
+pub type LayerOwner<'a> = &'a dyn Fn(u32, u32) -> io::Result<(u32, u32)>;
+
+/// [`write_layer`] with each entry's owner given by `owner` (a remapped container's upper
+/// directory stores the host's shifted ids: the layer gets the container's).
+pub fn write_layer_owned_by(upper: &Path, out: impl Write, owner: LayerOwner<'_>) -> io::Result<()> {
     let mut tar = tar::Builder::new(out);
     tar.follow_symlinks(false);
     let mut links = HashMap::new();
-    write_dir_entries(&mut tar, upper, Path::new(""), &mut links)?;
+    write_dir_entries(&mut tar, upper, Path::new(""), &mut links, owner)?;
     tar.into_inner()?.flush()
 }
 
 /// Writes the entries of the directory `dir` (at `rel` in the layer), recursively, in name order.
-fn write_dir_entries<W: Write>(tar: &mut tar::Builder<W>, dir: &Path, rel: &Path, links: &mut HashMap<(u64, u64), PathBuf>) -> io::Result<()> {
+fn write_dir_entries<W: Write>(tar: &mut tar::Builder<W>, dir: &Path, rel: &Path, links: &mut HashMap<(u64, u64), PathBuf>, owner: LayerOwner<'_>) -> io::Result<()> {
     let mut names: Vec<_> = fs::read_dir(dir)?.map(|e| e.map(|e| e.file_name())).collect::<io::Result<_>>()?;
     names.sort();
     for name in names {
@@ -46,18 +55,18 @@ fn write_dir_entries<W: Write>(tar: &mut tar::Builder<W>, dir: &Path, rel: &Path
         if kind.is_char_device() && meta.rdev() == 0 {
             let mut whiteout = std::ffi::OsString::from(WHITEOUT_PREFIX);
             whiteout.push(&name);
-            append_marker(tar, &rel.join(whiteout), &meta)?;
+            append_marker(tar, &rel.join(whiteout), &meta, owner)?;
             continue;
         }
-        let mut header = header_for(&meta);
+        let mut header = header_for(&meta, owner)?;
         append_xattrs(tar, &path)?;
         if kind.is_dir() {
             header.set_entry_type(EntryType::Directory);
             tar.append_data(&mut header, &at, io::empty())?;
             if is_opaque(&path) {
-                append_marker(tar, &at.join(OPAQUE), &meta)?;
+                append_marker(tar, &at.join(OPAQUE), &meta, owner)?;
             }
-            write_dir_entries(tar, &path, &at, links)?;
+            write_dir_entries(tar, &path, &at, links, owner)?;
         } else if kind.is_symlink() {
             header.set_entry_type(EntryType::Symlink);
             tar.append_link(&mut header, &at, fs::read_link(&path)?)?;
@@ -95,20 +104,21 @@ fn write_dir_entries<W: Write>(tar: &mut tar::Builder<W>, dir: &Path, rel: &Path
     Ok(())
 }
 
-/// A header with the owner, mode and modification time of `meta`, size 0.
-fn header_for(meta: &Metadata) -> Header {
+/// A header with the owner (through `owner`), mode and modification time of `meta`, size 0.
+fn header_for(meta: &Metadata, owner: LayerOwner<'_>) -> io::Result<Header> {
     let mut header = Header::new_gnu();
+    let (uid, gid) = owner(meta.uid(), meta.gid())?;
     header.set_mode(meta.mode() & 0o7777);
-    header.set_uid(meta.uid().into());
-    header.set_gid(meta.gid().into());
+    header.set_uid(uid.into());
+    header.set_gid(gid.into());
     header.set_mtime(meta.mtime().max(0) as u64);
     header.set_size(0);
-    header
+    Ok(header)
 }
 
 /// An empty regular file marking a whiteout or an opaque directory.
-fn append_marker<W: Write>(tar: &mut tar::Builder<W>, at: &Path, meta: &Metadata) -> io::Result<()> {
-    let mut header = header_for(meta);
+fn append_marker<W: Write>(tar: &mut tar::Builder<W>, at: &Path, meta: &Metadata, owner: LayerOwner<'_>) -> io::Result<()> {
+    let mut header = header_for(meta, owner)?;
     header.set_mode(0o644);
     header.set_entry_type(EntryType::Regular);
     tar.append_data(&mut header, at, io::empty())

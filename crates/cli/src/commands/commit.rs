@@ -68,7 +68,10 @@ pub fn run(cli: &Cli, args: &CommitArgs) -> Result<ExitCode> {
     if paused {
         runtime.set_paused(&container.id, true)?;
     }
-    let layer = write_layer(images, upper);
+    // A writable layer stored with the range's ids (copied layers of a remapped root) is
+    // committed with the container's, as dockerd's archiver maps them back.
+    let shifted = record.supervisor.spec.user_namespace.as_ref().filter(|_| record.supervisor.spec.rootfs_ids_shifted);
+    let layer = write_layer(images, upper, shifted);
     if paused {
         runtime.set_paused(&container.id, false)?;
     }
@@ -102,10 +105,15 @@ pub fn run(cli: &Cli, args: &CommitArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The overlay upper directory `upper` written into the store as a layer.
-fn write_layer(images: &xcompose_images::ImageStore, upper: &std::path::Path) -> Result<xcompose_images::StoredLayer> {
+/// The overlay upper directory `upper` written into the store as a layer; with `shifted`, its
+/// files are stored with the host ids of that map and the layer gets the container's.
+fn write_layer(images: &xcompose_images::ImageStore, upper: &std::path::Path, shifted: Option<&xcompose_container::IdMap>) -> Result<xcompose_images::StoredLayer> {
     let mut writer = images.layer_writer()?;
-    xcompose_builder::exec::diff::write_layer(upper, &mut writer).with_context(|| format!("reading {}", upper.display()))?;
+    let owner = |uid: u32, gid: u32| match shifted {
+        None => Ok((uid, gid)),
+        Some(map) => map.container_uid(uid).zip(map.container_gid(gid)).ok_or_else(|| std::io::Error::other(format!("a file owned by host ids {uid}:{gid}, outside the container's user namespace"))),
+    };
+    xcompose_builder::exec::diff::write_layer_owned_by(upper, &mut writer, &owner).with_context(|| format!("reading {}", upper.display()))?;
     writer.flush()?;
     Ok(writer.finish()?)
 }
