@@ -85,7 +85,7 @@ process_side() {
     done <"$1"; } 2>/dev/null || return 0
   [ "$nested" = 1 ] && return 0
   case $name in
-    xcompose) side=xcompose ;;
+    xcompose*) side=xcompose ;;
     dockerd | containerd | containerd-shim* | docker-proxy | runc | docker-compose | docker) side=docker ;;
   esac
 }
