@@ -14,12 +14,16 @@ source "$(dirname "$0")/lib.sh"
 rounds=${1:-3}
 projects=${2:-20}
 bench_enter "$@"
-# Docker's default address pools hold 31 networks; the fleet needs two per project.
-bench_setup --default-address-pool base=10.128.0.0/12,size=24
+bench_setup
 
+# Docker's default address pools (and so xcompose's) hold 31 networks and the fleet needs two per
+# project: each copy gets its own subnets, as CI jobs sharing a host are given.
 for ((p = 0; p < projects; p++)); do
   mkdir -p "$work/ci/p$p"
-  sed "s/127.0.0.1:18080:80/127.0.0.1:$((18100 + p)):80/" "$bench_root/bench/stack/compose.yaml" >"$work/ci/p$p/compose.yaml"
+  sed -e "s/127.0.0.1:18080:80/127.0.0.1:$((18100 + p)):80/" \
+    -e "s|^  front:\$|  front:\n    ipam: {config: [{subnet: 10.99.$((2 * p)).0/24}]}|" \
+    -e "s|^  back:\$|  back:\n    ipam: {config: [{subnet: 10.99.$((2 * p + 1)).0/24}]}|" \
+    "$bench_root/bench/stack/compose.yaml" >"$work/ci/p$p/compose.yaml"
 done
 
 tools=(xcompose)

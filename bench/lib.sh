@@ -50,11 +50,11 @@ bench_cleanup() {
   rm -rf "$work"
 }
 
-# Milliseconds one command takes; its output is discarded, a failure aborts the benchmark.
+# Milliseconds one command takes; a failure aborts the benchmark with the end of its output.
 time_ms() {
   local start end
   start=${EPOCHREALTIME/./}
-  "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }
+  "$@" >"$work/command.log" 2>&1 || { echo "failed: $*" >&2; tail -n 3 "$work/command.log" >&2; exit 1; }
   end=${EPOCHREALTIME/./}
   echo $(((end - start) / 1000))
 }
