@@ -354,3 +354,56 @@ fn layers_with_whiteouts_and_opaque_directories_unpack_in_the_user_namespace() -
     assert_eq!(user.sb.run_ok("python3", &["-c", script, opaque.to_str().unwrap()])?.trim(), "y");
     Ok(())
 }
+
+/// A UDP echo server for a busybox container with the host's /usr and libraries: answers each
+/// datagram with `echo:` and the datagram, to the address it came from.
+const UDP_ECHO: &str = "import socket\n\
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nu.bind(('', 7000))\n\
+while True:\n    d, p = u.recvfrom(512)\n    u.sendto(b'echo:' + d, p)\n";
+
+/// Two clients on the sandbox's side send datagrams to 127.0.0.1:7000, each retrying (the
+/// server may not listen yet) until it has its reply; prints both replies.
+const UDP_CLIENTS: &str = "import socket\n\
+def ask(s, text):\n    for _ in range(20):\n        s.sendto(text, ('127.0.0.1', 7000))\n        try:\n            return s.recv(512).decode()\n        except socket.timeout:\n            pass\n    return 'no reply'\n\
+a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nb = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+for s in (a, b):\n    s.settimeout(0.5)\n\
+print(ask(a, b'from-a'), ask(b, b'from-b'), ask(a, b'again-a'))\n";
+
+#[test]
+fn udp_ports_and_ports_on_ipv6_loopback_are_forwarded_from_the_host() -> Result<()> {
+    let user = RootlessUser::new()?;
+    let text = format!(
+        r#"
+services:
+  echo:
+    image: busybox:latest
+    init: true
+    command: ["/usr/bin/python3", "-c", {UDP_ECHO:?}]
+    volumes: ["/usr:/usr:ro", "/lib:/lib:ro", "/lib64:/lib64:ro"]
+    ports: ["127.0.0.1:7000:7000/udp"]
+  web:
+    image: busybox:latest
+    init: true
+    command: ["sh", "-c", "mkdir /www && echo over-ipv6 >/www/index.html && exec httpd -f -p 80 -h /www"]
+    ports: ["[::1]:8081:80"]
+"#
+    );
+    let dir = user.project("ports", &text)?;
+    user.xcompose_ok(&dir, &["up", "-d"])?;
+    assert_eq!(user.xcompose_ok(&dir, &["port", "--protocol", "udp", "echo", "7000"])?.trim(), "127.0.0.1:7000");
+
+    // Datagrams from the host's side get their replies, each client through a flow of its own.
+    let replies = user.sb.run_ok("python3", &["-c", UDP_CLIENTS])?;
+    assert_eq!(replies.trim(), "echo:from-a echo:from-b echo:again-a");
+
+    // A port on [::1] answers on the host's IPv6 loopback.
+    let page = user.sb.run_ok("busybox", &["wget", "-q", "-O", "-", "http://[::1]:8081/"])?;
+    assert_eq!(page, "over-ipv6\n");
+
+    // After down, both host ports are free again (a TCP server takes SO_REUSEADDR: the agent's
+    // end of the connection above lingers in TIME_WAIT).
+    user.xcompose_ok(&dir, &["down"])?;
+    let free = "import socket\nfor family, kind, address in [(socket.AF_INET, socket.SOCK_DGRAM, ('127.0.0.1', 7000)), (socket.AF_INET6, socket.SOCK_STREAM, ('::1', 8081))]:\n    s = socket.socket(family, kind)\n    if kind == socket.SOCK_STREAM:\n        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n    try:\n        s.bind(address)\n        print('free', end=' ')\n    except OSError as e:\n        print(address, e, end=' ')\n";
+    assert_eq!(user.sb.run_ok("python3", &["-c", free])?.trim(), "free free");
+    Ok(())
+}
