@@ -49,6 +49,9 @@ mkdir "$1/dev"
 mount -t tmpfs -o mode=0755 tmpfs "$1/dev"
 mknod -m "$5" "$1/dev/tun" c 10 200
 mount --bind "$1/dev/tun" /dev/net/tun
+# A host where root has run iptables and xcompose: their locks and records in /run are root's.
+touch /run/xtables.lock /run/xcompose-firewall.lock
+mkdir -p /run/xcompose-firewall
 useradd --create-home --home-dir "$2" --shell /bin/sh "$3"
 # useradd gives a range where login.defs says so (SUB_UID_COUNT): one is added where it did not.
 grep -q "^$3:" /etc/subuid || usermod --add-subuids "$4-$(($4 + 65535))" "$3"

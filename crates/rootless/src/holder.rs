@@ -241,16 +241,22 @@ fn start_agent(socket: &Path, holder: u32) -> Result<()> {
     wait_until(agent.id(), || socket.exists()).map_err(|_| RootlessError::Setup("the rootless port agent did not start".into()))
 }
 
+/// Entries of the host's /run that belong to the host's network namespace (locks and records of
+/// its firewall, made by root's iptables and xcompose): the holder's network namespace has its own,
+/// and the host's, owned by the host's root, could not even be opened in it.
+const HOST_NETWORK_RUN_ENTRIES: [&str; 3] = ["xtables.lock", "xcompose-firewall.lock", "xcompose-firewall"];
+
 /// Gives a fresh holder's mount namespace a /run of its own (a tmpfs owned by the namespace's
 /// root, so lock files such as iptables' /run/xtables.lock can be made), with every entry of the
 /// host's /run bound back into it (rootlesskit's copy-up: /run/systemd/resolve and the like stay
-/// visible).
+/// visible) but [`HOST_NETWORK_RUN_ENTRIES`].
 fn private_run() -> Result<()> {
     let failed = |what: String| move |e: std::io::Error| RootlessError::Setup(format!("{what}: {e}"));
     let host_run = File::open("/run").map_err(failed("opening /run".into()))?;
     let entries: Vec<(std::ffi::OsString, std::fs::FileType)> = std::fs::read_dir("/run")
         .map_err(failed("listing /run".into()))?
         .flatten()
+        .filter(|entry| !HOST_NETWORK_RUN_ENTRIES.iter().any(|own| entry.file_name() == *own))
         .filter_map(|entry| Some((entry.file_name(), entry.file_type().ok()?)))
         .collect();
     nix::mount::mount(Some("tmpfs"), "/run", Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=0755"))
