@@ -82,6 +82,8 @@ echo "$(id -u "$3") $(grep "^$3:" /etc/subuid | cut -d: -f2)"
             .arg(program)
             .env("HOME", &self.home)
             .env("USER", USER)
+            // An ordinary Debian user's PATH, without the sbin directories of iptables and ip.
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/games")
             // A runtime directory per sandbox: the users of parallel tests share a uid.
             .env("XDG_RUNTIME_DIR", self.home.join("run"))
             .env_remove("XDG_DATA_HOME")

@@ -34,6 +34,7 @@ const HOLDER_START_TIMEOUT: Duration = Duration::from_secs(10);
 /// while the process has a single thread (`setns` into a user namespace requires it).
 pub fn enter(runtime_dir: &Path) -> Result<()> {
     limits::record_host_port_start();
+    add_admin_path();
     // One command at a time checks for, starts and sets up the holder: two commands started
     // together would otherwise start two holders and split the user's containers between them.
     let lock_path = runtime_dir.join("holder.lock");
@@ -64,6 +65,25 @@ pub fn enter(runtime_dir: &Path) -> Result<()> {
         crate::outbound::bind_resolv_conf(runtime_dir)?;
     }
     Ok(())
+}
+
+/// The directories of administration tools (iptables, iptables-restore, ...), which an ordinary
+/// user's PATH leaves out on Debian and most distributions, and which the root of the holder's
+/// namespaces runs as root's PATH would find them.
+const ADMIN_PATH: [&str; 3] = ["/usr/local/sbin", "/usr/sbin", "/sbin"];
+
+/// Appends the [`ADMIN_PATH`] directories missing from PATH (before any thread starts).
+fn add_admin_path() {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs: Vec<std::path::PathBuf> = std::env::split_paths(&path).collect();
+    for dir in ADMIN_PATH {
+        if !dirs.iter().any(|d| d == Path::new(dir)) {
+            dirs.push(dir.into());
+        }
+    }
+    if let Ok(joined) = std::env::join_paths(dirs) {
+        std::env::set_var("PATH", joined);
+    }
 }
 
 /// The pid of the holder `pid_file` names, if that process is still the user's holder.
