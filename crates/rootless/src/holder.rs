@@ -35,6 +35,7 @@ const HOLDER_START_TIMEOUT: Duration = Duration::from_secs(10);
 pub fn enter(runtime_dir: &Path) -> Result<()> {
     limits::record_host_port_start();
     add_admin_path();
+    let driver = crate::outbound::Driver::from_env()?;
     // One command at a time checks for, starts and sets up the holder: two commands started
     // together would otherwise start two holders and split the user's containers between them.
     let lock_path = runtime_dir.join("holder.lock");
@@ -44,12 +45,12 @@ pub fn enter(runtime_dir: &Path) -> Result<()> {
     let (pid, fresh) = match running_holder(&pid_file) {
         Some(pid) => (pid, false),
         None => {
-            let slirp_pid_file = runtime_dir.join("slirp4netns.pid");
+            let outbound_pid_file = runtime_dir.join("outbound.pid");
             end_previous(&pid_file);
-            crate::outbound::end(&slirp_pid_file);
+            crate::outbound::end(&outbound_pid_file);
             crate::outbound::check_tun()?;
             let pid = start(&pid_file)?;
-            if let Err(e) = crate::outbound::start(pid, &slirp_pid_file) {
+            if let Err(e) = driver.start(pid, &outbound_pid_file) {
                 let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
                 let _ = std::fs::remove_file(&pid_file);
                 return Err(e);
@@ -62,7 +63,7 @@ pub fn enter(runtime_dir: &Path) -> Result<()> {
     if fresh {
         loopback_up()?;
         private_run()?;
-        crate::outbound::bind_resolv_conf(runtime_dir)?;
+        crate::outbound::bind_resolv_conf(runtime_dir, driver)?;
     }
     Ok(())
 }
