@@ -23,17 +23,31 @@ struct RootlessUser {
     uid: u32,
     /// The first id of the user's subordinate range.
     subordinate: u32,
+    /// The outbound driver the user's commands name in `XCOMPOSE_ROOTLESS_NET`, if any.
+    net: Option<&'static str>,
 }
 
 impl RootlessUser {
     /// The user, with /dev/net/tun usable by ordinary users (0666, as Debian ships it).
     fn new() -> Result<Self> {
-        Self::with_tun_mode("0666")
+        Self::setup("0666", None)
+    }
+
+    /// The user, with the sandbox's /dev/net/tun of mode `tun_mode`.
+    fn with_tun_mode(tun_mode: &str) -> Result<Self> {
+        Self::setup(tun_mode, None)
+    }
+
+    /// The user, its commands choosing the outbound driver `net`.
+    fn with_net(net: &'static str) -> Result<Self> {
+        Self::setup("0666", Some(net))
     }
 
     /// The user, with the sandbox's /dev/net/tun of mode `tun_mode` (a node of its own on a
-    /// tmpfs bound over the host's, whose mode stays as it is).
-    fn with_tun_mode(tun_mode: &str) -> Result<Self> {
+    /// tmpfs bound over the host's, whose mode stays as it is), its commands choosing the
+    /// outbound driver `net` (the default where `None`). The sandbox routes through its peer by
+    /// default, as a host routes through its LAN's gateway (pasta copies the host's routes).
+    fn setup(tun_mode: &str, net: Option<&'static str>) -> Result<Self> {
         let sb = Sandbox::new()?;
         let temp = sb.temp_dir().to_path_buf();
         let home = temp.join("home");
@@ -49,19 +63,24 @@ mkdir "$1/dev"
 mount -t tmpfs -o mode=0755 tmpfs "$1/dev"
 mknod -m "$5" "$1/dev/tun" c 10 200
 mount --bind "$1/dev/tun" /dev/net/tun
+# A host where root has run iptables and xcompose: their locks and records in /run are root's.
+touch /run/xtables.lock /run/xcompose-firewall.lock
+mkdir -p /run/xcompose-firewall
+ip route add default via "$6"
 useradd --create-home --home-dir "$2" --shell /bin/sh "$3"
 # useradd gives a range where login.defs says so (SUB_UID_COUNT): one is added where it did not.
 grep -q "^$3:" /etc/subuid || usermod --add-subuids "$4-$(($4 + 65535))" "$3"
 grep -q "^$3:" /etc/subgid || usermod --add-subgids "$4-$(($4 + 65535))" "$3"
 echo "$(id -u "$3") $(grep "^$3:" /etc/subuid | cut -d: -f2)"
 "#;
-        let out = sb.run_ok("sh", &["-c", script, "setup", temp.to_str().unwrap(), home.to_str().unwrap(), USER, &SUBORDINATE_START.to_string(), tun_mode])?;
+        let peer = sb.peer_addr().to_string();
+        let out = sb.run_ok("sh", &["-c", script, "setup", temp.to_str().unwrap(), home.to_str().unwrap(), USER, &SUBORDINATE_START.to_string(), tun_mode, &peer])?;
         let (uid, subordinate) = out.trim().split_once(' ').context("useradd's uid and range")?;
         let (uid, subordinate) = (uid.parse().context("useradd's uid")?, subordinate.parse().context("the user's subordinate range")?);
         let image = xcompose_testkit::busybox_image_tar()?;
         std::fs::copy(&image, home.join("busybox.tar"))?;
         sb.run_ok("chown", &[&format!("{USER}:{USER}"), home.join("busybox.tar").to_str().unwrap()])?;
-        let user = Self { sb, home, uid, subordinate };
+        let user = Self { sb, home, uid, subordinate, net };
         if tun_mode == "0666" {
             user.xcompose_ok(&user.home, &["image", "import", "busybox.tar", "busybox:latest"])?;
         }
@@ -79,10 +98,16 @@ echo "$(id -u "$3") $(grep "^$3:" /etc/subuid | cut -d: -f2)"
             .arg(program)
             .env("HOME", &self.home)
             .env("USER", USER)
+            // An ordinary Debian user's PATH, without the sbin directories of iptables and ip.
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/games")
             // A runtime directory per sandbox: the users of parallel tests share a uid.
             .env("XDG_RUNTIME_DIR", self.home.join("run"))
             .env_remove("XDG_DATA_HOME")
-            .env_remove("XCOMPOSE_ROOT");
+            .env_remove("XCOMPOSE_ROOT")
+            .env_remove("XCOMPOSE_ROOTLESS_NET");
+        if let Some(net) = self.net {
+            command.env("XCOMPOSE_ROOTLESS_NET", net);
+        }
         command
     }
 
@@ -352,5 +377,87 @@ fn layers_with_whiteouts_and_opaque_directories_unpack_in_the_user_namespace() -
     let opaque = std::fs::read_dir(&layers)?.flatten().map(|l| l.path().join("cache")).find(|c| c.join("fresh").exists()).context("the upper layer")?;
     let script = "import os, sys; print(os.getxattr(sys.argv[1], 'user.overlay.opaque').decode())";
     assert_eq!(user.sb.run_ok("python3", &["-c", script, opaque.to_str().unwrap()])?.trim(), "y");
+    Ok(())
+}
+
+/// A UDP echo server for a busybox container with the host's /usr and libraries: answers each
+/// datagram with `echo:` and the datagram, to the address it came from.
+const UDP_ECHO: &str = "import socket\n\
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nu.bind(('', 7000))\n\
+while True:\n    d, p = u.recvfrom(512)\n    u.sendto(b'echo:' + d, p)\n";
+
+/// Two clients on the sandbox's side send datagrams to 127.0.0.1:7000, each retrying (the
+/// server may not listen yet) until it has its reply; prints both replies.
+const UDP_CLIENTS: &str = "import socket\n\
+def ask(s, text):\n    for _ in range(20):\n        s.sendto(text, ('127.0.0.1', 7000))\n        try:\n            return s.recv(512).decode()\n        except socket.timeout:\n            pass\n    return 'no reply'\n\
+a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nb = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+for s in (a, b):\n    s.settimeout(0.5)\n\
+print(ask(a, b'from-a'), ask(b, b'from-b'), ask(a, b'again-a'))\n";
+
+#[test]
+fn udp_ports_and_ports_on_ipv6_loopback_are_forwarded_from_the_host() -> Result<()> {
+    let user = RootlessUser::new()?;
+    let text = format!(
+        r#"
+services:
+  echo:
+    image: busybox:latest
+    init: true
+    command: ["/usr/bin/python3", "-c", {UDP_ECHO:?}]
+    volumes: ["/usr:/usr:ro", "/lib:/lib:ro", "/lib64:/lib64:ro"]
+    ports: ["127.0.0.1:7000:7000/udp"]
+  web:
+    image: busybox:latest
+    init: true
+    command: ["sh", "-c", "mkdir /www && echo over-ipv6 >/www/index.html && exec httpd -f -p 80 -h /www"]
+    ports: ["[::1]:8081:80"]
+"#
+    );
+    let dir = user.project("ports", &text)?;
+    user.xcompose_ok(&dir, &["up", "-d"])?;
+    assert_eq!(user.xcompose_ok(&dir, &["port", "--protocol", "udp", "echo", "7000"])?.trim(), "127.0.0.1:7000");
+
+    // Datagrams from the host's side get their replies, each client through a flow of its own.
+    let replies = user.sb.run_ok("python3", &["-c", UDP_CLIENTS])?;
+    assert_eq!(replies.trim(), "echo:from-a echo:from-b echo:again-a");
+
+    // A port on [::1] answers on the host's IPv6 loopback.
+    let page = user.sb.run_ok("busybox", &["wget", "-q", "-O", "-", "http://[::1]:8081/"])?;
+    assert_eq!(page, "over-ipv6\n");
+
+    // After down, both host ports are free again (a TCP server takes SO_REUSEADDR: the agent's
+    // end of the connection above lingers in TIME_WAIT).
+    user.xcompose_ok(&dir, &["down"])?;
+    let free = "import socket\nfor family, kind, address in [(socket.AF_INET, socket.SOCK_DGRAM, ('127.0.0.1', 7000)), (socket.AF_INET6, socket.SOCK_STREAM, ('::1', 8081))]:\n    s = socket.socket(family, kind)\n    if kind == socket.SOCK_STREAM:\n        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n    try:\n        s.bind(address)\n        print('free', end=' ')\n    except OSError as e:\n        print(address, e, end=' ')\n";
+    assert_eq!(user.sb.run_ok("python3", &["-c", free])?.trim(), "free free");
+    Ok(())
+}
+
+#[test]
+fn containers_reach_the_outside_through_pasta_when_it_is_chosen() -> Result<()> {
+    let user = RootlessUser::with_net("pasta")?;
+    // The holder's outbound driver is pasta (started by the image import of `with_net`).
+    let driver = std::fs::read_to_string(user.home.join("run/xcompose/outbound.pid"))?;
+    let command_line = std::fs::read(format!("/proc/{}/cmdline", driver.trim()))?;
+    assert!(command_line.starts_with(b"pasta\0"), "{}", String::from_utf8_lossy(&command_line));
+    let site = user.sb.temp_dir().join("peer-site");
+    std::fs::create_dir_all(&site)?;
+    std::fs::write(site.join("hello"), "from the peer\n")?;
+    let peer = user.sb.peer_addr();
+    let _server = user.sb.peer_command("busybox").args(["httpd", "-f", "-p", &format!("{peer}:8000"), "-h", site.to_str().unwrap()]).spawn()?;
+    let dir = user.project("outbound", "services:\n  client:\n    image: busybox:latest\n")?;
+    let got = user.xcompose_ok(&dir, &["run", "--rm", "-T", "client", "wget", "-q", "-O", "-", &format!("http://{peer}:8000/hello")])?;
+    assert_eq!(got, "from the peer\n");
+    // The host's loopback resolver is replaced by pasta's DNS forwarder in the namespace.
+    let host_net = user.project("host-net", "services:\n  probe:\n    image: busybox:latest\n    network_mode: host\n")?;
+    let resolv = user.xcompose_ok(&host_net, &["run", "--rm", "-T", "probe", "cat", "/etc/resolv.conf"])?;
+    assert!(resolv.contains("nameserver 169.254.1.1") && resolv.contains("search example.test") && !resolv.contains("127.0.0.53"), "{resolv}");
+    user.xcompose_ok(&dir, &["down"])?;
+
+    // A driver xcompose does not know is refused in one line, naming the choices.
+    let out = user.as_user(&dir, XCOMPOSE).args(["ps"]).env("XCOMPOSE_ROOTLESS_NET", "vpnkit").output()?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert_eq!(err.trim(), "rootless xcompose: XCOMPOSE_ROOTLESS_NET=\"vpnkit\" is not a rootless network driver: set it to slirp4netns (the default) or pasta");
     Ok(())
 }

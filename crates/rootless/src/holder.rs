@@ -34,6 +34,8 @@ const HOLDER_START_TIMEOUT: Duration = Duration::from_secs(10);
 /// while the process has a single thread (`setns` into a user namespace requires it).
 pub fn enter(runtime_dir: &Path) -> Result<()> {
     limits::record_host_port_start();
+    add_admin_path();
+    let driver = crate::outbound::Driver::from_env()?;
     // One command at a time checks for, starts and sets up the holder: two commands started
     // together would otherwise start two holders and split the user's containers between them.
     let lock_path = runtime_dir.join("holder.lock");
@@ -43,12 +45,12 @@ pub fn enter(runtime_dir: &Path) -> Result<()> {
     let (pid, fresh) = match running_holder(&pid_file) {
         Some(pid) => (pid, false),
         None => {
-            let slirp_pid_file = runtime_dir.join("slirp4netns.pid");
+            let outbound_pid_file = runtime_dir.join("outbound.pid");
             end_previous(&pid_file);
-            crate::outbound::end(&slirp_pid_file);
+            crate::outbound::end(&outbound_pid_file);
             crate::outbound::check_tun()?;
             let pid = start(&pid_file)?;
-            if let Err(e) = crate::outbound::start(pid, &slirp_pid_file) {
+            if let Err(e) = driver.start(pid, &outbound_pid_file) {
                 let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
                 let _ = std::fs::remove_file(&pid_file);
                 return Err(e);
@@ -61,9 +63,28 @@ pub fn enter(runtime_dir: &Path) -> Result<()> {
     if fresh {
         loopback_up()?;
         private_run()?;
-        crate::outbound::bind_resolv_conf(runtime_dir)?;
+        crate::outbound::bind_resolv_conf(runtime_dir, driver)?;
     }
     Ok(())
+}
+
+/// The directories of administration tools (iptables, iptables-restore, ...), which an ordinary
+/// user's PATH leaves out on Debian and most distributions, and which the root of the holder's
+/// namespaces runs as root's PATH would find them.
+const ADMIN_PATH: [&str; 3] = ["/usr/local/sbin", "/usr/sbin", "/sbin"];
+
+/// Appends the [`ADMIN_PATH`] directories missing from PATH (before any thread starts).
+fn add_admin_path() {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs: Vec<std::path::PathBuf> = std::env::split_paths(&path).collect();
+    for dir in ADMIN_PATH {
+        if !dirs.iter().any(|d| d == Path::new(dir)) {
+            dirs.push(dir.into());
+        }
+    }
+    if let Ok(joined) = std::env::join_paths(dirs) {
+        std::env::set_var("PATH", joined);
+    }
 }
 
 /// The pid of the holder `pid_file` names, if that process is still the user's holder.
@@ -241,16 +262,22 @@ fn start_agent(socket: &Path, holder: u32) -> Result<()> {
     wait_until(agent.id(), || socket.exists()).map_err(|_| RootlessError::Setup("the rootless port agent did not start".into()))
 }
 
+/// Entries of the host's /run that belong to the host's network namespace (locks and records of
+/// its firewall, made by root's iptables and xcompose): the holder's network namespace has its own,
+/// and the host's, owned by the host's root, could not even be opened in it.
+const HOST_NETWORK_RUN_ENTRIES: [&str; 3] = ["xtables.lock", "xcompose-firewall.lock", "xcompose-firewall"];
+
 /// Gives a fresh holder's mount namespace a /run of its own (a tmpfs owned by the namespace's
 /// root, so lock files such as iptables' /run/xtables.lock can be made), with every entry of the
 /// host's /run bound back into it (rootlesskit's copy-up: /run/systemd/resolve and the like stay
-/// visible).
+/// visible) but [`HOST_NETWORK_RUN_ENTRIES`].
 fn private_run() -> Result<()> {
     let failed = |what: String| move |e: std::io::Error| RootlessError::Setup(format!("{what}: {e}"));
     let host_run = File::open("/run").map_err(failed("opening /run".into()))?;
     let entries: Vec<(std::ffi::OsString, std::fs::FileType)> = std::fs::read_dir("/run")
         .map_err(failed("listing /run".into()))?
         .flatten()
+        .filter(|entry| !HOST_NETWORK_RUN_ENTRIES.iter().any(|own| entry.file_name() == *own))
         .filter_map(|entry| Some((entry.file_name(), entry.file_type().ok()?)))
         .collect();
     nix::mount::mount(Some("tmpfs"), "/run", Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=0755"))

@@ -6,7 +6,7 @@
 //!   (mapped with `newuidmap`/`newgidmap` from /etc/subuid and /etc/subgid), started on demand
 //!   and joined by every command before it starts any thread.
 //! - [`ports`]: the port agent, forwarding published ports from the host's addresses.
-//! - outbound access: slirp4netns attached to a fresh holder.
+//! - outbound access: slirp4netns or pasta attached to a fresh holder (`XCOMPOSE_ROOTLESS_NET`).
 //! - [`limits`]: what rootless mode cannot do on this host, refused with a message naming why.
 //! - [`active`]: whether this process runs inside such a user namespace (the hooks elsewhere ask).
 

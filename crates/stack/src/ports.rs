@@ -169,8 +169,8 @@ impl Ports {
             firewall::publish(&mappings).map_err(|e| invalid(service, e.to_string()))?;
         }
         for binding in &bindings {
-            if let Some(host_ip) = rootless_forwarded(binding) {
-                xcompose_rootless::ports::forward(&binding.protocol, host_ip, binding.host_port).map_err(|e| invalid(service, e))?;
+            if let Some(host) = rootless_forwarded(binding) {
+                xcompose_rootless::ports::forward(&binding.protocol, host, SocketAddr::new(binding.container_ip, binding.container_port)).map_err(|e| invalid(service, e))?;
             }
         }
         if bindings.iter().any(PortBinding::proxied) {
@@ -198,19 +198,19 @@ impl Ports {
             firewall::unpublish(&mappings).map_err(StackError::network)?;
         }
         for binding in &bindings {
-            if let Some(host_ip) = rootless_forwarded(binding) {
-                xcompose_rootless::ports::unforward(&binding.protocol, host_ip, binding.host_port).map_err(StackError::network)?;
+            if let Some(host) = rootless_forwarded(binding) {
+                xcompose_rootless::ports::unforward(&binding.protocol, host).map_err(StackError::network)?;
             }
         }
         self.save(container_id, &[])
     }
 }
 
-/// In rootless mode, the host address the port agent forwards `binding` from: IPv4 bindings
-/// only (an IPv6 binding answers inside the user's network namespace only); `None` as root.
-fn rootless_forwarded(binding: &PortBinding) -> Option<IpAddr> {
-    let address = binding.host_address();
-    (xcompose_rootless::active() && address.is_ipv4()).then_some(address)
+/// In rootless mode, the host address and port the port agent forwards `binding` from (to the
+/// container's address: the user's namespace's rules and proxies answer there only); `None` as
+/// root.
+fn rootless_forwarded(binding: &PortBinding) -> Option<SocketAddr> {
+    xcompose_rootless::active().then(|| SocketAddr::new(binding.host_address(), binding.host_port))
 }
 
 /// What a port with host address `host_ip` binds: (host address, container address) pairs, the
