@@ -24,6 +24,7 @@ use crate::load::archive::{remove_abandoned, STAGING_PREFIX};
 use crate::reference::Reference;
 use crate::store::{io_err, ImageStore, Result, StoreError};
 use crate::unpack::{unpack_layer, UnpackError};
+use crate::writeback::EarlyWriteback;
 
 /// Chunks in flight between the download and the layer's thread; a slow disk holds up the
 /// download rather than letting memory grow (chunks are at most a few hundred kB).
@@ -284,7 +285,7 @@ fn unpack_stream(chunks: &mut BlobTee, dest: Option<PathBuf>) -> std::result::Re
 struct BlobTee {
     chunks: Receiver<Bytes>,
     current: Bytes,
-    blob: BufWriter<File>,
+    blob: BufWriter<EarlyWriteback>,
     hasher: Sha256,
     size: u64,
     /// Why the blob could not be kept; reading stops then.
@@ -293,7 +294,7 @@ struct BlobTee {
 
 impl BlobTee {
     fn new(chunks: Receiver<Bytes>, blob: File) -> Self {
-        Self { chunks, current: Bytes::new(), blob: BufWriter::with_capacity(BLOB_BUFFER, blob), hasher: Sha256::new(), size: 0, failed: None }
+        Self { chunks, current: Bytes::new(), blob: BufWriter::with_capacity(BLOB_BUFFER, EarlyWriteback::new(blob)), hasher: Sha256::new(), size: 0, failed: None }
     }
 
     /// The next chunk, kept and hashed; `None` at the end of the stream or once keeping failed.
@@ -317,7 +318,7 @@ impl BlobTee {
         if let Some(e) = self.failed {
             return Err(e);
         }
-        self.blob.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        self.blob.into_inner().map_err(|e| e.into_error())?.sync()?;
         Ok((format!("sha256:{}", hex::encode(self.hasher.finalize())), self.size))
     }
 }

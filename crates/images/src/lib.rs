@@ -15,6 +15,7 @@ mod remove;
 mod save;
 pub mod store;
 pub mod unpack;
+mod writeback;
 
 pub use built::{LayerWriter, StoredLayer};
 pub use healthcheck::ImageHealthcheck;
