@@ -71,6 +71,21 @@ struct Received {
     unpacked: std::result::Result<String, UnpackError>,
 }
 
+/// A chunk [`LayerIngest::try_receive`] could not hand over yet, its layer's thread being behind.
+pub struct PendingChunk {
+    pipe: SyncSender<Bytes>,
+    chunk: Bytes,
+}
+
+impl PendingChunk {
+    /// Waits until the layer's thread takes the chunk. It blocks: an async caller runs it off
+    /// its task (`spawn_blocking`), so that the other downloads its task drives go on meanwhile.
+    /// Fails when the thread stopped taking chunks; [`LayerIngest::failure`] says why.
+    pub fn wait(self) -> io::Result<()> {
+        self.pipe.send(self.chunk).map_err(|_| io::Error::other("the layer's writer stopped"))
+    }
+}
+
 /// A layer received and verified, staged for [`PullStaging::commit`].
 #[derive(Debug)]
 pub struct IngestedLayer(StagedLayer);
@@ -188,21 +203,27 @@ impl LayerIngest {
         }))
     }
 
-    /// Hands the layer's thread a chunk without waiting; gives the chunk back when the thread
-    /// is [`CHUNKS_IN_FLIGHT`] chunks behind (then [`LayerIngest::receive`] it, which waits).
-    /// Fails only when the blob cannot be kept (disk full).
-    pub fn try_receive(&mut self, chunk: Bytes) -> io::Result<Option<Bytes>> {
-        let Some(pipe) = &self.pipe else { return Err(self.stopped()) };
+    /// Hands the layer's thread a chunk without waiting; when the thread is
+    /// [`CHUNKS_IN_FLIGHT`] chunks behind, the chunk is counted as received but left pending:
+    /// [`PendingChunk::wait`] then waits for the thread to take it. Fails only when the blob
+    /// cannot be kept (disk full).
+    pub fn try_receive(&mut self, chunk: Bytes) -> io::Result<Option<PendingChunk>> {
+        let Some(pipe) = &self.pipe else { return Err(self.failure()) };
         let len = chunk.len() as u64;
         match pipe.try_send(chunk) {
             Ok(()) => {
                 self.written += len;
                 Ok(None)
             }
-            Err(TrySendError::Full(chunk)) => Ok(Some(chunk)),
-            Err(TrySendError::Disconnected(_)) => Err(self.stopped()),
+            Err(TrySendError::Full(chunk)) => {
+                let pending = PendingChunk { pipe: pipe.clone(), chunk };
+                self.written += len;
+                Ok(Some(pending))
+            }
+            Err(TrySendError::Disconnected(_)) => Err(self.failure()),
         }
     }
+
 
     /// Hands the layer's thread a chunk, waiting while it is behind. Fails only when the blob
     /// cannot be kept (disk full): an unpacker that stopped is reported by
@@ -214,12 +235,13 @@ impl LayerIngest {
                 self.written += len;
                 Ok(())
             }
-            _ => Err(self.stopped()),
+            _ => Err(self.failure()),
         }
     }
 
-    /// Why the layer's thread stopped taking chunks: it could not keep the blob.
-    fn stopped(&mut self) -> io::Error {
+    /// Why the layer's thread stopped taking chunks (a [`PendingChunk::wait`] failed, say): it
+    /// could not keep the blob.
+    pub fn failure(&mut self) -> io::Error {
         match self.join_worker() {
             Ok(Received { kept: Err(e), .. }) => e,
             _ => io::Error::other("the layer's writer stopped"),
