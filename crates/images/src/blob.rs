@@ -93,11 +93,11 @@ impl Compression {
     }
 }
 
-/// Reads `compressed` to its end, detecting its compression from its first bytes.
-pub(crate) fn decompressing<'a>(compressed: impl Read + Send + 'a) -> io::Result<Box<dyn Read + Send + 'a>> {
-    let mut buffered = BufReader::with_capacity(1 << 16, compressed);
-    let compression = Compression::of_bytes(buffered.fill_buf()?);
-    compression.decoder(buffered)
+/// Reads `compressed` to its end, detecting its compression from its first bytes (those its
+/// first `fill_buf` gives). The decoder reads from `compressed`'s own buffer: no copy.
+pub(crate) fn decompressing<'a>(mut compressed: impl BufRead + Send + 'a) -> io::Result<Box<dyn Read + Send + 'a>> {
+    let compression = Compression::of_bytes(compressed.fill_buf()?);
+    compression.decoder(compressed)
 }
 
 /// The digest of a layer's uncompressed tar (its diff_id): the blob's own digest when it is not

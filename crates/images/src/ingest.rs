@@ -1,15 +1,16 @@
 //! Pulling into the store: each layer is unpacked while it downloads. The compressed chunks are
 //! handed, as they arrive and without a copy, to a thread of the layer's own that keeps them in a
-//! staging blob, hashes them, and decompresses (gzip, zstd or none) and unpacks them through the
-//! safe unpacker into a staging layer directory; both the blob digest and the diff_id are computed
-//! on the way, so nothing holds a layer in memory or reads the blob a second time, and the
-//! downloading side never waits on a disk. Finishing a layer checks both digests; committing the image
+//! staging blob and hashes them, and hands them on (again without a copy) to a second thread that
+//! decompresses (gzip, zstd or none) and unpacks them through the safe unpacker into a staging
+//! layer directory; the blob digest and the diff_id are computed on the way, on the two threads,
+//! so nothing holds a layer in memory or reads the blob a second time, and the downloading side
+//! never waits on a disk. Finishing a layer checks both digests; committing the image
 //! moves the staged layers into place with the registry's manifest and config byte for byte, all
 //! or nothing under the store lock. Staging lives in a `.load-<pid>-` directory of the store,
 //! which the next load or pull removes if this process dies.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::thread::JoinHandle;
@@ -24,10 +25,12 @@ use crate::load::archive::{remove_abandoned, STAGING_PREFIX};
 use crate::reference::Reference;
 use crate::store::{io_err, ImageStore, Result, StoreError};
 use crate::unpack::{unpack_layer, UnpackError};
+use crate::writeback::EarlyWriteback;
 
-/// Chunks in flight between the download and the layer's thread; a slow disk holds up the
-/// download rather than letting memory grow (chunks are at most a few hundred kB).
-const CHUNKS_IN_FLIGHT: usize = 16;
+/// Chunks in flight between the download and the layer's thread, and again between that thread
+/// and its unpacker; a slow disk holds up the download rather than letting memory grow (chunks
+/// are at most a few hundred kB).
+const CHUNKS_IN_FLIGHT: usize = 8;
 /// Bytes gathered before a write to the staging blob.
 const BLOB_BUFFER: usize = 1 << 18;
 
@@ -66,6 +69,21 @@ struct Received {
     kept: io::Result<(String, u64)>,
     /// The diff_id of the unpacked content, or why it could not be unpacked.
     unpacked: std::result::Result<String, UnpackError>,
+}
+
+/// A chunk [`LayerIngest::try_receive`] could not hand over yet, its layer's thread being behind.
+pub struct PendingChunk {
+    pipe: SyncSender<Bytes>,
+    chunk: Bytes,
+}
+
+impl PendingChunk {
+    /// Waits until the layer's thread takes the chunk. It blocks: an async caller runs it off
+    /// its task (`spawn_blocking`), so that the other downloads its task drives go on meanwhile.
+    /// Fails when the thread stopped taking chunks; [`LayerIngest::failure`] says why.
+    pub fn wait(self) -> io::Result<()> {
+        self.pipe.send(self.chunk).map_err(|_| io::Error::other("the layer's writer stopped"))
+    }
 }
 
 /// A layer received and verified, staged for [`PullStaging::commit`].
@@ -113,7 +131,7 @@ impl PullStaging {
         let dest = unpacked.clone();
         let worker = std::thread::Builder::new()
             .name("ingest".into())
-            .spawn(move || receive_layer(BlobTee::new(chunks, blob), dest))
+            .spawn(move || receive_layer(chunks, blob, dest))
             .map_err(io_err(&blob_path))?;
         Ok(LayerIngest { expected, blob_path, written: 0, pipe: Some(pipe), worker: Some(worker), unpacked })
     }
@@ -185,21 +203,27 @@ impl LayerIngest {
         }))
     }
 
-    /// Hands the layer's thread a chunk without waiting; gives the chunk back when the thread
-    /// is [`CHUNKS_IN_FLIGHT`] chunks behind (then [`LayerIngest::receive`] it, which waits).
-    /// Fails only when the blob cannot be kept (disk full).
-    pub fn try_receive(&mut self, chunk: Bytes) -> io::Result<Option<Bytes>> {
-        let Some(pipe) = &self.pipe else { return Err(self.stopped()) };
+    /// Hands the layer's thread a chunk without waiting; when the thread is
+    /// [`CHUNKS_IN_FLIGHT`] chunks behind, the chunk is counted as received but left pending:
+    /// [`PendingChunk::wait`] then waits for the thread to take it. Fails only when the blob
+    /// cannot be kept (disk full).
+    pub fn try_receive(&mut self, chunk: Bytes) -> io::Result<Option<PendingChunk>> {
+        let Some(pipe) = &self.pipe else { return Err(self.failure()) };
         let len = chunk.len() as u64;
         match pipe.try_send(chunk) {
             Ok(()) => {
                 self.written += len;
                 Ok(None)
             }
-            Err(TrySendError::Full(chunk)) => Ok(Some(chunk)),
-            Err(TrySendError::Disconnected(_)) => Err(self.stopped()),
+            Err(TrySendError::Full(chunk)) => {
+                let pending = PendingChunk { pipe: pipe.clone(), chunk };
+                self.written += len;
+                Ok(Some(pending))
+            }
+            Err(TrySendError::Disconnected(_)) => Err(self.failure()),
         }
     }
+
 
     /// Hands the layer's thread a chunk, waiting while it is behind. Fails only when the blob
     /// cannot be kept (disk full): an unpacker that stopped is reported by
@@ -211,12 +235,13 @@ impl LayerIngest {
                 self.written += len;
                 Ok(())
             }
-            _ => Err(self.stopped()),
+            _ => Err(self.failure()),
         }
     }
 
-    /// Why the layer's thread stopped taking chunks: it could not keep the blob.
-    fn stopped(&mut self) -> io::Error {
+    /// Why the layer's thread stopped taking chunks (a [`PendingChunk::wait`] failed, say): it
+    /// could not keep the blob.
+    pub fn failure(&mut self) -> io::Error {
         match self.join_worker() {
             Ok(Received { kept: Err(e), .. }) => e,
             _ => io::Error::other("the layer's writer stopped"),
@@ -261,17 +286,46 @@ impl Drop for LayerIngest {
     }
 }
 
-/// The work of a layer's thread: unpacks (into `dest`, or nowhere when `None`) what `tee`
-/// reads while `tee` keeps and hashes the blob, then keeps the rest of the blob (all of it is
-/// checked, even when its content could not be unpacked) and syncs it.
-fn receive_layer(mut tee: BlobTee, dest: Option<PathBuf>) -> Received {
-    let unpacked = unpack_stream(&mut tee, dest);
-    Received { kept: tee.finish(), unpacked }
+/// The work of a layer's thread: keeps and hashes the blob, handing each chunk on to a thread
+/// that unpacks it (into `dest`, or nowhere when `None`), so the two digests are computed on two
+/// cores; then syncs the blob and waits for the unpacker. All of the blob is kept and checked,
+/// even when its content could not be unpacked.
+fn receive_layer(chunks: Receiver<Bytes>, blob: File, dest: Option<PathBuf>) -> Received {
+    let (forward, unpacker_chunks) = sync_channel(CHUNKS_IN_FLIGHT);
+    let unpacker = std::thread::Builder::new().name("unpack".into()).spawn(move || unpack_stream(ChunkReader::new(unpacker_chunks), dest));
+    let kept = keep_blob(chunks, blob, forward);
+    let unpacked = match unpacker {
+        Ok(unpacker) => unpacker.join().unwrap_or_else(|_| Err(UnpackError::Read(io::Error::other("the layer's unpacker panicked")))),
+        Err(e) => Err(UnpackError::Read(e)),
+    };
+    Received { kept, unpacked }
+}
+
+/// Writes the chunks into `blob` while hashing them, handing each on to `forward` until its
+/// reader stops; syncs the blob: its digest and size. A write that fails (disk full) stops it,
+/// which ends the stream for both the download and the unpacker.
+fn keep_blob(chunks: Receiver<Bytes>, blob: File, forward: SyncSender<Bytes>) -> io::Result<(String, u64)> {
+    let mut blob = BufWriter::with_capacity(BLOB_BUFFER, EarlyWriteback::new(blob));
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    let mut forward = Some(forward);
+    for chunk in chunks {
+        blob.write_all(&chunk)?;
+        hasher.update(&chunk);
+        size += chunk.len() as u64;
+        // An unpacker that stopped (the content is not a layer, or it is all read) takes no more.
+        if forward.as_ref().is_some_and(|f| f.send(chunk).is_err()) {
+            forward = None;
+        }
+    }
+    drop(forward);
+    blob.into_inner().map_err(|e| e.into_error())?.sync()?;
+    Ok((format!("sha256:{}", hex::encode(hasher.finalize())), size))
 }
 
 /// Decompresses and unpacks (into `dest`, or nowhere when `None`) the chunks of one layer; the
 /// diff_id of what it read.
-fn unpack_stream(chunks: &mut BlobTee, dest: Option<PathBuf>) -> std::result::Result<String, UnpackError> {
+fn unpack_stream(chunks: ChunkReader, dest: Option<PathBuf>) -> std::result::Result<String, UnpackError> {
     let mut tar = HashingReader::new(blob::decompressing(chunks)?);
     if let Some(dest) = dest {
         unpack_layer(&mut tar, &dest)?;
@@ -279,61 +333,90 @@ fn unpack_stream(chunks: &mut BlobTee, dest: Option<PathBuf>) -> std::result::Re
     Ok(tar.finish()?)
 }
 
-/// The chunks a download sends, read as one stream, and kept and hashed on the way: the
-/// staging blob. It ends when the sender is dropped.
-struct BlobTee {
+/// The chunks of a blob, read as one stream that ends when their sender is dropped.
+struct ChunkReader {
     chunks: Receiver<Bytes>,
     current: Bytes,
-    blob: BufWriter<File>,
-    hasher: Sha256,
-    size: u64,
-    /// Why the blob could not be kept; reading stops then.
-    failed: Option<io::Error>,
 }
 
-impl BlobTee {
-    fn new(chunks: Receiver<Bytes>, blob: File) -> Self {
-        Self { chunks, current: Bytes::new(), blob: BufWriter::with_capacity(BLOB_BUFFER, blob), hasher: Sha256::new(), size: 0, failed: None }
-    }
-
-    /// The next chunk, kept and hashed; `None` at the end of the stream or once keeping failed.
-    fn next_chunk(&mut self) -> Option<Bytes> {
-        if self.failed.is_some() {
-            return None;
-        }
-        let chunk = self.chunks.recv().ok()?;
-        if let Err(e) = self.blob.write_all(&chunk) {
-            self.failed = Some(e);
-            return None;
-        }
-        self.hasher.update(&chunk);
-        self.size += chunk.len() as u64;
-        Some(chunk)
-    }
-
-    /// Keeps what is left of the stream, syncs the blob: its digest and size.
-    fn finish(mut self) -> io::Result<(String, u64)> {
-        while self.next_chunk().is_some() {}
-        if let Some(e) = self.failed {
-            return Err(e);
-        }
-        self.blob.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        Ok((format!("sha256:{}", hex::encode(self.hasher.finalize())), self.size))
+impl ChunkReader {
+    fn new(chunks: Receiver<Bytes>) -> Self {
+        Self { chunks, current: Bytes::new() }
     }
 }
 
-impl Read for BlobTee {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+impl BufRead for ChunkReader {
+    /// The rest of the current chunk (the next one once it is used up): the decompressor reads
+    /// the chunks where they are.
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
         while self.current.is_empty() {
-            match self.next_chunk() {
-                Some(chunk) => self.current = chunk,
-                None if self.failed.is_some() => return Err(io::Error::other("the layer blob could not be kept")),
-                None => return Ok(0),
+            match self.chunks.recv() {
+                Ok(chunk) => self.current = chunk,
+                Err(_) => break,
             }
         }
-        let n = buf.len().min(self.current.len());
-        buf[..n].copy_from_slice(&self.current[..n]);
-        bytes::Buf::advance(&mut self.current, n);
+        Ok(&self.current)
+    }
+
+    fn consume(&mut self, amount: usize) {
+        bytes::Buf::advance(&mut self.current, amount);
+    }
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = buf.len().min(available.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sends `chunks` to a [`keep_blob`] writing into a new file of `dir`; what it returned and
+    /// the file's content.
+    fn keep(dir: &std::path::Path, chunks: &[&[u8]], forward: SyncSender<Bytes>) -> (io::Result<(String, u64)>, Vec<u8>) {
+        let path = dir.join("blob");
+        let (send, receive) = sync_channel(CHUNKS_IN_FLIGHT);
+        let keeper = {
+            let file = File::create(&path).unwrap();
+            std::thread::spawn(move || keep_blob(receive, file, forward))
+        };
+        for chunk in chunks {
+            send.send(Bytes::copy_from_slice(chunk)).unwrap();
+        }
+        drop(send);
+        (keeper.join().unwrap(), std::fs::read(&path).unwrap())
+    }
+
+    #[test]
+    fn the_blob_is_kept_and_handed_on_chunk_by_chunk() {
+        let dir = tempfile::tempdir().unwrap();
+        let (forward, unpacker) = sync_channel(CHUNKS_IN_FLIGHT);
+        let reader = std::thread::spawn(move || {
+            let mut all = Vec::new();
+            ChunkReader::new(unpacker).read_to_end(&mut all).unwrap();
+            all
+        });
+        let (kept, content) = keep(dir.path(), &[b"first ", b"", b"second"], forward);
+        assert_eq!(kept.unwrap(), (blob::sha256(b"first second"), 12));
+        assert_eq!(content, b"first second");
+        assert_eq!(reader.join().unwrap(), b"first second");
+    }
+
+    #[test]
+    fn an_unpacker_that_stops_early_does_not_stop_the_blob() {
+        let dir = tempfile::tempdir().unwrap();
+        let (forward, unpacker) = sync_channel(1);
+        drop(unpacker);
+        let many: Vec<&[u8]> = std::iter::repeat_n(&b"chunk"[..], 3 * CHUNKS_IN_FLIGHT).collect();
+        let (kept, content) = keep(dir.path(), &many, forward);
+        let whole = b"chunk".repeat(3 * CHUNKS_IN_FLIGHT);
+        assert_eq!(kept.unwrap(), (blob::sha256(&whole), whole.len() as u64));
+        assert_eq!(content, whole);
     }
 }

@@ -16,10 +16,11 @@ mod save;
 pub mod shift;
 pub mod store;
 pub mod unpack;
+mod writeback;
 
 pub use built::{LayerWriter, StoredLayer};
 pub use healthcheck::ImageHealthcheck;
-pub use ingest::{ExpectedLayer, IngestedLayer, LayerIngest, PullStaging, PulledImage};
+pub use ingest::{ExpectedLayer, IngestedLayer, LayerIngest, PendingChunk, PullStaging, PulledImage};
 pub use load::LoadEvent;
 pub use reference::Reference;
 pub use remove::Pruned;

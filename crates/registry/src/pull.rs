@@ -302,7 +302,8 @@ enum Interrupted {
 }
 
 /// Hands a blob stream to the ingest (after skipping `skip` bytes already received), reporting
-/// progress. The ingest's thread keeps and unpacks the chunks: this only waits when it is behind.
+/// progress. The ingest's threads keep and unpack the chunks: this only waits (without blocking
+/// its task) when they are behind.
 async fn receive(mut stream: SizedStream, mut skip: u64, ingest: &mut xcompose_images::LayerIngest, id: &str, total: u64, on_event: &(dyn Fn(PullEvent) + Sync)) -> Result<(), Interrupted> {
     while let Some(chunk) = stream.stream.next().await {
         let mut chunk = chunk.map_err(Interrupted::Network)?;
@@ -314,8 +315,12 @@ async fn receive(mut stream: SizedStream, mut skip: u64, ingest: &mut xcompose_i
         if chunk.is_empty() {
             continue;
         }
-        if let Some(chunk) = ingest.try_receive(chunk).map_err(Interrupted::Store)? {
-            tokio::task::block_in_place(|| ingest.receive(chunk)).map_err(Interrupted::Store)?;
+        if let Some(pending) = ingest.try_receive(chunk).map_err(Interrupted::Store)? {
+            // Waiting off this task: it drives the other layers' downloads too, which would all
+            // stop while this layer's unpacker catches up (block_in_place blocks the task).
+            if !matches!(tokio::task::spawn_blocking(move || pending.wait()).await, Ok(Ok(()))) {
+                return Err(Interrupted::Store(ingest.failure()));
+            }
         }
         on_event(PullEvent::Layer { id: id.to_string(), status: LayerStatus::Downloading { current: ingest.written(), total } });
     }
