@@ -107,19 +107,15 @@ impl Stack {
         if let Some(e) = errors.into_iter().next() {
             return Err(e);
         }
-        // The idle resolver stops while the networks go: nothing of them needs it.
+        // As compose (its down runs the removals of networks and volumes in one errgroup): the
+        // networks, the volumes and the idle resolver go at once; none needs another.
         std::thread::scope(|threads| {
             let resolver = threads.spawn(|| self.resolver.stop_if_idle());
-            let rest = self.remove_files_and_networks(&scope);
-            resolver.join().unwrap_or_else(|p| std::panic::resume_unwind(p)).and(rest)
+            let volumes = threads.spawn(|| self.remove_files_and_volumes(&scope, opts.volumes, &anonymous));
+            let networks = self.remove_networks(&scope);
+            let join = |handle: std::thread::ScopedJoinHandle<'_, Result<(), StackError>>| handle.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+            join(resolver).and(join(volumes)).and(networks)
         })?;
-        if opts.volumes {
-            if scope.is_partial() {
-                self.remove_scoped_volumes(&scope, &anonymous)?;
-            } else {
-                self.remove_volumes()?;
-            }
-        }
         if let Some(which) = opts.images {
             self.remove_images(which, &scope)?;
         }
@@ -127,8 +123,9 @@ impl Stack {
     }
 
     /// After the containers: the volumes they leave unused unmounted, the files of secrets and
-    /// configs given by content, and the networks of `scope` no container uses any more.
-    fn remove_files_and_networks(&self, scope: &DownScope) -> Result<(), StackError> {
+    /// configs given by content, and with `volumes` (`-v`) the volumes of `scope` (and the
+    /// removed containers' `anonymous` ones).
+    fn remove_files_and_volumes(&self, scope: &DownScope, volumes: bool, anonymous: &[String]) -> Result<(), StackError> {
         self.unmount_unused_volumes()?;
         // The files of secrets and configs given by content went with the containers (once
         // none is left).
@@ -136,6 +133,15 @@ impl Stack {
         if files.exists() && (!scope.is_partial() || self.project_containers()?.is_empty()) {
             std::fs::remove_dir_all(&files).map_err(StackError::io(&files))?;
         }
+        match (volumes, scope.is_partial()) {
+            (false, _) => Ok(()),
+            (true, true) => self.remove_scoped_volumes(scope, anonymous),
+            (true, false) => self.remove_volumes(),
+        }
+    }
+
+    /// The networks of `scope` no container uses any more.
+    fn remove_networks(&self, scope: &DownScope) -> Result<(), StackError> {
         let mut doomed = Vec::new();
         for network in self.project.networks.iter().filter(|(key, n)| !n.external && scope.network_in_scope(key)).map(|(_, n)| n) {
             let Some(record) = self.networks.get(&network.name)? else { continue };
