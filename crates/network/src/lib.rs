@@ -18,6 +18,7 @@ pub mod firewall;
 pub mod inventory;
 pub mod ipam;
 pub mod link;
+pub mod link_watch;
 mod netlink;
 pub mod netns;
 pub mod routes;

@@ -75,6 +75,9 @@ pub enum LinkError {
         #[source]
         source: std::io::Error,
     },
+    /// The link notifications could not be listened to.
+    #[error("listening to the kernel's link notifications: {0}; xcompose needs root (CAP_NET_ADMIN) to manage networks")]
+    Watch(#[source] std::io::Error),
     /// The veth end vanished between steps (its namespace died meanwhile).
     #[error("interface {0} disappeared while being set up: the container probably exited; start it again")]
     Vanished(String),
@@ -557,8 +560,21 @@ async fn free_eth_name(handle: &Handle) -> Result<String, LinkError> {
     Ok(name)
 }
 
+/// Those of links `names` that exist in the calling thread's namespace.
+pub(crate) fn existing(names: &[String]) -> Result<std::collections::BTreeSet<String>, LinkError> {
+    with_handle(|handle| async move {
+        let mut found = std::collections::BTreeSet::new();
+        for name in names {
+            if find_link(&handle, name).await?.is_some() {
+                found.insert(name.clone());
+            }
+        }
+        Ok(found)
+    })
+}
+
 /// Deletes link `name` in the calling thread's namespace; nothing to do if there is none.
-fn delete_link(name: &str) -> Result<(), LinkError> {
+pub(crate) fn delete_link(name: &str) -> Result<(), LinkError> {
     with_handle(|handle| async move {
         if let Some(link) = find_link(&handle, name).await? {
             match handle.link().del(link.header.index).execute().await {

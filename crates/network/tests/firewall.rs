@@ -70,6 +70,28 @@ fn changes_from_the_record_match_the_kernels_rules_and_teardown_leaves_nothing()
 }
 
 #[test]
+fn networks_removed_together_leave_nothing_and_keep_the_others() {
+    in_forked_sandbox(|| {
+        setup()?;
+        let second = NetworkRules { bridge: "xc-ba9876543210".into(), subnet: "172.31.1.0/24".parse().unwrap(), ..network() };
+        let third = NetworkRules { bridge: "xc-aa9876543210".into(), subnet: "172.31.2.0/24".parse().unwrap(), ..network() };
+        for n in [&second, &third] {
+            run("ip", &["link", "add", &n.bridge, "type", "bridge"])?;
+        }
+        for n in [&network(), &second, &third] {
+            firewall::add_network(n).map_err(|e| e.to_string())?;
+        }
+        firewall::remove_networks(&[network(), second.clone()]).map_err(|e| e.to_string())?;
+        let left = kernel_rules()?;
+        ensure(!left.iter().any(|r| r.contains(BRIDGE) || r.contains(&second.bridge)), || format!("rules of removed networks left: {left:#?}"))?;
+        ensure(left.iter().any(|r| r == &format!("-A XCOMPOSE-FORWARD -o {} -j ACCEPT", third.bridge)), || format!("the kept network lost its rules: {left:#?}"))?;
+        firewall::remove_networks(&[third]).map_err(|e| e.to_string())?;
+        let left = kernel_rules()?;
+        ensure(left.is_empty(), || format!("rules left after the last network: {left:#?}"))
+    });
+}
+
+#[test]
 fn a_record_the_kernel_disagrees_with_does_not_break_teardown() {
     in_forked_sandbox(|| {
         setup()?;

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use xcompose_container::{Mount, MountKind, NetworkNamespace, Propagation, Recursive};
 use xcompose_loader::model::{Service, ServiceNetwork};
+use xcompose_network::link;
+use xcompose_network::link_watch::LinkWatch;
 use xcompose_orchestrator::labels::{self, container_labels, ProjectInfo};
 use xcompose_orchestrator::plan::ActualContainer;
 use xcompose_orchestrator::process::process_for;
@@ -22,6 +24,12 @@ use crate::request::{bind_source, create_request};
 use crate::run::OneOff;
 use crate::volumes::AnonymousVolumes;
 use crate::{Stack, StackError};
+
+/// How long removing a container waits for the kernel to delete its veth pairs with its network
+/// namespace (a few ms, under 60 ms at a load of 30 on 2 cores) before deleting them itself:
+/// something else (another container joined to the namespace) may keep the namespace alive, and
+/// then the removal is this much slower than a deletion would have been, never wrong.
+const NAMESPACE_CLEANUP_WAIT: Duration = Duration::from_secs(1);
 
 impl Stack {
     /// The project's containers, one-off ones included.
@@ -284,17 +292,23 @@ impl Stack {
     }
 
     /// Stops (within `grace`) and removes container `id`, detaching it from its networks first.
+    /// Its veth pairs are not deleted one by one (~20 ms each under the RTNL lock): they go with
+    /// its network namespace when the runtime unpins it, and this waits for the kernel to have
+    /// deleted them, so that none is left on the host when it returns.
     pub(crate) fn remove_container(&self, id: &str, grace: Duration) -> Result<(), StackError> {
         self.runtime.stop(id, Some(grace))?;
         xcompose_fault::point("container.remove.stopped");
         self.ports.unpublish_all(id)?;
         xcompose_fault::point("container.remove.unpublished");
-        self.networks.detach_all(id)?;
+        // Listening before the namespace can go: no deletion is missed.
+        let watch = LinkWatch::open().map_err(StackError::network)?;
+        let endpoints = self.networks.release_all(id)?;
         xcompose_fault::point("container.remove.detached");
         self.resolver.forget(id)?;
         xcompose_fault::point("container.remove.forgotten");
         self.runtime.remove(id, true)?;
-        Ok(())
+        let host_links = endpoints.iter().map(|e| link::host_veth_name(&e.endpoint_id)).collect::<Result<Vec<_>, _>>().map_err(StackError::network)?;
+        watch.wait_gone(&host_links, NAMESPACE_CLEANUP_WAIT).map_err(StackError::network)
     }
 
     /// Gives container `id`, which joined the network namespace pinned at `shared`, the

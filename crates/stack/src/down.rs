@@ -1,6 +1,7 @@
 //! `down`: the project's containers stopped and removed, dependents first, then its networks,
 //! (with `-v`) its volumes and (with `--rmi`) its services' images.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use xcompose_orchestrator::graph::ServiceGraph;
@@ -8,6 +9,7 @@ use xcompose_orchestrator::labels;
 use xcompose_runtime::ContainerSummary;
 
 use crate::down_scope::{DownScope, IN_USE};
+use crate::schedule::Schedule;
 use crate::{Stack, StackError};
 
 /// `down`'s options.
@@ -56,43 +58,74 @@ impl Stack {
         let graph = ServiceGraph::new(&self.project).map_err(|e| StackError::Invalid(e.to_string()))?;
         let service_of = |c: &ContainerSummary| c.labels.get(labels::SERVICE).cloned().unwrap_or_default();
         let scope = DownScope::new(&self.project, &graph, &opts.services)?;
-        // Stopped orphans first (nothing in the project depends on them), then level by level,
-        // dependents first; then everything is removed at once.
+        // Orphans first (nothing in the project depends on them), then dependents before what
+        // they depend on.
         let orphans: Vec<ContainerSummary> = containers.iter().filter(|c| !self.project.services.contains_key(&service_of(c))).cloned().collect();
-        let mut batches: Vec<Vec<ContainerSummary>> = Vec::new();
+        let mut doomed: Vec<ContainerSummary> = Vec::new();
         if opts.remove_orphans {
-            batches.push(orphans);
+            doomed.extend(orphans);
         } else if !opts.ignore_orphans {
             for orphan in &orphans {
                 eprintln!("Found orphan containers ([{}]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.", orphan.name);
             }
         }
         for level in graph.levels().into_iter().rev() {
-            batches.push(containers.iter().filter(|c| level.contains(&service_of(c).as_str()) && scope.takes_down(&service_of(c))).cloned().collect());
+            doomed.extend(containers.iter().filter(|c| level.contains(&service_of(c).as_str()) && scope.takes_down(&service_of(c))).cloned());
         }
-        for batch in &batches {
-            self.each(batch, |c| {
-                self.report("Container", &c.name, "Stopping");
-                self.stop_container(&service_of(c), &c.id, opts.timeout)?;
-                self.report("Container", &c.name, "Stopped");
-                Ok(())
-            })?;
-        }
-        let doomed: Vec<ContainerSummary> = batches.into_iter().flatten().collect();
+        // As compose (reverse dependency order), each container is stopped and removed as soon
+        // as the containers of the services depending on it are stopped: no waiting for a whole
+        // level, and removals overlap the stops of other services.
+        let services: Vec<String> = doomed.iter().map(service_of).collect();
+        let dependents: BTreeMap<&str, Vec<String>> = services
+            .iter()
+            .map(|s| {
+                let above = graph.with_dependents(std::slice::from_ref(s)).map(|all| all.into_iter().filter(|d| d != s).map(str::to_string).collect()).unwrap_or_default();
+                (s.as_str(), above)
+            })
+            .collect();
+        let schedule = Schedule::new(services.iter().map(String::as_str));
         // `-v` takes the removed containers' anonymous volumes with them (Docker's `rm -v`).
+        let anonymous_too = opts.volumes && scope.is_partial();
+        let results = crate::concurrency::run_all(&doomed, self.parallel, |c| {
+            let service = service_of(c);
+            let result = self.take_down_container(c, &service, &dependents[service.as_str()], &schedule, opts.timeout, anonymous_too);
+            if result.is_err() {
+                schedule.fail();
+            }
+            result
+        });
         let mut anonymous = Vec::new();
-        if opts.volumes && scope.is_partial() {
-            for c in &doomed {
-                anonymous.extend(self.anonymous_volumes_of(&c.id)?.into_values());
+        let mut errors = Vec::new();
+        for result in results {
+            match result {
+                Ok(volumes) => anonymous.extend(volumes),
+                Err(e) => errors.push(e),
             }
         }
-        self.each(&doomed, |c| {
-            self.report("Container", &c.name, "Removing");
-            self.remove_container(&c.id, Duration::ZERO)?;
-            self.report("Container", &c.name, "Removed");
-            Ok(())
+        // The root cause first: containers aborted because another failed come after.
+        errors.sort_by_key(|e| matches!(e, StackError::Aborted));
+        if let Some(e) = errors.into_iter().next() {
+            return Err(e);
+        }
+        // As compose (its down runs the removals of networks and volumes in one errgroup): the
+        // networks, the volumes and the idle resolver go at once; none needs another.
+        std::thread::scope(|threads| {
+            let resolver = threads.spawn(|| self.resolver.stop_if_idle());
+            let volumes = threads.spawn(|| self.remove_files_and_volumes(&scope, opts.volumes, &anonymous));
+            let networks = self.remove_networks(&scope);
+            let join = |handle: std::thread::ScopedJoinHandle<'_, Result<(), StackError>>| handle.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+            join(resolver).and(join(volumes)).and(networks)
         })?;
-        self.resolver.stop_if_idle()?;
+        if let Some(which) = opts.images {
+            self.remove_images(which, &scope)?;
+        }
+        Ok(())
+    }
+
+    /// After the containers: the volumes they leave unused unmounted, the files of secrets and
+    /// configs given by content, and with `volumes` (`-v`) the volumes of `scope` (and the
+    /// removed containers' `anonymous` ones).
+    fn remove_files_and_volumes(&self, scope: &DownScope, volumes: bool, anonymous: &[String]) -> Result<(), StackError> {
         self.unmount_unused_volumes()?;
         // The files of secrets and configs given by content went with the containers (once
         // none is left).
@@ -100,40 +133,46 @@ impl Stack {
         if files.exists() && (!scope.is_partial() || self.project_containers()?.is_empty()) {
             std::fs::remove_dir_all(&files).map_err(StackError::io(&files))?;
         }
-        let networks: Vec<_> = self.project.networks.iter().filter(|(key, n)| !n.external && scope.network_in_scope(key)).map(|(_, n)| n).collect();
-        let results: Vec<Result<(), StackError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = networks
-                .iter()
-                .map(|network| {
-                    scope.spawn(move || {
-                        if let Some(record) = self.networks.get(&network.name)? {
-                            self.report("Network", &network.name, "Removing");
-                            // Compose keeps a network a container still uses, with a warning.
-                            if self.networks.in_use(&network.name)? {
-                                self.report("Network", &network.name, IN_USE);
-                                return Ok(());
-                            }
-                            self.networks.remove(&record)?;
-                            self.report("Network", &network.name, "Removed");
-                        }
-                        Ok(())
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
-        });
-        results.into_iter().collect::<Result<Vec<()>, StackError>>()?;
-        if opts.volumes {
-            if scope.is_partial() {
-                self.remove_scoped_volumes(&scope, &anonymous)?;
-            } else {
-                self.remove_volumes()?;
-            }
+        match (volumes, scope.is_partial()) {
+            (false, _) => Ok(()),
+            (true, true) => self.remove_scoped_volumes(scope, anonymous),
+            (true, false) => self.remove_volumes(),
         }
-        if let Some(which) = opts.images {
-            self.remove_images(which, &scope)?;
+    }
+
+    /// The networks of `scope` no container uses any more.
+    fn remove_networks(&self, scope: &DownScope) -> Result<(), StackError> {
+        let mut doomed = Vec::new();
+        for network in self.project.networks.iter().filter(|(key, n)| !n.external && scope.network_in_scope(key)).map(|(_, n)| n) {
+            let Some(record) = self.networks.get(&network.name)? else { continue };
+            self.report("Network", &network.name, "Removing");
+            // Compose keeps a network a container still uses, with a warning.
+            if self.networks.in_use(&network.name)? {
+                self.report("Network", &network.name, IN_USE);
+                continue;
+            }
+            doomed.push(record);
+        }
+        self.networks.remove_all(&doomed)?;
+        for record in &doomed {
+            self.report("Network", &record.name, "Removed");
         }
         Ok(())
+    }
+
+    /// Stops container `c` of `service` once the containers of its `dependents` are stopped
+    /// (within `timeout`), then removes it; returns its anonymous volumes if `anonymous_too`.
+    fn take_down_container(&self, c: &ContainerSummary, service: &str, dependents: &[String], schedule: &Schedule, timeout: Option<Duration>, anonymous_too: bool) -> Result<Vec<String>, StackError> {
+        schedule.wait_for(dependents.iter().map(String::as_str))?;
+        self.report("Container", &c.name, "Stopping");
+        self.stop_container(service, &c.id, timeout)?;
+        self.report("Container", &c.name, "Stopped");
+        schedule.done(service);
+        let anonymous = if anonymous_too { self.anonymous_volumes_of(&c.id)?.into_values().collect() } else { Vec::new() };
+        self.report("Container", &c.name, "Removing");
+        self.remove_container(&c.id, Duration::ZERO)?;
+        self.report("Container", &c.name, "Removed");
+        Ok(anonymous)
     }
 
     /// Removes the services' images (`--rmi`; with `down SERVICE...` those of the named services

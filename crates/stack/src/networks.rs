@@ -177,18 +177,29 @@ impl Networks {
         firewall::add_network(&firewall_rules(record)?).map_err(StackError::network)
     }
 
-    /// Removes network `record`: its names, its bridge, its subnet, its record.
-    pub(crate) fn remove(&self, record: &NetworkRecord) -> Result<(), StackError> {
-        self.names.remove(&record.name)?;
-        xcompose_fault::point("network.remove.names");
-        firewall::remove_network(&firewall_rules(record)?).map_err(StackError::network)?;
+    /// Removes networks `records`, each step for all of them at once: their names, their
+    /// firewall rules (one change), their bridges (in parallel), their subnets, their records.
+    pub(crate) fn remove_all(&self, records: &[NetworkRecord]) -> Result<(), StackError> {
+        for record in records {
+            self.names.remove(&record.name)?;
+            xcompose_fault::point("network.remove.names");
+        }
+        let rules = records.iter().map(firewall_rules).collect::<Result<Vec<_>, _>>()?;
+        firewall::remove_networks(&rules).map_err(StackError::network)?;
         xcompose_fault::point("network.remove.rules");
-        link::delete_bridge(&record.id).map_err(StackError::network)?;
+        std::thread::scope(|scope| {
+            let deletions: Vec<_> = records.iter().map(|record| scope.spawn(|| link::delete_bridge(&record.id))).collect();
+            deletions.into_iter().map(|d| d.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect::<Result<Vec<()>, _>>()
+        })
+        .map_err(StackError::network)?;
         xcompose_fault::point("network.remove.bridge");
-        self.ipam.remove_network(&record.id).map_err(StackError::network)?;
-        xcompose_fault::point("network.remove.subnet");
-        let path = self.record_path(&record.name);
-        fs::remove_file(&path).map_err(StackError::io(&path))
+        for record in records {
+            self.ipam.remove_network(&record.id).map_err(StackError::network)?;
+            xcompose_fault::point("network.remove.subnet");
+            let path = self.record_path(&record.name);
+            fs::remove_file(&path).map_err(StackError::io(&path))?;
+        }
+        Ok(())
     }
 
     /// The file the resolver reads the names of network `name` from.
@@ -284,6 +295,20 @@ impl Networks {
     /// released. Each endpoint is forgotten as soon as it is gone, so an interrupted detach
     /// resumes where it stopped.
     pub(crate) fn detach_all(&self, container_id: &str) -> Result<Vec<Endpoint>, StackError> {
+        self.forget_endpoints(container_id, |endpoint| link::detach(&endpoint.endpoint_id).map_err(StackError::network))
+    }
+
+    /// As [`Networks::detach_all`] but leaving the veth pairs to the kernel, for a container
+    /// whose network namespace is about to go: the namespace takes its veth pairs with it (see
+    /// [`xcompose_network::link_watch`]). Returns the endpoints, whose host ends the caller
+    /// waits for.
+    pub(crate) fn release_all(&self, container_id: &str) -> Result<Vec<Endpoint>, StackError> {
+        self.forget_endpoints(container_id, |_| Ok(()))
+    }
+
+    /// Forgets the endpoints of container `container_id` one by one: its names and addresses
+    /// released, `unlink` done on each, then the endpoint dropped from its record.
+    fn forget_endpoints(&self, container_id: &str, unlink: impl Fn(&Endpoint) -> Result<(), StackError>) -> Result<Vec<Endpoint>, StackError> {
         let mut endpoints = self.endpoints(container_id)?;
         let mut detached = Vec::new();
         while let Some(endpoint) = endpoints.pop() {
@@ -293,7 +318,7 @@ impl Networks {
             if let Some(address6) = endpoint.address6 {
                 self.names.remove_address(&endpoint.network, address6.addr().into())?;
             }
-            link::detach(&endpoint.endpoint_id).map_err(StackError::network)?;
+            unlink(&endpoint)?;
             xcompose_fault::point("network.detach.unlinked");
             self.ipam.release_owner(&endpoint.network_id, container_id).map_err(StackError::network)?;
             self.save_endpoints(container_id, &endpoints)?;

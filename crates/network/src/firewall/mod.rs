@@ -443,25 +443,31 @@ fn plan_add_network(family: Family, n: &NetworkRules, ruleset: &Ruleset, batch: 
 /// Removes the rules of network `n` (idempotent); with the last network, xcompose's chains and
 /// jumps go too.
 pub fn remove_network(n: &NetworkRules) -> Result<()> {
+    remove_networks(std::slice::from_ref(n))
+}
+
+/// Removes the rules of `networks` (idempotent) in one change per family (one
+/// `iptables-restore` for all of them, as `down` wants); with the last network, xcompose's
+/// chains and jumps go too.
+pub fn remove_networks(networks: &[NetworkRules]) -> Result<()> {
     let plan = |family| {
         move |ruleset: &Ruleset, batch: &mut Batch| {
-            plan_remove_network(family, n, ruleset, batch);
+            plan_remove_networks(family, networks, ruleset, batch);
             Ok(())
         }
     };
     change(Family::V4, plan(Family::V4))?;
-    if n.subnet6.is_some() {
+    if networks.iter().any(|n| n.subnet6.is_some()) {
         change(Family::V6, plan(Family::V6))?;
     }
     Ok(())
 }
 
-fn plan_remove_network(family: Family, n: &NetworkRules, ruleset: &Ruleset, batch: &mut Batch) {
+fn plan_remove_networks(family: Family, networks: &[NetworkRules], ruleset: &Ruleset, batch: &mut Batch) {
     let mut removed = BTreeSet::new();
-    for (table, chain, rule) in network_rules(family, n) {
-        if ruleset.has(table, chain, &rule) {
-            batch.push(table, Op::Delete(chain.into(), rule.clone()));
-            removed.insert((table.to_string(), chain.to_string(), rule));
+    for (table, chain, rule) in networks.iter().flat_map(|n| network_rules(family, n)) {
+        if ruleset.has(table, chain, &rule) && removed.insert((table.to_string(), chain.to_string(), rule.clone())) {
+            batch.push(table, Op::Delete(chain.into(), rule));
         }
     }
     let left = |table: &str, chain: &str| ruleset.rules_of(table, chain).any(|r| !removed.contains(&(table.to_string(), chain.to_string(), r.to_string())));
