@@ -424,3 +424,21 @@ fn parse_opt<T: std::str::FromStr>(network: &str, key: &str, text: &str) -> Resu
     }
     text.parse().map(Some).map_err(|_| StackError::Invalid(format!("network {network}: invalid ipam {key} {text:?}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_without_a_bridge_has_its_ids_bridge_and_a_new_one_keeps_its_name() {
+        let id = sha256_hex("p_default");
+        let old = format!(r#"{{"name":"p_default","id":"{id}","labels":{{}},"internal":false,"subnet":{{"subnet":"172.30.1.0/24","gateway":"172.30.1.1","ip_range":null}}}}"#);
+        let record: NetworkRecord = serde_json::from_str(&old).unwrap();
+        assert_eq!(record.bridge, None);
+        assert_eq!(bridge_of(&record).unwrap(), format!("xc-{}", &id[..12]));
+        let named = NetworkRecord { bridge: Some("br-custom".into()), ..record };
+        let read: NetworkRecord = serde_json::from_slice(&serde_json::to_vec(&named).unwrap()).unwrap();
+        assert_eq!(bridge_of(&read).unwrap(), "br-custom");
+        assert_eq!(firewall_rules(&read).unwrap().bridge, "br-custom");
+    }
+}
