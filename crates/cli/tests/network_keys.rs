@@ -598,6 +598,12 @@ fn bridge_name_names_the_bridge_which_stays_isolated_and_goes_with_down() -> Res
     assert_eq!(get("d", "http://172.30.11.5/index.html")?, None, "br-second reached br-custom");
     assert_eq!(get("a", "http://172.30.12.5/index.html")?, None, "br-custom reached an xc- bridge");
     assert_eq!(get("a", "http://172.30.13.5/index.html")?, None, "br-custom reached br-second");
+    // Another project's network cannot take the bridge over.
+    let other = project(&sb, "brname2", "services:\n  web:\n    image: busybox:latest\nnetworks:\n  default:\n    driver_opts:\n      com.docker.network.bridge.name: br-custom\n")?;
+    let err = fails(&sb, &other, &["up", "-d"])?;
+    // (After compose's "Creating" progress line for the network, as Docker's refusal comes.)
+    assert!(err.lines().last().is_some_and(|l| l.starts_with("network brname2_default conflicts with network brname_mine (") && l.ends_with("networks have same bridge name br-custom; give one of them another com.docker.network.bridge.name")), "{err}");
+    assert_eq!(xcompose(&sb, &other, &["ps", "-a", "-q"])?.trim(), "", "a container of the refused project was made");
     xcompose(&sb, &dir, &["down"])?;
     let links = sb.run_ok("ip", &["-o", "link"])?;
     assert!(!links.contains("br-custom") && !links.contains("br-second") && !links.contains("xc-"), "bridges left after down: {links}");
