@@ -129,6 +129,9 @@ fn run_steps_get_a_nated_build_network_none_or_the_hosts() -> Result<()> {
         .and_then(|l| l.split_whitespace().nth(1))
         .with_context(|| format!("no host interface holds the gateway {gateway}/{prefix}:\n{host_addresses}"))?;
     assert!(bridge.starts_with("xc-"), "the gateway is on the build bridge, not {bridge}");
+    // In compose bridges' group (0x7863): the firewall isolates it from compose networks.
+    let shown = sb.run_ok("ip", &["-o", "link", "show", "dev", bridge])?;
+    assert!(shown.contains(" group 30819 "), "the build bridge is not in xcompose's group: {shown}");
     assert!(same_subnet(address, gateway, prefix) && address != gateway, "the step's {address} is an address of the build subnet {gateway}/{prefix}");
     assert!(!same_subnet(address, sb.uplink_addr(), 24), "the build subnet is not the host's uplink subnet");
 

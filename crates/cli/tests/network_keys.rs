@@ -139,10 +139,6 @@ fn network_settings_that_cannot_work_are_refused_before_anything_is_made() -> Re
             "network default: driver_opts com.docker.network.bridge.gateway_mode_ipv4 is not supported by xcompose's bridge driver",
         ),
         (
-            "services:\n  web:\n    image: busybox:latest\nnetworks:\n  default:\n    driver_opts:\n      com.docker.network.bridge.name: mybr0\n",
-            "network default: driver_opts com.docker.network.bridge.name is not supported: xcompose names each bridge after its network",
-        ),
-        (
             "services:\n  web:\n    image: busybox:latest\nnetworks:\n  default:\n    driver: overlay\n",
             "networks.default.driver \"overlay\" is not supported: only bridge networks are supported",
         ),
@@ -174,15 +170,41 @@ fn network_settings_that_cannot_work_are_refused_before_anything_is_made() -> Re
         (
             // dockerd sets a volume's `size` only as an XFS project quota; there is none here.
             "services:\n  web:\n    image: busybox:latest\n    volumes: [\"plain:/plain\", \"sized:/sized\"]\nvolumes:\n  plain: {}\n  sized:\n    driver_opts: {size: 10G}\n",
-            "create bad12_sized: quota size requested but no quota support",
+            "create bad11_sized: quota size requested but no quota support",
+        ),
+        (
+            "services:\n  web:\n    image: busybox:latest\nnetworks:\n  default:\n    driver_opts:\n      com.docker.network.bridge.name: br-name-too-long\n",
+            "network default: driver_opts com.docker.network.bridge.name: \"br-name-too-long\" is not a valid interface name: at most 15 characters",
+        ),
+        (
+            "services:\n  web:\n    image: busybox:latest\nnetworks:\n  default:\n    driver_opts:\n      com.docker.network.bridge.name: \"br:x\"\n",
+            "network default: driver_opts com.docker.network.bridge.name: \"br:x\" is not a valid interface name",
+        ),
+        (
+            // A link of the name that is not a bridge (made below).
+            "services:\n  web:\n    image: busybox:latest\nnetworks:\n  default:\n    driver_opts:\n      com.docker.network.bridge.name: taken0\n",
+            "network default: driver_opts com.docker.network.bridge.name: interface taken0 exists but is not a bridge",
+        ),
+        (
+            // A bridge xcompose did not make (made below): Docker would take it over; xcompose,
+            // which deletes its bridges on down, refuses it.
+            "services:\n  web:\n    image: busybox:latest\nnetworks:\n  default:\n    driver_opts:\n      com.docker.network.bridge.name: hostbr0\n",
+            "network default: driver_opts com.docker.network.bridge.name: bridge hostbr0 exists and was not made by xcompose",
+        ),
+        (
+            "services:\n  web:\n    image: busybox:latest\n    networks: [a, b]\nnetworks:\n  a:\n    driver_opts:\n      com.docker.network.bridge.name: br-same\n  b:\n    driver_opts:\n      com.docker.network.bridge.name: br-same\n",
+            "network a conflicts with network b: networks have same bridge name br-same",
         ),
     ];
+    sb.run_ok("ip", &["link", "add", "taken0", "type", "veth", "peer", "name", "taken1"])?;
+    sb.run_ok("ip", &["link", "add", "hostbr0", "type", "bridge"])?;
     for (i, (stack, message)) in cases.iter().enumerate() {
         let dir = project(&sb, &format!("bad{i}"), stack)?;
         let err = fails(&sb, &dir, &["up", "-d"])?;
         assert!(err.contains(message) && err.lines().count() == 1, "case {i}: {err}");
         assert_eq!(xcompose(&sb, &dir, &["ps", "-a", "-q"])?.trim(), "", "case {i}: a container was made");
-        assert!(!sb.run_ok("ip", &["-o", "link"])?.contains("xc-"), "case {i}: a bridge was made");
+        let links = sb.run_ok("ip", &["-o", "link"])?;
+        assert!(!links.contains("xc-") && !links.contains("br-"), "case {i}: a bridge was made: {links}");
         assert_eq!(xcompose(&sb, &dir, &["volumes", "-q"])?.trim(), "", "case {i}: a volume was made");
     }
     Ok(())
@@ -514,6 +536,79 @@ fn enable_icc_false_isolates_containers_and_priority_orders_interfaces() -> Resu
     xcompose(&sb, &dir, &["down"])?;
     let filter = sb.run_ok("iptables-save", &["-t", "filter"])?;
     assert!(!filter.contains("XCOMPOSE"), "rules left after down: {filter}");
+    Ok(())
+}
+
+const BRIDGE_NAME_STACK: &str = r#"
+services:
+  a:
+    image: busybox:latest
+    init: true
+    command: ["sh", "-c", "echo hi > /tmp/index.html; exec httpd -f -p 80 -h /tmp"]
+    ports: ["18096:80"]
+    networks:
+      mine: {ipv4_address: 172.30.11.5}
+  b:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "1000"]
+    networks: [mine]
+  c:
+    image: busybox:latest
+    init: true
+    command: ["sh", "-c", "echo c > /tmp/index.html; exec httpd -f -p 80 -h /tmp"]
+    networks:
+      other: {ipv4_address: 172.30.12.5}
+  d:
+    image: busybox:latest
+    init: true
+    command: ["sh", "-c", "echo d > /tmp/index.html; exec httpd -f -p 80 -h /tmp"]
+    networks:
+      second: {ipv4_address: 172.30.13.5}
+networks:
+  mine:
+    driver_opts:
+      com.docker.network.bridge.name: br-custom
+    ipam: {config: [{subnet: 172.30.11.0/24}]}
+  other:
+    ipam: {config: [{subnet: 172.30.12.0/24}]}
+  second:
+    driver_opts:
+      com.docker.network.bridge.name: br-second
+    ipam: {config: [{subnet: 172.30.13.0/24}]}
+"#;
+
+#[test]
+fn bridge_name_names_the_bridge_which_stays_isolated_and_goes_with_down() -> Result<()> {
+    let sb = sandbox_with_busybox()?;
+    let dir = project(&sb, "brname", BRIDGE_NAME_STACK)?;
+    xcompose(&sb, &dir, &["up", "-d"])?;
+    let get = |service: &str, url: &str| -> Result<Option<String>> {
+        let out = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).args(["exec", "-T", service, "timeout", "3", "wget", "-q", "-O", "-", url]).output()?;
+        Ok(out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string()))
+    };
+    // The bridge has the option's name, the network's gateway and xcompose's group (0x7863).
+    let shown = sb.run_ok("ip", &["-d", "addr", "show", "dev", "br-custom"])?;
+    assert!(shown.contains("group 30819") && shown.contains("\n    bridge ") && shown.contains("inet 172.30.11.1/24"), "{shown}");
+    // Its containers reach each other; its published port answers.
+    assert_eq!(get("b", "http://a/index.html")?.as_deref(), Some("hi"));
+    assert_eq!(fetch(&sb, false, "http://127.0.0.1:18096/index.html")?.as_deref(), Some("hi"));
+    // Isolation both ways, from and to a network on an xc- bridge and one on another named bridge.
+    assert_eq!(get("c", "http://172.30.11.5/index.html")?, None, "a network on an xc- bridge reached br-custom");
+    assert_eq!(get("d", "http://172.30.11.5/index.html")?, None, "br-second reached br-custom");
+    assert_eq!(get("a", "http://172.30.12.5/index.html")?, None, "br-custom reached an xc- bridge");
+    assert_eq!(get("a", "http://172.30.13.5/index.html")?, None, "br-custom reached br-second");
+    // Another project's network cannot take the bridge over.
+    let other = project(&sb, "brname2", "services:\n  web:\n    image: busybox:latest\nnetworks:\n  default:\n    driver_opts:\n      com.docker.network.bridge.name: br-custom\n")?;
+    let err = fails(&sb, &other, &["up", "-d"])?;
+    // (After compose's "Creating" progress line for the network, as Docker's refusal comes.)
+    assert!(err.lines().last().is_some_and(|l| l.starts_with("network brname2_default conflicts with network brname_mine (") && l.ends_with("networks have same bridge name br-custom; give one of them another com.docker.network.bridge.name")), "{err}");
+    assert_eq!(xcompose(&sb, &other, &["ps", "-a", "-q"])?.trim(), "", "a container of the refused project was made");
+    xcompose(&sb, &dir, &["down"])?;
+    let links = sb.run_ok("ip", &["-o", "link"])?;
+    assert!(!links.contains("br-custom") && !links.contains("br-second") && !links.contains("xc-"), "bridges left after down: {links}");
+    let rules = sb.run_ok("iptables-save", &[])?;
+    assert!(!rules.contains("br-custom") && !rules.contains("XCOMPOSE"), "rules left after down: {rules}");
     Ok(())
 }
 

@@ -22,7 +22,7 @@ fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let ipam = Ipam::open(dir.path().join("ipam")).unwrap();
     let subnet = ipam.create_network(NETWORK, &SubnetRequest::default()).unwrap();
-    link::ensure_bridge(NETWORK, subnet.gateway_net(), None).unwrap();
+    link::ensure_bridge(NETWORK, &link::bridge_name(NETWORK).unwrap(), subnet.gateway_net(), None).unwrap();
     let ns = dir.path().join("netns");
     netns::create(&ns).unwrap();
 
@@ -32,7 +32,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let address = ipam.allocate(NETWORK, "bench", None).unwrap();
             let attachment = Attachment {
-                network_id: NETWORK.into(),
+                bridge: link::bridge_name(NETWORK).unwrap(),
                 endpoint_id: ENDPOINT.into(),
                 netns: Netns::Path(ns.clone()),
                 address,

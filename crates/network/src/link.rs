@@ -40,6 +40,9 @@ pub enum LinkError {
         /// How many hex digits the name needs.
         digits: usize,
     },
+    /// A bridge with the name exists that xcompose did not make (it lacks [`BRIDGE_GROUP`]).
+    #[error("bridge {0} exists and was not made by xcompose: delete it (`ip link del {0}`) or name the network's bridge differently")]
+    ForeignBridge(String),
     /// A link with the bridge's name exists but is not a bridge.
     #[error(
         "interface {0} exists but is not a bridge: delete it (`ip link del {0}`) and try again"
@@ -105,8 +108,8 @@ impl Netns {
 /// One container's attachment to a network.
 #[derive(Debug, Clone)]
 pub struct Attachment {
-    /// Id of the network (its bridge is [`bridge_name`] of it).
-    pub network_id: String,
+    /// The network's bridge.
+    pub bridge: String,
     /// Id of the endpoint, unique per container and network (its veth is [`host_veth_name`]).
     pub endpoint_id: String,
     /// The container's network namespace.
@@ -164,7 +167,11 @@ pub struct Attached {
     pub container_ifname: String,
 }
 
-/// The bridge of network `network_id`: `xc-` and the id's first 12 hex digits (lowercased).
+/// The interface group (IFLA_GROUP, "xc") of every bridge xcompose makes: the firewall sends
+/// traffic between two of them to its isolation chain by this group, whatever their names.
+pub const BRIDGE_GROUP: u32 = 0x7863;
+
+/// The default bridge of network `network_id`: `xc-` and the id's first 12 hex digits (lowercased).
 pub fn bridge_name(network_id: &str) -> Result<String, LinkError> {
     Ok(format!("xc-{}", hex_prefix("network", network_id, 12)?))
 }
@@ -210,23 +217,24 @@ pub fn container_mac(address: Ipv4Addr) -> [u8; 6] {
     [0x02, 0x42, a, b, c, d]
 }
 
-/// Makes sure network `network_id`'s bridge exists (an existing one is reused), with a fixed MAC
-/// address, MTU `mtu` (if given) and address `gateway` (the gateway with the subnet's prefix
-/// length), and is up. Returns its name.
+/// Makes sure network `network_id`'s bridge `name` exists, with a fixed MAC address, the group
+/// [`BRIDGE_GROUP`], MTU `mtu` (if given) and address `gateway` (the gateway with the subnet's
+/// prefix length), and is up. An existing bridge is reused if xcompose made it (see
+/// [`check_bridge`]). Returns its name.
 pub fn ensure_bridge(
     network_id: &str,
+    name: &str,
     gateway: Ipv4Net,
     mtu: Option<u32>,
 ) -> Result<String, LinkError> {
-    let name = bridge_name(network_id)?;
+    let name = name.to_string();
     with_handle(|handle| async move {
-        let index = match find_link(&handle, &name).await? {
-            Some(link) if is_bridge(&link) => link.header.index,
-            Some(_) => return Err(LinkError::NotABridge(name.clone())),
+        let index = match existing_bridge(&handle, network_id, &name).await? {
+            Some(index) => index,
             None => {
                 handle
                     .link()
-                    .add(LinkBridge::new(&name).address(bridge_mac(network_id)).build())
+                    .add(LinkBridge::new(&name).address(bridge_mac(network_id)).link_group(BRIDGE_GROUP).build())
                     .execute()
                     .await
                     .map_err(|e| NetlinkError::request(format!("creating bridge {name}"), e))?;
@@ -237,7 +245,8 @@ pub fn ensure_bridge(
                     .index
             }
         };
-        let mut settings = LinkUnspec::new_with_index(index).up();
+        // The group again: a bridge made before bridges had one gets it.
+        let mut settings = LinkUnspec::new_with_index(index).link_group(BRIDGE_GROUP).up();
         if let Some(mtu) = mtu {
             settings = settings.mtu(mtu);
         }
@@ -262,11 +271,32 @@ pub fn ensure_bridge(
     })
 }
 
-/// Gives network `network_id`'s bridge (made by [`ensure_bridge`]) the IPv6 address `gateway`
-/// (the gateway with the subnet's prefix length), usable at once (no duplicate address
-/// detection: the address is the network's own).
-pub fn add_bridge_ipv6(network_id: &str, gateway: Ipv6Net) -> Result<(), LinkError> {
-    let name = bridge_name(network_id)?;
+/// Fails, changing nothing, if network `network_id`'s bridge cannot be `name`: a link of that
+/// name exists that is not a bridge, or a bridge xcompose did not make.
+pub fn check_bridge(network_id: &str, name: &str) -> Result<(), LinkError> {
+    with_handle(|handle| async move { existing_bridge(&handle, network_id, name).await.map(|_| ()) })
+}
+
+/// The index of bridge `name` of network `network_id` if it exists and may be used.
+///
+/// Docker's bridge driver reuses any existing bridge of the name its option gives. xcompose
+/// reuses only one it made itself (in [`BRIDGE_GROUP`]; or its own `xc-<id>` name, made before
+/// bridges had a group): `down` deletes the bridge, which must not take a host's own bridge
+/// (and its other ports) with it, and the network's firewall rules must not apply to it.
+async fn existing_bridge(handle: &Handle, network_id: &str, name: &str) -> Result<Option<u32>, LinkError> {
+    match find_link(handle, name).await? {
+        None => Ok(None),
+        Some(link) if !is_bridge(&link) => Err(LinkError::NotABridge(name.to_string())),
+        Some(link) if in_bridge_group(&link) || bridge_name(network_id).is_ok_and(|own| own == name) => Ok(Some(link.header.index)),
+        Some(_) => Err(LinkError::ForeignBridge(name.to_string())),
+    }
+}
+
+/// Gives bridge `name` (made by [`ensure_bridge`]) the IPv6 address `gateway` (the gateway with
+/// the subnet's prefix length), usable at once (no duplicate address detection: the address is
+/// the network's own).
+pub fn add_bridge_ipv6(name: &str, gateway: Ipv6Net) -> Result<(), LinkError> {
+    let name = name.to_string();
     with_handle(|handle| async move {
         let index = find_link(&handle, &name).await?.ok_or_else(|| LinkError::NoBridge(name.clone()))?.header.index;
         let mut request = handle.address().add(index, IpAddr::V6(gateway.addr()), gateway.prefix_len()).replace();
@@ -276,10 +306,10 @@ pub fn add_bridge_ipv6(network_id: &str, gateway: Ipv6Net) -> Result<(), LinkErr
     })
 }
 
-/// Deletes network `network_id`'s bridge (its ports are detached, not deleted); nothing to do if
-/// it does not exist.
-pub fn delete_bridge(network_id: &str) -> Result<(), LinkError> {
-    delete_link(&bridge_name(network_id)?)
+/// Deletes bridge `name` (its ports are detached, not deleted); nothing to do if it does not
+/// exist.
+pub fn delete_bridge(name: &str) -> Result<(), LinkError> {
+    delete_link(name)
 }
 
 /// Connects a container to a network: a veth pair whose host end joins the network's bridge and
@@ -287,7 +317,7 @@ pub fn delete_bridge(network_id: &str) -> Result<(), LinkError> {
 /// the address, up, with loopback up and (unless `gateway` is `None`) a default route via the
 /// gateway if the container has none yet. On failure, the veth pair is removed again.
 pub fn attach(attachment: &Attachment) -> Result<Attached, LinkError> {
-    let bridge = bridge_name(&attachment.network_id)?;
+    let bridge = &attachment.bridge;
     let host = host_veth_name(&attachment.endpoint_id)?;
     let temp = temp_veth_name(&attachment.endpoint_id)?;
     let path = attachment.netns.path();
@@ -295,7 +325,7 @@ pub fn attach(attachment: &Attachment) -> Result<Attached, LinkError> {
         path: path.clone(),
         source,
     })?;
-    create_veth(&bridge, &host, &temp, attachment.mac(), attachment.mtu, &netns)?;
+    create_veth(bridge, &host, &temp, attachment.mac(), attachment.mtu, &netns)?;
     let configured = configure_container_end(&netns, &path, &temp, attachment).and_then(|(container_ifname, announcer)| {
         wait_forwarding(&host)?;
         announcer.announce().map_err(|source| LinkError::Announce { name: container_ifname.clone(), source })?;
@@ -610,6 +640,10 @@ pub(crate) fn link_name(link: &LinkMessage) -> Option<String> {
             LinkAttribute::IfName(name) => Some(name.clone()),
             _ => None,
         })
+}
+
+fn in_bridge_group(link: &LinkMessage) -> bool {
+    link.attributes.iter().any(|attribute| matches!(attribute, LinkAttribute::Group(BRIDGE_GROUP)))
 }
 
 fn is_bridge(link: &LinkMessage) -> bool {

@@ -133,3 +133,24 @@ fn ports_are_published_together_or_not_at_all() {
         ensure(kernel_rules()? == before, || format!("rules left after unpublishing: {:#?}", kernel_rules()))
     });
 }
+
+#[test]
+fn the_isolation_jump_matches_the_bridge_group_and_replaces_the_old_name_pattern() {
+    in_forked_sandbox(|| {
+        setup()?;
+        let n = network();
+        firewall::add_network(&n).map_err(|e| e.to_string())?;
+        let jump = "-A XCOMPOSE-FORWARD -m devgroup --src-group 0x7863 --dst-group 0x7863 -j XCOMPOSE-ISOLATION";
+        let old = "-A XCOMPOSE-FORWARD -i xc-+ -o xc-+ -j XCOMPOSE-ISOLATION";
+        ensure(kernel_rules()?.iter().filter(|r| *r == jump).count() == 1, || format!("no group jump: {:#?}", kernel_rules()))?;
+        // The rules an earlier xcompose made, read back after a new version's first change.
+        run("iptables", &["-t", "filter", "-A", "XCOMPOSE-FORWARD", "-i", "xc-+", "-o", "xc-+", "-j", "XCOMPOSE-ISOLATION"])?;
+        std::fs::remove_file(RECORD).map_err(|e| e.to_string())?;
+        firewall::add_network(&n).map_err(|e| e.to_string())?;
+        let rules = kernel_rules()?;
+        ensure(rules.iter().filter(|r| *r == jump).count() == 1 && !rules.iter().any(|r| r == old), || format!("old jump kept or new one duplicated: {rules:#?}"))?;
+        firewall::remove_network(&n).map_err(|e| e.to_string())?;
+        let left = kernel_rules()?;
+        ensure(left.is_empty(), || format!("rules left after teardown: {left:#?}"))
+    });
+}

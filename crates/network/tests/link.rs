@@ -46,11 +46,11 @@ fn containers_on_a_bridge_reach_each_other_and_cleanup_is_complete() -> anyhow::
     let links_before = sb.run_ok("ip", &["-o", "link"])?;
     let ipam = Ipam::open(sb.root().join("ipam"))?;
     let subnet = sb.in_net(|| ipam.create_network(NETWORK, &SubnetRequest::default()))??;
-    let bridge = sb.in_net(|| link::ensure_bridge(NETWORK, subnet.gateway_net(), Some(1400)))??;
+    let bridge = sb.in_net(|| link::ensure_bridge(NETWORK, &link::bridge_name(NETWORK)?, subnet.gateway_net(), Some(1400)))??;
     assert_eq!(bridge, "xc-0123456789ab");
     // Idempotent: a second call reuses the bridge.
     assert_eq!(
-        sb.in_net(|| link::ensure_bridge(NETWORK, subnet.gateway_net(), Some(1400)))??,
+        sb.in_net(|| link::ensure_bridge(NETWORK, &link::bridge_name(NETWORK)?, subnet.gateway_net(), Some(1400)))??,
         bridge
     );
     let shown = sb.run_ok("ip", &["-o", "addr", "show", "dev", &bridge])?;
@@ -70,7 +70,7 @@ fn containers_on_a_bridge_reach_each_other_and_cleanup_is_complete() -> anyhow::
         let address = ipam.allocate(NETWORK, endpoint, None)?;
         let attached = sb.in_net(|| {
             link::attach(&Attachment {
-                network_id: NETWORK.to_string(),
+                bridge: link::bridge_name(NETWORK)?,
                 endpoint_id: endpoint.to_string(),
                 netns: Netns::Pid(container.id()),
                 address,
@@ -133,8 +133,8 @@ fn containers_on_a_bridge_reach_each_other_and_cleanup_is_complete() -> anyhow::
     ipam.release(NETWORK, addresses[0].parse()?)?;
 
     sb.in_net(|| link::detach(ENDPOINTS[1]))??;
-    sb.in_net(|| link::delete_bridge(NETWORK))??;
-    sb.in_net(|| link::delete_bridge(NETWORK))??;
+    sb.in_net(|| link::delete_bridge(&link::bridge_name(NETWORK)?))??;
+    sb.in_net(|| link::delete_bridge(&link::bridge_name(NETWORK)?))??;
     ipam.release(NETWORK, addresses[1].parse()?)?;
     ipam.remove_network(NETWORK)?;
     assert_eq!(sb.run_ok("ip", &["-o", "link"])?, links_before);
@@ -154,11 +154,11 @@ fn internal_network_has_no_default_route_and_second_attachment_is_eth1() -> anyh
             ..Default::default()
         };
         let subnet = ipam.create_network(network, &request)?;
-        sb.in_net(|| link::ensure_bridge(network, subnet.gateway_net(), None))??;
+        sb.in_net(|| link::ensure_bridge(network, &link::bridge_name(network)?, subnet.gateway_net(), None))??;
         let address = ipam.allocate(network, "c", Some(format!("10.9{i}.0.50").parse()?))?;
         let attached = sb.in_net(|| {
             link::attach(&Attachment {
-                network_id: network.to_string(),
+                bridge: link::bridge_name(network)?,
                 endpoint_id: format!("{i}cccccccccccccccc"),
                 netns: Netns::Pid(container.id()),
                 address,
@@ -178,7 +178,7 @@ fn internal_network_has_no_default_route_and_second_attachment_is_eth1() -> anyh
     let error = sb
         .in_net(|| {
             link::attach(&Attachment {
-                network_id: "ffffffffffff0000".to_string(),
+                bridge: link::bridge_name("ffffffffffff0000")?,
                 endpoint_id: "dddddddddddddddd".to_string(),
                 netns: Netns::Pid(container.id()),
                 address: "10.99.0.2/24".parse().unwrap(),
@@ -207,11 +207,11 @@ fn the_mac_follows_the_address_and_neighbours_learn_it_at_once() -> anyhow::Resu
     let sb = Sandbox::new()?;
     let ipam = Ipam::open(sb.root().join("ipam"))?;
     let subnet = sb.in_net(|| ipam.create_network(NETWORK, &SubnetRequest::default()))??;
-    let bridge = sb.in_net(|| link::ensure_bridge(NETWORK, subnet.gateway_net(), None))??;
+    let bridge = sb.in_net(|| link::ensure_bridge(NETWORK, &link::bridge_name(NETWORK)?, subnet.gateway_net(), None))??;
     let attach = |endpoint: &str, pid: u32, address| {
         sb.in_net(|| {
             link::attach(&Attachment {
-                network_id: NETWORK.to_string(),
+                bridge: link::bridge_name(NETWORK)?,
                 endpoint_id: endpoint.to_string(),
                 netns: Netns::Pid(pid),
                 address,

@@ -57,11 +57,29 @@ pub(crate) fn bridge_options(name: &str, network: &Network) -> Result<BridgeOpti
             MASQUERADE => options.masquerade = value.parse().map_err(|_| invalid(key, value, "true or false"))?,
             ICC => options.icc = value.parse().map_err(|_| invalid(key, value, "true or false"))?,
             HOST_BINDING => options.host_binding_ipv4 = Some(value.parse().map_err(|_| invalid(key, value, "an IPv4 address"))?),
-            BRIDGE_NAME => return Err(StackError::Invalid(format!("network {name}: driver_opts {key} is not supported: xcompose names each bridge after its network (xc-<id>) to isolate networks from each other; remove the option"))),
-            other => return Err(StackError::Invalid(format!("network {name}: driver_opts {other} is not supported by xcompose's bridge driver (supported: {MTU}, {MASQUERADE}, {ICC}, {HOST_BINDING}); remove it"))),
+            BRIDGE_NAME => {
+                bridge_name(name, network)?;
+            }
+            other => return Err(StackError::Invalid(format!("network {name}: driver_opts {other} is not supported by xcompose's bridge driver (supported: {MTU}, {MASQUERADE}, {ICC}, {HOST_BINDING}, {BRIDGE_NAME}); remove it"))),
         }
     }
     Ok(options)
+}
+
+/// The bridge network `name` asks for with `com.docker.network.bridge.name`, if it does: as with
+/// Docker's bridge driver, the option's value is the bridge's name, which must be a valid
+/// interface name (at most 15 characters, IFNAMSIZ - 1).
+pub(crate) fn bridge_name(name: &str, network: &Network) -> Result<Option<String>, StackError> {
+    let Some(value) = network.driver_opts.get(BRIDGE_NAME) else { return Ok(None) };
+    if !is_interface_name(value) {
+        return Err(StackError::Invalid(format!("network {name}: driver_opts {BRIDGE_NAME}: {value:?} is not a valid interface name: at most 15 characters, no '/', ':' or spaces")));
+    }
+    Ok(Some(value.clone()))
+}
+
+/// Whether the kernel takes `name` as an interface's name (its `dev_valid_name`).
+fn is_interface_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 15 && !name.contains(['/', ':']) && !name.chars().any(char::is_whitespace) && name != "." && name != ".."
 }
 
 /// The interface settings of `service_name`'s container on network `key` (entry `options`; the
@@ -87,7 +105,7 @@ pub(crate) fn interface_settings(service_name: &str, service: &Service, key: &st
     // Compose turns `interface_name` into the same endpoint option; either names the interface.
     let name = interface_name.or(ifname_opt);
     if let Some(n) = &name {
-        let valid = n.len() <= 15 && !n.contains(['/', ':']) && !n.chars().any(char::is_whitespace) && n != "." && n != ".." && n != "lo";
+        let valid = is_interface_name(n) && n != "lo";
         if !valid {
             return Err(invalid(format!("invalid interface_name {n:?}: at most 15 characters, no '/', ':' or spaces, not lo")));
         }
@@ -177,6 +195,16 @@ mod tests {
         network.driver_opts.insert(ICC.into(), "no".into());
         assert!(bridge_options("n", &network).unwrap_err().to_string().contains("is not true or false"));
         network.driver_opts.remove(ICC);
+        network.driver_opts.insert(BRIDGE_NAME.into(), "br-custom".into());
+        assert!(bridge_options("n", &network).is_ok());
+        assert_eq!(bridge_name("n", &network).unwrap().as_deref(), Some("br-custom"));
+        for bad in ["br-name-too-long", "br/x", "br:x", "br x", "", ".."] {
+            network.driver_opts.insert(BRIDGE_NAME.into(), bad.into());
+            let err = bridge_options("n", &network).unwrap_err().to_string();
+            assert!(err.contains("is not a valid interface name"), "{bad}: {err}");
+        }
+        network.driver_opts.remove(BRIDGE_NAME);
+        assert_eq!(bridge_name("n", &network).unwrap(), None);
         network.driver_opts.insert("com.docker.network.bridge.enable_lo".into(), "false".into());
         let err = bridge_options("n", &network).unwrap_err().to_string();
         assert!(err.contains("driver_opts com.docker.network.bridge.enable_lo is not supported"), "{err}");

@@ -17,7 +17,7 @@ use xcompose_network::firewall::{self, NetworkRules};
 use xcompose_network::link::{self, Attachment, InterfaceSettings, Ipv6Attachment, Netns};
 
 use crate::dns::Names;
-use crate::network_options::{bridge_options, BridgeOptions};
+use crate::network_options::{self, bridge_options, BridgeOptions};
 use crate::StackError;
 
 /// A network as created.
@@ -25,8 +25,12 @@ use crate::StackError;
 pub struct NetworkRecord {
     /// Its name (`<project>_<key>` unless `name:` says otherwise).
     pub name: String,
-    /// 64 hex digits, from the name; names its bridge.
+    /// 64 hex digits, from the name; names its bridge unless `bridge` does.
     pub id: String,
+    /// Its bridge: `com.docker.network.bridge.name`, or `xc-<id>` ([`link::bridge_name`]);
+    /// absent from records written before bridges could be named, whose bridge is `xc-<id>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bridge: Option<String>,
     /// Its labels (compose's included).
     pub labels: BTreeMap<String, String>,
     /// No route out (`internal: true`).
@@ -123,6 +127,12 @@ impl Networks {
         }
         let id = sha256_hex(name);
         let options = bridge_options(name, network)?;
+        let bridge = match network_options::bridge_name(name, network)? {
+            Some(bridge) => bridge,
+            None => link::bridge_name(&id).map_err(StackError::network)?,
+        };
+        self.refuse_bridge_conflict(name, &bridge)?;
+        link::check_bridge(&id, &bridge).map_err(|e| StackError::Invalid(format!("network {name}: driver_opts com.docker.network.bridge.name: {e}")))?;
         let (v4_pool, v6_pool) = pools(name, network)?;
         let request = match v4_pool {
             Some(p) => SubnetRequest {
@@ -155,12 +165,12 @@ impl Networks {
             },
             _ => None,
         };
-        link::ensure_bridge(&id, subnet.gateway_net(), options.mtu).map_err(StackError::network)?;
+        link::ensure_bridge(&id, &bridge, subnet.gateway_net(), options.mtu).map_err(StackError::network)?;
         xcompose_fault::point("network.create.bridge");
         if let Some(subnet6) = subnet6 {
-            link::add_bridge_ipv6(&id, subnet6.gateway_net()).map_err(StackError::network)?;
+            link::add_bridge_ipv6(&bridge, subnet6.gateway_net()).map_err(StackError::network)?;
         }
-        let record = NetworkRecord { name: name.to_string(), id, labels, internal: network.internal, subnet, subnet6, options };
+        let record = NetworkRecord { name: name.to_string(), id, bridge: Some(bridge), labels, internal: network.internal, subnet, subnet6, options };
         firewall::add_network(&firewall_rules(&record)?).map_err(StackError::network)?;
         xcompose_fault::point("network.create.rules");
         xcompose_images::store::atomic_write(&self.record_path(name), &serde_json::to_vec_pretty(&record).expect("records serialise"))?;
@@ -170,9 +180,10 @@ impl Networks {
     /// Makes what an existing network needs that may have gone (after a reboot or a kill -9):
     /// its bridge and its firewall rules.
     pub(crate) fn ensure(&self, record: &NetworkRecord) -> Result<(), StackError> {
-        link::ensure_bridge(&record.id, record.subnet.gateway_net(), record.options.mtu).map_err(StackError::network)?;
+        let bridge = bridge_of(record)?;
+        link::ensure_bridge(&record.id, &bridge, record.subnet.gateway_net(), record.options.mtu).map_err(StackError::network)?;
         if let Some(subnet6) = record.subnet6 {
-            link::add_bridge_ipv6(&record.id, subnet6.gateway_net()).map_err(StackError::network)?;
+            link::add_bridge_ipv6(&bridge, subnet6.gateway_net()).map_err(StackError::network)?;
         }
         firewall::add_network(&firewall_rules(record)?).map_err(StackError::network)
     }
@@ -187,8 +198,9 @@ impl Networks {
         let rules = records.iter().map(firewall_rules).collect::<Result<Vec<_>, _>>()?;
         firewall::remove_networks(&rules).map_err(StackError::network)?;
         xcompose_fault::point("network.remove.rules");
+        let bridges = records.iter().map(bridge_of).collect::<Result<Vec<_>, _>>()?;
         std::thread::scope(|scope| {
-            let deletions: Vec<_> = records.iter().map(|record| scope.spawn(|| link::delete_bridge(&record.id))).collect();
+            let deletions: Vec<_> = bridges.iter().map(|bridge| scope.spawn(move || link::delete_bridge(bridge))).collect();
             deletions.into_iter().map(|d| d.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect::<Result<Vec<()>, _>>()
         })
         .map_err(StackError::network)?;
@@ -198,6 +210,24 @@ impl Networks {
             xcompose_fault::point("network.remove.subnet");
             let path = self.record_path(&record.name);
             fs::remove_file(&path).map_err(StackError::io(&path))?;
+        }
+        Ok(())
+    }
+
+    /// Fails if another network's record has bridge `bridge` (network `name` is to have it):
+    /// Docker refuses two networks with one bridge name the same way.
+    fn refuse_bridge_conflict(&self, name: &str, bridge: &str) -> Result<(), StackError> {
+        for entry in fs::read_dir(&self.dir).map_err(StackError::io(&self.dir))? {
+            let path = entry.map_err(StackError::io(&self.dir))?.path();
+            let Some(other) = path.file_stem().and_then(|s| s.to_str()).filter(|_| path.extension().is_some_and(|e| e == "json")) else { continue };
+            if other == name {
+                continue;
+            }
+            if let Some(record) = self.get(other)? {
+                if bridge_of(&record)? == bridge {
+                    return Err(StackError::Invalid(format!("network {name} conflicts with network {other} ({}): networks have same bridge name {bridge}; give one of them another com.docker.network.bridge.name", record.id)));
+                }
+            }
         }
         Ok(())
     }
@@ -261,7 +291,7 @@ impl Networks {
         self.save_endpoints(container_id, &endpoints)?;
         xcompose_fault::point("network.attach.addressed");
         let attachment = Attachment {
-            network_id: network.id.clone(),
+            bridge: bridge_of(network)?,
             endpoint_id,
             netns: Netns::Path(netns.to_path_buf()),
             address,
@@ -330,12 +360,15 @@ impl Networks {
 
 /// What the firewall needs to know of a network.
 fn firewall_rules(record: &NetworkRecord) -> Result<NetworkRules, StackError> {
-    Ok(NetworkRules { bridge: link::bridge_name(&record.id).map_err(StackError::network)?, subnet: record.subnet.subnet, subnet6: record.subnet6.map(|s| s.subnet), internal: record.internal, masquerade: record.options.masquerade, icc: record.options.icc })
+    Ok(NetworkRules { bridge: bridge_of(record)?, subnet: record.subnet.subnet, subnet6: record.subnet6.map(|s| s.subnet), internal: record.internal, masquerade: record.options.masquerade, icc: record.options.icc })
 }
 
 /// The bridge of network `record`.
 pub(crate) fn bridge_of(record: &NetworkRecord) -> Result<String, StackError> {
-    link::bridge_name(&record.id).map_err(StackError::network)
+    match &record.bridge {
+        Some(bridge) => Ok(bridge.clone()),
+        None => link::bridge_name(&record.id).map_err(StackError::network),
+    }
 }
 
 /// Fails, before anything is made, on networking settings of `project` that cannot work
@@ -351,6 +384,7 @@ pub(crate) fn check_project(project: &xcompose_loader::Project) -> Result<(), St
             aux_addresses::<Ipv6Addr>(key, pool)?;
         }
         bridge_options(key, network)?;
+        check_bridge_name(project, key, network)?;
     }
     for (service_name, service) in &project.services {
         let networks = xcompose_orchestrator::plan::service_networks(service);
@@ -368,6 +402,18 @@ pub(crate) fn check_project(project: &xcompose_loader::Project) -> Result<(), St
         }
     }
     Ok(())
+}
+
+/// Fails if network `key`'s `com.docker.network.bridge.name` cannot be its bridge: another
+/// network of `project` names the same bridge, or a link of that name exists that is not a
+/// bridge xcompose made (see [`link::check_bridge`]). External networks are not made here.
+fn check_bridge_name(project: &xcompose_loader::Project, key: &str, network: &Network) -> Result<(), StackError> {
+    let Some(bridge) = network_options::bridge_name(key, network)?.filter(|_| !network.external) else { return Ok(()) };
+    let same = project.networks.iter().find(|(other, n)| *other != key && !n.external && network_options::bridge_name(other, n).ok().flatten().as_deref() == Some(bridge.as_str()));
+    if let Some((other, _)) = same {
+        return Err(StackError::Invalid(format!("network {key} conflicts with network {other}: networks have same bridge name {bridge}; give one of them another com.docker.network.bridge.name")));
+    }
+    link::check_bridge(&sha256_hex(&network.name), &bridge).map_err(|e| StackError::Invalid(format!("network {key}: driver_opts com.docker.network.bridge.name: {e}")))
 }
 
 /// The IPv4 and the IPv6 `ipam.config` entry of `network` (`name`), told apart by their subnet
@@ -403,4 +449,22 @@ fn parse_opt<T: std::str::FromStr>(network: &str, key: &str, text: &str) -> Resu
         return Ok(None);
     }
     text.parse().map(Some).map_err(|_| StackError::Invalid(format!("network {network}: invalid ipam {key} {text:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_without_a_bridge_has_its_ids_bridge_and_a_new_one_keeps_its_name() {
+        let id = sha256_hex("p_default");
+        let old = format!(r#"{{"name":"p_default","id":"{id}","labels":{{}},"internal":false,"subnet":{{"subnet":"172.30.1.0/24","gateway":"172.30.1.1","ip_range":null}}}}"#);
+        let record: NetworkRecord = serde_json::from_str(&old).unwrap();
+        assert_eq!(record.bridge, None);
+        assert_eq!(bridge_of(&record).unwrap(), format!("xc-{}", &id[..12]));
+        let named = NetworkRecord { bridge: Some("br-custom".into()), ..record };
+        let read: NetworkRecord = serde_json::from_slice(&serde_json::to_vec(&named).unwrap()).unwrap();
+        assert_eq!(bridge_of(&read).unwrap(), "br-custom");
+        assert_eq!(firewall_rules(&read).unwrap().bridge, "br-custom");
+    }
 }

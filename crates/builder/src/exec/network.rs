@@ -34,8 +34,9 @@ fn network_id(root: &Path) -> String {
 }
 
 /// The build network's bridge of state root `root` (`xc-` and 12 hex digits, as compose
-/// networks' bridges: the firewall isolates it from them as Docker isolates its default bridge
-/// from user networks).
+/// networks' default bridges; in their interface group, [`link::BRIDGE_GROUP`], as
+/// [`link::ensure_bridge`] makes every bridge: the firewall isolates it from them as Docker
+/// isolates its default bridge from user networks).
 fn bridge(root: &Path) -> String {
     link::bridge_name(&network_id(root)).expect("the id is hex")
 }
@@ -72,8 +73,9 @@ impl BuildNetwork {
         let subnet = ipam.create_network(&id, &SubnetRequest::default()).map_err(|e| format!("build network: {e}"))?;
         // A second try: another build may have made the bridge between the first one's look
         // and its request.
-        link::ensure_bridge(&id, subnet.gateway_net(), None)
-            .or_else(|_| link::ensure_bridge(&id, subnet.gateway_net(), None))
+        let bridge = bridge(root);
+        link::ensure_bridge(&id, &bridge, subnet.gateway_net(), None)
+            .or_else(|_| link::ensure_bridge(&id, &bridge, subnet.gateway_net(), None))
             .map_err(|e| format!("build network bridge: {e}"))?;
         firewall::add_network(&rules(root, &subnet)).map_err(|e| format!("build network rules: {e}"))?;
         Ok(Self { ipam, id, subnet })
@@ -85,7 +87,7 @@ impl BuildNetwork {
         let id = &self.id;
         let address = self.ipam.allocate(id, owner, None).map_err(|e| format!("build network: {e}"))?;
         let attachment = Attachment {
-            network_id: id.clone(),
+            bridge: link::bridge_name(id).expect("the id is hex"),
             endpoint_id: endpoint_id(owner),
             netns: Netns::Path(netns.to_path_buf()),
             address,
@@ -149,7 +151,7 @@ pub fn remove(root: &Path) -> Result<bool, String> {
         Err(e) => return Err(format!("build network: {e}")),
     }
     firewall::remove_network(&rules(root, &subnet)).map_err(|e| format!("build network rules: {e}"))?;
-    link::delete_bridge(&id).map_err(|e| format!("build network bridge: {e}"))?;
+    link::delete_bridge(&bridge(root)).map_err(|e| format!("build network bridge: {e}"))?;
     Ok(true)
 }
 

@@ -151,8 +151,10 @@ const POSTROUTING: &str = "XCOMPOSE-POSTROUTING";
 const FORWARD: &str = "XCOMPOSE-FORWARD";
 const ISOLATION: &str = "XCOMPOSE-ISOLATION";
 const RAW: &str = "XCOMPOSE-RAW";
-/// Prefix of the bridges of compose networks (see [`crate::link::bridge_name`]).
-const BRIDGES: &str = "xc-+";
+/// The rule that sent traffic between two compose bridges to the isolation chain before bridges
+/// had a group, by their names' prefix: it missed bridges named by
+/// `com.docker.network.bridge.name`. Deleted where a record or the kernel still has it.
+const OLD_ISOLATION_JUMP: &str = "-i xc-+ -o xc-+ -j XCOMPOSE-ISOLATION";
 
 /// The two families of rules: iptables and ip6tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,8 +217,10 @@ fn jumps() -> [(&'static str, &'static str, String); 5] {
 
 /// The rules every network needs once: (table, chain, rule).
 fn common_rules(family: Family) -> Vec<(&'static str, &'static str, String)> {
-    // Traffic between two compose networks goes through the isolation chain.
-    let mut rules = vec![("filter", FORWARD, format!("-i {BRIDGES} -o {BRIDGES} -j {ISOLATION}"))];
+    // Traffic between two compose networks goes through the isolation chain: between two
+    // bridges of xcompose's interface group, whatever their names (xt_devgroup).
+    let group = crate::link::BRIDGE_GROUP;
+    let mut rules = vec![("filter", FORWARD, format!("-m devgroup --src-group {group:#x} --dst-group {group:#x} -j {ISOLATION}"))];
     if family == Family::V4 {
         // route_localnet is on for bridges: nothing but lo may send to 127.0.0.0/8.
         rules.push(("raw", RAW, "-d 127.0.0.0/8 ! -i lo -j DROP".to_string()));
@@ -357,6 +361,9 @@ fn ensure_chains(family: Family, ruleset: &Ruleset, batch: &mut Batch) {
         if !ruleset.has(table, chain, &rule) {
             batch.push(table, Op::Append(chain.into(), rule));
         }
+    }
+    if ruleset.has("filter", FORWARD, OLD_ISOLATION_JUMP) {
+        batch.push("filter", Op::Delete(FORWARD.into(), OLD_ISOLATION_JUMP.into()));
     }
 }
 
