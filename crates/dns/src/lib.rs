@@ -57,6 +57,7 @@ mod error;
 pub mod keeper;
 mod message;
 mod netns;
+mod nftables;
 pub mod records;
 pub mod resolv;
 mod resolver;

@@ -154,3 +154,32 @@ fn the_isolation_jump_matches_the_bridge_group_and_replaces_the_old_name_pattern
         ensure(left.is_empty(), || format!("rules left after teardown: {left:#?}"))
     });
 }
+
+#[test]
+fn networks_added_together_get_the_rules_they_get_one_by_one() {
+    in_forked_sandbox(|| {
+        setup()?;
+        let second_bridge = "xc-ba9876543210";
+        run("ip", &["link", "add", second_bridge, "type", "bridge"])?;
+        let networks = [network(), NetworkRules { bridge: second_bridge.into(), subnet: "172.31.1.0/24".parse().unwrap(), icc: false, ..network() }];
+        for n in &networks {
+            firewall::add_network(n).map_err(|e| e.to_string())?;
+        }
+        let one_by_one = kernel_rules()?;
+        for n in &networks {
+            firewall::remove_network(n).map_err(|e| e.to_string())?;
+        }
+        ensure(kernel_rules()?.is_empty(), || format!("rules left: {:#?}", kernel_rules()))?;
+
+        firewall::add_networks(&networks).map_err(|e| e.to_string())?;
+        let together = kernel_rules()?;
+        ensure(together == one_by_one, || format!("together {together:#?}\none by one {one_by_one:#?}"))?;
+        // Again: nothing is added twice.
+        firewall::add_networks(&networks).map_err(|e| e.to_string())?;
+        ensure(kernel_rules()? == one_by_one, || format!("rules added twice: {:#?}", kernel_rules()))?;
+        for n in &networks {
+            firewall::remove_network(n).map_err(|e| e.to_string())?;
+        }
+        ensure(kernel_rules()?.is_empty(), || format!("rules left: {:#?}", kernel_rules()))
+    });
+}

@@ -40,12 +40,13 @@ fn veth_pairs_go_with_their_namespace_and_the_wait_ends_when_they_are_gone() -> 
     let sb = Sandbox::new()?;
     let ipam = Ipam::open(sb.root().join("ipam"))?;
     let subnet = sb.in_net(|| ipam.create_network(NETWORK, &SubnetRequest::default()))??;
-    sb.in_net(|| link::ensure_bridge(NETWORK, subnet.gateway_net(), None))??;
+    let bridge = link::bridge_name(NETWORK)?;
+    sb.in_net(|| link::ensure_bridge(NETWORK, &bridge, subnet.gateway_net(), None))??;
     let mut containers = [container(&sb)?, container(&sb)?];
     let mut hosts = Vec::new();
     for (container, endpoint) in containers.iter().zip(ENDPOINTS) {
         let address = ipam.allocate(NETWORK, endpoint, None)?;
-        let attachment = Attachment { network_id: NETWORK.into(), endpoint_id: endpoint.into(), netns: Netns::Pid(container.id()), address, gateway: None, mtu: None, ipv6: None, settings: Default::default() };
+        let attachment = Attachment { bridge: bridge.clone(), endpoint_id: endpoint.into(), netns: Netns::Pid(container.id()), address, gateway: None, mtu: None, ipv6: None, settings: Default::default() };
         hosts.push(sb.in_net(|| link::attach(&attachment))??.host_ifname);
     }
     assert!(hosts.iter().all(|h| links(&sb).is_ok_and(|l| l.contains(h.as_str()))), "both host ends exist");
@@ -69,6 +70,6 @@ fn veth_pairs_go_with_their_namespace_and_the_wait_ends_when_they_are_gone() -> 
 
     containers[1].kill()?;
     containers[1].wait()?;
-    sb.in_net(|| link::delete_bridge(NETWORK))??;
+    sb.in_net(|| link::delete_bridge(&bridge))??;
     Ok(())
 }

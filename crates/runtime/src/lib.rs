@@ -24,6 +24,7 @@ mod record;
 pub mod remap;
 mod runtime;
 mod staged;
+mod start_notice;
 mod subids;
 
 pub use record::{ContainerRecord, CreateRequest, DEFAULT_STOP_GRACE};

@@ -17,6 +17,7 @@ use xcompose_supervisor::state::{ContainerState, Status};
 
 use crate::record::{ContainerRecord, CreateRequest};
 use crate::staged::StagedFiles;
+use crate::start_notice::StartNotice;
 
 /// Why a container operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -544,14 +545,18 @@ impl Runtime {
         let err = fs::File::create(&err_path).map_err(io(&err_path))?;
         xcompose_fault::point("runtime.start.configured");
         let spawned_at = chrono::Utc::now();
+        // The supervisor writes a byte to its standard output once the container runs: the wait
+        // below wakes on it instead of polling the state file.
+        let (notice, notice_writer) = std::io::pipe().map_err(io(&self.supervisor_exe))?;
         let mut child = Command::new(&self.supervisor_exe)
             .arg("__supervise")
             .arg(&config_path)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(notice_writer)
             .stderr(err)
             .spawn()
             .map_err(io(&self.supervisor_exe))?;
+        let notice = StartNotice::new(notice);
         let deadline = Instant::now() + Duration::from_secs(10);
         let started = || {
             let state = self.state(&record);
@@ -575,7 +580,7 @@ impl Runtime {
             if Instant::now() > deadline {
                 return Err(RuntimeError::Start { name: record.name, message: "the container did not start within 10s".into() });
             }
-            std::thread::sleep(Duration::from_millis(1));
+            notice.wait();
         }
     }
 

@@ -45,6 +45,14 @@ pub struct NetworkRecord {
     pub options: BridgeOptions,
 }
 
+/// A network [`Networks::prepare`]d: bridge up, firewall rules and record to come.
+#[derive(Debug)]
+pub(crate) struct PendingNetwork {
+    record: NetworkRecord,
+    /// Made now (its record is to be written), not found existing.
+    new: bool,
+}
+
 /// One container's attachment to one network.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Endpoint {
@@ -121,9 +129,17 @@ impl Networks {
     /// Creates network `name` as `network` describes it (or completes it if it exists): its
     /// subnet, its bridge, up.
     pub(crate) fn create(&self, name: &str, network: &Network, labels: BTreeMap<String, String>) -> Result<NetworkRecord, StackError> {
+        let pending = self.prepare(name, network, labels)?;
+        Ok(self.finish(vec![pending])?.remove(0))
+    }
+
+    /// The part of [`Networks::create`] each network needs alone: its subnet and its bridge (for
+    /// an existing network, its bridge again if it went). Its firewall rules and its record
+    /// come with [`Networks::finish`], together with those of the other networks made at once.
+    pub(crate) fn prepare(&self, name: &str, network: &Network, labels: BTreeMap<String, String>) -> Result<PendingNetwork, StackError> {
         if let Some(existing) = self.get(name)? {
-            self.ensure(&existing)?;
-            return Ok(existing);
+            self.ensure_links(&existing)?;
+            return Ok(PendingNetwork { record: existing, new: false });
         }
         let id = sha256_hex(name);
         let options = bridge_options(name, network)?;
@@ -171,21 +187,36 @@ impl Networks {
             link::add_bridge_ipv6(&bridge, subnet6.gateway_net()).map_err(StackError::network)?;
         }
         let record = NetworkRecord { name: name.to_string(), id, bridge: Some(bridge), labels, internal: network.internal, subnet, subnet6, options };
-        firewall::add_network(&firewall_rules(&record)?).map_err(StackError::network)?;
+        Ok(PendingNetwork { record, new: true })
+    }
+
+    /// Finishes networks [`Networks::prepare`]d: the firewall rules of all of them in one change
+    /// (one `iptables-restore`), then the records of the new ones.
+    pub(crate) fn finish(&self, pending: Vec<PendingNetwork>) -> Result<Vec<NetworkRecord>, StackError> {
+        let rules = pending.iter().map(|p| firewall_rules(&p.record)).collect::<Result<Vec<_>, _>>()?;
+        firewall::add_networks(&rules).map_err(StackError::network)?;
         xcompose_fault::point("network.create.rules");
-        xcompose_images::store::atomic_write(&self.record_path(name), &serde_json::to_vec_pretty(&record).expect("records serialise"))?;
-        Ok(record)
+        for p in pending.iter().filter(|p| p.new) {
+            xcompose_images::store::atomic_write(&self.record_path(&p.record.name), &serde_json::to_vec_pretty(&p.record).expect("records serialise"))?;
+        }
+        Ok(pending.into_iter().map(|p| p.record).collect())
     }
 
     /// Makes what an existing network needs that may have gone (after a reboot or a kill -9):
     /// its bridge and its firewall rules.
     pub(crate) fn ensure(&self, record: &NetworkRecord) -> Result<(), StackError> {
+        self.ensure_links(record)?;
+        firewall::add_network(&firewall_rules(record)?).map_err(StackError::network)
+    }
+
+    /// The bridge of existing network `record`, made again if it went.
+    fn ensure_links(&self, record: &NetworkRecord) -> Result<(), StackError> {
         let bridge = bridge_of(record)?;
         link::ensure_bridge(&record.id, &bridge, record.subnet.gateway_net(), record.options.mtu).map_err(StackError::network)?;
         if let Some(subnet6) = record.subnet6 {
             link::add_bridge_ipv6(&bridge, subnet6.gateway_net()).map_err(StackError::network)?;
         }
-        firewall::add_network(&firewall_rules(record)?).map_err(StackError::network)
+        Ok(())
     }
 
     /// Removes networks `records`, each step for all of them at once: their names, their

@@ -99,7 +99,7 @@ impl Stack {
         let mut steps = plan.steps.iter();
         if let Some(first) = plan.steps.first().filter(|s| s.iter().all(is_resource_action)) {
             steps.next();
-            self.in_parallel(first, |action| self.carry_out(action, opts))?;
+            self.carry_out_resources(first, opts)?;
         }
         let containers: Vec<(Action, String)> =
             steps.flatten().map(|a| Ok((a.clone(), self.action_service(a)?))).collect::<Result<_, StackError>>()?;
@@ -119,6 +119,46 @@ impl Stack {
             self.wait_running(opts.wait_timeout)?;
         }
         Ok(())
+    }
+
+    /// The first step's actions at once: the networks together (their firewall rules in one
+    /// change), each volume and orphan on its own.
+    fn carry_out_resources(&self, actions: &[Action], opts: &UpOptions) -> Result<(), StackError> {
+        let (networks, others): (Vec<Action>, Vec<Action>) = actions.iter().cloned().partition(|a| matches!(a, Action::CreateNetwork(_)));
+        let (networks, others) = std::thread::scope(|scope| {
+            let networks = scope.spawn(|| self.create_networks(&networks));
+            let others = self.in_parallel(&others, |action| self.carry_out(action, opts));
+            (networks.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), others)
+        });
+        networks.and(others)
+    }
+
+    /// Carries out `actions` (all [`Action::CreateNetwork`]): their bridges at once, then the
+    /// firewall rules and records of those made, even if another failed.
+    fn create_networks(&self, actions: &[Action]) -> Result<(), StackError> {
+        let prepared = crate::concurrency::run_all(actions, self.parallel, |action| {
+            let Action::CreateNetwork(key) = action else { unreachable!("only network actions are given") };
+            let network = &self.project.networks[key];
+            self.report("Network", &network.name, "Creating");
+            let labels = self.resource_labels(labels::NETWORK, key, &network.labels);
+            self.networks.prepare(&network.name, network, labels)
+        });
+        let mut pending = Vec::new();
+        let mut first_error = None;
+        for result in prepared {
+            match result {
+                Ok(network) => pending.push(network),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if !pending.is_empty() {
+            for record in self.networks.finish(pending)? {
+                self.report("Network", &record.name, "Created");
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
 
     /// Creates the project's networks and volumes that do not exist yet (for `run`).

@@ -87,6 +87,17 @@ fn requested_grace(config_path: &Path, configured: Duration) -> Duration {
     requested.unwrap_or(configured)
 }
 
+/// The process's standard output, which the runtime reads the start notice from (a pipe, or
+/// /dev/null); /dev/null is put in its place, so that nothing else writes there and the pipe
+/// closes with the notice.
+fn take_stdout() -> Result<std::fs::File, String> {
+    // Close-on-exec (F_DUPFD_CLOEXEC): the container must not hold it open.
+    let stdout = std::os::fd::AsFd::as_fd(&std::io::stdout()).try_clone_to_owned().map_err(|e| format!("duplicating standard output: {e}"))?;
+    let null = std::fs::File::options().write(true).open("/dev/null").map_err(|e| format!("opening /dev/null: {e}"))?;
+    nix::unistd::dup2_stdout(&null).map_err(|e| format!("replacing standard output: {e}"))?;
+    Ok(stdout.into())
+}
+
 /// Entry point of `xcompose __supervise CONFIG`; returns the container's last exit code.
 pub fn main(config_path: &Path) -> Result<i32, String> {
     // Outlive the CLI: a session of our own, so its terminal's hang-up does not reach us.
@@ -116,6 +127,7 @@ pub fn main(config_path: &Path) -> Result<i32, String> {
         None => None,
     };
     let supervisor = Supervisor::new(config.supervisor, cgroup.clone())?;
+    supervisor.notify_start_to(take_stdout()?);
     let stop_signal = config.stop_signal;
     let grace = config.stop_grace;
     {

@@ -104,6 +104,9 @@ pub struct Supervisor {
     stopping: AtomicBool,
     current_pid: Mutex<Option<u32>>,
     stdin: StdinTarget,
+    /// Where to tell whoever started this supervisor that its container's first run is
+    /// recorded as running (see [`Supervisor::notify_start_to`]).
+    start_notice: Mutex<Option<std::fs::File>>,
 }
 
 type Result<T> = std::result::Result<T, String>;
@@ -113,7 +116,13 @@ impl Supervisor {
     pub fn new(config: SupervisorConfig, cgroup: Option<Cgroup>) -> Result<Arc<Self>> {
         let state = ContainerState::created();
         state.save(&config.state_path).map_err(|e| format!("writing {}: {e}", config.state_path.display()))?;
-        Ok(Arc::new(Self { config, cgroup, state: Mutex::new(state), stopping: AtomicBool::new(false), current_pid: Mutex::new(None), stdin: StdinTarget::default() }))
+        Ok(Arc::new(Self { config, cgroup, state: Mutex::new(state), stopping: AtomicBool::new(false), current_pid: Mutex::new(None), stdin: StdinTarget::default(), start_notice: Mutex::new(None) }))
+    }
+
+    /// Writes one byte to `notice` once the container's next run is recorded as running, and
+    /// closes it: whoever started the supervisor waits on it instead of polling the state file.
+    pub fn notify_start_to(&self, notice: std::fs::File) {
+        *self.start_notice.lock().expect("notice lock") = Some(notice);
     }
 
     /// The recorded state.
@@ -225,6 +234,10 @@ impl Supervisor {
             s.oom_killed = false;
             s.health = self.config.healthcheck.as_ref().map(|_| Health::default());
         });
+        if let Some(mut notice) = self.start_notice.lock().expect("notice lock").take() {
+            // Its reader may be gone (it gave up waiting): nothing to tell then.
+            let _ = std::io::Write::write_all(&mut notice, b"\n");
+        }
         self.emit("start", &[]);
         let done = Arc::new(AtomicBool::new(false));
         let prober = self.config.healthcheck.clone().map(|(cmd, cfg)| {

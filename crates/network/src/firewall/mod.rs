@@ -419,18 +419,26 @@ fn bridged_traffic_filtered() -> Result<()> {
 /// Sets up NAT and filtering for network `n` (idempotent), in ip6tables too for a network with
 /// IPv6; forwarding on.
 pub fn add_network(n: &NetworkRules) -> Result<()> {
-    if !n.icc {
+    add_networks(std::slice::from_ref(n))
+}
+
+/// [`add_network`] for several networks at once: one change (one `iptables-restore`) per
+/// family for all of them, as `up` makes a project's networks together.
+pub fn add_networks(networks: &[NetworkRules]) -> Result<()> {
+    if networks.iter().any(|n| !n.icc) {
         bridged_traffic_filtered()?;
     }
     change(Family::V4, |ruleset, batch| {
-        plan_add_network(Family::V4, n, ruleset, batch);
+        plan_add_networks(Family::V4, networks, ruleset, batch);
         Ok(())
     })?;
     sysctl("/proc/sys/net/ipv4/ip_forward", "1")?;
-    sysctl(&format!("/proc/sys/net/ipv4/conf/{}/route_localnet", n.bridge), "1")?;
-    if n.subnet6.is_some() {
+    for n in networks {
+        sysctl(&format!("/proc/sys/net/ipv4/conf/{}/route_localnet", n.bridge), "1")?;
+    }
+    if networks.iter().any(|n| n.subnet6.is_some()) {
         change(Family::V6, |ruleset, batch| {
-            plan_add_network(Family::V6, n, ruleset, batch);
+            plan_add_networks(Family::V6, networks, ruleset, batch);
             Ok(())
         })?;
         sysctl("/proc/sys/net/ipv6/conf/all/forwarding", "1")?;
@@ -438,11 +446,17 @@ pub fn add_network(n: &NetworkRules) -> Result<()> {
     Ok(())
 }
 
-fn plan_add_network(family: Family, n: &NetworkRules, ruleset: &Ruleset, batch: &mut Batch) {
+fn plan_add_networks(family: Family, networks: &[NetworkRules], ruleset: &Ruleset, batch: &mut Batch) {
     ensure_chains(family, ruleset, batch);
-    for (table, chain, rule) in network_rules(family, n) {
-        if !ruleset.has(table, chain, &rule) {
-            batch.push(table, Op::Append(chain.into(), rule));
+    // The rules as they will be: two networks' rules never go in twice.
+    let mut planned = ruleset.clone();
+    for n in networks {
+        for (table, chain, rule) in network_rules(family, n) {
+            if !planned.has(table, chain, &rule) {
+                let op = Op::Append(chain.into(), rule);
+                planned.apply(table, &op);
+                batch.push(table, op);
+            }
         }
     }
 }
