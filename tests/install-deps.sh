@@ -29,7 +29,7 @@ if [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != 666 ]; then
 fi
 
 if ! command -v cargo >/dev/null; then
-  echo "cargo not found: install a Rust toolchain >= 1.85 (rustup) and re-run" >&2
+  echo "cargo not found: install a Rust toolchain >= 1.87 (rustup) and re-run" >&2
   exit 1
 fi
 

@@ -143,7 +143,7 @@ fn idmap_layers(rootfs: &RootFs, userns: BorrowedFd<'_>) -> Result<()> {
             }
             Ok(())
         }
-        RootFs::Directory(dir) => crate::userns::idmap_in_place(dir, userns).map_err(|e| e.message.into()),
+        RootFs::Directory(dir) => crate::userns::idmap_in_place(dir, userns).map_err(|e| e.message),
     }
 }
 
