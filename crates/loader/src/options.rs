@@ -44,6 +44,9 @@ pub struct ProjectOptions {
     /// Keep relative paths as written (`config --no-path-resolution`); env and label files are
     /// then read relative to the current directory, as compose does.
     pub keep_relative_paths: bool,
+    /// Where to remember the documents that passed the schema, to skip validating them again
+    /// (none: validate every time).
+    pub validation_cache: Option<crate::ValidationCache>,
 }
 
 impl ProjectOptions {
