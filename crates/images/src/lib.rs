@@ -8,6 +8,7 @@ mod built;
 mod commit;
 mod healthcheck;
 mod index;
+mod index_memo;
 mod ingest;
 mod load;
 pub mod reference;

@@ -17,11 +17,13 @@
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use nix::fcntl::{Flock, FlockArg};
 use oci_spec::image::{ImageConfiguration, ImageManifest};
 
 use crate::index::{Index, IndexError};
+use crate::index_memo::IndexMemo;
 use crate::reference::Reference;
 use crate::unpack::UnpackError;
 
@@ -161,6 +163,8 @@ pub struct Image {
 #[derive(Debug, Clone)]
 pub struct ImageStore {
     pub(crate) dir: PathBuf,
+    /// `index.json` as last read, shared by the store's clones.
+    index: Arc<IndexMemo>,
 }
 
 impl ImageStore {
@@ -171,7 +175,7 @@ impl ImageStore {
             let p = dir.join(sub);
             fs::create_dir_all(&p).map_err(io_err(&p))?;
         }
-        Ok(Self { dir })
+        Ok(Self { dir, index: Arc::default() })
     }
 
     pub(crate) fn blob_path(&self, digest: &str) -> PathBuf {
@@ -191,7 +195,7 @@ impl ImageStore {
 
     pub(crate) fn read_index(&self) -> Result<Index> {
         let path = self.dir.join("index.json");
-        Index::read(&path).map_err(|e| match e {
+        self.index.read(&path).map_err(|e| match e {
             IndexError::Io(source) => StoreError::Io { path, source },
             IndexError::Corrupt(message) => StoreError::Corrupt { path, message },
         })

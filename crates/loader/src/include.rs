@@ -45,7 +45,7 @@ pub fn apply_includes(cfg: &mut Value, working_dir: &Path, ctx: &Context, chain:
             environment.extend(vars);
         }
         environment.extend(ctx.environment.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let sub = Context { environment: &environment, interpolate: ctx.interpolate, resolve_paths: ctx.resolve_paths, root: working_dir, normalize: ctx.normalize };
+        let sub = Context { environment: &environment, interpolate: ctx.interpolate, resolve_paths: ctx.resolve_paths, root: working_dir, normalize: ctx.normalize, validation_cache: ctx.validation_cache };
         let imported = load_model(&paths, &project_dir, &sub, chain)?;
         add_imported(cfg, imported)?;
     }

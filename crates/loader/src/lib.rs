@@ -31,6 +31,7 @@ pub mod resolve;
 mod shell;
 pub mod short_syntax;
 pub mod units;
+mod validated;
 pub mod yaml;
 
 use serde_json::Value;
@@ -39,6 +40,7 @@ pub use error::LoadError;
 pub use hash::service_hash;
 pub use model::Project;
 pub use options::ProjectOptions;
+pub use validated::ValidationCache;
 
 /// Loads the project described by `opts`.
 pub fn load(opts: &ProjectOptions) -> Result<Project, LoadError> {
@@ -76,7 +78,7 @@ pub fn load_untyped(opts: &ProjectOptions) -> Result<Value, LoadError> {
 /// All files loaded, merged and normalised.
 fn merged_model(opts: &ProjectOptions) -> Result<(Value, options::Resolved), LoadError> {
     let resolved = options::resolve(opts)?;
-    let ctx = pipeline::Context { environment: &resolved.environment, interpolate: opts.interpolate, resolve_paths: !opts.keep_relative_paths, root: &resolved.working_dir, normalize: !opts.skip_normalization };
+    let ctx = pipeline::Context { environment: &resolved.environment, interpolate: opts.interpolate, resolve_paths: !opts.keep_relative_paths, root: &resolved.working_dir, normalize: !opts.skip_normalization, validation_cache: opts.validation_cache.as_ref() };
     let mut model = pipeline::load_model(&resolved.files, &resolved.working_dir, &ctx, &[])?;
     if model.as_object().is_none_or(|m| m.is_empty()) {
         return Err(LoadError::Invalid("empty compose file".into()));

@@ -47,6 +47,9 @@ pub struct ProjectOptions {
     /// Skip compose's normalization (`config --no-normalize`): no default network, build
     /// dockerfile, implied `depends_on` or resource names are added; see [`crate::normalize`].
     pub skip_normalization: bool,
+    /// Where to remember the documents that passed the schema, to skip validating them again
+    /// (none: validate every time).
+    pub validation_cache: Option<crate::ValidationCache>,
 }
 
 impl ProjectOptions {

@@ -11,6 +11,7 @@ use crate::error::LoadError;
 use crate::merge::{apply_tags, enforce_unicity, merge};
 use crate::path::KeyPath;
 use crate::resolve::{resolve_environment, resolve_paths};
+use crate::validated::ValidationCache;
 use crate::yaml::{self, Document};
 
 /// Shared settings of one load.
@@ -28,6 +29,8 @@ pub struct Context<'a> {
     /// Whether compose's normalization applies (`config --no-normalize` clears it): it fills
     /// build args declared without a value from the environment.
     pub normalize: bool,
+    /// Where documents that passed the schema are remembered, if anywhere.
+    pub validation_cache: Option<&'a ValidationCache>,
 }
 
 impl Context<'_> {
@@ -82,7 +85,7 @@ fn process_file(
     if ctx.interpolate {
         interpolate_document(&mut doc.value, file, ctx)?;
     }
-    validate(file, &doc)?;
+    validate(file, &doc, ctx.validation_cache)?;
     let mut cfg = doc.value;
     if let Some(obj) = cfg.as_object_mut() {
         if obj.shift_remove("version").is_some() {
@@ -121,8 +124,24 @@ pub fn parse_file(file: &Path) -> Result<Document, LoadError> {
     yaml::parse(&text).map_err(|e| LoadError::Yaml { file: file.to_path_buf(), position: e.position, message: e.message })
 }
 
-/// Validates a document against the compose schema, mapping the violation back to its line.
-fn validate(file: &Path, doc: &Document) -> Result<(), LoadError> {
+/// Validates a document against the compose schema, mapping the violation back to its line; a
+/// document `cache` remembers as valid under the same key is not validated again.
+fn validate(file: &Path, doc: &Document, cache: Option<&ValidationCache>) -> Result<(), LoadError> {
+    let key = cache.map(|_| ValidationCache::key(&doc.value));
+    if let (Some(cache), Some(key)) = (cache, &key) {
+        if cache.is_valid(file, key) {
+            return Ok(());
+        }
+    }
+    validate_now(file, doc)?;
+    if let (Some(cache), Some(key)) = (cache, &key) {
+        cache.remember(file, key);
+    }
+    Ok(())
+}
+
+/// Validates a document against the compose schema.
+fn validate_now(file: &Path, doc: &Document) -> Result<(), LoadError> {
     xcompose_schema::validate(&doc.value).map_err(|v| {
         let mut path = KeyPath::root();
         for seg in &v.path {

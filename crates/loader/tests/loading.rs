@@ -219,3 +219,34 @@ fn services_are_ordered_after_their_dependencies() {
     .unwrap();
     assert_eq!(p.services_in_dependency_order(), vec!["c", "a", "b", "d"]);
 }
+
+#[test]
+fn a_validation_cache_skips_nothing_it_has_not_seen_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache_dir = dir.path().join("validated");
+    let cached = |dir: &Path| ProjectOptions { validation_cache: Some(xcompose_loader::ValidationCache::new(cache_dir.clone())), ..options(dir) };
+    let project = dir.path().join("p");
+    // An invalid file fails with the same error as without the cache, and is not remembered.
+    write(&project, &[("compose.yaml", "services:\n  web:\n    image: a\n    ports: 80\n")]);
+    let plain = load(&options(&project)).unwrap_err().to_string();
+    assert!(plain.contains("ports must be a array"), "{plain}");
+    assert_eq!(load(&cached(&project)).unwrap_err().to_string(), plain);
+    assert_eq!(load(&cached(&project)).unwrap_err().to_string(), plain);
+    assert!(!cache_dir.exists() || std::fs::read_dir(&cache_dir).unwrap().next().is_none());
+    // A valid one is remembered under its interpolated text: other variables, another key.
+    write(&project, &[("compose.yaml", "services:\n  web:\n    image: ${IMAGE:-a}\n")]);
+    assert!(load(&cached(&project)).is_ok());
+    let markers = || -> Vec<Vec<u8>> { std::fs::read_dir(&cache_dir).unwrap().map(|e| std::fs::read(e.unwrap().path()).unwrap()).collect() };
+    let first = markers();
+    assert_eq!(first.len(), 1);
+    assert!(load(&cached(&project)).is_ok());
+    assert_eq!(markers(), first, "the same key for the same load");
+    let mut other_image = cached(&project);
+    other_image.os_env.insert("IMAGE".into(), "b".into());
+    assert!(load(&other_image).is_ok());
+    assert_eq!(markers().len(), 1);
+    assert_ne!(markers(), first);
+    // Made invalid again, it fails as without the cache.
+    write(&project, &[("compose.yaml", "services:\n  web:\n    image: a\n    ports: 80\n")]);
+    assert_eq!(load(&cached(&project)).unwrap_err().to_string(), plain);
+}

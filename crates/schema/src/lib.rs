@@ -28,6 +28,9 @@ use serde_json::Value;
 
 pub use checks::{check_after_schema, check_before_schema};
 
+/// This crate's version: with [`SCHEMA`], what decides whether a document is valid.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// The schema text, as embedded in the binary.
 pub const SCHEMA: &str = include_str!("../../../schemas/compose.schema.json");
 

@@ -17,6 +17,11 @@ pub fn open(cli: &Cli, services: &[String]) -> Result<Stack> {
 pub fn open_in(cli: &Cli, services: &[String], root: &Path) -> Result<Stack> {
     let mut opts = cli.project_options();
     opts.services = services.to_vec();
+    // Documents that passed the schema are remembered in the state root (not in a dry run,
+    // which writes nothing).
+    if !cli.dry_run {
+        opts.validation_cache = Some(xcompose_loader::ValidationCache::new(root.join("validated")));
+    }
     let (working_dir, files) = xcompose_loader::project_files(&opts)?;
     let project = xcompose_loader::load(&opts)?;
     let exe = std::env::current_exe().context("finding the xcompose binary")?;
