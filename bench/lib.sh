@@ -1,7 +1,7 @@
 # Helpers shared by bench/fleet.sh, bench/run.sh and bench/ci.sh (sourced, not run): entering a
 # private network + mount + PID namespace, a private state root for xcompose, a private dockerd
 # with docker compose v2 as the reference, timing, medians, and the memory of a set of processes.
-# bench/stack.sh is the original these follow.
+# bench/stack.sh and bench/rootless.sh take time_ms and median from here too.
 
 bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 xc=${XCOMPOSE:-$bench_root/target/release/xcompose}

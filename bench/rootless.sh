@@ -17,6 +17,8 @@
 # ordinary users (0666) and slirp4netns.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+# time_ms and median, shared with the other bench scripts
+source "$root/bench/lib.sh"
 rounds=${1:-10}
 if [ -z "${XC_BENCH_INSIDE:-}" ]; then
   cargo build --release --locked --manifest-path "$root/Cargo.toml" -p xcompose-cli >&2
@@ -113,14 +115,6 @@ run_rootless() { as_user "$xc" -f "$stack" -p bench "$@"; }
 run_pasta() { HOME_OF=$pasta_home NET=pasta as_user "$xc" -f "$stack" -p bench "$@"; }
 run_podman() { as_user podman-compose -f "$stack" -p bench "$@"; }
 
-# Milliseconds one command takes; its output is kept for a failure, which aborts the benchmark.
-time_ms() {
-  local start end
-  start=${EPOCHREALTIME/./}
-  "$@" >"$work/last.log" 2>&1 || { echo "failed: $*" >&2; tail -5 "$work/last.log" >&2; exit 1; }
-  end=${EPOCHREALTIME/./}
-  echo $(((end - start) / 1000))
-}
 
 declare -A samples
 for round in $(seq "$rounds"); do
@@ -134,7 +128,6 @@ done
 
 baseline=rootless
 [[ " ${tools[*]} " == *" rootless "* ]] || baseline=rootful
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2))}'; }
 printf '%-10s %-17s %-17s %-17s (ratios to %s xcompose)\n' tool "cold up" "no-op up" "down -v" "$baseline"
 for tool in "${tools[@]}"; do
   line=$(printf '%-10s' "$tool")

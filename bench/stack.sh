@@ -9,6 +9,8 @@
 # tool, so nothing touches the machine's network or existing containers.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+# time_ms and median, shared with the other bench scripts
+source "$root/bench/lib.sh"
 rounds=${1:-10}
 if [ -z "${XC_BENCH_INSIDE:-}" ]; then
   cargo build --release --locked --manifest-path "$root/Cargo.toml" -p xcompose-cli >&2
@@ -62,14 +64,6 @@ if command -v podman-compose >/dev/null && command -v podman >/dev/null; then
 fi
 run_podman() { podman-compose -f "$stack" -p bench "$@"; }
 
-# Milliseconds one command takes; its output is discarded, a failure aborts the benchmark.
-time_ms() {
-  local start end
-  start=${EPOCHREALTIME/./}
-  "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }
-  end=${EPOCHREALTIME/./}
-  echo $(((end - start) / 1000))
-}
 
 declare -A samples
 for round in $(seq "$rounds"); do
@@ -81,7 +75,6 @@ for round in $(seq "$rounds"); do
   echo "round $round/$rounds done" >&2
 done
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2))}'; }
 printf '%-10s %-17s %-17s %-17s\n' tool "cold up" "no-op up" "down -v"
 for tool in "${tools[@]}"; do
   line=$(printf '%-10s' "$tool")
