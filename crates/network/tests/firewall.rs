@@ -183,3 +183,23 @@ fn networks_added_together_get_the_rules_they_get_one_by_one() {
         ensure(kernel_rules()?.is_empty(), || format!("rules left: {:#?}", kernel_rules()))
     });
 }
+
+#[test]
+fn a_record_that_missed_a_change_adds_no_jump_twice() {
+    in_forked_sandbox(|| {
+        setup()?;
+        let n = network();
+        firewall::add_network(&n).map_err(|e| e.to_string())?;
+        firewall::remove_network(&n).map_err(|e| e.to_string())?;
+        let empty = std::fs::read_to_string(RECORD).map_err(|e| e.to_string())?;
+        firewall::add_network(&n).map_err(|e| e.to_string())?;
+        let added = kernel_rules()?;
+        // A command killed after its `iptables-restore` and before writing the record left
+        // the record of the rules before.
+        std::fs::write(RECORD, &empty).map_err(|e| e.to_string())?;
+        firewall::add_network(&n).map_err(|e| e.to_string())?;
+        ensure(kernel_rules()? == added, || format!("rules added again: {:#?}", kernel_rules()))?;
+        firewall::remove_network(&n).map_err(|e| e.to_string())?;
+        ensure(kernel_rules()?.is_empty(), || format!("rules left: {:#?}", kernel_rules()))
+    });
+}

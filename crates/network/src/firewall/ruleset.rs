@@ -31,7 +31,9 @@ pub(super) struct Ruleset {
 /// A change to the rules, one line of an `iptables-restore --noflush` batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Op {
-    /// Creates a chain (`:CHAIN - [0:0]`).
+    /// Creates a chain (`-N CHAIN`: it fails on a chain that exists, so a record that missed a
+    /// change is caught; `:CHAIN - [0:0]` would empty that chain and succeed, and the jumps
+    /// planned with it would go in twice).
     NewChain(String),
     /// Inserts a rule first in a chain (`-I CHAIN 1 RULE`).
     Insert(String, String),
@@ -49,7 +51,7 @@ impl Op {
     /// The line of the batch.
     pub(super) fn line(&self) -> String {
         match self {
-            Op::NewChain(chain) => format!(":{chain} - [0:0]"),
+            Op::NewChain(chain) => format!("-N {chain}"),
             Op::Insert(chain, rule) => format!("-I {chain} 1 {rule}"),
             Op::Append(chain, rule) => format!("-A {chain} {rule}"),
             Op::Delete(chain, rule) => format!("-D {chain} {rule}"),
