@@ -592,7 +592,12 @@ impl Runtime {
         let record = self.find(wanted)?;
         let Some(pid) = self.supervisor_running(&record) else { return Ok(()) };
         let config_path = self.dir.join(&record.id).join("supervisor.json");
-        request_stop(&config_path, pid, grace).map_err(io(&config_path))?;
+        match request_stop(&config_path, pid, grace) {
+            // The supervisor ended (its container exited) between the look above and the
+            // signal: as when it was gone before, there is nothing to stop.
+            Err(e) if e.raw_os_error() == Some(nix::libc::ESRCH) => return Ok(()),
+            result => result.map_err(io(&config_path))?,
+        }
         let limit = grace.unwrap_or(record.stop_grace) + Duration::from_secs(5);
         let deadline = Instant::now() + limit;
         while self.supervisor_running(&record).is_some() && pid_file(&config_path).exists() {
