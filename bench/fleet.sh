@@ -48,15 +48,7 @@ tools=(xcompose)
 run_xcompose() { "$xc" -f "$stack" -p fleet "$@"; }
 run_docker() { "$reference" -f "$stack" -p fleet "$@"; }
 
-declare -A samples
-for round in $(seq "$rounds"); do
-  for tool in "${tools[@]}"; do
-    samples[$tool,cold]+="$(time_ms "run_$tool" up -d) "
-    samples[$tool,noop]+="$(time_ms "run_$tool" up -d) "
-    samples[$tool,down]+="$(time_ms "run_$tool" down -v) "
-  done
-  echo "round $round/$rounds done" >&2
-done
+bench_up_noop_down "$rounds" "${tools[@]}"
 
 base=${tools[-1]}
 echo "$services services on 5 networks, medians of $rounds rounds (ratio: xcompose / docker compose)"

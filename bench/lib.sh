@@ -1,7 +1,7 @@
 # Helpers shared by bench/fleet.sh, bench/run.sh and bench/ci.sh (sourced, not run): entering a
 # private network + mount + PID namespace, a private state root for xcompose, a private dockerd
 # with docker compose v2 as the reference, timing, medians, and the memory of a set of processes.
-# bench/stack.sh and bench/rootless.sh take time_ms and median from here too.
+# bench/stack.sh and bench/rootless.sh take time_ms, median and bench_up_noop_down from here too.
 
 bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 xc=${XCOMPOSE:-$bench_root/target/release/xcompose}
@@ -57,6 +57,23 @@ time_ms() {
   "$@" >"$work/command.log" 2>&1 || { echo "failed: $*" >&2; tail -n 3 "$work/command.log" >&2; exit 1; }
   end=${EPOCHREALTIME/./}
   echo $(((end - start) / 1000))
+}
+
+# Times cold `up -d`, no-op `up -d` and `down -v` with run_TOOL of every TOOL given after the
+# number of rounds, the tools alternating round by round; the milliseconds go to the array
+# `samples` (samples[TOOL,cold|noop|down], separated by spaces).
+declare -A samples
+bench_up_noop_down() {
+  local rounds=$1 round tool
+  shift
+  for round in $(seq "$rounds"); do
+    for tool in "$@"; do
+      samples[$tool,cold]+="$(time_ms "run_$tool" up -d) "
+      samples[$tool,noop]+="$(time_ms "run_$tool" up -d) "
+      samples[$tool,down]+="$(time_ms "run_$tool" down -v) "
+    done
+    echo "round $round/$rounds done" >&2
+  done
 }
 
 # The median of the numbers on stdin (separated by spaces or newlines).

@@ -17,7 +17,7 @@
 # ordinary users (0666) and slirp4netns.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-# time_ms and median, shared with the other bench scripts
+# time_ms, median and bench_up_noop_down, shared with the other bench scripts
 source "$root/bench/lib.sh"
 rounds=${1:-10}
 if [ -z "${XC_BENCH_INSIDE:-}" ]; then
@@ -116,15 +116,7 @@ run_pasta() { HOME_OF=$pasta_home NET=pasta as_user "$xc" -f "$stack" -p bench "
 run_podman() { as_user podman-compose -f "$stack" -p bench "$@"; }
 
 
-declare -A samples
-for round in $(seq "$rounds"); do
-  for tool in "${tools[@]}"; do
-    samples[$tool,cold]+="$(time_ms "run_$tool" up -d) "
-    samples[$tool,noop]+="$(time_ms "run_$tool" up -d) "
-    samples[$tool,down]+="$(time_ms "run_$tool" down -v) "
-  done
-  echo "round $round/$rounds done" >&2
-done
+bench_up_noop_down "$rounds" "${tools[@]}"
 
 baseline=rootless
 [[ " ${tools[*]} " == *" rootless "* ]] || baseline=rootful

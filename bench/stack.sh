@@ -9,7 +9,7 @@
 # tool, so nothing touches the machine's network or existing containers.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-# time_ms and median, shared with the other bench scripts
+# time_ms, median and bench_up_noop_down, shared with the other bench scripts
 source "$root/bench/lib.sh"
 rounds=${1:-10}
 if [ -z "${XC_BENCH_INSIDE:-}" ]; then
@@ -65,15 +65,7 @@ fi
 run_podman() { podman-compose -f "$stack" -p bench "$@"; }
 
 
-declare -A samples
-for round in $(seq "$rounds"); do
-  for tool in "${tools[@]}"; do
-    samples[$tool,cold]+="$(time_ms "run_$tool" up -d) "
-    samples[$tool,noop]+="$(time_ms "run_$tool" up -d) "
-    samples[$tool,down]+="$(time_ms "run_$tool" down -v) "
-  done
-  echo "round $round/$rounds done" >&2
-done
+bench_up_noop_down "$rounds" "${tools[@]}"
 
 printf '%-10s %-17s %-17s %-17s\n' tool "cold up" "no-op up" "down -v"
 for tool in "${tools[@]}"; do
