@@ -1,37 +1,17 @@
 //! Bridges and veth pairs inside a sandbox: two "containers" (processes in network namespaces of
 //! their own) on one bridge reach each other and the gateway; detach and delete clean up.
 
-use std::process::Child;
 use std::time::{Duration, Instant};
 
 use xcompose_network::ipam::{Ipam, SubnetRequest};
 use xcompose_network::link::{self, Attachment, Netns};
 use xcompose_testkit::Sandbox;
 
+mod common;
+use common::container;
+
 const NETWORK: &str = "0123456789abcdef0123456789abcdef";
 const ENDPOINTS: [&str; 2] = ["aaaaaaaaaaaaaaaa1111", "bbbbbbbbbbbbbbbb2222"];
-
-/// A process in a network namespace of its own inside the sandbox, once it has unshared.
-fn container(sb: &Sandbox) -> anyhow::Result<Child> {
-    let child = sb
-        .command("unshare")
-        .args(["--net", "sleep", "60"])
-        .spawn()?;
-    let sandbox_ns = std::fs::read_link(format!("/proc/{}/ns/net", sb.pid()))?;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let ns = std::fs::read_link(format!("/proc/{}/ns/net", child.id()))?;
-        let comm = std::fs::read_to_string(format!("/proc/{}/comm", child.id()))?;
-        if ns != sandbox_ns && comm.trim() == "sleep" {
-            return Ok(child);
-        }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "the container process never unshared"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
 
 fn in_container(sb: &Sandbox, pid: u32, args: &[&str]) -> anyhow::Result<String> {
     let pid = pid.to_string();

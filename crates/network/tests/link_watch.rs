@@ -3,32 +3,18 @@
 //! returns once the host end is gone; a host end whose namespace lives on past the wait is
 //! deleted explicitly.
 
-use std::process::Child;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use xcompose_network::ipam::{Ipam, SubnetRequest};
 use xcompose_network::link::{self, Attachment, Netns};
 use xcompose_network::link_watch::LinkWatch;
 use xcompose_testkit::Sandbox;
 
+mod common;
+use common::container;
+
 const NETWORK: &str = "fedcba9876543210fedcba9876543210";
 const ENDPOINTS: [&str; 2] = ["cccccccccccccccc3333", "dddddddddddddddd4444"];
-
-/// A process in a network namespace of its own inside the sandbox, once it has unshared.
-fn container(sb: &Sandbox) -> anyhow::Result<Child> {
-    let child = sb.command("unshare").args(["--net", "sleep", "60"]).spawn()?;
-    let sandbox_ns = std::fs::read_link(format!("/proc/{}/ns/net", sb.pid()))?;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let ns = std::fs::read_link(format!("/proc/{}/ns/net", child.id()))?;
-        let comm = std::fs::read_to_string(format!("/proc/{}/comm", child.id()))?;
-        if ns != sandbox_ns && comm.trim() == "sleep" {
-            return Ok(child);
-        }
-        anyhow::ensure!(Instant::now() < deadline, "the container process never unshared");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
 
 /// The sandbox's links, as `ip -o link` shows them.
 fn links(sb: &Sandbox) -> anyhow::Result<String> {
