@@ -27,6 +27,8 @@ for tool in "${tools[@]}"; do
   esac
 done
 ip link set lo up
+# A /run of its own: the firewall record and locks of this namespace do not land in the host's /run.
+mount -t tmpfs tmpfs /run
 mount -t tmpfs -o mode=0755 tmpfs /run
 work=$(mktemp -d /tmp/xc-build-bench.XXXXXX)
 cleanup() {

@@ -15,6 +15,8 @@ bench_enter() {
     exec env XC_BENCH_INSIDE=1 unshare --net --mount --pid --fork --mount-proc --propagation private "$0" "$@"
   fi
   ip link set lo up
+  # A /run of its own: the firewall record and locks of this namespace do not land in the host's /run.
+  mount -t tmpfs tmpfs /run
 }
 
 # Makes the work directory ($work), the busybox image tar ($image_tar) imported into xcompose's

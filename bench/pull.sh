@@ -22,6 +22,8 @@ for tool in docker-registry skopeo /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "$tool not found: run tests/install-deps.sh" >&2; exit 1; }
 done
 ip link set lo up
+# A /run of its own: the firewall record and locks of this namespace do not land in the host's /run.
+mount -t tmpfs tmpfs /run
 mount -t tmpfs -o mode=0755 tmpfs /run
 work=$(mktemp -d /tmp/xc-pull-bench.XXXXXX)
 cleanup() {

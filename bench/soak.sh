@@ -19,6 +19,8 @@ if [ -z "${XC_SOAK_INSIDE:-}" ]; then
   exec env XC_SOAK_INSIDE=1 unshare --net --mount --pid --fork --mount-proc --propagation private "$0" "$@"
 fi
 ip link set lo up
+# A /run of its own: the firewall record and locks of this namespace do not land in the host's /run.
+mount -t tmpfs tmpfs /run
 work=$(mktemp -d /tmp/xc-soak.XXXXXX)
 cleanup() {
   xc down -v >/dev/null 2>&1 || true
