@@ -25,6 +25,8 @@ if [ -z "${XC_BENCH_INSIDE:-}" ]; then
   exec env XC_BENCH_INSIDE=1 unshare --net --mount --pid --fork --mount-proc --propagation private "$0" "$@"
 fi
 ip link set lo up
+# A /run of its own: the firewall record and locks of this namespace do not land in the host's /run.
+mount -t tmpfs tmpfs /run
 work=$(mktemp -d /tmp/xc-rootless-bench.XXXXXX)
 chmod 0755 "$work"
 cleanup() {
