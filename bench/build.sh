@@ -32,7 +32,7 @@ mount -t tmpfs tmpfs /run
 mount -t tmpfs -o mode=0755 tmpfs /run
 work=$(mktemp -d /tmp/xc-build-bench.XXXXXX)
 cleanup() {
-  [ -n "${dockerd_pid:-}" ] && kill "$dockerd_pid" 2>/dev/null && wait "$dockerd_pid" 2>/dev/null
+  [ -n "${dockerd_pid:-}" ] && kill "$dockerd_pid" 2>/dev/null && wait "$dockerd_pid" 2>/dev/null || true
   umount -R "$work" 2>/dev/null || true
   rm -rf "$work"
 }

@@ -25,7 +25,7 @@ ip link set lo up
 mount -t tmpfs -o mode=0755 tmpfs /run
 work=$(mktemp -d /tmp/xc-pull-bench.XXXXXX)
 cleanup() {
-  [ -n "${dockerd_pid:-}" ] && kill "$dockerd_pid" 2>/dev/null && wait "$dockerd_pid" 2>/dev/null
+  [ -n "${dockerd_pid:-}" ] && kill "$dockerd_pid" 2>/dev/null && wait "$dockerd_pid" 2>/dev/null || true
   # A registry killed by SIGTERM exits non-zero: `|| true`, or `set -e` would end this trap
   # before the work directory (over 600 MB) is removed.
   [ -n "${registry_pid:-}" ] && kill "$registry_pid" 2>/dev/null && wait "$registry_pid" 2>/dev/null || true

@@ -21,7 +21,7 @@ ip link set lo up
 mount -t tmpfs tmpfs /run
 work=$(mktemp -d /tmp/xc-bench.XXXXXX)
 cleanup() {
-  [ -n "${dockerd_pid:-}" ] && kill "$dockerd_pid" 2>/dev/null && wait "$dockerd_pid" 2>/dev/null
+  [ -n "${dockerd_pid:-}" ] && kill "$dockerd_pid" 2>/dev/null && wait "$dockerd_pid" 2>/dev/null || true
   umount -R "$work" 2>/dev/null || true
   rm -rf "$work"
 }
