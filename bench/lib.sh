@@ -1,7 +1,8 @@
 # Helpers shared by bench/fleet.sh, bench/run.sh and bench/ci.sh (sourced, not run): entering a
 # private network + mount + PID namespace, a private state root for xcompose, a private dockerd
 # with docker compose v2 as the reference, timing, medians, and the memory of a set of processes.
-# bench/stack.sh and bench/rootless.sh take time_ms, median and bench_up_noop_down from here too.
+# bench/stack.sh and bench/rootless.sh take bench_enter, time_ms, median and bench_up_noop_down
+# from here too.
 
 bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 xc=${XCOMPOSE:-$bench_root/target/release/xcompose}

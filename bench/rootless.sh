@@ -17,16 +17,11 @@
 # ordinary users (0666) and slirp4netns.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-# time_ms, median and bench_up_noop_down, shared with the other bench scripts
+# bench_enter, time_ms, median and bench_up_noop_down (and $xc: XCOMPOSE or the release build),
+# shared with the other bench scripts
 source "$root/bench/lib.sh"
 rounds=${1:-10}
-if [ -z "${XC_BENCH_INSIDE:-}" ]; then
-  cargo build --release --locked --manifest-path "$root/Cargo.toml" -p xcompose-cli >&2
-  exec env XC_BENCH_INSIDE=1 unshare --net --mount --pid --fork --mount-proc --propagation private "$0" "$@"
-fi
-ip link set lo up
-# A /run of its own: the firewall record and locks of this namespace do not land in the host's /run.
-mount -t tmpfs tmpfs /run
+bench_enter "$@"
 work=$(mktemp -d /tmp/xc-rootless-bench.XXXXXX)
 chmod 0755 "$work"
 cleanup() {
@@ -64,7 +59,6 @@ chown "$user:$user" "$stack"
 image_tar="$work/busybox.tar"
 "$root/tests/images/build-busybox-rootfs.sh" "$image_tar" >&2
 chmod 0644 "$image_tar"
-xc="$root/target/release/xcompose"
 
 tools=(rootful)
 export XCOMPOSE_ROOT="$work/xcompose"

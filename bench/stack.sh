@@ -9,16 +9,11 @@
 # tool, so nothing touches the machine's network or existing containers.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-# time_ms, median and bench_up_noop_down, shared with the other bench scripts
+# bench_enter, time_ms, median and bench_up_noop_down (and $xc: XCOMPOSE or the release build),
+# shared with the other bench scripts
 source "$root/bench/lib.sh"
 rounds=${1:-10}
-if [ -z "${XC_BENCH_INSIDE:-}" ]; then
-  cargo build --release --locked --manifest-path "$root/Cargo.toml" -p xcompose-cli >&2
-  exec env XC_BENCH_INSIDE=1 unshare --net --mount --pid --fork --mount-proc --propagation private "$0" "$@"
-fi
-ip link set lo up
-# A /run of its own: the firewall record and locks of this namespace do not land in the host's /run.
-mount -t tmpfs tmpfs /run
+bench_enter "$@"
 work=$(mktemp -d /tmp/xc-bench.XXXXXX)
 cleanup() {
   [ -n "${dockerd_pid:-}" ] && kill "$dockerd_pid" 2>/dev/null && wait "$dockerd_pid" 2>/dev/null || true
@@ -29,7 +24,6 @@ trap cleanup EXIT
 stack="$root/bench/stack/compose.yaml"
 image_tar="$work/busybox.tar"
 "$root/tests/images/build-busybox-rootfs.sh" "$image_tar" >&2
-xc="$root/target/release/xcompose"
 export XCOMPOSE_ROOT="$work/xcompose"
 "$xc" image import "$image_tar" busybox:latest >/dev/null
 
