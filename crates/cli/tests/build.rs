@@ -10,7 +10,10 @@ use anyhow::{ensure, Context, Result};
 use xcompose_testkit::Sandbox;
 
 mod common;
+#[path = "common/killed_build.rs"]
+mod killed_build;
 use common::{project, sandbox_with_busybox, xcompose, XCOMPOSE};
+use killed_build::kill_build_once_started;
 
 /// Runs xcompose on the project in `dir`: (success, stdout and stderr together).
 fn compose(sb: &Sandbox, dir: &Path, args: &[&str]) -> Result<(bool, String)> {
@@ -229,12 +232,7 @@ fn a_killed_build_leaves_nothing_the_next_build_does_not_clean() -> Result<()> {
     let sb = sandbox_with_busybox()?;
     let dir = project(&sb, "killed", "services:\n  app:\n    build: .\n")?;
     write(&dir, "Dockerfile", "FROM busybox:latest\nRUN echo started && sleep 7177\n")?;
-    let mut child = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).arg("build").stderr(std::process::Stdio::piped()).spawn()?;
-    let stderr = child.stderr.take().context("stderr")?;
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
-    lines.by_ref().find(|l| l.as_ref().is_ok_and(|l| l.ends_with(" started"))).context("the RUN started")??;
-    child.kill()?;
-    child.wait()?;
+    kill_build_once_started(&sb, &dir)?;
     let sleeping = || -> Result<bool> { Ok(sb.run("pgrep", &["-f", "sleep 7177"])?.status.success()) };
     assert!(sleeping()?, "the RUN's container outlived the killed build");
     write(&dir, "Dockerfile", "FROM busybox:latest\nRUN echo done\n")?;

@@ -11,7 +11,10 @@ use anyhow::{ensure, Context, Result};
 use xcompose_testkit::Sandbox;
 
 mod common;
+#[path = "common/killed_build.rs"]
+mod killed_build;
 use common::{project, sandbox_with_busybox, xcompose, XCOMPOSE};
+use killed_build::kill_build_once_started;
 
 /// Runs xcompose on the project in `dir`: (success, stdout and stderr together).
 fn compose(sb: &Sandbox, dir: &Path, args: &[&str]) -> Result<(bool, String)> {
@@ -153,12 +156,7 @@ fn run_steps_get_a_nated_build_network_none_or_the_hosts() -> Result<()> {
 /// Starts a build whose default-network RUN sleeps, waits for the step to run, kills the build.
 fn kill_mid_run(sb: &Sandbox, dir: &Path) -> Result<()> {
     std::fs::write(dir.join("Dockerfile"), "FROM busybox:latest\nRUN echo started && sleep 7179\n")?;
-    let mut child = sb.command(XCOMPOSE).arg("--root").arg(sb.root()).arg("-f").arg(dir.join("compose.yaml")).arg("build").stderr(std::process::Stdio::piped()).spawn()?;
-    let stderr = child.stderr.take().context("stderr")?;
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
-    lines.by_ref().find(|l| l.as_ref().is_ok_and(|l| l.ends_with(" started"))).context("the RUN started")??;
-    child.kill()?;
-    child.wait()?;
+    kill_build_once_started(sb, dir)?;
     ensure!(!leftovers(sb)?.is_empty(), "the killed build left its step's network behind");
     Ok(())
 }
